@@ -1,0 +1,53 @@
+"""clamp: ReLU (lo=0), ReLU6 (lo=0, hi=6) in float; in int8 the same clamp on the integer
+values (lo/hi are then int8 levels). Its gradient passes where lo < y < hi, which is also
+the rule every int8 op applies to its own output clamp (clamp_grad).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import check, f32, float_type
+from .registry import OpDef, register
+
+
+def _infer(ins, a):
+    x = ins[0]
+    return [(x.shape, x.dtype, x.q)]
+
+
+def _ref(ins, a):
+    x = ins[0]
+    lo, hi = a.get("lo"), a.get("hi")
+    lo = -np.inf if lo is None else lo
+    hi = np.inf if hi is None else hi
+    return [np.clip(x, lo, hi).astype(x.dtype)]
+
+
+def _grad(gb, node, gys):
+    if gys[0] is None:
+        return [None]
+    return [gb.emit1("clamp_grad", [gys[0], node.outputs[0]],
+                     dict(lo=node.attr("lo"), hi=node.attr("hi")))]
+
+
+register(OpDef("clamp", _infer, _ref, _grad, None, "y = min(max(x, lo), hi): ReLU, ReLU6"))
+
+
+def _g_infer(ins, a):
+    gy, y = ins
+    check(gy.shape == y.shape, f"clamp_grad: gradient {list(gy.shape)} vs value {list(y.shape)}")
+    return [float_type(gy.shape)]
+
+
+def _g_ref(ins, a):
+    gy, y = ins
+    mask = np.ones(y.shape, bool)
+    if a.get("lo") is not None:
+        mask &= y > a["lo"]
+    if a.get("hi") is not None:
+        mask &= y < a["hi"]
+    return [f32(np.where(mask, gy, np.float32(0)))]
+
+
+register(OpDef("clamp_grad", _g_infer, _g_ref, None, None,
+               "gx = gy where lo < y < hi, else 0 (from the saved output y)"))

@@ -1,0 +1,51 @@
+"""Softmax cross-entropy on float logits (dequantized when the classifier is int8).
+
+loss = mean_n ( logsumexp(z_n) - z_n[label_n] );  dL/dz = (softmax(z) - onehot) / N.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import check, f32, float_type
+from .registry import OpDef, register
+
+
+def _infer(ins, a):
+    z, y = ins
+    check(z.dtype == "f32", "softmax_ce expects float32 logits (dequantize int8 ones first)")
+    check(len(z.shape) == 2 and y.shape == (z.shape[0],), f"softmax_ce: logits {list(z.shape)}, "
+          f"labels {list(y.shape)}")
+    return [float_type(())]
+
+
+def _log_softmax(z):
+    z = z.astype(np.float64)
+    m = z.max(axis=1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def _ref(ins, a):
+    z, y = ins
+    ls = _log_softmax(z)
+    return [f32(-ls[np.arange(len(y)), y.astype(np.int64)].mean())]
+
+
+def _grad(gb, node, gys):
+    return [gb.emit1("softmax_ce_grad", list(node.inputs)), None]
+
+
+register(OpDef("softmax_ce", _infer, _ref, _grad, None, "mean softmax cross-entropy"))
+
+
+def _g_infer(ins, a):
+    return [float_type(ins[0].shape)]
+
+
+def _g_ref(ins, a):
+    z, y = ins
+    p = np.exp(_log_softmax(z))
+    p[np.arange(len(y)), y.astype(np.int64)] -= 1.0
+    return [f32(p / len(y))]
+
+
+register(OpDef("softmax_ce_grad", _g_infer, _g_ref, None, None, "(softmax(z) - onehot) / N"))

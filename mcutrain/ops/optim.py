@@ -1,0 +1,148 @@
+"""Parameter updates: sgd_update (QAS, momentum, weight decay, stochastic rounding) and
+round_master (the int8/int32 value a float master copy stands for in the forward pass).
+
+sgd_update(param, grad, lr, step[, mom]) -> param'[, mom'], on the trained slice
+`take(param, channels, axis)` (all of it when channels is None). In float32:
+    d     = grad * qas + weight_decay * w       qas: per-output-channel factor or 1
+    m'    = momentum * m + d ;  d = m'          (only with momentum)
+    delta = -(lr * d)
+    f32 param:        w' = w + delta
+    i8 / i32 param:   w' = clamp(w + floor(delta + u))   u in [0, 1) from the counter PRNG
+where i8 clamps to [-127, 127] and i32 saturates. floor(delta + u) is delta stochastically
+rounded: its mean is delta, so steps smaller than one quantization step survive on average.
+
+QAS (quant/qas.py computes the factors): a weight row of output channel o gets
+qas = s_w[o]^-2, a bias entry qas = (s_w[o] * s_x)^-2.
+
+The PRNG is counter-based (a 32-bit integer hash), so element i of the update of parameter
+p at step t draws u = hash(seed, p, t, i) with no sequential state, identically in C:
+    key = mix32(seed ^ mix32(param_id ^ mix32(step)))
+    u_i = (mix32(key + i * 0x9E3779B9) >> 8) * 2^-24
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import check
+from .registry import OpDef, register
+
+GOLDEN = np.uint32(0x9E3779B9)
+
+
+def mix32(x) -> np.ndarray:
+    """A 32-bit integer finalizer hash (xorshift-multiply), elementwise on uint32."""
+    x = np.asarray(x, dtype=np.uint32).copy()
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint32(16)
+        x *= np.uint32(0x7FEB352D)
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x846CA68B)
+        x ^= x >> np.uint32(16)
+    return x
+
+
+def uniform01(seed: int, param_id: int, step: int, count: int) -> np.ndarray:
+    """count float32 draws in [0, 1) for one parameter update (24-bit resolution)."""
+    key = mix32(np.uint32(seed & 0xFFFFFFFF) ^ mix32(np.uint32(param_id & 0xFFFFFFFF)
+                                                     ^ mix32(np.uint32(step & 0xFFFFFFFF))))
+    with np.errstate(over="ignore"):
+        idx = np.arange(count, dtype=np.uint32) * GOLDEN + key
+    return (mix32(idx) >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)
+
+
+INT_RANGE = {np.dtype(np.int8): (-127, 127), np.dtype(np.int32): (-(2**31), 2**31 - 1)}
+
+
+def take_slice(param: np.ndarray, channels, axis: int) -> np.ndarray:
+    if channels is None:
+        return param
+    return np.take(param, list(channels), axis=axis)
+
+
+def put_slice(param: np.ndarray, channels, axis: int, new: np.ndarray) -> np.ndarray:
+    if channels is None:
+        return new.astype(param.dtype)
+    out = param.copy()
+    idx = [slice(None)] * param.ndim
+    idx[axis] = list(channels)
+    out[tuple(idx)] = new
+    return out
+
+
+def _rows(v, n, ndim):
+    return np.asarray(v, np.float32).reshape((n,) + (1,) * (ndim - 1))
+
+
+def sgd_reference(param, grad, lr, step, mom, a):
+    """The update rule on arrays; returns (new param, new momentum or None)."""
+    ch, axis = a.get("channels"), a.get("axis", 0)
+    w = take_slice(param, ch, axis)
+    d = grad.astype(np.float32)
+    if a.get("qas") is not None:
+        d = d * _rows(a["qas"], d.shape[0], d.ndim)
+    wd = np.float32(a.get("weight_decay", 0.0))
+    if wd:
+        d = d + wd * w.astype(np.float32)
+    new_m = None
+    if mom is not None:
+        new_m = np.float32(a["momentum"]) * mom + d
+        d = new_m
+    delta = -(np.float32(lr) * d)
+    if param.dtype == np.float32:
+        new = w + delta
+    else:
+        lo, hi = INT_RANGE[param.dtype]
+        u = uniform01(a.get("seed", 0), a.get("param_id", 0), int(step), delta.size)
+        r = np.floor(delta + u.reshape(delta.shape))
+        r = np.clip(r, -(2.0**32), 2.0**32).astype(np.int64)
+        new = np.clip(w.astype(np.int64) + r, lo, hi)
+    return put_slice(param, ch, axis, new.astype(param.dtype)), new_m
+
+
+def _sgd_infer(ins, a):
+    p, g = ins[0], ins[1]
+    ch, axis = a.get("channels"), a.get("axis", 0)
+    want = list(p.shape)
+    if ch is not None:
+        want[axis] = len(ch)
+    check(tuple(want) == g.shape, f"sgd_update: gradient {list(g.shape)} != trained slice {want}")
+    outs = [(p.shape, p.dtype, p.q)]
+    if len(ins) == 5:
+        check(ins[4].shape == g.shape, "sgd_update: momentum buffer shape != gradient shape")
+        outs.append((g.shape, "f32", None))
+    return outs
+
+
+def _sgd_ref(ins, a):
+    param, grad, lr, step = ins[:4]
+    mom = ins[4] if len(ins) == 5 else None
+    new, new_m = sgd_reference(param, grad, lr, step, mom, a)
+    return [new] if new_m is None else [new, new_m.astype(np.float32)]
+
+
+register(OpDef("sgd_update", _sgd_infer, _sgd_ref, None,
+               lambda ins, outs, a: 3 * int(np.prod(ins[1].shape)),
+               "SGD step on the trained slice with QAS, momentum, weight decay and "
+               "stochastic rounding for integer storage"))
+
+
+def _rm_infer(ins, a):
+    frozen, master = ins
+    ch, axis = a.get("channels"), a.get("axis", 0)
+    want = list(frozen.shape)
+    if ch is not None:
+        want[axis] = len(ch)
+    check(tuple(want) == master.shape, f"round_master: master {list(master.shape)} != {want}")
+    return [(frozen.shape, frozen.dtype, frozen.q)]
+
+
+def _rm_ref(ins, a):
+    frozen, master = ins
+    lo, hi = INT_RANGE[frozen.dtype]
+    q = np.clip(np.rint(master.astype(np.float64)), lo, hi)
+    return [put_slice(frozen, a.get("channels"), a.get("axis", 0), q.astype(frozen.dtype))]
+
+
+register(OpDef("round_master", _rm_infer, _rm_ref, lambda gb, n, gys: [None, gys[0]], None,
+               "int value = clamp(round_half_even(master)) on the trained slice, frozen "
+               "values elsewhere; straight-through gradient to the master"))

@@ -1,0 +1,61 @@
+"""OpDef: everything about one op in one place.
+
+    infer(in_values, attrs) -> [(shape, dtype, qparams), ...]   shape/dtype rule
+    ref(in_arrays, attrs)   -> [array, ...]                       NumPy reference (the spec)
+    grad(gb, node, gys)     -> [grad name or None per input]      gradient rule: emits IR nodes
+    macs(in_values, out_values, attrs) -> int                     multiply-accumulates
+
+Gradient rules build backward nodes with `gb.emit(...)` (a GradBuilder, autodiff/grad.py).
+Gradients flowing between ops are float32 and are taken with respect to the REAL value a
+tensor stands for (r = s * (q - z)); only parameter gradients are expressed in the integer
+domain of the parameter (int8 weight steps, int32 bias steps).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+_OPS: dict = {}
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    infer: Callable
+    ref: Callable
+    grad: Callable | None = None
+    macs: Callable | None = None
+    doc: str = ""
+
+    def count_macs(self, ins, outs, attrs) -> int:
+        return int(self.macs(ins, outs, attrs)) if self.macs else 0
+
+
+def register(opdef: OpDef) -> OpDef:
+    if opdef.name in _OPS:
+        raise ValueError(f"op {opdef.name} registered twice")
+    _OPS[opdef.name] = opdef
+    return opdef
+
+
+def get_op(name: str) -> OpDef:
+    _load_all()
+    try:
+        return _OPS[name]
+    except KeyError:
+        raise KeyError(f"unsupported op {name!r} (known: {', '.join(sorted(_OPS))})") from None
+
+
+def all_ops() -> dict:
+    _load_all()
+    return dict(_OPS)
+
+
+_loaded = False
+
+
+def _load_all():
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import act, conv, elementwise, linear, loss, optim, pool, reshape  # noqa: F401

@@ -1,0 +1,1 @@
+"""Quantization: fixed-point math, BatchNorm folding, calibration, int8 conversion, QAS."""

@@ -1,0 +1,1 @@
+"""The NumPy reference: interpreter (the specification of every op) and trainer."""
