@@ -1,0 +1,158 @@
+"""The training graph: int8 forward exactly as deployed, float32 backward, SGD updates.
+
+make_training_graph(inference_graph, TrainConfig) ->
+    inputs  x (model input), label i32[1], lr f32[], step i32[]
+    outputs loss, logits, then the updated value of every trained parameter (and momentum)
+Which parameters train comes from the scheme (sparse/select.py); where they live from
+`storage`: "int8" updates the deployed int8 weights / int32 biases in place with stochastic
+rounding (1 or 4 bytes each); "fp32" keeps a float master per trained value (4 bytes) that
+the forward pass uses rounded (round_master). A fresh head (classes=N) is float32 and always
+trains in full.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from ..ir.graph import Graph, GraphBuilder
+from ..ir.verify import verify
+from ..ops.optim import take_slice
+from ..passes.head import replace_head
+from ..passes.pipeline import run_pipeline
+from ..quant.qas import bias_qas, weight_qas
+from ..sparse.select import Scheme, find_layers, parse_scheme, resolve_scheme
+from .grad import append_backward
+
+STORAGES = ("int8", "fp32")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    scheme: object = "full"  # see sparse/select.py
+    storage: str = "int8"  # "int8" (in place, stochastic rounding) or "fp32" (float master)
+    lr: float = 0.01  # default learning rate (a runtime input of the step)
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    qas: bool = True
+    seed: int = 0  # head init and stochastic-rounding stream
+    classes: int | None = None  # new float head of this many outputs
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        if isinstance(self.scheme, Scheme):
+            d["scheme"] = self.scheme.to_json()
+        elif not isinstance(self.scheme, (str, dict)):
+            d["scheme"] = str(self.scheme)
+        return d
+
+
+def _node_index(b: GraphBuilder, out_name: str) -> int:
+    return next(i for i, n in enumerate(b.nodes) if out_name in n.outputs)
+
+
+def _rewire(b: GraphBuilder, idx: int, old: str, new: str):
+    n = b.nodes[idx]
+    b.nodes[idx] = replace(n, inputs=tuple(new if v == old else v for v in n.inputs))
+
+
+def _trained_entries(b, g, layers, plan, cfg):
+    """Decide the updated value, consumed value, slice and QAS factor of each parameter."""
+    entries, subsets = [], {}
+    for L in layers:
+        p = plan.get(L.index)
+        if p is None:
+            continue
+        node = g.nodes[L.node]
+        y = node.outputs[0]
+        xv, wv = g.values[node.inputs[0]], g.values[L.weight]
+        integer = xv.dtype == "i8"
+        axis = 0 if L.depthwise else 1  # the input-channel axis of w
+        kinds = ([("weight", L.weight, p["channels"])] if p["ratio"] > 0 else []) + \
+                ([("bias", L.bias, None)] if p["bias"] else [])
+        for kind, pname, ch in kinds:
+            pv = g.values[pname]
+            ax = axis if kind == "weight" else 0
+            rows = ch if (kind == "weight" and L.depthwise) else None
+            qas = None
+            if integer and cfg.qas:
+                qas = weight_qas(wv.q.scale, rows) if kind == "weight" else bias_qas(wv.q.scale, xv.q.s)
+            consumed, updated, upd_ch = pname, pname, ch
+            if pv.dtype != "f32" and cfg.storage == "fp32":
+                master = b.param(f"{pname}.master",
+                                 take_slice(g.consts[pname], ch, ax).astype(np.float32), "f32")
+                idx = _node_index(b, y)
+                consumed = b.emit1("round_master", [pname, master], dict(channels=ch, axis=ax),
+                                   name=f"{pname}.q", at=idx)
+                _rewire(b, idx + 1, pname, consumed)
+                updated, upd_ch = master, None
+            if kind == "weight" and ch is not None:
+                subsets[consumed] = ch
+            entries.append(dict(layer=L.index, kind=kind, param=updated, consumed=consumed,
+                                source=pname, channels=upd_ch, axis=ax, qas=qas,
+                                selected=None if ch is None else list(ch)))
+    return entries, subsets
+
+
+def _layer_info(L, p) -> dict:
+    p = p or {"bias": False, "ratio": 0.0, "channels": None}
+    return dict(index=L.index, op=L.op, weight=L.weight, bias=L.bias, train_bias=p["bias"],
+                ratio=p["ratio"], channels=None if p["channels"] is None else list(p["channels"]))
+
+
+def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
+    if cfg.storage not in STORAGES:
+        raise ValueError(f"storage must be one of {STORAGES}, got {cfg.storage!r}")
+    if len(g.outputs) != 1:
+        raise ValueError(f"expected an inference graph with one output (logits), got {g.outputs}")
+    if cfg.classes:
+        g = replace_head(g, cfg.classes, cfg.seed)
+    layers = find_layers(g)
+    scheme = parse_scheme(cfg.scheme, len(layers))
+    fresh = g.meta.get("fresh_head")
+    plan = resolve_scheme(scheme, layers, g, always_full=(fresh,) if fresh else ())
+
+    b = GraphBuilder(g)
+    entries, subsets = _trained_entries(b, g, layers, plan, cfg)
+    logits = g.outputs[0]
+    lv = b.value(logits)
+    label = b.input("label", (1,), "i32")
+    lr = b.input("lr", (), "f32")
+    step = b.input("step", (), "i32")
+    z = logits
+    if lv.dtype == "i8":
+        z = b.emit1("dequantize", [z], dict(scale=lv.q.s, zero=lv.q.zero_point), name="logits.f")
+    if len(lv.shape) != 2:
+        z = b.emit1("reshape", [z], dict(shape=(int(np.prod(lv.shape[1:])),)), name="logits.flat")
+    loss = b.emit1("softmax_ce", [z, label], name="loss")
+    fwd = b.build([loss, logits])
+
+    g2, grads = append_backward(fwd, loss, subsets)
+    b2 = GraphBuilder(g2)
+    b2.phase = "upd"
+    outputs = [loss, logits]
+    for pid, e in enumerate(entries):
+        grad = grads.get(e["param"])
+        if grad is None:
+            raise ValueError(f"parameter %{e['param']} does not affect the loss")
+        ins = [e["param"], grad, lr, step]
+        names = [f"{e['param']}.new"]
+        e["mom"] = None
+        if cfg.momentum:
+            gshape = b2.value(grad).shape
+            e["mom"] = b2.param(f"{e['param']}.mom", np.zeros(gshape, np.float32), "f32", role="state")
+            ins.append(e["mom"])
+            names.append(f"{e['param']}.mom.new")
+        outs = b2.emit("sgd_update", ins, dict(
+            qas=e["qas"], momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+            channels=e["channels"], axis=e["axis"], seed=cfg.seed, param_id=pid), names)
+        e["new"] = outs[0]
+        e["mom_new"] = outs[1] if cfg.momentum else None
+        outputs += list(outs)
+    meta = dict(g2.meta, train=dict(
+        loss=loss, logits=logits, label=label, lr=lr, step=step, input=g.inputs[0],
+        entries=[{k: v for k, v in e.items() if k != "qas"} for e in entries],
+        layers=[_layer_info(L, plan.get(L.index)) for L in layers],
+        scheme=scheme.to_json(), config=cfg.to_json()))
+    tg = b2.build(outputs).replace(meta=meta)
+    return verify(run_pipeline(tg))
