@@ -1,0 +1,1 @@
+"""Scheduling: operator order (in-place updates) and the static memory plan."""
