@@ -1,0 +1,147 @@
+/* mct.h: mcutrain runtime kernels (C99, CMSIS-NN manner).
+ *
+ * Conventions
+ * - Activations are HWC (batch 1): element (h, w, c) of an H x W x C tensor at (h*W + w)*C + c.
+ * - Weights keep the IR layout: conv [O][C/groups][kh][kw], linear [O][C].
+ * - Gradients are float32, HWC like the activations they belong to; parameter gradients use
+ *   the parameter's layout. Gradients between ops are gradients of REAL values
+ *   (r = s * (q - z)); parameter gradients are in the parameter's integer steps.
+ * - No malloc, no stdio, no globals. Scratch memory is passed in by the caller.
+ *   Every function returns 0 (MCT_OK) or a negative MCT_E* code.
+ * - Integer results are bit-exact with the NumPy reference (mcutrain/ref/interp.py);
+ *   float results follow the same formulas (compile with -ffp-contract=off).
+ */
+#ifndef MCT_H
+#define MCT_H
+
+#include <stdint.h>
+
+#include "mct_fixedpoint.h"
+
+#define MCT_OK 0
+#define MCT_E_ARG -1
+
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+  int32_t groups; /* 1, or in_c (depthwise; out_c = in_c * multiplier) */
+} mct_conv_geom;
+
+typedef struct {
+  int32_t x_zero, y_zero, act_min, act_max;
+  const int32_t *mult, *shift; /* per output channel */
+} mct_requant;
+
+/* Weights of a layer whose weights train for only some input channels (groups == 1) or
+ * some channels (depthwise): `w` (frozen, in flash) holds zeros in those channels, `wt` the
+ * trained slice in RAM: [O][n_sel][kh][kw] (groups 1) or [n_sel][1][kh][kw] (depthwise);
+ * sel[j] is the channel of slice entry j (ascending). A NULL mct_wsplit means w is whole. */
+typedef struct {
+  const int8_t *wt;
+  const int32_t *sel;
+  int32_t n_sel;
+} mct_wsplit;
+
+/* ---- forward (int8) ------------------------------------------------------------------- */
+
+/* y = clamp(requantize(sat32(sum (x - x_zero) * w + bias)) + y_zero, act_min, act_max),
+ * zero padding applied after subtracting x_zero. Any kernel/stride/padding; groups 1 or
+ * depthwise. x [in_h][in_w][in_c], y [out_h][out_w][out_c]. */
+int mct_conv2d_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
+
+/* int8 linear: x [in_c] -> y [out_c] (= a 1x1 conv on a 1x1 map). */
+int mct_linear_s8(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_t *x,
+                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
+
+typedef struct {
+  int32_t x_zero, y_zero_in, y_zero, act_min, act_max, left_shift;
+  int32_t x_mult, x_shift, y_mult, y_shift, out_mult, out_shift;
+} mct_add_params;
+
+/* quantized residual add (quant/fixedpoint.add_int8), n elements; y may alias a or b. */
+int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b, int8_t *y);
+
+/* y[c] = round_half_even(sum_hw x[hw][c] / hw). */
+int mct_avgpool_global_s8(int32_t hw, int32_t c, const int8_t *x, int8_t *y);
+
+/* max over windows (padding never wins: padded cells count as -128). */
+int mct_maxpool_s8(const mct_conv_geom *g, const int8_t *x, int8_t *y);
+
+/* y = clamp(x, lo, hi) elementwise (standalone ReLU in int8). y may alias x. */
+int mct_clamp_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *x, int8_t *y);
+
+/* y = scale * (x - zero) as float. */
+int mct_dequantize_s8(int32_t n, float scale, int32_t zero, const int8_t *x, float *y);
+
+/* y[hw][j] = x[hw][sel[j]]: the saved input channels of a channel-fraction layer. */
+int mct_gather_channels_s8(int32_t hw, int32_t c, const int32_t *sel, int32_t n_sel,
+                           const int8_t *x, int8_t *y);
+
+/* ---- float head and loss ---------------------------------------------------------------- */
+
+/* y[o] = sum_c w[o][c] * x[c] + b[o]  (float, accumulated in order c = 0..in_c-1). */
+int mct_linear_f32(int32_t in_c, int32_t out_c, const float *x, const float *w, const float *b,
+                   float *y);
+
+/* Softmax cross-entropy of logits z[n] with `label`: returns the loss; when dz is not
+ * NULL writes dz = softmax(z) - onehot(label). */
+float mct_softmax_ce_f32(int32_t n, const float *z, int32_t label, float *dz);
+
+/* ---- backward ----------------------------------------------------------------------------- */
+
+/* g[i] = (lo < y[i] < hi) ? g[i] : 0, in place (gradient through the int8 output clamp). */
+int mct_clamp_grad_f32(int32_t n, int32_t lo, int32_t hi, const int8_t *y, float *g);
+
+/* gx = conv_transpose(g, w * w_scale): real input gradient. w_scale per output channel
+ * (NULL: w is already real, i.e. a float layer: then w_f32 is used instead of w).
+ * g [out_h][out_w][out_c], gx [in_h][in_w][in_c] (overwritten). */
+int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int8_t *w,
+                              const mct_wsplit *ws, const float *w_scale, float *gx);
+
+/* Weight gradient of output channel `o` only (so the whole dW never has to exist):
+ * gw[c][i][j] = w_scale[o] * sum_{h,w} gy[h][w][o] * x_scale * (xs[.][.][c] - x_zero)
+ * over the n_ch saved input channels xs [in_h][in_w][n_ch] (all channels or the selected
+ * ones, in the order of the weight slice). Depthwise: the one channel c = o (or sel entry o
+ * of the slice: pass the gradient channel index in gy_c and the saved channel index in xs_c).
+ * gw has n_ch*kh*kw (groups 1) or kh*kw (depthwise) floats. */
+int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
+                                   int32_t x_zero, float x_scale, const float *gy, int32_t gy_c,
+                                   int32_t xs_c, float w_scale_o, float *gw);
+
+/* gb[o] = b_scale[o] * sum_hw g[hw][o]  (b_scale NULL: 1). */
+int mct_bias_grad_f32(int32_t hw, int32_t c, const float *g, const float *b_scale, float *gb);
+
+/* gx[hw][c] = gy[c] / hw. */
+int mct_avgpool_global_grad_f32(int32_t hw, int32_t c, const float *gy, float *gx);
+
+/* gx[c] = sum_o g[o] * w_scale[o] * w[o][c]  (int8 linear; w_scale NULL and w_f32 for float). */
+int mct_linear_grad_input_f32(int32_t in_c, int32_t out_c, const float *gy, const int8_t *w,
+                              const float *w_f32, const float *w_scale, float *gx);
+
+/* y[i] += x[i]. */
+int mct_accumulate_f32(int32_t n, const float *x, float *y);
+
+/* ---- parameter update (ops/optim.py: sgd_update) ---------------------------------------- */
+
+typedef struct {
+  float lr, momentum, weight_decay;
+  const float *qas; /* per row (first dimension of the trained slice), NULL: no QAS */
+  int32_t row_len;  /* elements per row */
+  uint32_t seed, param_id, step;
+} mct_sgd;
+
+/* Update rows [row0, row0 + n_rows) of a trained slice from their gradient g (n_rows*row_len
+ * floats). d = g * qas[row] + wd * w; m = momentum * m + d; d = m (when mom != NULL);
+ * delta = -(lr * d). int8: w = clamp(w + floor(delta + u), -127, 127), int32: saturating,
+ * float: w += delta. u = mct_uniform01(key, flat index in the slice). */
+int mct_sgd_s8(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const float *g, float *mom);
+int mct_sgd_s32(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w, const float *g, float *mom);
+int mct_sgd_f32(const mct_sgd *p, int32_t row0, int32_t n_rows, float *w, const float *g, float *mom);
+
+/* int value of a float master: clamp(rint(m), lo, hi) (round half to even). */
+int mct_round_master_s8(int32_t n, const float *m, int8_t *w);
+int mct_round_master_s32(int32_t n, const float *m, int32_t *w);
+
+#endif
