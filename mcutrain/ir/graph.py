@@ -136,7 +136,7 @@ class GraphBuilder:
 
     def param(self, name: str, data: np.ndarray, dtype: str, q: QParams | None = None,
               role: str = "param") -> str:
-        arr = np.ascontiguousarray(np.asarray(data).astype(NP_DTYPE[dtype], copy=False))
+        arr = np.array(data, dtype=NP_DTYPE[dtype], order="C")  # keeps 0-d data 0-d
         name = self.fresh(name)
         self.add_value(Value(name, arr.shape, dtype, q, role))
         self.consts[name] = arr

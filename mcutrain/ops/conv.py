@@ -161,6 +161,8 @@ def _conv_grad(gb, node, gys):
         g, w_scale, x_zero, x_scale, b_scale = gy, None, 0, 1.0, None
     gx = gb.emit1("conv2d_grad_input", [g, w], dict(geo, in_hw=tuple(xv.shape[2:]), w_scale=w_scale))
     x_saved, chans = gb.saved_input(node, x, w)
+    check(chans is None or geo["groups"] == 1 or (wv.shape[1] == 1 and wv.shape[0] == xv.shape[1]),
+          "conv2d: a channel subset needs groups=1 or a depthwise conv with multiplier 1")
     gw = gb.emit1("conv2d_grad_weight", [x_saved, g],
                   dict(geo, kernel=tuple(wv.shape[2:]), x_zero=x_zero, x_scale=x_scale,
                        w_scale=w_scale, channels=chans))

@@ -92,7 +92,8 @@ def sgd_reference(param, grad, lr, step, mom, a):
         new = w + delta
     else:
         lo, hi = INT_RANGE[param.dtype]
-        u = uniform01(a.get("seed", 0), a.get("param_id", 0), int(step), delta.size)
+        u = uniform01(a.get("seed", 0), a.get("param_id", 0), int(np.asarray(step).reshape(-1)[0]),
+                      delta.size)
         r = np.floor(delta + u.reshape(delta.shape))
         r = np.clip(r, -(2.0**32), 2.0**32).astype(np.int64)
         new = np.clip(w.astype(np.int64) + r, lo, hi)

@@ -100,7 +100,9 @@ def _mpg_infer(ins, a):
 
 def _mpg_ref(ins, a):
     gy, x = ins
-    win, (kh, kw), (sh, sw), (ph, pw), ho, wo = _windows(x, a, _fill(x.dtype))
+    # pad with -inf in float so a padded cell never takes the gradient, even when every
+    # real value of an int8 window is -128
+    win, (kh, kw), (sh, sw), (ph, pw), ho, wo = _windows(x.astype(np.float64), a, -np.inf)
     n, c = x.shape[:2]
     flat = win.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
     di, dj = np.divmod(flat, kw)

@@ -39,10 +39,12 @@ class Layer:
     bias: str
     groups: int
     in_channels: int
+    out_channels: int
 
     @property
     def depthwise(self) -> bool:
-        return self.groups > 1 and self.groups == self.in_channels
+        """One filter per channel (multiplier 1): the only grouped form with channel fractions."""
+        return self.groups > 1 and self.groups == self.in_channels == self.out_channels
 
 
 def find_layers(g: Graph) -> list[Layer]:
@@ -51,7 +53,7 @@ def find_layers(g: Graph) -> list[Layer]:
         if n.phase == "fwd" and n.op in LAYER_OPS:
             x = g.values[n.inputs[0]]
             out.append(Layer(len(out), i, n.op, n.inputs[1], n.inputs[2], n.attr("groups", 1),
-                             x.shape[1]))
+                             x.shape[1], g.values[n.inputs[1]].shape[0]))
     return out
 
 

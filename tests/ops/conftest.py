@@ -44,7 +44,8 @@ def assert_rel(actual, expected, tol: float = RTOL, what: str = ""):
 
 @dataclass
 class Arg:
-    """One input of the node under test. role "input" is fed per run, "param" is const data."""
+    """One input of the node under test. role "input" is fed per run; "param", "const" and
+    "state" hold their data in the graph."""
 
     name: str
     data: np.ndarray
@@ -86,7 +87,7 @@ def _declare(gb: GraphBuilder, args) -> tuple[list, dict]:
             names.append(gb.input(a.name, a.data.shape, a.dtype, a.q))
             feeds[a.name] = a.data
         else:
-            names.append(gb.param(a.name, a.data, a.dtype, a.q))
+            names.append(gb.param(a.name, a.data, a.dtype, a.q, role=a.role))
     return names, feeds
 
 
@@ -137,5 +138,50 @@ def rand_i8(rng, shape, lo=-128, hi=127) -> np.ndarray:
     return rng.integers(lo, hi + 1, size=shape).astype(np.int8)
 
 
+def _pair(v):
+    return tuple(int(t) for t in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def make_int_conv(geo, seed, act=(-128, 127), x_zero=None, y_zero=None):
+    """Random int8 conv data with scales that put the outputs across the int8 range."""
+    n, c, h, w, o, k, s, p, g = geo
+    rng = np.random.default_rng(seed)
+    kh, kw = _pair(k)
+    x = rand_i8(rng, (n, c, h, w))
+    wt = rand_i8(rng, (o, c // g, kh, kw), -127, 127)
+    xz = int(rng.integers(-30, 30)) if x_zero is None else x_zero
+    yz = int(rng.integers(-20, 20)) if y_zero is None else y_zero
+    x_scale = float(rng.uniform(0.01, 0.05))
+    w_scale = rng.uniform(0.002, 0.02, o)
+    kvol = (c // g) * kh * kw
+    typical = 75.0 * 73.0 * np.sqrt(kvol)  # rough std of the accumulator
+    b = rng.integers(-int(typical), int(typical) + 1, o).astype(np.int32)
+    y_scale = float(x_scale * w_scale.mean() * typical / 60.0)
+    attrs = dict(stride=s, padding=p, groups=g, **int_requant_attrs(
+        x_scale, w_scale, y_scale, xz, yz, act))
+    xq = QParams.tensor(x_scale, xz)
+    return x, wt, b, attrs, xq, QParams.channel(w_scale)
+
+
+def conv_args(x, w, b, xq, wq):
+    bq = QParams.channel(np.asarray(wq.scale) * xq.s)
+    return [inp("x", x, I8, xq), par("w", w, I8, wq), par("b", b, I32, bq)]
+
+
+def make_int_linear(seed, n, c, o, act=(-128, 127), x_zero=None):
+    rng = np.random.default_rng(seed)
+    x = rand_i8(rng, (n, c))
+    w = rand_i8(rng, (o, c), -127, 127)
+    xz = int(rng.integers(-30, 30)) if x_zero is None else x_zero
+    x_scale = float(rng.uniform(0.01, 0.05))
+    w_scale = rng.uniform(0.002, 0.02, o)
+    typical = 75.0 * 73.0 * np.sqrt(c)
+    b = rng.integers(-int(typical), int(typical) + 1, o).astype(np.int32)
+    y_scale = float(x_scale * w_scale.mean() * typical / 60.0)
+    attrs = int_requant_attrs(x_scale, w_scale, y_scale, xz, int(rng.integers(-20, 20)), act)
+    return x, w, b, attrs, QParams.tensor(x_scale, xz), QParams.channel(w_scale)
+
+
 __all__ = ["RTOL", "rel_err", "assert_rel", "Arg", "inp", "par", "GradShim", "run_forward",
-           "run_with_grad", "int_requant_attrs", "rand_i8", "F32", "I8", "I32", "QParams"]
+           "run_with_grad", "int_requant_attrs", "rand_i8", "make_int_conv", "make_int_linear",
+           "conv_args", "F32", "I8", "I32", "QParams"]

@@ -376,9 +376,6 @@ def test_linear_macs(n, c, o):
 
 # ---- known gap: channel subsets of grouped / multiplier convs ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv2d_grad_weight with `channels` assumes a "
-                   "depthwise conv of multiplier 1; grouped convs and depthwise convs with a "
-                   "channel multiplier get silently wrong weight gradients instead of an error")
 @pytest.mark.parametrize("case,chans", [((1, 2, 6, 6, 4, 3, 1, 1, 2), (1,)),
                                         ((1, 4, 6, 6, 4, 3, 1, 1, 2), (0, 1))], ids=str)
 def test_conv2d_channel_subset_grouped_or_multiplier_rejected_or_right(case, chans):

@@ -17,7 +17,8 @@ import pytest
 from mcutrain.ops.elementwise import int_add_attrs
 from mcutrain.quant import fixedpoint as fp
 
-from .conftest import F32, I8, I32, QParams, inp, int_requant_attrs, par, rand_i8, run_forward
+from .conftest import (I8, QParams, conv_args, inp, int_requant_attrs, make_int_conv,
+                       make_int_linear, rand_i8, run_forward)
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -108,32 +109,6 @@ CONV_GEOS = [
     (1, 3, 6, 6, 6, 3, 1, 1, 3),       # depthwise multiplier 2
     (1, 2, 6, 6, 6, 3, 2, 2, 2),       # depthwise multiplier 3
 ]
-
-
-def make_int_conv(geo, seed, act=(-128, 127), x_zero=None, y_zero=None):
-    """Random int8 conv data with scales that put the outputs across the int8 range."""
-    n, c, h, w, o, k, s, p, g = geo
-    rng = np.random.default_rng(seed)
-    kh, kw = _pair(k)
-    x = rand_i8(rng, (n, c, h, w))
-    wt = rand_i8(rng, (o, c // g, kh, kw), -127, 127)
-    xz = int(rng.integers(-30, 30)) if x_zero is None else x_zero
-    yz = int(rng.integers(-20, 20)) if y_zero is None else y_zero
-    x_scale = float(rng.uniform(0.01, 0.05))
-    w_scale = rng.uniform(0.002, 0.02, o)
-    kvol = (c // g) * kh * kw
-    typical = 75.0 * 73.0 * np.sqrt(kvol)  # rough std of the accumulator
-    b = rng.integers(-int(typical), int(typical) + 1, o).astype(np.int32)
-    y_scale = float(x_scale * w_scale.mean() * typical / 60.0)
-    attrs = dict(stride=s, padding=p, groups=g, **int_requant_attrs(
-        x_scale, w_scale, y_scale, xz, yz, act))
-    xq = QParams.tensor(x_scale, xz)
-    return x, wt, b, attrs, xq, QParams.channel(w_scale)
-
-
-def conv_args(x, w, b, xq, wq):
-    bq = QParams.channel(np.asarray(wq.scale) * xq.s)
-    return [inp("x", x, I8, xq), par("w", w, I8, wq), par("b", b, I32, bq)]
 
 
 def check_conv(x, w, b, attrs, xq, wq):
@@ -229,20 +204,6 @@ def test_requantize_round_half_up_ties():
 
 
 # ---- linear ----------------------------------------------------------------------------
-
-def make_int_linear(seed, n, c, o, act=(-128, 127), x_zero=None):
-    rng = np.random.default_rng(seed)
-    x = rand_i8(rng, (n, c))
-    w = rand_i8(rng, (o, c), -127, 127)
-    xz = int(rng.integers(-30, 30)) if x_zero is None else x_zero
-    x_scale = float(rng.uniform(0.01, 0.05))
-    w_scale = rng.uniform(0.002, 0.02, o)
-    typical = 75.0 * 73.0 * np.sqrt(c)
-    b = rng.integers(-int(typical), int(typical) + 1, o).astype(np.int32)
-    y_scale = float(x_scale * w_scale.mean() * typical / 60.0)
-    attrs = int_requant_attrs(x_scale, w_scale, y_scale, xz, int(rng.integers(-20, 20)), act)
-    return x, w, b, attrs, QParams.tensor(x_scale, xz), QParams.channel(w_scale)
-
 
 def check_linear(x, w, b, attrs, xq, wq):
     (y,) = run_forward("linear", conv_args(x, w, b, xq, wq), attrs)
@@ -409,3 +370,25 @@ def test_dequantize_int8(scale, zero):
     assert r.dtype == np.float32
     want = np.array([np.float32((int(v) - zero) * scale) for v in q.ravel()]).reshape(q.shape)
     np.testing.assert_array_equal(r, want)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_linear_int8_accumulator_saturation_is_observable(sign):
+    """acc + bias beyond int32 must saturate BEFORE requantization; a multiplier near
+    250 / 2^31 and y_zero = -128 * sign keep the result inside int8, so an unsaturated sum
+    would land on a different level."""
+    c = 256
+    x = np.full((1, c), 127, np.int8)
+    w = np.full((2, c), 127 * sign, np.int8)
+    xq, wq = QParams.tensor(0.02, -128), QParams.channel([0.01, 0.01])
+    b = np.array([sign * (2**31 - 1000), 0], np.int64)
+    b = np.clip(b, INT32_MIN, INT32_MAX).astype(np.int32)
+    mult, shift = fp.quantize_multiplier([250.0 / 2**31, 1e-6])
+    attrs = dict(x_zero=-128, y_scale=0.1, y_zero=-128 if sign > 0 else 127,
+                 mult=tuple(int(m) for m in mult), shift=tuple(int(s) for s in shift),
+                 act_min=-128, act_max=127)
+    (y,) = run_forward("linear", conv_args(x, w, b, xq, wq), attrs)
+    np.testing.assert_array_equal(y.astype(np.int64), linear_int_loops(x, w, b, attrs))
+    acc = c * 255 * 127 * sign + int(b[0])
+    unsaturated = requant_py(acc, int(mult[0]), int(shift[0])) + attrs["y_zero"]
+    assert -128 <= unsaturated <= 127 and y[0, 0] != unsaturated
