@@ -17,7 +17,7 @@ from .ref.interp import run
 from .ref.trainer import ReferenceTrainer
 from .sparse.select import find_layers
 
-DEFAULT_EPOCHS = 4
+DEFAULT_EPOCHS = 6
 DEFAULT_LR = 0.005
 
 

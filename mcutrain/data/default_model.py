@@ -74,10 +74,9 @@ def to_float_input(x_uint8) -> np.ndarray:
 
 def to_int8_input(x_uint8) -> np.ndarray:
     """uint8 NHWC images -> int8 NCHW with DEFAULT_INPUT_Q (pixel - 128)."""
-    x = np.asarray(x_uint8)
-    if x.ndim != 4:
-        raise ValueError(f"expected NHWC images [N, H, W, C], got shape {list(x.shape)}")
-    return np.ascontiguousarray((x.transpose(0, 3, 1, 2).astype(np.int16) - 128).astype(np.int8))
+    from .arrays import images_to_int8
+
+    return images_to_int8(x_uint8)
 
 
 def load_default_float_graph():

@@ -60,8 +60,15 @@ def _pair(v) -> tuple[int, int]:
     return int(v), int(v)
 
 
+def _target_name(target) -> str:
+    if isinstance(target, str):
+        return target
+    mod = getattr(target, "__module__", None) or ""
+    return f"{mod}.{getattr(target, '__qualname__', getattr(target, '__name__', target))}".lstrip(".")
+
+
 def _where(node) -> str:
-    return f"fx node '{node.name}' ({node.op} {node.target!r})"
+    return f"fx node '{node.name}' ({node.op} {_target_name(node.target)})"
 
 
 class _Converter:
@@ -323,9 +330,7 @@ class _Converter:
             self._table = self._functions()
         fn = self._table.get(node.target)
         if fn is None:
-            name = getattr(node.target, "__module__", None) or ""
-            name = f"{name}.{getattr(node.target, '__name__', node.target)}".lstrip(".")
-            self.fail(node, f"unsupported function {name}")
+            self.fail(node, f"unsupported function {_target_name(node.target)}")
         return fn(node)
 
     def call_method(self, node):

@@ -23,9 +23,25 @@ _PHASE_TITLE = {"fwd": "forward", "bwd": "backward", "upd": "update"}
 _PHASE_OF = {v: k for k, v in _PHASE_TITLE.items()}
 
 
-def _fmt_attr(v, full: bool) -> str:
+def _plain(v):
+    """numpy scalars/arrays -> plain Python values (so repr parses back with literal_eval)."""
     if isinstance(v, np.ndarray):
-        v = v.tolist()
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _fmt_attr(v, full: bool) -> str:
+    v = _plain(v)
+    if isinstance(v, float) and not np.isfinite(v):
+        raise ValueError(f"attribute value {v} cannot be written")
     if isinstance(v, (tuple, list)) and len(v) > _ABBREV and not full:
         return f"<{len(v)} values>"
     if isinstance(v, float):

@@ -99,7 +99,6 @@ def conv_grad_weight_nchw(x, gy, kernel, stride, padding, groups, channels=None)
                 gw[:, :, i, j] = np.tensordot(gy, _win(xp, i, j, stride, ho, wo),
                                               axes=([0, 2, 3], [0, 2, 3]))
         return gw
-    cg = (cs if channels is None else None)
     if channels is not None or cs == groups:  # depthwise (one input channel per group)
         og = o // groups
         gsel = gy if channels is None else gy[:, list(channels)]

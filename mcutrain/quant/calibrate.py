@@ -22,7 +22,7 @@ def calibrate(graph: Graph, samples, batch: int = 64) -> dict:
         raise ValueError(f"calibrate: expected one graph input, got {list(graph.inputs)}")
     name = graph.inputs[0]
     samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != len(graph[name].shape) or len(samples) == 0:
+    if samples.shape[1:] != graph[name].shape[1:] or len(samples) == 0:
         raise ValueError(f"calibrate: samples {list(samples.shape)} do not match input "
                          f"%{name} {graph[name].type_str()}")
     watched = [v.name for v in graph.values.values()
