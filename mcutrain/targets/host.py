@@ -64,3 +64,119 @@ def runtime_library(cache_dir: Path | str | None = None, opt: str | None = None)
     if not lib.exists():
         build_shared(srcs, lib, opt=opt)
     return ctypes.CDLL(str(lib))
+
+
+SIZES = {"i8": 1, "i32": 4, "f32": 4}
+NPT = {"i8": "int8", "i32": "int32", "f32": "float32"}
+
+
+class CompiledModel:
+    """A compiled output directory, built for the host and loaded through ctypes."""
+
+    def __init__(self, out_dir, opt: str | None = None, rebuild: bool = False):
+        import json
+
+        import numpy as np
+
+        self.dir = Path(out_dir)
+        rep = self.dir / "report.json"
+        if not rep.exists():
+            raise FileNotFoundError(f"{out_dir} is not a compile output (no report.json)")
+        self.report = json.loads(rep.read_text())
+        lib = self.dir / "libmodel.so"
+        srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
+        newest = max(p.stat().st_mtime for p in srcs + [self.dir / "model.h"])
+        if rebuild or not lib.exists() or lib.stat().st_mtime < newest:
+            build_shared(srcs, lib, include_dirs=[self.dir / "runtime" / "include", self.dir], opt=opt)
+        self.lib = ctypes.CDLL(str(lib.resolve()))
+        L = self.lib
+        i8p = ctypes.POINTER(ctypes.c_int8)
+        fp = ctypes.POINTER(ctypes.c_float)
+        L.mct_train_step.restype = ctypes.c_float
+        L.mct_train_step.argtypes = [i8p, ctypes.c_int32]
+        L.mct_forward.restype = ctypes.c_int
+        L.mct_forward.argtypes = [i8p, fp]
+        L.mct_logits.restype = fp
+        L.mct_set_lr.argtypes = [ctypes.c_float]
+        L.mct_get_lr.restype = ctypes.c_float
+        L.mct_get_step.restype = ctypes.c_uint32
+        L.mct_set_step.argtypes = [ctypes.c_uint32]
+        L.mct_get_params.argtypes = [ctypes.c_void_p]
+        L.mct_set_params.argtypes = [ctypes.c_void_p]
+        self.classes = int(self.report["classes"])
+        shp = self.report["input"]["shape"]
+        self.input_hwc = (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
+        self._np = np
+        self.params_layout = [(p["name"], p["dtype"], tuple(p["shape"])) for p in self.report["params"]]
+        self.params_bytes = sum(int(np.prod(s)) * SIZES[d] for _, d, s in self.params_layout)
+        L.mct_init()
+
+    def _input(self, x):
+        np = self._np
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        if x.shape != self.input_hwc:
+            raise ValueError(f"input must be int8 HWC {self.input_hwc}, got {x.shape}")
+        return x, x.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))
+
+    def _check(self, what):
+        st = self.lib.mct_status()
+        if st != 0:
+            raise RuntimeError(f"{what}: kernel status {st}")
+
+    def forward(self, x_hwc):
+        np = self._np
+        x, p = self._input(x_hwc)
+        out = np.zeros(self.classes, np.float32)
+        self.lib.mct_forward(p, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+        self._check("forward")
+        return out
+
+    def train_step(self, x_hwc, label: int) -> float:
+        x, p = self._input(x_hwc)
+        loss = float(self.lib.mct_train_step(p, int(label)))
+        self._check("train step")
+        return loss
+
+    def logits(self):
+        np = self._np
+        return np.ctypeslib.as_array(self.lib.mct_logits(), (self.classes,)).copy()
+
+    @property
+    def lr(self) -> float:
+        return float(self.lib.mct_get_lr())
+
+    @lr.setter
+    def lr(self, v: float):
+        self.lib.mct_set_lr(float(v))
+
+    @property
+    def step(self) -> int:
+        return int(self.lib.mct_get_step())
+
+    @step.setter
+    def step(self, v: int):
+        self.lib.mct_set_step(int(v))
+
+    def get_params(self) -> dict:
+        """Trained parameters (and optimizer state) by IR name, as stored (slices for
+        channel-fraction layers)."""
+        np = self._np
+        buf = np.zeros(self.params_bytes, np.uint8)
+        self.lib.mct_get_params(buf.ctypes.data_as(ctypes.c_void_p))
+        out, off = {}, 0
+        for name, d, shape in self.params_layout:
+            n = int(np.prod(shape)) * SIZES[d]
+            out[name] = buf[off:off + n].view(NPT[d]).reshape(shape).copy()
+            off += n
+        return out
+
+    def set_params(self, params: dict):
+        np = self._np
+        parts = []
+        for name, d, shape in self.params_layout:
+            a = np.ascontiguousarray(params[name], dtype=NPT[d])
+            if a.shape != shape:
+                raise ValueError(f"parameter {name}: shape {a.shape} != {shape}")
+            parts.append(a.view(np.uint8).ravel())
+        buf = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+        self.lib.mct_set_params(buf.ctypes.data_as(ctypes.c_void_p))

@@ -120,6 +120,9 @@ int mct_avgpool_global_grad_f32(int32_t hw, int32_t c, const float *gy, float *g
 int mct_linear_grad_input_f32(int32_t in_c, int32_t out_c, const float *gy, const int8_t *w,
                               const float *w_f32, const float *w_scale, float *gx);
 
+/* gw[o][c] = gy[o] * x[c]: weight gradient of a float linear layer (the head). */
+int mct_outer_f32(int32_t out_c, int32_t in_c, const float *gy, const float *x, float *gw);
+
 /* y[i] += x[i]. */
 int mct_accumulate_f32(int32_t n, const float *x, float *y);
 

@@ -20,11 +20,12 @@ static inline int32_t mct_clamp(int32_t x, int32_t lo, int32_t hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/* round-half-up of acc * mult / 2^(31 - shift); acc must be in int32 range. */
-static inline int32_t mct_requantize(int32_t acc, int32_t mult, int32_t shift) {
+/* round-half-up of acc * mult / 2^(31 - shift); acc must be in int32 range. The result is
+ * 64-bit, as in the Python (a multiplier >= 1, shift >= 1, can take it beyond int32). */
+static inline int64_t mct_requantize(int32_t acc, int32_t mult, int32_t shift) {
   const int32_t total = 31 - shift;
   const int64_t prod = (int64_t)acc * (int64_t)mult;
-  return (int32_t)((prod + ((int64_t)1 << (total - 1))) >> total);
+  return (prod + ((int64_t)1 << (total - 1))) >> total;
 }
 
 /* round(total / count), ties to even (the zoo's average pooling). count > 0. */

@@ -1,0 +1,1 @@
+"""C code generation: Graph + memory plan -> model.c / model.h."""

@@ -1,0 +1,682 @@
+"""Training graph + memory plan -> model.c / model.h (deterministic text).
+
+The generated C reads like a hand-written training loop: one kernel call per node, a shape
+comment on every buffer, arena offsets as named constants. Storage:
+- frozen parameters and all tables: `static const` (flash);
+- trained parameters, float masters, momentum: `static` arrays (RAM);
+- activations, saved tensors, gradients: one static arena at planned offsets.
+A trained channel slice of a layer (ratio < 1) is stored as its own RAM array; the frozen
+weights in flash then hold zeros in those channels (mct_wsplit), so only the slice costs RAM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.graph import Graph
+from ..ops.optim import take_slice
+from ..ref.interp import needed_nodes
+from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
+from .layout import CTYPE, SIZEOF, Buf, c_ident, hwc
+
+ALIAS_OPS = ("reshape",)
+
+
+class CodegenError(ValueError):
+    pass
+
+
+def _fmt_array(values, per_line: int = 16) -> str:
+    vals = list(values)
+    if not vals:
+        return "{0}"
+    lines = [", ".join(values_to_c(vals[i:i + per_line])) for i in range(0, len(vals), per_line)]
+    return "{\n  " + ",\n  ".join(lines) + "\n}"
+
+
+def values_to_c(vals) -> list:
+    out = []
+    for v in vals:
+        if isinstance(v, (float, np.floating)):
+            f = np.float32(v)
+            if not np.isfinite(f):
+                raise CodegenError(f"non-finite constant {v}")
+            out.append(_c_float(f))
+        else:
+            iv = int(v)
+            out.append(f"{iv}" if iv != -(2**31) else "(-2147483647 - 1)")
+    return out
+
+
+def _c_float(f: np.float32) -> str:
+    # 9 significant digits round-trip a float32 exactly
+    s = f"{float(f):.9g}"
+    if "e" not in s and "." not in s and "inf" not in s and "nan" not in s:
+        s += ".0"
+    return s + "f"
+
+
+@dataclass
+class ParamInfo:
+    """How one IR parameter is stored in C."""
+
+    name: str  # IR name
+    sym: str  # C symbol
+    dtype: str
+    data: np.ndarray
+    ram: bool
+    sel: tuple | None = None  # trained channels when this is a slice
+    axis: int = 1
+    frozen_sym: str | None = None  # flash copy with zeros in the trained channels
+
+
+@dataclass
+class Emitted:
+    code: list = field(default_factory=list)
+    plan: Plan | None = None
+    bufs: dict = field(default_factory=dict)  # root value -> Buffer
+
+
+class CGen:
+    """Generates the C of a training graph (see module docstring)."""
+
+    def __init__(self, tg: Graph, prefix: str = "mct"):
+        if "train" not in tg.meta:
+            raise CodegenError("codegen needs a training graph (autodiff.make_training_graph)")
+        self.g = tg
+        self.t = tg.meta["train"]
+        self.prefix = prefix
+        self.tables: list = []  # file-scope static const definitions
+        self._table_names: set = set()
+        self._tbytes = 0
+        self.params: dict = {}  # IR param -> ParamInfo
+        self.rm_channels: dict = {}  # round_master output -> channels (or None)
+        self._classify_params()
+
+    # ---- parameters -----------------------------------------------------------------------
+    def _classify_params(self):
+        g = self.g
+        entries = {e["param"]: e for e in self.t["entries"]}
+        sources = {e["source"]: e for e in self.t["entries"] if e["source"] != e["param"]}
+        for n in g.nodes:
+            if n.op == "round_master":
+                self.rm_channels[n.outputs[0]] = n.attrs.get("channels")
+        for name, v in g.values.items():
+            if v.role not in ("param", "const", "state"):
+                continue
+            data = g.consts[name]
+            e = entries.get(name)
+            if v.role == "state":
+                self.params[name] = ParamInfo(name, c_ident(name, "S_"), v.dtype, data, True)
+            elif e is not None and e["source"] == name and e["channels"] is not None:
+                ch, ax = tuple(e["channels"]), e["axis"]
+                frozen = data.copy()
+                idx = [slice(None)] * data.ndim
+                idx[ax] = list(ch)
+                frozen[tuple(idx)] = 0
+                self.params[name] = ParamInfo(name, c_ident(name, "T_"), v.dtype,
+                                              take_slice(data, ch, ax), True, ch, ax,
+                                              c_ident(name, "F_"))
+                self.params[name + "#frozen"] = ParamInfo(name, c_ident(name, "F_"), v.dtype,
+                                                          frozen, False)
+            elif e is not None:
+                self.params[name] = ParamInfo(name, c_ident(name, "P_" if e["source"] == name
+                                                            else "M_"), v.dtype, data, True)
+            elif name in sources:
+                se = sources[name]
+                if se["selected"] is None:
+                    continue  # round_master rebuilds it whole: no frozen copy needed
+                ch, ax = tuple(se["selected"]), se["axis"]
+                frozen = data.copy()
+                idx = [slice(None)] * data.ndim
+                idx[ax] = list(ch)
+                frozen[tuple(idx)] = 0
+                self.params[name] = ParamInfo(name, c_ident(name, "F_"), v.dtype, frozen, False)
+            else:
+                self.params[name] = ParamInfo(name, c_ident(name, "C_"), v.dtype, data, False)
+
+    def param_decls(self) -> list:
+        out = []
+        for key in sorted(self.params):
+            p = self.params[key]
+            qual = "static " if p.ram else "static const "
+            v = self.g.values.get(p.name)
+            shape = list(p.data.shape)
+            where = "RAM" if p.ram else "flash"
+            out.append(f"/* %{p.name}: {p.dtype}{shape} ({where}{', trained slice' if p.sel else ''}) */")
+            out.append(f"{qual}{CTYPE[p.dtype]} {p.sym}[{max(1, p.data.size)}] = "
+                       f"{_fmt_array(p.data.ravel())};")
+            del v
+        return out
+
+    def ram_param_bytes(self) -> int:
+        return sum(p.data.nbytes for p in self.params.values() if p.ram)
+
+    def flash_param_bytes(self) -> int:
+        return sum(p.data.nbytes for p in self.params.values() if not p.ram)
+
+    def trained_params(self) -> list:
+        """(IR name, C symbol, dtype, shape) of the values mct_get/set_params move, in order."""
+        out = []
+        for e in self.t["entries"]:
+            p = self.params[e["param"]]
+            out.append((e["param"], p.sym, p.dtype, tuple(p.data.shape)))
+            if e.get("mom"):
+                m = self.params[e["mom"]]
+                out.append((e["mom"], m.sym, m.dtype, tuple(m.data.shape)))
+        return out
+
+    # ---- tables -----------------------------------------------------------------------------
+    def table(self, name: str, ctype: str, values) -> str:
+        sym = c_ident(name, "K_")
+        if sym not in self._table_names:
+            self._table_names.add(sym)
+            vals = list(values)
+            self.tables.append(f"static const {ctype} {sym}[{max(1, len(vals))}] = {_fmt_array(vals)};")
+            self._tbytes += max(1, len(vals)) * (1 if ctype == "int8_t" else 4)
+        return sym
+
+    def add_struct(self, sym: str, ctype: str, fields) -> str:
+        """A static const struct (flash) of integer fields, defined once."""
+        if sym not in self._table_names:
+            self._table_names.add(sym)
+            self.tables.append(f"static const {ctype} {sym} = {{{', '.join(map(str, fields))}}};")
+            self._tbytes += 4 * len(fields)
+        return sym
+
+    def table_bytes(self) -> int:
+        return self._tbytes
+
+
+class FuncGen:
+    """One C function (the training step, or inference) over an ordered list of nodes."""
+
+    def __init__(self, cg: CGen, node_ids, tag: str):
+        self.cg, self.g, self.tag = cg, cg.g, tag
+        self.nodes = [cg.g.nodes[i] for i in node_ids]
+        self.parent: dict = {}
+        self.mode: dict = {}  # node index -> emission mode for in-place ops
+        self._analyze()
+        self._plan()
+
+    # ---- storage ------------------------------------------------------------------------
+    def find(self, v):
+        while v in self.parent:
+            v = self.parent[v]
+        return v
+
+    def is_scalar(self, v) -> bool:
+        return self.g.values[v].shape == () or v == self.cg.t["label"]
+
+    def is_param(self, v) -> bool:
+        return v in self.cg.params
+
+    def in_arena(self, v) -> bool:
+        return not (self.is_param(v) or self.is_scalar(v) or self.find(v) in self.cg.params)
+
+    def _analyze(self):
+        last: dict = {}
+        for i, n in enumerate(self.nodes):
+            for v in n.inputs:
+                last[v] = i
+        members: dict = {}
+
+        def dies(v, i):
+            r = self.find(v)
+            if not self.in_arena(v) or r == self.cg.t["input"]:
+                return False
+            return all(last.get(m, -1) <= i for m in members.get(r, [r]))
+
+        def alias(out, src):
+            r = self.find(src)
+            self.parent[out] = r
+            members.setdefault(r, [r]).append(out)
+
+        for i, n in enumerate(self.nodes):
+            if n.op in ALIAS_OPS:
+                alias(n.outputs[0], n.inputs[0])
+            elif n.op == "sgd_update":
+                for out, src in zip(n.outputs, [n.inputs[0]] + list(n.inputs[4:5])):
+                    self.parent[out] = src
+            elif n.op in ("clamp_grad", "clamp") and dies(n.inputs[0], i):
+                alias(n.outputs[0], n.inputs[0])
+                self.mode[i] = "inplace"
+            elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
+                a, b = n.inputs
+                if dies(a, i):
+                    alias(n.outputs[0], a)
+                    self.mode[i] = "acc_a"
+                elif dies(b, i):
+                    alias(n.outputs[0], b)
+                    self.mode[i] = "acc_b"
+                else:
+                    self.mode[i] = "copy"
+        self.last = last
+
+    def _nbytes(self, v) -> int:
+        val = self.g.values[v]
+        ch = self.cg.rm_channels.get(v)
+        if ch is not None:
+            ax = next(n.attrs.get("axis", 1) for n in self.g.nodes if v in n.outputs)
+            return val.nbytes // val.shape[ax] * len(ch)
+        return val.nbytes
+
+    def _plan(self):
+        first, lastu, size = {}, {}, {}
+        inp = self.cg.t["input"]
+        for i, n in enumerate(self.nodes):
+            for v in list(n.inputs) + list(n.outputs):
+                if not self.in_arena(v):
+                    continue
+                r = self.find(v)
+                born = 0 if r == inp else i
+                first[r] = min(first.get(r, born), born)
+                lastu[r] = max(lastu.get(r, i), i)
+                size[r] = max(size.get(r, 0), self._nbytes(r))
+        bufs = []
+        for r in sorted(first, key=lambda r: (first[r], r)):
+            note = self.layout_note(r)
+            bufs.append(Buffer(r, size[r], first[r], lastu[r], note))
+        self.plan = plan_memory(bufs)
+        self.bufs = {b.name: b for b in bufs}
+
+    def layout_note(self, r) -> str:
+        v = self.g.values[r]
+        prod = self.g.producer().get(r)
+        if prod is not None and self.g.nodes[prod].op.endswith("grad_weight") or len(v.shape) < 2:
+            return f"{v.dtype} {list(v.shape)}"  # parameter layout
+        h, w, c = hwc(v.shape)
+        return f"{v.dtype} [{h},{w},{c}] HWC" if len(v.shape) == 4 else f"{v.dtype} [{c}]"
+
+    def off(self, root) -> str:
+        return c_ident(root, f"OFF_{self.tag}_")
+
+    def ref(self, v) -> str:
+        """C expression for the data of value v."""
+        r = self.find(v)
+        if r in self.cg.params:
+            return self.cg.params[r].sym
+        if self.is_scalar(v):
+            raise CodegenError(f"scalar %{v} has no buffer")
+        dt = self.g.values[r].dtype
+        return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}))"
+
+    def offsets(self) -> list:
+        out = []
+        for b in sorted(self.plan.buffers, key=lambda b: (self.plan.offsets[b.name], b.first)):
+            out.append(f"#define {self.off(b.name)} {self.plan.offsets[b.name]} "
+                       f"/* {b.size} B, {b.note}, steps {b.first}-{b.last}: %{b.name} */")
+        return out
+
+    # ---- emission ---------------------------------------------------------------------------
+    def body(self) -> list:
+        lines = []
+        for i, n in enumerate(self.nodes):
+            outs = ", ".join(f"%{o}" for o in n.outputs)
+            ins = ", ".join(f"%{x}" for x in n.inputs)
+            shape = self.g.values[n.outputs[0]].type_str() if n.outputs else ""
+            lines.append(f"  /* [{i}] {outs} = {n.op}({ins}) {shape} */")
+            emit = getattr(self, f"_e_{n.op}", None)
+            if emit is None:
+                raise CodegenError(f"op {n.op} has no C kernel yet")
+            lines += ["  " + s for s in emit(i, n)]
+        return lines
+
+    # ---- helpers for emitters -------------------------------------------------------------
+    def _geom(self, n, x, y, k=(1, 1)) -> str:
+        xv, yv = self.g.values[x], self.g.values[y]
+        ih, iw, ic = hwc(xv.shape)
+        oh, ow, oc = hwc(yv.shape)
+        a = n.attrs
+        s = a.get("stride", (1, 1))
+        p = a.get("padding", (0, 0))
+        s = s if isinstance(s, (tuple, list)) else (s, s)
+        p = p if isinstance(p, (tuple, list)) else (p, p)
+        kk = a.get("kernel", k)
+        kk = kk if isinstance(kk, (tuple, list)) else (kk, kk)
+        vals = [ih, iw, ic, oh, ow, oc, kk[0], kk[1], s[0], s[1], p[0], p[1], a.get("groups", 1)]
+        return self.cg.add_struct(c_ident(f"{y}", "G_"), "mct_conv_geom", vals)
+
+    def _requant(self, n) -> str:
+        a = n.attrs
+        y = n.outputs[0]
+        m = self.cg.table(f"{y}.mult", "int32_t", a["mult"])
+        s = self.cg.table(f"{y}.shift", "int32_t", a["shift"])
+        return self.cg.add_struct(c_ident(y, "R_"), "mct_requant",
+                                  [a["x_zero"], a["y_zero"], a["act_min"], a["act_max"], m, s])
+
+    def _weights(self, w):
+        """(w expression, prelude lines, wsplit expression) for a layer's weight input."""
+        p = self.cg.params.get(w)
+        if p is not None and p.sel is not None:
+            sel = self.cg.table(f"{w}.sel", "int32_t", p.sel)
+            return p.frozen_sym, [f"const mct_wsplit ws = {{{p.sym}, {sel}, {len(p.sel)}}};"], "&ws"
+        ch = self.cg.rm_channels.get(w)
+        if ch is not None:
+            src = next(n.inputs[0] for n in self.g.nodes if w in n.outputs)
+            sel = self.cg.table(f"{w}.sel", "int32_t", ch)
+            frozen = self.cg.params[src].sym
+            return frozen, [f"const mct_wsplit ws = {{{self.ref(w)}, {sel}, {len(ch)}}};"], "&ws"
+        return self.ref(w), [], "NULL"
+
+    @staticmethod
+    def _block(pre, call) -> list:
+        if not pre:
+            return [f"st |= {call};"]
+        return ["{"] + ["  " + s for s in pre] + [f"  st |= {call};", "}"]
+
+    def _n(self, v) -> int:
+        return self.g.values[v].size
+
+    # ---- forward --------------------------------------------------------------------------
+    def _e_conv2d(self, i, n):
+        x, w, b = n.inputs
+        if self.g.values[x].dtype != "i8":
+            raise CodegenError("float conv2d is not compiled to C (quantize the model first)")
+        geo = self._geom(n, x, n.outputs[0], self.g.values[w].shape[2:])
+        wexpr, pre, ws = self._weights(w)
+        call = (f"mct_conv2d_s8(&{geo}, &{self._requant(n)}, {self.ref(x)}, {wexpr}, {ws}, "
+                f"{self.ref(b)}, {self.ref(n.outputs[0])})")
+        return self._block(pre, call)
+
+    def _e_linear(self, i, n):
+        x, w, b = n.inputs
+        xv, wv = self.g.values[x], self.g.values[w]
+        y = n.outputs[0]
+        if xv.dtype == "f32":
+            return [f"st |= mct_linear_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(x)}, "
+                    f"{self.ref(w)}, {self.ref(b)}, {self.ref(y)});"]
+        wexpr, pre, ws = self._weights(w)
+        call = (f"mct_linear_s8({wv.shape[1]}, {wv.shape[0]}, &{self._requant(n)}, {self.ref(x)}, "
+                f"{wexpr}, {ws}, {self.ref(b)}, {self.ref(y)})")
+        return self._block(pre, call)
+
+    def _e_add(self, i, n):
+        a, b = n.inputs
+        y = n.outputs[0]
+        if self.g.values[a].dtype == "f32":  # gradient sum
+            mode = self.mode.get(i, "copy")
+            cnt = self._n(y)
+            if mode == "acc_a":
+                return [f"st |= mct_accumulate_f32({cnt}, {self.ref(b)}, {self.ref(a)});"]
+            if mode == "acc_b":
+                return [f"st |= mct_accumulate_f32({cnt}, {self.ref(a)}, {self.ref(b)});"]
+            return [f"memcpy({self.ref(y)}, {self.ref(a)}, {cnt * 4});",
+                    f"st |= mct_accumulate_f32({cnt}, {self.ref(b)}, {self.ref(y)});"]
+        at = n.attrs
+        p = at["params"]
+        vals = [at["x_zero"], at["y_zero_in"], at["y_zero"], at.get("act_min", -128),
+                at.get("act_max", 127), p["left_shift"], p["x_mult"], p["x_shift"],
+                p["y_mult"], p["y_shift"], p["out_mult"], p["out_shift"]]
+        sym = self.cg.add_struct(c_ident(y, "A_"), "mct_add_params", vals)
+        return [f"st |= mct_add_s8(&{sym}, {self._n(y)}, {self.ref(a)}, {self.ref(b)}, {self.ref(y)});"]
+
+    def _e_global_avgpool(self, i, n):
+        h, w, c = hwc(self.g.values[n.inputs[0]].shape)
+        return [f"st |= mct_avgpool_global_s8({h * w}, {c}, {self.ref(n.inputs[0])}, "
+                f"{self.ref(n.outputs[0])});"]
+
+    def _e_maxpool2d(self, i, n):
+        geo = self._geom(n, n.inputs[0], n.outputs[0])
+        return [f"st |= mct_maxpool_s8(&{geo}, {self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
+
+    def _e_clamp(self, i, n):
+        if self.g.values[n.inputs[0]].dtype != "i8":
+            raise CodegenError("float clamp is not compiled to C (quantize the model first)")
+        return [f"st |= mct_clamp_s8({self._n(n.inputs[0])}, {n.attrs['lo']}, {n.attrs['hi']}, "
+                f"{self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
+
+    def _e_reshape(self, i, n):
+        return ["/* reshape: same buffer */"]
+
+    def _e_dequantize(self, i, n):
+        a = n.attrs
+        return [f"st |= mct_dequantize_s8({self._n(n.inputs[0])}, {_c_float(np.float32(a['scale']))}, "
+                f"{a['zero']}, {self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
+
+    def _e_gather_channels(self, i, n):
+        h, w, c = hwc(self.g.values[n.inputs[0]].shape)
+        ch = n.attrs["channels"]
+        sel = self.cg.table(f"{n.outputs[0]}.sel", "int32_t", ch)
+        return [f"st |= mct_gather_channels_s8({h * w}, {c}, {sel}, {len(ch)}, "
+                f"{self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
+
+    def _e_round_master(self, i, n):
+        frozen, master = n.inputs
+        kind = "s8" if self.g.values[frozen].dtype == "i8" else "s32"
+        cnt = self.cg.params[master].data.size
+        return [f"st |= mct_round_master_{kind}({cnt}, {self.ref(master)}, {self.ref(n.outputs[0])});"]
+
+    def _e_softmax_ce(self, i, n):
+        z = n.inputs[0]
+        return [f"loss = mct_softmax_ce_f32({self._n(z)}, {self.ref(z)}, label, NULL);"]
+
+    # ---- backward -------------------------------------------------------------------------
+    def _e_softmax_ce_grad(self, i, n):
+        z = n.inputs[0]
+        return [f"(void)mct_softmax_ce_f32({self._n(z)}, {self.ref(z)}, label, {self.ref(n.outputs[0])});"]
+
+    def _e_clamp_grad(self, i, n):
+        gy, y = n.inputs
+        a = n.attrs
+        if a.get("lo") is None or a.get("hi") is None:
+            raise CodegenError("clamp_grad of a float clamp is not compiled to C")
+        out = []
+        if self.mode.get(i) != "inplace":
+            out.append(f"memcpy({self.ref(n.outputs[0])}, {self.ref(gy)}, {self._n(gy) * 4});")
+        out.append(f"st |= mct_clamp_grad_f32({self._n(gy)}, {a['lo']}, {a['hi']}, {self.ref(y)}, "
+                   f"{self.ref(n.outputs[0])});")
+        return out
+
+    def _e_conv2d_grad_input(self, i, n):
+        gy, w = n.inputs
+        gx = n.outputs[0]
+        wv = self.g.values[w]
+        if n.attrs.get("w_scale") is None:
+            raise CodegenError("float conv2d backward is not compiled to C")
+        geo = self._geom(n, gx, gy, wv.shape[2:])
+        wexpr, pre, ws = self._weights(w)
+        sc = self.cg.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
+        return self._block(pre, f"mct_conv2d_grad_input_f32(&{geo}, {self.ref(gy)}, {wexpr}, {ws}, "
+                                f"{sc}, {self.ref(gx)})")
+
+    def _grad_weight_rows(self, n, geo, xs, n_ch, gy, gw, rows, row_len, chans, depthwise):
+        a = n.attrs
+        sc = self.cg.table(f"{gw}.w_scale", "float", a["w_scale"])
+        xz, xsc = a["x_zero"], _c_float(np.float32(a["x_scale"]))
+        if depthwise:
+            gyc = self.cg.table(f"{gw}.rows", "int32_t", chans) if chans else None
+            gy_c = f"{gyc}[r]" if gyc else "r"
+            return [f"for (int32_t r = 0; r < {rows}; ++r)",
+                    f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
+                    f"{xsc}, {self.ref(gy)}, {gy_c}, r, {sc}[{gy_c}], {self.ref(gw)} + r * {row_len});"]
+        return [f"for (int32_t r = 0; r < {rows}; ++r)",
+                f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
+                f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {self.ref(gw)} + r * {row_len});"]
+
+    def _e_conv2d_grad_weight(self, i, n):
+        xs, gy = n.inputs
+        gw = n.outputs[0]
+        gwv = self.g.values[gw]
+        if n.attrs.get("w_scale") is None:
+            raise CodegenError("float conv2d backward is not compiled to C")
+        xv, gv = self.g.values[xs], self.g.values[gy]
+        ih, iw, n_ch = hwc(xv.shape)
+        oh, ow, oc = hwc(gv.shape)
+        groups = n.attrs.get("groups", 1)
+        kh, kw = gwv.shape[2:]
+        s, p = n.attrs.get("stride", (1, 1)), n.attrs.get("padding", (0, 0))
+        full_c = n_ch if groups == 1 else oc
+        vals = [ih, iw, full_c, oh, ow, oc, kh, kw, s[0], s[1], p[0], p[1], groups]
+        geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", vals)
+        rows, row_len = gwv.shape[0], int(np.prod(gwv.shape[1:]))
+        return self._grad_weight_rows(n, geo, xs, n_ch, gy, gw, rows, row_len,
+                                      n.attrs.get("channels"), groups > 1)
+
+    def _e_conv2d_grad_bias(self, i, n):
+        g = n.inputs[0]
+        h, w, c = hwc(self.g.values[g].shape)
+        bs = n.attrs.get("b_scale")
+        sc = self.cg.table(f"{n.outputs[0]}.b_scale", "float", bs) if bs is not None else "NULL"
+        return [f"st |= mct_bias_grad_f32({h * w}, {c}, {self.ref(g)}, {sc}, {self.ref(n.outputs[0])});"]
+
+    def _e_global_avgpool_grad(self, i, n):
+        h, w = n.attrs["in_hw"]
+        c = self.g.values[n.inputs[0]].shape[1]
+        return [f"st |= mct_avgpool_global_grad_f32({h * w}, {c}, {self.ref(n.inputs[0])}, "
+                f"{self.ref(n.outputs[0])});"]
+
+    def _e_linear_grad_input(self, i, n):
+        gy, w = n.inputs
+        wv = self.g.values[w]
+        if wv.dtype == "f32":
+            return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(gy)}, "
+                    f"NULL, {self.ref(w)}, NULL, {self.ref(n.outputs[0])});"]
+        wexpr, pre, ws = self._weights(w)
+        if pre:
+            raise CodegenError("channel-fraction training of an int8 linear layer is not compiled yet")
+        sc = self.cg.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
+        return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(gy)}, "
+                f"{wexpr}, NULL, {sc}, {self.ref(n.outputs[0])});"]
+
+    def _e_linear_grad_weight(self, i, n):
+        xs, gy = n.inputs
+        gw = n.outputs[0]
+        o, c = self.g.values[gw].shape
+        if n.attrs.get("w_scale") is None:
+            return [f"st |= mct_outer_f32({o}, {c}, {self.ref(gy)}, {self.ref(xs)}, {self.ref(gw)});"]
+        geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", [1, 1, c, 1, 1, o, 1, 1, 1, 1, 0, 0, 1])
+        return self._grad_weight_rows(n, geo, xs, c, gy, gw, o, c, None, False)
+
+    # ---- update ---------------------------------------------------------------------------
+    def _e_sgd_update(self, i, n):
+        a = n.attrs
+        param, grad = n.inputs[0], n.inputs[1]
+        mom = self.ref(n.inputs[4]) if len(n.inputs) == 5 else "NULL"
+        gv = self.g.values[grad]
+        rows = gv.shape[0] if gv.shape else 1
+        row_len = int(np.prod(gv.shape[1:])) if len(gv.shape) > 1 else 1
+        qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
+        kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
+        return ["{",
+                f"  const mct_sgd s = {{mct_lr, {_c_float(np.float32(a.get('momentum', 0.0)))}, "
+                f"{_c_float(np.float32(a.get('weight_decay', 0.0)))}, {qas}, {row_len}, "
+                f"{a.get('seed', 0)}u, {a.get('param_id', 0)}u, mct_step}};",
+                f"  st |= mct_sgd_{kind}(&s, 0, {rows}, {self.ref(param)}, {self.ref(grad)}, {mom});",
+                "}"]
+
+
+@dataclass
+class Generated:
+    model_c: str
+    model_h: str
+    train: FuncGen
+    infer: FuncGen
+    cgen: CGen
+
+    @property
+    def arena_bytes(self) -> int:
+        return max(self.train.plan.arena_bytes, self.infer.plan.arena_bytes)
+
+
+def generate(tg: Graph) -> Generated:
+    """Generate model.c / model.h for a training graph whose node order is the schedule."""
+    cg = CGen(tg)
+    t = tg.meta["train"]
+    train = FuncGen(cg, range(len(tg.nodes)), "T")
+    infer_ids = needed_nodes(tg, [t["logits"]])
+    infer = FuncGen(cg, infer_ids, "F")
+    train_body, infer_body = train.body(), infer.body()
+    arena = max(train.plan.arena_bytes, infer.plan.arena_bytes, ALIGN)
+    xin = tg.values[t["input"]]
+    ih, iw, ic = hwc(xin.shape)
+    lv = tg.values[t["logits"]]
+    classes = lv.size
+    if lv.dtype == "i8":
+        logit_copy = (f"mct_dequantize_s8({classes}, {_c_float(np.float32(lv.q.s))}, {lv.q.zero_point}, "
+                      "{src}, mct_logits_buf);")
+    else:
+        logit_copy = f"memcpy(mct_logits_buf, {{src}}, {classes * 4});"
+    tparams = cg.trained_params()
+    pbytes = sum(int(np.prod(s)) * SIZEOF[d] for _, _, d, s in tparams)
+
+    def with_logits(fg: FuncGen, body: list) -> list:
+        out = []
+        for line in body:
+            out.append(line)
+        # copy the logits right after the node that makes them
+        idx = next(k for k, ln in enumerate(out) if f"%{t['logits']} =" in ln and ln.strip().startswith("/*"))
+        j = idx + 1
+        while j < len(out) and not out[j].strip().startswith("/* ["):
+            j += 1
+        out.insert(j, "  " + logit_copy.format(src=fg.ref(t["logits"])))
+        return out
+
+    h = [
+        "/* model.h: generated by mcutrain. Do not edit. */",
+        "#ifndef MCT_MODEL_H", "#define MCT_MODEL_H", "", "#include <stdint.h>", "",
+        f"#define MCT_INPUT_H {ih}", f"#define MCT_INPUT_W {iw}", f"#define MCT_INPUT_C {ic}",
+        f"#define MCT_INPUT_BYTES {ih * iw * ic}", f"#define MCT_NUM_CLASSES {classes}",
+        f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}", "",
+        "/* Reset optimizer state (momentum = 0, step = 0) and the learning rate. */",
+        "void mct_init(void);",
+        "/* Inference: input int8 HWC (pixel - 128); writes MCT_NUM_CLASSES float logits. */",
+        "int mct_forward(const int8_t *input, float *logits);",
+        "/* One training step (forward, backward, update) on one sample; returns the loss. */",
+        "float mct_train_step(const int8_t *input, int32_t label);",
+        "/* The logits of the last training step (float). */",
+        "const float *mct_logits(void);",
+        "void mct_set_lr(float lr);", "float mct_get_lr(void);",
+        "uint32_t mct_get_step(void);", "void mct_set_step(uint32_t step);",
+        "/* Status of the last call: 0, or a negative kernel error code. */",
+        "int mct_status(void);",
+        "/* Trained parameters and optimizer state, packed in the order of report.json. */",
+        "void mct_get_params(uint8_t *dst);", "void mct_set_params(const uint8_t *src);",
+        "", "#endif", ""]
+
+    c = ["/* model.c: generated by mcutrain. Do not edit.",
+         f" * Training step of {tg.meta.get('name', 'a model')}: scheme {t['scheme']},",
+         f" * storage {t['config']['storage']}, QAS {'on' if t['config']['qas'] else 'off'}.",
+         " */", "#include <string.h>", "", '#include "mct.h"', '#include "model.h"', "",
+         "/* ---- arena: every activation, saved tensor and gradient, at planned offsets ---- */",
+         f"static uint8_t mct_arena[{arena}] __attribute__((aligned({ALIGN})));", "",
+         "/* training step */"] + train.offsets() + ["", "/* inference */"] + infer.offsets()
+    params = cg.param_decls()
+    tables = list(cg.tables)
+    c += ["", "/* ---- parameters (const: flash; others: RAM) ---- */"] + params
+    c += ["", "/* ---- layer geometry and quantization tables (flash) ---- */"] + tables
+    c += ["", "/* ---- state ---- */",
+          f"static float mct_lr = {_c_float(np.float32(t['config']['lr']))};",
+          "static uint32_t mct_step;", "static int mct_last_status;",
+          f"static float mct_logits_buf[{classes}];", ""]
+    moms = [cg.params[e["mom"]] for e in t["entries"] if e.get("mom")]
+    c += ["void mct_init(void) {"]
+    c += [f"  memset({m.sym}, 0, sizeof({m.sym}));" for m in moms]
+    c += [f"  mct_lr = {_c_float(np.float32(t['config']['lr']))};", "  mct_step = 0;",
+          "  mct_last_status = 0;", "}", "",
+          "void mct_set_lr(float lr) { mct_lr = lr; }", "float mct_get_lr(void) { return mct_lr; }",
+          "uint32_t mct_get_step(void) { return mct_step; }",
+          "void mct_set_step(uint32_t step) { mct_step = step; }",
+          "int mct_status(void) { return mct_last_status; }",
+          "const float *mct_logits(void) { return mct_logits_buf; }", ""]
+    c += ["void mct_get_params(uint8_t *dst) {"]
+    for name, sym, d, s in tparams:
+        c.append(f"  memcpy(dst, {sym}, sizeof({sym})); dst += sizeof({sym}); /* %{name} */")
+    c += ["}", "", "void mct_set_params(const uint8_t *src) {"]
+    for name, sym, d, s in tparams:
+        c.append(f"  memcpy({sym}, src, sizeof({sym})); src += sizeof({sym});")
+    c += ["}", ""]
+    xin_ref = train.ref(t["input"])
+    c += ["float mct_train_step(const int8_t *input, int32_t label) {",
+          "  int st = 0;", "  float loss = 0.0f;",
+          f"  if (input != {xin_ref}) memcpy({xin_ref}, input, MCT_INPUT_BYTES);"]
+    c += with_logits(train, train_body)
+    c += ["  mct_step += 1;", "  mct_last_status = st;", "  return loss;", "}", ""]
+    xin_f = infer.ref(t["input"])
+    c += ["int mct_forward(const int8_t *input, float *logits) {", "  int st = 0;",
+          f"  if (input != {xin_f}) memcpy({xin_f}, input, MCT_INPUT_BYTES);"]
+    c += with_logits(infer, infer_body)
+    c += [f"  if (logits) memcpy(logits, mct_logits_buf, {classes * 4});",
+          "  mct_last_status = st;", "  return st;", "}", ""]
+    return Generated("\n".join(c), "\n".join(h), train, infer, cg)

@@ -1,0 +1,230 @@
+"""`mcutrain compile`: model + budget + update scheme -> a directory of plain C and report.json.
+
+The output directory is written atomically: everything goes to a temporary sibling that is
+renamed into place at the end, so a failure (over budget, unsupported op) leaves nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .autodiff import TrainConfig, make_training_graph
+from .codegen.c import generate
+from .ir.graph import Graph
+from .schedule.order import SCHEDULE_PASSES, run_schedule
+from .targets.host import INCLUDE, runtime_sources
+
+REPORT_VERSION = 1
+
+
+class BudgetError(ValueError):
+    pass
+
+
+def parse_bytes(text) -> int | None:
+    """'256KB' -> 262144, '1MB' -> 1048576, '1000' -> 1000 (KB/MB are binary, as on MCUs)."""
+    if text is None:
+        return None
+    if isinstance(text, (int, np.integer)):
+        return int(text)
+    m = re.fullmatch(r"\s*([\d.]+)\s*([kKmM]?)(i?[bB])?\s*", str(text))
+    if not m:
+        raise ValueError(f"cannot read a memory size from {text!r} (e.g. 256KB, 1MB)")
+    mult = {"": 1, "k": 1024, "m": 1024 * 1024}[m[2].lower()]
+    return int(float(m[1]) * mult)
+
+
+def load_model(model, data_x=None, input_shape=None) -> Graph:
+    """An int8 inference graph from a zoo .pkl, a saved graph .npz, or `file.py:factory`."""
+    if isinstance(model, Graph):
+        return model
+    spec = str(model)
+    if spec.endswith(".pkl"):
+        from .frontend.zoo import load_zoo
+
+        return load_zoo(spec)
+    if re.search(r"\.py:\w+$", spec):
+        from .frontend.torch_fx import load_torch_factory
+
+        return load_torch_factory(spec, data_x=data_x, input_shape=input_shape)
+    if spec.endswith(".npz"):
+        from .ir.serialize import load_graph
+
+        g = load_graph(spec)
+        if g.values[g.inputs[0]].dtype != "i8":
+            raise ValueError(f"{spec} holds a float graph: quantize it first "
+                             "(mcutrain.quant.quantize.quantize_model)")
+        return g
+    raise ValueError(f"unknown model {spec!r}: give a zoo .pkl, a saved graph .npz, or "
+                     "path/to/file.py:factory")
+
+
+def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
+    return run_schedule(make_training_graph(g, cfg), passes)
+
+
+def memory_report(gen, tg: Graph) -> dict:
+    """ram/flash figures from the real plan and the generated storage."""
+    cg = gen.cgen
+    t = tg.meta["train"]
+    trained = {e["param"] for e in t["entries"]}
+    params_ram = sum(p.data.nbytes for k, p in cg.params.items() if p.ram and p.name in trained
+                     and not k.endswith("#frozen") and cg.g.values[p.name].role == "param")
+    state_ram = sum(p.data.nbytes for p in cg.params.values() if p.ram and
+                    cg.g.values[p.name].role == "state")
+    classes = tg.values[t["logits"]].size
+    static_ram = 4 * classes + 16  # logits copy, lr, step, status
+    arena = gen.arena_bytes
+    flash_params = cg.flash_param_bytes()
+    tables = cg.table_bytes()
+    code_est = estimate_code_bytes(gen)
+    return dict(
+        ram_bytes=arena + params_ram + state_ram + static_ram,
+        flash_bytes=flash_params + tables + code_est,
+        arena_bytes=arena,
+        arena_lower_bound=max(gen.train.plan.lower_bound, gen.infer.plan.lower_bound),
+        params_ram_bytes=params_ram,
+        optimizer_state_bytes=state_ram,
+        static_ram_bytes=static_ram,
+        frozen_params_flash_bytes=flash_params,
+        tables_flash_bytes=tables,
+        code_flash_bytes_estimate=code_est,
+    )
+
+
+def estimate_code_bytes(gen) -> int:
+    """Code size estimate: kernels plus about 48 bytes per generated call (Cortex-M Thumb-2
+    figures are measured by the device build; this keeps flash_bytes honest before it)."""
+    kernels = 24 * 1024
+    calls = sum(1 for ln in gen.model_c.splitlines() if "st |=" in ln or "loss =" in ln)
+    return kernels + 48 * calls
+
+
+def plan_table(gen) -> list:
+    out = []
+    for tag, fg in (("train", gen.train), ("forward", gen.infer)):
+        for b in sorted(fg.plan.buffers, key=lambda b: fg.plan.offsets[b.name]):
+            out.append(dict(function=tag, value=b.name, offset=fg.plan.offsets[b.name],
+                            bytes=b.size, first_step=b.first, last_step=b.last, layout=b.note))
+    return out
+
+
+def largest_consumers(report: dict, gen, k: int = 8) -> list:
+    items = [(f"trained params ({e})", n) for e, n in (
+        ("RAM", report["params_ram_bytes"]),)] + [("optimizer state", report["optimizer_state_bytes"])]
+    plan = gen.train.plan
+    steps = {}
+    for b in plan.buffers:
+        for s in range(b.first, b.last + 1):
+            steps.setdefault(s, []).append(b)
+    if steps:
+        peak_step = max(steps, key=lambda s: sum(b.size for b in steps[s]))
+        for b in sorted(steps[peak_step], key=lambda b: -b.size)[:k]:
+            items.append((f"arena at step {peak_step}: %{b.name} {b.note}", b.size))
+    return sorted(items, key=lambda kv: -kv[1])[:k]
+
+
+def compile_model(model, out_dir, update="full", classes=None, storage="int8", ram=None,
+                  flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
+                  data_x=None, input_shape=None, passes=None, name=None) -> dict:
+    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json)."""
+    g = load_model(model, data_x=data_x, input_shape=input_shape)
+    cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
+                      weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
+    tg = build_training_graph(g, cfg, passes)
+    gen = generate(tg)
+    mem = memory_report(gen, tg)
+    t = tg.meta["train"]
+    report = dict(version=REPORT_VERSION, model=name or str(model) if not isinstance(model, Graph)
+                  else (name or g.meta.get("name", "graph")), **mem,
+                  ram_budget=parse_bytes(ram), flash_budget=parse_bytes(flash),
+                  macs_per_step=macs_per_step(tg), scheme=t["scheme"], config=t["config"],
+                  layers=t["layers"], params=[dict(name=n, symbol=s, dtype=d, shape=list(sh))
+                                              for n, s, d, sh in gen.cgen.trained_params()],
+                  input=dict(shape=list(tg.values[t["input"]].shape), layout="HWC int8 (pixel - 128)"),
+                  classes=int(tg.values[t["logits"]].size),
+                  passes=[p.__name__ for p in (passes or SCHEDULE_PASSES)],
+                  plan=plan_table(gen))
+    over = []
+    if report["ram_budget"] is not None and mem["ram_bytes"] > report["ram_budget"]:
+        over.append(("RAM", mem["ram_bytes"], report["ram_budget"]))
+    if report["flash_budget"] is not None and mem["flash_bytes"] > report["flash_budget"]:
+        over.append(("flash", mem["flash_bytes"], report["flash_budget"]))
+    if over:
+        lines = [f"{what} {need} B > budget {have} B (over by {need - have} B)" for what, need, have in over]
+        lines.append("largest consumers:")
+        lines += [f"  {n:>9} B  {what}" for what, n in largest_consumers(mem, gen)]
+        raise BudgetError("model over budget: " + "\n".join(lines))
+    write_output(out_dir, gen, tg, report)
+    return report
+
+
+def macs_per_step(tg: Graph) -> int:
+    from .ops.registry import get_op
+
+    total = 0
+    for n in tg.nodes:
+        total += get_op(n.op).count_macs([tg.values[i] for i in n.inputs],
+                                         [tg.values[o] for o in n.outputs], n.attrs)
+    return int(total)
+
+
+MAKEFILE = """# Builds the training step as a shared library for the host (mcutrain train uses it).
+CC ?= cc
+CFLAGS ?= -O2
+CFLAGS += -std=c99 -fPIC -ffp-contract=off -Iruntime/include -I.
+SRC = model.c $(wildcard runtime/src/*.c)
+
+libmodel.so: $(SRC) model.h
+\t$(CC) $(CFLAGS) -shared -o $@ $(SRC) -lm
+
+clean:
+\trm -f libmodel.so
+"""
+
+
+def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
+    from .ir.serialize import save_graph
+
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
+    try:
+        (tmp / "model.c").write_text(gen.model_c)
+        (tmp / "model.h").write_text(gen.model_h)
+        (tmp / "runtime" / "include").mkdir(parents=True)
+        (tmp / "runtime" / "src").mkdir()
+        for p in INCLUDE.glob("*.h"):
+            shutil.copy2(p, tmp / "runtime" / "include" / p.name)
+        for p in runtime_sources():
+            shutil.copy2(p, tmp / "runtime" / "src" / p.name)
+        (tmp / "Makefile").write_text(MAKEFILE)
+        save_graph(tg, tmp / "train_graph.npz")
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
+            os.replace(out, old / "x")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    raise TypeError(f"not JSON serializable: {type(o)}")

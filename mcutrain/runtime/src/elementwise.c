@@ -1,0 +1,70 @@
+/* elementwise.c: int8 residual add, clamp, dequantize, channel gather; the clamp gradient
+ * and gradient accumulation. Specification: mcutrain/ops/elementwise.py (add: the integer
+ * add of quant/fixedpoint.add_int8), act.py (clamp, clamp_grad), reshape.py
+ * (gather_channels).
+ */
+#include "mct.h"
+
+#include <stddef.h>
+
+/* out = clamp(requantize(sat32(requantize(a', x_mult, x_shift) + requantize(b', y_mult,
+ * y_shift)), out_mult, out_shift) + y_zero) with a' = (a - x_zero) * 2^left_shift (and b'
+ * likewise with y_zero_in). |a - x_zero| <= 255 and left_shift <= 22 keep a' in int32; the
+ * two rescaled terms are summed in 64 bits before saturation, as the reference does. */
+int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b, int8_t *y) {
+  if (!p || n < 0 || !a || !b || !y || p->left_shift < 0 || p->left_shift > 22 ||
+      p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
+    return MCT_E_ARG;
+  const int32_t scale = (int32_t)1 << p->left_shift; /* a multiply: no shift of negatives */
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t xa = ((int32_t)a[i] - p->x_zero) * scale;
+    const int32_t xb = ((int32_t)b[i] - p->y_zero_in) * scale;
+    const int64_t total = mct_requantize(xa, p->x_mult, p->x_shift) +
+                          mct_requantize(xb, p->y_mult, p->y_shift);
+    const int64_t out = mct_requantize(mct_sat32(total), p->out_mult, p->out_shift) + p->y_zero;
+    y[i] = (int8_t)(out < p->act_min ? p->act_min : (out > p->act_max ? p->act_max : out));
+  }
+  return MCT_OK;
+}
+
+int mct_clamp_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *x, int8_t *y) {
+  if (n < 0 || !x || !y || lo > hi) return MCT_E_ARG;
+  /* Bounds outside [-128, 127] clamp nothing on that side. */
+  const int32_t l = lo < -128 ? -128 : lo, h = hi > 127 ? 127 : hi;
+  for (int32_t i = 0; i < n; ++i) y[i] = (int8_t)mct_clamp(x[i], l, h);
+  return MCT_OK;
+}
+
+/* float32(scale * (x - zero)): one rounding of an exact integer times the float scale. */
+int mct_dequantize_s8(int32_t n, float scale, int32_t zero, const int8_t *x, float *y) {
+  if (n < 0 || !x || !y) return MCT_E_ARG;
+  for (int32_t i = 0; i < n; ++i) y[i] = scale * (float)((int32_t)x[i] - zero);
+  return MCT_OK;
+}
+
+int mct_gather_channels_s8(int32_t hw, int32_t c, const int32_t *sel, int32_t n_sel,
+                           const int8_t *x, int8_t *y) {
+  if (hw < 0 || c <= 0 || n_sel < 0 || (n_sel > 0 && !sel) || !x || !y) return MCT_E_ARG;
+  for (int32_t j = 0; j < n_sel; ++j)
+    if (sel[j] < 0 || sel[j] >= c) return MCT_E_ARG;
+  for (int32_t p = 0; p < hw; ++p) {
+    const int8_t *xp = x + (size_t)p * c;
+    int8_t *yp = y + (size_t)p * n_sel;
+    for (int32_t j = 0; j < n_sel; ++j) yp[j] = xp[sel[j]];
+  }
+  return MCT_OK;
+}
+
+/* The gradient passes where the saved int8 output was strictly inside (lo, hi). */
+int mct_clamp_grad_f32(int32_t n, int32_t lo, int32_t hi, const int8_t *y, float *g) {
+  if (n < 0 || !y || !g) return MCT_E_ARG;
+  for (int32_t i = 0; i < n; ++i)
+    if (!(y[i] > lo && y[i] < hi)) g[i] = 0.0f;
+  return MCT_OK;
+}
+
+int mct_accumulate_f32(int32_t n, const float *x, float *y) {
+  if (n < 0 || !x || !y) return MCT_E_ARG;
+  for (int32_t i = 0; i < n; ++i) y[i] += x[i];
+  return MCT_OK;
+}
