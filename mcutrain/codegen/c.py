@@ -239,7 +239,10 @@ class FuncGen:
             elif n.op == "sgd_update":
                 for out, src in zip(n.outputs, [n.inputs[0]] + list(n.inputs[4:5])):
                     self.parent[out] = src
-            elif n.op in ("clamp_grad", "clamp") and dies(n.inputs[0], i):
+            elif n.op == "weight_grad_update":
+                for out, src in zip(n.outputs, [n.inputs[2]] + list(n.inputs[5:6])):
+                    self.parent[out] = src
+            elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
                 alias(n.outputs[0], n.inputs[0])
                 self.mode[i] = "inplace"
             elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
@@ -274,6 +277,9 @@ class FuncGen:
                 first[r] = min(first.get(r, born), born)
                 lastu[r] = max(lastu.get(r, i), i)
                 size[r] = max(size.get(r, 0), self._nbytes(r))
+        for i, nbytes in self.scratch_bytes().items():
+            r = f"scratch.{i}"
+            first[r], lastu[r], size[r] = i, i, nbytes
         bufs = []
         for r in sorted(first, key=lambda r: (first[r], r)):
             note = self.layout_note(r)
@@ -281,7 +287,25 @@ class FuncGen:
         self.plan = plan_memory(bufs)
         self.bufs = {b.name: b for b in bufs}
 
+    def scratch_bytes(self) -> dict:
+        """node index -> bytes of caller-owned scratch its kernel needs."""
+        out = {}
+        for i, n in enumerate(self.nodes):
+            if n.op == "weight_grad_update":
+                p = self.g.values[n.inputs[2]]
+                ch = n.attrs["sgd"].get("channels")
+                shape = list(p.shape)
+                if ch is not None:
+                    shape[n.attrs["sgd"].get("axis", 0)] = len(ch)
+                out[i] = 4 * int(np.prod(shape[1:]))
+        return out
+
+    def scratch(self, i) -> str:
+        return f"((float *)(mct_arena + {self.off(f'scratch.{i}')}))"
+
     def layout_note(self, r) -> str:
+        if r.startswith("scratch."):
+            return "scratch"
         v = self.g.values[r]
         prod = self.g.producer().get(r)
         if prod is not None and self.g.nodes[prod].op.endswith("grad_weight") or len(v.shape) < 2:
@@ -549,22 +573,74 @@ class FuncGen:
         geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", [1, 1, c, 1, 1, o, 1, 1, 1, 1, 0, 0, 1])
         return self._grad_weight_rows(n, geo, xs, c, gy, gw, o, c, None, False)
 
+    def _e_clamp_mask(self, i, n):
+        y = n.inputs[0]
+        return [f"st |= mct_clamp_mask_s8({self._n(y)}, {n.attrs['lo']}, {n.attrs['hi']}, "
+                f"{self.ref(y)}, {self.ref(n.outputs[0])});"]
+
+    def _e_clamp_grad_mask(self, i, n):
+        gy, m = n.inputs
+        out = []
+        if self.mode.get(i) != "inplace":
+            out.append(f"memcpy({self.ref(n.outputs[0])}, {self.ref(gy)}, {self._n(gy) * 4});")
+        out.append(f"st |= mct_clamp_grad_bits_f32({self._n(gy)}, {self.ref(m)}, "
+                   f"{self.ref(n.outputs[0])});")
+        return out
+
     # ---- update ---------------------------------------------------------------------------
+    def _sgd_struct(self, a, param, gshape) -> tuple:
+        rows = gshape[0] if gshape else 1
+        row_len = int(np.prod(gshape[1:])) if len(gshape) > 1 else 1
+        qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
+        decl = (f"const mct_sgd s = {{mct_lr, {_c_float(np.float32(a.get('momentum', 0.0)))}, "
+                f"{_c_float(np.float32(a.get('weight_decay', 0.0)))}, {qas}, {row_len}, "
+                f"{a.get('seed', 0)}u, {a.get('param_id', 0)}u, mct_step}};")
+        kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
+        return decl, kind, rows, row_len
+
     def _e_sgd_update(self, i, n):
-        a = n.attrs
         param, grad = n.inputs[0], n.inputs[1]
         mom = self.ref(n.inputs[4]) if len(n.inputs) == 5 else "NULL"
-        gv = self.g.values[grad]
-        rows = gv.shape[0] if gv.shape else 1
-        row_len = int(np.prod(gv.shape[1:])) if len(gv.shape) > 1 else 1
-        qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
-        kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
-        return ["{",
-                f"  const mct_sgd s = {{mct_lr, {_c_float(np.float32(a.get('momentum', 0.0)))}, "
-                f"{_c_float(np.float32(a.get('weight_decay', 0.0)))}, {qas}, {row_len}, "
-                f"{a.get('seed', 0)}u, {a.get('param_id', 0)}u, mct_step}};",
+        decl, kind, rows, _ = self._sgd_struct(n.attrs, param, self.g.values[grad].shape)
+        return ["{", "  " + decl,
                 f"  st |= mct_sgd_{kind}(&s, 0, {rows}, {self.ref(param)}, {self.ref(grad)}, {mom});",
                 "}"]
+
+    def _e_weight_grad_update(self, i, n):
+        """One output channel at a time: its gradient row into scratch, then its update."""
+        xs, gy, param = n.inputs[:3]
+        mom = self.ref(n.inputs[5]) if len(n.inputs) == 6 else "NULL"
+        a, ga = n.attrs["sgd"], n.attrs["grad"]
+        pv = self.g.values[param]
+        gshape = list(pv.shape)
+        if a.get("channels") is not None:
+            gshape[a.get("axis", 0)] = len(a["channels"])
+        decl, kind, rows, row_len = self._sgd_struct(a, param, gshape)
+        row = self.scratch(i)
+        upd = f"st |= mct_sgd_{kind}(&s, r, 1, {self.ref(param)}, {row}, {mom});"
+        if n.attrs["grad_op"] == "linear_grad_weight" and ga.get("w_scale") is None:
+            grad = f"st |= mct_outer_f32(1, {row_len}, {self.ref(gy)} + r, {self.ref(xs)}, {row});"
+        else:
+            xv, gv = self.g.values[xs], self.g.values[gy]
+            ih, iw, n_ch = hwc(xv.shape)
+            oh, ow, oc = hwc(gv.shape)
+            groups = ga.get("groups", 1)
+            kh, kw = (gshape[2], gshape[3]) if len(gshape) == 4 else (1, 1)
+            st, pd = ga.get("stride", (1, 1)), ga.get("padding", (0, 0))
+            vals = [ih, iw, n_ch if groups == 1 else oc, oh, ow, oc, kh, kw, st[0], st[1], pd[0], pd[1], groups]
+            geo = self.cg.add_struct(c_ident(f"{param}.wg", "G_"), "mct_conv_geom", vals)
+            sc = self.cg.table(f"{param}.w_scale", "float", ga["w_scale"])
+            xz, xsc = ga["x_zero"], _c_float(np.float32(ga["x_scale"]))
+            chans = ga.get("channels")
+            if groups > 1:
+                gyc = f"{self.cg.table(f'{param}.rows', 'int32_t', chans)}[r]" if chans else "r"
+                grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
+                        f"{xsc}, {self.ref(gy)}, {gyc}, r, {sc}[{gyc}], {row});")
+            else:
+                grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
+                        f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {row});")
+        return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",
+                "    " + grad, "    " + upd, "  }", "}"]
 
 
 @dataclass

@@ -221,12 +221,18 @@ def _check_q(q: QParams, scale, zero, where, what):
                              f"zero={q.zero_point}")
 
 
-def _conv(gb: GraphBuilder, x: str, conv: dict, name: str) -> str:
+def _conv(gb: GraphBuilder, x: str, conv: dict, name: str, eff_dtype: str) -> str:
     p = conv["params"]
-    _check_q(gb.value(x).q, p["x_scale"], p["x_zero"], name, "conv")
+    xv = gb.value(x)
+    _check_q(xv.q, p["x_scale"], p["x_zero"], name, "conv")
+    if conv.get("in_shape") is not None and xv.shape[2:] != (conv["in_shape"],) * 2:
+        raise ZooFormatError(f"{name}: input {list(xv.shape[2:])} != in_shape {conv['in_shape']}")
     x_scale, y_scale = float(p["x_scale"]), float(p["y_scale"])
     w_scales = p["w_scales"].astype(np.float64)
-    mult, shift = quantize_multiplier(x_scale * w_scales / y_scale)  # eff in float64
+    eff = x_scale * w_scales / y_scale  # computed in float64 ...
+    if eff_dtype == "float32":  # ... and stored as float32, as the zoo's own code does
+        eff = eff.astype(np.float32).astype(np.float64)  # 24-bit mantissa: mult holds it exactly
+    mult, shift = quantize_multiplier(eff)
     kh, kw = p["weight"].shape[2:]
     s = int(conv["stride"])
     attrs = dict(stride=(s, s), padding=((kh - 1) // 2, (kw - 1) // 2),
@@ -245,11 +251,11 @@ def _conv(gb: GraphBuilder, x: str, conv: dict, name: str) -> str:
     return y
 
 
-def _block(gb: GraphBuilder, x: str, block: dict, name: str) -> str:
+def _block(gb: GraphBuilder, x: str, block: dict, name: str, eff_dtype: str) -> str:
     h = x
     for part in BLOCK_CONVS:
         if block[part] is not None:
-            h = _conv(gb, h, block[part], f"{name}.{part}")
+            h = _conv(gb, h, block[part], f"{name}.{part}", eff_dtype)
     r = block["residual"]
     if r is None:
         return h
@@ -263,29 +269,38 @@ def _block(gb: GraphBuilder, x: str, block: dict, name: str) -> str:
     return gb.emit1("add", [x, h], int_add_attrs(xq, zq, outq), name=f"{name}.add")
 
 
-def zoo_to_graph(model: dict, name: str = "zoo") -> Graph:
-    """Our int8 IR graph of a zoo model: NCHW, batch 1, input %x = pixel - 128 (RGB)."""
+def zoo_to_graph(model: dict, name: str = "zoo", eff_dtype: str = "float32") -> Graph:
+    """Our int8 IR graph of a zoo model: NCHW, batch 1, input %x = pixel - 128 (RGB).
+
+    Each conv's requantization eff = x_scale * w_scales / y_scale is computed in float64;
+    eff_dtype "float32" rounds it to float32 (the zoo's stored semantics) before
+    quantize_multiplier, which then holds it exactly: the graph matches the float-eff
+    reference bit for bit on real photos. "float64" quantizes the float64 eff: near-ties
+    (x.5 +- a few 1e-6, common with these scales) round the other way and cascade (docs/zoo.md).
+    """
+    if eff_dtype not in ("float32", "float64"):
+        raise ValueError(f"eff_dtype must be 'float32' or 'float64', got {eff_dtype!r}")
     check_zoo_dict(model, name)
     fc = model["first_conv"]
     side = int(fc.get("in_shape", 128))
     gb = GraphBuilder()
     x = gb.input("x", (1, int(fc["in_channel"]), side, side), I8,
                  QParams.tensor(fc["params"]["x_scale"], fc["params"]["x_zero"]))
-    h = _conv(gb, x, fc, "first_conv")
+    h = _conv(gb, x, fc, "first_conv", eff_dtype)
     for i, block in enumerate(model["blocks"]):
-        h = _block(gb, h, block, f"blocks.{i}")
+        h = _block(gb, h, block, f"blocks.{i}", eff_dtype)
     h = gb.emit1("global_avgpool", [h], {}, name="pool")
-    h = _conv(gb, h, model["classifier"], "classifier")
+    h = _conv(gb, h, model["classifier"], "classifier", eff_dtype)
     logits = gb.emit1("reshape", [h], dict(shape=(int(model["classifier"]["out_channel"]),)),
                       name="logits")
     gb.meta.update(name=name, input_hw=(side, side), input_transform=INPUT_TRANSFORM,
-                   layers=tuple(n for n, _ in zoo_convs(model)))
+                   layers=tuple(n for n, _ in zoo_convs(model)), eff_dtype=eff_dtype)
     return gb.build(outputs=[logits])
 
 
-def load_zoo(path, name: str | None = None) -> Graph:
+def load_zoo(path, name: str | None = None, eff_dtype: str = "float32") -> Graph:
     """load_zoo_dict + zoo_to_graph; the graph is named after the file by default."""
-    return zoo_to_graph(load_zoo_dict(path), name=name or Path(path).stem)
+    return zoo_to_graph(load_zoo_dict(path), name=name or Path(path).stem, eff_dtype=eff_dtype)
 
 
 def images_to_input(images) -> np.ndarray:
@@ -387,13 +402,14 @@ def zoo_reference_forward(model: dict, x: np.ndarray, return_prerounding: bool =
                           trace: dict | None = None):
     """The README semantics with the float eff, in NumPy, independent of mcutrain.ops.
 
-    x: int8 [N,3,H,W] (pixel - 128). Returns int8 logits [N,K]; with return_prerounding also
+    x: int8 [N,3,H,W] (pixel - 128; int16 is accepted too, for the original pipeline's
+    round(pixel - 127.5) in -128..128). Returns int8 logits [N,K]; with return_prerounding also
     the classifier values before rounding, (acc + bias) * eff + y_zero, float64 [N,K] (rank
     by these: the int8 logits can tie). `trace`, when a dict, receives every layer's int8
     output under the same names as the graph of zoo_to_graph.
     """
     x = np.asarray(x)
-    if x.dtype != np.int8 or x.ndim != 4:
+    if x.dtype not in (np.int8, np.int16) or x.ndim != 4:
         raise ValueError(f"x must be int8 [N,3,H,W], got {x.dtype} {list(x.shape)}")
     trace = {} if trace is None else trace
     h = trace["first_conv"] = _ref_conv(x, model["first_conv"])

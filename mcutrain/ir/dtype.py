@@ -13,7 +13,8 @@ import numpy as np
 I8 = "i8"
 I32 = "i32"
 F32 = "f32"
-NP_DTYPE = {I8: np.int8, I32: np.int32, F32: np.float32}
+U8 = "u8"  # packed bit masks
+NP_DTYPE = {I8: np.int8, I32: np.int32, F32: np.float32, U8: np.uint8}
 DTYPES = tuple(NP_DTYPE)
 
 

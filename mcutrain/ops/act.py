@@ -51,3 +51,43 @@ def _g_ref(ins, a):
 
 register(OpDef("clamp_grad", _g_infer, _g_ref, None, None,
                "gx = gy where lo < y < hi, else 0 (from the saved output y)"))
+
+
+# ---- bit masks: what clamp_grad needs of an int8 output, at 1 bit per element ---------------
+
+def _bits(n: int) -> int:
+    return (n + 7) // 8
+
+
+def _m_infer(ins, a):
+    y = ins[0]
+    return [((y.shape[0], _bits(int(np.prod(y.shape[1:])))), "u8", None)]
+
+
+def _m_ref(ins, a):
+    y = ins[0]
+    mask = (y > a["lo"]) & (y < a["hi"])
+    return [np.packbits(mask.reshape(len(y), -1), axis=1, bitorder="little")]
+
+
+register(OpDef("clamp_mask", _m_infer, _m_ref, None, None,
+               "bit i of sample n = (lo < y[n].flat[i] < hi), packed little-endian: the saved "
+               "form of an output that backward needs only for its clamp mask"))
+
+
+def _gm_infer(ins, a):
+    gy, m = ins
+    check(m.shape == (gy.shape[0], _bits(int(np.prod(gy.shape[1:])))),
+          f"clamp_grad_mask: mask {list(m.shape)} does not fit gradient {list(gy.shape)}")
+    return [float_type(gy.shape)]
+
+
+def _gm_ref(ins, a):
+    gy, m = ins
+    n = int(np.prod(gy.shape[1:]))
+    mask = np.unpackbits(m, axis=1, count=n, bitorder="little").astype(bool).reshape(gy.shape)
+    return [f32(np.where(mask, gy, np.float32(0)))]
+
+
+register(OpDef("clamp_grad_mask", _gm_infer, _gm_ref, None, None,
+               "gx = gy where the saved mask bit is set, else 0 (= clamp_grad)"))

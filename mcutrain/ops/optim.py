@@ -147,3 +147,38 @@ def _rm_ref(ins, a):
 register(OpDef("round_master", _rm_infer, _rm_ref, lambda gb, n, gys: [None, gys[0]], None,
                "int value = clamp(round_half_even(master)) on the trained slice, frozen "
                "values elsewhere; straight-through gradient to the master"))
+
+
+# ---- fused weight gradient + update (passes/fuse.py): the whole dW never exists ---------------
+
+def _wgu_infer(ins, a):
+    from .registry import get_op
+
+    x, g, p = ins[:3]
+    (gshape, gdt, _), = get_op(a["grad_op"]).infer([x, g], a["grad"])
+    from ..ir.graph import Value
+
+    gv = Value("g", gshape, gdt)
+    return _sgd_infer([p, gv] + list(ins[3:]), a["sgd"])
+
+
+def _wgu_ref(ins, a):
+    from .registry import get_op
+
+    x, g, param, lr, step = ins[:5]
+    grad = get_op(a["grad_op"]).ref([x, g], a["grad"])[0]
+    mom = ins[5] if len(ins) == 6 else None
+    new, new_m = sgd_reference(param, grad, lr, step, mom, a["sgd"])
+    return [new] if new_m is None else [new, new_m.astype(np.float32)]
+
+
+def _wgu_macs(ins, outs, a):
+    from .registry import get_op
+
+    return 0 if a["grad_op"] not in ("conv2d_grad_weight", "linear_grad_weight") else \
+        get_op(a["grad_op"]).count_macs(ins[:2], [outs[0]], a["grad"]) + 3 * int(np.prod(outs[0].shape))
+
+
+register(OpDef("weight_grad_update", _wgu_infer, _wgu_ref, None, _wgu_macs,
+               "grad_op(x_saved, G) then sgd_update, one output channel (row) at a time: "
+               "inputs x_saved, G, param, lr, step[, mom]"))

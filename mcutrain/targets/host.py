@@ -46,7 +46,7 @@ def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt:
     cmd = [cc(), *flags, *extra_flags, *incs, "-shared", "-o", tmp, *map(str, sources), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)  # the compiler may already have removed it
         raise BuildError(f"C build failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
     os.replace(tmp, out)
     return out

@@ -50,20 +50,35 @@ def _ref_step(tg, state, x, y, lr, step):
     return run(tg, feeds, state, keep_all=True)
 
 
+def _update_parts(node, env):
+    """(attrs, param, grad, lr, step, mom) of an sgd_update or a fused weight_grad_update."""
+    from mcutrain.ops.registry import get_op
+
+    ins = [env[v] for v in node.inputs]
+    if node.op == "weight_grad_update":
+        grad = get_op(node.attrs["grad_op"]).ref(ins[:2], node.attrs["grad"])[0]
+        return (node.attrs["sgd"], ins[2], grad, ins[3], ins[4], ins[5] if len(ins) == 6 else None)
+    return node.attrs, ins[0], ins[1], ins[2], ins[3], ins[4] if len(ins) == 5 else None
+
+
+def _updates(tg):
+    return {(n.inputs[2] if n.op == "weight_grad_update" else n.inputs[0]): n
+            for n in tg.nodes if n.phase == "upd"}
+
+
 def _pre_rounding(tg, env, node):
     """delta + u of an integer update (what floor() rounds), as the reference computes it."""
-    a = node.attrs
-    param, grad = env[node.inputs[0]], env[node.inputs[1]]
+    a, param, grad, lr, step, mom = _update_parts(node, env)
     w = take_slice(param, a.get("channels"), a.get("axis", 0))
     d = grad.astype(np.float32)
     if a.get("qas") is not None:
         d = d * np.asarray(a["qas"], np.float32).reshape((-1,) + (1,) * (d.ndim - 1))
     if a.get("weight_decay"):
         d = d + np.float32(a["weight_decay"]) * w.astype(np.float32)
-    if len(node.inputs) == 5:
-        d = np.float32(a["momentum"]) * env[node.inputs[4]] + d
-    delta = -(np.float32(env[node.inputs[2]]) * d)
-    u = uniform01(a.get("seed", 0), a.get("param_id", 0), int(env[node.inputs[3]]), delta.size)
+    if mom is not None:
+        d = np.float32(a["momentum"]) * mom + d
+    delta = -(np.float32(lr) * d)
+    u = uniform01(a.get("seed", 0), a.get("param_id", 0), int(step), delta.size)
     return delta + u.reshape(delta.shape)
 
 
@@ -77,7 +92,8 @@ def test_training_matches_reference_in_lockstep(tmp_path, storage, momentum):
                                              momentum=momentum))
     t = tg.meta["train"]
     entries = {e["param"]: e for e in t["entries"]}
-    updates = {n.inputs[0]: n for n in tg.nodes if n.op == "sgd_update"}
+    updates = _updates(tg)
+    moms = {e["mom"]: updates[e["param"]].outputs[1] for e in t["entries"] if e.get("mom")}
     state = {k: tg.consts[k].copy() for k in [e["param"] for e in t["entries"]] +
              [e["mom"] for e in t["entries"] if e.get("mom")]}
     rng = np.random.default_rng(7)
@@ -92,8 +108,7 @@ def test_training_matches_reference_in_lockstep(tmp_path, storage, momentum):
         got = cm.get_params()
         for name in list(state):
             e = entries.get(name)
-            new = env[updates[name].outputs[0] if e else
-                      next(n.outputs[1] for n in updates.values() if len(n.inputs) == 5 and n.inputs[4] == name)]
+            new = env[updates[name].outputs[0] if e else moms[name]]
             ref_store = take_slice(new, e["channels"], e["axis"]) if e and e["channels"] else new
             c_val = got[name]
             if ref_store.dtype == np.float32:

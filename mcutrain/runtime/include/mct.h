@@ -120,6 +120,13 @@ int mct_avgpool_global_grad_f32(int32_t hw, int32_t c, const float *gy, float *g
 int mct_linear_grad_input_f32(int32_t in_c, int32_t out_c, const float *gy, const int8_t *w,
                               const float *w_f32, const float *w_scale, float *gx);
 
+/* bits: bit i (little-endian within each byte) = (lo < y[i] < hi), for n elements in memory
+ * order: the 1-bit saved form of an output that backward needs only for its clamp mask. */
+int mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
+
+/* g[i] = bit i of bits ? g[i] : 0, in place. */
+int mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g);
+
 /* gw[o][c] = gy[o] * x[c]: weight gradient of a float linear layer (the head). */
 int mct_outer_f32(int32_t out_c, int32_t in_c, const float *gy, const float *x, float *gw);
 

@@ -1,5 +1,6 @@
 /* head.c: the float classifier head and the loss: linear (float), its input gradient (float
- * or int8 weights) and weight gradient (outer product), softmax cross-entropy with its gradient.
+ * or int8 weights), softmax cross-entropy with its gradient. (The head's weight gradient,
+ * an outer product, is mct_outer_f32 in outer.c.)
  * Specification: mcutrain/ops/linear.py and loss.py (float64 there, one rounding to float32).
  *
  * Precision: float32 throughout (the head is small: out_c x in_c products). The loss avoids
@@ -73,14 +74,3 @@ int mct_linear_grad_input_f32(int32_t in_c, int32_t out_c, const float *gy, cons
   return MCT_OK;
 }
 
-/* gw[o][c] = gy[o] * x[c]: one float32 product, so bit-exact with the float64 reference
- * (the exact product of two floats rounded once to float32). */
-int mct_outer_f32(int32_t out_c, int32_t in_c, const float *gy, const float *x, float *gw) {
-  if (in_c <= 0 || out_c <= 0 || !gy || !x || !gw) return MCT_E_ARG;
-  for (int32_t o = 0; o < out_c; ++o) {
-    float *go = gw + (size_t)o * in_c;
-    const float gv = gy[o];
-    for (int32_t c = 0; c < in_c; ++c) go[c] = gv * x[c];
-  }
-  return MCT_OK;
-}
