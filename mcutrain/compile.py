@@ -17,7 +17,8 @@ import numpy as np
 from .autodiff import TrainConfig, make_training_graph
 from .codegen.c import generate
 from .ir.graph import Graph
-from .schedule.order import SCHEDULE_PASSES, run_schedule
+from .ir.verify import verify
+from .passes.pipeline import PIPELINE, run_pipeline
 from .targets.host import INCLUDE, runtime_sources
 
 REPORT_VERSION = 1
@@ -66,7 +67,8 @@ def load_model(model, data_x=None, input_shape=None) -> Graph:
 
 
 def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
-    return run_schedule(make_training_graph(g, cfg), passes)
+    """The training graph after the whole pass pipeline: what the C implements."""
+    return verify(run_pipeline(make_training_graph(g, cfg), passes))
 
 
 def memory_report(gen, tg: Graph) -> dict:
@@ -149,7 +151,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                                               for n, s, d, sh in gen.cgen.trained_params()],
                   input=dict(shape=list(tg.values[t["input"]].shape), layout="HWC int8 (pixel - 128)"),
                   classes=int(tg.values[t["logits"]].size),
-                  passes=[p.__name__ for p in (passes or SCHEDULE_PASSES)],
+                  passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   plan=plan_table(gen))
     over = []
     if report["ram_budget"] is not None and mem["ram_bytes"] > report["ram_budget"]:

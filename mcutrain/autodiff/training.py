@@ -19,7 +19,7 @@ from ..ir.graph import Graph, GraphBuilder
 from ..ir.verify import verify
 from ..ops.optim import take_slice
 from ..passes.head import replace_head
-from ..passes.pipeline import run_pipeline
+from ..passes.pipeline import TRAINING_PASSES, run_pipeline
 from ..quant.qas import bias_qas, weight_qas
 from ..sparse.select import Scheme, find_layers, parse_scheme, resolve_scheme
 from .grad import append_backward
@@ -155,4 +155,4 @@ def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
         layers=[_layer_info(L, plan.get(L.index)) for L in layers],
         scheme=scheme.to_json(), config=cfg.to_json()))
     tg = b2.build(outputs).replace(meta=meta)
-    return verify(run_pipeline(tg))
+    return verify(run_pipeline(tg, TRAINING_PASSES))

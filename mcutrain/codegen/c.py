@@ -201,10 +201,17 @@ class FuncGen:
         self._plan()
 
     # ---- storage ------------------------------------------------------------------------
+    # Aliases carry a byte offset: pos(v) = pos(root) + delta (in-place kernels may place an
+    # output before its input). A root's buffer spans all its members.
     def find(self, v):
+        d = 0
         while v in self.parent:
-            v = self.parent[v]
-        return v
+            v, dd = self.parent[v]
+            d += dd
+        return v, d
+
+    def root(self, v):
+        return self.find(v)[0]
 
     def is_scalar(self, v) -> bool:
         return self.g.values[v].shape == () or v == self.cg.t["label"]
@@ -213,49 +220,63 @@ class FuncGen:
         return v in self.cg.params
 
     def in_arena(self, v) -> bool:
-        return not (self.is_param(v) or self.is_scalar(v) or self.find(v) in self.cg.params)
+        return not (self.is_param(v) or self.is_scalar(v) or self.root(v) in self.cg.params)
+
+    def _alias(self, out, src, delta=0):
+        r, d = self.find(src)
+        self.parent[out] = (r, d + delta)
+        self.members.setdefault(r, [r]).append(out)
 
     def _analyze(self):
         last: dict = {}
         for i, n in enumerate(self.nodes):
             for v in n.inputs:
                 last[v] = i
-        members: dict = {}
+        self.members: dict = {}
 
         def dies(v, i):
-            r = self.find(v)
+            r = self.root(v)
             if not self.in_arena(v) or r == self.cg.t["input"]:
                 return False
-            return all(last.get(m, -1) <= i for m in members.get(r, [r]))
-
-        def alias(out, src):
-            r = self.find(src)
-            self.parent[out] = r
-            members.setdefault(r, [r]).append(out)
+            return all(last.get(m, -1) <= i for m in self.members.get(r, [r]))
 
         for i, n in enumerate(self.nodes):
             if n.op in ALIAS_OPS:
-                alias(n.outputs[0], n.inputs[0])
+                self._alias(n.outputs[0], n.inputs[0])
             elif n.op == "sgd_update":
                 for out, src in zip(n.outputs, [n.inputs[0]] + list(n.inputs[4:5])):
-                    self.parent[out] = src
+                    self.parent[out] = (src, 0)
             elif n.op == "weight_grad_update":
                 for out, src in zip(n.outputs, [n.inputs[2]] + list(n.inputs[5:6])):
-                    self.parent[out] = src
+                    self.parent[out] = (src, 0)
+            elif n.attrs.get("inplace") and self.in_arena(n.inputs[0]):
+                delta = 0
+                if n.attrs["inplace"] == "rows":
+                    delta = -self._rows_gap(n)
+                self._alias(n.outputs[0], n.inputs[0], delta)
+                self.mode[i] = "inplace"
             elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
-                alias(n.outputs[0], n.inputs[0])
+                self._alias(n.outputs[0], n.inputs[0])
                 self.mode[i] = "inplace"
             elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
                 a, b = n.inputs
                 if dies(a, i):
-                    alias(n.outputs[0], a)
+                    self._alias(n.outputs[0], a)
                     self.mode[i] = "acc_a"
                 elif dies(b, i):
-                    alias(n.outputs[0], b)
+                    self._alias(n.outputs[0], b)
                     self.mode[i] = "acc_b"
                 else:
                     self.mode[i] = "copy"
         self.last = last
+
+    def _rows_gap(self, n) -> int:
+        from ..passes.inplace import conv_rows_gap
+
+        xv, yv = self.g.values[n.inputs[0]], self.g.values[n.outputs[0]]
+        s = n.attrs.get("stride", (1, 1))
+        p = n.attrs.get("padding", (0, 0))
+        return conv_rows_gap(hwc(xv.shape), hwc(yv.shape), s[0], p[0])
 
     def _nbytes(self, v) -> int:
         val = self.g.values[v]
@@ -266,24 +287,33 @@ class FuncGen:
         return val.nbytes
 
     def _plan(self):
-        first, lastu, size = {}, {}, {}
+        """One planned buffer per alias root; its parts are the members' own extents and
+        lifetimes, so an in-place chain is only as large as what is alive in it."""
+        born, died, ext = {}, {}, {}
         inp = self.cg.t["input"]
         for i, n in enumerate(self.nodes):
             for v in list(n.inputs) + list(n.outputs):
                 if not self.in_arena(v):
                     continue
-                r = self.find(v)
-                born = 0 if r == inp else i
-                first[r] = min(first.get(r, born), born)
-                lastu[r] = max(lastu.get(r, i), i)
-                size[r] = max(size.get(r, 0), self._nbytes(r))
+                born.setdefault(v, 0 if v == inp else i)
+                died[v] = max(died.get(v, i), i)
+                if v not in ext:
+                    r, d = self.find(v)
+                    ext[v] = (r, d, d + self._nbytes(v))
+        groups: dict = {}
+        for v, (r, lo, hi) in ext.items():
+            groups.setdefault(r, []).append((lo, hi, born[v], died[v]))
         for i, nbytes in self.scratch_bytes().items():
-            r = f"scratch.{i}"
-            first[r], lastu[r], size[r] = i, i, nbytes
-        bufs = []
-        for r in sorted(first, key=lambda r: (first[r], r)):
-            note = self.layout_note(r)
-            bufs.append(Buffer(r, size[r], first[r], lastu[r], note))
+            groups[f"scratch.{i}"] = [(0, nbytes, i, i)]
+        self.base_shift, bufs = {}, []
+        for r, parts in groups.items():
+            shift = -min(p[0] for p in parts)
+            self.base_shift[r] = shift
+            parts = tuple(sorted((lo + shift, hi + shift, f, l) for lo, hi, f, l in parts))
+            bufs.append(Buffer(r, max(p[1] for p in parts), min(p[2] for p in parts),
+                               max(p[3] for p in parts), self.layout_note(r),
+                               parts if len(parts) > 1 else ()))
+        bufs.sort(key=lambda b: (b.first, b.name))
         self.plan = plan_memory(bufs)
         self.bufs = {b.name: b for b in bufs}
 
@@ -291,7 +321,17 @@ class FuncGen:
         """node index -> bytes of caller-owned scratch its kernel needs."""
         out = {}
         for i, n in enumerate(self.nodes):
-            if n.op == "weight_grad_update":
+            mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
+            if n.op == "conv2d" and mode:
+                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.inputs[0], n.outputs[0]))
+                out[i] = {"pointwise": ic, "depthwise": oh * ow, "rows": ow * oc}[mode]
+            elif n.op == "conv2d_grad_input" and mode:
+                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.outputs[0], n.inputs[0]))
+                out[i] = 4 * (oc if mode == "pointwise" else oh * ow + ih * iw)
+            elif n.op == "expand_depthwise":
+                h, w, _ = hwc(self.g.values[n.inputs[0]].shape)
+                out[i] = h * w
+            elif n.op == "weight_grad_update":
                 p = self.g.values[n.inputs[2]]
                 ch = n.attrs["sgd"].get("channels")
                 shape = list(p.shape)
@@ -300,8 +340,8 @@ class FuncGen:
                 out[i] = 4 * int(np.prod(shape[1:]))
         return out
 
-    def scratch(self, i) -> str:
-        return f"((float *)(mct_arena + {self.off(f'scratch.{i}')}))"
+    def scratch(self, i, ctype: str = "float") -> str:
+        return f"(({ctype} *)(mct_arena + {self.off(f'scratch.{i}')}))"
 
     def layout_note(self, r) -> str:
         if r.startswith("scratch."):
@@ -318,13 +358,15 @@ class FuncGen:
 
     def ref(self, v) -> str:
         """C expression for the data of value v."""
-        r = self.find(v)
+        r, d = self.find(v)
         if r in self.cg.params:
             return self.cg.params[r].sym
         if self.is_scalar(v):
             raise CodegenError(f"scalar %{v} has no buffer")
-        dt = self.g.values[r].dtype
-        return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}))"
+        dt = self.g.values[v].dtype
+        pos = d + self.base_shift.get(r, 0)
+        extra = f" + {pos}" if pos else ""
+        return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}{extra}))"
 
     def offsets(self) -> list:
         out = []
@@ -363,8 +405,9 @@ class FuncGen:
         return self.cg.add_struct(c_ident(f"{y}", "G_"), "mct_conv_geom", vals)
 
     def _requant(self, n) -> str:
-        a = n.attrs
-        y = n.outputs[0]
+        return self._requant_named(n.outputs[0], n.attrs)
+
+    def _requant_named(self, y, a) -> str:
         m = self.cg.table(f"{y}.mult", "int32_t", a["mult"])
         s = self.cg.table(f"{y}.shift", "int32_t", a["shift"])
         return self.cg.add_struct(c_ident(y, "R_"), "mct_requant",
@@ -400,9 +443,40 @@ class FuncGen:
             raise CodegenError("float conv2d is not compiled to C (quantize the model first)")
         geo = self._geom(n, x, n.outputs[0], self.g.values[w].shape[2:])
         wexpr, pre, ws = self._weights(w)
-        call = (f"mct_conv2d_s8(&{geo}, &{self._requant(n)}, {self.ref(x)}, {wexpr}, {ws}, "
-                f"{self.ref(b)}, {self.ref(n.outputs[0])})")
+        rq, y = self._requant(n), self.ref(n.outputs[0])
+        mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
+        tmp = self.scratch(i, "int8_t") if mode else None
+        if mode in ("pointwise", "depthwise"):
+            call = (f"mct_{mode}_s8_inplace(&{geo}, &{rq}, {y}, {wexpr}, {ws}, {self.ref(b)}, {tmp})")
+        elif mode == "rows":
+            call = (f"mct_conv2d_s8_rows(&{geo}, &{rq}, {self.ref(x)}, {wexpr}, {ws}, {self.ref(b)}, "
+                    f"{y}, {tmp})")
+        else:
+            call = f"mct_conv2d_s8(&{geo}, &{rq}, {self.ref(x)}, {wexpr}, {ws}, {self.ref(b)}, {y})"
         return self._block(pre, call)
+
+    def _e_expand_depthwise(self, i, n):
+        x, w1, b1, w2, b2 = n.inputs
+        e = self.g.values[x]
+        pw = type(n)("conv2d", (x, w1, b1), (n.outputs[0] + ".pw",), n.attrs["pw"])
+        dw = type(n)("conv2d", (n.outputs[0] + ".pw", w2, b2), n.outputs, n.attrs["dw"])
+        ih, iw, _ = hwc(e.shape)
+        oc1 = self.g.values[w1].shape[0]
+        oh, ow, oc2 = hwc(self.g.values[n.outputs[0]].shape)
+        a1, a2 = n.attrs["pw"], n.attrs["dw"]
+        k2 = self.g.values[w2].shape[2:]
+        g1 = self.cg.add_struct(c_ident(n.outputs[0] + ".pw", "G_"), "mct_conv_geom",
+                                [ih, iw, e.shape[1], ih, iw, oc1, 1, 1, 1, 1, 0, 0, 1])
+        s2, p2 = a2.get("stride", (1, 1)), a2.get("padding", (0, 0))
+        g2 = self.cg.add_struct(c_ident(n.outputs[0] + ".dw", "G_"), "mct_conv_geom",
+                                [ih, iw, oc1, oh, ow, oc2, k2[0], k2[1], s2[0], s2[1], p2[0], p2[1],
+                                 a2.get("groups", oc1)])
+        del pw, dw
+        q1 = self._requant_named(n.outputs[0] + ".pw", a1)
+        q2 = self._requant_named(n.outputs[0] + ".dw", a2)
+        return [f"st |= mct_expand_dw_s8(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, &{q2}, "
+                f"{self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
+                f"{self.scratch(i, 'int8_t')});"]
 
     def _e_linear(self, i, n):
         x, w, b = n.inputs
@@ -502,6 +576,10 @@ class FuncGen:
         geo = self._geom(n, gx, gy, wv.shape[2:])
         wexpr, pre, ws = self._weights(w)
         sc = self.cg.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
+        mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
+        if mode:
+            return self._block(pre, f"mct_{mode}_grad_input_f32_inplace(&{geo}, {self.ref(gx)}, "
+                                    f"{wexpr}, {ws}, {sc}, {self.scratch(i)})")
         return self._block(pre, f"mct_conv2d_grad_input_f32(&{geo}, {self.ref(gy)}, {wexpr}, {ws}, "
                                 f"{sc}, {self.ref(gx)})")
 

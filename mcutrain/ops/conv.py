@@ -158,6 +158,8 @@ def _conv_grad(gb, node, gys):
         b_scale = tuple(x_scale * s for s in w_scale)
     else:
         g, w_scale, x_zero, x_scale, b_scale = gy, None, 0, 1.0, None
+    # bias gradient first: then G can die in the input gradient (computed in place)
+    gbias = gb.emit1("conv2d_grad_bias", [g], dict(b_scale=b_scale))
     gx = gb.emit1("conv2d_grad_input", [g, w], dict(geo, in_hw=tuple(xv.shape[2:]), w_scale=w_scale))
     x_saved, chans = gb.saved_input(node, x, w)
     check(chans is None or geo["groups"] == 1 or (wv.shape[1] == 1 and wv.shape[0] == xv.shape[1]),
@@ -165,7 +167,6 @@ def _conv_grad(gb, node, gys):
     gw = gb.emit1("conv2d_grad_weight", [x_saved, g],
                   dict(geo, kernel=tuple(wv.shape[2:]), x_zero=x_zero, x_scale=x_scale,
                        w_scale=w_scale, channels=chans))
-    gbias = gb.emit1("conv2d_grad_bias", [g], dict(b_scale=b_scale))
     return [gx, gw, gbias]
 
 
@@ -258,3 +259,37 @@ def _gb_ref(ins, a):
 
 register(OpDef("conv2d_grad_bias", _gb_infer, _gb_ref, None, None,
                "gb[o] = b_scale[o] * sum G[:, o]  (b_scale = s_x * s_w[o] for int32 bias)"))
+
+
+# ---- expand_depthwise: fused 1x1 expansion + depthwise conv (passes/expand_dw.py) -----------
+
+def _ed_parts(ins_or_vals, a):
+    x, w1, b1, w2, b2 = ins_or_vals
+    return (x, w1, b1), (w2, b2)
+
+
+def _ed_infer(ins, a):
+    x, w1, b1, w2, b2 = ins
+    (shape, dt, q), = _conv_infer([x, w1, b1], a["pw"])
+    from ..ir.graph import Value
+
+    e = Value("e", shape, dt, q)
+    return _conv_infer([e, w2, b2], a["dw"])
+
+
+def _ed_ref(ins, a):
+    x, w1, b1, w2, b2 = ins
+    e = _conv_ref([x, w1, b1], a["pw"])[0]
+    return _conv_ref([e, w2, b2], a["dw"])
+
+
+def _ed_macs(ins, outs, a):
+    x, w1, b1, w2, b2 = ins
+    n, _, h, w = x.shape
+    ho, wo = outs[0].shape[2:]
+    return n * h * w * w1.shape[0] * w1.shape[1] + n * ho * wo * w2.shape[0] * int(np.prod(w2.shape[2:]))
+
+
+register(OpDef("expand_depthwise", _ed_infer, _ed_ref, None, _ed_macs,
+               "conv2d(conv2d(x, w1, b1)[pw], w2, b2)[dw]: a frozen expansion fused into its "
+               "depthwise conv, computed one expanded channel at a time"))

@@ -47,11 +47,12 @@ def _grad(gb, node, gys):
         b_scale = tuple(x_scale * s for s in w_scale)
     else:
         g, w_scale, x_zero, x_scale, b_scale = gy, None, 0, 1.0, None
+    # bias gradient first: then G can die in the input gradient (computed in place)
+    gbias = gb.emit1("conv2d_grad_bias", [g], dict(b_scale=b_scale))
     gx = gb.emit1("linear_grad_input", [g, w], dict(w_scale=w_scale))
     x_saved, chans = gb.saved_input(node, x, w)
     gw = gb.emit1("linear_grad_weight", [x_saved, g],
                   dict(x_zero=x_zero, x_scale=x_scale, w_scale=w_scale, channels=chans))
-    gbias = gb.emit1("conv2d_grad_bias", [g], dict(b_scale=b_scale))
     return [gx, gw, gbias]
 
 

@@ -1,11 +1,15 @@
 """Static memory plan: every intermediate tensor gets a fixed offset in one arena.
 
-Lifetimes are [first, last] step indices (inclusive) in the schedule. Offsets come from a
-greedy best-fit planner in the manner of TensorFlow Lite Micro's GreedyMemoryPlanner: buffers
-in decreasing size (ties: earlier start, then name), each placed in the smallest gap, among the
-buffers already placed that are alive at the same time, that holds it; else above them all.
-Every plan is checked for overlaps, and compared against a lower bound: the largest total
-of simultaneously live bytes (no plan can use less).
+Lifetimes are [first, last] step indices (inclusive) in the schedule. A Buffer may be a
+group of parts at fixed offsets from its base (the values an in-place chain writes over
+each other: each part has its own extent and lifetime, so the group is only as large, at any
+step, as what is alive in it then).
+
+Offsets come from a greedy planner in the manner of TensorFlow Lite Micro's
+GreedyMemoryPlanner: buffers in decreasing size (ties: earlier start, then name), each
+placed at the lowest offset where none of its parts meets a part of an already placed buffer
+alive at the same time. Every plan is checked for overlaps and compared with a lower bound:
+the largest total of simultaneously live bytes (no plan can use less).
 """
 from __future__ import annotations
 
@@ -17,10 +21,14 @@ ALIGN = 16
 @dataclass(frozen=True)
 class Buffer:
     name: str
-    size: int  # bytes
+    size: int  # bytes (of the whole group)
     first: int  # step that writes it first
     last: int  # step that reads it last (inclusive)
     note: str = ""  # shape / role, for the printed plan
+    parts: tuple = ()  # ((lo, hi, first, last), ...) relative to the base; () = one part
+
+    def spans(self) -> tuple:
+        return self.parts or ((0, self.size, self.first, self.last),)
 
     def overlaps_in_time(self, other: "Buffer") -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -45,17 +53,29 @@ def _align(n: int, a: int = ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
-def lower_bound(buffers) -> int:
-    """max over steps of the total size of the buffers alive at that step."""
-    events: dict = {}
+def live_bytes(buffers) -> dict:
+    """step -> bytes alive then (a group counts the extent of its parts alive at that step)."""
+    steps: dict = {}
     for b in buffers:
-        events[b.first] = events.get(b.first, 0) + b.size
-        events[b.last + 1] = events.get(b.last + 1, 0) - b.size
-    live = peak = 0
-    for t in sorted(events):
-        live += events[t]
-        peak = max(peak, live)
-    return peak
+        for t in range(b.first, b.last + 1):
+            spans = [(lo, hi) for lo, hi, f, l in b.spans() if f <= t <= l]
+            if spans:
+                steps[t] = steps.get(t, 0) + max(h for _, h in spans) - min(lo for lo, _ in spans)
+    return steps
+
+
+def lower_bound(buffers) -> int:
+    """max over steps of the bytes alive at that step."""
+    return max(live_bytes(buffers).values(), default=0)
+
+
+def _conflicts(parts_a, off_a, parts_b, off_b, align) -> bool:
+    for lo, hi, f, l in parts_a:
+        for lo2, hi2, f2, l2 in parts_b:
+            if f <= l2 and f2 <= l and off_a + lo < off_b + _align(hi2, align) and \
+                    off_b + lo2 < off_a + _align(hi, align):
+                return True
+    return False
 
 
 def plan_memory(buffers, align: int = ALIGN) -> Plan:
@@ -67,22 +87,24 @@ def plan_memory(buffers, align: int = ALIGN) -> Plan:
         if b.first > b.last:
             raise ValueError(f"buffer {b.name}: lifetime [{b.first}, {b.last}] is empty")
     order = sorted(bufs, key=lambda b: (-b.size, b.first, b.name))
-    placed: list = []  # (offset, end, buffer)
+    placed: list = []  # (offset, buffer)
     offsets = {}
     for b in order:
-        size = _align(b.size, align)
-        busy = sorted((o, e) for o, e, p in placed if p.overlaps_in_time(b))
-        best, best_gap, cursor = None, None, 0
-        for o, e in busy:
-            gap = o - cursor
-            if gap >= size and (best_gap is None or gap < best_gap):
-                best, best_gap = cursor, gap
-            cursor = max(cursor, e)
-        if best is None:
-            best = cursor
-        offsets[b.name] = best
-        placed.append((best, best + size, b))
-    arena = max((e for _, e, _ in placed), default=0)
+        mine = b.spans()
+        near = [(o, p) for o, p in placed if p.overlaps_in_time(b)]
+        cands = {0}
+        for o, p in near:
+            for lo2, hi2, _, _ in p.spans():
+                for lo, _, _, _ in mine:
+                    c = o + _align(hi2, align) - lo
+                    if c >= 0:
+                        cands.add(_align(c, align))
+        for c in sorted(cands):
+            if not any(_conflicts(mine, c, p.spans(), o, align) for o, p in near):
+                offsets[b.name] = c
+                placed.append((c, b))
+                break
+    arena = max((o + _align(b.size, align) for o, b in placed), default=0)
     plan = Plan(tuple(bufs), offsets, arena, lower_bound(bufs))
     check_no_overlap(plan)
     return plan
@@ -99,7 +121,7 @@ def check_no_overlap(plan: Plan) -> None:
             if b.first > a.last:
                 break
             ob = plan.offsets[b.name]
-            if oa < ob + b.size and ob < oa + a.size:
+            if _conflicts(a.spans(), oa, b.spans(), ob, 1):
                 raise OverlapError(f"{a.name} [{oa}, {oa + a.size}) and {b.name} "
                                    f"[{ob}, {ob + b.size}) overlap while both are alive")
 

@@ -9,7 +9,6 @@ reordering), instead of all of them until the end of the backward pass.
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from ..ir.verify import verify
 
 
 def _update_deps(g: Graph, i: int, prod: dict, cons: dict) -> set:
@@ -32,34 +31,9 @@ def reorder_updates(g: Graph) -> Graph:
             continue
         order.append(i)
         done.add(i)
-        ready = [u for u in pending if deps[u] <= done]
-        for u in ready:
+        for u in [u for u in pending if deps[u] <= done]:
             order.append(u)
             done.add(u)
             pending.remove(u)
     order += pending
     return g.replace(nodes=tuple(g.nodes[i] for i in order))
-
-
-def _fuse_after_reorder(g: Graph) -> Graph:
-    from ..passes.fuse import fuse_weight_grad_update
-
-    return fuse_weight_grad_update(g)
-
-
-def _bitmasks(g: Graph) -> Graph:
-    from ..passes.bitmask import use_bitmasks
-
-    return use_bitmasks(g)
-
-
-reorder_updates.__doc__ = reorder_updates.__doc__ or __doc__
-SCHEDULE_PASSES: list = [_bitmasks, reorder_updates, _fuse_after_reorder]
-_bitmasks.__name__ = "use_bitmasks"
-_fuse_after_reorder.__name__ = "fuse_weight_grad_update"
-
-
-def run_schedule(g: Graph, passes=None) -> Graph:
-    for p in (SCHEDULE_PASSES if passes is None else passes):
-        g = verify(p(g))
-    return g

@@ -79,6 +79,39 @@ int mct_dequantize_s8(int32_t n, float scale, int32_t zero, const int8_t *x, flo
 int mct_gather_channels_s8(int32_t hw, int32_t c, const int32_t *sel, int32_t n_sel,
                            const int8_t *x, int8_t *y);
 
+/* ---- forward, in place (memory-saving forms; results identical to the above) ---------- */
+
+/* 1x1 conv, stride 1, no padding, groups 1, computed over its own input: buf holds x
+ * [in_h][in_w][in_c] on entry and y [in_h][in_w][out_c] on return (same base address; the
+ * buffer must hold max(in, out) bytes). Pixels run forward when out_c <= in_c, backward
+ * otherwise, so no input pixel is overwritten before it is read. tmp: in_c bytes. */
+int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *tmp);
+
+/* Depthwise conv (multiplier 1, any kernel/stride/padding) over its own input: one channel
+ * at a time into tmp (out_h*out_w bytes), then stored to that channel's HWC positions, which
+ * only ever held the same channel of the input. */
+int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *tmp);
+
+/* General conv computed one output row at a time into tmp_row (out_w*out_c bytes) and then
+ * stored, so y may overlap x as long as y + gap <= x, with (computed at compile time)
+ *   gap = max over r < out_h - 1 of ((r+1)*out_w*out_c - max(0, stride_h*(r+1) - pad_h)*in_w*in_c)
+ * (or 0): output row r then only overwrites input rows that no later output row reads. */
+int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                       const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y,
+                       int8_t *tmp_row);
+
+/* Inverted-residual expansion fused into its depthwise conv: for each expanded channel e,
+ * the 1x1 conv (g1, q1, w1, b1) computes channel e for every pixel into tmp (g1 out_h*out_w
+ * bytes) and the depthwise conv (g2, q2, w2, b2) turns it into channel e of y. The expanded
+ * tensor never exists whole. x [H][W][C], y [Ho][Wo][E]; y must not overlap x. */
+int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                     const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                     const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y, int8_t *tmp);
+
 /* ---- float head and loss ---------------------------------------------------------------- */
 
 /* y[o] = sum_c w[o][c] * x[c] + b[o]  (float, accumulated in order c = 0..in_c-1). */
@@ -99,6 +132,16 @@ int mct_clamp_grad_f32(int32_t n, int32_t lo, int32_t hi, const int8_t *y, float
  * g [out_h][out_w][out_c], gx [in_h][in_w][in_c] (overwritten). */
 int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int8_t *w,
                               const mct_wsplit *ws, const float *w_scale, float *gx);
+
+/* In-place input gradients: buf holds gy [out_h][out_w][out_c] on entry and gx
+ * [in_h][in_w][in_c] on return (same base; buffer of max of the two sizes).
+ * Pointwise (1x1, stride 1, no pad, groups 1): pixel by pixel, forward when in_c <= out_c,
+ * backward otherwise; tmp: out_c floats. Depthwise (multiplier 1, any k/stride/pad): one
+ * channel at a time; tmp: out_h*out_w + in_h*in_w floats. */
+int mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                         const mct_wsplit *ws, const float *w_scale, float *tmp);
+int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                         const mct_wsplit *ws, const float *w_scale, float *tmp);
 
 /* Weight gradient of output channel `o` only (so the whole dW never has to exist):
  * gw[c][i][j] = w_scale[o] * sum_{h,w} gy[h][w][o] * x_scale * (xs[.][.][c] - x_zero)
