@@ -38,6 +38,40 @@ def _cmd_show(a) -> int:
     return 0
 
 
+def _cmd_compile(a) -> int:
+    from .compile import compile_model
+
+    data_x = None
+    if a.data and a.model.split(":")[0].endswith(".py"):
+        from .data.datasets import load_dataset
+
+        data_x = load_dataset(a.data)["x_train"]
+    shape = tuple(int(v) for v in a.input_shape.split(",")) if a.input_shape else None
+    r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
+                      ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
+                      weight_decay=a.weight_decay, qas=not a.no_qas, seed=a.seed,
+                      data_x=data_x, input_shape=shape)
+    kb = lambda n: f"{n / 1024:.1f} KB"  # noqa: E731
+    print(f"wrote {a.out}: ram {kb(r['ram_bytes'])} (arena {kb(r['arena_bytes'])}, lower bound "
+          f"{kb(r['arena_lower_bound'])}; trained params {kb(r['params_ram_bytes'])}), "
+          f"flash {kb(r['flash_bytes'])}, {r['macs_per_step'] / 1e6:.1f} M MACs per step")
+    return 0
+
+
+def _cmd_train(a) -> int:
+    from .host_train import train_model
+
+    train_model(a.out, a.data, epochs=a.epochs, lr=a.lr, seed=a.seed, progress=not a.quiet)
+    return 0
+
+
+def _cmd_eval(a) -> int:
+    from .host_train import eval_model
+
+    eval_model(a.out, a.data)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mcutrain", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -53,6 +87,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", help="also write the results to this JSON file")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo)
+    c = sub.add_parser("compile", help="compile a model's training step to C (OUT/ with report.json)")
+    c.add_argument("model", help="zoo .pkl, saved int8 graph .npz, or path/to/file.py:factory")
+    c.add_argument("-o", "--out", required=True, help="output directory (written atomically)")
+    c.add_argument("--update", default="full",
+                   help="full, none, bias-only:K, last:K, or a JSON scheme file")
+    c.add_argument("--classes", type=int, help="new float head of N classes")
+    c.add_argument("--storage", choices=["int8", "fp32"], default="int8",
+                   help="trained weights stored int8 (stochastic rounding) or as fp32 masters")
+    c.add_argument("--ram", help="SRAM budget, e.g. 256KB")
+    c.add_argument("--flash", help="flash budget, e.g. 1MB")
+    c.add_argument("--lr", type=float, default=0.01, help="default learning rate")
+    c.add_argument("--momentum", type=float, default=0.0)
+    c.add_argument("--weight-decay", type=float, default=0.0)
+    c.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling off")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--data", help="calibration data for a PyTorch model (.npz or image folder)")
+    c.add_argument("--input-shape", help="C,H,W of a PyTorch model's input")
+    c.set_defaults(func=_cmd_compile)
+    t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")
+    t.add_argument("out", help="compile output directory")
+    t.add_argument("--data", required=True, help=".npz (x_train, y_train[, x_test, y_test]) or image folder")
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_cmd_train)
+    e = sub.add_parser("eval", help="accuracy of a (trained) compiled model")
+    e.add_argument("out")
+    e.add_argument("--data", required=True)
+    e.set_defaults(func=_cmd_eval)
     s = sub.add_parser("show", help="print a model's IR (and its training graph with --update)")
     s.add_argument("model", help="zoo .pkl file or saved graph .npz")
     s.add_argument("--update", help="update scheme: print the training graph")
@@ -66,7 +130,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, RuntimeError) as e:
         print(f"mcutrain: error: {e}", file=sys.stderr)
         return 2
 

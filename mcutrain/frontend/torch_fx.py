@@ -386,3 +386,43 @@ def from_torch(module, example_input_shape=(1, 1, 8, 8)) -> Graph:
         raise UnsupportedTorchOp(f"from_torch: torch.fx cannot trace {type(module).__name__}: "
                                  f"{type(e).__name__}: {e}") from e
     return _Converter(gm, shape).run()
+
+
+TORCH_INPUT_Q_SCALE = 1.0 / 255.0  # PyTorch models take pixel / 255 in [0, 1]
+TORCH_INPUT_Q_ZERO = -128  # so the int8 input is pixel - 128
+
+
+def load_torch_factory(spec: str, data_x=None, input_shape=None, max_calib: int = 256) -> Graph:
+    """`path/to/file.py:factory` -> int8 graph. The factory returns an nn.Module whose input
+    is an image scaled to [0, 1] (pixel / 255); data_x (uint8 N x H x W x C) calibrates the
+    activation ranges. input_shape (C, H, W) defaults to the module's `input_shape`."""
+    import importlib.util
+    from pathlib import Path
+
+    from ..data.datasets import fit_channels, resize_bilinear
+    from ..ir.dtype import QParams
+    from ..quant.quantize import quantize_model
+
+    path, _, name = spec.rpartition(":")
+    if not Path(path).is_file():
+        raise ValueError(f"model file {path} does not exist")
+    mod_spec = importlib.util.spec_from_file_location(f"mcutrain_user_{Path(path).stem}", path)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    factory = getattr(mod, name, None)
+    if not callable(factory):
+        raise ValueError(f"{path} has no function {name!r}")
+    module = factory()
+    module.eval()
+    shape = tuple(input_shape or getattr(module, "input_shape", ()) or ())
+    if len(shape) != 3:
+        raise ValueError("give the model's input shape as C,H,W (--input-shape), or an "
+                         "`input_shape` attribute on the module")
+    if data_x is None:
+        raise ValueError("a PyTorch model needs calibration images (--data) for int8 quantization")
+    c, h, w = shape
+    x = np.asarray(data_x)[:max_calib]
+    x = fit_channels(resize_bilinear(x[..., None] if x.ndim == 3 else x, h, w), c)
+    samples = (x.astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
+    g = from_torch(module, (1,) + shape)
+    return quantize_model(g, samples, QParams.tensor(TORCH_INPUT_Q_SCALE, TORCH_INPUT_Q_ZERO))

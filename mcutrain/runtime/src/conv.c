@@ -23,13 +23,46 @@
 
 #include <stddef.h>
 
+/* x86 hosts: AVX2 versions of the three paths live in conv_x86.c and are chosen at run time
+ * (the build flags stay baseline x86-64). -DMCT_PORTABLE keeps the pure C paths only. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_X86 1
+int mct__conv2d_s8_avx2(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
+int mct__pointwise_s8_avx2(int32_t npix, int32_t in_c, int32_t out_c, const mct_requant *q,
+                           const int8_t *x, const int8_t *w, const mct_wsplit *ws,
+                           const int32_t *bias, int8_t *y);
+#else
+#define MCT_X86 0
+#endif
+
+/* The requantization constants in locals: y is written through int8_t pointers, which may
+ * alias anything, so fields read through `q` would be reloaded after every store. */
+typedef struct {
+  const int32_t *mult, *shift, *bias;
+  int32_t x_zero, y_zero, act_min, act_max;
+} mct__rq;
+
+static inline mct__rq mct__rq_of(const mct_requant *q, const int32_t *bias) {
+  mct__rq r;
+  r.mult = q->mult;
+  r.shift = q->shift;
+  r.bias = bias;
+  r.x_zero = q->x_zero;
+  r.y_zero = q->y_zero;
+  r.act_min = q->act_min;
+  r.act_max = q->act_max;
+  return r;
+}
+
 /* int8 output of one accumulator for output channel o (64-bit until the clamp: a
  * multiplier >= 1 can take the requantized value beyond int32, as in the reference). */
-static inline int8_t mct__out_s8(int32_t acc, const int32_t *bias, const mct_requant *q, int32_t o) {
-  const int64_t b = bias ? (int64_t)bias[o] : 0;
+static inline int8_t mct__out_s8(const mct__rq *r, int32_t acc, int32_t o) {
+  const int64_t b = r->bias ? (int64_t)r->bias[o] : 0;
   const int32_t t = mct_sat32((int64_t)acc + b);
-  const int64_t v = mct_requantize(t, q->mult[o], q->shift[o]) + q->y_zero;
-  return (int8_t)(v < q->act_min ? q->act_min : (v > q->act_max ? q->act_max : v));
+  const int64_t v = mct_requantize(t, r->mult[o], r->shift[o]) + r->y_zero;
+  return (int8_t)(v < r->act_min ? r->act_min : (v > r->act_max ? r->act_max : v));
 }
 
 /* sum_c (x[c] - xz) * w[c], both contiguous. Four accumulators for instruction-level
@@ -72,14 +105,15 @@ static int mct__wsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
 static void mct__pointwise_s8(int32_t npix, int32_t in_c, int32_t out_c, const mct_requant *q,
                               const int8_t *x, const int8_t *w, const mct_wsplit *ws,
                               const int32_t *bias, int8_t *y) {
-  const int32_t xz = q->x_zero;
+  const mct__rq r = mct__rq_of(q, bias);
+  const int32_t xz = r.x_zero;
   for (int32_t p = 0; p < npix; ++p) {
     const int8_t *xp = x + (size_t)p * in_c;
     int8_t *yp = y + (size_t)p * out_c;
     for (int32_t o = 0; o < out_c; ++o) {
       int32_t acc = mct__dot_s8(xp, w + (size_t)o * in_c, in_c, xz);
       if (ws) acc += mct__dot_sel_s8(xp, ws->sel, ws->wt + (size_t)o * ws->n_sel, ws->n_sel, 1, xz);
-      yp[o] = mct__out_s8(acc, bias, q, o);
+      yp[o] = mct__out_s8(&r, acc, o);
     }
   }
 }
@@ -114,7 +148,8 @@ static void mct__depthwise_s8(const mct_conv_geom *g, const mct_requant *q, cons
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                               int8_t *y) {
   const int32_t C = g->in_c, O = g->out_c, m = O / C, kk = g->k_h * g->k_w;
-  const int32_t xz = q->x_zero, row_stride = g->in_w * C;
+  const mct__rq r = mct__rq_of(q, bias);
+  const int32_t xz = r.x_zero, row_stride = g->in_w * C;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
       const mct__win wn = mct__window(g, oh, ow);
@@ -132,7 +167,7 @@ static void mct__depthwise_s8(const mct_conv_geom *g, const mct_requant *q, cons
             const int8_t *wi = wr + (wn.i0 + i) * g->k_w + wn.j0;
             for (int32_t j = 0; j < nj; ++j) acc += ((int32_t)xr[(ptrdiff_t)j * C] - xz) * wi[j];
           }
-          yp[o] = mct__out_s8(acc, bias, q, o);
+          yp[o] = mct__out_s8(&r, acc, o);
         }
       }
     }
@@ -145,7 +180,8 @@ static void mct__general_s8(const mct_conv_geom *g, const mct_requant *q, const 
                             int8_t *y) {
   const int32_t C = g->in_c, O = g->out_c, G = g->groups;
   const int32_t cg = C / G, og = O / G, kw = g->k_w, kk = g->k_h * g->k_w;
-  const int32_t xz = q->x_zero, row_stride = g->in_w * C;
+  const mct__rq r = mct__rq_of(q, bias);
+  const int32_t xz = r.x_zero, row_stride = g->in_w * C;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
       const mct__win wn = mct__window(g, oh, ow);
@@ -173,7 +209,7 @@ static void mct__general_s8(const mct_conv_geom *g, const mct_requant *q, const 
             }
           }
         }
-        yp[o] = mct__out_s8(acc, bias, q, o);
+        yp[o] = mct__out_s8(&r, acc, o);
       }
     }
   }
@@ -197,6 +233,9 @@ int mct_conv2d_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
     if (g->groups != 1 && !depthwise) return MCT_E_ARG;
     if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
   }
+#if MCT_X86
+  if (mct__conv2d_s8_avx2(g, q, x, w, ws, bias, y)) return MCT_OK;
+#endif
   if (g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
       g->pad_h == 0 && g->pad_w == 0) {
     mct__pointwise_s8(g->in_h * g->in_w, g->in_c, g->out_c, q, x, w, ws, bias, y);
@@ -212,6 +251,9 @@ int mct_linear_s8(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_
                   const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
   if (in_c <= 0 || out_c <= 0 || !mct__requant_ok(q) || !x || !w || !y) return MCT_E_ARG;
   if (!mct__wsplit_ok(ws, in_c)) return MCT_E_ARG;
+#if MCT_X86
+  if (mct__pointwise_s8_avx2(1, in_c, out_c, q, x, w, ws, bias, y)) return MCT_OK;
+#endif
   mct__pointwise_s8(1, in_c, out_c, q, x, w, ws, bias, y);
   return MCT_OK;
 }

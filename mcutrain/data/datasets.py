@@ -1,0 +1,93 @@
+"""Datasets for `mcutrain train/eval/plan`: a .npz (x_train, y_train[, x_test, y_test]) or a
+folder of images with one subfolder per class; images resized to the model's input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .arrays import DataError, load_npz
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp")
+
+
+def resize_bilinear(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """uint8 N x H x W x C -> N x h x w x C, bilinear (align_corners=False), rounded."""
+    n, H, W, c = x.shape
+    if (H, W) == (h, w):
+        return x
+    ys = (np.arange(h) + 0.5) * H / h - 0.5
+    xs = (np.arange(w) + 0.5) * W / w - 0.5
+    y0 = np.clip(np.floor(ys).astype(int), 0, H - 1)
+    x0 = np.clip(np.floor(xs).astype(int), 0, W - 1)
+    y1, x1 = np.minimum(y0 + 1, H - 1), np.minimum(x0 + 1, W - 1)
+    wy = np.clip(ys - y0, 0, 1)[None, :, None, None]
+    wx = np.clip(xs - x0, 0, 1)[None, None, :, None]
+    f = x.astype(np.float32)
+    top = f[:, y0][:, :, x0] * (1 - wx) + f[:, y0][:, :, x1] * wx
+    bot = f[:, y1][:, :, x0] * (1 - wx) + f[:, y1][:, :, x1] * wx
+    return np.clip(np.rint(top * (1 - wy) + bot * wy), 0, 255).astype(np.uint8)
+
+
+def fit_channels(x: np.ndarray, c: int) -> np.ndarray:
+    if x.shape[-1] == c:
+        return x
+    if x.shape[-1] == 1:
+        return np.repeat(x, c, axis=-1)
+    if c == 1 and x.shape[-1] in (3, 4):
+        lum = x[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.rint(lum), 0, 255).astype(np.uint8)[..., None]
+    raise DataError(f"images have {x.shape[-1]} channels, the model takes {c}")
+
+
+def _load_folder(path: Path) -> dict:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataError("reading an image folder needs Pillow (pip install pillow)") from None
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{path} has no class subfolders")
+    xs, ys, size = [], [], None
+    for k, cls in enumerate(classes):
+        for f in sorted((path / cls).iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                img = np.asarray(Image.open(f).convert("RGB"))
+            except OSError as e:
+                raise DataError(f"cannot read image {f}: {e}") from None
+            size = size or img.shape[:2]
+            if img.shape[:2] != size:
+                img = resize_bilinear(img[None], *size)[0]
+            xs.append(img)
+            ys.append(k)
+    if not xs:
+        raise DataError(f"{path}: no images found in its class subfolders")
+    return {"x_train": np.stack(xs), "y_train": np.asarray(ys, np.int64), "classes": classes}
+
+
+def load_dataset(path, input_hwc=None) -> dict:
+    """Load a dataset and bring its images to the model's H x W x C (uint8)."""
+    p = Path(path)
+    if p.is_dir():
+        data = _load_folder(p)
+    elif p.suffix == ".npz":
+        data = load_npz(p)
+    elif not p.exists():
+        raise DataError(f"dataset {path} does not exist")
+    else:
+        raise DataError(f"dataset {path}: expected a .npz file or a folder of class subfolders")
+    if input_hwc is not None:
+        h, w, c = input_hwc
+        for split in ("train", "test"):
+            if f"x_{split}" in data:
+                x = data[f"x_{split}"]
+                x = x[..., None] if x.ndim == 3 else x
+                data[f"x_{split}"] = fit_channels(resize_bilinear(x, h, w), c)
+    return data
+
+
+def to_int8_hwc(x_uint8: np.ndarray) -> np.ndarray:
+    """uint8 N x H x W x C -> int8 pixel - 128, still HWC (what the generated C takes)."""
+    return (x_uint8.astype(np.int16) - 128).astype(np.int8)
