@@ -63,7 +63,8 @@ class _ZooUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         full = f"{module}.{name}"
-        if full == "numpy.core.multiarray._reconstruct":
+        # the NumPy 2 spelling of the same function (a file re-saved under NumPy 2)
+        if full in ("numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"):
             return _reconstruct()
         if full == "numpy.ndarray":
             return np.ndarray
