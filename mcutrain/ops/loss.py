@@ -19,9 +19,12 @@ def _infer(ins, a):
 
 
 def _log_softmax(z):
+    """log softmax with log1p over the non-maximal terms (accurate for confident rows)."""
     z = z.astype(np.float64)
     m = z.max(axis=1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    e = np.exp(z - m)
+    rest = e.sum(axis=1, keepdims=True) - 1.0  # the max term is exactly 1
+    return z - m - np.log1p(rest)
 
 
 def _ref(ins, a):
@@ -43,8 +46,13 @@ def _g_infer(ins, a):
 
 def _g_ref(ins, a):
     z, y = ins
-    p = np.exp(_log_softmax(z))
-    p[np.arange(len(y)), y.astype(np.int64)] -= 1.0
+    ls = _log_softmax(z)
+    p = np.exp(ls)
+    rows, lab = np.arange(len(y)), y.astype(np.int64)
+    # p[label] - 1 = -(sum of the other probabilities), without cancellation
+    others = p.copy()
+    others[rows, lab] = 0.0
+    p[rows, lab] = -others.sum(axis=1)
     return [f32(p / len(y))]
 
 

@@ -321,10 +321,19 @@ def test_save_load_training_graph(tmp_path):
 def test_save_refuses_a_graph_that_would_not_load(tmp_path):
     b = GraphBuilder()
     x = b.input("x", (1, 2, 4, 4), "f32")
-    y = b.emit1("clamp", [x], dict(lo=np.float64(0.0), hi=None))  # prints as np.float64(0.0)
+    y = b.emit1("clamp", [x], dict(lo=0.0, hi=None, note=object()))  # repr is not a literal
     with pytest.raises(ValueError, match="does not parse back"):
         save_graph(b.build([y]), tmp_path / "bad.npz")
     assert not list(tmp_path.iterdir())
+
+
+def test_numpy_scalar_attributes_round_trip(tmp_path):
+    b = GraphBuilder()
+    x = b.input("x", (1, 2, 4, 4), "f32")
+    y = b.emit1("clamp", [x], dict(lo=np.float64(0.0), hi=np.float32(6.0)))
+    save_graph(b.build([y]), tmp_path / "ok.npz")
+    g = load_graph(tmp_path / "ok.npz")
+    assert g.nodes[0].attrs == {"lo": 0.0, "hi": 6.0}
 
 
 def test_load_rejects_other_files(tmp_path):

@@ -18,6 +18,20 @@
 
 #include <stddef.h>
 
+/* x86 hosts: AVX2 versions of these loops (same results, see conv_grad_x86.c). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_X86 1
+int mct__grad_input_avx2(const mct_conv_geom *g, const float *gy, const int8_t *w,
+                         const mct_wsplit *ws, const float *w_scale, float *gx);
+int mct__grad_weight_row_avx2(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
+                              int32_t x_zero, const float *gy, int32_t gy_c, float s, float *gw);
+int mct__bias_grad_avx2_run(int32_t hw, int32_t c, const float *g, const float *b_scale,
+                            float *gb);
+#else
+#define MCT_X86 0
+#endif
+
 /* Output pixel (oh, ow)'s window clipped to the image (as in conv.c). */
 typedef struct {
   int32_t ih0, iw0, i0, i1, j0, j1;
@@ -105,7 +119,8 @@ static void mct__gi_general(const mct_conv_geom *g, const float *gy, const int8_
             for (int32_t c = 0; c < cg; ++c) gc[c] += gv * (float)wp[(size_t)c * kk];
             if (ws) {
               const int8_t *wt = ws->wt + (size_t)o * ws->n_sel * kk + i * kw + j;
-              for (int32_t s = 0; s < ws->n_sel; ++s) gr[ws->sel[s]] += gv * (float)wt[(size_t)s * kk];
+              for (int32_t s = 0; s < ws->n_sel; ++s)
+                gr[ws->sel[s]] += gv * (float)wt[(size_t)s * kk];
             }
           }
         }
@@ -114,12 +129,17 @@ static void mct__gi_general(const mct_conv_geom *g, const float *gy, const int8_
   }
 }
 
+/* w_scale NULL: the int8 values of w are taken as they are (scale 1). mct.h's comment also
+ * names a float weight array for float layers, which this signature has no argument for. */
 int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int8_t *w,
                               const mct_wsplit *ws, const float *w_scale, float *gx) {
   if (!mct__ggeom_ok(g) || !gy || !w || !gx) return MCT_E_ARG;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
-  if (ws && ((g->groups != 1 && !depthwise) || !mct__gwsplit_ok(ws, depthwise ? g->out_c : g->in_c)))
-    return MCT_E_ARG;
+  if (ws && g->groups != 1 && !depthwise) return MCT_E_ARG;
+  if (!mct__gwsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
+#if MCT_X86
+  if (mct__grad_input_avx2(g, gy, w, ws, w_scale, gx)) return MCT_OK;
+#endif
   const size_t n = (size_t)g->in_h * g->in_w * g->in_c;
   for (size_t i = 0; i < n; ++i) gx[i] = 0.0f;
   if (depthwise)
@@ -142,6 +162,10 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
   const int32_t kw = g->k_w, kk = g->k_h * g->k_w, O = g->out_c;
   const int32_t nc = depthwise ? 1 : n_ch; /* channels of the row */
   const int32_t c_off = depthwise ? xs_c : 0;
+  const float s = x_scale * w_scale_o;
+#if MCT_X86
+  if (!depthwise && mct__grad_weight_row_avx2(g, xs, n_ch, x_zero, gy, gy_c, s, gw)) return MCT_OK;
+#endif
   for (int32_t k = 0; k < nc * kk; ++k) gw[k] = 0.0f;
   /* S[c][i][j] = sum_hw G * (xs - x_zero), then gw = S * (x_scale * w_scale_o). */
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
@@ -153,12 +177,12 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
         for (int32_t j = wn.j0; j < wn.j1; ++j) {
           const int8_t *xp = xs + ((size_t)(wn.ih0 + i) * g->in_w + (wn.iw0 + j)) * n_ch + c_off;
           float *gp = gw + i * kw + j;
-          for (int32_t c = 0; c < nc; ++c) gp[(size_t)c * kk] += gv * (float)((int32_t)xp[c] - x_zero);
+          for (int32_t c = 0; c < nc; ++c)
+            gp[(size_t)c * kk] += gv * (float)((int32_t)xp[c] - x_zero);
         }
       }
     }
   }
-  const float s = x_scale * w_scale_o;
   for (int32_t k = 0; k < nc * kk; ++k) gw[k] *= s;
   return MCT_OK;
 }
@@ -167,6 +191,9 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
 
 int mct_bias_grad_f32(int32_t hw, int32_t c, const float *g, const float *b_scale, float *gb) {
   if (hw <= 0 || c <= 0 || !g || !gb) return MCT_E_ARG;
+#if MCT_X86
+  if (mct__bias_grad_avx2_run(hw, c, g, b_scale, gb)) return MCT_OK;
+#endif
   for (int32_t o = 0; o < c; ++o) gb[o] = 0.0f;
   for (int32_t p = 0; p < hw; ++p) {
     const float *gp = g + (size_t)p * c;

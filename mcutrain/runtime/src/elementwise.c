@@ -7,6 +7,16 @@
 
 #include <stddef.h>
 
+/* x86 hosts: an AVX2 version of the add (bit-exact, see elementwise_x86.c). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_X86 1
+int32_t mct__add_s8_avx2(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b,
+                         int8_t *y);
+#else
+#define MCT_X86 0
+#endif
+
 /* out = clamp(requantize(sat32(requantize(a', x_mult, x_shift) + requantize(b', y_mult,
  * y_shift)), out_mult, out_shift) + y_zero) with a' = (a - x_zero) * 2^left_shift (and b'
  * likewise with y_zero_in). |a - x_zero| <= 255 and left_shift <= 22 keep a' in int32; the
@@ -16,7 +26,12 @@ int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t
       p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
     return MCT_E_ARG;
   const int32_t scale = (int32_t)1 << p->left_shift; /* a multiply: no shift of negatives */
-  for (int32_t i = 0; i < n; ++i) {
+#if MCT_X86
+  const int32_t done = mct__add_s8_avx2(p, n, a, b, y);
+#else
+  const int32_t done = 0;
+#endif
+  for (int32_t i = done; i < n; ++i) {
     const int32_t xa = ((int32_t)a[i] - p->x_zero) * scale;
     const int32_t xb = ((int32_t)b[i] - p->y_zero_in) * scale;
     const int64_t total = mct_requantize(xa, p->x_mult, p->x_shift) +

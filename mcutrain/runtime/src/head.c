@@ -12,6 +12,15 @@
 #include <math.h>
 #include <stddef.h>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_X86 1
+int mct__linear_grad_input_avx2(int32_t in_c, int32_t out_c, const float *gy, const int8_t *w,
+                                const float *w_scale, float *gx); /* conv_grad_x86.c */
+#else
+#define MCT_X86 0
+#endif
+
 int mct_linear_f32(int32_t in_c, int32_t out_c, const float *x, const float *w, const float *b,
                    float *y) {
   if (in_c <= 0 || out_c <= 0 || !x || !w || !y) return MCT_E_ARG;
@@ -58,6 +67,9 @@ int mct_linear_grad_input_f32(int32_t in_c, int32_t out_c, const float *gy, cons
                               const float *w_f32, const float *w_scale, float *gx) {
   const int use_f32 = !w_scale && w_f32;
   if (in_c <= 0 || out_c <= 0 || !gy || !gx || (!use_f32 && !w)) return MCT_E_ARG;
+#if MCT_X86
+  if (!use_f32 && mct__linear_grad_input_avx2(in_c, out_c, gy, w, w_scale, gx)) return MCT_OK;
+#endif
   for (int32_t c = 0; c < in_c; ++c) gx[c] = 0.0f;
   for (int32_t o = 0; o < out_c; ++o) {
     float gv = gy[o];

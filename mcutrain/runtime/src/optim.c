@@ -23,6 +23,16 @@
 #include <math.h>
 #include <stddef.h>
 
+/* x86 hosts: an AVX2 version of the int8 update (bit-exact, see optim_x86.c). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_X86 1
+int32_t mct__sgd_s8_avx2(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w,
+                         const float *g, float *mom);
+#else
+#define MCT_X86 0
+#endif
+
 static int mct__sgd_ok(const mct_sgd *p, int32_t row0, int32_t n_rows, const void *w,
                        const float *g) {
   return p && w && g && row0 >= 0 && n_rows >= 0 && p->row_len >= 0;
@@ -56,13 +66,19 @@ static inline int64_t mct__stoch_round(float delta, float u) {
 int mct_sgd_s8(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const float *g,
                float *mom) {
   if (!mct__sgd_ok(p, row0, n_rows, w, g)) return MCT_E_ARG;
+#if MCT_X86
+  const int32_t done = mct__sgd_s8_avx2(p, row0, n_rows, w, g, mom); /* per row */
+#else
+  const int32_t done = 0;
+#endif
   const uint32_t key = mct_sr_key(p->seed, p->param_id, p->step);
   const int32_t L = p->row_len;
   for (int32_t r = 0; r < n_rows; ++r) {
     const int32_t row = row0 + r;
-    for (int32_t k = 0; k < L; ++k) {
+    for (int32_t k = done; k < L; ++k) {
       const size_t i = (size_t)row * L + k;
-      const float delta = mct__delta(p, row, g[(size_t)r * L + k], (float)w[i], mom ? mom + i : NULL);
+      const float gk = g[(size_t)r * L + k];
+      const float delta = mct__delta(p, row, gk, (float)w[i], mom ? mom + i : NULL);
       const int64_t nw = (int64_t)w[i] + mct__stoch_round(delta, mct_uniform01(key, (uint32_t)i));
       w[i] = (int8_t)(nw < -127 ? -127 : (nw > 127 ? 127 : nw));
     }
@@ -79,7 +95,8 @@ int mct_sgd_s32(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w, cons
     const int32_t row = row0 + r;
     for (int32_t k = 0; k < L; ++k) {
       const size_t i = (size_t)row * L + k;
-      const float delta = mct__delta(p, row, g[(size_t)r * L + k], (float)w[i], mom ? mom + i : NULL);
+      const float gk = g[(size_t)r * L + k];
+      const float delta = mct__delta(p, row, gk, (float)w[i], mom ? mom + i : NULL);
       w[i] = mct_sat32((int64_t)w[i] + mct__stoch_round(delta, mct_uniform01(key, (uint32_t)i)));
     }
   }

@@ -1,0 +1,194 @@
+/* inplace_grad.c: in-place input gradients of 1x1 and depthwise convolutions,
+ *     gx = conv_transpose(G, s_w * w)
+ * computed over their own output gradient: buf holds G [out_h][out_w][out_c] on entry and
+ * gx [in_h][in_w][in_c] on return (same base address, a buffer of the larger of the two).
+ * Specification: mcutrain/ops/conv.py (conv_grad_input_nchw, float64 then rounded to float32).
+ * Sums run in float32 on (G * s_w) * w, as in conv_grad.c; the pointwise kernel and the strided
+ * depthwise one also sum in its order (output pixels in order, each scattering over its
+ * window) and so give its floats; the stride-1 depthwise kernel gathers instead (gx as a
+ * correlation of G with the kernel, taps in order), which stays within ~1e-6 relative.
+ * The SSE2/AVX2 lanes perform exactly the scalar operations, so every build gives the same.
+ *
+ *   pointwise  pixel by pixel; G[p] is copied to tmp before gx[p] is written. in_c <= out_c:
+ *              forward (gx[p] ends at (p+1)*in_c <= (p+1)*out_c: only gradients of pixels
+ *              <= p lie under it); in_c > out_c: backward (gx[p] starts at p*in_c >= p*out_c,
+ *              the end of the gradients of the pixels < p still to come).
+ *   depthwise  (multiplier 1) one channel at a time: G's channel into tmp, gx's channel
+ *              computed in tmp + out_h*out_w, then stored to that channel's HWC slots, which
+ *              only ever held the same channel of G.
+ */
+#include "mct.h"
+
+#include <stddef.h>
+
+#if defined(__SSE2__) && !defined(MCT_PORTABLE)
+#define MCT_IG_SSE2 1
+#include <emmintrin.h>
+#else
+#define MCT_IG_SSE2 0
+#endif
+
+/* x86 hosts: an AVX2 version of the pointwise kernel (inplace_x86.c, the same float operations
+ * in the same order), chosen at run time. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MCT_PORTABLE)
+#define MCT_IG_X86 1
+int mct__inplace_pointwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                     const mct_wsplit *ws, const float *w_scale, float *tmp);
+int32_t mct__inplace_depthwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                         const mct_wsplit *ws, const float *w_scale);
+#else
+#define MCT_IG_X86 0
+#endif
+
+static int mct__ig_geom_ok(const mct_conv_geom *g) {
+  if (!g || g->in_h <= 0 || g->in_w <= 0 || g->in_c <= 0 || g->out_c <= 0 || g->k_h <= 0 ||
+      g->k_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 || g->pad_w < 0 ||
+      g->groups <= 0 || g->in_c % g->groups || g->out_c % g->groups)
+    return 0;
+  return g->out_h == (g->in_h + 2 * g->pad_h - g->k_h) / g->stride_h + 1 &&
+         g->out_w == (g->in_w + 2 * g->pad_w - g->k_w) / g->stride_w + 1 && g->out_h > 0 &&
+         g->out_w > 0 && g->in_h + 2 * g->pad_h >= g->k_h && g->in_w + 2 * g->pad_w >= g->k_w;
+}
+
+static int mct__ig_wsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
+  if (!ws) return 1;
+  if (!ws->wt || !ws->sel || ws->n_sel < 0) return 0;
+  for (int32_t j = 0; j < ws->n_sel; ++j)
+    if (ws->sel[j] < 0 || ws->sel[j] >= n_channels || (j > 0 && ws->sel[j] <= ws->sel[j - 1]))
+      return 0;
+  return 1;
+}
+
+/* gx[c] += gv * w[c] for c < n. */
+static inline void mct__ig_axpy(float *gx, float gv, const int8_t *w, int32_t n) {
+  for (int32_t c = 0; c < n; ++c) gx[c] += gv * (float)w[c];
+}
+
+int mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                         const mct_wsplit *ws, const float *w_scale, float *tmp) {
+  if (!mct__ig_geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
+      g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
+      !mct__ig_wsplit_ok(ws, g->in_c))
+    return MCT_E_ARG;
+#if MCT_IG_X86
+  if (mct__inplace_pointwise_grad_avx2(g, buf, w, ws, w_scale, tmp)) return MCT_OK;
+#endif
+  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
+  const int forward = C <= O;
+  for (int32_t k = 0; k < npix; ++k) {
+    const int32_t p = forward ? k : npix - 1 - k;
+    const float *gp = buf + (size_t)p * O;
+    for (int32_t o = 0; o < O; ++o) tmp[o] = gp[o];
+    float *gx = buf + (size_t)p * C;
+    for (int32_t c = 0; c < C; ++c) gx[c] = 0.0f;
+    for (int32_t o = 0; o < O; ++o) {
+      float gv = tmp[o];
+      if (gv == 0.0f) continue;
+      if (w_scale) gv *= w_scale[o];
+      mct__ig_axpy(gx, gv, w + (size_t)o * C, C);
+      if (ws) {
+        const int8_t *wt = ws->wt + (size_t)o * ws->n_sel;
+        for (int32_t s = 0; s < ws->n_sel; ++s) gx[ws->sel[s]] += gv * (float)wt[s];
+      }
+    }
+  }
+  return MCT_OK;
+}
+
+/* Stride 1, gx as a correlation: gx[ih][iw] = sum over the taps (i, j) in order of
+ * tg[ih + ph - i][iw + pw - j] * w[i][j], taps outside tg skipped; no read-modify-write. */
+static inline float mct__ig_s1_at(const mct_conv_geom *g, const float *tg, const int8_t *wk,
+                                  int32_t ih, int32_t iw) {
+  float a = 0.0f;
+  for (int32_t i = 0; i < g->k_h; ++i) {
+    const int32_t oh = ih + g->pad_h - i;
+    if (oh < 0 || oh >= g->out_h) continue;
+    const float *gr = tg + (size_t)oh * g->out_w;
+    for (int32_t j = 0; j < g->k_w; ++j) {
+      const int32_t ow = iw + g->pad_w - j;
+      if (ow >= 0 && ow < g->out_w) a += gr[ow] * (float)wk[i * g->k_w + j];
+    }
+  }
+  return a;
+}
+
+static void mct__ig_dw_plane_s1(const mct_conv_geom *g, const float *tg, const int8_t *wk,
+                                float *tx) {
+  const int32_t W = g->in_w;
+  for (int32_t ih = 0; ih < g->in_h; ++ih) {
+    float *xr = tx + (size_t)ih * W;
+    int32_t iw = 0;
+#if MCT_IG_SSE2
+    const int32_t kw = g->k_w, pw = g->pad_w;
+    /* columns iw whose every tap lands inside tg: kw - 1 - pw <= iw < out_w - pw */
+    const int32_t lo = kw - 1 - pw > 0 ? kw - 1 - pw : 0;
+    const int32_t hi = g->out_w - pw < W ? g->out_w - pw : W;
+    for (; iw < W && iw < lo; ++iw) xr[iw] = mct__ig_s1_at(g, tg, wk, ih, iw);
+    for (; iw + 4 <= hi; iw += 4) { /* the scalar operations, four columns at a time */
+      __m128 a = _mm_setzero_ps();
+      for (int32_t i = 0; i < g->k_h; ++i) {
+        const int32_t oh = ih + g->pad_h - i;
+        if (oh < 0 || oh >= g->out_h) continue;
+        const float *gr = tg + (size_t)oh * g->out_w + (iw + pw);
+        for (int32_t j = 0; j < kw; ++j)
+          a = _mm_add_ps(a, _mm_mul_ps(_mm_loadu_ps(gr - j), _mm_set1_ps((float)wk[i * kw + j])));
+      }
+      _mm_storeu_ps(xr + iw, a);
+    }
+#endif
+    for (; iw < W; ++iw) xr[iw] = mct__ig_s1_at(g, tg, wk, ih, iw);
+  }
+}
+
+/* Any stride: gx plane tx [in_h][in_w] of one channel scattered from its output-gradient
+ * plane tg [out_h][out_w] (already scaled) and weights wk [kh][kw], as conv_grad.c does. */
+static void mct__ig_dw_plane(const mct_conv_geom *g, const float *tg, const int8_t *wk,
+                             float *tx) {
+  const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w;
+  for (int32_t k = 0; k < H * W; ++k) tx[k] = 0.0f;
+  for (int32_t oh = 0; oh < g->out_h; ++oh) {
+    const int32_t ih0 = oh * g->stride_h - g->pad_h;
+    const int32_t i0 = ih0 < 0 ? -ih0 : 0, i1 = H - ih0 < kh ? H - ih0 : kh;
+    for (int32_t ow = 0; ow < g->out_w; ++ow) {
+      const float gv = tg[oh * g->out_w + ow];
+      if (gv == 0.0f) continue;
+      const int32_t iw0 = ow * g->stride_w - g->pad_w;
+      const int32_t j0 = iw0 < 0 ? -iw0 : 0, j1 = W - iw0 < kw ? W - iw0 : kw;
+      for (int32_t i = i0; i < i1; ++i) {
+        float *xr = tx + (size_t)(ih0 + i) * W + (iw0 + j0);
+        const int8_t *wi = wk + i * kw + j0;
+        for (int32_t j = 0; j < j1 - j0; ++j) xr[j] += gv * (float)wi[j];
+      }
+    }
+  }
+}
+
+int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                         const mct_wsplit *ws, const float *w_scale, float *tmp) {
+  if (!mct__ig_geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
+      !mct__ig_wsplit_ok(ws, g->in_c))
+    return MCT_E_ARG;
+  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
+  const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
+  float *tg = tmp, *tx = tmp + nout;
+  int32_t c0 = 0; /* channels [0, c0) done by a vectorized path */
+#if MCT_IG_X86
+  c0 = mct__inplace_depthwise_grad_avx2(g, buf, w, ws, w_scale);
+#endif
+  int32_t next = 0; /* cursor into the ascending ws->sel */
+  while (ws && next < ws->n_sel && ws->sel[next] < c0) ++next;
+  for (int32_t c = c0; c < C; ++c) {
+    const int8_t *wk = w + (size_t)c * kk;
+    if (ws && next < ws->n_sel && ws->sel[next] == c) wk = ws->wt + (size_t)(next++) * kk;
+    float *bc = buf + c;
+    const float s = w_scale ? w_scale[c] : 1.0f; /* G * s_w, then times w: as conv_grad.c */
+    for (int32_t p = 0; p < nout; ++p) tg[p] = bc[(size_t)p * C] * s;
+    if (g->stride_h == 1 && g->stride_w == 1)
+      mct__ig_dw_plane_s1(g, tg, wk, tx);
+    else
+      mct__ig_dw_plane(g, tg, wk, tx);
+    for (int32_t p = 0; p < nin; ++p) bc[(size_t)p * C] = tx[p];
+  }
+  return MCT_OK;
+}

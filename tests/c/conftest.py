@@ -1,0 +1,211 @@
+"""ctypes bindings of the runtime kernels (mcutrain/runtime/include/mct.h) for the C tests.
+
+The `lib` fixture is the runtime built by targets.host.runtime_library() (and, as a second
+parameter, the same sources built with -DMCT_PORTABLE) with every function's signature
+declared. Structures mirror mct.h field for field; the arrays a
+structure points to are kept alive on the structure (`_keep`). Helpers convert between the
+IR's NCHW (batch 1) and the kernels' HWC layout.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcutrain.ops.registry import get_op
+from mcutrain.targets.host import INCLUDE, build_shared, runtime_library, runtime_sources
+
+i32, u32, f32, vp = C.c_int32, C.c_uint32, C.c_float, C.c_void_p
+
+
+class Geom(C.Structure):
+    _fields_ = [(n, i32) for n in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h",
+                                   "k_w", "stride_h", "stride_w", "pad_h", "pad_w", "groups")]
+
+
+class Requant(C.Structure):
+    _fields_ = [("x_zero", i32), ("y_zero", i32), ("act_min", i32), ("act_max", i32),
+                ("mult", C.POINTER(i32)), ("shift", C.POINTER(i32))]
+
+
+class WSplit(C.Structure):
+    _fields_ = [("wt", C.POINTER(C.c_int8)), ("sel", C.POINTER(i32)), ("n_sel", i32)]
+
+
+class AddParams(C.Structure):
+    _fields_ = [(n, i32) for n in ("x_zero", "y_zero_in", "y_zero", "act_min", "act_max",
+                                   "left_shift", "x_mult", "x_shift", "y_mult", "y_shift",
+                                   "out_mult", "out_shift")]
+
+
+class Sgd(C.Structure):
+    _fields_ = [("lr", f32), ("momentum", f32), ("weight_decay", f32), ("qas", C.POINTER(f32)),
+                ("row_len", i32), ("seed", u32), ("param_id", u32), ("step", u32)]
+
+
+G, Q, W, A, S = (C.POINTER(t) for t in (Geom, Requant, WSplit, AddParams, Sgd))
+
+SIGNATURES = {
+    "mct_conv2d_s8": (i32, [G, Q, vp, vp, W, vp, vp]),
+    "mct_linear_s8": (i32, [i32, i32, Q, vp, vp, W, vp, vp]),
+    "mct_add_s8": (i32, [A, i32, vp, vp, vp]),
+    "mct_avgpool_global_s8": (i32, [i32, i32, vp, vp]),
+    "mct_maxpool_s8": (i32, [G, vp, vp]),
+    "mct_clamp_s8": (i32, [i32, i32, i32, vp, vp]),
+    "mct_dequantize_s8": (i32, [i32, f32, i32, vp, vp]),
+    "mct_gather_channels_s8": (i32, [i32, i32, vp, i32, vp, vp]),
+    "mct_linear_f32": (i32, [i32, i32, vp, vp, vp, vp]),
+    "mct_softmax_ce_f32": (f32, [i32, vp, i32, vp]),
+    "mct_clamp_grad_f32": (i32, [i32, i32, i32, vp, vp]),
+    "mct_conv2d_grad_input_f32": (i32, [G, vp, vp, W, vp, vp]),
+    "mct_conv2d_grad_weight_row_f32": (i32, [G, vp, i32, i32, f32, vp, i32, i32, f32, vp]),
+    "mct_bias_grad_f32": (i32, [i32, i32, vp, vp, vp]),
+    "mct_avgpool_global_grad_f32": (i32, [i32, i32, vp, vp]),
+    "mct_linear_grad_input_f32": (i32, [i32, i32, vp, vp, vp, vp, vp]),
+    "mct_outer_f32": (i32, [i32, i32, vp, vp, vp]),
+    "mct_accumulate_f32": (i32, [i32, vp, vp]),
+    "mct_sgd_s8": (i32, [S, i32, i32, vp, vp, vp]),
+    "mct_sgd_s32": (i32, [S, i32, i32, vp, vp, vp]),
+    "mct_sgd_f32": (i32, [S, i32, i32, vp, vp, vp]),
+    "mct_round_master_s8": (i32, [i32, vp, vp]),
+    "mct_round_master_s32": (i32, [i32, vp, vp]),
+}
+
+
+def portable_library() -> C.CDLL:
+    """The runtime built with -DMCT_PORTABLE: the pure C paths only (what a Cortex-M runs),
+    cached by content like runtime_library()."""
+    h = hashlib.sha256(b"MCT_PORTABLE")
+    for p in runtime_sources() + sorted(INCLUDE.glob("*.h")):
+        h.update(p.read_bytes())
+    name = f"libmct-portable-{h.hexdigest()[:16]}.so"
+    out = Path(tempfile.gettempdir()) / "mcutrain-runtime" / name
+    if not out.exists():
+        build_shared(runtime_sources(), out, extra_flags=["-DMCT_PORTABLE"])
+    return C.CDLL(str(out))
+
+
+def _bind(so):
+    for name, (res, args) in SIGNATURES.items():
+        fn = getattr(so, name)
+        fn.restype, fn.argtypes = res, args
+    return so
+
+
+@pytest.fixture(scope="session", params=["native", "portable"])
+def lib(request):
+    """Every kernel test runs on the host build (AVX2 paths where the CPU has AVX2) and on
+    the portable build (pure C)."""
+    return _bind(runtime_library() if request.param == "native" else portable_library())
+
+
+@pytest.fixture(scope="session")
+def both_libs():
+    """(host build, portable build), to compare the two bit for bit."""
+    return _bind(runtime_library()), _bind(portable_library())
+
+
+# ---- arrays ------------------------------------------------------------------------------
+
+def arr(a, dtype) -> np.ndarray:
+    """A C-contiguous copy-if-needed of `a` with the kernel's element type."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def ptr(a):
+    """A `void *` to a contiguous array (None -> NULL). The pointer object holds a reference
+    to the array, so a temporary such as ptr(to_hwc(x)) stays alive during the call."""
+    if a is None:
+        return None
+    assert a.flags["C_CONTIGUOUS"], "kernels need contiguous arrays"
+    return a.ctypes.data_as(C.c_void_p)
+
+
+def typed_ptr(a, ctype):
+    return C.cast(None, C.POINTER(ctype)) if a is None else a.ctypes.data_as(C.POINTER(ctype))
+
+
+def to_hwc(x_nchw) -> np.ndarray:
+    assert x_nchw.shape[0] == 1
+    return np.ascontiguousarray(x_nchw[0].transpose(1, 2, 0))
+
+
+def to_nchw(x_hwc) -> np.ndarray:
+    return np.ascontiguousarray(x_hwc.transpose(2, 0, 1)[None])
+
+
+# ---- structures --------------------------------------------------------------------------
+
+def geom(in_hw, in_c, out_hw, out_c, kernel, stride, padding, groups=1) -> Geom:
+    return Geom(in_hw[0], in_hw[1], in_c, out_hw[0], out_hw[1], out_c, kernel[0], kernel[1],
+                stride[0], stride[1], padding[0], padding[1], groups)
+
+
+def requant(a: dict) -> Requant:
+    mult, shift = arr(a["mult"], np.int32), arr(a["shift"], np.int32)
+    q = Requant(a["x_zero"], a["y_zero"], a["act_min"], a["act_max"], typed_ptr(mult, i32),
+                typed_ptr(shift, i32))
+    q._keep = (mult, shift)
+    return q
+
+
+def wsplit(wt, sel):
+    wt, sel = arr(wt, np.int8), arr(sel, np.int32)
+    s = WSplit(typed_ptr(wt, C.c_int8), typed_ptr(sel, i32), len(sel))
+    s._keep = (wt, sel)
+    return s
+
+
+def add_params(a: dict) -> AddParams:
+    p = a["params"]
+    return AddParams(a["x_zero"], a["y_zero_in"], a["y_zero"], a.get("act_min", -128),
+                     a.get("act_max", 127), p["left_shift"], p["x_mult"], p["x_shift"],
+                     p["y_mult"], p["y_shift"], p["out_mult"], p["out_shift"])
+
+
+def sgd(a: dict, lr, step, row_len) -> Sgd:
+    qas = None if a.get("qas") is None else arr(a["qas"], np.float32)
+    s = Sgd(np.float32(lr), np.float32(a.get("momentum", 0.0)),
+            np.float32(a.get("weight_decay", 0.0)), typed_ptr(qas, f32), row_len,
+            a.get("seed", 0) & 0xFFFFFFFF, a.get("param_id", 0) & 0xFFFFFFFF, step & 0xFFFFFFFF)
+    s._keep = (qas,)
+    return s
+
+
+def byref(s):
+    return None if s is None else C.byref(s)
+
+
+# ---- references and error measure --------------------------------------------------------
+
+def ref(name: str, arrays, attrs):
+    return get_op(name).ref(list(arrays), attrs)
+
+
+def rel_err(actual, expected) -> float:
+    """max|a - b| / max|b| (the absolute error when b is all zero), as in tests/ops."""
+    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert a.shape == b.shape, f"shape {a.shape} != expected {b.shape}"
+    if a.size == 0:
+        return 0.0
+    err, scale = float(np.max(np.abs(a - b))), float(np.max(np.abs(b)))
+    return err / scale if scale > 0 else err
+
+
+def assert_rel(actual, expected, tol=1e-5, what=""):
+    e = rel_err(actual, expected)
+    assert e <= tol, f"{what}: relative error {e:.3g} > {tol:g}"
+
+
+def assert_exact(actual, expected, what=""):
+    a, b = np.asarray(actual), np.asarray(expected)
+    assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
+    if not np.array_equal(a, b):
+        bad = np.argwhere(a != b)
+        i = tuple(bad[0])
+        raise AssertionError(f"{what}: {len(bad)} of {a.size} differ, first at {i}: "
+                             f"{a[i]!r} != {b[i]!r}")
