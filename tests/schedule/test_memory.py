@@ -45,3 +45,16 @@ def test_overlap_checker_catches_a_bad_plan():
     with pytest.raises(OverlapError, match="overlap"):
         check_no_overlap(Plan(bufs, {"a": 0, "b": 50}, 200, 200))
     check_no_overlap(Plan(bufs, {"a": 0, "b": 100}, 200, 200))
+
+
+def test_groups_count_only_their_live_parts():
+    # an in-place chain: a (1000 B, steps 0-1) is overwritten by b (400 B, steps 1-5) at the
+    # same base; c (600 B) is alive at steps 2-5 and fits beside b once a is dead
+    group = Buffer("chain", 1000, 0, 5, parts=((0, 1000, 0, 1), (0, 400, 1, 5)))
+    other = Buffer("c", 600, 2, 5)
+    plan = plan_memory([group, other], align=1)
+    assert plan.lower_bound == 1000
+    assert plan.arena_bytes == 1000  # c sits in the bytes a left
+    check_no_overlap(plan)
+    with pytest.raises(OverlapError):
+        check_no_overlap(Plan(plan.buffers, {"chain": 0, "c": 300}, 1000, 1000))
