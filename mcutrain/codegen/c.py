@@ -252,7 +252,7 @@ class FuncGen:
             elif n.attrs.get("inplace") and self.in_arena(n.inputs[0]):
                 delta = 0
                 if n.attrs["inplace"] == "rows":
-                    delta = -self._rows_gap(n)
+                    delta = -(self._expand_gap(n) if n.op == "expand_depthwise" else self._rows_gap(n))
                 self._alias(n.outputs[0], n.inputs[0], delta)
                 self.mode[i] = "inplace"
             elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
@@ -277,6 +277,15 @@ class FuncGen:
         s = n.attrs.get("stride", (1, 1))
         p = n.attrs.get("padding", (0, 0))
         return conv_rows_gap(hwc(xv.shape), hwc(yv.shape), s[0], p[0])
+
+    def _expand_gap(self, n) -> int:
+        from ..passes.inplace import expand_rows_gap
+
+        xv, yv, w2 = (self.g.values[v] for v in (n.inputs[0], n.outputs[0], n.inputs[3]))
+        oh, ow, e = hwc(yv.shape)
+        a = n.attrs["dw"]
+        return expand_rows_gap(hwc(xv.shape), e, (oh, ow), w2.shape[2], a.get("stride", (1, 1))[0],
+                               a.get("padding", (0, 0))[0])
 
     def _nbytes(self, v) -> int:
         val = self.g.values[v]
@@ -330,7 +339,9 @@ class FuncGen:
                 out[i] = 4 * (oc if mode == "pointwise" else oh * ow + ih * iw)
             elif n.op == "expand_depthwise":
                 h, w, _ = hwc(self.g.values[n.inputs[0]].shape)
-                out[i] = h * w
+                oh, ow, e = hwc(self.g.values[n.outputs[0]].shape)
+                kh = self.g.values[n.inputs[3]].shape[2]
+                out[i] = kh * w * e + ow * e if mode == "rows" else h * w
             elif n.op == "weight_grad_update":
                 p = self.g.values[n.inputs[2]]
                 ch = n.attrs["sgd"].get("channels")
@@ -474,6 +485,12 @@ class FuncGen:
         del pw, dw
         q1 = self._requant_named(n.outputs[0] + ".pw", a1)
         q2 = self._requant_named(n.outputs[0] + ".dw", a2)
+        if self.mode.get(i) == "inplace":  # streamed by rows over its consumed input
+            ring = self.scratch(i, "int8_t")
+            row_tmp = f"{ring} + {k2[0] * iw * oc1}"
+            return [f"st |= mct_expand_dw_s8_rows(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, "
+                    f"&{q2}, {self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
+                    f"{ring}, {row_tmp});"]
         return [f"st |= mct_expand_dw_s8(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, &{q2}, "
                 f"{self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
                 f"{self.scratch(i, 'int8_t')});"]

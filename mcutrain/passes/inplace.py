@@ -7,7 +7,9 @@ kernel):
 - "depthwise": depthwise conv, one channel at a time through a one-channel scratch;
 - "rows": any other conv, row by row, the output placed `conv_rows_gap` bytes before the
   input so that no row is overwritten before the last output row that reads it;
-- conv2d_grad_input, pointwise or depthwise, over its output gradient.
+- conv2d_grad_input, pointwise or depthwise, over its output gradient;
+- expand_depthwise "rows": streamed by output rows through a ring of k_h expanded rows, the
+  output placed `expand_rows_gap` bytes before the input.
 In HWC layout each of these overwrites only input bytes that are already consumed.
 """
 from __future__ import annotations
@@ -57,11 +59,22 @@ def conv_rows_gap(in_hwc, out_hwc, stride_h: int, pad_h: int) -> int:
     return gap
 
 
+def expand_rows_gap(in_hwc, e: int, out_hw, k_h: int, stride_h: int, pad_h: int) -> int:
+    """Bytes the output of a streamed expand_depthwise must start before its input."""
+    (ih, iw, ic), (oh, ow) = in_hwc, out_hw
+    gap = 0
+    for r in range(oh - 1):
+        gap = max(gap, (r + 1) * ow * e - min(ih, stride_h * r - pad_h + k_h) * iw * ic)
+    return gap
+
+
 def mark_inplace(g: Graph) -> Graph:
     last = last_uses(g)
     nodes = list(g.nodes)
     for i, n in enumerate(nodes):
-        if n.op == "conv2d" and g.values[n.inputs[0]].dtype == "i8":
+        if n.op == "expand_depthwise":
+            x, kind = n.inputs[0], "rows"
+        elif n.op == "conv2d" and g.values[n.inputs[0]].dtype == "i8":
             x = n.inputs[0]
             kind = conv_kind(n, g)
         elif n.op == "conv2d_grad_input" and n.attrs.get("w_scale") is not None:

@@ -78,7 +78,19 @@ def _conflicts(parts_a, off_a, parts_b, off_b, align) -> bool:
     return False
 
 
+ORDERS = {
+    "size": lambda b: (-b.size, b.first, b.name),  # TensorFlow Lite Micro's order
+    "area": lambda b: (-b.size * (b.last - b.first + 1), b.first, b.name),
+    "start": lambda b: (b.first, -b.size, b.name),
+    "length": lambda b: (-(b.last - b.first), -b.size, b.name),
+    "end": lambda b: (-b.last, -b.size, b.name),
+}
+RANDOM_ORDERS = 12  # seeded shuffles of the size order tried as well (deterministic)
+
+
 def plan_memory(buffers, align: int = ALIGN) -> Plan:
+    """The smallest of the greedy plans over a few placement orders (largest first, as
+    TensorFlow Lite Micro does, plus size x lifetime, start, and lifetime orders)."""
     bufs = [b for b in buffers if b.size > 0]
     names = [b.name for b in bufs]
     if len(set(names)) != len(names):
@@ -86,7 +98,28 @@ def plan_memory(buffers, align: int = ALIGN) -> Plan:
     for b in bufs:
         if b.first > b.last:
             raise ValueError(f"buffer {b.name}: lifetime [{b.first}, {b.last}] is empty")
-    order = sorted(bufs, key=lambda b: (-b.size, b.first, b.name))
+    plans = [_greedy(bufs, sorted(bufs, key=key), align) for key in ORDERS.values()]
+    best = min(plans, key=lambda p: p.arena_bytes)
+    if best.arena_bytes > best.lower_bound:
+        import random
+
+        rng = random.Random(0)
+        base = sorted(bufs, key=ORDERS["size"])
+        for _ in range(RANDOM_ORDERS):
+            # perturb the size order: swap neighbours at random
+            order = list(base)
+            for i in range(len(order) - 1):
+                if rng.random() < 0.3:
+                    order[i], order[i + 1] = order[i + 1], order[i]
+            p = _greedy(bufs, order, align)
+            if p.arena_bytes < best.arena_bytes:
+                best = p
+            if best.arena_bytes <= best.lower_bound:
+                break
+    return best
+
+
+def _greedy(bufs, order, align) -> Plan:
     placed: list = []  # (offset, buffer)
     offsets = {}
     for b in order:

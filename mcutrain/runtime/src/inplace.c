@@ -23,13 +23,6 @@
 
 #include <stddef.h>
 
-#if defined(__SSE2__) && !defined(MCT_PORTABLE)
-#define MCT_IP_SSE2 1
-#include <emmintrin.h>
-#else
-#define MCT_IP_SSE2 0
-#endif
-
 /* x86 hosts: AVX2 versions live in inplace_x86.c and are chosen at run time (each returns 1
  * when it handled the call); the build flags stay baseline. -DMCT_PORTABLE: pure C only. */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
@@ -131,74 +124,25 @@ static inline int32_t mct__ip_dot_sel(const int8_t *x, const int32_t *sel, const
   return acc;
 }
 
-#if MCT_IP_SSE2
-/* int8 -> int16 sign extension of the low / high 8 bytes. */
-static inline __m128i mct__ip_lo(__m128i v) { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); }
-static inline __m128i mct__ip_hi(__m128i v) { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); }
-static inline __m128i mct__ip_ld8(const int8_t *p) { return _mm_loadl_epi64((const __m128i *)p); }
-static inline __m128i mct__ip_ld16(const int8_t *p) { return _mm_loadu_si128((const __m128i *)p); }
-
-/* sum of (a - az) * b over 16 int8 lanes, as four int32 lanes; |a - az| <= 255 fits int16 and
- * _mm_madd_epi16 adds pairs of products (|.| <= 65,280) exactly. */
-static inline __m128i mct__ip_madd16(__m128i al, __m128i ah, __m128i b) {
-  return _mm_add_epi32(_mm_madd_epi16(al, mct__ip_lo(b)), _mm_madd_epi16(ah, mct__ip_hi(b)));
-}
-#endif
-
-/* acc[k] = sum_c (a[c] - az) * b[k * bs + c] for k < 4, c < n: one vector against four rows
- * (a pixel against four weight rows, or a weight row against four pixels). */
+/* acc[k] = sum_c (a[c] - az) * b[k * bs + c] for k < 4: a pixel against four weight rows
+ * (four independent sums: instruction-level parallelism; integer sums in any order). */
 static inline void mct__ip_dot4(const int8_t *a, int32_t az, const int8_t *b, size_t bs,
                                 int32_t n, int32_t acc[4]) {
-  int32_t c = 0;
-  acc[0] = acc[1] = acc[2] = acc[3] = 0;
-#if MCT_IP_SSE2
-  const __m128i vz = _mm_set1_epi16((int16_t)az);
-  __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
-  for (; c + 16 <= n; c += 16) {
-    const __m128i av = mct__ip_ld16(a + c);
-    const __m128i al = _mm_sub_epi16(mct__ip_lo(av), vz), ah = _mm_sub_epi16(mct__ip_hi(av), vz);
-    a0 = _mm_add_epi32(a0, mct__ip_madd16(al, ah, mct__ip_ld16(b + c)));
-    a1 = _mm_add_epi32(a1, mct__ip_madd16(al, ah, mct__ip_ld16(b + bs + c)));
-    a2 = _mm_add_epi32(a2, mct__ip_madd16(al, ah, mct__ip_ld16(b + 2 * bs + c)));
-    a3 = _mm_add_epi32(a3, mct__ip_madd16(al, ah, mct__ip_ld16(b + 3 * bs + c)));
-  }
-  if (c + 8 <= n) {
-    const __m128i al = _mm_sub_epi16(mct__ip_lo(mct__ip_ld8(a + c)), vz);
-    a0 = _mm_add_epi32(a0, _mm_madd_epi16(al, mct__ip_lo(mct__ip_ld8(b + c))));
-    a1 = _mm_add_epi32(a1, _mm_madd_epi16(al, mct__ip_lo(mct__ip_ld8(b + bs + c))));
-    a2 = _mm_add_epi32(a2, _mm_madd_epi16(al, mct__ip_lo(mct__ip_ld8(b + 2 * bs + c))));
-    a3 = _mm_add_epi32(a3, _mm_madd_epi16(al, mct__ip_lo(mct__ip_ld8(b + 3 * bs + c))));
-    c += 8;
-  }
-  /* transpose-and-add: lane k of s = sum of the lanes of a_k */
-  const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(a0, a1), _mm_unpackhi_epi32(a0, a1));
-  const __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(a2, a3), _mm_unpackhi_epi32(a2, a3));
-  _mm_storeu_si128((__m128i *)acc,
-                   _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23)));
-#endif
-  for (; c < n; ++c) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int32_t c = 0; c < n; ++c) {
     const int32_t av = (int32_t)a[c] - az;
-    acc[0] += av * b[c];
-    acc[1] += av * b[bs + c];
-    acc[2] += av * b[2 * bs + c];
-    acc[3] += av * b[3 * bs + c];
+    a0 += av * b[c];
+    a1 += av * b[bs + c];
+    a2 += av * b[2 * bs + c];
+    a3 += av * b[3 * bs + c];
   }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
 /* sum_c (a[c] - az) * b[c]. */
 static inline int32_t mct__ip_dot1(const int8_t *a, int32_t az, const int8_t *b, int32_t n) {
-  int32_t s = 0, c = 0;
-#if MCT_IP_SSE2
-  const __m128i vz = _mm_set1_epi16((int16_t)az);
-  __m128i v = _mm_setzero_si128();
-  for (; c + 8 <= n; c += 8)
-    v = _mm_add_epi32(v, _mm_madd_epi16(_mm_sub_epi16(mct__ip_lo(mct__ip_ld8(a + c)), vz),
-                                        mct__ip_lo(mct__ip_ld8(b + c))));
-  int32_t l[4];
-  _mm_storeu_si128((__m128i *)l, v);
-  s = (l[0] + l[1]) + (l[2] + l[3]);
-#endif
-  for (; c < n; ++c) s += ((int32_t)a[c] - az) * b[c];
+  int32_t s = 0;
+  for (int32_t c = 0; c < n; ++c) s += ((int32_t)a[c] - az) * b[c];
   return s;
 }
 
@@ -246,23 +190,10 @@ int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
 
 /* ---- depthwise plane ----------------------------------------------------------------------- */
 
-/* a[k] += (p[k * step] - xz) * wv for k < n. Products fit int16 (|.| <= 255 * 128). */
+/* a[k] += (p[k * step] - xz) * wv for k < n. */
 static inline void mct__dw_axpy(int32_t *a, const int8_t *p, size_t step, int32_t n, int32_t xz,
                                 int32_t wv) {
-  int32_t k = 0;
-#if MCT_IP_SSE2
-  if (step == 1) {
-    const __m128i vz = _mm_set1_epi16((int16_t)xz), vw = _mm_set1_epi16((int16_t)wv);
-    for (; k + 8 <= n; k += 8) {
-      const __m128i prod = _mm_mullo_epi16(_mm_sub_epi16(mct__ip_lo(mct__ip_ld8(p + k)), vz), vw);
-      const __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(prod, prod), 16);
-      const __m128i hi = _mm_srai_epi32(_mm_unpackhi_epi16(prod, prod), 16);
-      _mm_storeu_si128((__m128i *)(a + k), _mm_add_epi32(_mm_loadu_si128((const __m128i *)(a + k)), lo));
-      _mm_storeu_si128((__m128i *)(a + k + 4), _mm_add_epi32(_mm_loadu_si128((const __m128i *)(a + k + 4)), hi));
-    }
-  }
-#endif
-  for (; k < n; ++k) a[k] += ((int32_t)p[(size_t)k * step] - xz) * wv;
+  for (int32_t k = 0; k < n; ++k) a[k] += ((int32_t)p[(size_t)k * step] - xz) * wv;
 }
 
 /* One channel of a depthwise conv (geometry g: in_h x in_w -> out_h x out_w): input element

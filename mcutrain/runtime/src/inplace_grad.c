@@ -3,11 +3,9 @@
  * computed over their own output gradient: buf holds G [out_h][out_w][out_c] on entry and
  * gx [in_h][in_w][in_c] on return (same base address, a buffer of the larger of the two).
  * Specification: mcutrain/ops/conv.py (conv_grad_input_nchw, float64 then rounded to float32).
- * Sums run in float32 on (G * s_w) * w, as in conv_grad.c; the pointwise kernel and the strided
- * depthwise one also sum in its order (output pixels in order, each scattering over its
- * window) and so give its floats; the stride-1 depthwise kernel gathers instead (gx as a
- * correlation of G with the kernel, taps in order), which stays within ~1e-6 relative.
- * The SSE2/AVX2 lanes perform exactly the scalar operations, so every build gives the same.
+ * Sums run in float32 on (G * s_w) * w in the order of conv_grad.c (output pixels in order,
+ * each scattering over its window), so these loops give its floats. (The AVX2 depthwise path
+ * of inplace_grad_x86.c gathers instead, taps in order: within ~1e-6 relative.)
  *
  *   pointwise  pixel by pixel; G[p] is copied to tmp before gx[p] is written. in_c <= out_c:
  *              forward (gx[p] ends at (p+1)*in_c <= (p+1)*out_c: only gradients of pixels
@@ -21,15 +19,9 @@
 
 #include <stddef.h>
 
-#if defined(__SSE2__) && !defined(MCT_PORTABLE)
-#define MCT_IG_SSE2 1
-#include <emmintrin.h>
-#else
-#define MCT_IG_SSE2 0
-#endif
-
-/* x86 hosts: an AVX2 version of the pointwise kernel (inplace_x86.c, the same float operations
- * in the same order), chosen at run time. */
+/* x86 hosts: AVX2 versions in inplace_grad_x86.c, chosen at run time (the pointwise one with
+ * the same float operations in the same order; the depthwise one returns how many leading
+ * channels it computed). */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(MCT_PORTABLE)
 #define MCT_IG_X86 1
@@ -96,53 +88,8 @@ int mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, con
   return MCT_OK;
 }
 
-/* Stride 1, gx as a correlation: gx[ih][iw] = sum over the taps (i, j) in order of
- * tg[ih + ph - i][iw + pw - j] * w[i][j], taps outside tg skipped; no read-modify-write. */
-static inline float mct__ig_s1_at(const mct_conv_geom *g, const float *tg, const int8_t *wk,
-                                  int32_t ih, int32_t iw) {
-  float a = 0.0f;
-  for (int32_t i = 0; i < g->k_h; ++i) {
-    const int32_t oh = ih + g->pad_h - i;
-    if (oh < 0 || oh >= g->out_h) continue;
-    const float *gr = tg + (size_t)oh * g->out_w;
-    for (int32_t j = 0; j < g->k_w; ++j) {
-      const int32_t ow = iw + g->pad_w - j;
-      if (ow >= 0 && ow < g->out_w) a += gr[ow] * (float)wk[i * g->k_w + j];
-    }
-  }
-  return a;
-}
-
-static void mct__ig_dw_plane_s1(const mct_conv_geom *g, const float *tg, const int8_t *wk,
-                                float *tx) {
-  const int32_t W = g->in_w;
-  for (int32_t ih = 0; ih < g->in_h; ++ih) {
-    float *xr = tx + (size_t)ih * W;
-    int32_t iw = 0;
-#if MCT_IG_SSE2
-    const int32_t kw = g->k_w, pw = g->pad_w;
-    /* columns iw whose every tap lands inside tg: kw - 1 - pw <= iw < out_w - pw */
-    const int32_t lo = kw - 1 - pw > 0 ? kw - 1 - pw : 0;
-    const int32_t hi = g->out_w - pw < W ? g->out_w - pw : W;
-    for (; iw < W && iw < lo; ++iw) xr[iw] = mct__ig_s1_at(g, tg, wk, ih, iw);
-    for (; iw + 4 <= hi; iw += 4) { /* the scalar operations, four columns at a time */
-      __m128 a = _mm_setzero_ps();
-      for (int32_t i = 0; i < g->k_h; ++i) {
-        const int32_t oh = ih + g->pad_h - i;
-        if (oh < 0 || oh >= g->out_h) continue;
-        const float *gr = tg + (size_t)oh * g->out_w + (iw + pw);
-        for (int32_t j = 0; j < kw; ++j)
-          a = _mm_add_ps(a, _mm_mul_ps(_mm_loadu_ps(gr - j), _mm_set1_ps((float)wk[i * kw + j])));
-      }
-      _mm_storeu_ps(xr + iw, a);
-    }
-#endif
-    for (; iw < W; ++iw) xr[iw] = mct__ig_s1_at(g, tg, wk, ih, iw);
-  }
-}
-
-/* Any stride: gx plane tx [in_h][in_w] of one channel scattered from its output-gradient
- * plane tg [out_h][out_w] (already scaled) and weights wk [kh][kw], as conv_grad.c does. */
+/* gx plane tx [in_h][in_w] of one channel scattered from its output-gradient plane tg
+ * [out_h][out_w] (already scaled by s_w) and weights wk [kh][kw], as conv_grad.c does. */
 static void mct__ig_dw_plane(const mct_conv_geom *g, const float *tg, const int8_t *wk,
                              float *tx) {
   const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w;
@@ -184,10 +131,7 @@ int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, con
     float *bc = buf + c;
     const float s = w_scale ? w_scale[c] : 1.0f; /* G * s_w, then times w: as conv_grad.c */
     for (int32_t p = 0; p < nout; ++p) tg[p] = bc[(size_t)p * C] * s;
-    if (g->stride_h == 1 && g->stride_w == 1)
-      mct__ig_dw_plane_s1(g, tg, wk, tx);
-    else
-      mct__ig_dw_plane(g, tg, wk, tx);
+    mct__ig_dw_plane(g, tg, wk, tx);
     for (int32_t p = 0; p < nin; ++p) bc[(size_t)p * C] = tx[p];
   }
   return MCT_OK;

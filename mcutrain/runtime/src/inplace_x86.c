@@ -1,22 +1,26 @@
-/* inplace_x86.c: AVX2 versions of the in-place kernels of inplace.c and inplace_grad.c, for
+/* inplace_x86.c: AVX2 versions of the int8 in-place kernels of inplace.c, for
  * x86 hosts (the fast simulation of the deployed code). Chosen at run time when the CPU has
  * AVX2; the build flags stay baseline, each function carries target("avx2"). -DMCT_PORTABLE
  * (or a non-x86 target) compiles this file to nothing and the portable paths run instead.
- * Every entry point returns 1 when it handled the call, 0 when the call is not its case.
+ * Each entry point returns 1 (or the number of leading channels it computed) when it handled
+ * the call, 0 when the call is not its case; inplace.c then runs its pure C loops.
  *
- * The memory contract is the one of mct.h (what is read and written where, and when); only
- * the arithmetic inside one step is vectorized:
- *   pointwise  per pixel (copied to tmp first), 8 output channels per block.
- *   depthwise  per channel plane: the input rows a output row needs are gathered (as int16
- *              x - x_zero, 0 in the padding, split by column phase mod stride_w, so every tap
- *              reads a contiguous run) into a small ring on the stack; 16 outputs at a time,
- *              taps in pairs (one madd per pair).
+ * What is read and written where stays within the contract of mct.h (buf, tmp and the order
+ * that keeps every input byte alive until it is read); the work inside is reorganized:
+ *   pointwise  in the pixel order of mct.h, 8 output channels per block; pixel by pixel
+ *              through tmp, or, for a run of pixels whose outputs cover none of their
+ *              inputs, straight from buf with the blocks outermost.
+ *   depthwise  16 (then 8) channels at a time instead of one: the input rows an output row
+ *              needs go into a ring of kh rows on the stack (int16 x - x_zero, 0 in the
+ *              padding columns), and the output row is stored straight over its channels'
+ *              input where mct__ipx_dw_direct_ok proves that only rows already in the ring
+ *              or never read again are covered; otherwise (and for the last in_c % 8
+ *              channels) the one-channel-through-tmp loops of inplace.c run.
  *   rows       per output row into tmp_row: per pixel an int16 column in the weight order
  *              [c][i][j] (0 in padding), then contiguous dot products with 8 weight rows.
- *   expand_dw  channel e of the 1x1 conv for 8 pixels at a time into the plane, then the
- *              depthwise plane as above.
- *   grad pw    per pixel, 32 input channels of gx in registers while the output channels run
- *              in order: the same float operations, in the same order, as inplace_grad.c.
+ *   expand_dw  16 (then 8) expanded channels at a time: the expansion rows the depthwise
+ *              conv needs are computed straight into its ring (tmp is not needed); y never
+ *              overlaps x.
  *
  * Exactness (int8): the same integer sums in another order; int16 lanes hold x - x_zero
  * (|.| <= 255) and weights; _mm256_madd_epi16 adds two products (|.| <= 2 * 255 * 128) into
@@ -26,7 +30,7 @@
  *     out = (p + 2^(n-1)) >> n,  n = 31 - shift     arithmetic shift done as a logical shift
  *           of p + 2^(n-1) + 2^62 (>= 0, < 2^64), minus 2^(62-n) (exact: 2^n divides 2^62)
  *     y   = clamp(out + y_zero, act_min, act_max)    in 64 bits (out may exceed int32)
- * Scratch: stack buffers of at most ~40 KB (host only; the MCU build never compiles this).
+ * Scratch: stack buffers of at most ~40 KB (host only; an MCU build never compiles this).
  */
 #include "mct.h"
 
@@ -172,28 +176,88 @@ MCT__IPX static __m256i mct__ipx_slice8(__m256i acc, const int8_t *xp, const mct
   return _mm256_loadu_si256((const __m256i *)a);
 }
 
+/* dst[0..n) = src[0..n) for one short pixel (a library memcpy call costs more). */
+MCT__IPX static inline void mct__ipx_copy(int8_t *dst, const int8_t *src, int32_t n) {
+  int32_t c = 0;
+  for (; c + 32 <= n; c += 32)
+    _mm256_storeu_si256((__m256i *)(dst + c), _mm256_loadu_si256((const __m256i *)(src + c)));
+  for (; c + 8 <= n; c += 8) _mm_storel_epi64((__m128i *)(dst + c), _mm_loadl_epi64((const __m128i *)(src + c)));
+  for (; c < n; ++c) dst[c] = src[c];
+}
+
+/* Requantization constants of block b (kept for the first MCT__IPX_RQ_BLOCKS blocks). */
+MCT__IPX static inline mct__ipx_rq mct__ipx_kb(const mct__ipx_rq *kb, int32_t b,
+                                               const mct_requant *q, const int32_t *bias, int32_t o) {
+  return b < MCT__IPX_RQ_BLOCKS ? kb[b] : mct__ipx_rq_block(q, bias, o);
+}
+
+/* Pixels p0 .. p1-1 whose outputs overlap none of their inputs (x + p*C, y + p*O): blocks of
+ * 8 output channels outer, so the block's constants stay in registers. */
+MCT__IPX static void mct__ipx_pw_range(int32_t p0, int32_t p1, int32_t C, int32_t O,
+                                       const mct_requant *q, const int8_t *x, const int8_t *w,
+                                       const mct_wsplit *ws, const int32_t *bias,
+                                       const mct__ipx_rq *kb, int8_t *y) {
+  for (int32_t b = 0; b < (O + 7) / 8; ++b) {
+    const int32_t o = b * 8 + 8 <= O ? b * 8 : O - 8; /* the last block overlaps */
+    const mct__ipx_rq k = mct__ipx_kb(kb, b, q, bias, o);
+    for (int32_t p = p0; p < p1; ++p) {
+      const int8_t *xp = x + (size_t)p * C;
+      __m256i acc = mct__ipx_dot8(xp, q->x_zero, w + (size_t)o * C, (size_t)C, C);
+      if (ws) acc = mct__ipx_slice8(acc, xp, ws, o, q->x_zero);
+      mct__ipx_store8(y + (size_t)p * O + o, mct__ipx_rq8(acc, &k));
+    }
+  }
+}
+
+/* One pixel through tmp: its input copied first, then all its outputs. */
+MCT__IPX static void mct__ipx_pw_pixel(int32_t p, int32_t C, int32_t O, const mct_requant *q,
+                                       int8_t *buf, const int8_t *w, const mct_wsplit *ws,
+                                       const int32_t *bias, const mct__ipx_rq *kb, int8_t *tmp) {
+  mct__ipx_copy(tmp, buf + (size_t)p * C, C);
+  int8_t *yp = buf + (size_t)p * O;
+  for (int32_t b = 0; b < (O + 7) / 8; ++b) {
+    const int32_t o = b * 8 + 8 <= O ? b * 8 : O - 8;
+    __m256i acc = mct__ipx_dot8(tmp, q->x_zero, w + (size_t)o * C, (size_t)C, C);
+    if (ws) acc = mct__ipx_slice8(acc, tmp, ws, o, q->x_zero);
+    if (b < MCT__IPX_RQ_BLOCKS) { /* by pointer: no copy of the constants per pixel */
+      mct__ipx_store8(yp + o, mct__ipx_rq8(acc, &kb[b]));
+    } else {
+      const mct__ipx_rq k = mct__ipx_rq_block(q, bias, o);
+      mct__ipx_store8(yp + o, mct__ipx_rq8(acc, &k));
+    }
+  }
+}
+
+/* Pixels in the order of mct.h (forward when O <= C, backward otherwise), grouped: a run of
+ * pixels [p0, p1) whose outputs [p0*O, p1*O) miss their inputs [p0*C, p1*C) (p1*O <= p0*C
+ * forward, p1*C <= p0*O backward; the runs grow geometrically unless O == C) is computed
+ * straight from buf; the pixels no run covers go one by one through tmp. */
 MCT__IPX static void mct__ipx_pointwise(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                                         const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                                         int8_t *tmp) {
-  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, xz = q->x_zero;
-  const int32_t nblk = (O + 7) / 8;
+  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, nblk = (O + 7) / 8;
   mct__ipx_rq kb[MCT__IPX_RQ_BLOCKS];
   for (int32_t b = 0; b < nblk && b < MCT__IPX_RQ_BLOCKS; ++b)
     kb[b] = mct__ipx_rq_block(q, bias, b * 8 + 8 <= O ? b * 8 : O - 8);
-  const int forward = O <= C; /* the order of mct.h */
-  for (int32_t s = 0; s < npix; ++s) {
-    const int32_t p = forward ? s : npix - 1 - s;
-    memcpy(tmp, buf + (size_t)p * C, (size_t)C);
-    int8_t *yp = buf + (size_t)p * O;
-    for (int32_t b = 0; b < nblk; ++b) {
-      const int32_t o = b * 8 + 8 <= O ? b * 8 : O - 8; /* the last block overlaps */
-      __m256i acc = mct__ipx_dot8(tmp, xz, w + (size_t)o * C, (size_t)C, C);
-      if (ws) acc = mct__ipx_slice8(acc, tmp, ws, o, xz);
-      if (b < MCT__IPX_RQ_BLOCKS) {
-        mct__ipx_store8(yp + o, mct__ipx_rq8(acc, &kb[b]));
+  if (O <= C) {
+    for (int32_t p = 0; p < npix;) {
+      int64_t p1 = (int64_t)p * C / O;
+      if (p1 > npix) p1 = npix;
+      if (p1 - p >= 2) {
+        mct__ipx_pw_range(p, (int32_t)p1, C, O, q, buf, w, ws, bias, kb, buf);
+        p = (int32_t)p1;
       } else {
-        const mct__ipx_rq k = mct__ipx_rq_block(q, bias, o);
-        mct__ipx_store8(yp + o, mct__ipx_rq8(acc, &k));
+        mct__ipx_pw_pixel(p++, C, O, q, buf, w, ws, bias, kb, tmp);
+      }
+    }
+  } else {
+    for (int32_t p1 = npix; p1 > 0;) {
+      const int32_t p0 = (int32_t)(((int64_t)p1 * C + O - 1) / O);
+      if (p1 - p0 >= 2) {
+        mct__ipx_pw_range(p0, p1, C, O, q, buf, w, ws, bias, kb, buf);
+        p1 = p0;
+      } else {
+        mct__ipx_pw_pixel(--p1, C, O, q, buf, w, ws, bias, kb, tmp);
       }
     }
   }
@@ -244,7 +308,7 @@ MCT__IPX static void mct__ipx_dwb_weights(mct__ipx_dwb *b, const int8_t *w, cons
 MCT__IPX static void mct__ipx_dwb_init(mct__ipx_dwb *b, const mct_conv_geom *g, int32_t cb,
                                        int32_t nc, const mct_requant *q, const int8_t *w,
                                        const mct_wsplit *ws, const int32_t *bias, int16_t *ring) {
-  static const int32_t lo_idx[8] = {0, 1, 2, 3, 8, 9, 10, 11}, hi_idx[8] = {4, 5, 6, 7, 12, 13, 14, 15};
+  const int32_t lo_idx[8] = {0, 1, 2, 3, 8, 9, 10, 11}, hi_idx[8] = {4, 5, 6, 7, 12, 13, 14, 15};
   int32_t m[2][8], s[2][8], bb[2][8];
   b->g = g;
   b->cb = cb;
@@ -508,197 +572,7 @@ MCT__IPX static void mct__ipx_rows(const mct_conv_geom *g, const mct_requant *q,
   }
 }
 
-/* ---- pointwise input gradient ----------------------------------------------------------------- */
-
-MCT__IPX static inline __m256 mct__ipx_f8(const int8_t *p) { /* 8 int8 -> 8 float, exact */
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-/* gx[0 .. 8*nv) (nv = 4 or 1) = sum over o in order of (gy[o] * w_scale[o]) * w[o][c], zero
- * gradients skipped: the operations of inplace_grad.c, element by element. */
-MCT__IPX static void mct__ipx_gx(float *gx, int32_t nv, const float *gy, int32_t O,
-                                 const int8_t *w, int32_t C, const float *wsc) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int32_t o = 0; o < O; ++o) {
-    float gv = gy[o];
-    if (gv == 0.0f) continue;
-    if (wsc) gv *= wsc[o];
-    const __m256 g8 = _mm256_set1_ps(gv);
-    const int8_t *wo = w + (size_t)o * C;
-    a0 = _mm256_add_ps(a0, _mm256_mul_ps(g8, mct__ipx_f8(wo)));
-    if (nv == 4) {
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(g8, mct__ipx_f8(wo + 8)));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(g8, mct__ipx_f8(wo + 16)));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(g8, mct__ipx_f8(wo + 24)));
-    }
-  }
-  _mm256_storeu_ps(gx, a0);
-  if (nv == 4) {
-    _mm256_storeu_ps(gx + 8, a1);
-    _mm256_storeu_ps(gx + 16, a2);
-    _mm256_storeu_ps(gx + 24, a3);
-  }
-}
-
-MCT__IPX static void mct__ipx_pw_grad(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                      const mct_wsplit *ws, const float *wsc, float *tmp) {
-  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
-  const int forward = C <= O; /* the order of mct.h */
-  for (int32_t s = 0; s < npix; ++s) {
-    const int32_t p = forward ? s : npix - 1 - s;
-    memcpy(tmp, buf + (size_t)p * O, (size_t)O * sizeof(float));
-    float *gx = buf + (size_t)p * C;
-    int32_t c = 0;
-    for (; c + 32 <= C; c += 32) mct__ipx_gx(gx + c, 4, tmp, O, w + c, C, wsc);
-    for (; c + 8 <= C; c += 8) mct__ipx_gx(gx + c, 1, tmp, O, w + c, C, wsc);
-    for (; c < C; ++c) {
-      float a = 0.0f;
-      for (int32_t o = 0; o < O; ++o) {
-        float gv = tmp[o];
-        if (gv == 0.0f) continue;
-        if (wsc) gv *= wsc[o];
-        a += gv * (float)w[(size_t)o * C + c];
-      }
-      gx[c] = a;
-    }
-    if (ws) { /* w is 0 at the trained channels, so adding the slice last changes nothing */
-      for (int32_t o = 0; o < O; ++o) {
-        float gv = tmp[o];
-        if (gv == 0.0f) continue;
-        if (wsc) gv *= wsc[o];
-        const int8_t *wt = ws->wt + (size_t)o * ws->n_sel;
-        for (int32_t j = 0; j < ws->n_sel; ++j) gx[ws->sel[j]] += gv * (float)wt[j];
-      }
-    }
-  }
-}
-
-/* ---- depthwise input gradient (multiplier 1), 8 channels at a time --------------------------- */
-
-/* gx as a correlation: gx[ih][iw] = sum over the taps (i, j) in order for which
- * (ih + ph - i, iw + pw - j) = (oh * sh, ow * sw) lands in G, of (G[oh][ow] * s_w) * w[i][j].
- * The gradient rows a gx row needs are put into a ring of kh rows on the stack
- * ([out_w + 2 padc][8] floats, 0 in the padding columns), then the gx row is stored at once,
- * in the order (rows ascending or descending) that mct__ipx_gdw_order found safe. */
-#define MCT__IPX_GRING 8192 /* floats of the gradient ring (32 KB) */
-
-static int32_t mct__ipx_gdw_padc(const mct_conv_geom *g) {
-  return (g->k_w + g->stride_w - 1) / g->stride_w + 1;
-}
-
-static int32_t mct__ipx_floordiv(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* +1: gx rows ascending, -1: descending, 0: neither lets each gx row (slots ih*in_w .. of the
- * channel) overwrite only gradient rows that are in the ring already or never read again. */
-static int32_t mct__ipx_gdw_order(const mct_conv_geom *g) {
-  const int64_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
-  const int64_t sh = g->stride_h, ph = g->pad_h, kh = g->k_h;
-  int fwd = 1, bwd = 1;
-  for (int64_t ih = 0; ih < H; ++ih) {
-    if (ih * W >= OH * OW) break; /* this row and the later ones lie past G */
-    int64_t r_max = ((ih + 1) * W - 1) / OW;
-    const int64_t r_min = ih * W / OW;
-    if (r_max > OH - 1) r_max = OH - 1;
-    /* ascending: read so far <= floor((ih + ph) / sh); later rows read >= ceil((ih + 2 + ph - kh) / sh) */
-    const int64_t read_max = mct__ipx_floordiv((int32_t)(ih + ph), (int32_t)sh);
-    const int64_t later_min = -mct__ipx_floordiv((int32_t)(kh - 2 - ih - ph), (int32_t)sh);
-    if (ih + 1 < H && r_max >= later_min && r_max > read_max) fwd = 0;
-    /* descending: read so far >= ceil((ih + 1 + ph - kh) / sh); later rows read <= floor((ih - 1 + ph) / sh) */
-    const int64_t read_min = -mct__ipx_floordiv((int32_t)(kh - 1 - ih - ph), (int32_t)sh);
-    const int64_t later_max = mct__ipx_floordiv((int32_t)(ih - 1 + ph), (int32_t)sh);
-    if (ih > 0 && r_min <= later_max && r_min < read_min) bwd = 0;
-  }
-  return fwd ? 1 : (bwd ? -1 : 0);
-}
-
-/* np (<= 4) gx pixels, sw columns apart, one dependency chain each (the same sums). */
-MCT__IPX static inline void mct__ipx_gdw_pixels(const float *const *rows, const __m256 *wf,
-                                                int32_t kh, int32_t kw, int32_t j0, int32_t sw,
-                                                int32_t u0, int32_t np, float *dst, size_t ps) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int32_t i = 0; i < kh; ++i) {
-    if (!rows[i]) continue;
-    for (int32_t j = j0; j < kw; j += sw) {
-      const float *r = rows[i] + (size_t)((u0 - j) / sw) * 8;
-      const __m256 wv = wf[i * kw + j];
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(r), wv));
-      if (np == 4) {
-        a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(r + 8), wv));
-        a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(r + 16), wv));
-        a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(r + 24), wv));
-      }
-    }
-  }
-  _mm256_storeu_ps(dst, a0);
-  if (np == 4) {
-    _mm256_storeu_ps(dst + ps, a1);
-    _mm256_storeu_ps(dst + 2 * ps, a2);
-    _mm256_storeu_ps(dst + 3 * ps, a3);
-  }
-}
-
-MCT__IPX static void mct__ipx_gdw_block(const mct_conv_geom *g, float *buf, int32_t cb,
-                                        const __m256 *wf, __m256 scale, int32_t dir, float *ring) {
-  const int32_t C = g->in_c, H = g->in_h, W = g->in_w, OW = g->out_w, kh = g->k_h, kw = g->k_w;
-  const int32_t sh = g->stride_h, sw = g->stride_w, ph = g->pad_h, pw = g->pad_w;
-  const int32_t padc = mct__ipx_gdw_padc(g), len = (OW + 2 * padc) * 8;
-  int32_t slot_row[MCT__IPX_MAX_K];
-  for (int32_t i = 0; i < kh; ++i) slot_row[i] = -1;
-  for (int32_t n = 0; n < H; ++n) {
-    const int32_t ih = dir > 0 ? n : H - 1 - n;
-    const float *rows[MCT__IPX_MAX_K];
-    for (int32_t i = 0; i < kh; ++i) { /* the G rows of this gx row, into the ring */
-      const int32_t t = ih + ph - i;
-      rows[i] = NULL;
-      if (t < 0 || t % sh || t / sh >= g->out_h) continue;
-      const int32_t oh = t / sh, s = oh % kh;
-      float *r = ring + (size_t)s * len;
-      rows[i] = r;
-      if (slot_row[s] == oh) continue;
-      slot_row[s] = oh;
-      const float *src = buf + (size_t)oh * OW * C + cb;
-      for (int32_t ow = 0; ow < OW; ++ow)
-        _mm256_storeu_ps(r + (size_t)(ow + padc) * 8, _mm256_mul_ps(_mm256_loadu_ps(src + (size_t)ow * C), scale));
-    }
-    float *dst = buf + (size_t)ih * W * C + cb;
-    for (int32_t f = 0; f < sw; ++f) { /* columns f, f + sw, ...: the same taps j */
-      int32_t iw = f; /* u0 = iw + pw + sw * padc >= kw - 1: the ring columns stay >= 0 */
-      for (; iw + 3 * sw < W; iw += 4 * sw) {
-        const int32_t u0 = iw + pw + sw * padc;
-        mct__ipx_gdw_pixels(rows, wf, kh, kw, u0 % sw, sw, u0, 4, dst + (size_t)iw * C, (size_t)sw * C);
-      }
-      for (; iw < W; iw += sw) {
-        const int32_t u0 = iw + pw + sw * padc;
-        mct__ipx_gdw_pixels(rows, wf, kh, kw, u0 % sw, sw, u0, 1, dst + (size_t)iw * C, 0);
-      }
-    }
-  }
-}
-
-/* Channels [0, C - C % 8) of the in-place depthwise input gradient. */
-MCT__IPX static int32_t mct__ipx_gdw(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                     const mct_wsplit *ws, const float *w_scale, int32_t dir) {
-  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
-  float ring[MCT__IPX_GRING];
-  __m256 wf[MCT__IPX_DW_TAPS];
-  int32_t next = 0, cb = 0;
-  memset(ring, 0, sizeof ring); /* the padding columns stay 0 */
-  for (; cb + 8 <= C; cb += 8) {
-    float taps[MCT__IPX_DW_TAPS][8], sc[8];
-    for (int32_t k = 0; k < 8; ++k) {
-      const int32_t c = cb + k;
-      const int8_t *row = w + (size_t)c * kk;
-      if (ws && next < ws->n_sel && ws->sel[next] == c) row = ws->wt + (size_t)(next++) * kk;
-      for (int32_t t = 0; t < kk; ++t) taps[t][k] = (float)row[t];
-      sc[k] = w_scale ? w_scale[c] : 1.0f;
-    }
-    for (int32_t t = 0; t < kk; ++t) wf[t] = _mm256_loadu_ps(taps[t]);
-    mct__ipx_gdw_block(g, buf, cb, wf, _mm256_loadu_ps(sc), dir, ring);
-  }
-  return cb;
-}
-
-/* ---- dispatch (arguments already checked by inplace.c / inplace_grad.c) ---------------------- */
+/* ---- dispatch (arguments already checked by inplace.c) ------------------------------------------ */
 
 static int mct__ipx_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
 
@@ -735,24 +609,6 @@ int32_t mct__inplace_expand_dw_avx2(const mct_conv_geom *g1, const mct_requant *
                                     const int8_t *x, int8_t *y) {
   if (g2->out_c != g2->in_c || !mct__ipx_dwb_fits(g2) || !mct__ipx_has_avx2()) return 0;
   return mct__ipx_expand_dw(g1, q1, w1, b1, g2, q2, w2, b2, x, y);
-}
-
-int mct__inplace_pointwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                     const mct_wsplit *ws, const float *w_scale, float *tmp) {
-  if (!mct__ipx_has_avx2()) return 0;
-  mct__ipx_pw_grad(g, buf, w, ws, w_scale, tmp);
-  return 1;
-}
-
-/* Returns the number of leading channels it computed (a multiple of 8; 0: none). */
-int32_t mct__inplace_depthwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                         const mct_wsplit *ws, const float *w_scale) {
-  if (g->k_h > MCT__IPX_MAX_K || g->k_h * g->k_w > MCT__IPX_DW_TAPS ||
-      (int64_t)g->k_h * (g->out_w + 2 * mct__ipx_gdw_padc(g)) * 8 > MCT__IPX_GRING)
-    return 0;
-  const int32_t dir = mct__ipx_gdw_order(g);
-  if (!dir || !mct__ipx_has_avx2()) return 0;
-  return mct__ipx_gdw(g, buf, w, ws, w_scale, dir);
 }
 
 #else
