@@ -340,8 +340,9 @@ class FuncGen:
             elif n.op == "expand_depthwise":
                 h, w, _ = hwc(self.g.values[n.inputs[0]].shape)
                 oh, ow, e = hwc(self.g.values[n.outputs[0]].shape)
-                kh = self.g.values[n.inputs[3]].shape[2]
-                out[i] = kh * w * e + ow * e if mode == "rows" else h * w
+                kh, kw = self.g.values[n.inputs[3]].shape[2:]
+                work = (ow * e + kh * kw * e + 15) // 16 * 16 + 4 * e  # MCT_EXPAND_DW_WORK
+                out[i] = (kh * w * e + 15) // 16 * 16 + work if mode == "rows" else h * w
             elif n.op == "weight_grad_update":
                 p = self.g.values[n.inputs[2]]
                 ch = n.attrs["sgd"].get("channels")
@@ -487,7 +488,7 @@ class FuncGen:
         q2 = self._requant_named(n.outputs[0] + ".dw", a2)
         if self.mode.get(i) == "inplace":  # streamed by rows over its consumed input
             ring = self.scratch(i, "int8_t")
-            row_tmp = f"{ring} + {k2[0] * iw * oc1}"
+            row_tmp = f"{ring} + {(k2[0] * iw * oc1 + 15) // 16 * 16}"
             return [f"st |= mct_expand_dw_s8_rows(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, "
                     f"&{q2}, {self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
                     f"{ring}, {row_tmp});"]

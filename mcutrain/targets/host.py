@@ -39,7 +39,7 @@ def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt:
     out.parent.mkdir(parents=True, exist_ok=True)
     flags = list(CFLAGS)
     if opt:
-        flags = [f for f in flags if not f.startswith("-O")] + [opt]
+        flags = [f for f in flags if not f.startswith("-O")] + opt.split()
     incs = [f"-I{d}" for d in (INCLUDE, *include_dirs)]
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".so.tmp")
     os.close(fd)

@@ -112,15 +112,31 @@ typedef struct {
   uint32_t loaded;     /* 0: compiled-in parameters, 1: flash slot, 2: job */
   uint32_t loaded_seq; /* seq of the flash slot loaded (0: none) */
   uint32_t start_step, stack_size;
+  uint32_t calib_ticks; /* timer ticks of MCT_CALIB_INSNS instructions: ticks -> instructions */
+  uint32_t reserved[3];
 } mct_out_header;
+#define MCT_CALIB_LOOPS (1u << 20) /* a 2-instruction loop: subs, bne */
+#define MCT_CALIB_INSNS (2u * MCT_CALIB_LOOPS)
 
 #define MCT_REC_TRAIN 1u /* status, loss (float bits), timer ticks of mct_train_step */
 #define MCT_REC_EVAL 2u  /* status, 0, ticks of mct_forward */
 #define MCT_REC_SAVE0 3u /* a flash save begins: seq to be written, payload crc */
 #define MCT_REC_SAVE 4u  /* the save completed: seq, payload crc, ticks */
 #define MCT_REC_END 5u   /* step, stack high-water bytes, 0; then params with DUMP */
+#define MCT_REC_PROFILE 6u /* profiling builds: kernel index, calls, ticks (before END) */
 typedef struct {
   uint32_t kind, a, b, ticks;
 } mct_record;
+
+/* ---- provided by the generated device_glue.c (which #includes model.c) ------------------ */
+extern const mct_span mct_dev_param_spans[];
+extern const int32_t mct_dev_n_param_spans;
+extern const uint32_t mct_dev_model_hash;
+/* Where mct_train_step / mct_forward keep their input in the arena: a sample read there
+ * directly costs no input buffer (the step's own copy is then skipped). */
+int8_t *mct_dev_train_input(void);
+int8_t *mct_dev_forward_input(void);
+/* Profiling builds (-DMCT_PROFILE) define it in the glue: one MCT_REC_PROFILE per kernel. */
+void mct_dev_profile_write(void (*record)(uint32_t kind, uint32_t a, uint32_t b, uint32_t ticks));
 
 #endif

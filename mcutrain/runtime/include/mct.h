@@ -115,13 +115,16 @@ int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_
 /* The same fusion streamed by rows, so its output can overwrite its consumed input: output
  * row r needs expanded rows s*r - p .. s*r - p + k_h - 1, kept in a ring of k_h rows
  * (ring: k_h * in_w * E bytes, each expanded row computed once from input row j, after which
- * input row j is dead); the row is assembled in row_tmp (out_w * E bytes) and stored. y may
- * start `gap` bytes before x, with (computed at compile time)
- *   gap = max over r < out_h - 1 of ((r+1)*out_w*E - min(in_h, s*r - p + k_h)*in_w*C). */
+ * input row j is dead); the row is assembled in `work` and stored. y may start `gap` bytes
+ * before x, with (computed at compile time)
+ *   gap = max over r < out_h - 1 of ((r+1)*out_w*E - min(in_h, s*r - p + k_h)*in_w*C).
+ * work: MCT_EXPAND_DW_WORK(out_w, E, k_h, k_w) bytes (output row, weights by tap, int32 sums). */
+#define MCT_EXPAND_DW_WORK(out_w, E, k_h, k_w) \
+  (((out_w) * (E) + (k_h) * (k_w) * (E) + 15) / 16 * 16 + 4 * (E))
 int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
                           const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                           const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
-                          int8_t *ring, int8_t *row_tmp);
+                          int8_t *ring, int8_t *work);
 
 /* ---- float head and loss ---------------------------------------------------------------- */
 

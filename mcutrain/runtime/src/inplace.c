@@ -154,7 +154,8 @@ static void mct__pw_pixel(const mct__ipq *r, const int8_t *xp, int32_t C, int32_
   for (; o + 4 <= O; o += 4) {
     mct__ip_dot4(xp, xz, w + (size_t)o * C, (size_t)C, C, acc);
     for (int32_t k = 0; k < 4; ++k) {
-      if (ws) acc[k] += mct__ip_dot_sel(xp, ws->sel, ws->wt + (size_t)(o + k) * ws->n_sel, ws->n_sel, 1, xz);
+      if (ws)
+        acc[k] += mct__ip_dot_sel(xp, ws->sel, ws->wt + (size_t)(o + k) * ws->n_sel, ws->n_sel, 1, xz);
       yp[o + k] = mct__ip_out(r, acc[k], o + k);
     }
   }

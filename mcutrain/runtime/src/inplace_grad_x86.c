@@ -119,7 +119,8 @@ static int32_t mct__ipg_gdw_order(const mct_conv_geom *g) {
     const int64_t read_max = mct__ipg_floordiv((int32_t)(ih + ph), (int32_t)sh);
     const int64_t later_min = -mct__ipg_floordiv((int32_t)(kh - 2 - ih - ph), (int32_t)sh);
     if (ih + 1 < H && r_max >= later_min && r_max > read_max) fwd = 0;
-    /* descending: read so far >= ceil((ih + 1 + ph - kh) / sh); later rows read <= floor((ih - 1 + ph) / sh) */
+    /* descending: read so far >= ceil((ih + 1 + ph - kh) / sh);
+     * later rows read <= floor((ih - 1 + ph) / sh) */
     const int64_t read_min = -mct__ipg_floordiv((int32_t)(kh - 1 - ih - ph), (int32_t)sh);
     const int64_t later_max = mct__ipg_floordiv((int32_t)(ih - 1 + ph), (int32_t)sh);
     if (ih > 0 && r_min <= later_max && r_min < read_min) bwd = 0;
@@ -174,7 +175,8 @@ MCT__IPG static void mct__ipg_gdw_block(const mct_conv_geom *g, float *buf, int3
       slot_row[s] = oh;
       const float *src = buf + (size_t)oh * OW * C + cb;
       for (int32_t ow = 0; ow < OW; ++ow)
-        _mm256_storeu_ps(r + (size_t)(ow + padc) * 8, _mm256_mul_ps(_mm256_loadu_ps(src + (size_t)ow * C), scale));
+        _mm256_storeu_ps(r + (size_t)(ow + padc) * 8,
+                         _mm256_mul_ps(_mm256_loadu_ps(src + (size_t)ow * C), scale));
     }
     float *dst = buf + (size_t)ih * W * C + cb;
     for (int32_t f = 0; f < sw; ++f) { /* columns f, f + sw, ...: the same taps j */

@@ -181,7 +181,8 @@ MCT__IPX static inline void mct__ipx_copy(int8_t *dst, const int8_t *src, int32_
   int32_t c = 0;
   for (; c + 32 <= n; c += 32)
     _mm256_storeu_si256((__m256i *)(dst + c), _mm256_loadu_si256((const __m256i *)(src + c)));
-  for (; c + 8 <= n; c += 8) _mm_storel_epi64((__m128i *)(dst + c), _mm_loadl_epi64((const __m128i *)(src + c)));
+  for (; c + 8 <= n; c += 8)
+    _mm_storel_epi64((__m128i *)(dst + c), _mm_loadl_epi64((const __m128i *)(src + c)));
   for (; c < n; ++c) dst[c] = src[c];
 }
 
@@ -298,7 +299,8 @@ MCT__IPX static void mct__ipx_dwb_weights(mct__ipx_dwb *b, const int8_t *w, cons
     for (int32_t j = 0; j < kw; ++j) {
       const int32_t t = i * kw + j;
       const __m256i a = _mm256_loadu_si256((const __m256i *)taps[t]);
-      const __m256i c = j + 1 < kw ? _mm256_loadu_si256((const __m256i *)taps[t + 1]) : _mm256_setzero_si256();
+      const __m256i c =
+          j + 1 < kw ? _mm256_loadu_si256((const __m256i *)taps[t + 1]) : _mm256_setzero_si256();
       b->wp[2 * t] = _mm256_unpacklo_epi16(a, c);
       b->wp[2 * t + 1] = _mm256_unpackhi_epi16(a, c);
     }
@@ -366,7 +368,8 @@ MCT__IPX static void mct__ipx_dwb_row(const mct__ipx_dwb *b, const int16_t *cons
       const __m256i *wt = b->wp + 2 * i * kw;
       for (int32_t j = 0; j < kw; j += 2) {
         const __m256i xa = _mm256_loadu_si256((const __m256i *)(r + (size_t)j * 16));
-        const __m256i xb = j + 1 < kw ? _mm256_loadu_si256((const __m256i *)(r + (size_t)(j + 1) * 16)) : zero;
+        const __m256i xb =
+            j + 1 < kw ? _mm256_loadu_si256((const __m256i *)(r + (size_t)(j + 1) * 16)) : zero;
         alo = _mm256_add_epi32(alo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), wt[2 * j]));
         ahi = _mm256_add_epi32(ahi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), wt[2 * j + 1]));
       }
@@ -440,10 +443,13 @@ MCT__IPX static void mct__ipx_dwb_expand(const mct__ipx_dwb *b, const mct_conv_g
   const int8_t *w0 = w1 + (size_t)b->cb * C;
   for (int32_t iw = 0; iw < W; ++iw) {
     const int8_t *xp = x + ((size_t)ih * W + iw) * C;
-    const __m256i a = _mm256_sub_epi32(mct__ipx_rq8(mct__ipx_dot8(xp, q1->x_zero, w0, (size_t)C, C), &k1[0]), vz);
-    const __m256i c = b->nc == 16
-        ? _mm256_sub_epi32(mct__ipx_rq8(mct__ipx_dot8(xp, q1->x_zero, w0 + (size_t)8 * C, (size_t)C, C), &k1[1]), vz)
-        : _mm256_setzero_si256();
+    const __m256i sa = mct__ipx_dot8(xp, q1->x_zero, w0, (size_t)C, C);
+    const __m256i a = _mm256_sub_epi32(mct__ipx_rq8(sa, &k1[0]), vz);
+    __m256i c = _mm256_setzero_si256();
+    if (b->nc == 16) {
+      const __m256i sc = mct__ipx_dot8(xp, q1->x_zero, w0 + (size_t)8 * C, (size_t)C, C);
+      c = _mm256_sub_epi32(mct__ipx_rq8(sc, &k1[1]), vz);
+    }
     /* packs gives channels 0-3, 8-11 | 4-7, 12-15 as 64-bit quarters; 0xD8 puts them in order */
     _mm256_storeu_si256((__m256i *)(dst + (size_t)iw * 16),
                         _mm256_permute4x64_epi64(_mm256_packs_epi32(a, c), 0xD8));

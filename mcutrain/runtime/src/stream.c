@@ -7,33 +7,34 @@
  * s*r - p .. s*r - p + k_h - 1 (rows outside the image are padding: they contribute 0 after
  * the zero point is subtracted). After output row r is stored, input rows below
  * min(in_h, s*r - p + k_h) are dead, which is what lets y overlap x (see the gap in mct.h).
+ * The depthwise taps run over channels innermost (contiguous in HWC), with the weights
+ * regrouped by tap in `work`, so the compiler can vectorize them.
  */
 #include "mct.h"
 
 #include <string.h>
 
-static inline int8_t mct__stream_out(const mct_requant *q, const int32_t *bias, int32_t acc,
-                                     int32_t e) {
-  const int32_t v = (int32_t)mct_requantize(mct_sat32((int64_t)acc + bias[e]), q->mult[e],
-                                            q->shift[e]) + q->y_zero;
-  return (int8_t)mct_clamp(v, q->act_min, q->act_max);
-}
-
 int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
                           const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                           const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
-                          int8_t *ring, int8_t *row_tmp) {
-  if (!g1 || !g2 || !q1 || !q2 || !x || !y || !ring || !row_tmp) return MCT_E_ARG;
+                          int8_t *ring, int8_t *work) {
+  if (!g1 || !g2 || !q1 || !q2 || !x || !y || !ring || !work) return MCT_E_ARG;
   const int32_t H = g1->in_h, W = g1->in_w, C = g1->in_c, E = g1->out_c;
   const int32_t kh = g2->k_h, kw = g2->k_w, sh = g2->stride_h, sw = g2->stride_w;
   const int32_t ph = g2->pad_h, pw = g2->pad_w, Ho = g2->out_h, Wo = g2->out_w;
   if (g2->in_c != E || g2->out_c != E || g2->groups != E || g2->in_h != H || g2->in_w != W ||
       g1->k_h != 1 || g1->k_w != 1 || g1->stride_h != 1 || g1->stride_w != 1 || g1->groups != 1)
     return MCT_E_ARG;
+  const size_t RI = (size_t)W * C, RE = (size_t)W * E, RO = (size_t)Wo * E;
+  int8_t *row_out = work;
+  int8_t *wt = work + RO; /* wt[(i*kw + j)*E + e] = w2[e][0][i][j] */
+  int32_t *acc = (int32_t *)(work + (RO + (size_t)kh * kw * E + 15) / 16 * 16);
+  for (int32_t e = 0; e < E; ++e)
+    for (int32_t t = 0; t < kh * kw; ++t) wt[(size_t)t * E + e] = w2[(size_t)e * kh * kw + t];
+  const int32_t xz = q2->x_zero, yz = q2->y_zero, lo = q2->act_min, hi = q2->act_max;
   /* one input row as a 1 x W image for the ordinary pointwise kernel */
   mct_conv_geom row1 = *g1;
   row1.in_h = row1.out_h = 1;
-  const size_t RI = (size_t)W * C, RE = (size_t)W * E, RO = (size_t)Wo * E;
   int32_t done = 0; /* expanded rows [0, done) have been computed */
   int st = MCT_OK;
   for (int32_t r = 0; r < Ho; ++r) {
@@ -45,23 +46,27 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
                           ring + (size_t)(done % kh) * RE);
     for (int32_t ow = 0; ow < Wo; ++ow) {
       const int32_t left = ow * sw - pw;
-      for (int32_t e = 0; e < E; ++e) {
-        const int8_t *we = w2 + (size_t)e * kh * kw;
-        int32_t acc = 0;
-        for (int32_t i = 0; i < kh; ++i) {
-          const int32_t row = top + i;
-          if (row < 0 || row >= H) continue;
-          const int8_t *rp = ring + (size_t)(row % kh) * RE + e;
-          for (int32_t j = 0; j < kw; ++j) {
-            const int32_t col = left + j;
-            if (col < 0 || col >= W) continue;
-            acc += ((int32_t)rp[(size_t)col * E] - q2->x_zero) * we[i * kw + j];
-          }
+      for (int32_t e = 0; e < E; ++e) acc[e] = 0;
+      for (int32_t i = 0; i < kh; ++i) {
+        const int32_t row = top + i;
+        if (row < 0 || row >= H) continue;
+        const int8_t *rp = ring + (size_t)(row % kh) * RE;
+        for (int32_t j = 0; j < kw; ++j) {
+          const int32_t col = left + j;
+          if (col < 0 || col >= W) continue;
+          const int8_t *v = rp + (size_t)col * E;
+          const int8_t *wv = wt + (size_t)(i * kw + j) * E;
+          for (int32_t e = 0; e < E; ++e) acc[e] += ((int32_t)v[e] - xz) * (int32_t)wv[e];
         }
-        row_tmp[(size_t)ow * E + e] = mct__stream_out(q2, b2, acc, e);
+      }
+      int8_t *out = row_out + (size_t)ow * E;
+      for (int32_t e = 0; e < E; ++e) {
+        const int32_t v = (int32_t)mct_requantize(mct_sat32((int64_t)acc[e] + b2[e]), q2->mult[e],
+                                                  q2->shift[e]) + yz;
+        out[e] = (int8_t)mct_clamp(v, lo, hi);
       }
     }
-    memcpy(y + (size_t)r * RO, row_tmp, RO);
+    memcpy(y + (size_t)r * RO, row_out, RO);
   }
   return st;
 }

@@ -1,0 +1,482 @@
+"""Cortex-M target: the compile output built with arm-none-eabi-gcc into an ELF whose linker
+script has RAM = the RAM budget and FLASH = the flash budget, and run inside QEMU.
+
+    build_device(OUT, "cortex-m7")   OUT/cortex-m7/: device sources, device_glue.c, link.ld,
+                                      Makefile, model.elf, model.map; sizes into report.json
+    DeviceRunner(OUT, "cortex-m7")   job.bin -> QEMU (mps2-an500) -> out.bin (device/main.c)
+
+The linker is the memory check: a training step that does not fit fails the link with the
+linker's "region `RAM' overflowed by N bytes" and our breakdown of what is in RAM (from the
+symbols of the same objects linked without limits). Instruction counts come from QEMU's
+-icount (one instruction = one virtual nanosecond), read through the CMSDK timer, which the
+device calibrates against a loop of known length at every start.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .host import BuildError
+
+DEVICE_SRC = Path(__file__).resolve().parents[1] / "runtime" / "device"
+DEFAULT_RAM = 256 * 1024
+DEFAULT_FLASH = 1024 * 1024
+DEFAULT_STACK = 4096
+SECTOR = 2048  # flash erase unit of the parameter slots
+SLOT_HEADER = 32
+APT_HINT = ("install it with: apt-get install -y --no-install-recommends gcc-arm-none-eabi "
+            "libnewlib-arm-none-eabi qemu-system-arm")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    name: str
+    machine: str  # QEMU board
+    flags: tuple
+
+
+CPUS = {
+    "cortex-m4": Cpu("cortex-m4", "mps2-an386",
+                     ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")),
+    "cortex-m7": Cpu("cortex-m7", "mps2-an500",
+                     ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard")),
+}
+QEMU_TARGETS = {"qemu-m4": "cortex-m4", "qemu-m7": "cortex-m7"}
+CFLAGS = ("-std=c99", "-ffp-contract=off", "-fno-strict-aliasing", "-ffunction-sections",
+          "-fdata-sections", "-fstack-usage", "-Wall", "-Wextra", "-Wno-unused-parameter",
+          "-Werror=implicit-function-declaration")
+
+
+class ToolchainMissing(BuildError):
+    pass
+
+
+class DeviceBuildError(BuildError):
+    pass
+
+
+def cpu_of(target: str) -> Cpu:
+    name = QEMU_TARGETS.get(target, target)
+    if name not in CPUS:
+        raise ValueError(f"unknown device target {target!r}: choose from "
+                         f"{', '.join(list(CPUS) + list(QEMU_TARGETS))}")
+    return CPUS[name]
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise ToolchainMissing(f"{name} not found; {APT_HINT}")
+    return path
+
+
+def toolchain_available() -> bool:
+    return all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size",
+                                         "arm-none-eabi-nm"))
+
+
+def qemu_available() -> bool:
+    return toolchain_available() and shutil.which("qemu-system-arm") is not None
+
+
+# ---- sources of one build ------------------------------------------------------------------
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def model_hash(model_c: str) -> int:
+    """Identifies the compiled model in job.bin and in flash slots (CRC-32 of model.c)."""
+    return zlib.crc32(model_c.encode()) & 0xFFFFFFFF
+
+
+def _input_refs(model_c: str) -> tuple[str, str]:
+    """The arena positions of the training step's and the forward's input (model.c copies a
+    caller's input there unless it is already there)."""
+    refs = re.findall(r"if \(input != (.+?)\) memcpy\(", model_c)
+    if len(refs) != 2:
+        raise DeviceBuildError("cannot find the input positions in model.c (regenerate it with "
+                               "mcutrain compile)")
+    return refs[0], refs[1]
+
+
+def profiled_kernels(model_c: str) -> list:
+    """The runtime kernels model.c calls (names declared in mct.h), sorted."""
+    from .host import INCLUDE
+
+    declared = set(re.findall(r"^[a-z][\w \*]*?\b(mct_\w+)\(", (INCLUDE / "mct.h").read_text(), re.M))
+    return sorted(declared & set(re.findall(r"\b(mct_\w+)\(", model_c)))
+
+
+def _profile_prelude(kernels: list) -> list:
+    """Wraps every kernel call of model.c in timer reads (statement expressions, GNU C)."""
+    n = max(1, len(kernels))
+    lines = ['#include "mct.h"', '#include "mct_device.h"',
+             f"static uint32_t mct__prof_ticks[{n}], mct__prof_calls[{n}];",
+             "#define MCT__PROF(k, call) __extension__({ const uint32_t t0_ = mct_timer_now(); "
+             "__auto_type r_ = (call); mct__prof_ticks[k] += t0_ - mct_timer_now(); "
+             "mct__prof_calls[k] += 1; r_; })"]
+    lines += [f"#define {k}(...) MCT__PROF({i}, ({k})(__VA_ARGS__))" for i, k in enumerate(kernels)]
+    return lines
+
+
+def _profile_writer(kernels: list) -> list:
+    return ["void mct_dev_profile_write(void (*record)(uint32_t, uint32_t, uint32_t, uint32_t)) {",
+            f"  for (uint32_t k = 0; k < {len(kernels)}u; ++k)",
+            "    record(MCT_REC_PROFILE, k, mct__prof_calls[k], mct__prof_ticks[k]);", "}"]
+
+
+def glue_source(model_c: str, params: list, profile: bool = False) -> str:
+    """device_glue.c: model.c itself (its statics become reachable) plus the tables main.c
+    needs: parameter spans in mct_get_params order, input positions, the model hash.
+    profile: every kernel call timed, per kernel (MCT_REC_PROFILE records)."""
+    train_in, fwd_in = _input_refs(model_c)
+    spans = [f"  {{(uint8_t *){p['symbol']}, sizeof({p['symbol']})}}, /* %{p['name']} */"
+             for p in params] or ["  {0, 0},"]
+    kernels = profiled_kernels(model_c) if profile else []
+    return "\n".join([
+        "/* device_glue.c: generated by mcutrain for the Cortex-M build. Do not edit. */",
+        *(_profile_prelude(kernels) if profile else []),
+        '#include "model.c"', '#include "mct_device.h"', "", *_profile_writer(kernels),
+        f"const uint32_t mct_dev_model_hash = 0x{model_hash(model_c):08X}u;",
+        "const mct_span mct_dev_param_spans[] = {", *spans, "};",
+        f"const int32_t mct_dev_n_param_spans = {len(params)};", "",
+        f"int8_t *mct_dev_train_input(void) {{ return {train_in}; }}",
+        f"int8_t *mct_dev_forward_input(void) {{ return {fwd_in}; }}", ""])
+
+
+@dataclass
+class Layout:
+    ram: int
+    flash: int
+    stack: int
+    slot: int
+
+    @property
+    def pstore(self) -> int:
+        return 2 * self.slot
+
+    @property
+    def flash_code(self) -> int:
+        return self.flash - self.pstore
+
+
+def linker_script(cpu: Cpu, lay: Layout) -> str:
+    text = (DEVICE_SRC / "link.ld.in").read_text()
+    subs = dict(CPU=cpu.name, MACHINE=cpu.machine, FLASH_CODE_BYTES=str(lay.flash_code),
+                PSTORE_ORIGIN=f"0x{lay.flash_code:08X}", PSTORE_BYTES=str(lay.pstore),
+                RAM_BYTES=str(lay.ram), STACK_BYTES=str(lay.stack), SLOT_BYTES=str(lay.slot))
+    for k, v in subs.items():
+        text = text.replace(f"@{k}@", v)
+    return text
+
+
+def compile_flags(cpu: Cpu, opt: str, portable: bool, profile: bool = False) -> list:
+    return [*cpu.flags, *CFLAGS, opt, *(["-DMCT_PORTABLE"] if portable else []),
+            *(["-DMCT_PROFILE"] if profile else [])]
+
+
+MAKEFILE = """# Rebuilds model.elf for {cpu} ({machine}); `mcutrain build` wrote this and link.ld.
+CC = arm-none-eabi-gcc
+CFLAGS = {cflags}
+INC = -I. -Idevice -I.. -I../runtime/include
+SRC = device_glue.c $(wildcard device/*.c) $(wildcard ../runtime/src/*.c)
+
+model.elf: $(SRC) link.ld
+\t$(CC) $(CFLAGS) $(INC) $(SRC) {ldflags} -o $@
+
+clean:
+\trm -f model.elf model.map *.su
+"""
+
+LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--print-memory-usage")
+
+
+def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
+    dev = bdir / "device"
+    dev.mkdir(parents=True, exist_ok=True)
+    for p in sorted(DEVICE_SRC.iterdir()):
+        if p.suffix in (".c", ".h"):
+            shutil.copy2(p, dev / p.name)
+    (bdir / "device_glue.c").write_text(glue_source((out / "model.c").read_text(), report["params"],
+                                                    "-DMCT_PROFILE" in flags))
+    (bdir / "link.ld").write_text(linker_script(cpu, lay))
+    ld = " ".join([*LDFLAGS, "-T", "link.ld", "-Wl,-Map=model.map", "-lm"])
+    (bdir / "Makefile").write_text(MAKEFILE.format(cpu=cpu.name, machine=cpu.machine,
+                                                   cflags=" ".join(flags), ldflags=ld))
+
+
+def _sources(out: Path, bdir: Path) -> list:
+    return [bdir / "device_glue.c", *sorted((bdir / "device").glob("*.c")),
+            *sorted((out / "runtime" / "src").glob("*.c"))]
+
+
+def _compile_objects(out: Path, bdir: Path, flags) -> list:
+    """Every source to an object (in parallel), -fstack-usage files beside them."""
+    gcc = tool("arm-none-eabi-gcc")
+    obj = bdir / "obj"
+    obj.mkdir(exist_ok=True)
+    incs = [f"-I{bdir}", f"-I{bdir / 'device'}", f"-I{out}", f"-I{out / 'runtime' / 'include'}"]
+
+    def one(src: Path) -> Path:
+        o = obj / (src.stem + ".o")
+        cmd = [gcc, *flags, *incs, "-c", str(src), "-o", str(o)]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=obj)
+        if p.returncode != 0:
+            raise DeviceBuildError(f"device build failed:\n{' '.join(cmd)}\n{p.stderr[-4000:]}")
+        return o
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+        return list(ex.map(one, _sources(out, bdir)))
+
+
+def _link(bdir: Path, objs, flags, script: str, elf: str, map_file: str):
+    cmd = [tool("arm-none-eabi-gcc"), *[f for f in flags if f.startswith("-m")], *LDFLAGS,
+           "-T", script, f"-Wl,-Map={map_file}", "-o", elf, *map(str, objs), "-lm"]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=bdir)
+
+
+# ---- sizes, the RAM breakdown ----------------------------------------------------------------
+
+def section_sizes(elf: Path) -> dict:
+    """arm-none-eabi-size -A: bytes per section."""
+    p = subprocess.run([tool("arm-none-eabi-size"), "-A", str(elf)], capture_output=True, text=True,
+                       check=True)
+    out = {}
+    for ln in p.stdout.splitlines():
+        f = ln.split()
+        if len(f) == 3 and f[0].startswith(".") and f[1].isdigit():
+            out[f[0]] = int(f[1])
+    return out
+
+
+def size_berkeley(elf: Path) -> dict:
+    """arm-none-eabi-size (Berkeley form): text, data, bss."""
+    p = subprocess.run([tool("arm-none-eabi-size"), str(elf)], capture_output=True, text=True,
+                       check=True)
+    f = p.stdout.splitlines()[1].split()
+    return dict(text=int(f[0]), data=int(f[1]), bss=int(f[2]))
+
+
+def symbols(elf: Path) -> list:
+    """(name, size, section letter) of every sized symbol."""
+    p = subprocess.run([tool("arm-none-eabi-nm"), "-S", "--size-sort", str(elf)],
+                       capture_output=True, text=True, check=True)
+    out = []
+    for ln in p.stdout.splitlines():
+        f = ln.split()
+        if len(f) == 4:
+            out.append((f[3], int(f[1], 16), f[2]))
+    return out
+
+
+def _ram_group(name: str) -> str:
+    if name == "mct_arena":
+        return "arena (activations, saved tensors, gradients, scratch)"
+    if re.match(r"[TPM]_", name):
+        return "trained parameters (and float masters)"
+    if name.startswith("S_"):
+        return "optimizer state (momentum)"
+    if name.startswith("mct_logits_buf") or name in ("mct_lr", "mct_step", "mct_last_status"):
+        return "model state (logits, lr, step, status)"
+    return "runtime, driver and libc statics"
+
+
+def ram_breakdown(elf: Path, stack: int, top: int = 6) -> list:
+    """What is in RAM: (what, bytes) groups largest first, then the largest symbols."""
+    groups: dict = {"stack (reserved, --stack)": stack}
+    big = []
+    for name, size, kind in symbols(elf):
+        if kind.lower() not in "bd":  # .bss / .data only
+            continue
+        g = _ram_group(name)
+        groups[g] = groups.get(g, 0) + size
+        big.append((f"  {name}", size))
+    rows = sorted(groups.items(), key=lambda kv: -kv[1])
+    return rows + [("largest symbols:", None)] + sorted(big, key=lambda kv: -kv[1])[:top]
+
+
+def flash_breakdown(elf: Path, pstore: int, top: int = 6) -> list:
+    groups: dict = {"parameter store (2 slots)": pstore}
+    big = []
+    for name, size, kind in symbols(elf):
+        if kind.lower() in "bd":
+            g = "initial values of RAM data (.data image)" if kind.lower() == "d" else None
+        elif kind.lower() == "r":
+            g = ("frozen weights" if re.match(r"[CF]_", name) else "layer tables")
+        else:
+            g = "code"
+        if g is None:
+            continue
+        groups[g] = groups.get(g, 0) + size
+        big.append((f"  {name}", size))
+    rows = sorted(groups.items(), key=lambda kv: -kv[1])
+    return rows + [("largest symbols:", None)] + sorted(big, key=lambda kv: -kv[1])[:top]
+
+
+def _fmt_rows(rows) -> str:
+    return "\n".join(f"  {what}" if n is None else f"  {n:>9} B  {what}" for what, n in rows)
+
+
+def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout, report: dict) -> str:
+    """The linker's overflow lines plus our breakdown (same objects, linked without limits)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if "overflowed" in ln or "will not fit" in ln]
+    regions = set(re.findall(r"region `(\w+)' overflowed", stderr))
+    free = Layout(ram=64 << 20, flash=64 << 20, stack=lay.stack, slot=lay.slot)
+    (bdir / "link-unbounded.ld").write_text(linker_script(cpu_of("cortex-m4"), free))
+    p = _link(bdir, objs, flags, "link-unbounded.ld", "model-unbounded.elf", "model-unbounded.map")
+    msg = [f"the training step does not fit the device (RAM budget {lay.ram} B, flash budget "
+           f"{lay.flash} B); the linker says:", *[f"  {ln}" for ln in lines]]
+    if p.returncode == 0:
+        elf = bdir / "model-unbounded.elf"
+        if "RAM" in regions or not regions:
+            msg += ["what is in RAM:", _fmt_rows(ram_breakdown(elf, lay.stack))]
+        if regions & {"FLASH", "PSTORE"}:
+            msg += ["what is in flash:", _fmt_rows(flash_breakdown(elf, lay.pstore))]
+    msg.append(f"(compile's own figures: ram_bytes {report['ram_bytes']} B without stack and "
+               f"driver, flash_bytes {report['flash_bytes']} B without the parameter store)")
+    return "\n".join(msg)
+
+
+# ---- the build -------------------------------------------------------------------------------
+
+def params_bytes(report: dict) -> int:
+    size = {"i8": 1, "i32": 4, "f32": 4}
+    n = 0
+    for p in report["params"]:
+        k = size[p["dtype"]]
+        for s in p["shape"]:
+            k *= s
+        n += k
+    return n
+
+
+def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
+    from ..compile import parse_bytes
+
+    lay = Layout(ram=parse_bytes(ram) or report.get("ram_budget") or DEFAULT_RAM,
+                 flash=parse_bytes(flash) or report.get("flash_budget") or DEFAULT_FLASH,
+                 stack=_align(parse_bytes(stack) or DEFAULT_STACK, 8),
+                 slot=_align(SLOT_HEADER + params_bytes(report), SECTOR))
+    if lay.flash_code <= 0:
+        raise DeviceBuildError(f"the flash budget {lay.flash} B cannot even hold the parameter "
+                               f"store ({lay.pstore} B: two slots of {lay.slot} B)")
+    return lay
+
+
+def _stamp(out: Path, flags, lay: Layout) -> str:
+    h = hashlib.sha256(json.dumps([list(flags), lay.__dict__]).encode())
+    for p in [out / "model.c", out / "model.h", *sorted((out / "runtime").rglob("*.[ch]")),
+              *sorted(DEVICE_SRC.iterdir())]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _write_json_atomic(path: Path, data) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def update_report(out: Path, cpu_name: str, fields: dict) -> dict:
+    """Merge `fields` into report.json["device"][cpu_name] (atomic rewrite)."""
+    path = Path(out) / "report.json"
+    rep = json.loads(path.read_text())
+    dev = rep.setdefault("device", {}).setdefault(cpu_name, {})
+    dev.update(fields)
+    _write_json_atomic(path, rep)
+    return dev
+
+
+def build_device(out_dir, target: str = "cortex-m4", ram=None, flash=None, stack=None,
+                 opt: str = "-O2", portable: bool = False, force: bool = False,
+                 measure: bool | int = False, profile: bool = False) -> dict:
+    """Build OUT/<cpu>/model.elf with the budgets as linker regions; sizes into report.json.
+
+    measure: when QEMU is present, also run that many training steps (True: 3) on random
+    samples and write instructions per step and the stack high-water mark to report.json.
+    portable: -DMCT_PORTABLE (no DSP paths); profile: time every kernel call (slower)."""
+    cpu = cpu_of(target)
+    out = Path(out_dir)
+    rep_path = out / "report.json"
+    if not rep_path.exists():
+        raise FileNotFoundError(f"{out} is not a compile output (no report.json)")
+    report = json.loads(rep_path.read_text())
+    lay = layout(report, ram, flash, stack)
+    flags = compile_flags(cpu, opt, portable, profile)
+    bdir = out / cpu.name
+    stamp = _stamp(out, flags, lay)
+    state = bdir / "build.json"
+    if (not force and state.exists() and (bdir / "model.elf").exists()
+            and json.loads(state.read_text()).get("stamp") == stamp):
+        info = json.loads(state.read_text())["info"]
+    else:
+        info = _build(out, bdir, cpu, lay, flags, report, opt)
+        bdir.mkdir(exist_ok=True)
+        _write_json_atomic(state, dict(stamp=stamp, info=info))
+    update_report(out, cpu.name, info)
+    if measure and qemu_available():
+        from .qemu import measure_steps
+
+        info = update_report(out, cpu.name, measure_steps(out, cpu.name, 3 if measure is True
+                                                          else int(measure)))
+    return info
+
+
+def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, opt: str) -> dict:
+    if bdir.exists():
+        shutil.rmtree(bdir / "obj", ignore_errors=True)
+    bdir.mkdir(parents=True, exist_ok=True)
+    _write_sources(out, bdir, cpu, lay, report, flags)
+    objs = _compile_objects(out, bdir, flags)
+    for stale in ("model.elf", "model-unbounded.elf"):
+        (bdir / stale).unlink(missing_ok=True)
+    p = _link(bdir, objs, flags, "link.ld", "model.elf", "model.map")
+    if p.returncode != 0:
+        if "overflowed" in p.stderr or "will not fit" in p.stderr:
+            raise DeviceBuildError(_overflow_error(bdir, objs, flags, p.stderr, lay, report))
+        raise DeviceBuildError(f"device link failed:\n{p.stderr[-4000:]}")
+    elf = bdir / "model.elf"
+    sec = section_sizes(elf)
+    ram_used = sum(sec.get(s, 0) for s in (".stack", ".data", ".bss"))
+    code = sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.extab",
+                                       ".ARM.exidx", ".data"))
+    syms = {n for n, _, _ in symbols(elf)}
+    if syms & {"malloc", "_malloc_r", "_sbrk", "_sbrk_r"}:
+        raise DeviceBuildError("the device program links malloc: the heap must stay empty")
+    groups = [(w, n) for w, n in ram_breakdown(elf, lay.stack) if n is not None and
+              not w.startswith("  ")]
+    return dict(
+        cpu=cpu.name, machine=cpu.machine, elf=str(elf.relative_to(out)), opt=opt,
+        cflags=list(flags), compiler=_gcc_version(), ram_budget=lay.ram, flash_budget=lay.flash,
+        stack_bytes=lay.stack, pstore_slot_bytes=lay.slot, pstore_bytes=lay.pstore,
+        pstore_origin=lay.flash_code, params_bytes=params_bytes(report),
+        model_hash=model_hash((out / "model.c").read_text()),
+        profile_kernels=profiled_kernels((out / "model.c").read_text()) if "-DMCT_PROFILE" in flags
+        else [],
+        sections=sec, size=size_berkeley(elf),
+        ram_used_bytes=ram_used, flash_used_bytes=code + lay.pstore, flash_code_bytes=code,
+        ram_free_bytes=lay.ram - ram_used, flash_free_bytes=lay.flash - code - lay.pstore,
+        ram_breakdown=dict(groups),
+        linker_memory_usage=[ln.strip() for ln in p.stdout.splitlines()
+                             if re.match(r"\s*(FLASH|PSTORE|RAM):", ln)])
+
+
+def _gcc_version() -> str:
+    p = subprocess.run([tool("arm-none-eabi-gcc"), "-dumpversion"], capture_output=True, text=True)
+    return "arm-none-eabi-gcc " + p.stdout.strip()
