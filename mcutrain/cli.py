@@ -59,9 +59,32 @@ def _cmd_compile(a) -> int:
 
 
 def _cmd_train(a) -> int:
+    if a.target != "host":
+        from .targets.qemu import train_device
+
+        train_device(a.out, a.data, target=a.target, epochs=a.epochs, lr=a.lr, seed=a.seed,
+                     progress=not a.quiet)
+        return 0
     from .host_train import train_model
 
     train_model(a.out, a.data, epochs=a.epochs, lr=a.lr, seed=a.seed, progress=not a.quiet)
+    return 0
+
+
+def _cmd_build(a) -> int:
+    from .targets.cortex_m import build_device
+
+    r = build_device(a.out, a.target, ram=a.ram, flash=a.flash, stack=a.stack, opt=a.opt,
+                     portable=a.portable, force=a.force, measure=not a.no_measure)
+    kb = lambda n: f"{n / 1024:.1f} KB"  # noqa: E731
+    print(f"built {a.out}/{r['elf'].split('/')[0]}/model.elf for {r['cpu']} ({r['machine']}): "
+          f"RAM {kb(r['ram_used_bytes'])} of {kb(r['ram_budget'])} (stack {kb(r['stack_bytes'])}), "
+          f"flash {kb(r['flash_used_bytes'])} of {kb(r['flash_budget'])} (parameter store "
+          f"{kb(r['pstore_bytes'])})")
+    if "instructions_per_step" in r:
+        print(f"QEMU: {r['instructions_per_step'] / 1e6:.2f} M instructions per training step, "
+              f"{r['instructions_per_forward'] / 1e6:.2f} M per forward, stack high-water "
+              f"{r['stack_high_water_bytes']} B")
     return 0
 
 
@@ -112,7 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--target", choices=["host", "qemu-m4", "qemu-m7"], default="host",
+                   help="host: the generated C built for this machine; qemu-m4/qemu-m7: the "
+                        "Cortex-M build inside QEMU (mps2-an386 / mps2-an500)")
     t.set_defaults(func=_cmd_train)
+    b = sub.add_parser("build", help="build a compiled model for a Cortex-M (ELF; the linker "
+                                     "enforces the RAM and flash budgets)")
+    b.add_argument("out", help="compile output directory")
+    b.add_argument("--target", choices=["cortex-m4", "cortex-m7"], default="cortex-m4")
+    b.add_argument("--ram", help="RAM budget (default: compile's --ram, else 256KB)")
+    b.add_argument("--flash", help="flash budget (default: compile's --flash, else 1MB)")
+    b.add_argument("--stack", help="stack reserved in RAM (default 4KB)")
+    b.add_argument("--opt", default="-O2", help="optimization flag for arm-none-eabi-gcc")
+    b.add_argument("--portable", action="store_true", help="pure C kernels (no DSP paths)")
+    b.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    b.add_argument("--no-measure", action="store_true",
+                   help="do not run training steps in QEMU for instruction and stack figures")
+    b.set_defaults(func=_cmd_build)
     e = sub.add_parser("eval", help="accuracy of a (trained) compiled model")
     e.add_argument("out")
     e.add_argument("--data", required=True)

@@ -55,7 +55,10 @@ def conv_rows_gap(in_hwc, out_hwc, stride_h: int, pad_h: int) -> int:
     (ih, iw, ic), (oh, ow, oc) = in_hwc, out_hwc
     gap = 0
     for r in range(oh - 1):
-        gap = max(gap, (r + 1) * ow * oc - max(0, stride_h * (r + 1) - pad_h) * iw * ic)
+        first = max(0, stride_h * (r + 1) - pad_h)  # first input row a later output row reads
+        if first >= ih:
+            break  # later output rows read only padding
+        gap = max(gap, (r + 1) * ow * oc - first * iw * ic)
     return gap
 
 
@@ -64,7 +67,7 @@ def expand_rows_gap(in_hwc, e: int, out_hw, k_h: int, stride_h: int, pad_h: int)
     (ih, iw, ic), (oh, ow) = in_hwc, out_hw
     gap = 0
     for r in range(oh - 1):
-        gap = max(gap, (r + 1) * ow * e - min(ih, stride_h * r - pad_h + k_h) * iw * ic)
+        gap = max(gap, (r + 1) * ow * e - max(0, min(ih, stride_h * r - pad_h + k_h)) * iw * ic)
     return gap
 
 

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class DeviceResult:
     profile: list = field(default_factory=list)  # (kernel index, calls, instructions)
     params: bytes | None = None
     layout: list = field(default_factory=list)
+    wall_seconds: float = 0.0
 
     def params_dict(self) -> dict:
         """The dumped parameters by IR name (as CompiledModel.get_params gives them)."""
@@ -78,6 +80,8 @@ def parse_output(data: bytes, classes: int, with_logits: bool, params_bytes: int
     if h[0] != OUT_MAGIC:
         raise DeviceRunError("out.bin has no valid header")
     ratio = CALIB_INSNS / h[8] if h[8] else 1.0
+    if abs(ratio - round(ratio)) < 1e-3 * ratio:  # 40: a 25 MHz timer, 1 ns per instruction
+        ratio = float(round(ratio))
     res.header = dict(classes=h[2], params_bytes=h[3], loaded=("compiled", "flash", "job")[h[4]],
                       loaded_seq=h[5], start_step=h[6], stack_size=h[7], calib_ticks=h[8],
                       insns_per_tick=ratio)
@@ -152,7 +156,8 @@ class DeviceRunner:
         return b"".join(parts)
 
     def _samples(self, x, y) -> bytes:
-        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(x), -1)
+        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(x), self.input_bytes if
+                                                            len(x) == 0 else -1)
         if x.shape[1] != self.input_bytes:
             raise ValueError(f"samples must be int8 HWC {self.input_hwc}")
         rec = np.zeros(len(x), dtype=[("label", "<i4"), ("x", "i1", (self.input_bytes,))])
@@ -204,6 +209,7 @@ class DeviceRunner:
             on_progress=None) -> DeviceResult:
         """One emulator start on `job`; on_progress(records written so far) while it runs."""
         flags = JOB_HEADER.unpack_from(job)[3]
+        t0 = time.time()
         proc, run = self.start(job, timeout)
         try:
             while proc.poll() is None:
@@ -218,7 +224,7 @@ class DeviceRunner:
             proc.stdout.close()
             shutil.rmtree(run, ignore_errors=True)
         res = self.parse(data, flags)
-        res.rc, res.stdout = proc.returncode, stdout
+        res.rc, res.stdout, res.wall_seconds = proc.returncode, stdout, time.time() - t0
         if check and res.rc != 0:
             why = EXIT_CODES.get(res.rc, "")
             raise DeviceRunError(f"the device program exited with {res.rc} ({why}):\n{stdout[-2000:]}")
@@ -254,5 +260,163 @@ def measure_steps(out_dir, cpu_name: str, steps: int = 3, timeout: float = 600.0
                 counted_by="QEMU -icount shift=0 (1 instruction = 1 virtual ns), CMSDK timer")
 
 
+# ---- the flash image, read on the host (the device's own check, mirrored) --------------------
+
+SLOT_HEADER = struct.Struct("<8I")
+SLOT_MAGIC = 0x5054434D
+
+
+def read_slots(runner: DeviceRunner) -> list:
+    """Both slots of the flash image: dict(slot, valid, seq, step, crc, payload)."""
+    img = runner.flash_image.read_bytes() if runner.flash_image.exists() else b""
+    size, out = runner.info["pstore_slot_bytes"], []
+    for s in range(2):
+        raw = img[s * size:(s + 1) * size]
+        d = dict(slot=s, valid=False, seq=None, step=None, crc=None, payload=None)
+        if len(raw) == size:
+            h = SLOT_HEADER.unpack_from(raw)
+            n = h[3]
+            body = raw[SLOT_HEADER.size:SLOT_HEADER.size + n]
+            d.update(seq=h[1], step=h[4], crc=h[5])
+            d["valid"] = (h[0] == SLOT_MAGIC and h[2] == runner.info["model_hash"] and
+                          n == runner.params_bytes and SLOT_HEADER.size + n <= size and
+                          zlib.crc32(raw[:28]) == h[7] and zlib.crc32(body) == h[5])
+            if d["valid"]:
+                d["payload"] = body
+        out.append(d)
+    return out
+
+
+def newest_slot(runner: DeviceRunner) -> dict | None:
+    valid = [d for d in read_slots(runner) if d["valid"]]
+    if len(valid) == 2:
+        a, b = valid
+        return b if ((b["seq"] - a["seq"]) & 0xFFFFFFFF) < 0x80000000 and b["seq"] != a["seq"] else a
+    return valid[0] if valid else None
+
+
+# ---- training on the device -------------------------------------------------------------------
+
+def _timeout(runner: DeviceRunner, n: int) -> float:
+    """Generous wall-clock limit for n steps (QEMU: about 1e8 to 1e9 instructions per second)."""
+    per = runner.info.get("instructions_per_step") or 30 * runner.report.get("macs_per_step", 0) + 5e6
+    return 120.0 + n * per / 5e7
+
+
+def _start_params(runner: DeviceRunner, out_dir: Path):
+    """Where the device starts: its flash when a valid slot is there; otherwise params.npz
+    (the host's last training) sent in the job; otherwise the compiled-in parameters."""
+    from ..host_train import PARAMS_FILE
+
+    if newest_slot(runner) is not None:
+        return None, 0
+    p = out_dir / PARAMS_FILE
+    if not p.exists():
+        return None, 0
+    with np.load(p, allow_pickle=False) as f:
+        params = {k: f[k] for k in f.files if not k.startswith("__")}
+        step = int(f["__step__"]) if "__step__" in f.files else 0
+    return params, step
+
+
+def _epoch_job(runner, xi, y, order, test, lr, params, step):
+    flags = JOB_LOAD | JOB_SAVE | JOB_LOGITS | JOB_DUMP
+    return runner.job(train=(xi[order], y[order]), evals=test, flags=flags, lr=lr,
+                      params=params, step=step)
+
+
+def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: float | None = None,
+                 seed: int = 0, progress: bool = True, echo=print, limit: int | None = None) -> dict:
+    """`mcutrain train --target qemu-m4|qemu-m7`: every epoch is one emulator start that loads
+    the parameters from its flash, trains on the shuffled samples (the host's order), runs the
+    test split forward, and saves the parameters back to flash. Writes params.npz and
+    train_log.json like the host target."""
+    from ..data.datasets import load_dataset, to_int8_hwc
+    from ..host_train import PARAMS_FILE, _atomic_write, _check_labels
+
+    out = Path(out_dir)
+    runner = DeviceRunner(out, target)
+    ds = load_dataset(data, runner.input_hwc)
+    x, y = ds["x_train"], np.asarray(ds["y_train"])
+    if limit:
+        x, y = x[:limit], y[:limit]
+    _check_labels(y, runner.classes, "training data")
+    test = None
+    if "x_test" in ds:
+        _check_labels(ds["y_test"], runner.classes, "test data")
+        test = (to_int8_hwc(ds["x_test"]), np.asarray(ds["y_test"]))
+    xi = to_int8_hwc(x)
+    rng = np.random.default_rng(seed)
+    params, step = _start_params(runner, out)
+    log = dict(model=runner.report.get("model"), scheme=runner.report.get("scheme"),
+               target=target, cpu=runner.cpu.name, machine=runner.cpu.machine,
+               lr=lr if lr else runner.report.get("config", {}).get("lr"),
+               epochs=[], samples=len(x))
+    res = None
+    for ep in range(1, epochs + 1):
+        order = rng.permutation(len(x))
+        job = _epoch_job(runner, xi, y, order, test, lr, params, step)
+        params = None  # from now on the device resumes from its flash
+        res = _run_epoch(runner, job, len(order) + (len(test[0]) if test else 0), ep, epochs,
+                         progress)
+        rec = _epoch_record(ep, res, y[order], test, log)
+        extra = f"  test acc {rec['test_acc']:.3f}" if test else ""
+        echo(f"epoch {ep}: loss {rec['loss']:.4f}  train acc {rec['train_acc']:.3f}{extra}  "
+             f"({rec['steps_per_second']} steps/s in QEMU; "
+             f"{rec['instructions_per_step'] / 1e6:.2f} M instructions/step, "
+             f"~{rec['device_seconds_216mhz']:.1f} s at 216 MHz)")
+    if res is not None:
+        params = res.params_dict()
+        params["__step__"] = np.asarray(res.end["step"])
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, **params)
+
+        _atomic_write(out / PARAMS_FILE, write)
+    _atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1)))
+    return log
+
+
+def _run_epoch(runner, job, total, ep, epochs, progress) -> DeviceResult:
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=f"epoch {ep}/{epochs} (QEMU {runner.cpu.name})", leave=False)
+
+    def on_progress(k):
+        if bar is not None and k > bar.n:
+            bar.update(min(k, total) - bar.n)
+
+    try:
+        return runner.run(job, timeout=_timeout(runner, total), on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _epoch_record(ep, res, labels, test, log) -> dict:
+    losses = np.array([t["loss"] for t in res.train], np.float64)
+    if not np.all(np.isfinite(losses)):
+        bad = int(np.argmin(np.isfinite(losses)))
+        raise FloatingPointError(f"loss became {losses[bad]} at step "
+                                 f"{res.header['start_step'] + bad + 1}: lower --lr")
+    pred = np.array([int(np.argmax(t["logits"])) for t in res.train])
+    ins = np.array([t["instructions"] for t in res.train], np.float64)
+    wall = max(res.wall_seconds, 1e-9)
+    rec = dict(epoch=ep, loss=float(losses.mean()), train_acc=float(np.mean(pred == labels)),
+               seconds=round(wall, 2), steps_per_second=round(len(losses) / wall, 1),
+               instructions_per_step=float(ins.mean()),
+               device_seconds_216mhz=round(float(ins.sum()) / 216e6, 2),
+               loaded=res.header["loaded"], saved_seq=res.saves[-1]["seq"] if res.saves else None,
+               stack_high_water_bytes=res.end["stack_high_water"])
+    if test is not None:
+        tp = np.array([int(np.argmax(e["logits"])) for e in res.evals])
+        rec["test_acc"] = float(np.mean(tp == test[1]))
+    log["epochs"].append(rec)
+    return rec
+
+
 __all__ = ["DeviceRunner", "DeviceResult", "DeviceRunError", "BuildError", "measure_steps",
-           "parse_output", "random_samples"]
+           "parse_output", "random_samples", "read_slots", "newest_slot", "train_device"]

@@ -118,4 +118,5 @@ class Arena:
         return self.raw.ctypes.data + GUARD + offset
 
     def guards_intact(self) -> bool:
-        return bool(np.all(self.raw[:GUARD] == SENTINEL) and np.all(self.raw[GUARD + self.nbytes:] == SENTINEL))
+        head, tail = self.raw[:GUARD], self.raw[GUARD + self.nbytes:]
+        return bool(np.all(head == SENTINEL) and np.all(tail == SENTINEL))

@@ -1,10 +1,12 @@
-"""The in-place kernels (runtime/src/inplace.c, inplace_grad.c) against the NumPy reference.
+"""The in-place kernels (runtime/src/inplace*.c) against the NumPy reference.
 
 Every kernel runs in ONE buffer laid out as the in-place contract of mct.h says (same base
 address, or y `conv_rows_gap` bytes before x), framed by guard bytes, with scratch of exactly
 the documented size (also guarded). Integer outputs must equal the reference op bit for bit,
 float outputs within 1e-5 relative (max-norm). Arrays are NCHW for the references and HWC for
-the kernels.
+the kernels. The `lib` fixture runs every test on the host build (AVX2 paths) and on the
+portable build (pure C); the shapes include channel counts that exercise the vector blocks,
+their remainders and the geometries where the vector paths hand over to the C loops.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ DEPTHWISE = [(12, (6, 6), 3, 1, 1), (7, (8, 8), 3, 2, 1), (7, (9, 9), 3, 2, 1),
              # channel blocks of the vectorized paths (16, 8, and a scalar remainder)
              (24, (9, 9), 3, 1, 1), (40, (8, 8), 3, 2, 1), (19, (7, 7), 5, 1, 2),
              (32, (6, 21), 7, 2, 3), (16, (3, 3), 1, 1, 2), (8, (6, 5), 3, 1, 0),
-             (8, (8, 150), 7, 1, 3)]
+             (8, (8, 150), 7, 1, 3), (8, (9, 2), 2, 2, 2)]
 
 
 def _dw_id(s):
@@ -250,7 +252,7 @@ EXPAND = [(8, 24, (6, 6), 3, 1, 1, 1), (16, 48, (9, 9), 3, 2, 1, 1), (3, 5, (7, 
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("shape", EXPAND, ids=lambda s: "_".join(str(v) for v in s).replace(" ", ""))
+@pytest.mark.parametrize("shape", EXPAND, ids=lambda s: "_".join(map(str, s)).replace(" ", ""))
 def test_expand_dw_s8(ilib, shape, seed):
     c, e, hw, k, s, p, m = shape
     rng = np.random.default_rng(seed * 1000 + EXPAND.index(shape))
@@ -348,7 +350,7 @@ def test_depthwise_inplace_random_geometries(ilib, seed):
     """Forward and input gradient in place on random geometries (outputs larger or smaller
     than the inputs included): whichever order the kernels choose must stay correct."""
     rng = np.random.default_rng(seed + 77)
-    for _ in range(25):
+    for _ in range(60):
         c, hw, k, s, p = _random_dw_geometry(rng)
         x, w, bias, attrs = conv_case(rng, c, c, hw, k, s, p, c)
         g, q = conv_geom(x.shape, w.shape, attrs), requant(attrs)
@@ -371,6 +373,40 @@ def test_depthwise_inplace_random_geometries(ilib, seed):
             byref(g), gbuf.ptr(), ptr(w), None, ptr(sc.astype(np.float32)), gtmp.ptr()) == 0
         assert_rel(to_nchw(gbuf.view(0, np.float32, hw + (c,))), want, 1e-5, "grad " + what)
         assert gbuf.guards_intact() and gtmp.guards_intact(), what
+
+
+@pytest.mark.parametrize("kind", ["pointwise", "depthwise"])
+def test_grad_inplace_same_floats_as_out_of_place(both_libs, kind):
+    """The pure C in-place gradients sum in the order of mct_conv2d_grad_input_f32, so they
+    give its floats exactly (and so does the AVX2 pointwise path)."""
+    native, portable = (bind(lb) for lb in both_libs)
+    rng = np.random.default_rng(5)
+    cases = POINTWISE if kind == "pointwise" else DEPTHWISE
+    for shape in cases[::2]:
+        if kind == "pointwise":
+            c, o, hw = shape
+            geo = dict(stride=(1, 1), padding=(0, 0), groups=1)
+            kshape = (1, 1)
+        else:
+            c, hw, k, st, pd = shape
+            o, kshape = c, pair(k)
+            geo = dict(stride=pair(st), padding=pair(pd), groups=c)
+        g = conv_geom((1, c) + hw, (o, c if kind == "pointwise" else 1) + kshape, geo)
+        gy, w, w_scale = _grad_case(rng, c, o, (g.out_h, g.out_w), kshape, kind == "depthwise",
+                                    True)
+        sc = np.asarray(w_scale, np.float32)
+        gyh = to_hwc(gy)
+        want = np.zeros(hw + (c,), np.float32)
+        assert portable.mct_conv2d_grad_input_f32(byref(g), ptr(gyh), ptr(w), None, ptr(sc),
+                                                  ptr(want)) == 0
+        for lb in ((portable, native) if kind == "pointwise" else (portable,)):
+            buf = np.zeros(max(gyh.size, want.size), np.float32)
+            buf[:gyh.size] = gyh.ravel()
+            n_tmp = o if kind == "pointwise" else g.out_h * g.out_w + hw[0] * hw[1]
+            fn = getattr(lb, f"mct_{kind}_grad_input_f32_inplace")
+            tmp = np.zeros(n_tmp, np.float32)
+            assert fn(byref(g), ptr(buf), ptr(w), None, ptr(sc), ptr(tmp)) == 0
+            assert np.array_equal(buf[:want.size].reshape(want.shape), want), (kind, shape)
 
 
 # ---- argument checks -------------------------------------------------------------------------

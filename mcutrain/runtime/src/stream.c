@@ -18,7 +18,7 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
                           const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                           const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
                           int8_t *ring, int8_t *work) {
-  if (!g1 || !g2 || !q1 || !q2 || !x || !y || !ring || !work) return MCT_E_ARG;
+  if (!g1 || !g2 || !q1 || !q2 || !x || !y || !ring || !work || !b1 || !b2) return MCT_E_ARG;
   const int32_t H = g1->in_h, W = g1->in_w, C = g1->in_c, E = g1->out_c;
   const int32_t kh = g2->k_h, kw = g2->k_w, sh = g2->stride_h, sw = g2->stride_w;
   const int32_t ph = g2->pad_h, pw = g2->pad_w, Ho = g2->out_h, Wo = g2->out_w;
@@ -61,9 +61,9 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
       }
       int8_t *out = row_out + (size_t)ow * E;
       for (int32_t e = 0; e < E; ++e) {
-        const int32_t v = (int32_t)mct_requantize(mct_sat32((int64_t)acc[e] + b2[e]), q2->mult[e],
-                                                  q2->shift[e]) + yz;
-        out[e] = (int8_t)mct_clamp(v, lo, hi);
+        /* 64 bits until the clamp: a multiplier >= 1 can take the result past int32 */
+        int64_t v = mct_requantize(mct_sat32((int64_t)acc[e] + b2[e]), q2->mult[e], q2->shift[e]) + yz;
+        out[e] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
       }
     }
     memcpy(y + (size_t)r * RO, row_out, RO);
