@@ -204,7 +204,7 @@ def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
         (tmp / "runtime" / "src").mkdir()
         for p in INCLUDE.glob("*.h"):
             shutil.copy2(p, tmp / "runtime" / "include" / p.name)
-        for p in runtime_sources():
+        for p in runtime_sources() + sorted(runtime_sources()[0].parent.glob("*.h")):
             shutil.copy2(p, tmp / "runtime" / "src" / p.name)
         (tmp / "Makefile").write_text(MAKEFILE)
         save_graph(tg, tmp / "train_graph.npz")

@@ -56,7 +56,7 @@ def runtime_library(cache_dir: Path | str | None = None, opt: str | None = None)
     """The runtime kernels alone as a shared library (for kernel tests), cached by content."""
     srcs = runtime_sources()
     h = hashlib.sha256()
-    for p in srcs + sorted(INCLUDE.glob("*.h")):
+    for p in srcs + sorted(INCLUDE.glob("*.h")) + sorted((RUNTIME / "src").glob("*.h")):
         h.update(p.read_bytes())
     h.update(str(opt).encode())
     cache = Path(cache_dir or Path(tempfile.gettempdir()) / "mcutrain-runtime")
@@ -85,7 +85,8 @@ class CompiledModel:
         self.report = json.loads(rep.read_text())
         lib = self.dir / "libmodel.so"
         srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
-        newest = max(p.stat().st_mtime for p in srcs + [self.dir / "model.h"])
+        headers = sorted((self.dir / "runtime").rglob("*.h"))
+        newest = max(p.stat().st_mtime for p in srcs + headers + [self.dir / "model.h"])
         if rebuild or not lib.exists() or lib.stat().st_mtime < newest:
             build_shared(srcs, lib, include_dirs=[self.dir / "runtime" / "include", self.dir], opt=opt)
         self.lib = ctypes.CDLL(str(lib.resolve()))

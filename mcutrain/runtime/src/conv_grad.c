@@ -15,6 +15,7 @@
  * clamp) skips its whole window.
  */
 #include "mct.h"
+#include "mct_internal.h"
 
 #include <stddef.h>
 
@@ -46,25 +47,6 @@ static inline mct__gwin mct__gwindow(const mct_conv_geom *g, int32_t oh, int32_t
   r.i1 = g->in_h - r.ih0 < g->k_h ? g->in_h - r.ih0 : g->k_h;
   r.j1 = g->in_w - r.iw0 < g->k_w ? g->in_w - r.iw0 : g->k_w;
   return r;
-}
-
-static int mct__ggeom_ok(const mct_conv_geom *g) {
-  if (!g || g->in_h <= 0 || g->in_w <= 0 || g->in_c <= 0 || g->out_c <= 0 || g->k_h <= 0 ||
-      g->k_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 || g->pad_w < 0 ||
-      g->groups <= 0 || g->in_c % g->groups || g->out_c % g->groups)
-    return 0;
-  return g->out_h == (g->in_h + 2 * g->pad_h - g->k_h) / g->stride_h + 1 &&
-         g->out_w == (g->in_w + 2 * g->pad_w - g->k_w) / g->stride_w + 1 && g->out_h > 0 &&
-         g->out_w > 0 && g->in_h + 2 * g->pad_h >= g->k_h && g->in_w + 2 * g->pad_w >= g->k_w;
-}
-
-static int mct__gwsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
-  if (!ws) return 1;
-  if (!ws->wt || !ws->sel || ws->n_sel < 0) return 0;
-  for (int32_t j = 0; j < ws->n_sel; ++j)
-    if (ws->sel[j] < 0 || ws->sel[j] >= n_channels || (j > 0 && ws->sel[j] <= ws->sel[j - 1]))
-      return 0;
-  return 1;
 }
 
 /* ---- grad input --------------------------------------------------------------------------- */
@@ -133,10 +115,10 @@ static void mct__gi_general(const mct_conv_geom *g, const float *gy, const int8_
  * names a float weight array for float layers, which this signature has no argument for. */
 int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int8_t *w,
                               const mct_wsplit *ws, const float *w_scale, float *gx) {
-  if (!mct__ggeom_ok(g) || !gy || !w || !gx) return MCT_E_ARG;
+  if (!mct__geom_ok(g) || !gy || !w || !gx) return MCT_E_ARG;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (ws && g->groups != 1 && !depthwise) return MCT_E_ARG;
-  if (!mct__gwsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
+  if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
 #if MCT_X86
   if (mct__grad_input_avx2(g, gy, w, ws, w_scale, gx)) return MCT_OK;
 #endif
@@ -154,7 +136,7 @@ int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int
 int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
                                    int32_t x_zero, float x_scale, const float *gy, int32_t gy_c,
                                    int32_t xs_c, float w_scale_o, float *gw) {
-  if (!mct__ggeom_ok(g) || !xs || !gy || !gw || n_ch <= 0 || gy_c < 0 || gy_c >= g->out_c)
+  if (!mct__geom_ok(g) || !xs || !gy || !gw || n_ch <= 0 || gy_c < 0 || gy_c >= g->out_c)
     return MCT_E_ARG;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (!depthwise && g->groups != 1) return MCT_E_ARG;

@@ -20,6 +20,7 @@
  * (|x - x_zero| <= 255, |w| <= 128, as in conv.c), the bias is added in 64 bits (mct_sat32).
  */
 #include "mct.h"
+#include "mct_internal.h"
 
 #include <stddef.h>
 
@@ -50,57 +51,6 @@ int32_t mct__inplace_expand_dw_avx2(const mct_conv_geom *g1, const mct_requant *
 
 /* ---- shared pieces (as in conv.c) ---------------------------------------------------------- */
 
-/* Requantization constants in locals: outputs are written through int8_t pointers, which may
- * alias anything, so fields read through `q` would be reloaded after every store. */
-typedef struct {
-  const int32_t *mult, *shift, *bias;
-  int32_t x_zero, y_zero, act_min, act_max;
-} mct__ipq;
-
-static inline mct__ipq mct__ipq_of(const mct_requant *q, const int32_t *bias) {
-  mct__ipq r;
-  r.mult = q->mult;
-  r.shift = q->shift;
-  r.bias = bias;
-  r.x_zero = q->x_zero;
-  r.y_zero = q->y_zero;
-  r.act_min = q->act_min;
-  r.act_max = q->act_max;
-  return r;
-}
-
-/* int8 output of accumulator `acc` of output channel o (64-bit until the clamp). */
-static inline int8_t mct__ip_out(const mct__ipq *r, int32_t acc, int32_t o) {
-  const int64_t b = r->bias ? (int64_t)r->bias[o] : 0;
-  const int32_t t = mct_sat32((int64_t)acc + b);
-  const int64_t v = mct_requantize(t, r->mult[o], r->shift[o]) + r->y_zero;
-  return (int8_t)(v < r->act_min ? r->act_min : (v > r->act_max ? r->act_max : v));
-}
-
-static int mct__ip_requant_ok(const mct_requant *q) {
-  return q && q->mult && q->shift && q->act_min >= -128 && q->act_max <= 127 &&
-         q->act_min <= q->act_max;
-}
-
-static int mct__ip_geom_ok(const mct_conv_geom *g) {
-  if (!g || g->in_h <= 0 || g->in_w <= 0 || g->in_c <= 0 || g->out_c <= 0 || g->k_h <= 0 ||
-      g->k_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 || g->pad_w < 0 ||
-      g->groups <= 0 || g->in_c % g->groups || g->out_c % g->groups)
-    return 0;
-  return g->out_h == (g->in_h + 2 * g->pad_h - g->k_h) / g->stride_h + 1 &&
-         g->out_w == (g->in_w + 2 * g->pad_w - g->k_w) / g->stride_w + 1 && g->out_h > 0 &&
-         g->out_w > 0 && g->in_h + 2 * g->pad_h >= g->k_h && g->in_w + 2 * g->pad_w >= g->k_w;
-}
-
-static int mct__ip_wsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
-  if (!ws) return 1;
-  if (!ws->wt || !ws->sel || ws->n_sel < 0) return 0;
-  for (int32_t j = 0; j < ws->n_sel; ++j)
-    if (ws->sel[j] < 0 || ws->sel[j] >= n_channels || (j > 0 && ws->sel[j] <= ws->sel[j - 1]))
-      return 0;
-  return 1;
-}
-
 static int mct__is_pointwise(const mct_conv_geom *g) {
   return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
          g->pad_h == 0 && g->pad_w == 0;
@@ -115,14 +65,6 @@ static inline const int8_t *mct__dw_row(const int8_t *w, const mct_wsplit *ws, i
 }
 
 /* ---- dot products ------------------------------------------------------------------------- */
-
-/* sum_j (x[sel[j]] - xz) * w[j * stride]: the trained slice's contribution. */
-static inline int32_t mct__ip_dot_sel(const int8_t *x, const int32_t *sel, const int8_t *w,
-                                      int32_t n, int32_t stride, int32_t xz) {
-  int32_t acc = 0;
-  for (int32_t j = 0; j < n; ++j) acc += ((int32_t)x[sel[j]] - xz) * w[(size_t)j * stride];
-  return acc;
-}
 
 /* acc[k] = sum_c (a[c] - az) * b[k * bs + c] for k < 4: a pixel against four weight rows
  * (four independent sums: instruction-level parallelism; integer sums in any order). */
@@ -147,7 +89,7 @@ static inline int32_t mct__ip_dot1(const int8_t *a, int32_t az, const int8_t *b,
 }
 
 /* All O outputs of one pixel xp (C channels) of a 1x1 conv into yp; yp must not overlap xp. */
-static void mct__pw_pixel(const mct__ipq *r, const int8_t *xp, int32_t C, int32_t O,
+static void mct__pw_pixel(const mct__rq *r, const int8_t *xp, int32_t C, int32_t O,
                           const int8_t *w, const mct_wsplit *ws, int8_t *yp) {
   const int32_t xz = r->x_zero;
   int32_t o = 0, acc[4];
@@ -155,14 +97,14 @@ static void mct__pw_pixel(const mct__ipq *r, const int8_t *xp, int32_t C, int32_
     mct__ip_dot4(xp, xz, w + (size_t)o * C, (size_t)C, C, acc);
     for (int32_t k = 0; k < 4; ++k) {
       if (ws)
-        acc[k] += mct__ip_dot_sel(xp, ws->sel, ws->wt + (size_t)(o + k) * ws->n_sel, ws->n_sel, 1, xz);
-      yp[o + k] = mct__ip_out(r, acc[k], o + k);
+        acc[k] += mct__dot_sel_s8(xp, ws->sel, ws->wt + (size_t)(o + k) * ws->n_sel, ws->n_sel, 1, xz);
+      yp[o + k] = mct__out_s8(r, acc[k], o + k);
     }
   }
   for (; o < O; ++o) {
     int32_t a = mct__ip_dot1(xp, xz, w + (size_t)o * C, C);
-    if (ws) a += mct__ip_dot_sel(xp, ws->sel, ws->wt + (size_t)o * ws->n_sel, ws->n_sel, 1, xz);
-    yp[o] = mct__ip_out(r, a, o);
+    if (ws) a += mct__dot_sel_s8(xp, ws->sel, ws->wt + (size_t)o * ws->n_sel, ws->n_sel, 1, xz);
+    yp[o] = mct__out_s8(r, a, o);
   }
 }
 
@@ -171,13 +113,13 @@ static void mct__pw_pixel(const mct__ipq *r, const int8_t *xp, int32_t C, int32_
 int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                              int8_t *tmp) {
-  if (!mct__ip_geom_ok(g) || !mct__is_pointwise(g) || !mct__ip_requant_ok(q) || !buf || !w ||
-      !tmp || !mct__ip_wsplit_ok(ws, g->in_c))
+  if (!mct__geom_ok(g) || !mct__is_pointwise(g) || !mct__requant_ok(q) || !buf || !w ||
+      !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
 #if MCT_IP_X86
   if (mct__inplace_pointwise_avx2(g, q, buf, w, ws, bias, tmp)) return MCT_OK;
 #endif
-  const mct__ipq r = mct__ipq_of(q, bias);
+  const mct__rq r = mct__rq_of(q, bias);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   const int forward = O <= C;
   for (int32_t k = 0; k < npix; ++k) {
@@ -201,7 +143,7 @@ static inline void mct__dw_axpy(int32_t *a, const int8_t *p, size_t step, int32_
  * (h, w) at x[(h * in_w + w) * xs], output (oh, ow) to y[(oh * out_w + ow) * ys], weights wk
  * [kh][kw], requantized as output channel o. Tap-major over a stretch of an output row, so
  * the clipping to the image is done once per tap, never per MAC. y must not overlap x. */
-static void mct__dw_plane(const mct_conv_geom *g, const mct__ipq *r, const int8_t *x, size_t xs,
+static void mct__dw_plane(const mct_conv_geom *g, const mct__rq *r, const int8_t *x, size_t xs,
                           const int8_t *wk, int32_t o, int8_t *y, size_t ys) {
   const int32_t H = g->in_h, W = g->in_w, OW = g->out_w, kh = g->k_h, kw = g->k_w;
   const int32_t sh = g->stride_h, sw = g->stride_w, ph = g->pad_h, pw = g->pad_w;
@@ -229,7 +171,7 @@ static void mct__dw_plane(const mct_conv_geom *g, const mct__ipq *r, const int8_
         }
       }
       int8_t *yr = y + ((size_t)oh * OW + ow0) * ys;
-      for (int32_t k = 0; k < n; ++k) yr[(size_t)k * ys] = mct__ip_out(r, acc[k], o);
+      for (int32_t k = 0; k < n; ++k) yr[(size_t)k * ys] = mct__out_s8(r, acc[k], o);
     }
   }
 }
@@ -239,14 +181,14 @@ static void mct__dw_plane(const mct_conv_geom *g, const mct__ipq *r, const int8_
 int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                              int8_t *tmp) {
-  if (!mct__ip_geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c ||
-      !mct__ip_requant_ok(q) || !buf || !w || !tmp || !mct__ip_wsplit_ok(ws, g->in_c))
+  if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c ||
+      !mct__requant_ok(q) || !buf || !w || !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
   int32_t c0 = 0; /* channels [0, c0) done by a vectorized path */
 #if MCT_IP_X86
   c0 = mct__inplace_depthwise_avx2(g, q, buf, w, ws, bias);
 #endif
-  const mct__ipq r = mct__ipq_of(q, bias);
+  const mct__rq r = mct__rq_of(q, bias);
   const int32_t C = g->in_c, kk = g->k_h * g->k_w, nout = g->out_h * g->out_w;
   int32_t next = 0;
   while (ws && next < ws->n_sel && ws->sel[next] < c0) ++next;
@@ -263,7 +205,7 @@ int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
 
 /* Output row oh of a groups-1 conv into yr [out_w][O]. Per output pixel the window is clipped
  * once; four output channels share every input load. */
-static void mct__rows_general(const mct_conv_geom *g, const mct__ipq *r, const int8_t *x,
+static void mct__rows_general(const mct_conv_geom *g, const mct__rq *r, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, int32_t oh, int8_t *yr) {
   const int32_t C = g->in_c, O = g->out_c, W = g->in_w, kw = g->k_w, kk = g->k_h * g->k_w;
   const int32_t xz = r->x_zero, ih0 = oh * g->stride_h - g->pad_h;
@@ -299,24 +241,24 @@ static void mct__rows_general(const mct_conv_geom *g, const mct__ipq *r, const i
           if (ws) {
             const size_t srow = (size_t)ws->n_sel * kk;
             for (int32_t k = 0; k < nb; ++k)
-              a[k] += mct__ip_dot_sel(xp, ws->sel, ws->wt + (o + k) * srow + i * kw + j, ws->n_sel, kk, xz);
+              a[k] += mct__dot_sel_s8(xp, ws->sel, ws->wt + (o + k) * srow + i * kw + j, ws->n_sel, kk, xz);
           }
         }
       }
-      for (int32_t k = 0; k < nb; ++k) yp[o + k] = mct__ip_out(r, a[k], o + k);
+      for (int32_t k = 0; k < nb; ++k) yp[o + k] = mct__out_s8(r, a[k], o + k);
     }
   }
 }
 
 /* Output row oh of a 1x1 conv (any stride / padding, groups 1): one input pixel per output. */
-static void mct__rows_1x1(const mct_conv_geom *g, const mct__ipq *r, const int8_t *x,
+static void mct__rows_1x1(const mct_conv_geom *g, const mct__rq *r, const int8_t *x,
                           const int8_t *w, const mct_wsplit *ws, int32_t oh, int8_t *yr) {
   const int32_t C = g->in_c, O = g->out_c, ih = oh * g->stride_h - g->pad_h;
   for (int32_t ow = 0; ow < g->out_w; ++ow) {
     const int32_t iw = ow * g->stride_w - g->pad_w;
     int8_t *yp = yr + (size_t)ow * O;
     if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w) { /* all padding: acc = 0 */
-      for (int32_t o = 0; o < O; ++o) yp[o] = mct__ip_out(r, 0, o);
+      for (int32_t o = 0; o < O; ++o) yp[o] = mct__out_s8(r, 0, o);
     } else {
       mct__pw_pixel(r, x + ((size_t)ih * g->in_w + iw) * C, C, O, w, ws, yp);
     }
@@ -324,7 +266,7 @@ static void mct__rows_1x1(const mct_conv_geom *g, const mct__ipq *r, const int8_
 }
 
 /* Output row oh of a depthwise conv (multiplier m = O / C) into yr [out_w][O]. */
-static void mct__rows_depthwise(const mct_conv_geom *g, const mct__ipq *r, const int8_t *x,
+static void mct__rows_depthwise(const mct_conv_geom *g, const mct__rq *r, const int8_t *x,
                                 const int8_t *w, const mct_wsplit *ws, int32_t oh, int8_t *yr) {
   const int32_t C = g->in_c, O = g->out_c, m = O / C, W = g->in_w, kw = g->k_w;
   const int32_t kk = g->k_h * kw, xz = r->x_zero, ih0 = oh * g->stride_h - g->pad_h;
@@ -343,7 +285,7 @@ static void mct__rows_depthwise(const mct_conv_geom *g, const mct__ipq *r, const
         const int8_t *wi = wr + i * kw + j0;
         for (int32_t j = 0; j < j1 - j0; ++j) acc += ((int32_t)xr[(size_t)j * C] - xz) * wi[j];
       }
-      yp[o] = mct__ip_out(r, acc, o);
+      yp[o] = mct__out_s8(r, acc, o);
     }
   }
 }
@@ -351,14 +293,14 @@ static void mct__rows_depthwise(const mct_conv_geom *g, const mct__ipq *r, const
 int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y,
                        int8_t *tmp_row) {
-  if (!mct__ip_geom_ok(g) || !mct__ip_requant_ok(q) || !x || !w || !y || !tmp_row) return MCT_E_ARG;
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row) return MCT_E_ARG;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (g->groups != 1 && !depthwise) return MCT_E_ARG;
-  if (!mct__ip_wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
+  if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
 #if MCT_IP_X86
   if (mct__inplace_rows_avx2(g, q, x, w, ws, bias, y, tmp_row)) return MCT_OK;
 #endif
-  const mct__ipq r = mct__ipq_of(q, bias);
+  const mct__rq r = mct__rq_of(q, bias);
   const size_t row = (size_t)g->out_w * g->out_c;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     if (depthwise)
@@ -378,7 +320,7 @@ int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_
 /* Channel e of a 1x1 conv for all npix pixels into the plane t. sum (x - xz) * w is computed
  * as sum x * w - xz * sum w (exact in int32), so four pixels share each weight load with no
  * zero point on the pixel side. */
-static void mct__pw_channel(const mct__ipq *r, const int8_t *x, int32_t npix, int32_t C,
+static void mct__pw_channel(const mct__rq *r, const int8_t *x, int32_t npix, int32_t C,
                             const int8_t *we, int32_t e, int8_t *t) {
   int32_t sw = 0;
   for (int32_t c = 0; c < C; ++c) sw += we[c];
@@ -386,16 +328,16 @@ static void mct__pw_channel(const mct__ipq *r, const int8_t *x, int32_t npix, in
   int32_t p = 0, acc[4];
   for (; p + 4 <= npix; p += 4) {
     mct__ip_dot4(we, 0, x + (size_t)p * C, (size_t)C, C, acc);
-    for (int32_t k = 0; k < 4; ++k) t[p + k] = mct__ip_out(r, acc[k] - corr, e);
+    for (int32_t k = 0; k < 4; ++k) t[p + k] = mct__out_s8(r, acc[k] - corr, e);
   }
-  for (; p < npix; ++p) t[p] = mct__ip_out(r, mct__ip_dot1(we, 0, x + (size_t)p * C, C) - corr, e);
+  for (; p < npix; ++p) t[p] = mct__out_s8(r, mct__ip_dot1(we, 0, x + (size_t)p * C, C) - corr, e);
 }
 
 int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
                      const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                      const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y, int8_t *tmp) {
-  if (!mct__ip_geom_ok(g1) || !mct__is_pointwise(g1) || !mct__ip_geom_ok(g2) ||
-      !mct__ip_requant_ok(q1) || !mct__ip_requant_ok(q2) || !w1 || !w2 || !x || !y || !tmp)
+  if (!mct__geom_ok(g1) || !mct__is_pointwise(g1) || !mct__geom_ok(g2) ||
+      !mct__requant_ok(q1) || !mct__requant_ok(q2) || !w1 || !w2 || !x || !y || !tmp)
     return MCT_E_ARG;
   if (g2->in_h != g1->out_h || g2->in_w != g1->out_w || g2->in_c != g1->out_c ||
       g2->groups != g2->in_c)
@@ -404,7 +346,7 @@ int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_
 #if MCT_IP_X86
   e0 = mct__inplace_expand_dw_avx2(g1, q1, w1, b1, g2, q2, w2, b2, x, y);
 #endif
-  const mct__ipq r1 = mct__ipq_of(q1, b1), r2 = mct__ipq_of(q2, b2);
+  const mct__rq r1 = mct__rq_of(q1, b1), r2 = mct__rq_of(q2, b2);
   const int32_t C = g1->in_c, E = g1->out_c, O = g2->out_c, m = O / E, kk = g2->k_h * g2->k_w;
   const int32_t npix = g1->in_h * g1->in_w;
   for (int32_t e = e0; e < E; ++e) {

@@ -16,6 +16,7 @@
  *              only ever held the same channel of G.
  */
 #include "mct.h"
+#include "mct_internal.h"
 
 #include <stddef.h>
 
@@ -33,25 +34,6 @@ int32_t mct__inplace_depthwise_grad_avx2(const mct_conv_geom *g, float *buf, con
 #define MCT_IG_X86 0
 #endif
 
-static int mct__ig_geom_ok(const mct_conv_geom *g) {
-  if (!g || g->in_h <= 0 || g->in_w <= 0 || g->in_c <= 0 || g->out_c <= 0 || g->k_h <= 0 ||
-      g->k_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 || g->pad_w < 0 ||
-      g->groups <= 0 || g->in_c % g->groups || g->out_c % g->groups)
-    return 0;
-  return g->out_h == (g->in_h + 2 * g->pad_h - g->k_h) / g->stride_h + 1 &&
-         g->out_w == (g->in_w + 2 * g->pad_w - g->k_w) / g->stride_w + 1 && g->out_h > 0 &&
-         g->out_w > 0 && g->in_h + 2 * g->pad_h >= g->k_h && g->in_w + 2 * g->pad_w >= g->k_w;
-}
-
-static int mct__ig_wsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
-  if (!ws) return 1;
-  if (!ws->wt || !ws->sel || ws->n_sel < 0) return 0;
-  for (int32_t j = 0; j < ws->n_sel; ++j)
-    if (ws->sel[j] < 0 || ws->sel[j] >= n_channels || (j > 0 && ws->sel[j] <= ws->sel[j - 1]))
-      return 0;
-  return 1;
-}
-
 /* gx[c] += gv * w[c] for c < n. */
 static inline void mct__ig_axpy(float *gx, float gv, const int8_t *w, int32_t n) {
   for (int32_t c = 0; c < n; ++c) gx[c] += gv * (float)w[c];
@@ -59,9 +41,9 @@ static inline void mct__ig_axpy(float *gx, float gv, const int8_t *w, int32_t n)
 
 int mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
                                          const mct_wsplit *ws, const float *w_scale, float *tmp) {
-  if (!mct__ig_geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
+  if (!mct__geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
       g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
-      !mct__ig_wsplit_ok(ws, g->in_c))
+      !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
 #if MCT_IG_X86
   if (mct__inplace_pointwise_grad_avx2(g, buf, w, ws, w_scale, tmp)) return MCT_OK;
@@ -113,8 +95,8 @@ static void mct__ig_dw_plane(const mct_conv_geom *g, const float *tg, const int8
 
 int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, const int8_t *w,
                                          const mct_wsplit *ws, const float *w_scale, float *tmp) {
-  if (!mct__ig_geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
-      !mct__ig_wsplit_ok(ws, g->in_c))
+  if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
+      !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
   const int32_t C = g->in_c, kk = g->k_h * g->k_w;
   const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
