@@ -578,12 +578,15 @@ class FuncGen:
         a = n.attrs
         if a.get("lo") is None or a.get("hi") is None:
             raise CodegenError("clamp_grad of a float clamp is not compiled to C")
-        out = []
-        if self.mode.get(i) != "inplace":
-            out.append(f"memcpy({self.ref(n.outputs[0])}, {self.ref(gy)}, {self._n(gy) * 4});")
-        out.append(f"st |= mct_clamp_grad_f32({self._n(gy)}, {a['lo']}, {a['hi']}, {self.ref(y)}, "
-                   f"{self.ref(n.outputs[0])});")
-        return out
+        return self._copy_unless_inplace(i, gy, n.outputs[0]) + [
+            f"st |= mct_clamp_grad_f32({self._n(gy)}, {a['lo']}, {a['hi']}, {self.ref(y)}, "
+            f"{self.ref(n.outputs[0])});"]
+
+    def _copy_unless_inplace(self, i, src, dst) -> list:
+        """Kernels that work in place on a float buffer: copy first when src lives on."""
+        if self.mode.get(i) == "inplace":
+            return []
+        return [f"memcpy({self.ref(dst)}, {self.ref(src)}, {self._n(src) * 4});"]
 
     def _e_conv2d_grad_input(self, i, n):
         gy, w = n.inputs
@@ -686,12 +689,8 @@ class FuncGen:
 
     def _e_clamp_grad_mask(self, i, n):
         gy, m = n.inputs
-        out = []
-        if self.mode.get(i) != "inplace":
-            out.append(f"memcpy({self.ref(n.outputs[0])}, {self.ref(gy)}, {self._n(gy) * 4});")
-        out.append(f"st |= mct_clamp_grad_bits_f32({self._n(gy)}, {self.ref(m)}, "
-                   f"{self.ref(n.outputs[0])});")
-        return out
+        return self._copy_unless_inplace(i, gy, n.outputs[0]) + [
+            f"st |= mct_clamp_grad_bits_f32({self._n(gy)}, {self.ref(m)}, {self.ref(n.outputs[0])});"]
 
     # ---- update ---------------------------------------------------------------------------
     def _sgd_struct(self, a, param, gshape) -> tuple:
