@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mcutrain.ops.common import pair
+from mcutrain.ops.conv import conv_nchw, out_hw
 from mcutrain.ops.registry import get_op
+from mcutrain.quant.fixedpoint import quantize_multiplier
 from mcutrain.targets.host import INCLUDE, build_shared, runtime_library, runtime_sources
 
 i32, u32, f32, vp = C.c_int32, C.c_uint32, C.c_float, C.c_void_p
@@ -80,7 +83,8 @@ def portable_library() -> C.CDLL:
     """The runtime built with -DMCT_PORTABLE: the pure C paths only (what a Cortex-M runs),
     cached by content like runtime_library()."""
     h = hashlib.sha256(b"MCT_PORTABLE")
-    for p in runtime_sources() + sorted(INCLUDE.glob("*.h")):
+    srcs = runtime_sources()
+    for p in srcs + sorted(INCLUDE.glob("*.h")) + sorted(srcs[0].parent.glob("*.h")):
         h.update(p.read_bytes())
     name = f"libmct-portable-{h.hexdigest()[:16]}.so"
     out = Path(tempfile.gettempdir()) / "mcutrain-runtime" / name
@@ -178,6 +182,45 @@ def sgd(a: dict, lr, step, row_len) -> Sgd:
 
 def byref(s):
     return None if s is None else C.byref(s)
+
+
+# ---- int8 conv cases (test_kernels.py, inplace_helpers.py) -------------------------------
+
+def conv_requant(rng, x, w, x_zero, stride, padding, groups):
+    """Random bias (int32) and per-channel mult, shift (int64, room for edge values) that
+    spread the output of the conv of x - x_zero with w over the int8 range."""
+    o = w.shape[0]
+    bias = rng.integers(-30000, 30000, o).astype(np.int32)
+    acc = conv_nchw(x.astype(np.float64) - x_zero, w.astype(np.float64), pair(stride),
+                    pair(padding), groups)
+    spread = acc.std(axis=(0, 2, 3)) + 1.0
+    mult, shift = quantize_multiplier(rng.uniform(0.3, 3.0, o) * 40.0 / spread)
+    return bias, mult.astype(np.int64), shift.astype(np.int64)
+
+
+def conv_attrs(stride, padding, groups, x_zero, y_zero, mult, shift, act):
+    """The attrs of an int8 conv op (act: (act_min, act_max))."""
+    return dict(stride=pair(stride), padding=pair(padding), groups=groups, x_zero=x_zero,
+                y_scale=0.05, y_zero=y_zero, mult=tuple(int(v) for v in mult),
+                shift=tuple(int(v) for v in shift), act_min=act[0], act_max=act[1])
+
+
+def conv_geom(x_shape, w_shape, attrs):
+    _, c, h, w_ = x_shape
+    o, _, kh, kw = w_shape
+    ho, wo = out_hw(h, w_, (kh, kw), attrs["stride"], attrs["padding"])
+    return geom((h, w_), c, (ho, wo), o, (kh, kw), attrs["stride"], attrs["padding"],
+                attrs["groups"])
+
+
+def split_weights(w, sel, depthwise):
+    """Frozen weights with zeros in the trained channels, and the trained slice."""
+    frozen = w.copy()
+    if depthwise:
+        frozen[list(sel)] = 0
+        return frozen, np.ascontiguousarray(w[list(sel)])
+    frozen[:, list(sel)] = 0
+    return frozen, np.ascontiguousarray(w[:, list(sel)])
 
 
 # ---- references and error measure --------------------------------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from mcutrain.ops.common import pair
-from mcutrain.ops.conv import conv_nchw, out_hw
-from mcutrain.quant.fixedpoint import quantize_multiplier
 
-from .conftest import G, Q, W, geom, i32, vp
+# conv_geom and split_weights live in conftest.py (shared with test_kernels.py); imported here
+# for test_inplace.py and test_stream.py as well.
+from .conftest import G, Q, W, conv_attrs, conv_geom, conv_requant, i32, split_weights, vp
 
 INT32_MAX = 2**31 - 1
 GUARD = 64  # guard bytes on each side of every buffer handed to a kernel
@@ -42,11 +42,7 @@ def conv_case(rng, c, o, hw, k, s, p, groups, spread_out=True):
     x = rng.integers(-128, 128, (1, c, h, w_)).astype(np.int8)
     w = rng.integers(-127, 128, (o, c // groups, kh, kw)).astype(np.int8)
     x_zero = int(rng.integers(-128, 128))
-    bias = rng.integers(-30000, 30000, o).astype(np.int32)
-    acc = conv_nchw(x.astype(np.float64) - x_zero, w.astype(np.float64), pair(s), pair(p), groups)
-    spread = acc.std(axis=(0, 2, 3)) + 1.0
-    mult, shift = quantize_multiplier(rng.uniform(0.3, 3.0, o) * 40.0 / spread)
-    mult, shift = mult.astype(np.int64), shift.astype(np.int64)
+    bias, mult, shift = conv_requant(rng, x, w, x_zero, s, p, groups)
     if spread_out and o > 1:
         ch = int(rng.integers(o))
         edge = int(rng.integers(4))
@@ -60,28 +56,7 @@ def conv_case(rng, c, o, hw, k, s, p, groups, spread_out=True):
             mult[ch], shift[ch] = INT32_MAX, 30
     y_zero = int(rng.integers(-128, 128))
     act = [(-128, 127), (y_zero, 127), (-20, 30)][int(rng.integers(3))]
-    attrs = dict(stride=pair(s), padding=pair(p), groups=groups, x_zero=x_zero, y_scale=0.05,
-                 y_zero=y_zero, mult=tuple(int(v) for v in mult),
-                 shift=tuple(int(v) for v in shift), act_min=act[0], act_max=act[1])
-    return x, w, bias, attrs
-
-
-def conv_geom(x_shape, w_shape, attrs):
-    _, c, h, w_ = x_shape
-    o, _, kh, kw = w_shape
-    ho, wo = out_hw(h, w_, (kh, kw), attrs["stride"], attrs["padding"])
-    return geom((h, w_), c, (ho, wo), o, (kh, kw), attrs["stride"], attrs["padding"],
-                attrs["groups"])
-
-
-def split_weights(w, sel, depthwise):
-    """Frozen weights with zeros in the trained channels, and the trained slice."""
-    frozen = w.copy()
-    if depthwise:
-        frozen[list(sel)] = 0
-        return frozen, np.ascontiguousarray(w[list(sel)])
-    frozen[:, list(sel)] = 0
-    return frozen, np.ascontiguousarray(w[:, list(sel)])
+    return x, w, bias, conv_attrs(s, p, groups, x_zero, y_zero, mult, shift, act)
 
 
 def random_sel(rng, n):

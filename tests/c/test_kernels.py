@@ -11,14 +11,15 @@ import pytest
 
 from mcutrain.ir.dtype import QParams
 from mcutrain.ops.common import pair
-from mcutrain.ops.conv import conv_nchw, out_hw
+from mcutrain.ops.conv import out_hw
 from mcutrain.ops.elementwise import int_add_attrs
 from mcutrain.ops.optim import put_slice, sgd_reference, take_slice
 from mcutrain.quant.fixedpoint import quantize_multiplier
 from mcutrain.targets.host import INCLUDE, runtime_sources
 
-from .conftest import (add_params, arr, assert_exact, assert_rel, byref, geom, ptr, ref,
-                       requant, sgd, to_hwc, to_nchw, wsplit)
+from .conftest import (add_params, arr, assert_exact, assert_rel, byref, conv_attrs, conv_geom,
+                       conv_requant, geom, ptr, ref, requant, sgd, split_weights, to_hwc,
+                       to_nchw, wsplit)
 
 SEEDS = (0, 1, 2)
 INT32_MAX = 2**31 - 1
@@ -82,11 +83,7 @@ def conv_case(name, seed, extreme=False):
         x = rng.integers(-128, 128, (1, c, h, w_)).astype(np.int8)
         w = rng.integers(-127, 128, (o, c // grp, kh, kw)).astype(np.int8)
         x_zero = int(rng.integers(-128, 128))
-    bias = rng.integers(-30000, 30000, o).astype(np.int32)
-    acc = conv_nchw(x.astype(np.float64) - x_zero, w.astype(np.float64), pair(s), pair(p), grp)
-    spread = acc.std(axis=(0, 2, 3)) + 1.0
-    mult, shift = quantize_multiplier(rng.uniform(0.3, 3.0, o) * 40.0 / spread)
-    mult, shift = mult.astype(np.int64), shift.astype(np.int64)
+    bias, mult, shift = conv_requant(rng, x, w, x_zero, s, p, grp)
     edges = [(INT32_MAX, None), (-INT32_MAX, None), (-(2**31), None), (None, (0, 0)),
              (None, (INT32_MAX, 30)), (None, (2**30, -31))]
     for ch, (bv, ms) in zip(rng.permutation(o), edges[seed % 3::3] if o > 2 else edges[:1]):
@@ -96,28 +93,7 @@ def conv_case(name, seed, extreme=False):
             mult[ch], shift[ch] = ms
     y_zero = int(rng.integers(-128, 128))
     act = [(-128, 127), (y_zero, 127), (-20, 30)][seed % 3]
-    attrs = dict(stride=pair(s), padding=pair(p), groups=grp, x_zero=x_zero, y_scale=0.05,
-                 y_zero=y_zero, mult=tuple(int(v) for v in mult),
-                 shift=tuple(int(v) for v in shift), act_min=act[0], act_max=act[1])
-    return x, w, bias, attrs
-
-
-def conv_geom(x_shape, w_shape, attrs):
-    _, c, h, w_ = x_shape
-    o, _, kh, kw = w_shape
-    ho, wo = out_hw(h, w_, (kh, kw), attrs["stride"], attrs["padding"])
-    return geom((h, w_), c, (ho, wo), o, (kh, kw), attrs["stride"], attrs["padding"],
-                attrs["groups"])
-
-
-def split_weights(w, sel, depthwise):
-    """Frozen weights with zeros in the trained channels, and the trained slice."""
-    frozen = w.copy()
-    if depthwise:
-        frozen[list(sel)] = 0
-        return frozen, np.ascontiguousarray(w[list(sel)])
-    frozen[:, list(sel)] = 0
-    return frozen, np.ascontiguousarray(w[:, list(sel)])
+    return x, w, bias, conv_attrs(s, p, grp, x_zero, y_zero, mult, shift, act)
 
 
 def run_conv_s8(lib, x, w, bias, attrs, ws=None):

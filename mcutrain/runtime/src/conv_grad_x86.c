@@ -1,5 +1,6 @@
 /* conv_grad_x86.c: AVX2 versions of the float gradient loops of conv_grad.c and head.c,
- * for x86 hosts; chosen at run time when the CPU has AVX2 (see conv_x86.c).
+ * for x86 hosts; chosen at run time when the CPU has AVX2 (see conv_x86.c; the helpers shared
+ * with inplace_grad_x86.c, mct__gemv_t among them, are in mct_internal_x86.h).
  *
  * Same results as the pure C loops, bit for bit: the vectors run across independent
  * outputs (channels), every output receives the same float32 operations in the same order
@@ -8,78 +9,10 @@
  * added as a product 0 * w, which can only turn a -0 result into +0.
  */
 #include "mct.h"
+#include "mct_internal_x86.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(MCT_PORTABLE)
-
-#include <immintrin.h>
-#include <stddef.h>
-
-#define MCT__AVX2 __attribute__((target("avx2")))
-#define MCT__GDW_MAX_TAPS 49
-
-static int mct__has_avx2(void) { return __builtin_cpu_supports("avx2"); }
-
-MCT__AVX2 static inline __m256 mct__f8(const int8_t *p) { /* 8 int8 -> 8 float */
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-/* gx[c] = sum_o G[o] * w[o][c] (o ascending, zero G skipped), G[o] = gy[o] * w_scale[o]
- * (w_scale NULL: gy[o]): one pixel of a pointwise grad input, or a linear layer. */
-MCT__AVX2 static void mct__gemv_t_avx2(int32_t C, int32_t O, const float *gy, const int8_t *w,
-                                       const float *w_scale, float *gx) {
-  int32_t cb = 0;
-  for (; cb + 32 <= C; cb += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int32_t o = 0; o < O; ++o) {
-      float gv = gy[o];
-      if (gv == 0.0f) continue;
-      if (w_scale) gv *= w_scale[o];
-      const __m256 g = _mm256_set1_ps(gv);
-      const int8_t *wr = w + (size_t)o * C + cb;
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(g, mct__f8(wr)));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(g, mct__f8(wr + 8)));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(g, mct__f8(wr + 16)));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(g, mct__f8(wr + 24)));
-    }
-    _mm256_storeu_ps(gx + cb, a0);
-    _mm256_storeu_ps(gx + cb + 8, a1);
-    _mm256_storeu_ps(gx + cb + 16, a2);
-    _mm256_storeu_ps(gx + cb + 24, a3);
-  }
-  for (; cb + 8 <= C; cb += 8) {
-    __m256 a = _mm256_setzero_ps();
-    for (int32_t o = 0; o < O; ++o) {
-      float gv = gy[o];
-      if (gv == 0.0f) continue;
-      if (w_scale) gv *= w_scale[o];
-      a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(gv), mct__f8(w + (size_t)o * C + cb)));
-    }
-    _mm256_storeu_ps(gx + cb, a);
-  }
-  for (; cb < C; ++cb) {
-    float a = 0.0f;
-    for (int32_t o = 0; o < O; ++o) {
-      float gv = gy[o];
-      if (gv == 0.0f) continue;
-      if (w_scale) gv *= w_scale[o];
-      a += gv * (float)w[(size_t)o * C + cb];
-    }
-    gx[cb] = a;
-  }
-}
-
-/* The trained slice's part (groups 1): gx[sel[s]] += G[o] * wt[o][s]. */
-static void mct__gemv_t_slice(int32_t O, const float *gy, const mct_wsplit *ws,
-                              const float *w_scale, float *gx) {
-  for (int32_t o = 0; o < O; ++o) {
-    float gv = gy[o];
-    if (gv == 0.0f) continue;
-    if (w_scale) gv *= w_scale[o];
-    const int8_t *wt = ws->wt + (size_t)o * ws->n_sel;
-    for (int32_t s = 0; s < ws->n_sel; ++s) gx[ws->sel[s]] += gv * (float)wt[s];
-  }
-}
 
 /* Depthwise, multiplier 1: gx[q][c] += (gy[p][c] * w_scale[c]) * w[c][t] over output pixels
  * p (ascending) and their taps t (gx zeroed by the caller). 8 channels at a time; the
@@ -88,7 +21,7 @@ MCT__AVX2 static void mct__gi_depthwise_avx2(const mct_conv_geom *g, const float
                                              const int8_t *w, const mct_wsplit *ws,
                                              const float *w_scale, float *gx) {
   const int32_t C = g->in_c, kw = g->k_w, kk = g->k_h * g->k_w;
-  float wf[MCT__GDW_MAX_TAPS][8];
+  float wf[MCT__DW_MAX_TAPS][8];
   const int32_t c8 = C & ~7;
   for (int32_t cb = 0; cb < C; cb += 8) {
     const int32_t nc = cb < c8 ? 8 : C - cb;
@@ -142,12 +75,12 @@ int mct__grad_input_avx2(const mct_conv_geom *g, const float *gy, const int8_t *
       g->pad_h == 0 && g->pad_w == 0) {
     const int32_t npix = g->in_h * g->in_w, C = g->in_c, O = g->out_c;
     for (int32_t p = 0; p < npix; ++p) {
-      mct__gemv_t_avx2(C, O, gy + (size_t)p * O, w, w_scale, gx + (size_t)p * C);
+      mct__gemv_t(C, O, gy + (size_t)p * O, w, w_scale, gx + (size_t)p * C);
       if (ws) mct__gemv_t_slice(O, gy + (size_t)p * O, ws, w_scale, gx + (size_t)p * C);
     }
     return 1;
   }
-  if (g->groups == g->in_c && g->out_c == g->in_c && g->k_h * g->k_w <= MCT__GDW_MAX_TAPS) {
+  if (g->groups == g->in_c && g->out_c == g->in_c && g->k_h * g->k_w <= MCT__DW_MAX_TAPS) {
     const size_t n = (size_t)g->in_h * g->in_w * g->in_c;
     for (size_t i = 0; i < n; ++i) gx[i] = 0.0f;
     mct__gi_depthwise_avx2(g, gy, w, ws, w_scale, gx);
@@ -159,7 +92,7 @@ int mct__grad_input_avx2(const mct_conv_geom *g, const float *gy, const int8_t *
 int mct__linear_grad_input_avx2(int32_t in_c, int32_t out_c, const float *gy, const int8_t *w,
                                 const float *w_scale, float *gx) {
   if (!mct__has_avx2()) return 0;
-  mct__gemv_t_avx2(in_c, out_c, gy, w, w_scale, gx);
+  mct__gemv_t(in_c, out_c, gy, w, w_scale, gx);
   return 1;
 }
 

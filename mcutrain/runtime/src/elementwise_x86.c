@@ -5,18 +5,16 @@
  *     t  = requantize(a', x_mult, x_shift) + requantize(b', y_mult, y_shift)
  *     y  = clamp(requantize(sat32(t), out_mult, out_shift) + y_zero, act_min, act_max)
  * with requantize(v, m, s) = (v * m + 2^(n-1)) >> n, n = 31 - s, done on 64-bit products as a
- * logical shift of v * m + 2^(n-1) + 2^62 minus 2^(62-n) (see conv_x86.c). It runs when the
- * two input multipliers are below 1 (x_shift, y_shift <= 0, as fixedpoint.add_params makes
- * them): then each rescaled term stays below 2^30 in magnitude and t needs no saturation.
+ * logical shift of v * m + 2^(n-1) + 2^62 minus 2^(62-n) (see mct__rq8 in mct_internal_x86.h,
+ * which also holds the clamp and the int8 store used here). It runs when the two input
+ * multipliers are below 1 (x_shift, y_shift <= 0, as fixedpoint.add_params makes them): then
+ * each rescaled term stays below 2^30 in magnitude and t needs no saturation.
  */
 #include "mct.h"
+#include "mct_internal_x86.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(MCT_PORTABLE)
-
-#include <immintrin.h>
-
-#define MCT__AVX2 __attribute__((target("avx2")))
 
 typedef struct {
   __m256i mult, add, sub;
@@ -46,11 +44,6 @@ MCT__AVX2 static inline __m256i mct__join(__m256i even, __m256i odd) {
   return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-MCT__AVX2 static inline __m256i mct__clamp64(__m256i v, __m256i lo, __m256i hi) {
-  v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
-  return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
-}
-
 MCT__AVX2 static int32_t mct__add_s8_avx2_run(const mct_add_params *p, int32_t n, const int8_t *a,
                                               const int8_t *b, int8_t *y) {
   const mct__rqu kx = mct__rqu_of(p->x_mult, p->x_shift), ky = mct__rqu_of(p->y_mult, p->y_shift);
@@ -73,9 +66,7 @@ MCT__AVX2 static int32_t mct__add_s8_avx2_run(const mct_add_params *p, int32_t n
     mct__rqu8(t, &ko, &oe, &oo);
     oe = mct__clamp64(_mm256_add_epi64(oe, yz), lo, hi);
     oo = mct__clamp64(_mm256_add_epi64(oo, yz), lo, hi);
-    const __m256i r = mct__join(oe, oo);
-    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-    _mm_storel_epi64((__m128i *)(y + i), _mm_packs_epi16(w16, w16));
+    mct__store8(y + i, mct__join(oe, oo));
   }
   return i;
 }
@@ -83,7 +74,7 @@ MCT__AVX2 static int32_t mct__add_s8_avx2_run(const mct_add_params *p, int32_t n
 /* Elements done (a multiple of 8; 0 when not applicable). Arguments checked by the caller. */
 int32_t mct__add_s8_avx2(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b,
                          int8_t *y) {
-  if (p->x_shift > 0 || p->y_shift > 0 || !__builtin_cpu_supports("avx2")) return 0;
+  if (p->x_shift > 0 || p->y_shift > 0 || !mct__has_avx2()) return 0;
   return mct__add_s8_avx2_run(p, n, a, b, y);
 }
 

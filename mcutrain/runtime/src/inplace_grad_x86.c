@@ -3,89 +3,36 @@
  * function carries target("avx2")). -DMCT_PORTABLE (or a non-x86 target) compiles this file
  * to nothing. The memory contract is the one of mct.h; only the arithmetic inside one step is
  * vectorized:
- *   pointwise  per pixel (G copied to tmp first), 32 input channels of gx in registers while
- *              the output channels run in order: the same float operations, in the same
- *              order, as inplace_grad.c (a multiply, then an add; no fused multiply-add).
+ *   pointwise  per pixel (G copied to tmp first), mct__gemv_t of mct_internal_x86.h (shared
+ *              with conv_grad_x86.c): 32 input channels of gx in registers while the output
+ *              channels run in order, the same float operations, in the same order, as
+ *              inplace_grad.c (a multiply, then an add; no fused multiply-add).
  *   depthwise  8 channels at a time, gx as a correlation (taps in order) from a ring of G rows
  *              on the stack, each gx row stored at once; within ~1e-6 of the reference.
  */
 #include "mct.h"
+#include "mct_internal_x86.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(MCT_PORTABLE)
 
-#include <immintrin.h>
-#include <stddef.h>
 #include <string.h>
 
-#define MCT__IPG __attribute__((target("avx2")))
-#define MCT__IPG_MAX_K 16   /* largest depthwise kernel height */
-#define MCT__IPG_DW_TAPS 49 /* largest depthwise kernel (7x7) */
-
-static int mct__ipg_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
+#define MCT__IPG_MAX_K 16 /* largest depthwise kernel height */
 
 /* ---- pointwise input gradient ----------------------------------------------------------------- */
 
-MCT__IPG static inline __m256 mct__ipg_f8(const int8_t *p) { /* 8 int8 -> 8 float, exact */
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-/* gx[0 .. 8*nv) (nv = 4 or 1) = sum over o in order of (gy[o] * w_scale[o]) * w[o][c], zero
- * gradients skipped: the operations of inplace_grad.c, element by element. */
-MCT__IPG static void mct__ipg_gx(float *gx, int32_t nv, const float *gy, int32_t O,
-                                 const int8_t *w, int32_t C, const float *wsc) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int32_t o = 0; o < O; ++o) {
-    float gv = gy[o];
-    if (gv == 0.0f) continue;
-    if (wsc) gv *= wsc[o];
-    const __m256 g8 = _mm256_set1_ps(gv);
-    const int8_t *wo = w + (size_t)o * C;
-    a0 = _mm256_add_ps(a0, _mm256_mul_ps(g8, mct__ipg_f8(wo)));
-    if (nv == 4) {
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(g8, mct__ipg_f8(wo + 8)));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(g8, mct__ipg_f8(wo + 16)));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(g8, mct__ipg_f8(wo + 24)));
-    }
-  }
-  _mm256_storeu_ps(gx, a0);
-  if (nv == 4) {
-    _mm256_storeu_ps(gx + 8, a1);
-    _mm256_storeu_ps(gx + 16, a2);
-    _mm256_storeu_ps(gx + 24, a3);
-  }
-}
-
-MCT__IPG static void mct__ipg_pw_grad(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                      const mct_wsplit *ws, const float *wsc, float *tmp) {
+MCT__AVX2 static void mct__ipg_pw_grad(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                       const mct_wsplit *ws, const float *wsc, float *tmp) {
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   const int forward = C <= O; /* the order of mct.h */
   for (int32_t s = 0; s < npix; ++s) {
     const int32_t p = forward ? s : npix - 1 - s;
     memcpy(tmp, buf + (size_t)p * O, (size_t)O * sizeof(float));
     float *gx = buf + (size_t)p * C;
-    int32_t c = 0;
-    for (; c + 32 <= C; c += 32) mct__ipg_gx(gx + c, 4, tmp, O, w + c, C, wsc);
-    for (; c + 8 <= C; c += 8) mct__ipg_gx(gx + c, 1, tmp, O, w + c, C, wsc);
-    for (; c < C; ++c) {
-      float a = 0.0f;
-      for (int32_t o = 0; o < O; ++o) {
-        float gv = tmp[o];
-        if (gv == 0.0f) continue;
-        if (wsc) gv *= wsc[o];
-        a += gv * (float)w[(size_t)o * C + c];
-      }
-      gx[c] = a;
-    }
-    if (ws) { /* w is 0 at the trained channels, so adding the slice last changes nothing */
-      for (int32_t o = 0; o < O; ++o) {
-        float gv = tmp[o];
-        if (gv == 0.0f) continue;
-        if (wsc) gv *= wsc[o];
-        const int8_t *wt = ws->wt + (size_t)o * ws->n_sel;
-        for (int32_t j = 0; j < ws->n_sel; ++j) gx[ws->sel[j]] += gv * (float)wt[j];
-      }
-    }
+    mct__gemv_t(C, O, tmp, w, wsc, gx);
+    /* w is 0 at the trained channels, so adding the slice last changes nothing */
+    if (ws) mct__gemv_t_slice(O, tmp, ws, wsc, gx);
   }
 }
 
@@ -129,9 +76,9 @@ static int32_t mct__ipg_gdw_order(const mct_conv_geom *g) {
 }
 
 /* np (<= 4) gx pixels, sw columns apart, one dependency chain each (the same sums). */
-MCT__IPG static inline void mct__ipg_gdw_pixels(const float *const *rows, const __m256 *wf,
-                                                int32_t kh, int32_t kw, int32_t j0, int32_t sw,
-                                                int32_t u0, int32_t np, float *dst, size_t ps) {
+MCT__AVX2 static inline void mct__ipg_gdw_pixels(const float *const *rows, const __m256 *wf,
+                                                 int32_t kh, int32_t kw, int32_t j0, int32_t sw,
+                                                 int32_t u0, int32_t np, float *dst, size_t ps) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (int32_t i = 0; i < kh; ++i) {
     if (!rows[i]) continue;
@@ -154,8 +101,8 @@ MCT__IPG static inline void mct__ipg_gdw_pixels(const float *const *rows, const 
   }
 }
 
-MCT__IPG static void mct__ipg_gdw_block(const mct_conv_geom *g, float *buf, int32_t cb,
-                                        const __m256 *wf, __m256 scale, int32_t dir, float *ring) {
+MCT__AVX2 static void mct__ipg_gdw_block(const mct_conv_geom *g, float *buf, int32_t cb,
+                                         const __m256 *wf, __m256 scale, int32_t dir, float *ring) {
   const int32_t C = g->in_c, H = g->in_h, W = g->in_w, OW = g->out_w, kh = g->k_h, kw = g->k_w;
   const int32_t sh = g->stride_h, sw = g->stride_w, ph = g->pad_h, pw = g->pad_w;
   const int32_t padc = mct__ipg_gdw_padc(g), len = (OW + 2 * padc) * 8;
@@ -194,15 +141,15 @@ MCT__IPG static void mct__ipg_gdw_block(const mct_conv_geom *g, float *buf, int3
 }
 
 /* Channels [0, C - C % 8) of the in-place depthwise input gradient. */
-MCT__IPG static int32_t mct__ipg_gdw(const mct_conv_geom *g, float *buf, const int8_t *w,
-                                     const mct_wsplit *ws, const float *w_scale, int32_t dir) {
+MCT__AVX2 static int32_t mct__ipg_gdw(const mct_conv_geom *g, float *buf, const int8_t *w,
+                                      const mct_wsplit *ws, const float *w_scale, int32_t dir) {
   const int32_t C = g->in_c, kk = g->k_h * g->k_w;
   float ring[MCT__IPG_GRING];
-  __m256 wf[MCT__IPG_DW_TAPS];
+  __m256 wf[MCT__DW_MAX_TAPS];
   int32_t next = 0, cb = 0;
   memset(ring, 0, sizeof ring); /* the padding columns stay 0 */
   for (; cb + 8 <= C; cb += 8) {
-    float taps[MCT__IPG_DW_TAPS][8], sc[8];
+    float taps[MCT__DW_MAX_TAPS][8], sc[8];
     for (int32_t k = 0; k < 8; ++k) {
       const int32_t c = cb + k;
       const int8_t *row = w + (size_t)c * kk;
@@ -220,7 +167,7 @@ MCT__IPG static int32_t mct__ipg_gdw(const mct_conv_geom *g, float *buf, const i
 
 int mct__inplace_pointwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
                                      const mct_wsplit *ws, const float *w_scale, float *tmp) {
-  if (!mct__ipg_has_avx2()) return 0;
+  if (!mct__has_avx2()) return 0;
   mct__ipg_pw_grad(g, buf, w, ws, w_scale, tmp);
   return 1;
 }
@@ -228,11 +175,11 @@ int mct__inplace_pointwise_grad_avx2(const mct_conv_geom *g, float *buf, const i
 /* Returns the number of leading channels it computed (a multiple of 8; 0: none). */
 int32_t mct__inplace_depthwise_grad_avx2(const mct_conv_geom *g, float *buf, const int8_t *w,
                                          const mct_wsplit *ws, const float *w_scale) {
-  if (g->k_h > MCT__IPG_MAX_K || g->k_h * g->k_w > MCT__IPG_DW_TAPS ||
+  if (g->k_h > MCT__IPG_MAX_K || g->k_h * g->k_w > MCT__DW_MAX_TAPS ||
       (int64_t)g->k_h * (g->out_w + 2 * mct__ipg_gdw_padc(g)) * 8 > MCT__IPG_GRING)
     return 0;
   const int32_t dir = mct__ipg_gdw_order(g);
-  if (!dir || !mct__ipg_has_avx2()) return 0;
+  if (!dir || !mct__has_avx2()) return 0;
   return mct__ipg_gdw(g, buf, w, ws, w_scale, dir);
 }
 

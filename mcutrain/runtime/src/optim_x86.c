@@ -7,14 +7,10 @@
  * any step beyond that range saturates w the same way as the 64-bit step does.
  */
 #include "mct.h"
+#include "mct_internal_x86.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(MCT_PORTABLE)
-
-#include <immintrin.h>
-#include <stddef.h>
-
-#define MCT__AVX2 __attribute__((target("avx2")))
 
 MCT__AVX2 static inline __m256i mct__mix32_8(__m256i x) {
   x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
@@ -52,8 +48,7 @@ MCT__AVX2 static inline void mct__sgd8(const mct_sgd *p, uint32_t key, uint32_t 
   t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-255.0f)), _mm256_set1_ps(255.0f));
   __m256i nw = _mm256_add_epi32(wi, _mm256_cvtps_epi32(t)); /* t is an integer: exact */
   nw = _mm256_min_epi32(_mm256_max_epi32(nw, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
-  const __m128i n16 = _mm_packs_epi32(_mm256_castsi256_si128(nw), _mm256_extracti128_si256(nw, 1));
-  _mm_storel_epi64((__m128i *)wr, _mm_packs_epi16(n16, n16));
+  mct__store8(wr, nw);
 }
 
 /* Elements done in every row: the first (row_len & ~7) of each; the caller does the rest. */
@@ -74,7 +69,7 @@ MCT__AVX2 static int32_t mct__sgd_s8_avx2_run(const mct_sgd *p, int32_t row0, in
 
 int32_t mct__sgd_s8_avx2(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w,
                          const float *g, float *mom) {
-  if (!__builtin_cpu_supports("avx2")) return 0;
+  if (!mct__has_avx2()) return 0;
   return mct__sgd_s8_avx2_run(p, row0, n_rows, w, g, mom);
 }
 
