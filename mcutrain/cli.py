@@ -47,15 +47,60 @@ def _cmd_compile(a) -> int:
 
         data_x = load_dataset(a.data)["x_train"]
     shape = tuple(int(v) for v in a.input_shape.split(",")) if a.input_shape else None
+    auto = {}
+    if a.update == "auto":  # plan the scheme on --data first (mcutrain plan), then compile
+        auto = dict(data=a.data, plan_options=dict(out_dir=f"{a.out.rstrip('/')}.plan"))
     r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
                       ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
                       weight_decay=a.weight_decay, qas=not a.no_qas, seed=a.seed,
-                      data_x=data_x, input_shape=shape)
+                      data_x=data_x, input_shape=shape, **auto)
     kb = lambda n: f"{n / 1024:.1f} KB"  # noqa: E731
     print(f"wrote {a.out}: ram {kb(r['ram_bytes'])} (arena {kb(r['arena_bytes'])}, lower bound "
           f"{kb(r['arena_lower_bound'])}; trained params {kb(r['params_ram_bytes'])}), "
           f"flash {kb(r['flash_bytes'])}, {r['macs_per_step'] / 1e6:.1f} M MACs per step")
     return 0
+
+
+def _cmd_plan(a) -> int:
+    """Contribution analysis + search: the sparse-update scheme that fits the budget."""
+    from .sparse.contribution import Protocol
+    from .sparse.plan import plan_scheme
+
+    proto = Protocol(epochs=a.epochs, lr=None if a.lr == "auto" else float(a.lr), seed=a.seed,
+                     qas=not a.no_qas, storage=a.storage)
+    runner = a.runner if a.runner != "local" or not a.workers else f"local:{a.workers}"
+    plan_scheme(a.model, a.data, ram=a.ram, flash=a.flash, classes=a.classes,
+                out_dir=a.out or f"{a.model.rsplit('/', 1)[-1].split('.')[0]}-plan",
+                runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
+                val_fraction=a.val_fraction, progress=not a.quiet)
+    return 0
+
+
+def _add_plan_parser(sub):
+    p = sub.add_parser("plan", help="find the sparse-update scheme that fits a RAM budget and "
+                                    "learns the most (contribution analysis + search)")
+    p.add_argument("model", help='zoo .pkl, saved int8 graph .npz, file.py:factory, or "default"')
+    p.add_argument("--data", required=True, help='.npz, image folder, or "default"')
+    p.add_argument("--ram", required=True, help="SRAM budget of the training step, e.g. 256KB")
+    p.add_argument("--flash", help="flash budget, e.g. 1MB")
+    p.add_argument("-o", "--out", help="output folder (scheme.json, plan.json, alternatives.md, "
+                                       "plot.png; default MODEL-plan)")
+    p.add_argument("--classes", type=int, help="new float head of N classes (default: from the data)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs of each fine-tuning run")
+    p.add_argument("--lr", default="auto", help="learning rate of the runs, or auto (a small "
+                                                "sweep on the validation split)")
+    p.add_argument("--storage", choices=["int8", "fp32"], default="int8")
+    p.add_argument("--no-qas", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of x_train held out to score the runs")
+    p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
+    p.add_argument("--runner", default="local",
+                   help="local (all cores), local:N, serial, ray (local Ray), ray:ADDRESS")
+    p.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--cache", help="result cache (default ~/.cache/mcutrain/plan or $MCUTRAIN_CACHE)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_plan)
 
 
 def _cmd_train(a) -> int:
@@ -114,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="zoo .pkl, saved int8 graph .npz, or path/to/file.py:factory")
     c.add_argument("-o", "--out", required=True, help="output directory (written atomically)")
     c.add_argument("--update", default="full",
-                   help="full, none, bias-only:K, last:K, or a JSON scheme file")
+                   help="full, none, bias-only:K, last:K, a JSON scheme file, or auto "
+                        "(plan it on --data under --ram first, as `mcutrain plan` does)")
     c.add_argument("--classes", type=int, help="new float head of N classes")
     c.add_argument("--storage", choices=["int8", "fp32"], default="int8",
                    help="trained weights stored int8 (stochastic rounding) or as fp32 masters")
@@ -125,9 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--weight-decay", type=float, default=0.0)
     c.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling off")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--data", help="calibration data for a PyTorch model (.npz or image folder)")
+    c.add_argument("--data", help="calibration data for a PyTorch model, and the data that "
+                                  "--update auto plans on (.npz or image folder)")
     c.add_argument("--input-shape", help="C,H,W of a PyTorch model's input")
     c.set_defaults(func=_cmd_compile)
+    _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")
     t.add_argument("out", help="compile output directory")
     t.add_argument("--data", required=True, help=".npz (x_train, y_train[, x_test, y_test]) or image folder")

@@ -134,9 +134,26 @@ def largest_consumers(report: dict, gen, k: int = 8) -> list:
 
 def compile_model(model, out_dir, update="full", classes=None, storage="int8", ram=None,
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
-                  data_x=None, input_shape=None, passes=None, name=None) -> dict:
-    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json)."""
+                  data_x=None, input_shape=None, passes=None, name=None, data=None,
+                  plan_options=None) -> dict:
+    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
+
+    update="auto": plan the scheme first (sparse/plan.py: contribution analysis on `data`
+    under the `ram`/`flash` budget, then search), then compile it as usual."""
     g = load_model(model, data_x=data_x, input_shape=input_shape)
+    plan = None
+    if update == "auto":
+        if data is None or ram is None:
+            raise ValueError("--update auto needs --data (it fine-tunes on it) and a --ram budget")
+        from .sparse.plan import plan_scheme
+
+        opts = dict(plan_options or {})
+        if "protocol" not in opts:  # the runs train as this compile will (storage, QAS, seed)
+            from .sparse.contribution import Protocol
+
+            opts["protocol"] = Protocol(storage=storage, qas=qas, seed=seed)
+        plan = plan_scheme(g, data, ram=ram, flash=flash, classes=classes, **opts)
+        update, classes = plan["scheme"], plan["classes"]
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
@@ -153,6 +170,10 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   classes=int(tg.values[t["logits"]].size),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   plan=plan_table(gen))
+    if plan is not None:
+        report["auto_update"] = {k: plan.get(k) for k in (
+            "scheme", "method", "exact", "predicted_val_acc", "measured_val_acc",
+            "measured_test_acc", "extra_ram_bytes", "protocol")}
     over = []
     if report["ram_budget"] is not None and mem["ram_bytes"] > report["ram_budget"]:
         over.append(("RAM", mem["ram_bytes"], report["ram_budget"]))

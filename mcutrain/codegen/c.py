@@ -220,6 +220,8 @@ class FuncGen:
         return v in self.cg.params
 
     def in_arena(self, v) -> bool:
+        if self.g.values[v].role in ("param", "const", "state"):
+            return False  # flash/RAM arrays (or a frozen source no kernel reads)
         return not (self.is_param(v) or self.is_scalar(v) or self.root(v) in self.cg.params)
 
     def _alias(self, out, src, delta=0):

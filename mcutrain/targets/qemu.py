@@ -12,7 +12,9 @@ QEMU's generic loader, and always a timeout.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -27,7 +29,7 @@ from .cortex_m import BuildError, build_device, cpu_of, tool
 from .host import NPT, SIZES
 
 JOB_MAGIC, OUT_MAGIC, VERSION = 0x4A54434D, 0x5254434D, 1
-JOB_PARAMS, JOB_LOAD, JOB_SAVE, JOB_DUMP, JOB_LOGITS = 1, 2, 4, 8, 16
+JOB_PARAMS, JOB_LOAD, JOB_SAVE, JOB_DUMP, JOB_LOGITS, JOB_FAULT = 1, 2, 4, 8, 16, 32
 REC_TRAIN, REC_EVAL, REC_SAVE0, REC_SAVE, REC_END, REC_PROFILE = 1, 2, 3, 4, 5, 6
 CALIB_INSNS = 2 << 20
 JOB_HEADER = struct.Struct("<6If3I6I")  # mct_job: 64 bytes
@@ -97,7 +99,8 @@ def parse_output(data: bytes, classes: int, with_logits: bool, params_bytes: int
         insns = int(round(ticks * ratio))
         if kind == REC_TRAIN:
             loss = struct.unpack("<f", struct.pack("<I", b))[0]
-            res.train.append(dict(status=a, loss=loss, ticks=ticks, instructions=insns, logits=logits))
+            res.train.append(dict(status=a, loss=loss, ticks=ticks, instructions=insns,
+                                  logits=logits))
         elif kind == REC_EVAL:
             res.evals.append(dict(status=a, ticks=ticks, instructions=insns, logits=logits))
         elif kind == REC_SAVE0:
@@ -202,8 +205,18 @@ class DeviceRunner:
             (run / "flash.bin").symlink_to(self.flash_image.resolve())
         cmd = ["timeout", "-s", "KILL", str(int(timeout) + 1), *self.command(flash)]
         proc = subprocess.Popen(cmd, cwd=run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         return proc, run
+
+    @staticmethod
+    def kill(proc) -> None:
+        """SIGKILL the emulator started by start(): its whole process group (timeout and
+        QEMU), as a power cut would stop a device: no clean-up, files as they are."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
     def run(self, job: bytes, timeout: float = 120.0, check: bool = True,
             on_progress=None) -> DeviceResult:
@@ -220,14 +233,15 @@ class DeviceRunner:
             data = (run / "out.bin").read_bytes() if (run / "out.bin").exists() else b""
         finally:
             if proc.poll() is None:
-                proc.kill()
+                self.kill(proc)
             proc.stdout.close()
             shutil.rmtree(run, ignore_errors=True)
         res = self.parse(data, flags)
         res.rc, res.stdout, res.wall_seconds = proc.returncode, stdout, time.time() - t0
         if check and res.rc != 0:
             why = EXIT_CODES.get(res.rc, "")
-            raise DeviceRunError(f"the device program exited with {res.rc} ({why}):\n{stdout[-2000:]}")
+            raise DeviceRunError(f"the device program exited with {res.rc} ({why}):\n"
+                                 f"{stdout[-2000:]}")
         return res
 
     def _count(self, path: Path, flags: int) -> int:
@@ -291,7 +305,8 @@ def newest_slot(runner: DeviceRunner) -> dict | None:
     valid = [d for d in read_slots(runner) if d["valid"]]
     if len(valid) == 2:
         a, b = valid
-        return b if ((b["seq"] - a["seq"]) & 0xFFFFFFFF) < 0x80000000 and b["seq"] != a["seq"] else a
+        newer = ((b["seq"] - a["seq"]) & 0xFFFFFFFF) < 0x80000000 and b["seq"] != a["seq"]
+        return b if newer else a
     return valid[0] if valid else None
 
 
@@ -299,7 +314,8 @@ def newest_slot(runner: DeviceRunner) -> dict | None:
 
 def _timeout(runner: DeviceRunner, n: int) -> float:
     """Generous wall-clock limit for n steps (QEMU: about 1e8 to 1e9 instructions per second)."""
-    per = runner.info.get("instructions_per_step") or 30 * runner.report.get("macs_per_step", 0) + 5e6
+    per = (runner.info.get("instructions_per_step") or
+           30 * runner.report.get("macs_per_step", 0) + 5e6)
     return 120.0 + n * per / 5e7
 
 
@@ -326,7 +342,8 @@ def _epoch_job(runner, xi, y, order, test, lr, params, step):
 
 
 def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: float | None = None,
-                 seed: int = 0, progress: bool = True, echo=print, limit: int | None = None) -> dict:
+                 seed: int = 0, progress: bool = True, echo=print,
+                 limit: int | None = None) -> dict:
     """`mcutrain train --target qemu-m4|qemu-m7`: every epoch is one emulator start that loads
     the parameters from its flash, trains on the shuffled samples (the host's order), runs the
     test split forward, and saves the parameters back to flash. Writes params.npz and
@@ -374,7 +391,8 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
                 np.savez(f, **params)
 
         _atomic_write(out / PARAMS_FILE, write)
-    _atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1)))
+    _atomic_write(out / "train_log.json",
+                  lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1)))
     return log
 
 

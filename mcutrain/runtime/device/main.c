@@ -23,7 +23,8 @@ static void mct__get(void *dst, uint32_t n) {
 }
 
 static void mct__put(const void *src, uint32_t n) {
-  if (n && mct_sh_write(mct__out, src, n) != 0) mct__fail("mct: cannot write out.bin\n", MCT_EXIT_IO);
+  if (n && mct_sh_write(mct__out, src, n) != 0)
+    mct__fail("mct: cannot write out.bin\n", MCT_EXIT_IO);
 }
 
 static void mct__record(uint32_t kind, uint32_t a, uint32_t b, uint32_t ticks) {
@@ -96,6 +97,7 @@ int main(void) {
   if (need_flash && mct_flash_open("flash.bin") != 0)
     mct__fail("mct: cannot open flash.bin\n", MCT_EXIT_IO);
   mct_flash_set_cut(job.cut_after);
+  if (job.flags & MCT_JOB_FAULT) __asm__ volatile("udf #0");
 
   mct_init();
   mct_out_header oh = {MCT_OUT_MAGIC, MCT_PROTOCOL_VERSION, MCT_NUM_CLASSES, MCT_PARAMS_BYTES,

@@ -94,6 +94,7 @@ void mct_flash_set_cut(uint32_t after_bytes);
 #define MCT_JOB_SAVE 4u     /* persist the parameters to flash at the end */
 #define MCT_JOB_DUMP 8u     /* write the parameters to out.bin at the end */
 #define MCT_JOB_LOGITS 16u  /* write the logits after every step / forward */
+#define MCT_JOB_FAULT 32u   /* test hook: execute an undefined instruction (fault handler test) */
 
 typedef struct {
   uint32_t magic, version, model_hash, flags;

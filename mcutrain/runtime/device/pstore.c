@@ -95,7 +95,8 @@ static int mct__slot_valid(const mct_params_view *v, int s, mct_slot_header *out
       h->payload_bytes != v->payload_bytes || MCT_HDR_BYTES + h->payload_bytes > mct__slot_bytes())
     return 0;
   if (mct_crc32(0, h, MCT_HDR_BYTES - 4) != h->header_crc) return 0;
-  if (mct_crc32(0, (const uint8_t *)h + MCT_HDR_BYTES, h->payload_bytes) != h->payload_crc) return 0;
+  if (mct_crc32(0, (const uint8_t *)h + MCT_HDR_BYTES, h->payload_bytes) != h->payload_crc)
+    return 0;
   *out = *h;
   return 1;
 }

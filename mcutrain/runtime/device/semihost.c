@@ -54,7 +54,10 @@ int mct_sh_close(int fd) {
 
 void mct_sh_puts(const char *s) { (void)mct__sh(SYS_WRITE0, s); }
 
+/* The argument block is static: exit must work when the stack is gone (overflow). */
 void mct_sh_exit(int code) {
-  const uint32_t a[2] = {ADP_STOPPED_APPLICATION_EXIT, (uint32_t)code};
+  static uint32_t a[2];
+  a[0] = ADP_STOPPED_APPLICATION_EXIT;
+  a[1] = (uint32_t)code;
   for (;;) (void)mct__sh(SYS_EXIT_EXTENDED, a);
 }

@@ -58,9 +58,13 @@ uint32_t mct_dev_stack_high_water(void) {
   return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
 }
 
+/* The lowest MCT_STACK_GUARD bytes must keep their paint: a deeper stack counts as an
+ * overflow (below RAM the emulator may map other memory, so a fault is not guaranteed). */
+#define MCT_STACK_GUARD 64u
+
 void mct_dev_exit(int code) {
-  if (__stack_bottom[0] != MCT_PAINT) {
-    mct_sh_puts("mct: stack overflow: the whole reserved stack was used (raise --stack)\n");
+  if (mct_dev_stack_high_water() + MCT_STACK_GUARD > mct_dev_stack_size()) {
+    mct_sh_puts("mct: stack overflow: the stack reached its last 64 bytes (raise --stack)\n");
     if (code == MCT_EXIT_OK) code = MCT_EXIT_STACK;
   }
   mct_sh_exit(code);
@@ -82,6 +86,11 @@ static void mct__hex(char *dst, uint32_t v) {
 void mct__fault_report(const uint32_t *frame, uint32_t ipsr) {
   static char msg[] = "mct: fault exception 0x________ pc 0x________ cfsr 0x________\n";
   const uint32_t n = ipsr & 0x1FFu;
+  if (frame < __stack_bottom) { /* the stack ran out below RAM: the frame is lost */
+    mct_sh_puts("mct: stack overflow (fault with the stack pointer below the reserved stack; "
+                "raise --stack)\n");
+    mct_sh_exit(MCT_EXIT_STACK);
+  }
   mct__hex(msg + 23, n);
   mct__hex(msg + 37, frame[6]); /* stacked pc: r0-r3, r12, lr, pc, xpsr */
   mct__hex(msg + 53, *(volatile uint32_t *)0xE000ED28u);
@@ -89,6 +98,8 @@ void mct__fault_report(const uint32_t *frame, uint32_t ipsr) {
   mct_sh_exit(n >= 3 && n <= 6 ? MCT_EXIT_FAULT + (int)n : MCT_EXIT_FAULT + 9);
 }
 
+/* r0 = the exception frame, r1 = IPSR; a stack pointer below the stack (overflow) is moved
+ * back to the top first, so the report has a stack to run on (it never returns). */
 __attribute__((naked)) void mct__fault_entry(void) {
   __asm__ volatile(
       "tst lr, #4\n\t"
@@ -96,6 +107,14 @@ __attribute__((naked)) void mct__fault_entry(void) {
       "mrseq r0, msp\n\t"
       "mrsne r0, psp\n\t"
       "mrs r1, ipsr\n\t"
+      "movw r2, #:lower16:__stack_bottom\n\t"
+      "movt r2, #:upper16:__stack_bottom\n\t"
+      "cmp r0, r2\n\t"
+      "bhs 1f\n\t"
+      "movw r3, #:lower16:__stack_top\n\t"
+      "movt r3, #:upper16:__stack_top\n\t"
+      "mov sp, r3\n\t"
+      "1:\n\t"
       "b mct__fault_report\n\t");
 }
 

@@ -20,6 +20,7 @@
  * frozen part is computed as usual and the trained slice `wt` adds its channels on top.
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: DSP (SMLAD) paths in conv_arm.c, MCT_ARM_DSP */
 #include "mct_internal.h"
 
 #include <stddef.h>
@@ -177,6 +178,9 @@ int mct_conv2d_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
 #if MCT_X86
   if (mct__conv2d_s8_avx2(g, q, x, w, ws, bias, y)) return MCT_OK;
 #endif
+#if MCT_ARM_DSP
+  if (mct__conv2d_s8_dsp(g, q, x, w, ws, bias, y)) return MCT_OK;
+#endif
   if (g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
       g->pad_h == 0 && g->pad_w == 0) {
     mct__pointwise_s8(g->in_h * g->in_w, g->in_c, g->out_c, q, x, w, ws, bias, y);
@@ -194,6 +198,9 @@ int mct_linear_s8(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_
   if (!mct__wsplit_ok(ws, in_c)) return MCT_E_ARG;
 #if MCT_X86
   if (mct__pointwise_s8_avx2(1, in_c, out_c, q, x, w, ws, bias, y)) return MCT_OK;
+#endif
+#if MCT_ARM_DSP
+  if (mct__linear_s8_dsp(in_c, out_c, q, x, w, ws, bias, y)) return MCT_OK;
 #endif
   mct__pointwise_s8(1, in_c, out_c, q, x, w, ws, bias, y);
   return MCT_OK;

@@ -15,6 +15,7 @@
  * clamp) skips its whole window.
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: grad_arm.c (VMLA, bit-exact), MCT_ARM_DSP */
 #include "mct_internal.h"
 
 #include <stddef.h>
@@ -122,6 +123,9 @@ int mct_conv2d_grad_input_f32(const mct_conv_geom *g, const float *gy, const int
 #if MCT_X86
   if (mct__grad_input_avx2(g, gy, w, ws, w_scale, gx)) return MCT_OK;
 #endif
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  if (mct__grad_input_f32_dsp(g, gy, w, ws, w_scale, gx)) return MCT_OK;
+#endif
   const size_t n = (size_t)g->in_h * g->in_w * g->in_c;
   for (size_t i = 0; i < n; ++i) gx[i] = 0.0f;
   if (depthwise)
@@ -147,6 +151,10 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
   const float s = x_scale * w_scale_o;
 #if MCT_X86
   if (!depthwise && mct__grad_weight_row_avx2(g, xs, n_ch, x_zero, gy, gy_c, s, gw)) return MCT_OK;
+#endif
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  if (!depthwise && mct__grad_weight_row_f32_dsp(g, xs, n_ch, x_zero, gy, gy_c, s, gw))
+    return MCT_OK;
 #endif
   for (int32_t k = 0; k < nc * kk; ++k) gw[k] = 0.0f;
   /* S[c][i][j] = sum_hw G * (xs - x_zero), then gw = S * (x_scale * w_scale_o). */

@@ -4,6 +4,7 @@
  * (gather_channels).
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: elementwise_arm.c, MCT_ARM_DSP */
 
 #include <stddef.h>
 
@@ -26,6 +27,9 @@ int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t
       p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
     return MCT_E_ARG;
   const int32_t scale = (int32_t)1 << p->left_shift; /* a multiply: no shift of negatives */
+#if MCT_ARM_DSP
+  if (mct__add_s8_dsp(p, n, a, b, y)) return MCT_OK;
+#endif
 #if MCT_X86
   const int32_t done = mct__add_s8_avx2(p, n, a, b, y);
 #else

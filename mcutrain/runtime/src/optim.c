@@ -19,6 +19,7 @@
  * row r is its flat index r * row_len + k in the whole slice.
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: optim_arm.c (inlined floor), MCT_ARM_DSP */
 
 #include <math.h>
 #include <stddef.h>
@@ -66,6 +67,9 @@ static inline int64_t mct__stoch_round(float delta, float u) {
 int mct_sgd_s8(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const float *g,
                float *mom) {
   if (!mct__sgd_ok(p, row0, n_rows, w, g)) return MCT_E_ARG;
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  if (mct__sgd_s8_dsp(p, row0, n_rows, w, g, mom)) return MCT_OK;
+#endif
 #if MCT_X86
   const int32_t done = mct__sgd_s8_avx2(p, row0, n_rows, w, g, mom); /* per row */
 #else

@@ -1,0 +1,339 @@
+"""Sparse update under a budget: accuracy against extra RAM, four families (the paper's figure).
+
+Datasets: the built-in default (the int8 digits CNN adapted to rotated digits, its own
+classifier) and every real dataset in ../shared/data that is present (flowers5.npz: mcunet-5fps
+at 128x128 with a fresh 5-class head). Everything is trained by our compiled C (host build)
+with one protocol per dataset (batch-1 SGD, cosine rate, the same seed, sample order and
+splits; the rate chosen by plan.choose_lr on the validation split), scored on the validation
+split carved from x_train and on x_test:
+
+    bias-only    biases of the last k layers, k over a grid
+    last-k       weights and biases of the last k layers
+    paper        the paper's published schemes for the model (mcunet-5fps: 49 to 148 KB,
+                 from mit-han-lab/tiny-training compilation/mcu_ir_gen.py, in our format)
+    searched     plan_scheme's search (contribution analysis + exact/evolutionary search) at
+                 the same budgets as the paper's schemes (ram_bytes of each, compiled), and at
+                 a few smaller ones
+
+Extra RAM = ram_bytes(scheme) - ram_bytes(no update: the head alone), full model, compiled.
+QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
+rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
+TorchBaseline, frozen float prefix computed once, plain SGD at batch 1, same rate, schedule,
+order and head init), over several seeds.
+
+Prints tables; writes bench/results/sparse.json and bench/results/sparse_<dataset>.png.
+    python bench/sparse.py [--datasets default flowers5] [--seeds 3] [--runner local]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, SHARED, write_json  # noqa: E402
+
+from mcutrain.sparse.contribution import Protocol, analyze  # noqa: E402
+from mcutrain.sparse.jobs import int8_cut  # noqa: E402
+from mcutrain.sparse.plan import choose_lr, make_engine  # noqa: E402
+from mcutrain.sparse.search import Problem, search  # noqa: E402
+
+# The paper's schemes for mcunet-5fps (its labels): compilation/mcu_ir_gen.py of
+# mit-han-lab/tiny-training, n_bias_update + 1 (its count leaves out the new head) and
+# manual_weight_idx / weight_update_ratio (ratio 0 entries dropped); the head always trains.
+PAPER_SCHEMES = {"mcunet-5fps": {
+    "49kb": {"bias_last": 21, "weights": {"24": 0.25, "27": 0.5, "30": 0.5}},
+    "74kb": {"bias_last": 22, "weights": {"21": 1, "24": 1, "27": 0.5, "30": 1}},
+    "99kb": {"bias_last": 23, "weights": {"21": 1, "24": 1, "27": 1, "30": 1, "36": 0.125, "39": 0.25}},
+    "124kb": {"bias_last": 25, "weights": {"21": 0.25, "24": 1, "27": 1, "30": 1, "33": 0.5, "39": 0.5}},
+    "148kb": {"bias_last": 24, "weights": {"21": 1, "24": 1, "27": 1, "30": 1, "36": 1, "39": 0.5}},
+}}
+# the paper's Figure: average of 10 datasets; mcunet-5fps on Flowers-102: 88.84 % sparse
+# (100 KB scheme) vs 87.74 % for the best last-k (12 layers, 448 KB)
+PAPER_QAS = dict(int8_qas=86.9, fp32=86.0, int8_no_qas=75.4)
+
+
+def datasets(selected):
+    out = []
+    if "default" in selected:
+        out.append(dict(name="default", model="default", data="default", epochs=6,
+                        bias_grid=None, last_grid=range(1, 8), budget_fracs=(0.1, 0.2, 0.35, 0.5, 0.75)))
+    flowers = SHARED / "data" / "flowers5.npz"
+    model = SHARED / "models" / "mcunet-5fps.pkl"
+    if "flowers5" in selected:
+        if not flowers.exists() or not model.exists():
+            print(f"skip flowers5: {flowers} or {model} is absent")
+        else:
+            out.append(dict(name="flowers5", model=str(model), data=str(flowers), epochs=3,
+                            bias_grid=[0, 2, 4, 6, 9, 12, 15, 18, 21, 24, 27, 30, 34, 38, 43],
+                            last_grid=[2, 3, 4, 6, 8, 10, 12, 15, 18, 21],
+                            paper=PAPER_SCHEMES["mcunet-5fps"], extra_kb=(16, 32)))
+    return out
+
+
+def _acc(r, split):
+    return r.get(f"{split}_acc")
+
+
+def family_runs(eng, schemes: dict, base_ram: int) -> list:
+    """{label: scheme} -> rows with ram, extra RAM, val / test accuracy."""
+    labels = list(schemes)
+    mems = eng.memory([schemes[k] for k in labels], desc="memory: families")
+    runs = eng.finetune([schemes[k] for k in labels], desc="runs: families")
+    return [dict(label=k, scheme=eng.canon(schemes[k]), ram_bytes=m.get("ram_bytes"),
+                 extra_kb=None if m.get("ram_bytes") is None else (m["ram_bytes"] - base_ram) / 1024,
+                 val_acc=_acc(r, "val"), test_acc=_acc(r, "test"))
+            for k, m, r in zip(labels, mems, runs)]
+
+
+def searched_runs(eng, contrib, budgets: dict) -> list:
+    prob = Problem.from_contributions(contrib)
+
+    def ram_fn(schemes):
+        return [m.get("ram_bytes", math.inf) for m in eng.memory(schemes, desc="memory: candidates")]
+    rows = []
+    for label, budget in budgets.items():
+        res = search(prob, budget, ram_fn, seed=eng.protocol.seed)
+        r = eng.finetune([res.scheme], desc=f"runs: searched {label}")[0]
+        rows.append(dict(label=label, budget=budget, scheme=res.scheme, ram_bytes=res.ram_bytes,
+                         extra_kb=(res.ram_bytes - contrib.base["ram"]) / 1024, method=res.method,
+                         exact=res.exact, predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
+                         val_acc=_acc(r, "val"), test_acc=_acc(r, "test")))
+    return rows
+
+
+# ---- float32 twin (PyTorch eager on the dequantized model) ------------------------------------
+
+def torch_twin_run(eng, scheme: dict, proto: Protocol) -> dict:
+    """Train the float twin of the task graph with `scheme`: the frozen float prefix once,
+    then plain SGD at batch 1 on the suffix, as the C runs do (order, rate, schedule)."""
+    import torch
+    from common import TorchBaseline
+
+    from mcutrain.ir.graph import prune_values
+
+    torch.manual_seed(proto.seed)
+    torch.set_num_threads(1)
+    t, g = eng.task, eng.task.graph
+    scheme = eng.canon(scheme)
+    first = min([int(i) for i in scheme["weights"]] + ([t.n_layers - scheme["bias_last"]]
+                                                       if scheme["bias_last"] else []) + [t.n_layers - 1])
+    k, v, suffix, off = int8_cut(g, first)
+    prefix = prune_values(g.replace(nodes=g.nodes[:k], outputs=(v,)))
+    images = np.load(t.dir / "images.npy", mmap_mode="r")
+    split = dict(np.load(t.dir / "split.npz"))
+    pre = TorchBaseline(prefix, "none") if k > 0 else None
+    feats = []
+    with torch.no_grad():
+        for lo in range(0, len(images), 64):
+            x = (np.asarray(images[lo:lo + 64]).astype(np.int16) - 128).astype(np.int8)
+            xf = (pre or TorchBaseline(g, "none")).input_from_hwc(x)
+            feats.append(pre(xf) if pre is not None else xf)
+    feats = torch.cat(feats)
+    sub = {"bias_last": scheme["bias_last"],
+           "weights": {str(int(i) - off): r for i, r in scheme["weights"].items()}}
+    model = TorchBaseline(suffix, sub)
+    opt = torch.optim.SGD(model.trained(), lr=proto.lr)
+    y = torch.from_numpy(split["y"])
+    rng = np.random.default_rng(proto.seed)
+    total, step = proto.epochs * len(split["train"]), 0
+    for _ in range(proto.epochs):
+        for i in rng.permutation(split["train"]):
+            opt.param_groups[0]["lr"] = proto.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(feats[i:i + 1]).reshape(1, -1), y[i:i + 1])
+            loss.backward()
+            opt.step()
+            step += 1
+    out = {}
+    with torch.no_grad():
+        for s in ("val", "test"):
+            idx = torch.from_numpy(split[s])
+            z = model(feats[idx]).reshape(len(idx), -1)
+            out[f"{s}_acc"] = float((z.argmax(1) == y[idx]).float().mean())
+    return out
+
+
+def qas_study(eng, schemes: dict, seeds) -> list:
+    """int8+QAS, int8 without QAS, float32 twin; each over the seeds (mean and per seed)."""
+    rows = []
+    for label, scheme in schemes.items():
+        row = dict(label=label, scheme=eng.canon(scheme))
+        for mode in ("int8_qas", "int8_no_qas", "fp32"):
+            accs = []
+            for sd in seeds:
+                p = replace(eng.protocol, seed=sd, qas=mode != "int8_no_qas")
+                if mode == "fp32":
+                    r = torch_twin_run(eng, scheme, p)
+                else:
+                    r = eng.finetune([scheme], protocol=p, desc=f"runs: {label} {mode} seed {sd}")[0]
+                accs.append((r["val_acc"], r["test_acc"]))
+            row[mode] = dict(val=[a for a, _ in accs], test=[b for _, b in accs],
+                             val_mean=float(np.mean([a for a, _ in accs])),
+                             test_mean=float(np.mean([b for _, b in accs])))
+        rows.append(row)
+    return rows
+
+
+# ---- one dataset ---------------------------------------------------------------------------------
+
+def run_dataset(ds: dict, args) -> dict:
+    t0 = time.time()
+    eng = make_engine(ds["model"], ds["data"], runner=args.runner, cache_dir=args.cache,
+                      protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet)
+    t = eng.task
+    lr_sweep = None
+    if eng.protocol.lr is None:
+        lr, lr_sweep = choose_lr(eng)
+        eng.protocol = replace(eng.protocol, lr=lr)
+    print(f"\n== {ds['name']}: {t.name}, {t.n_layers} layers, train {t.n_train} / val {t.n_val} / "
+          f"test {t.n_test}; protocol {eng.protocol.to_json()}")
+    base_ram = eng.memory(["none"])[0]["ram_bytes"]
+    full_ram = eng.memory(["full"])[0]["ram_bytes"]
+    paper = ds.get("paper", {})
+    paper_ram = {k: m["ram_bytes"] for k, m in zip(paper, eng.memory(list(paper.values())))}
+    if paper:
+        budgets = {f"paper {k} budget": r for k, r in paper_ram.items()}
+        budgets.update({f"+{x} KB": base_ram + x * 1024 for x in ds.get("extra_kb", ())})
+    else:
+        budgets = {f"{int(f * 100)}% of full": int(base_ram + f * (full_ram - base_ram))
+                   for f in ds["budget_fracs"]}
+    budgets = dict(sorted(budgets.items(), key=lambda kv: kv[1]))
+    contrib = analyze(eng, ram=max(budgets.values()))
+    t_an = time.time() - t0
+    bias_grid = ds["bias_grid"] or range(0, t.n_layers + 1)
+    fams = dict(
+        bias_only=family_runs(eng, {f"bias-only:{k}": {"bias_last": k, "weights": {}} for k in bias_grid}, base_ram),
+        last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram),
+        paper=family_runs(eng, paper, base_ram) if paper else [],
+        searched=searched_runs(eng, contrib, budgets))
+    qas_schemes = {"searched " + r["label"]: r["scheme"] for r in fams["searched"]
+                   if ("99kb" in r["label"] or (not paper and r["label"].startswith("35%")))}
+    if paper:
+        qas_schemes["paper 99kb"] = paper["99kb"]
+    qas = qas_study(eng, qas_schemes, range(args.seeds))
+    out = dict(dataset=ds["name"], model=t.name, layers=t.n_layers, fresh_head=t.fresh_head,
+               split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
+               protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
+               full_ram_bytes=full_ram, budgets=budgets, families=fams, qas=qas,
+               contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
+               seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
+    out["goals"] = goals(out)
+    return out
+
+
+def goals(out: dict) -> dict:
+    f = out["families"]
+    g = {}
+    if f["paper"]:
+        pairs = []
+        for s in f["searched"]:
+            for p in f["paper"]:
+                if s["label"] == f"paper {p['label']} budget":
+                    pairs.append(dict(budget=p["label"], paper_test=p["test_acc"], searched_test=s["test_acc"],
+                                      paper_val=p["val_acc"], searched_val=s["val_acc"]))
+        g["searched_vs_paper"] = dict(pairs=pairs, met_test=all(p["searched_test"] >= p["paper_test"] for p in pairs),
+                                      met_val=all(p["searched_val"] >= p["paper_val"] for p in pairs))
+    best = max(f["last_k"], key=lambda r: (r["test_acc"], -r["extra_kb"]))
+    reach = [s for s in f["searched"] if s["test_acc"] >= best["test_acc"]]
+    g["memory_saving"] = dict(best_last_k=best["label"], best_last_k_test=best["test_acc"],
+                              best_last_k_extra_kb=best["extra_kb"])
+    if reach:
+        s = min(reach, key=lambda r: r["extra_kb"])
+        ratio = best["extra_kb"] / max(s["extra_kb"], 1e-9)
+        g["memory_saving"].update(searched=s["label"], searched_extra_kb=s["extra_kb"],
+                                  searched_test=s["test_acc"], ratio=ratio, met=ratio >= 4)
+    else:
+        g["memory_saving"].update(met=False, note="no searched scheme reached it")
+    for q in out["qas"]:
+        gap = 100 * (q["int8_qas"]["test_mean"] - q["fp32"]["test_mean"])
+        q["gap_points_test"] = gap
+        q["gap_points_val"] = 100 * (q["int8_qas"]["val_mean"] - q["fp32"]["val_mean"])
+    g["qas_within_half_point"] = [dict(label=q["label"], gap_test=q["gap_points_test"],
+                                       gap_val=q["gap_points_val"], met=q["gap_points_test"] >= -0.5)
+                                  for q in out["qas"]]
+    return g
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+def print_tables(out: dict):
+    print(f"\n{out['dataset']} ({out['model']}): base (head only) {out['base_ram_bytes']} B, "
+          f"full update {out['full_ram_bytes']} B; protocol lr {out['protocol']['lr']}, "
+          f"{out['protocol']['epochs']} epochs")
+    print(f"{'family':<10} {'setting':<26} {'ram_bytes':>10} {'extra KB':>9} {'val':>6} {'test':>6}")
+    for fam, rows in out["families"].items():
+        for r in rows:
+            extra = "-" if r["extra_kb"] is None else f"{r['extra_kb']:.1f}"
+            print(f"{fam:<10} {r['label'][:26]:<26} {r['ram_bytes'] or '-':>10} {extra:>9} "
+                  f"{r['val_acc']:>6.3f} {r['test_acc']:>6.3f}")
+    for r in out["families"]["searched"]:
+        print(f"  searched {r['label']}: {r['method']}{' (exact)' if r['exact'] else ''}, predicted val "
+              f"{r['predicted_val_acc']:.3f}, scheme {r['scheme']}")
+    print("QAS (mean over seeds; test / val):")
+    for q in out["qas"]:
+        print(f"  {q['label']:<28} int8+QAS {q['int8_qas']['test_mean']:.3f}/{q['int8_qas']['val_mean']:.3f}"
+              f"  int8 no QAS {q['int8_no_qas']['test_mean']:.3f}/{q['int8_no_qas']['val_mean']:.3f}"
+              f"  fp32 {q['fp32']['test_mean']:.3f}/{q['fp32']['val_mean']:.3f}"
+              f"  (QAS - fp32: {q['gap_points_test']:+.2f} points test, {q['gap_points_val']:+.2f} val)")
+    print("goals:", out["goals"])
+
+
+def plot(out: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no plot: matplotlib is not installed")
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = dict(bias_only="o-", last_k="s-", paper="^", searched="*-")
+    for ax, split in zip(axes, ("test", "val")):
+        for fam, rows in out["families"].items():
+            rows = sorted((r for r in rows if r["extra_kb"] is not None), key=lambda r: r["extra_kb"])
+            if rows:
+                ax.plot([r["extra_kb"] for r in rows], [r[f"{split}_acc"] for r in rows], styles[fam],
+                        label=fam.replace("_", "-"), ms=9 if fam in ("searched", "paper") else 5)
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlabel("extra RAM over head-only training (KB, compiled ram_bytes)")
+        ax.set_ylabel(f"{split} accuracy")
+        ax.set_title(f"{out['dataset']} ({out['model']}): {split} split")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", nargs="+", default=["default", "flowers5"])
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of the QAS / fp32 study")
+    ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
+    ap.add_argument("--runner", default="local")
+    ap.add_argument("--cache", help="plan cache (default ~/.cache/mcutrain/plan)")
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--out", default=str(RESULTS / "sparse.json"))
+    a = ap.parse_args(argv)
+    results = {}
+    for ds in datasets(a.datasets):
+        out = run_dataset(ds, a)
+        print_tables(out)
+        png = RESULTS / f"sparse_{ds['name']}.png"
+        if plot(out, png):
+            out["plot"] = str(png.relative_to(RESULTS.parent.parent))
+        results[ds["name"]] = out
+        write_json(Path(a.out), dict(paper_qas=PAPER_QAS, results=results))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

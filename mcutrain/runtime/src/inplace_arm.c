@@ -1,0 +1,277 @@
+/* inplace_arm.c: Cortex-M DSP versions of the memory-saving int8 kernels of inplace.c:
+ * mct_pointwise_s8_inplace and mct_conv2d_s8_rows (the depthwise ones, and stream.c's, are in
+ * depthwise_arm.c). Same results bit for bit, same buffer discipline (what is read before it
+ * is overwritten), same scratch.
+ *
+ * They are entered through the linker: the Cortex-M build links with
+ * -Wl,--wrap=<kernel> (mcutrain/targets/cortex_m.py, WRAPPED), so the generated code's calls
+ * reach __wrap_<kernel> here, which falls back to the portable __real_<kernel> for anything it
+ * does not handle (and for invalid arguments, so the error codes stay the portable ones). A
+ * build without those flags never calls these and keeps the portable kernels. (A dispatch
+ * line in inplace.c, as conv.c has, would make the wrapping unnecessary.)
+ *
+ *   pointwise in place   few input channels: tiles of pixels (conv_arm.c); otherwise two
+ *                        pixels at a time, both read (widened to the stack) before either
+ *                        output is written, four or two output channels per SMLAD pass
+ *   rows (general conv)  small kernels (the first layer): weights widened to int16 once per
+ *                        call, per output pixel the window as int16 (x - x_zero, 0 in the
+ *                        padding), SMLAD over pairs of both; larger ones: an im2col column
+ *                        against four int8 weight rows
+ */
+#include "mct_arm.h"
+
+#if MCT_ARM_DSP
+
+#include "mct_internal.h"
+
+int __real_mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                    const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                    int8_t *tmp);
+int __real_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                              int8_t *y, int8_t *tmp_row);
+
+static int mct__pointwise_geom(const mct_conv_geom *g) {
+  return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+         g->pad_h == 0 && g->pad_w == 0;
+}
+
+/* ---- pointwise in place ------------------------------------------------------------------ */
+
+int __wrap_mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                    const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                    int8_t *tmp) {
+  if (!mct__geom_ok(g) || !mct__pointwise_geom(g) || !mct__requant_ok(q) || !buf || !w ||
+      !tmp || !mct__wsplit_ok(ws, g->in_c))
+    return __real_mct_pointwise_s8_inplace(g, q, buf, w, ws, bias, tmp);
+  const mct__arm_rq r = mct__arm_rq_of(q, bias);
+  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
+  const int forward = O <= C; /* see inplace.c */
+  if (!ws && C <= MCT_ARM_TILE_C) {
+    mct__arm_pw_tiles(&r, buf, npix, C, O, w, buf, !forward);
+    return MCT_OK;
+  }
+  const int widened = C + (ws ? ws->n_sel : 0) <= MCT_ARM_XMAX; /* pw_pixel reads x first */
+  int32_t k = 0;
+  if (!ws && C <= MCT_ARM_PAIR_C) /* two pixels read before either output is written */
+    for (; k + 2 <= npix; k += 2) {
+      const int32_t p = forward ? k : npix - 1 - k, q = forward ? p + 1 : p - 1;
+      mct__arm_pw_pair(&r, buf + (size_t)p * C, buf + (size_t)q * C, C, O, w,
+                       buf + (size_t)p * O, buf + (size_t)q * O);
+    }
+  for (; k < npix; ++k) {
+    const int32_t p = forward ? k : npix - 1 - k;
+    const int8_t *xp = buf + (size_t)p * C;
+    if (!widened) {
+      memcpy(tmp, xp, (size_t)C);
+      xp = tmp;
+    }
+    mct__arm_pw_pixel(&r, xp, C, O, w, ws, buf + (size_t)p * O);
+  }
+  return MCT_OK;
+}
+
+/* ---- general conv, row by row ------------------------------------------------------------ */
+
+#define MCT__COL_MAX 256 /* int16 entries of one im2col column on the stack (512 B) */
+
+/* col: the window of output (oh, ow) as int16 x - x_zero (0 in the padding), in the weights'
+ * order (c, i, j), each group of four stored as (k0, k2, k1, k3) to meet SXTB16's pairs. */
+static void mct__im2col(const mct_conv_geom *g, const int8_t *x, int32_t oh, int32_t ow,
+                        int32_t xz, int16_t *col) {
+  const int32_t C = g->in_c, kh = g->k_h, kw = g->k_w, kk = kh * kw, K = C * kk;
+  const int32_t ih0 = oh * g->stride_h - g->pad_h, iw0 = ow * g->stride_w - g->pad_w;
+  const int32_t full = K / 4 * 4;
+  for (int32_t i = 0; i < kh; ++i) {
+    const int32_t ih = ih0 + i;
+    for (int32_t j = 0; j < kw; ++j) {
+      const int32_t iw = iw0 + j;
+      const int in = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+      const int8_t *xp = in ? x + ((size_t)ih * g->in_w + iw) * C : x;
+      for (int32_t c = 0; c < C; ++c) {
+        const int32_t k = c * kk + i * kw + j;
+        const int32_t pos = k < full ? (k & ~3) + ((k & 1) << 1) + ((k & 2) >> 1) : k;
+        col[pos] = (int16_t)(in ? (int32_t)xp[c] - xz : 0);
+      }
+    }
+  }
+}
+
+/* a[t] = sum_k col[k] * w[t * K + k] for four weight rows. */
+static void mct__col_dot4(const int16_t *col, const int8_t *w, int32_t K, int32_t a[4]) {
+  const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const int32_t ce = (int32_t)mct__ld32(col + k), co = (int32_t)mct__ld32(col + k + 2);
+    uint32_t v = mct__ld32(w0 + k);
+    a0 = __smlad(ce, __sxtb16(v), a0);
+    a0 = __smlad(co, mct__sxtb16_hi(v), a0);
+    v = mct__ld32(w1 + k);
+    a1 = __smlad(ce, __sxtb16(v), a1);
+    a1 = __smlad(co, mct__sxtb16_hi(v), a1);
+    v = mct__ld32(w2 + k);
+    a2 = __smlad(ce, __sxtb16(v), a2);
+    a2 = __smlad(co, mct__sxtb16_hi(v), a2);
+    v = mct__ld32(w3 + k);
+    a3 = __smlad(ce, __sxtb16(v), a3);
+    a3 = __smlad(co, mct__sxtb16_hi(v), a3);
+  }
+  for (; k < K; ++k) {
+    const int32_t cv = col[k];
+    a0 += cv * w0[k];
+    a1 += cv * w1[k];
+    a2 += cv * w2[k];
+    a3 += cv * w3[k];
+  }
+  a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+}
+
+static void mct__rows_general_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, const int8_t *x,
+                                  const int8_t *w, int32_t oh, int8_t *yr) {
+  const mct__arm_rq rq = *r_in, *r = &rq; /* a local copy: int8_t stores cannot alias it */
+  const int32_t O = g->out_c, K = g->in_c * g->k_h * g->k_w;
+  int16_t col[MCT__COL_MAX] __attribute__((aligned(4)));
+  for (int32_t ow = 0; ow < g->out_w; ++ow) {
+    mct__im2col(g, x, oh, ow, r->x_zero, col);
+    int8_t *yp = yr + (size_t)ow * O;
+    int32_t o = 0, a[4];
+    for (; o + 4 <= O; o += 4) {
+      mct__col_dot4(col, w + (size_t)o * K, K, a);
+      for (int32_t t = 0; t < 4; ++t) {
+        const mct__arq c = mct__arm_ch(r, o + t);
+        yp[o + t] = mct__arm_out(r, &c, a[t]);
+      }
+    }
+    for (; o < O; ++o) {
+      int32_t acc = 0;
+      for (int32_t k = 0; k < K; ++k) {
+        const int32_t pos = k < K / 4 * 4 ? (k & ~3) + ((k & 1) << 1) + ((k & 2) >> 1) : k;
+        acc += col[pos] * w[(size_t)o * K + k];
+      }
+      const mct__arq c = mct__arm_ch(r, o);
+      yp[o] = mct__arm_out(r, &c, acc);
+    }
+  }
+}
+
+#define MCT__WQ_MAX 512 /* int16 weights of a small conv widened on the stack (1 KB) */
+
+/* Small general convs (the first layer): the weights widened once per call into wq
+ * [O][Kp] int16 in the window's own order (i, j, c), Kp = K rounded up to even; per output
+ * pixel the window as int16 (x - x_zero, 0 in the padding), copied row segment by row
+ * segment; then SMLAD over pairs of both. */
+static void mct__widen_weights(const mct_conv_geom *g, const int8_t *w, int32_t Kp, int16_t *wq) {
+  const int32_t C = g->in_c, kh = g->k_h, kw = g->k_w, K = C * kh * kw;
+  for (int32_t o = 0; o < g->out_c; ++o) {
+    const int8_t *wo = w + (size_t)o * K;
+    int16_t *q = wq + (size_t)o * Kp;
+    for (int32_t i = 0; i < kh; ++i)
+      for (int32_t j = 0; j < kw; ++j)
+        for (int32_t c = 0; c < C; ++c) q[(i * kw + j) * C + c] = wo[(c * kh + i) * kw + j];
+    if (Kp > K) q[K] = 0;
+  }
+}
+
+static void mct__rows_small_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, const int8_t *x,
+                                const int16_t *wq, int32_t Kp, const mct__rqc *tab, int32_t oh,
+                                int8_t *yr) {
+  const mct__arm_rq rq = *r_in, *r = &rq;
+  const int32_t C = g->in_c, O = g->out_c, kh = g->k_h, kw = g->k_w, xz = r->x_zero;
+  const int32_t yz = r->y_zero, lo = r->act_min, hi = r->act_max;
+  const int32_t ih0 = oh * g->stride_h - g->pad_h;
+  int16_t col[MCT__COL_MAX] __attribute__((aligned(4)));
+  col[Kp - 1] = 0;
+  for (int32_t ow = 0; ow < g->out_w; ++ow) {
+    const int32_t iw0 = ow * g->stride_w - g->pad_w;
+    int16_t *cp = col;
+    for (int32_t i = 0; i < kh; ++i) {
+      const int32_t ih = ih0 + i;
+      const int row_in = ih >= 0 && ih < g->in_h;
+      const int8_t *xr = row_in ? x + ((size_t)ih * g->in_w + iw0) * C : x; /* unused if out */
+      for (int32_t j = 0; j < kw; ++j, cp += C, xr += C) {
+        const int32_t iw = iw0 + j;
+        if (!row_in || iw < 0 || iw >= g->in_w) {
+          for (int32_t c = 0; c < C; ++c) cp[c] = 0;
+        } else {
+          for (int32_t c = 0; c < C; ++c) cp[c] = (int16_t)((int32_t)xr[c] - xz);
+        }
+      }
+    }
+    int8_t *yp = yr + (size_t)ow * O;
+    int32_t o = 0;
+    for (; o + 4 <= O; o += 4) {
+      const int16_t *q0 = wq + (size_t)o * Kp;
+      int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (int32_t k = 0; k < Kp; k += 2) {
+        const int32_t cv = (int32_t)mct__ld32(col + k);
+        a0 = __smlad(cv, (int32_t)mct__ld32(q0 + k), a0);
+        a1 = __smlad(cv, (int32_t)mct__ld32(q0 + Kp + k), a1);
+        a2 = __smlad(cv, (int32_t)mct__ld32(q0 + 2 * Kp + k), a2);
+        a3 = __smlad(cv, (int32_t)mct__ld32(q0 + 3 * Kp + k), a3);
+      }
+      yp[o] = mct__arm_out_t(tab + o, a0, yz, lo, hi);
+      yp[o + 1] = mct__arm_out_t(tab + o + 1, a1, yz, lo, hi);
+      yp[o + 2] = mct__arm_out_t(tab + o + 2, a2, yz, lo, hi);
+      yp[o + 3] = mct__arm_out_t(tab + o + 3, a3, yz, lo, hi);
+    }
+    for (; o < O; ++o) {
+      int32_t acc = 0;
+      for (int32_t k = 0; k < Kp; ++k) acc += col[k] * wq[(size_t)o * Kp + k];
+      yp[o] = mct__arm_out_t(tab + o, acc, yz, lo, hi);
+    }
+  }
+}
+
+/* A 1x1 conv with any stride / padding: one input pixel per output (or none: padding). */
+static void mct__rows_1x1_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, int32_t oh, int8_t *yr) {
+  const mct__arm_rq rq = *r_in, *r = &rq; /* a local copy: int8_t stores cannot alias it */
+  const int32_t C = g->in_c, O = g->out_c, ih = oh * g->stride_h - g->pad_h;
+  for (int32_t ow = 0; ow < g->out_w; ++ow) {
+    const int32_t iw = ow * g->stride_w - g->pad_w;
+    int8_t *yp = yr + (size_t)ow * O;
+    if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w) {
+      for (int32_t o = 0; o < O; ++o) {
+        const mct__arq c = mct__arm_ch(r, o);
+        yp[o] = mct__arm_out(r, &c, 0);
+      }
+    } else {
+      mct__arm_pw_pixel(r, x + ((size_t)ih * g->in_w + iw) * C, C, O, w, ws, yp);
+    }
+  }
+}
+
+int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                              int8_t *y, int8_t *tmp_row) {
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
+      g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+  const int is1x1 = g->k_h == 1 && g->k_w == 1;
+  if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+  const mct__arm_rq r = mct__arm_rq_of(q, bias);
+  const size_t row = (size_t)g->out_w * g->out_c;
+  const int32_t K = g->in_c * g->k_h * g->k_w, Kp = (K + 1) & ~1;
+  int16_t wq[MCT__WQ_MAX] __attribute__((aligned(4)));
+  mct__rqc tab[MCT__WQ_MAX / 8];
+  const int small = !is1x1 && g->out_c * Kp <= MCT__WQ_MAX && g->out_c <= MCT__WQ_MAX / 8;
+  if (small) {
+    mct__widen_weights(g, w, Kp, wq);
+    mct__arm_table(&r, g->out_c, NULL, 0, tab);
+  }
+  for (int32_t oh = 0; oh < g->out_h; ++oh) {
+    if (is1x1)
+      mct__rows_1x1_dsp(g, &r, x, w, ws, oh, tmp_row);
+    else if (small)
+      mct__rows_small_dsp(g, &r, x, wq, Kp, tab, oh, tmp_row);
+    else
+      mct__rows_general_dsp(g, &r, x, w, oh, tmp_row);
+    memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
+  }
+  return MCT_OK;
+}
+
+#else
+typedef int mct__inplace_arm_unused; /* ISO C: a translation unit must not be empty */
+#endif

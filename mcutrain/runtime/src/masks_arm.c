@@ -1,0 +1,58 @@
+/* masks_arm.c: Cortex-M DSP versions of the 1-bit clamp masks of masks.c, reached through
+ * -Wl,--wrap (see inplace_arm.c). Same bits, same gradients:
+ *   mct_clamp_mask_s8      four bytes at a time: SSUB8 sets a GE flag per byte where
+ *                          y - (lo + 1) >= 0 (y > lo) and where (hi - 1) - y >= 0 (y < hi),
+ *                          SEL turns the flags into 0/1 bytes, and one multiply by 0x01020408
+ *                          gathers the four into bits 24..27.
+ *   mct_clamp_grad_bits_f32  a whole byte of ones keeps its eight gradients untouched. */
+#include "mct_arm.h"
+
+#if MCT_ARM_DSP
+
+int __real_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
+int __real_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g);
+
+static inline uint32_t mct__mask4(uint32_t v, uint32_t lo1, uint32_t hi1) {
+  (void)__ssub8(v, lo1); /* GE[i]: y[i] >= lo + 1 */
+  const uint32_t a = __sel(0x01010101u, 0u);
+  (void)__ssub8(hi1, v); /* GE[i]: hi - 1 >= y[i] */
+  const uint32_t b = __sel(0x01010101u, 0u);
+  return ((a & b) * 0x01020408u) >> 24;
+}
+
+int __wrap_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits) {
+  if (n < 0 || !y || !bits || lo < -128 || lo > 126 || hi < -127 || hi > 127)
+    return __real_mct_clamp_mask_s8(n, lo, hi, y, bits);
+  const uint32_t lo1 = (uint32_t)(uint8_t)(lo + 1) * 0x01010101u;
+  const uint32_t hi1 = (uint32_t)(uint8_t)(hi - 1) * 0x01010101u;
+  int32_t b = 0;
+  for (; 8 * b + 8 <= n; ++b) {
+    const uint32_t m0 = mct__mask4(mct__ld32(y + 8 * b), lo1, hi1);
+    const uint32_t m1 = mct__mask4(mct__ld32(y + 8 * b + 4), lo1, hi1);
+    bits[b] = (uint8_t)(m0 | (m1 << 4));
+  }
+  if (8 * b < n) {
+    uint8_t v = 0;
+    for (int32_t i = 8 * b; i < n; ++i) v |= (uint8_t)((y[i] > lo && y[i] < hi) << (i - 8 * b));
+    bits[b] = v;
+  }
+  return MCT_OK;
+}
+
+int __wrap_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g) {
+  if (n < 0 || !bits || !g) return __real_mct_clamp_grad_bits_f32(n, bits, g);
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const uint32_t v = bits[i >> 3];
+    if (v == 0xFFu) continue;
+    for (int32_t k = 0; k < 8; ++k)
+      if (!((v >> k) & 1u)) g[i + k] = 0.0f;
+  }
+  for (; i < n; ++i)
+    if (!((bits[i >> 3] >> (i & 7)) & 1)) g[i] = 0.0f;
+  return MCT_OK;
+}
+
+#else
+typedef int mct__masks_arm_unused; /* ISO C: a translation unit must not be empty */
+#endif

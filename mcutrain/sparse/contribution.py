@@ -1,0 +1,347 @@
+"""Contribution analysis: the measured accuracy gain of each parameter group (the paper's method).
+
+With a fresh head (or the model's own classifier) fine-tuned on DATA's training split, every
+measurement is a short real fine-tuning run of the compiled C training step (host build),
+scored on a validation split carved from x_train (x_test is kept for the final report):
+
+    base        the no-update scheme (only a fresh head trains)                  acc_0
+    bias k      biases of the last k layers, k = 1..n                            acc_b[k]
+    weight i,r  layer i's weights at ratio r (1/8, 1/4, 1/2, 1) on top of the
+                best bias-only setting k*                                         acc_w[i, r]
+    gains       dacc_b[k] = acc_b[k] - acc_0,  dacc_w[i, r] = acc_w[i, r] - acc_b[k*]
+
+Memory of each setting is `ram_bytes` of the full model's compiled training step (the real
+plan), measured before any run: a setting over the budget is not trained at all.
+
+Frozen prefix: a run trains nothing before its earliest trained layer e, so the int8 tensor
+at the last single-tensor boundary before e (passes/cut.py) is computed once per image for
+all runs (NumPy reference, bit-exact with the C), stored in the plan cache, and each run
+compiles and trains only the suffix (which trains exactly as the full model would).
+
+Every run is a pure function of a small dict (job), executed by a runner (runner.py) in
+worker processes: `finetune_job`, `memory_job` and `features_job` (jobs.py) are what the
+workers call; the Engine here decides what to run and caches each result. Same seed, same
+sample order and same splits for every run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .jobs import (Protocol, canonical, cut_node, earliest_layer, feature_path, features_job,
+                   finetune_job, memory_job, scheme_key, sha)
+from .select import find_layers
+
+RATIOS = (0.125, 0.25, 0.5, 1.0)
+
+
+# ---- task: model + data + splits, stored in the plan cache ----------------------------------
+
+def graph_key(g) -> str:
+    from ..ir.printer import format_graph
+
+    parts = [format_graph(g, full=True), json.dumps(g.meta, sort_keys=True, default=str)]
+    for name in sorted(g.consts):
+        parts.append(name)
+        parts.append(np.ascontiguousarray(g.consts[name]).tobytes())
+    return sha(*parts)
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int):
+    """(train indices, validation indices): `fraction` of each class, seeded."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        idx = idx[rng.permutation(len(idx))]
+        val.extend(idx[:int(round(fraction * len(idx)))].tolist())
+    val = np.sort(np.asarray(val, np.int64))
+    train = np.setdiff1d(np.arange(len(y)), val)
+    return train, val
+
+
+@dataclass
+class Task:
+    """What the runs share. Lives in `dir`: graph.npz (inference graph, fresh head included),
+    images.npy (uint8 HWC, train then test), split.npz (labels and index sets)."""
+    dir: Path
+    key: str
+    graph: object
+    n_layers: int
+    fresh_head: bool
+    classes: int
+    n_train: int
+    n_val: int
+    n_test: int
+    name: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def prepare_task(graph, data: dict, cache_root, classes=None, val_fraction: float = 0.2,
+                 split_seed: int = 0, seed: int = 0, name: str = "") -> Task:
+    """Write (once) the task files into the cache and return the Task.
+
+    data: x_train, y_train[, x_test, y_test] as uint8 N x H x W x C at the model's input
+    size. classes: a fresh head of that many outputs (None: the model's own classifier)."""
+    from ..ir.serialize import save_graph
+    from ..passes.head import replace_head
+
+    if classes:
+        graph = replace_head(graph, int(classes), seed)
+    n_layers = len(find_layers(graph))
+    y_tr = np.asarray(data["y_train"], np.int64)
+    x_te = data.get("x_test")
+    y_te = np.asarray(data["y_test"], np.int64) if x_te is not None else np.zeros(0, np.int64)
+    tr, va = stratified_split(y_tr, val_fraction, split_seed)
+    xs = [np.asarray(data["x_train"], np.uint8)] + ([np.asarray(x_te, np.uint8)] if x_te is not None else [])
+    h = hashlib.sha256()
+    for a in xs + [y_tr, y_te]:
+        h.update(np.ascontiguousarray(a).tobytes())
+    key = sha(graph_key(graph), h.hexdigest(), val_fraction, split_seed)
+    d = Path(cache_root) / key
+    d.mkdir(parents=True, exist_ok=True)
+    if not (d / "split.npz").exists():
+        x_all = np.concatenate(xs) if len(xs) > 1 else xs[0]
+        _atomic(d / "images.npy", lambda f: np.save(f, np.ascontiguousarray(x_all)))
+        save_graph(graph, d / "graph.npz")
+        n = len(y_tr)
+        _atomic(d / "split.npz", lambda f: np.savez(
+            f, y=np.concatenate([y_tr, y_te]), train=tr, val=va,
+            test=np.arange(n, n + len(y_te))))
+    out_classes = int(np.prod(graph.values[graph.outputs[0]].shape[1:]))
+    return Task(d, key, graph, n_layers, bool(graph.meta.get("fresh_head")), out_classes,
+                len(tr), len(va), len(y_te), name)
+
+
+def _atomic(path: Path, write):
+    import os
+    import uuid
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---- parent side: the engine that runs (cached) jobs ------------------------------------------
+
+class Engine:
+    """Runs memory measurements, prefix features and fine-tuning runs for one Task through a
+    runner, each result cached (cache.get / cache.put) as soon as it finishes."""
+
+    def __init__(self, task: Task, cache, runner, protocol: Protocol = Protocol(),
+                 progress: bool = True, flash: bool = False, chunk: int = 64):
+        self.task, self.cache, self.runner = task, cache, runner
+        self.protocol, self.progress, self.flash, self.chunk = protocol, progress, flash, chunk
+        self.stats = dict(runs=0, runs_hits=0, memory=0, memory_hits=0, feature_images=0,
+                          cpu_s=0.0)  # CPU seconds of the jobs run (not of cache hits)
+
+    def canon(self, scheme) -> dict:
+        from .select import parse_scheme
+
+        if not isinstance(scheme, dict):
+            scheme = parse_scheme(scheme, self.task.n_layers).to_json()
+        return canonical(scheme, self.task.n_layers, self.task.fresh_head)
+
+    def _cached(self, kind, keys, jobs, fn, desc):
+        from .runner import run_jobs
+
+        out = [self.cache.get(kind, k) for k in keys]
+        todo = [i for i, r in enumerate(out) if r is None]
+        hits = len(keys) - len(todo)
+        stat = "runs" if kind == "run" else "memory"
+        self.stats[stat] += len(todo)
+        self.stats[stat + "_hits"] += hits
+
+        def done(j, r):
+            self.cache.put(kind, keys[todo[j]], r)
+            out[todo[j]] = r
+            self.stats["cpu_s"] += r.get("cpu_s", 0.0)
+
+        run_jobs(self.runner, fn, [jobs[i] for i in todo], desc=desc,
+                 progress=self.progress and bool(todo), on_result=done)
+        return out
+
+    def memory(self, schemes, desc: str = "memory") -> list[dict]:
+        """Memory of the full model's training step for each scheme (cached)."""
+        schemes = [self.canon(s) for s in schemes]
+        p = self.protocol
+        keys = [f"{scheme_key(s)}|{p.storage}|{p.seed}|flash={self.flash}" for s in schemes]
+        jobs = [dict(dir=str(self.task.dir), scheme=s, storage=p.storage, seed=p.seed,
+                     flash=self.flash) for s in schemes]
+        return self._cached("memory", keys, jobs, memory_job, desc)
+
+    def ensure_features(self, nodes) -> None:
+        """Compute (once, in parallel over image chunks) the prefix tensors at these nodes."""
+        from .runner import run_jobs
+
+        d = self.task.dir
+        todo = sorted({int(n) for n in nodes if not feature_path(d, n).exists()})
+        if not todo:
+            return
+        n_img = int(np.load(d / "images.npy", mmap_mode="r").shape[0])
+        jobs = [dict(dir=str(d), nodes=todo, lo=lo, hi=min(lo + self.chunk, n_img))
+                for lo in range(0, n_img, self.chunk)]
+        (d / "features").mkdir(exist_ok=True)
+        arrays, tmps = {}, {}
+
+        def done(j, res):
+            self.stats["cpu_s"] += res["cpu_s"]
+            for node, a in res["arrays"].items():
+                if node not in arrays:
+                    tmps[node] = feature_path(d, node).with_suffix(".tmp.npy")
+                    arrays[node] = np.lib.format.open_memmap(
+                        tmps[node], mode="w+", dtype=np.int8, shape=(n_img,) + a.shape[1:])
+                arrays[node][jobs[j]["lo"]:jobs[j]["hi"]] = a
+
+        run_jobs(self.runner, features_job, jobs, desc=f"prefix features ({len(todo)} cuts)",
+                 progress=self.progress, on_result=done)
+        import os
+
+        for node, a in arrays.items():
+            a.flush()
+            del a
+            os.replace(tmps[node], feature_path(d, node))
+        self.stats["feature_images"] += n_img * len(todo)
+
+    def finetune(self, schemes, protocol=None, evals=("val", "test"),
+                 desc: str = "fine-tuning runs") -> list[dict]:
+        """One fine-tuning run per scheme (cached by task, scheme, protocol and splits).
+        protocol: one for all runs (default: the engine's), or a list, one per scheme."""
+        schemes = [self.canon(s) for s in schemes]
+        protos = protocol if isinstance(protocol, (list, tuple)) else [protocol or self.protocol] * len(schemes)
+        if any(p.lr is None for p in protos):
+            raise ValueError("the protocol has no learning rate yet (plan.choose_lr picks one)")
+        t = self.task
+        self.ensure_features({cut_node(t.dir, earliest_layer(s, t.n_layers)) for s in schemes})
+        pj = [p.to_json() for p in protos]
+        keys = [f"{scheme_key(s)}|{scheme_key(p)}|{','.join(evals)}" for s, p in zip(schemes, pj)]
+        jobs = [dict(dir=str(t.dir), task_key=t.key, scheme=s, protocol=p, eval=tuple(evals),
+                     lib_root=str(t.dir / "libs")) for s, p in zip(schemes, pj)]
+        return self._cached("run", keys, jobs, finetune_job, desc)
+
+
+# ---- the analysis ------------------------------------------------------------------------------
+
+@dataclass
+class Contributions:
+    """Measured accuracies (validation split) and memory of every setting of the analysis.
+
+    bias[k]       {"acc", "ram"} of bias-only k (trained settings; k = 0 is the base)
+    depth[k]      ram_bytes of bias-only k for every k (memory only): what backpropagating
+                  down to layer n - k costs, the depth term of the search's memory model
+    weights[i, r] {"acc", "ram", "alone", "cost"}: accuracy and ram of bias k* + W(i, r),
+                  ram of W(i, r) alone (no biases), and its own cost without the depth term:
+                  ram(k* + W) - depth[k*] when layer i is within the last k* layers, else
+                  ram(W alone) - depth[n - i]
+    """
+    n_layers: int
+    fresh_head: bool
+    base: dict
+    bias: dict
+    best_k: int
+    weights: dict
+    depth: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)  # [(setting, reason)]
+
+    def bias_gain(self, k: int) -> float:
+        return self.bias[k]["acc"] - self.base["acc"]
+
+    def weight_gain(self, i: int, r: float) -> float:
+        return self.weights[(i, r)]["acc"] - self.bias[self.best_k]["acc"]
+
+    def to_json(self) -> dict:
+        return dict(n_layers=self.n_layers, fresh_head=self.fresh_head, base=self.base,
+                    best_k=self.best_k, skipped=self.skipped,
+                    depth={str(k): v for k, v in sorted(self.depth.items())},
+                    bias=[dict(k=k, **v) for k, v in sorted(self.bias.items())],
+                    weights=[dict(layer=i, ratio=r, **v) for (i, r), v in sorted(self.weights.items())])
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Contributions":
+        strip = lambda e, ks: {k: v for k, v in e.items() if k not in ks}  # noqa: E731
+        return cls(d["n_layers"], d["fresh_head"], d["base"],
+                   {e["k"]: strip(e, ("k",)) for e in d["bias"]}, d["best_k"],
+                   {(e["layer"], e["ratio"]): strip(e, ("layer", "ratio")) for e in d["weights"]},
+                   {int(k): v for k, v in d.get("depth", {}).items()},
+                   [tuple(s) for s in d.get("skipped", [])])
+
+
+def weight_options(graph, layers=None, ratios=RATIOS, fresh_head: bool = True) -> list:
+    """(layer, ratio) pairs to measure: every layer but a fresh head; ratios that select the
+    same number of channels collapse to the smallest; grouped (not depthwise) convs: r = 1."""
+    found = find_layers(graph)
+    n = len(found)
+    out = []
+    for L in found:
+        if (fresh_head and L.index == n - 1) or (layers is not None and L.index not in layers):
+            continue
+        c = L.in_channels
+        seen = set()
+        for r in sorted(ratios):
+            if L.groups > 1 and not L.depthwise and r < 1:
+                continue
+            n_ch = c if r >= 1 else max(1, int(r * c))
+            if n_ch not in seen:
+                seen.add(n_ch)
+                out.append((L.index, float(r)))
+    return out
+
+
+def _fits(mem: dict, ram, flash) -> str | None:
+    if "error" in mem:
+        return f"not compilable: {mem['error']}"
+    if ram is not None and mem["ram_bytes"] > ram:
+        return f"ram {mem['ram_bytes']} B > budget {ram} B"
+    if flash is not None and mem.get("flash_bytes") is not None and mem["flash_bytes"] > flash:
+        return f"flash {mem['flash_bytes']} B > budget {flash} B"
+    return None
+
+
+def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
+            max_bias: int | None = None) -> Contributions:
+    """Contribution analysis under an optional budget (settings over it are not trained)."""
+    t = engine.task
+    n = t.n_layers
+    ks = [k for k in range(0, (max_bias or n) + 1) if not (t.fresh_head and k == 1)]
+    bias_schemes = [{"bias_last": k, "weights": {}} for k in ks]
+    mems = dict(zip(ks, engine.memory(bias_schemes, desc="memory: bias settings")))
+    depth = {k: m.get("ram_bytes") for k, m in mems.items()}
+    if t.fresh_head:
+        depth[1] = depth[0]  # the fresh head trains its bias anyway
+    skipped, keep = [], []
+    for k in ks:
+        why = _fits(mems[k], ram, flash)
+        if why and k == 0:
+            raise ValueError(f"the budget does not even fit training the head alone: {why}")
+        (skipped.append((f"bias_last={k}", why)) if why else keep.append(k))
+    runs = engine.finetune([{"bias_last": k, "weights": {}} for k in keep], desc="runs: bias-only")
+    bias = {k: dict(acc=r["val_acc"], ram=depth[k]) for k, r in zip(keep, runs)}
+    best_k = max(bias, key=lambda k: (round(bias[k]["acc"], 9), -bias[k]["ram"]))
+    opts = weight_options(t.graph, layers, ratios, t.fresh_head)
+    w_ref = [{"bias_last": best_k, "weights": {str(i): r}} for i, r in opts]
+    w_alone = [{"bias_last": 0, "weights": {str(i): r}} for i, r in opts]
+    mem = engine.memory(w_ref + w_alone, desc="memory: weight settings")
+    todo = []
+    for j, (i, r) in enumerate(opts):
+        m_ref, m_alone = mem[j], mem[len(opts) + j]
+        why = _fits(m_alone, ram, flash) or _fits(m_ref, None, None)  # alone: the cheapest
+        if why:
+            skipped.append((f"layer {i} ratio {r}", why))
+            continue
+        inside = i >= n - best_k
+        cost = (m_ref["ram_bytes"] - depth[best_k]) if inside else \
+            (m_alone["ram_bytes"] - depth.get(n - i, m_alone["ram_bytes"]))
+        todo.append(((i, r), w_ref[j], dict(ram=m_ref["ram_bytes"], alone=m_alone["ram_bytes"],
+                                           cost=int(cost))))
+    wr = engine.finetune([s for _, s, _ in todo], desc="runs: weights")
+    weights = {ir: dict(acc=r["val_acc"], **m) for (ir, _, m), r in zip(todo, wr)}
+    return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped)

@@ -1,0 +1,372 @@
+"""The planner's jobs, run by worker processes (runner.py): each is a pure function of a
+small picklable dict, and what it needs (the task's graph and splits, compiled libraries,
+prefix tensors) is read from the plan cache and kept per process.
+
+    features_job   int8 tensors at cut boundaries for a chunk of images (NumPy reference)
+    finetune_job   one fine-tuning run: compile the suffix after the frozen prefix (the same
+                   passes and code generator as `compile`), build it against the runtime
+                   objects compiled once, train with the protocol, score val / test
+    memory_job     ram_bytes (and flash_bytes) of the full model's training step with a
+                   scheme, from the real memory plan
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .select import find_layers
+
+@dataclass(frozen=True)
+class Protocol:
+    """How every fine-tuning run trains: batch 1 SGD as on the device."""
+    epochs: int = 3
+    lr: float | None = None  # None: chosen by plan.choose_lr (a small sweep on the val split)
+    schedule: str = "cosine"  # "cosine" (to 0 over the run) or "constant"
+    seed: int = 0  # sample order, fresh-head init and stochastic rounding
+    qas: bool = True
+    storage: str = "int8"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# ---- schemes ---------------------------------------------------------------------------------
+
+def canonical(scheme: dict, n_layers: int, fresh_head: bool) -> dict:
+    """The scheme in one spelling: ratios > 0 only, a fresh head's own entries dropped (it
+    always trains in full, so bias_last 1 == 0 and weights[head] mean nothing)."""
+    k = int(scheme.get("bias_last", 0))
+    w = {int(i): float(r) for i, r in scheme.get("weights", {}).items() if float(r) > 0}
+    if fresh_head:
+        w.pop(n_layers - 1, None)
+        if k == 1:
+            k = 0
+    return {"bias_last": k, "weights": {str(i): w[i] for i in sorted(w)}}
+
+
+def scheme_key(scheme: dict) -> str:
+    return json.dumps(scheme, sort_keys=True, separators=(",", ":"))
+
+
+def earliest_layer(scheme: dict, n_layers: int) -> int:
+    """The first layer a scheme trains (the head, n - 1, when nothing else)."""
+    firsts = [int(i) for i in scheme.get("weights", {})]
+    if scheme.get("bias_last", 0):
+        firsts.append(n_layers - int(scheme["bias_last"]))
+    return min(firsts + [n_layers - 1])
+
+
+def sha(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+# ---- worker side: cached per process --------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _task_files(task_dir: str):
+    from ..ir.serialize import load_graph
+
+    g = load_graph(Path(task_dir) / "graph.npz")
+    with np.load(Path(task_dir) / "split.npz") as z:
+        split = {k: z[k] for k in z.files}
+    return g, split
+
+
+def int8_cut(g, layer: int):
+    """(node k, value, suffix graph, layer offset): the last single-tensor boundary at or
+    before `layer` whose tensor is int8 (what the compiled step takes as input; a float
+    boundary such as a fresh head's dequantized input is skipped). The suffix is built as
+    passes/cut.py builds it: the same nodes, the boundary tensor as its input."""
+    from ..ir.graph import Value, prune_values
+    from ..passes.cut import boundaries
+
+    layers = find_layers(g)
+    limit = layers[layer].node
+    k, v = max(((kk, vv) for kk, vv in boundaries(g)
+                if kk <= limit and g.values[vv].dtype == "i8"), key=lambda kv: kv[0])
+    val = g.values[v]
+    values = {name: x for name, x in g.values.items() if name != v}
+    values[v] = Value(v, val.shape, val.dtype, val.q, "input")
+    suffix = prune_values(g.replace(values=values, nodes=g.nodes[k:], inputs=(v,)))
+    off = len([L for L in layers if L.node < k])
+    return k, v, suffix.replace(meta=dict(g.meta, cut=dict(value=v, node=k, layer_offset=off))), off
+
+
+@lru_cache(maxsize=64)
+def _cut(task_dir: str, layer: int):
+    """int8_cut of the task's graph, cached per process."""
+    g, _ = _task_files(task_dir)
+    return int8_cut(g, layer)
+
+
+def cut_node(task_dir, layer: int) -> int:
+    return _cut(str(task_dir), layer)[0]
+
+
+def feature_path(task_dir, node: int) -> Path:
+    return Path(task_dir) / "features" / f"n{node}.npy"
+
+
+def features_job(job: dict) -> dict:
+    """int8 HWC tensors at the given cut nodes for images [lo, hi): {node: array}."""
+    from ..data.arrays import images_to_int8
+    from ..ref.interp import run
+
+    c0 = cpu_seconds()
+    d = job["dir"]
+    g, _ = _task_files(d)
+    x = np.load(Path(d) / "images.npy", mmap_mode="r")[job["lo"]:job["hi"]]
+    xin = images_to_int8(np.asarray(x))
+    names = {node: g.inputs[0] if node == 0 else _boundary_value(g, node) for node in job["nodes"]}
+    wanted = [v for v in names.values() if v != g.inputs[0]]
+    env = run(g, {g.inputs[0]: xin}, outputs=wanted) if wanted else {}
+    env[g.inputs[0]] = xin
+    return dict(arrays={node: _hwc(env[v]) for node, v in names.items()},
+                cpu_s=cpu_seconds() - c0)
+
+
+def _hwc(a: np.ndarray) -> np.ndarray:
+    """NCHW -> NHWC; N x C -> N x 1 x 1 x C (the compiled step's input layout)."""
+    if a.ndim == 4:
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+    return np.ascontiguousarray(a.reshape(len(a), 1, 1, -1))
+
+
+def _boundary_value(g, node: int) -> str:
+    from ..passes.cut import boundaries
+
+    return dict(boundaries(g))[node]
+
+
+_LIBS: dict = {}
+
+
+def _runtime_objects(obj_root: Path | None = None) -> list:
+    """The runtime kernels compiled once to object files (cached by content and flags, by
+    default beside targets/host.py's runtime library cache in the temp folder)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from ..targets.host import CFLAGS, INCLUDE, RUNTIME, cc, runtime_sources
+
+    srcs = runtime_sources()
+    heads = sorted(INCLUDE.glob("*.h")) + sorted((RUNTIME / "src").glob("*.h"))
+    key = sha(*[p.read_bytes() for p in srcs + heads], *CFLAGS, cc())
+    d = Path(obj_root or Path(tempfile.gettempdir()) / "mcutrain-runtime") / f"objs-{key}"
+    if not d.exists():
+        d.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=".rt"))
+        for p in srcs:
+            subprocess.run([cc(), *CFLAGS, f"-I{INCLUDE}", "-c", str(p), "-o",
+                            str(tmp / (p.stem + ".o"))], check=True, capture_output=True)
+        try:
+            os.replace(tmp, d)
+        except OSError:  # another worker finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(d.glob("*.o"))
+
+
+def _build(lib_dir: Path) -> None:
+    """libmodel.so of a compile output: model.c with the same flags as targets/host.py,
+    linked against the prebuilt runtime objects (the runtime is identical in every run)."""
+    import os
+    import subprocess
+
+    from ..targets.host import CFLAGS, INCLUDE, BuildError, cc
+
+    out = lib_dir / "libmodel.so"
+    tmp = lib_dir / f".libmodel.{os.getpid()}.so"
+    cmd = [cc(), *CFLAGS, f"-I{INCLUDE}", f"-I{lib_dir}", "-shared", "-o", str(tmp),
+           str(lib_dir / "model.c"), *map(str, _runtime_objects()), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"C build failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
+    os.replace(tmp, out)
+
+
+def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> None:
+    """model.c / model.h exactly as compile_model generates them (same passes, same code
+    generator), with the lean report.json that CompiledModel reads, built into libmodel.so.
+    compile_model also copies the runtime and saves the training graph: seconds per run
+    that no planner run needs. Written to a temporary folder, then renamed into place."""
+    import os
+    import shutil
+    import tempfile
+
+    from ..autodiff import TrainConfig
+    from ..codegen.c import generate
+    from ..compile import build_training_graph
+
+    tg = build_training_graph(suffix, TrainConfig(scheme=scheme, storage=proto.storage,
+                                                  lr=proto.lr, qas=proto.qas, seed=proto.seed))
+    gen = generate(tg)
+    t = tg.meta["train"]
+    report = dict(classes=int(tg.values[t["logits"]].size), scheme=t["scheme"],
+                  input=dict(shape=list(tg.values[t["input"]].shape)),
+                  params=[dict(name=n, symbol=sym, dtype=d, shape=list(sh))
+                          for n, sym, d, sh in gen.cgen.trained_params()],
+                  note="planner run: the suffix after the frozen prefix")
+    lib_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=lib_dir.parent, prefix=f".{lib_dir.name}."))
+    try:
+        (tmp / "model.c").write_text(gen.model_c)
+        (tmp / "model.h").write_text(gen.model_h)
+        (tmp / "report.json").write_text(json.dumps(report))
+        _build(tmp)
+        os.replace(tmp, lib_dir)
+    except OSError:
+        if not (lib_dir / "libmodel.so").exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _compiled(lib_dir: Path, suffix, scheme: dict, proto: Protocol):
+    """The compiled suffix (built once, reused by every run of the same code), with its
+    initial parameters restored: ctypes keeps one copy of a library's state per process."""
+    from ..targets.host import CompiledModel
+
+    key = str(lib_dir)
+    if key not in _LIBS:
+        if not (lib_dir / "libmodel.so").exists():
+            _compile_for_run(suffix, lib_dir, scheme, proto)
+        cm = CompiledModel(lib_dir)
+        _LIBS[key] = (cm, cm.get_params())
+    cm, init = _LIBS[key]
+    cm.set_params(init)
+    cm.lib.mct_init()
+    cm.step = 0
+    return cm
+
+
+def _evaluate(cm, feats, y, idx) -> tuple[float, float]:
+    correct, loss = 0, 0.0
+    for i in idx:
+        z = cm.forward(feats[i]).astype(np.float64)
+        correct += int(np.argmax(z) == y[i])
+        m = z.max()
+        loss += float(m + np.log(np.exp(z - m).sum()) - z[y[i]])
+    n = max(1, len(idx))
+    return correct / n, loss / n
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the C compiler)."""
+    import resource
+
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ch.ru_utime + ch.ru_stime
+
+
+def finetune_job(job: dict) -> dict:
+    """One fine-tuning run: compile the suffix after the frozen prefix, train on the train
+    split with the protocol, score on the requested splits. job: dir, scheme (global layer
+    indices), protocol, eval (tuple of "val"/"test"), lib_root."""
+    t0, c0 = time.time(), cpu_seconds()
+    d, scheme, proto = job["dir"], job["scheme"], Protocol(**job["protocol"])
+    g, split = _task_files(d)
+    n_layers = len(find_layers(g))
+    first = earliest_layer(scheme, n_layers)
+    node, _, suffix, off = _cut(d, first)
+    sub = {"bias_last": scheme["bias_last"],
+           "weights": {str(int(i) - off): r for i, r in scheme["weights"].items()}}
+    lib = Path(job["lib_root"]) / sha(job["task_key"], node, scheme_key(sub), proto.storage,
+                                      proto.qas, proto.seed)
+    cm = _compiled(lib, suffix, sub, proto)
+    t1 = time.time()
+    feats = np.load(feature_path(d, node), mmap_mode="r")
+    y, train = split["y"], split["train"]
+    rng = np.random.default_rng(proto.seed)
+    total, step, diverged, losses = proto.epochs * len(train), 0, False, []
+    for _ in range(proto.epochs):
+        losses = []
+        for i in rng.permutation(train):
+            lr = proto.lr
+            if proto.schedule == "cosine":
+                lr = proto.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            cm.lr = lr
+            loss = cm.train_step(feats[i], int(y[i]))
+            step += 1
+            if not math.isfinite(loss):
+                diverged = True
+                break
+            losses.append(loss)
+        if diverged:
+            break
+    t2 = time.time()
+    out = dict(scheme=scheme, cut_layer=first, cut_node=int(node), steps=step,
+               train_loss=float(np.mean(losses)) if losses else float("nan"), diverged=diverged,
+               compile_s=round(t1 - t0, 2), train_s=round(t2 - t1, 2))
+    for s in job.get("eval", ("val",)):
+        if len(split[s]):
+            out[f"{s}_acc"], out[f"{s}_loss"] = _evaluate(cm, feats, y, split[s])
+    out["seconds"] = round(time.time() - t0, 2)
+    out["cpu_s"] = round(cpu_seconds() - c0, 2)
+    return out
+
+
+class _MemoryOnly:
+    """What compile.memory_report reads, built by the same code generator classes, without
+    formatting the C text (the plan and the RAM figures are identical; flash is not: it
+    needs the generated code). Measured against compile_model in tests/sparse."""
+
+    def __init__(self, tg):
+        from ..codegen.c import CGen, FuncGen
+        from ..ref.interp import needed_nodes
+
+        self.cgen = CGen(tg)
+        self.train = FuncGen(self.cgen, range(len(tg.nodes)), "T")
+        self.infer = FuncGen(self.cgen, needed_nodes(tg, [tg.meta["train"]["logits"]]), "F")
+        self.train.body()  # the emitters reject what the code generator cannot compile
+        self.infer.body()
+        self.model_c = ""
+
+    @property
+    def arena_bytes(self) -> int:
+        return max(self.train.plan.arena_bytes, self.infer.plan.arena_bytes)
+
+
+def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed: int = 0,
+                   flash: bool = False) -> dict:
+    """ram_bytes (and flash_bytes when flash=True: full code generation) of compiling
+    `graph` (fresh head already in it) with `scheme`, from the real memory plan."""
+    from ..autodiff import TrainConfig
+    from ..compile import build_training_graph, memory_report
+
+    tg = build_training_graph(graph, TrainConfig(scheme=scheme, storage=storage, qas=qas,
+                                                 seed=seed))
+    if flash:
+        from ..codegen.c import generate
+
+        rep = memory_report(generate(tg), tg)
+    else:
+        rep = memory_report(_MemoryOnly(tg), tg)
+        rep["flash_bytes"] = None
+    return {k: rep[k] for k in ("ram_bytes", "flash_bytes", "arena_bytes", "params_ram_bytes")}
+
+
+def memory_job(job: dict) -> dict:
+    """measure_memory in a worker; a scheme the compiler rejects gives {"error": why}."""
+    from ..codegen.c import CodegenError
+
+    c0 = cpu_seconds()
+    g, _ = _task_files(job["dir"])
+    try:
+        out = measure_memory(g, job["scheme"], job["storage"], True, job["seed"], job["flash"])
+    except (CodegenError, ValueError, NotImplementedError) as e:
+        out = {"error": f"{type(e).__name__}: {e}"}
+    out["cpu_s"] = round(cpu_seconds() - c0, 3)
+    return out

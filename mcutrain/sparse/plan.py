@@ -1,0 +1,339 @@
+"""`mcutrain plan`: contribution analysis + search + verification, as one function.
+
+    res = plan_scheme("mcunet-5fps.pkl", "flowers5.npz", ram="256KB")
+    res["scheme"]     # {"bias_last": K, "weights": {"i": r}}: what `compile --update` takes
+
+Steps: (1) the task (model with a fresh head when the data needs one, a stratified validation
+split carved from x_train) is written into the plan cache; (2) contribution analysis
+(contribution.py): memory of every setting from the real planner, then short fine-tuning
+runs of the compiled C for the settings within budget; (3) search (search.py); (4) the chosen
+scheme is compiled with the budget (BudgetError if it did not fit: it always does) and
+trained with the same protocol; its measured validation and test accuracy go beside the
+prediction (base accuracy + summed contributions).
+
+Cache (resumable): <cache>/<task key>/ holds the task files, the prefix features, compiled
+suffix libraries, and one JSON file per result (memory/<key>.json, run/<key>.json), written
+atomically as each job finishes; a restarted plan reads them back and runs only what is
+missing. The task key covers the model (its whole graph), the data and the split; a run's
+key covers the scheme and the training protocol.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .contribution import RATIOS, Engine, Protocol, analyze, prepare_task
+from .jobs import cpu_seconds
+from .search import Problem, search
+
+DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
+
+
+class ResultStore:
+    """One JSON file per (kind, key) under `root`, written atomically; the key is stored in
+    the file and checked on read (a hash collision reads as a miss)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+    def get(self, kind: str, key: str):
+        p = self._path(kind, key)
+        try:
+            d = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return d["value"] if d.get("key") == key else None
+
+    def put(self, kind: str, key: str, value) -> None:
+        p = self._path(kind, key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps({"key": key, "value": value}, default=_json_default))
+        os.replace(tmp, p)
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    raise TypeError(f"not JSON serializable: {type(o)}")
+
+
+# ---- model and data ----------------------------------------------------------------------------
+
+def load_default():
+    """The built-in default: the digits CNN (int8) and its rotated-digits adaptation task."""
+    from ..data.default_model import (DEFAULT_INPUT_Q, digits_task, load_default_float_graph,
+                                      to_float_input)
+    from ..quant.quantize import quantize_model
+
+    task = digits_task()
+    g = quantize_model(load_default_float_graph(), to_float_input(task["pretrain_x"]),
+                       DEFAULT_INPUT_Q)
+    g = g.replace(meta=dict(g.meta, name="default-digits"))
+    data = dict(x_train=task["adapt_x"], y_train=task["adapt_y"], x_test=task["test_x"],
+                y_test=task["test_y"])
+    return g, data
+
+
+def load_inputs(model, data):
+    """(int8 graph, data dict at the model's input size, name). model: a Graph, a zoo .pkl, a
+    saved graph .npz, file.py:factory, or "default"; data: a dict, .npz, image folder or
+    "default" (the built-in rotated digits)."""
+    from ..compile import load_model
+    from ..data.datasets import load_dataset
+
+    dg = dd = None
+    if (isinstance(model, str) and model == "default") or (isinstance(data, str) and data == "default"):
+        dg, dd = load_default()
+    if isinstance(model, str) and model == "default":
+        g, name = dg, "default-digits"
+    else:
+        x_cal = None
+        if isinstance(model, str) and ".py:" in model:
+            x_cal = (dd if dd is not None else data if isinstance(data, dict) else load_dataset(data))["x_train"]
+        g = load_model(model, data_x=x_cal)
+        name = g.meta.get("name") or ("model" if hasattr(model, "nodes") else Path(str(model)).stem)
+    shp = g.values[g.inputs[0]].shape
+    hwc = (shp[2], shp[3], shp[1])
+    if isinstance(data, str) and data == "default":
+        ds = dd
+    elif isinstance(data, dict):
+        ds = data
+    else:
+        ds = load_dataset(data, hwc)
+    if ds["x_train"].shape[1:] != hwc:
+        from ..data.datasets import fit_channels, resize_bilinear
+
+        ds = dict(ds)
+        for s in ("train", "test"):
+            if f"x_{s}" in ds:
+                x = ds[f"x_{s}"]
+                ds[f"x_{s}"] = fit_channels(resize_bilinear(x[..., None] if x.ndim == 3 else x,
+                                                            hwc[0], hwc[1]), hwc[2])
+    return g, ds, name
+
+
+def decide_classes(g, data, classes):
+    """A fresh head when asked, or when the data's label count differs from the model's."""
+    if classes:
+        return int(classes)
+    n_labels = int(max(np.max(data["y_train"]), np.max(data.get("y_test", [0])))) + 1
+    outs = int(np.prod(g.values[g.outputs[0]].shape[1:]))
+    return None if outs == n_labels else n_labels
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+
+def make_engine(model, data, classes=None, runner="local", cache_dir=None,
+                protocol: Protocol = Protocol(), val_fraction: float = 0.2,
+                progress: bool = True, flash: bool = False):
+    from .runner import make_runner
+
+    g, ds, name = load_inputs(model, data)
+    classes = decide_classes(g, ds, classes)
+    root = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+    task = prepare_task(g, ds, root, classes, val_fraction, 0, protocol.seed, name)
+    task.info = dict(model=str(model) if not hasattr(model, "nodes") else name, classes=classes,
+                     data=str(data) if not isinstance(data, dict) else "arrays")
+    return Engine(task, ResultStore(task.dir), make_runner(runner), protocol, progress, flash)
+
+
+def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner="local",
+                cache_dir=None, protocol: Protocol = Protocol(), val_fraction: float = 0.2,
+                ratios=RATIOS, method: str = "auto", verify: bool = True,
+                progress: bool = True, echo=print, engine: Engine | None = None) -> dict:
+    """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc."""
+    from ..compile import parse_bytes
+
+    t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
+    ram_b, flash_b = parse_bytes(ram), parse_bytes(flash)
+    eng = engine or make_engine(model, data, classes, runner, cache_dir, protocol,
+                                val_fraction, progress, flash=flash_b is not None)
+    t = eng.task
+    echo(f"plan: {t.name}, {t.n_layers} layers, {'fresh head of ' if t.fresh_head else ''}"
+         f"{t.classes} classes; train {t.n_train} / val {t.n_val} / test {t.n_test}; "
+         f"runner {eng.runner.name}; cache {t.dir}")
+    lr_sweep = None
+    if eng.protocol.lr is None:
+        lr, lr_sweep = choose_lr(eng)
+        eng.protocol = replace(eng.protocol, lr=lr)
+        echo(f"learning rate {lr:g} (sweep on the validation split: "
+             + ", ".join(f"{r['lr']:g}: {r['mean_val_acc']:.3f}" for r in lr_sweep) + ")")
+    contrib = analyze(eng, ram_b, flash_b, ratios)
+    t_an = time.time()
+    prob = Problem.from_contributions(contrib)
+    res = search(prob, ram_b, _ram_fn(eng, flash_b), method=method, seed=eng.protocol.seed)
+    out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
+               ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
+               split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
+               scheme=res.scheme, method=res.method, exact=res.exact, space=res.space,
+               real_checks=res.real_checks, search_notes=res.notes,
+               base=dict(val_acc=contrib.base["acc"], ram_bytes=contrib.base["ram"]),
+               ram_bytes=res.ram_bytes, extra_ram_bytes=res.ram_bytes - contrib.base["ram"],
+               predicted_gain=res.score,
+               predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
+               contributions=contrib.to_json(), runner=eng.runner.name, lr_sweep=lr_sweep)
+    if verify:
+        out.update(verify_scheme(eng, res.scheme, ram_b, flash_b))
+    in_process = getattr(eng.runner, "workers", 1) == 1  # jobs ran in this process
+    cpu = cpu_seconds() - c0 if in_process else time.process_time() - p0 + eng.stats["cpu_s"]
+    out["seconds"] = dict(analysis=round(t_an - t0, 1), total=round(time.time() - t0, 1),
+                          cpu=round(cpu, 1))
+    out["cache_stats"] = dict(eng.stats)
+    _echo_summary(out, echo)
+    if out_dir:
+        write_plan(out, out_dir, echo)
+    return out
+
+
+LR_GRID = (0.002, 0.005, 0.01, 0.02)
+
+
+def lr_reference_schemes(n_layers: int) -> list:
+    """What the learning-rate sweep trains: biases of the last half of the layers, and the
+    weights and biases of the last 2 and of the last quarter of the layers (a shallow and
+    two deeper kinds of update: the rate must suit all of them)."""
+    return [{"bias_last": n_layers // 2, "weights": {}}, f"last:{min(2, n_layers)}",
+            f"last:{min(max(3, n_layers // 4), n_layers)}"]
+
+
+def choose_lr(eng: Engine, grid=LR_GRID) -> tuple[float, list]:
+    """The learning rate with the best mean validation accuracy on the reference schemes
+    (ties: the smaller rate). Returns (lr, [{lr, mean_val_acc, runs}])."""
+    refs = lr_reference_schemes(eng.task.n_layers)
+    protos = [replace(eng.protocol, lr=lr) for lr in grid for _ in refs]
+    runs = eng.finetune(refs * len(grid), protocol=protos, desc="lr sweep")
+    table = []
+    for j, lr in enumerate(grid):
+        acc = [r["val_acc"] for r in runs[j * len(refs):(j + 1) * len(refs)]]
+        table.append(dict(lr=lr, mean_val_acc=float(np.mean(acc)), runs=acc))
+    best = max(table, key=lambda r: (round(r["mean_val_acc"], 9), -r["lr"]))
+    return best["lr"], table
+
+
+def _ram_fn(eng: Engine, flash_b):
+    def ram_fn(schemes):
+        mems = eng.memory(schemes, desc="memory: candidates")
+        return [float("inf") if "error" in m else m["ram_bytes"] if flash_b is None
+                or m["flash_bytes"] is None or m["flash_bytes"] <= flash_b else float("inf")
+                for m in mems]
+    return ram_fn
+
+
+def verify_scheme(eng: Engine, scheme: dict, ram_b, flash_b) -> dict:
+    """Compile the full model with the scheme under the budget, and fine-tune it."""
+    import tempfile
+
+    from ..compile import compile_model
+
+    with tempfile.TemporaryDirectory() as d:
+        rep = compile_model(eng.task.graph, Path(d) / "out", update=scheme, ram=ram_b,
+                            flash=flash_b, storage=eng.protocol.storage, qas=eng.protocol.qas,
+                            seed=eng.protocol.seed, lr=eng.protocol.lr)
+    run = eng.finetune([scheme], desc="verification run")[0]
+    return dict(compiled_ram_bytes=rep["ram_bytes"], compiled_flash_bytes=rep["flash_bytes"],
+                measured_val_acc=run["val_acc"], measured_test_acc=run.get("test_acc"),
+                verification_run=run)
+
+
+def alternatives_table(out: dict) -> list[dict]:
+    """Every measured setting: kind, setting, ram_bytes, extra RAM, val accuracy, gain."""
+    c = out["contributions"]
+    base = c["base"]
+    ref = next(b for b in c["bias"] if b["k"] == c["best_k"])
+    rows = [dict(kind="bias-only", setting=f"bias_last={b['k']}", ram_bytes=b["ram"],
+                 extra_kb=(b["ram"] - base["ram"]) / 1024, val_acc=b["acc"],
+                 gain=b["acc"] - base["acc"]) for b in c["bias"]]
+    rows += [dict(kind="weights", setting=f"bias_last={c['best_k']} + layer {w['layer']} "
+                  f"r={w['ratio']:g}", ram_bytes=w["ram"], extra_kb=(w["ram"] - base["ram"]) / 1024,
+                  val_acc=w["acc"], gain=w["acc"] - ref["acc"]) for w in c["weights"]]
+    rows += [dict(kind="skipped", setting=s, ram_bytes=None, extra_kb=None, val_acc=None,
+                  gain=None, note=why) for s, why in c["skipped"]]
+    return rows
+
+
+def _echo_summary(out: dict, echo):
+    kb = lambda b: f"{b / 1024:.1f} KB"  # noqa: E731
+    echo(f"search: {out['method']} ({'exact optimum' if out['exact'] else 'not exact'}; "
+         f"space {out['space']:.3g} schemes, {out['real_checks']} checked with the planner)")
+    echo(f"scheme: {json.dumps(out['scheme'])}")
+    echo(f"ram {kb(out['ram_bytes'])} of budget {kb(out['ram_budget'])} "
+         f"(extra over head-only training: {kb(out['extra_ram_bytes'])})")
+    line = f"validation accuracy: base {out['base']['val_acc']:.3f}, predicted {out['predicted_val_acc']:.3f}"
+    if "measured_val_acc" in out:
+        line += f", measured {out['measured_val_acc']:.3f}"
+        if out.get("measured_test_acc") is not None:
+            line += f" (test {out['measured_test_acc']:.3f})"
+    echo(line)
+    sec = out["seconds"]
+    echo(f"time: {sec['total']:.0f} s wall, {sec['cpu']:.0f} CPU seconds "
+         f"({out['cache_stats']['runs']} runs and {out['cache_stats']['memory']} memory plans "
+         f"computed, {out['cache_stats']['runs_hits'] + out['cache_stats']['memory_hits']} "
+         "from the cache)")
+
+
+def write_plan(out: dict, out_dir, echo=print) -> Path:
+    """scheme.json (what compile takes), plan.json (everything), alternatives.md, plot.png."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "scheme.json").write_text(json.dumps(out["scheme"], indent=1) + "\n")
+    (d / "plan.json").write_text(json.dumps(out, indent=1, default=_json_default) + "\n")
+    rows = alternatives_table(out)
+    lines = ["| kind | setting | ram_bytes | extra RAM (KB) | val acc | gain |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["kind"] == "skipped":
+            lines.append(f"| skipped | {r['setting']} | - | - | - | {r['note']} |")
+        else:
+            lines.append(f"| {r['kind']} | {r['setting']} | {r['ram_bytes']} | {r['extra_kb']:.1f} "
+                         f"| {r['val_acc']:.3f} | {r['gain']:+.3f} |")
+    (d / "alternatives.md").write_text("\n".join(lines) + "\n")
+    plot_plan(out, d / "plot.png", echo)
+    echo(f"wrote {d}/scheme.json, plan.json, alternatives.md, plot.png")
+    return d
+
+
+def plot_plan(out: dict, path, echo=print) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        echo("no plot: matplotlib is not installed")
+        return False
+    c = out["contributions"]
+    base = c["base"]["ram"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    b = sorted(c["bias"], key=lambda e: e["ram"])
+    ax.plot([(e["ram"] - base) / 1024 for e in b], [e["acc"] for e in b], "o-", label="bias-only, last k")
+    if c["weights"]:
+        ax.scatter([(e["ram"] - base) / 1024 for e in c["weights"]], [e["acc"] for e in c["weights"]],
+                   s=12, alpha=0.5, label=f"bias k*={c['best_k']} + one layer's weights")
+    x = out["extra_ram_bytes"] / 1024
+    ax.scatter([x], [out["predicted_val_acc"]], marker="*", s=160, label="searched (predicted)")
+    if "measured_val_acc" in out:
+        ax.scatter([x], [out["measured_val_acc"]], marker="X", s=100, label="searched (measured)")
+    ax.axvline((out["ram_budget"] - base) / 1024, ls="--", c="gray", label="budget")
+    ax.set_xlabel("extra RAM over head-only training (KB)")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(f"{out['name']}: accuracy vs extra memory")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+

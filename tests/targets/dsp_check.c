@@ -1,0 +1,224 @@
+/* dsp_check.c: runs the runtime kernels that have Cortex-M DSP versions on pseudo-random data
+ * and writes every output to out.bin (semihosting). tests/targets/test_dsp.py builds it twice,
+ * with the DSP paths and with -DMCT_PORTABLE, runs both in QEMU and compares the files byte
+ * for byte: the DSP kernels must give the portable C's integers and floats exactly.
+ * Geometries cover every path: tails of odd sizes, trained slices, both in-place directions,
+ * strides, paddings, kernel sizes, multipliers on both sides of the fast requantization. */
+#include <string.h>
+
+#include "mct.h"
+#include "mct_device.h"
+
+/* the device library's hooks (this program is not a model) */
+int8_t *mct_dev_train_input(void) { return 0; }
+int8_t *mct_dev_forward_input(void) { return 0; }
+const mct_span mct_dev_param_spans[1];
+const int32_t mct_dev_n_param_spans = 0;
+const uint32_t mct_dev_model_hash = 0;
+
+static uint32_t seed = 12345u;
+static uint32_t rnd(void) {
+  seed = seed * 1664525u + 1013904223u;
+  return seed >> 8;
+}
+static int32_t rint_(int32_t lo, int32_t hi) {
+  return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static int8_t X[40000], Y[40000], T[8192], W1[20000], W2[4096], WT[4096], RING[8192], WORK[8192];
+static uint8_t BITS[4096];
+static float F[20000], G[20000], S[1024], M[16384], GW[16384];
+static int32_t MULT[1024], SHIFT[1024], BIAS[1024], BIAS2[1024], MULT2[1024], SHIFT2[1024], SEL[64];
+static int out_fd, case_no;
+
+static void emit(const void *p, uint32_t n) {
+  const uint32_t h[2] = {(uint32_t)case_no, n};
+  mct_sh_write(out_fd, h, 8);
+  mct_sh_write(out_fd, p, n);
+}
+
+static void fill8(int8_t *p, int32_t n) {
+  for (int32_t i = 0; i < n; ++i) p[i] = (int8_t)rint_(-128, 127);
+}
+static void fillf(float *p, int32_t n, int zeros) {
+  for (int32_t i = 0; i < n; ++i)
+    p[i] = zeros && rnd() % 3 == 0 ? 0.0f : (float)rint_(-30000, 30000) * 3.0e-5f;
+}
+/* requantization constants: multipliers in [2^30, 2^31), shifts mostly small (fast path),
+ * some >= -1 (64-bit path); biases with a few near the int32 limits (saturation). */
+static mct_requant rq(int32_t n, int32_t *mult, int32_t *shift, int32_t *bias, int full) {
+  for (int32_t o = 0; o < n; ++o) {
+    mult[o] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    shift[o] = rnd() % 7 == 0 ? rint_(-1, 1) : rint_(-14, -2);
+    bias[o] = rnd() % 11 == 0 ? (rnd() & 1 ? 2147480000 : -2147480000) : rint_(-40000, 40000);
+  }
+  mct_requant q = {rint_(-128, 127), rint_(-20, 20), full ? -128 : rint_(-128, -60),
+                   full ? 127 : rint_(40, 127), mult, shift};
+  return q;
+}
+static mct_conv_geom geom(int32_t h, int32_t w, int32_t c, int32_t o, int32_t k, int32_t s,
+                          int32_t p, int32_t groups) {
+  mct_conv_geom g = {h, w, c, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, o,
+                     k, k, s, s, p, p, groups};
+  return g;
+}
+static mct_wsplit slice(int32_t n_channels, int32_t n_sel, int32_t rows) {
+  int32_t j = 0;
+  for (int32_t c = 0; c < n_channels && j < n_sel; ++c)
+    if ((int32_t)(rnd() % (uint32_t)n_channels) < 2 * n_sel || n_channels - c == n_sel - j)
+      SEL[j++] = c;
+  fill8(WT, rows * j);
+  mct_wsplit ws = {WT, SEL, j};
+  return ws;
+}
+
+static void pointwise_cases(void) {
+  static const int32_t cfg[][4] = {{3, 5, 7, 0}, {8, 16, 9, 0}, {16, 8, 33, 0}, {24, 12, 5, 0},
+                                   {40, 20, 7, 1}, {96, 33, 4, 0}, {300, 10, 3, 0},
+                                   {600, 6, 2, 0}, {48, 16, 5, 1}, {13, 7, 6, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = rq(O, MULT, SHIFT, BIAS, k & 1);
+    fill8(X, np * C), fill8(W1, O * C);
+    mct_wsplit ws = slice(C, C / 8 + 1, O);
+    const mct_wsplit *wp = cfg[k][3] ? &ws : 0;
+    int st = mct_conv2d_s8(&g, &q, X, W1, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    st = mct_linear_s8(C, O, &q, X, W1, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, O);
+    /* in place, both directions (O <= C forward, O > C backward) */
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, W1, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1);
+    fill8(W2, C * O);
+    mct_requant q2 = rq(C, MULT2, SHIFT2, BIAS2, 1);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, W2, 0, BIAS2, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+}
+
+static void depthwise_cases(void) {
+  static const int32_t cfg[][6] = {{16, 16, 6, 3, 1, 1}, {9, 11, 5, 5, 2, 2}, {8, 8, 4, 7, 2, 3},
+                                   {6, 6, 3, 3, 1, 0},   {4, 4, 7, 5, 1, 2},  {5, 7, 9, 3, 2, 1},
+                                   {40, 33, 2, 3, 1, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, k & 1);
+    fill8(X, H * Wd * C), fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 2, K * K);
+    memcpy(Y, X, (size_t)H * Wd * C);
+    int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, k & 2 ? &ws : 0, BIAS, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    /* expansion fused into it, whole and streamed by rows */
+    const int32_t Ci = 3 + (int32_t)k * 5;
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, 1);
+    fill8(W2, C * Ci);
+    st = mct_expand_dw_s8(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    memset(Y, 0, (size_t)g.out_h * g.out_w * C);
+    st = mct_expand_dw_s8_rows(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, RING, WORK);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    /* float input gradient in place */
+    fillf(F, g.out_h * g.out_w * C, 1), fillf(S, C, 0);
+    st = mct_depthwise_grad_input_f32_inplace(&g, F, W1, k & 2 ? &ws : 0, S, G);
+    emit(&st, 4), emit(F, 4 * H * Wd * C);
+  }
+}
+
+static void rows_cases(void) {
+  static const int32_t cfg[][6] = {{20, 18, 3, 7, 3, 2}, {9, 9, 5, 8, 5, 1}, {8, 6, 32, 4, 3, 1},
+                                   {10, 10, 12, 9, 1, 2}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    mct_conv_geom g = geom(cfg[k][0], cfg[k][1], cfg[k][2], cfg[k][3], cfg[k][4], cfg[k][5],
+                           cfg[k][4] / 2, 1);
+    mct_requant q = rq(g.out_c, MULT, SHIFT, BIAS, k & 1);
+    fill8(X, g.in_h * g.in_w * g.in_c), fill8(W1, g.out_c * g.in_c * g.k_h * g.k_w);
+    int st = mct_conv2d_s8_rows(&g, &q, X, W1, 0, BIAS, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * g.out_c);
+  }
+}
+
+static void float_cases(void) {
+  static const int32_t cfg[][4] = {{7, 12, 20, 0}, {16, 33, 9, 1}, {5, 300, 40, 0},
+                                   {9, 17, 270, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    mct_wsplit ws = slice(C, 3, O);
+    if (k == 3) /* as generated code keeps them: zeros in the slice's frozen channels */
+      for (int32_t o = 0; o < O; ++o)
+        for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    const mct_wsplit *wp = cfg[k][3] ? &ws : 0;
+    int st = mct_conv2d_grad_input_f32(&g, G, W1, wp, S, F);
+    emit(&st, 4), emit(F, 4 * np * C);
+    memcpy(F, G, (size_t)4 * np * O);
+    st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, wp, S, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    fill8(W2, C * O), fillf(G, np * C, 1);
+    memcpy(F, G, (size_t)4 * np * C);
+    st = mct_pointwise_grad_input_f32_inplace(&g2, F, W2, 0, 0, M);
+    emit(&st, 4), emit(F, 4 * np * O);
+    /* weight gradient rows and the update */
+    fill8(X, np * C), fillf(G, np * O, 1);
+    for (int32_t o = 0; o < O; ++o) {
+      st = mct_conv2d_grad_weight_row_f32(&g, X, C, rint_(-100, 100), 0.0125f, G, o, 0, S[o],
+                                          GW + o * C);
+      emit(&st, 4);
+    }
+    emit(GW, 4 * O * C);
+    fill8(W1, O * C), fillf(M, O * C, 0);
+    mct_sgd s = {0.5f, k & 1 ? 0.9f : 0.0f, k & 2 ? 0.01f : 0.0f, S, C, 7u, (uint32_t)k, 3u};
+    st = mct_sgd_s8(&s, 0, O, W1, GW, k & 1 ? M : 0);
+    emit(&st, 4), emit(W1, O * C), emit(M, 4 * O * C);
+  }
+}
+
+static void mask_cases(void) {
+  static const int32_t cfg[][3] = {{1000, -128, 127}, {77, -20, 30}, {64, -128, 100},
+                                   {13, 126, 127}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t n = cfg[k][0];
+    fill8(X, n);
+    for (int32_t i = 0; i < n; i += 5) X[i] = (int8_t)cfg[k][1 + (i & 1)];
+    int st = mct_clamp_mask_s8(n, cfg[k][1], cfg[k][2], X, BITS);
+    emit(&st, 4), emit(BITS, (n + 7) / 8);
+    fillf(F, n, 0);
+    st = mct_clamp_grad_bits_f32(n, BITS, F);
+    emit(&st, 4), emit(F, 4 * n);
+  }
+}
+
+static void add_cases(void) {
+  static const int32_t cfg[][4] = {{1, -1, 0, -18}, {0, -1, -5, -19}, {20, 0, 0, 0},
+                                   {22, -1, -1, -3}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t n = 777, ls = k == 0 ? 20 : cfg[k][0];
+    mct_add_params p = {rint_(-128, 127), rint_(-128, 127), rint_(-20, 20), k & 1 ? -128 : -100,
+                        k & 1 ? 127 : 90, ls, (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)),
+                        cfg[k][1], (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), cfg[k][2],
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), cfg[k][3]};
+    fill8(X, n), fill8(T, n);
+    int st = mct_add_s8(&p, n, X, T, Y);
+    emit(&st, 4), emit(Y, n);
+  }
+}
+
+int main(void) {
+  out_fd = mct_sh_open("out.bin", 5);
+  if (out_fd < 0) return MCT_EXIT_IO;
+  pointwise_cases();
+  depthwise_cases();
+  rows_cases();
+  float_cases();
+  mask_cases();
+  add_cases();
+  mct_sh_close(out_fd);
+  return 0;
+}

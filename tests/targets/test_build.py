@@ -1,0 +1,115 @@
+"""The Cortex-M build: linker script and glue, sizes in report.json, the linker as the memory
+check (an over-budget model fails with the linker's figure and our breakdown), no heap."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcutrain.cli import main
+from mcutrain.targets import cortex_m
+from mcutrain.targets.cortex_m import (DeviceBuildError, Layout, build_device, glue_source,
+                                       layout, linker_script, symbols)
+
+from .conftest import compile_tiny, needs_toolchain
+
+
+def test_linker_script_holds_the_budgets():
+    lay = Layout(ram=256 * 1024, flash=1024 * 1024, stack=4096, slot=4096)
+    text = linker_script(cortex_m.CPUS["cortex-m7"], lay)
+    assert "LENGTH = 262144" in text and "__stack_size = 4096;" in text
+    assert f"LENGTH = {1024 * 1024 - 8192}" in text  # FLASH: the budget minus two slots
+    assert f"ORIGIN = 0x{1024 * 1024 - 8192:08X}, LENGTH = 8192" in text  # PSTORE at the top
+    assert "@" not in text
+
+
+def test_layout_from_report_and_options():
+    rep = dict(ram_budget=None, flash_budget=None,
+               params=[dict(dtype="i8", shape=[8, 3]), dict(dtype="f32", shape=[3])])
+    lay = layout(rep)
+    assert (lay.ram, lay.flash, lay.stack) == (256 * 1024, 1024 * 1024, 6144)
+    assert lay.slot == 2048 and lay.pstore == 4096  # 32 B header + 36 B, one sector
+    assert layout(rep, ram="64KB", flash="512KB", stack="1KB").ram == 64 * 1024
+    with pytest.raises(DeviceBuildError, match="parameter store"):
+        layout(rep, flash="2KB")
+
+
+def test_glue_reads_the_input_positions_and_params(tmp_path):
+    rep = compile_tiny(tmp_path / "out")
+    src = glue_source((tmp_path / "out" / "model.c").read_text(), rep["params"])
+    assert '#include "model.c"' in src
+    assert src.count("sizeof(") == len(rep["params"])
+    assert "mct_dev_train_input(void) { return ((int8_t *)(mct_arena" in src
+
+
+@needs_toolchain
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
+def test_build_writes_sizes_to_report(tmp_path, cpu):
+    out = tmp_path / "out"
+    compile_tiny(out, ram="64KB", flash="256KB")
+    info = build_device(out, cpu)
+    rep = json.loads((out / "report.json").read_text())
+    dev = rep["device"][cpu]
+    assert dev["ram_budget"] == 64 * 1024 and dev["flash_budget"] == 256 * 1024
+    assert (out / dev["elf"]).exists() and (out / cpu / "link.ld").exists()
+    assert (out / cpu / "Makefile").exists()
+    sec = dev["sections"]
+    assert dev["ram_used_bytes"] == sec[".stack"] + sec.get(".data", 0) + sec[".bss"]
+    assert dev["ram_used_bytes"] <= dev["ram_budget"]
+    assert dev["flash_used_bytes"] <= dev["flash_budget"]
+    arena = "arena (activations, saved tensors, gradients, scratch)"
+    assert dev["size"]["text"] > 0 and dev["ram_breakdown"][arena] == rep["arena_bytes"]
+    assert info == {k: v for k, v in dev.items() if k in info}
+    syms = {n: s for n, s, _ in symbols(out / dev["elf"])}
+    assert "malloc" not in syms and "_sbrk" not in syms  # heap of zero: nothing allocates
+    # the stack sits at the bottom of RAM, below data and arena
+    import subprocess
+    nm = subprocess.run(["arm-none-eabi-nm", str(out / dev["elf"])], capture_output=True,
+                        text=True).stdout
+    addr = {ln.split()[2]: int(ln.split()[0], 16) for ln in nm.splitlines() if len(ln.split()) == 3}
+    assert addr["__stack_bottom"] == 0x20000000
+    assert addr["__stack_top"] == 0x20000000 + dev["stack_bytes"]
+    assert addr["mct_arena"] >= addr["__stack_top"]
+
+
+@needs_toolchain
+def test_build_is_cached_until_something_changes(tmp_path):
+    out = tmp_path / "out"
+    compile_tiny(out)
+    build_device(out, "cortex-m4")
+    elf = out / "cortex-m4" / "model.elf"
+    t = elf.stat().st_mtime_ns
+    build_device(out, "cortex-m4")
+    assert elf.stat().st_mtime_ns == t
+    build_device(out, "cortex-m4", stack="2KB")
+    assert elf.stat().st_mtime_ns != t
+
+
+@needs_toolchain
+def test_over_budget_fails_the_link_with_our_breakdown(tmp_path, capsys):
+    out = tmp_path / "out"
+    rep = compile_tiny(out)
+    with pytest.raises(DeviceBuildError) as e:
+        build_device(out, "cortex-m4", ram="12KB")
+    msg = str(e.value)
+    need = rep["arena_bytes"] + rep["params_ram_bytes"] + 4096
+    assert "region `RAM' overflowed by" in msg  # the linker's own figure
+    over = int(msg.split("region `RAM' overflowed by ")[1].split()[0])
+    assert over >= need - 12 * 1024
+    assert "what is in RAM:" in msg and "mct_arena" in msg
+    assert f"{rep['arena_bytes']:>9} B  arena" in msg and "stack (reserved" in msg
+    assert not (out / "cortex-m4" / "model.elf").exists()
+    assert main(["build", str(out), "--target", "cortex-m4", "--ram", "12KB", "--no-measure"]) == 2
+    err = capsys.readouterr().err
+    assert "overflowed by" in err and "what is in RAM" in err
+
+
+@needs_toolchain
+def test_flash_over_budget_names_the_flash(tmp_path):
+    out = tmp_path / "out"
+    compile_tiny(out)
+    with pytest.raises(DeviceBuildError) as e:
+        build_device(out, "cortex-m7", flash="16KB")
+    msg = str(e.value)
+    assert "region `FLASH' overflowed by" in msg and "what is in flash:" in msg
+    assert "frozen weights" in msg and "parameter store (2 slots)" in msg
