@@ -35,7 +35,11 @@ def first_plan(tiny_graph, tiny_task_data, tmp_path_factory):
 def test_plan_result_is_within_budget_and_verified(first_plan):
     _, res = first_plan
     assert res["compiled_ram_bytes"] == res["ram_bytes"] <= res["ram_budget"] == 6 * 1024
-    assert res["method"] == "exact" and res["exact"]
+    first = res["candidates"][0]
+    assert first["label"] == "sum of gains" and first["method"] == "exact" and first["exact"]
+    chosen = [c for c in res["candidates"] if c.get("chosen")]
+    assert len(chosen) == 1 and chosen[0]["scheme"] == res["scheme"]
+    assert chosen[0]["measured_val_acc"] == max(c["measured_val_acc"] for c in res["candidates"])
     assert 0 <= res["measured_val_acc"] <= 1 and res["measured_test_acc"] is not None
     assert res["cache_stats"]["runs"] > 5
 
