@@ -210,6 +210,82 @@ static void add_cases(void) {
   }
 }
 
+
+/* ---- pw (opt-pw): the fast pointwise and first-conv paths -------------------------------- */
+/* Requantization the fast kernels take (every channel: shift <= -2, a bias far from the int32
+ * limits), optionally with one channel that is not (shift -1, or a bias near the limit), so
+ * the whole call takes the fallback. */
+static int8_t PW_W[40000], PW_WT[4096];
+static int32_t PW_SEL[512];
+static mct_requant pw_rq(int32_t n, int full, int spoil) {
+  for (int32_t o = 0; o < n; ++o) {
+    MULT[o] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    SHIFT[o] = rint_(-16, -2);
+    BIAS[o] = rint_(-60000, 60000);
+  }
+  if (spoil == 1) SHIFT[rnd() % (uint32_t)n] = -1;
+  if (spoil == 2) BIAS[rnd() % (uint32_t)n] = 2147480000;
+  mct_requant q = {rint_(-128, 127), rint_(-128, 127), full ? -128 : rint_(-128, -30),
+                   full ? 127 : rint_(20, 127), MULT, SHIFT};
+  return q;
+}
+static mct_wsplit pw_slice(int32_t C, int32_t ns, int32_t rows) {
+  int32_t j = 0;
+  for (int32_t c = 0; c < C && j < ns; ++c)
+    if ((int32_t)(rnd() % (uint32_t)C) < 2 * ns || C - c == ns - j) PW_SEL[j++] = c;
+  fill8(PW_WT, rows * j);
+  mct_wsplit ws = {PW_WT, PW_SEL, j};
+  return ws;
+}
+static void pw_cases(void) {
+  /* C, O, pixels, n_sel (-1: none), spoil */
+  static const int32_t cfg[][5] = {
+      {8, 48, 64, -1, 0},   {8, 48, 7, -1, 0},    {16, 8, 130, -1, 0},  {16, 96, 9, -1, 0},
+      {24, 144, 5, -1, 0},  {32, 192, 3, -1, 0},  {3, 16, 11, -1, 0},   {5, 7, 13, -1, 0},
+      {13, 6, 70, -1, 0},   {30, 9, 17, -1, 0},   {2, 5, 66, -1, 0},    {8, 48, 9, -1, 1},
+      {16, 8, 9, -1, 2},    {48, 8, 9, -1, 0},    {96, 16, 6, -1, 0},   {144, 24, 5, -1, 0},
+      {336, 40, 3, -1, 0},  {350, 10, 3, -1, 0},  {360, 10, 3, -1, 0},  {33, 7, 5, -1, 0},
+      {56, 20, 5, 7, 0},    {56, 20, 4, 28, 0},   {50, 13, 3, 9, 0},    {48, 8, 5, -1, 1},
+      {56, 20, 3, 7, 2},    {340, 6, 3, 11, 0},   {97, 17, 1, -1, 0},   {8, 12, 1, -1, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw_rq(O, k & 1, cfg[k][4]);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    mct_wsplit ws;
+    const mct_wsplit *wp = 0;
+    if (cfg[k][3] >= 0) ws = pw_slice(C, cfg[k][3], O), wp = &ws;
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    st = mct_linear_s8(C, O, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, O);
+    memcpy(Y, X, (size_t)np * C); /* in place: forward when O <= C, else backward */
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    mct_requant q2 = pw_rq(C, 1, 0);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+  /* general convs by rows: H, W, C, O, k, stride, pad, spoil, full range */
+  static const int32_t rc[][9] = {
+      {20, 18, 3, 16, 3, 2, 1, 0, 0}, {17, 13, 3, 8, 3, 2, 1, 0, 1}, {16, 128, 3, 16, 3, 2, 1, 0, 0},
+      {9, 11, 3, 6, 3, 2, 1, 0, 0},   {12, 10, 3, 12, 3, 2, 0, 0, 1}, {10, 9, 3, 16, 3, 2, 1, 1, 0},
+      {10, 9, 3, 16, 3, 2, 1, 2, 0},  {11, 8, 3, 5, 3, 2, 1, 0, 1},  {7, 7, 3, 16, 3, 1, 1, 0, 0},
+      {8, 140, 3, 8, 3, 2, 1, 0, 0},  {6, 9, 4, 8, 3, 2, 1, 0, 0},   {9, 12, 3, 4, 3, 2, 2, 0, 0}};
+  for (unsigned k = 0; k < sizeof rc / sizeof rc[0]; ++k, ++case_no) {
+    mct_conv_geom g = geom(rc[k][0], rc[k][1], rc[k][2], rc[k][3], rc[k][4], rc[k][5], rc[k][6], 1);
+    mct_requant q = pw_rq(g.out_c, rc[k][8], rc[k][7]);
+    fill8(X, g.in_h * g.in_w * g.in_c), fill8(PW_W, g.out_c * g.in_c * g.k_h * g.k_w);
+    int st = mct_conv2d_s8_rows(&g, &q, X, PW_W, 0, BIAS, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * g.out_c);
+    st = mct_conv2d_s8(&g, &q, X, PW_W, 0, BIAS, Y);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * g.out_c);
+  }
+}
+/* ---- end pw ------------------------------------------------------------------------------- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -219,6 +295,7 @@ int main(void) {
   float_cases();
   mask_cases();
   add_cases();
+  pw_cases(); /* pw (opt-pw) */
   mct_sh_close(out_fd);
   return 0;
 }

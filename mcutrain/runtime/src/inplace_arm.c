@@ -1,3 +1,7 @@
+/* !!! NOTE TO THE ENGINEER OPTIMIZING THIS FILE (from the lead; delete this comment before
+ * your first commit): your brief referred to a {COMMON} section that was left out. It is in
+ * /tmp/brief_common.md: READ IT NOW (worktree use, PYTHONPATH=/work/wt-pw, profiling with
+ * bench/hotspots.py --base /tmp/hot-pw, exactness rules, tests, report format). !!! */
 /* inplace_arm.c: Cortex-M DSP versions of the memory-saving int8 kernels of inplace.c:
  * mct_pointwise_s8_inplace and mct_conv2d_s8_rows (the depthwise ones, and stream.c's, are in
  * depthwise_arm.c). Same results bit for bit, same buffer discipline (what is read before it
@@ -31,6 +35,10 @@ int __real_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, cons
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                               int8_t *y, int8_t *tmp_row);
 
+/* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
+int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
+                      const int8_t *w, const mct_wsplit *ws, int8_t *y, int backward);
+
 static int mct__pointwise_geom(const mct_conv_geom *g) {
   return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
          g->pad_h == 0 && g->pad_w == 0;
@@ -47,10 +55,7 @@ int __wrap_mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   const int forward = O <= C; /* see inplace.c */
-  if (!ws && C <= MCT_ARM_TILE_C) {
-    mct__arm_pw_tiles(&r, buf, npix, C, O, w, buf, !forward);
-    return MCT_OK;
-  }
+  if (mct__arm_pw_layer(&r, buf, npix, C, O, w, ws, buf, !forward)) return MCT_OK;
   const int widened = C + (ws ? ws->n_sel : 0) <= MCT_ARM_XMAX; /* pw_pixel reads x first */
   int32_t k = 0;
   if (!ws && C <= MCT_ARM_PAIR_C) /* two pixels read before either output is written */
@@ -241,16 +246,208 @@ static void mct__rows_1x1_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, c
   }
 }
 
-int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                              int8_t *y, int8_t *tmp_row) {
-  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
-      g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+/* ---- the first layer: 3x3, stride 2 across, three input channels ---------------------------
+ * The output row in strips of MCT__F_S pixels: the strip's three input rows widened to int16
+ * (x - x_zero, 0 in the padding) in natural order, so that each window row is a run of nine
+ * values starting at 6 * pixel: five int16 pairs (the tenth value meets a zero weight). The
+ * weights widened once per call alike (wv[group][row * 5 + pair][channel], four output
+ * channels per group, missing channels zero), the requantization constants in a table; then
+ * two pixels x four channels per pass (eight accumulators: each input word meets four weight
+ * words, each weight word two pixels), the fast requantization of conv_arm.c (same formula,
+ * same validity check), four outputs of a pixel clamped and stored as one word. */
+#define MCT__F_S 32   /* output pixels of a strip */
+#define MCT__F_ROW 200 /* int16 of a widened strip row: (2 S + 1) * 3 values and one more */
+#define MCT__F_O 16   /* output channels at most */
+
+static inline int32_t mct__smmla(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+static inline int32_t mct__fout(int32_t acc, int32_t mult, int32_t add, int32_t shr) {
+  return __ssat(mct__smmla(acc, mult, add) >> shr, 8);
+}
+static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+  uint32_t r = (uint32_t)v0;
+  __asm__("bfi %0, %1, #8, #8" : "+r"(r) : "r"(v1));
+  __asm__("bfi %0, %1, #16, #8" : "+r"(r) : "r"(v2));
+  __asm__("bfi %0, %1, #24, #8" : "+r"(r) : "r"(v3));
+  return r;
+}
+static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
+  uint32_t t;
+  __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
+          : "+r"(v), "=&r"(t)
+          : "r"(lo4), "r"(hi4));
+  return v;
+}
+static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline uint32_t mct__b4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
+
+typedef struct {
+  int32_t bias, mult, add, shr;
+} mct__fq;
+
+/* The fast formula's validity (see conv_arm.c, mct__fast_ok): n products per accumulator. */
+static int mct__first_fast(const mct__arm_rq *r, int32_t O, int32_t n) {
+  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  for (int32_t o = 0; o < O; ++o) {
+    const int32_t shift = r->shift[o];
+    if (shift > -2 || shift < -31) return 0;
+    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
+    const int64_t b = r->bias ? r->bias[o] : 0;
+    if (b + amax > INT32_MAX || b - amax < INT32_MIN) return 0;
+  }
+  return 1;
+}
+
+static int mct__first_ok(const mct_conv_geom *g, const mct__arm_rq *r) {
+  return g->in_c == 3 && g->k_h == 3 && g->k_w == 3 && g->stride_w == 2 &&
+         g->out_c <= MCT__F_O && mct__first_fast(r, g->out_c, 27);
+}
+
+/* Columns [iw0, iw0 + ncol) of input row ih as int16 x - xz into d (0 outside the image),
+ * and one zero after them. */
+static void mct__first_widen(const mct_conv_geom *g, const int8_t *x, int32_t ih, int32_t iw0,
+                             int32_t ncol, int32_t xz, int16_t *d) {
+  int32_t a = 0, b = 0; /* the strip's columns [a, b) inside the image */
+  if (ih >= 0 && ih < g->in_h) {
+    a = iw0 < 0 ? -iw0 : 0;
+    b = iw0 + ncol > g->in_w ? g->in_w - iw0 : ncol;
+    if (b < a) b = a;
+  }
+  for (int32_t t = 0; t < 3 * a; ++t) d[t] = 0;
+  for (int32_t t = 3 * b; t <= 3 * ncol; ++t) d[t] = 0;
+  if (b == a) return;
+  const int8_t *s = x + ((size_t)ih * g->in_w + iw0 + a) * 3;
+  int16_t *o = d + 3 * a;
+  const int32_t n = 3 * (b - a);
+  const uint32_t zz = mct__zz(xz);
+  int32_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const uint32_t v = mct__ld32(s + t);
+    const uint32_t e = __ssub16(__sxtb16(v), zz), h = __ssub16(mct__sxtb16_hi(v), zz);
+    uint32_t lo, hi;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(lo) : "r"(e), "r"(h));
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(hi) : "r"(h), "r"(e));
+    mct__st32(o + t, lo);
+    mct__st32(o + t + 2, hi);
+  }
+  for (; t < n; ++t) o[t] = (int16_t)((int32_t)s[t] - xz);
+}
+
+/* n pixels of a strip (rb: its three widened rows, MCT__F_ROW apart), all channels. */
+static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, const mct__fq *tab,
+                             int32_t O, int8_t *yp, uint32_t lo4, uint32_t hi4) {
+  for (int32_t o = 0; o < O; o += 4, wv += 60, tab += 4) {
+    const mct__fq *f = tab;
+    const int16_t *xp = rb;
+    int8_t *y0 = yp + o;
+    int32_t p = 0;
+    for (; p + 2 <= n; p += 2, xp += 12, y0 += 2 * O) {
+      int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;
+      int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
+#pragma GCC unroll 15
+      for (int32_t k = 0; k < 15; ++k) {
+        const int16_t *q = xp + (k / 5) * MCT__F_ROW + 2 * (k % 5);
+        const int32_t u = (int32_t)mct__ld32(q), v = (int32_t)mct__ld32(q + 6);
+        const uint32_t *wk = wv + 4 * k;
+        a00 = __smlad(u, (int32_t)wk[0], a00), a10 = __smlad(v, (int32_t)wk[0], a10);
+        a01 = __smlad(u, (int32_t)wk[1], a01), a11 = __smlad(v, (int32_t)wk[1], a11);
+        a02 = __smlad(u, (int32_t)wk[2], a02), a12 = __smlad(v, (int32_t)wk[2], a12);
+        a03 = __smlad(u, (int32_t)wk[3], a03), a13 = __smlad(v, (int32_t)wk[3], a13);
+      }
+      a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
+      a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
+      a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
+      a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
+      a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
+      a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
+      a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
+      a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
+      const uint32_t v0 = mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4);
+      const uint32_t v1 = mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4);
+      if (o + 4 <= O) {
+        mct__st32(y0, v0);
+        mct__st32(y0 + O, v1);
+      } else {
+        for (int32_t j = 0; j < O - o; ++j)
+          y0[j] = (int8_t)(v0 >> 8 * j), y0[O + j] = (int8_t)(v1 >> 8 * j);
+      }
+    }
+    if (p < n) {
+      int32_t a0 = f[0].bias, a1 = f[1].bias, a2 = f[2].bias, a3 = f[3].bias;
+#pragma GCC unroll 15
+      for (int32_t k = 0; k < 15; ++k) {
+        const int32_t u = (int32_t)mct__ld32(xp + (k / 5) * MCT__F_ROW + 2 * (k % 5));
+        const uint32_t *wk = wv + 4 * k;
+        a0 = __smlad(u, (int32_t)wk[0], a0), a1 = __smlad(u, (int32_t)wk[1], a1);
+        a2 = __smlad(u, (int32_t)wk[2], a2), a3 = __smlad(u, (int32_t)wk[3], a3);
+      }
+      a0 = mct__fout(a0, f[0].mult, f[0].add, f[0].shr);
+      a1 = mct__fout(a1, f[1].mult, f[1].add, f[1].shr);
+      a2 = mct__fout(a2, f[2].mult, f[2].add, f[2].shr);
+      a3 = mct__fout(a3, f[3].mult, f[3].add, f[3].shr);
+      const uint32_t v0 = mct__clamp4(mct__pack4(a0, a1, a2, a3), lo4, hi4);
+      if (o + 4 <= O)
+        mct__st32(y0, v0);
+      else
+        for (int32_t j = 0; j < O - o; ++j) y0[j] = (int8_t)(v0 >> 8 * j);
+    }
+  }
+}
+
+/* The whole layer (mct__first_ok checked), each output row into tmp_row, then stored. */
+static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, const mct__arm_rq *r, const int8_t *x,
+                            const int8_t *w, int8_t *y, int8_t *tmp_row) {
+  const int32_t O = g->out_c, Wo = g->out_w;
+  int16_t rb[3 * MCT__F_ROW] __attribute__((aligned(4)));
+  uint32_t wv[MCT__F_O / 4 * 60];
+  mct__fq tab[MCT__F_O];
+  for (int32_t o = 0; o < (O + 3) / 4 * 4; ++o) {
+    uint32_t *wo = wv + (o / 4) * 60 + (o % 4);
+    for (int32_t i = 0; i < 3; ++i)
+      for (int32_t m = 0; m < 5; ++m) {
+        int32_t e[2] = {0, 0};
+        for (int32_t h = 0; h < 2; ++h) {
+          const int32_t t = 2 * m + h, jj = t / 3, c = t % 3;
+          if (o < O && t < 9) e[h] = w[(((size_t)o * 3 + c) * 3 + i) * 3 + jj];
+        }
+        wo[4 * (i * 5 + m)] = ((uint32_t)e[0] & 0xFFFFu) | ((uint32_t)e[1] << 16);
+      }
+    if (o < O) {
+      const int32_t sh = -2 - r->shift[o];
+      tab[o].bias = r->bias ? r->bias[o] : 0;
+      tab[o].mult = r->mult[o];
+      tab[o].add = (int32_t)((uint32_t)(1 + 2 * r->y_zero) << sh);
+      tab[o].shr = sh + 1;
+    } else {
+      tab[o].bias = tab[o].mult = tab[o].add = 0, tab[o].shr = 1;
+    }
+  }
+  const uint32_t lo4 = mct__b4(r->act_min), hi4 = mct__b4(r->act_max);
+  const size_t row = (size_t)Wo * O;
+  for (int32_t oh = 0; oh < g->out_h; ++oh) {
+    const int32_t ih0 = oh * g->stride_h - g->pad_h;
+    for (int32_t s0 = 0; s0 < Wo; s0 += MCT__F_S) {
+      const int32_t n = Wo - s0 < MCT__F_S ? Wo - s0 : MCT__F_S;
+      for (int32_t i = 0; i < 3; ++i)
+        mct__first_widen(g, x, ih0 + i, 2 * s0 - g->pad_w, 2 * n + 1, r->x_zero,
+                         rb + i * MCT__F_ROW);
+      mct__first_strip(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4);
+    }
+    memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
+  }
+}
+
+/* The other convs by rows (arguments checked), each output row into tmp_row, then stored. */
+static __attribute__((noinline)) void mct__rows_dsp(const mct_conv_geom *g,
+                                                    const mct__arm_rq *r_in, const int8_t *x,
+                                                    const int8_t *w, const mct_wsplit *ws,
+                                                    int8_t *y, int8_t *tmp_row) {
+  const mct__arm_rq r = *r_in;
   const int is1x1 = g->k_h == 1 && g->k_w == 1;
-  if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
-  const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const size_t row = (size_t)g->out_w * g->out_c;
   const int32_t K = g->in_c * g->k_h * g->k_w, Kp = (K + 1) & ~1;
   int16_t wq[MCT__WQ_MAX] __attribute__((aligned(4)));
@@ -269,6 +466,22 @@ int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, cons
       mct__rows_general_dsp(g, &r, x, w, oh, tmp_row);
     memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
   }
+}
+
+int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                              int8_t *y, int8_t *tmp_row) {
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
+      g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+  const int is1x1 = g->k_h == 1 && g->k_w == 1;
+  if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+  const mct__arm_rq r = mct__arm_rq_of(q, bias);
+  if (!ws && mct__first_ok(g, &r))
+    mct__first_conv(g, &r, x, w, y, tmp_row);
+  else
+    mct__rows_dsp(g, &r, x, w, ws, y, tmp_row);
   return MCT_OK;
 }
 
