@@ -277,76 +277,111 @@ static inline mct__fq mct__fq_of(const mct__arm_rq *r, int32_t o) {
 
 /* ---- pointwise, few input channels: tiles --------------------------------------------------
  * A tile's pixels widened (K = C / 2 rounded up int16 pairs each, mct__arm_pairs), then four
- * output channels at a time: their widened weights (wv[j * K + k]) and constants on the stack,
+ * output channels at a time: their widened weights (k-major: wv[4 k + j]) and constants on the stack,
  * two pixels x four channels per pass (eight accumulators: each input word meets four weight
  * words, each weight word two pixels), four outputs of a pixel stored as one word. */
 #define MCT__TW 256 /* widened words of a tile (1 KB): 256 / K pixels */
 
-static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *x0, int32_t n,
-                                                              const int32_t K,
-                                                              const uint32_t *wv,
-                                                              const mct__fq *f, int8_t *yp,
-                                                              int32_t O, uint32_t lo4,
-                                                              uint32_t hi4) {
-  int32_t p = 0;
-  for (; p + 2 <= n; p += 2, x0 += 2 * K, yp += 2 * O) {
-    int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;
-    int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
-#pragma GCC unroll 16
-    for (int32_t k = 0; k < K; ++k) {
-      const int32_t u = (int32_t)x0[k], v = (int32_t)x0[K + k];
-      int32_t t = (int32_t)wv[k];
-      a00 = __smlad(u, t, a00), a10 = __smlad(v, t, a10);
-      t = (int32_t)wv[K + k];
-      a01 = __smlad(u, t, a01), a11 = __smlad(v, t, a11);
-      t = (int32_t)wv[2 * K + k];
-      a02 = __smlad(u, t, a02), a12 = __smlad(v, t, a12);
-      t = (int32_t)wv[3 * K + k];
-      a03 = __smlad(u, t, a03), a13 = __smlad(v, t, a13);
-    }
-    a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
-    a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
-    a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
-    a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
-    a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
-    a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
-    a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
-    a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-    mct__st32(yp, mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4));
-    mct__st32(yp + O, mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4));
-  }
-  if (p < n) {
-    int32_t a0 = f[0].bias, a1 = f[1].bias, a2 = f[2].bias, a3 = f[3].bias;
-#pragma GCC unroll 16
-    for (int32_t k = 0; k < K; ++k) {
-      const int32_t u = (int32_t)x0[k];
-      a0 = __smlad(u, (int32_t)wv[k], a0);
-      a1 = __smlad(u, (int32_t)wv[K + k], a1);
-      a2 = __smlad(u, (int32_t)wv[2 * K + k], a2);
-      a3 = __smlad(u, (int32_t)wv[3 * K + k], a3);
-    }
-    a0 = mct__fout(a0, f[0].mult, f[0].add, f[0].shr);
-    a1 = mct__fout(a1, f[1].mult, f[1].add, f[1].shr);
-    a2 = mct__fout(a2, f[2].mult, f[2].add, f[2].shr);
-    a3 = mct__fout(a3, f[3].mult, f[3].add, f[3].shr);
-    mct__st32(yp, mct__clamp4(mct__pack4(a0, a1, a2, a3), lo4, hi4));
-  }
+/* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
+ * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
+ * 16 MACs, in assembly so that the eight accumulators, both input words, two weight words
+ * and both pointers (14 registers) stay in registers. Offsets: integer constant expressions. */
+#define MCT__MAC24(XO0, XO1, WO)                                                              \
+  __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                     \
+          "ldr %[v], [%[xp], %[xo1]]\n\t"                                                     \
+          "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                            \
+          "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                             \
+          "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                             \
+          "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                             \
+          "smlad %[a11], %[v], %[t1], %[a11]\n\t"                                             \
+          "ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                            \
+          "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                             \
+          "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                             \
+          "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                             \
+          "smlad %[a13], %[v], %[t1], %[a13]"                                                 \
+          : [a00] "+r"(a00), [a01] "+r"(a01), [a02] "+r"(a02), [a03] "+r"(a03),               \
+            [a10] "+r"(a10), [a11] "+r"(a11), [a12] "+r"(a12), [a13] "+r"(a13),               \
+            [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                         \
+          : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO),         \
+            [wo2] "n"((WO) + 8)                                                               \
+          : "memory")
+
+/* Both pixels' four outputs (accumulators with the biases in them) to y0[0..3], y1[0..3]. */
+static inline __attribute__((always_inline)) void mct__req24(
+    int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
+    int32_t a13, const mct__fq *f, int8_t *y0, int8_t *y1, uint32_t lo4, uint32_t hi4) {
+  a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
+  a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
+  a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
+  a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
+  a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
+  a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
+  a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
+  a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
+  mct__st32(y0, mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4));
+  mct__st32(y1, mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4));
 }
 
-#define MCT__TILE24_K(K)                                                                      \
-  static __attribute__((noinline)) void mct__tile24_##K(const uint32_t *x0, int32_t n, const uint32_t *wv,             \
-                              const mct__fq *f, int8_t *yp, int32_t O, uint32_t lo4,          \
-                              uint32_t hi4) {                                                 \
-    mct__tile24(x0, n, K, wv, f, yp, O, lo4, hi4);                                           \
+/* One pixel (K pairs at xp), four channels (weights k-major: wv[4 k + j]). */
+static inline void mct__tile14(const uint32_t *xp, int32_t K, const uint32_t *wv, const mct__fq *f,
+                               int8_t *yp, uint32_t lo4, uint32_t hi4) {
+  int32_t a0 = f[0].bias, a1 = f[1].bias, a2 = f[2].bias, a3 = f[3].bias;
+  for (int32_t k = 0; k < K; ++k, wv += 4) {
+    const int32_t u = (int32_t)xp[k];
+    a0 = __smlad(u, (int32_t)wv[0], a0), a1 = __smlad(u, (int32_t)wv[1], a1);
+    a2 = __smlad(u, (int32_t)wv[2], a2), a3 = __smlad(u, (int32_t)wv[3], a3);
   }
-MCT__TILE24_K(4)
-MCT__TILE24_K(8)
-MCT__TILE24_K(12)
-MCT__TILE24_K(16)
+  a0 = mct__fout(a0, f[0].mult, f[0].add, f[0].shr);
+  a1 = mct__fout(a1, f[1].mult, f[1].add, f[1].shr);
+  a2 = mct__fout(a2, f[2].mult, f[2].add, f[2].shr);
+  a3 = mct__fout(a3, f[3].mult, f[3].add, f[3].shr);
+  mct__st32(yp, mct__clamp4(mct__pack4(a0, a1, a2, a3), lo4, hi4));
+}
 
-static __attribute__((noinline)) void mct__tile24_n(const uint32_t *x0, int32_t n, int32_t K, const uint32_t *wv,
-                          const mct__fq *f, int8_t *yp, int32_t O, uint32_t lo4, uint32_t hi4) {
-  mct__tile24(x0, n, K, wv, f, yp, O, lo4, hi4);
+/* n pixels of a tile (K pairs each, consecutive from xp), four output channels (weights
+ * k-major, constants f) to yp (pixel stride O): two pixels per pass. */
+#define MCT__S24(K, k) MCT__MAC24(4 * (k), 4 * ((K) + (k)), 16 * (k));
+#define MCT__S24x4(K, k) MCT__S24(K, k) MCT__S24(K, k + 1) MCT__S24(K, k + 2) MCT__S24(K, k + 3)
+#define MCT__TILE24_K(K, STEPS)                                                               \
+  static __attribute__((noinline)) void mct__tile24_##K(const uint32_t *xp, int32_t n,         \
+                                                        const uint32_t *wp, const mct__fq *f,  \
+                                                        int8_t *yp, int32_t O, uint32_t lo4,   \
+                                                        uint32_t hi4) {                        \
+    int32_t p = 0;                                                                            \
+    for (; p + 2 <= n; p += 2, xp += 2 * (K), yp += 2 * O) {                                  \
+      int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;             \
+      int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;                                     \
+      uint32_t u, v, t0, t1;                                                                  \
+      STEPS                                                                                   \
+      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4);            \
+    }                                                                                         \
+    if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4);                                        \
+  }
+MCT__TILE24_K(4, MCT__S24x4(4, 0))
+MCT__TILE24_K(8, MCT__S24x4(8, 0) MCT__S24x4(8, 4))
+MCT__TILE24_K(12, MCT__S24x4(12, 0) MCT__S24x4(12, 4) MCT__S24x4(12, 8))
+MCT__TILE24_K(16, MCT__S24x4(16, 0) MCT__S24x4(16, 4) MCT__S24x4(16, 8) MCT__S24x4(16, 12))
+
+/* Any other K (C not a multiple of 8): the same in plain C. */
+static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
+                                                    const uint32_t *wp, const mct__fq *f,
+                                                    int8_t *yp, int32_t O, uint32_t lo4,
+                                                    uint32_t hi4) {
+  int32_t p = 0;
+  for (; p + 2 <= n; p += 2, xp += 2 * K, yp += 2 * O) {
+    int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;
+    int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
+    const uint32_t *wv = wp;
+    for (int32_t k = 0; k < K; ++k, wv += 4) {
+      const int32_t u = (int32_t)xp[k], v = (int32_t)xp[K + k];
+      a00 = __smlad(u, (int32_t)wv[0], a00), a10 = __smlad(v, (int32_t)wv[0], a10);
+      a01 = __smlad(u, (int32_t)wv[1], a01), a11 = __smlad(v, (int32_t)wv[1], a11);
+      a02 = __smlad(u, (int32_t)wv[2], a02), a12 = __smlad(v, (int32_t)wv[2], a12);
+      a03 = __smlad(u, (int32_t)wv[3], a03), a13 = __smlad(v, (int32_t)wv[3], a13);
+    }
+    mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4);
+  }
+  if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4);
 }
 
 /* A 1x1 conv of few input channels (C <= MCT_ARM_TILE_C), no trained slice, over tiles of
@@ -372,8 +407,10 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
-      for (int32_t j = 0; j < 4; ++j) {
-        mct__arm_pairs(w + (size_t)(o + j) * C, C, 0, wv + j * K);
+      for (int32_t j = 0; j < 4; ++j) { /* k-major: wv[4 k + j] */
+        uint32_t t[MCT_ARM_TILE_C / 2];
+        mct__arm_pairs(w + (size_t)(o + j) * C, C, 0, t);
+        for (int32_t k = 0; k < K; ++k) wv[4 * k + j] = t[k];
         f[j] = mct__fq_of(r, o + j);
       }
       switch (K) {
@@ -408,7 +445,28 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
 #define MCT__STR2(v) #v
 #define MCT__STR(v) MCT__STR2(v)
 
-/* a[0..3] += (xa.w0, xa.w1, xb.w0, xb.w1) over G groups of four (xb = xa + MCT__PD words). */
+/* One group of four input channels of both pixels against two weight rows (see mct__seg22). */
+#define MCT__G22                                                                              \
+  "ldrd %[pe], %[po], [%[xa]], #8\n\t"                                                        \
+  "ldr %[u], [%[w0]], #4\n\t"                                                                 \
+  "ldrd %[qe], %[qo], [%[xa], #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                             \
+  "sxtb16 %[t], %[u]\n\t"                                                                     \
+  "sxtb16 %[u], %[u], ror #8\n\t"                                                             \
+  "smlad %[b00], %[pe], %[t], %[b00]\n\t"                                                     \
+  "smlad %[b10], %[qe], %[t], %[b10]\n\t"                                                     \
+  "ldr %[t], [%[w1]], #4\n\t"                                                                 \
+  "smlad %[b00], %[po], %[u], %[b00]\n\t"                                                     \
+  "smlad %[b10], %[qo], %[u], %[b10]\n\t"                                                     \
+  "sxtb16 %[u], %[t]\n\t"                                                                     \
+  "sxtb16 %[t], %[t], ror #8\n\t"                                                             \
+  "smlad %[b01], %[pe], %[u], %[b01]\n\t"                                                     \
+  "smlad %[b11], %[qe], %[u], %[b11]\n\t"                                                     \
+  "smlad %[b01], %[po], %[t], %[b01]\n\t"                                                     \
+  "smlad %[b11], %[qo], %[t], %[b11]\n\t"
+
+/* a[0..3] += (xa.w0, xa.w1, xb.w0, xb.w1) over G groups of four (xb = xa + MCT__PD words):
+ * each weight word loaded and widened once for both pixels, each input word used for both
+ * rows; two groups per loop pass. */
 static inline void mct__seg22(const uint32_t *xa, int32_t G, const int8_t *w0, const int8_t *w1,
                               int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11) {
   if (G <= 0) return;
@@ -416,25 +474,13 @@ static inline void mct__seg22(const uint32_t *xa, int32_t G, const int8_t *w0, c
   int32_t b00 = *a00, b01 = *a01, b10 = *a10, b11 = *a11;
   uint32_t pe, po, qe, qo, u, t;
   __asm__(
-      "1:\n\t"
-      "ldrd %[pe], %[po], [%[xa]], #8\n\t"
-      "ldr %[u], [%[w0]], #4\n\t"
-      "ldrd %[qe], %[qo], [%[xa], #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"
-      "sxtb16 %[t], %[u]\n\t"
-      "sxtb16 %[u], %[u], ror #8\n\t"
-      "smlad %[b00], %[pe], %[t], %[b00]\n\t"
-      "smlad %[b10], %[qe], %[t], %[b10]\n\t"
-      "ldr %[t], [%[w1]], #4\n\t"
-      "smlad %[b00], %[po], %[u], %[b00]\n\t"
-      "smlad %[b10], %[qo], %[u], %[b10]\n\t"
-      "sxtb16 %[u], %[t]\n\t"
-      "sxtb16 %[t], %[t], ror #8\n\t"
-      "smlad %[b01], %[pe], %[u], %[b01]\n\t"
-      "smlad %[b11], %[qe], %[u], %[b11]\n\t"
-      "smlad %[b01], %[po], %[t], %[b01]\n\t"
-      "smlad %[b11], %[qo], %[t], %[b11]\n\t"
+      "sub %[t], %[wend], %[w0]\n\t"
+      "tst %[t], #4\n\t" /* G odd: enter at the second group of the pass */
+      "bne 1f\n"
+      "2:\n\t" MCT__G22
+      "1:\n\t" MCT__G22
       "cmp %[w0], %[wend]\n\t"
-      "bne 1b\n\t"
+      "bne 2b\n\t"
       : [b00] "+r"(b00), [b01] "+r"(b01), [b10] "+r"(b10), [b11] "+r"(b11), [xa] "+r"(xa),
         [w0] "+r"(w0), [w1] "+r"(w1), [pe] "=&r"(pe), [po] "=&r"(po), [qe] "=&r"(qe),
         [qo] "=&r"(qo), [u] "=&r"(u), [t] "=&r"(t)
@@ -453,66 +499,72 @@ static inline void mct__tail22(const int16_t *ta, int32_t n, const int8_t *w0, c
   }
 }
 
+/* Both pixels' sums for weight rows o0, o1 (with the trained slice's) added to a00..a11. */
+static inline __attribute__((always_inline)) void mct__acc22(const uint32_t *xx, int32_t C, const int8_t *w, int32_t o0,
+                              int32_t o1, const mct_wsplit *ws, const uint32_t *xs, int32_t *a00,
+                              int32_t *a01, int32_t *a10, int32_t *a11) {
+  const int32_t G = C / 4;
+  const int8_t *w0 = w + (size_t)o0 * C, *w1 = w + (size_t)o1 * C;
+  mct__seg22(xx, G, w0, w1, a00, a01, a10, a11);
+  if (C & 3)
+    mct__tail22((const int16_t *)(xx + 2 * G), C & 3, w0 + 4 * G, w1 + 4 * G, a00, a01, a10, a11);
+  if (ws) {
+    const int32_t ns = ws->n_sel, GS = ns / 4;
+    const int8_t *s0 = ws->wt + (size_t)o0 * ns, *s1 = ws->wt + (size_t)o1 * ns;
+    mct__seg22(xs, GS, s0, s1, a00, a01, a10, a11);
+    if (ns & 3)
+      mct__tail22((const int16_t *)(xs + 2 * GS), ns & 3, s0 + 4 * GS, s1 + 4 * GS, a00, a01,
+                  a10, a11);
+  }
+}
+
 /* Two pixels x0p, x1p of a 1x1 conv (C channels, optional trained slice ws, C + n_sel <=
  * MCT__P2_MAX, the fast formula valid: mct__fast_ok), outputs to y0, y1 (which may overlap
- * the inputs). */
+ * the inputs): four output channels per block (two passes of two), stored as one word per
+ * pixel. */
 static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x1p, int32_t C,
                      int32_t O, const int8_t *w, const mct_wsplit *ws, int8_t *y0, int8_t *y1) {
   const mct__arm_rq rq = *r_in, *r = &rq;
   uint32_t xx[2 * MCT__PD] __attribute__((aligned(8)));
-  const int32_t ns = ws ? ws->n_sel : 0, G = C / 4, GS = ns / 4, S = (C + 1) / 2 + 1;
+  const int32_t ns = ws ? ws->n_sel : 0, S = ((C + 1) / 2 + 2) / 2 * 2;
   mct__arm_widen(x0p, r->x_zero, C, xx);
   mct__arm_widen(x1p, r->x_zero, C, xx + MCT__PD);
   if (ns) { /* the slice's channels, S words (8-byte aligned) after x */
-    mct__arm_widen_sel(x0p, ws->sel, r->x_zero, ns, xx + (S + 1) / 2 * 2);
-    mct__arm_widen_sel(x1p, ws->sel, r->x_zero, ns, xx + MCT__PD + (S + 1) / 2 * 2);
+    mct__arm_widen_sel(x0p, ws->sel, r->x_zero, ns, xx + S);
+    mct__arm_widen_sel(x1p, ws->sel, r->x_zero, ns, xx + MCT__PD + S);
   }
-  const uint32_t *xs = xx + (S + 1) / 2 * 2;
+  const uint32_t *xs = xx + S;
   const uint32_t lo4 = mct__b4(r->act_min), hi4 = mct__b4(r->act_max);
-  const int32_t c1 = 1 + 2 * r->y_zero;
+  const int32_t c1 = 1 + 2 * r->y_zero, *bias = r->bias, *mult = r->mult, *shift = r->shift;
   int32_t o = 0;
-  for (; o + 2 <= O; o += 2) {
-    const int8_t *w0 = w + (size_t)o * C, *w1 = w0 + C;
-    int32_t a00 = r->bias ? r->bias[o] : 0, a01 = r->bias ? r->bias[o + 1] : 0;
-    int32_t a10 = a00, a11 = a01;
-    mct__seg22(xx, G, w0, w1, &a00, &a01, &a10, &a11);
-    if (C & 3)
-      mct__tail22((const int16_t *)(xx + 2 * G), C & 3, w0 + 4 * G, w1 + 4 * G, &a00, &a01,
-                  &a10, &a11);
-    if (ns) {
-      const int8_t *s0 = ws->wt + (size_t)o * ns, *s1 = s0 + ns;
-      mct__seg22(xs, GS, s0, s1, &a00, &a01, &a10, &a11);
-      if (ns & 3)
-        mct__tail22((const int16_t *)(xs + 2 * GS), ns & 3, s0 + 4 * GS, s1 + 4 * GS, &a00,
-                    &a01, &a10, &a11);
-    }
-    int32_t sh = -2 - r->shift[o], m = r->mult[o], ad = (int32_t)((uint32_t)c1 << sh);
-    a00 = mct__fout(a00, m, ad, sh + 1);
-    a10 = mct__fout(a10, m, ad, sh + 1);
-    sh = -2 - r->shift[o + 1], m = r->mult[o + 1], ad = (int32_t)((uint32_t)c1 << sh);
-    a01 = mct__fout(a01, m, ad, sh + 1);
-    a11 = mct__fout(a11, m, ad, sh + 1);
-    const uint32_t v = mct__clamp4(mct__pack4(a00, a01, a10, a11), lo4, hi4);
-    y0[o] = (int8_t)v, y0[o + 1] = (int8_t)(v >> 8);
-    y1[o] = (int8_t)(v >> 16), y1[o + 1] = (int8_t)(v >> 24);
+  for (; o + 4 <= O; o += 4) {
+    int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0;
+    if (bias) a00 = bias[o], a01 = bias[o + 1], a02 = bias[o + 2], a03 = bias[o + 3];
+    int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
+    mct__acc22(xx, C, w, o, o + 1, ws, xs, &a00, &a01, &a10, &a11);
+    mct__acc22(xx, C, w, o + 2, o + 3, ws, xs, &a02, &a03, &a12, &a13);
+    int32_t sh = -2 - shift[o], ad = (int32_t)((uint32_t)c1 << sh);
+    a00 = mct__fout(a00, mult[o], ad, sh + 1), a10 = mct__fout(a10, mult[o], ad, sh + 1);
+    sh = -2 - shift[o + 1], ad = (int32_t)((uint32_t)c1 << sh);
+    a01 = mct__fout(a01, mult[o + 1], ad, sh + 1), a11 = mct__fout(a11, mult[o + 1], ad, sh + 1);
+    sh = -2 - shift[o + 2], ad = (int32_t)((uint32_t)c1 << sh);
+    a02 = mct__fout(a02, mult[o + 2], ad, sh + 1), a12 = mct__fout(a12, mult[o + 2], ad, sh + 1);
+    sh = -2 - shift[o + 3], ad = (int32_t)((uint32_t)c1 << sh);
+    a03 = mct__fout(a03, mult[o + 3], ad, sh + 1), a13 = mct__fout(a13, mult[o + 3], ad, sh + 1);
+    mct__st32(y0 + o, mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4));
+    mct__st32(y1 + o, mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4));
   }
-  if (o < O) { /* the last channel: as a pair with itself */
-    const int8_t *w0 = w + (size_t)o * C;
-    int32_t a00 = r->bias ? r->bias[o] : 0, a01 = 0, a10 = a00, a11 = 0;
-    mct__seg22(xx, G, w0, w0, &a00, &a01, &a10, &a11);
-    if (C & 3)
-      mct__tail22((const int16_t *)(xx + 2 * G), C & 3, w0 + 4 * G, w0 + 4 * G, &a00, &a01,
-                  &a10, &a11);
-    if (ns) {
-      const int8_t *s0 = ws->wt + (size_t)o * ns;
-      mct__seg22(xs, GS, s0, s0, &a00, &a01, &a10, &a11);
-      if (ns & 3)
-        mct__tail22((const int16_t *)(xs + 2 * GS), ns & 3, s0 + 4 * GS, s0 + 4 * GS, &a00,
-                    &a01, &a10, &a11);
-    }
-    const int32_t sh = -2 - r->shift[o], m = r->mult[o], ad = (int32_t)((uint32_t)c1 << sh);
-    y0[o] = (int8_t)mct__clamp1(mct__fout(a00, m, ad, sh + 1), r->act_min, r->act_max);
-    y1[o] = (int8_t)mct__clamp1(mct__fout(a10, m, ad, sh + 1), r->act_min, r->act_max);
+  for (; o < O; o += 2) { /* the last O % 4 channels, two at a time (the last with itself) */
+    const int32_t o1 = o + 1 < O ? o + 1 : o;
+    int32_t a00 = bias ? bias[o] : 0, a01 = bias ? bias[o1] : 0, a10 = a00, a11 = a01;
+    mct__acc22(xx, C, w, o, o1, ws, xs, &a00, &a01, &a10, &a11);
+    int32_t sh = -2 - shift[o], ad = (int32_t)((uint32_t)c1 << sh);
+    a00 = mct__fout(a00, mult[o], ad, sh + 1), a10 = mct__fout(a10, mult[o], ad, sh + 1);
+    sh = -2 - shift[o1], ad = (int32_t)((uint32_t)c1 << sh);
+    a01 = mct__fout(a01, mult[o1], ad, sh + 1), a11 = mct__fout(a11, mult[o1], ad, sh + 1);
+    const uint32_t v = mct__clamp4(mct__pack4(a00, a01, a10, a11), lo4, hi4);
+    y0[o] = (int8_t)v, y1[o] = (int8_t)(v >> 16);
+    if (o1 > o) y0[o1] = (int8_t)(v >> 8), y1[o1] = (int8_t)(v >> 24);
   }
 }
 

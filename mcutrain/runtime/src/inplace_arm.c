@@ -337,6 +337,35 @@ static void mct__first_widen(const mct_conv_geom *g, const int8_t *x, int32_t ih
   for (; t < n; ++t) o[t] = (int16_t)((int32_t)s[t] - xz);
 }
 
+/* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
+ * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
+ * 16 MACs, in assembly so that the eight accumulators, both input words, two weight words
+ * and both pointers (14 registers) stay in registers. Offsets: integer constant expressions. */
+#define MCT__MAC24(XO0, XO1, WO)                                                              \
+  __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                     \
+          "ldr %[v], [%[xp], %[xo1]]\n\t"                                                     \
+          "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                            \
+          "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                             \
+          "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                             \
+          "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                             \
+          "smlad %[a11], %[v], %[t1], %[a11]\n\t"                                             \
+          "ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                            \
+          "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                             \
+          "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                             \
+          "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                             \
+          "smlad %[a13], %[v], %[t1], %[a13]"                                                 \
+          : [a00] "+r"(a00), [a01] "+r"(a01), [a02] "+r"(a02), [a03] "+r"(a03),               \
+            [a10] "+r"(a10), [a11] "+r"(a11), [a12] "+r"(a12), [a13] "+r"(a13),               \
+            [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                         \
+          : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO),         \
+            [wo2] "n"((WO) + 8)                                                               \
+          : "memory")
+
+/* Step k of a window: pair k % 5 of row k / 5, the second pixel 12 bytes on. */
+#define MCT__FXO(k) (2 * (((k) / 5) * MCT__F_ROW + 2 * ((k) % 5)))
+#define MCT__F1(k) MCT__MAC24(MCT__FXO(k), MCT__FXO(k) + 12, 16 * (k));
+#define MCT__F5(k) MCT__F1(k) MCT__F1(k + 1) MCT__F1(k + 2) MCT__F1(k + 3) MCT__F1(k + 4)
+
 /* n pixels of a strip (rb: its three widened rows, MCT__F_ROW apart), all channels. */
 static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, const mct__fq *tab,
                              int32_t O, int8_t *yp, uint32_t lo4, uint32_t hi4) {
@@ -348,16 +377,9 @@ static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, c
     for (; p + 2 <= n; p += 2, xp += 12, y0 += 2 * O) {
       int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;
       int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
-#pragma GCC unroll 15
-      for (int32_t k = 0; k < 15; ++k) {
-        const int16_t *q = xp + (k / 5) * MCT__F_ROW + 2 * (k % 5);
-        const int32_t u = (int32_t)mct__ld32(q), v = (int32_t)mct__ld32(q + 6);
-        const uint32_t *wk = wv + 4 * k;
-        a00 = __smlad(u, (int32_t)wk[0], a00), a10 = __smlad(v, (int32_t)wk[0], a10);
-        a01 = __smlad(u, (int32_t)wk[1], a01), a11 = __smlad(v, (int32_t)wk[1], a11);
-        a02 = __smlad(u, (int32_t)wk[2], a02), a12 = __smlad(v, (int32_t)wk[2], a12);
-        a03 = __smlad(u, (int32_t)wk[3], a03), a13 = __smlad(v, (int32_t)wk[3], a13);
-      }
+      const uint32_t *wp = wv;
+      uint32_t u, v, t0, t1;
+      MCT__F5(0) MCT__F5(5) MCT__F5(10)
       a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
       a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
       a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
