@@ -282,34 +282,53 @@ static inline mct__fq mct__fq_of(const mct__arm_rq *r, int32_t o) {
  * words, each weight word two pixels), four outputs of a pixel stored as one word. */
 #define MCT__TW 256 /* widened words of a tile (1 KB): 256 / K pixels */
 
+/* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
+static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
+  const int32_t G = n / 4;
+  for (int32_t g = 0; g < G; ++g, out += 8) {
+    const uint32_t x = mct__ld32(v + 4 * g);
+    out[0] = __sxtb16(x);
+    out[4] = mct__sxtb16_hi(x);
+  }
+  for (int32_t c = 4 * G; c < n; c += 2, out += 4) {
+    const int32_t hi = c + 1 < n ? v[c + 1] : 0;
+    out[0] = ((uint32_t)(int32_t)v[c] & 0xFFFFu) | ((uint32_t)hi << 16);
+  }
+}
+
 /* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
  * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
- * 16 MACs, in assembly so that the eight accumulators, both input words, two weight words
- * and both pointers (14 registers) stay in registers. Offsets: integer constant expressions. */
+ * 16 MACs, in assembly (two statements of 10 and 9 registers, so that the compiler can
+ * always allocate them). Offsets: integer constant expressions. */
 #define MCT__MAC24(XO0, XO1, WO)                                                              \
-  __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                     \
-          "ldr %[v], [%[xp], %[xo1]]\n\t"                                                     \
-          "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                            \
-          "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                             \
-          "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                             \
-          "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                             \
-          "smlad %[a11], %[v], %[t1], %[a11]\n\t"                                             \
-          "ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                            \
-          "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                             \
-          "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                             \
-          "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                             \
-          "smlad %[a13], %[v], %[t1], %[a13]"                                                 \
-          : [a00] "+r"(a00), [a01] "+r"(a01), [a02] "+r"(a02), [a03] "+r"(a03),               \
-            [a10] "+r"(a10), [a11] "+r"(a11), [a12] "+r"(a12), [a13] "+r"(a13),               \
-            [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                         \
-          : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO),         \
-            [wo2] "n"((WO) + 8)                                                               \
-          : "memory")
+  do {                                                                                        \
+    __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                   \
+            "ldr %[v], [%[xp], %[xo1]]\n\t"                                                   \
+            "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                          \
+            "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                           \
+            "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                           \
+            "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                           \
+            "smlad %[a11], %[v], %[t1], %[a11]"                                               \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),             \
+              [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                       \
+            : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO)        \
+            : "memory");                                                                      \
+    __asm__("ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                          \
+            "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                           \
+            "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                           \
+            "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                           \
+            "smlad %[a13], %[v], %[t1], %[a13]"                                               \
+            : [a02] "+r"(a02), [a03] "+r"(a03), [a12] "+r"(a12), [a13] "+r"(a13),             \
+              [t0] "=&r"(t0), [t1] "=&r"(t1)                                                  \
+            : [u] "r"(u), [v] "r"(v), [wp] "r"(wp), [wo2] "n"((WO) + 8)                         \
+            : "memory");                                                                      \
+  } while (0)
 
 /* Both pixels' four outputs (accumulators with the biases in them) to y0[0..3], y1[0..3]. */
 static inline __attribute__((always_inline)) void mct__req24(
     int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
-    int32_t a13, const mct__fq *f, int8_t *y0, int8_t *y1, uint32_t lo4, uint32_t hi4) {
+    int32_t a13, const mct__fq *f, int8_t *y0, int8_t *y1, uint32_t lo4, uint32_t hi4,
+    const int clamp) {
   a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
   a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
   a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
@@ -318,13 +337,18 @@ static inline __attribute__((always_inline)) void mct__req24(
   a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
   a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
   a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-  mct__st32(y0, mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4));
-  mct__st32(y1, mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4));
+  uint32_t v0 = mct__pack4(a00, a01, a02, a03), v1 = mct__pack4(a10, a11, a12, a13);
+  if (clamp) v0 = mct__clamp4(v0, lo4, hi4), v1 = mct__clamp4(v1, lo4, hi4);
+  mct__st32(y0, v0);
+  mct__st32(y1, v1);
 }
 
 /* One pixel (K pairs at xp), four channels (weights k-major: wv[4 k + j]). */
-static inline void mct__tile14(const uint32_t *xp, int32_t K, const uint32_t *wv, const mct__fq *f,
-                               int8_t *yp, uint32_t lo4, uint32_t hi4) {
+static inline __attribute__((always_inline)) void mct__tile14(const uint32_t *xp, int32_t K,
+                                                              const uint32_t *wv,
+                                                              const mct__fq *f, int8_t *yp,
+                                                              uint32_t lo4, uint32_t hi4,
+                                                              const int clamp) {
   int32_t a0 = f[0].bias, a1 = f[1].bias, a2 = f[2].bias, a3 = f[3].bias;
   for (int32_t k = 0; k < K; ++k, wv += 4) {
     const int32_t u = (int32_t)xp[k];
@@ -335,32 +359,41 @@ static inline void mct__tile14(const uint32_t *xp, int32_t K, const uint32_t *wv
   a1 = mct__fout(a1, f[1].mult, f[1].add, f[1].shr);
   a2 = mct__fout(a2, f[2].mult, f[2].add, f[2].shr);
   a3 = mct__fout(a3, f[3].mult, f[3].add, f[3].shr);
-  mct__st32(yp, mct__clamp4(mct__pack4(a0, a1, a2, a3), lo4, hi4));
+  const uint32_t v = mct__pack4(a0, a1, a2, a3);
+  mct__st32(yp, clamp ? mct__clamp4(v, lo4, hi4) : v);
 }
 
 /* n pixels of a tile (K pairs each, consecutive from xp), four output channels (weights
  * k-major, constants f) to yp (pixel stride O): two pixels per pass. */
 #define MCT__S24(K, k) MCT__MAC24(4 * (k), 4 * ((K) + (k)), 16 * (k));
 #define MCT__S24x4(K, k) MCT__S24(K, k) MCT__S24(K, k + 1) MCT__S24(K, k + 2) MCT__S24(K, k + 3)
-#define MCT__TILE24_K(K, STEPS)                                                               \
-  static __attribute__((noinline)) void mct__tile24_##K(const uint32_t *xp, int32_t n,         \
-                                                        const uint32_t *wp, const mct__fq *f,  \
-                                                        int8_t *yp, int32_t O, uint32_t lo4,   \
-                                                        uint32_t hi4) {                        \
+#define MCT__TILE24_K(NAME, K, STEPS, CL)                                                     \
+  static __attribute__((noinline, noipa)) void NAME(const uint32_t *xp, int32_t n, const uint32_t *wp,  \
+                                             const mct__fq *f, int8_t *yp, int32_t O,           \
+                                             uint32_t lo4, uint32_t hi4) {                      \
     int32_t p = 0;                                                                            \
     for (; p + 2 <= n; p += 2, xp += 2 * (K), yp += 2 * O) {                                  \
       int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;             \
       int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;                                     \
       uint32_t u, v, t0, t1;                                                                  \
       STEPS                                                                                   \
-      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4);            \
+      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4, CL);        \
     }                                                                                         \
-    if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4);                                        \
+    if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4, CL);                                    \
   }
-MCT__TILE24_K(4, MCT__S24x4(4, 0))
-MCT__TILE24_K(8, MCT__S24x4(8, 0) MCT__S24x4(8, 4))
-MCT__TILE24_K(12, MCT__S24x4(12, 0) MCT__S24x4(12, 4) MCT__S24x4(12, 8))
-MCT__TILE24_K(16, MCT__S24x4(16, 0) MCT__S24x4(16, 4) MCT__S24x4(16, 8) MCT__S24x4(16, 12))
+#define MCT__ST4 MCT__S24x4(4, 0)
+#define MCT__ST8 MCT__S24x4(8, 0) MCT__S24x4(8, 4)
+#define MCT__ST12 MCT__S24x4(12, 0) MCT__S24x4(12, 4) MCT__S24x4(12, 8)
+#define MCT__ST16 MCT__S24x4(16, 0) MCT__S24x4(16, 4) MCT__S24x4(16, 8) MCT__S24x4(16, 12)
+/* _c: with the clamp to [act_min, act_max]; without: the full int8 range (SSAT did it) */
+MCT__TILE24_K(mct__tile24_4c, 4, MCT__ST4, 1)
+MCT__TILE24_K(mct__tile24_8c, 8, MCT__ST8, 1)
+MCT__TILE24_K(mct__tile24_12c, 12, MCT__ST12, 1)
+MCT__TILE24_K(mct__tile24_16c, 16, MCT__ST16, 1)
+MCT__TILE24_K(mct__tile24_4, 4, MCT__ST4, 0)
+MCT__TILE24_K(mct__tile24_8, 8, MCT__ST8, 0)
+MCT__TILE24_K(mct__tile24_12, 12, MCT__ST12, 0)
+MCT__TILE24_K(mct__tile24_16, 16, MCT__ST16, 0)
 
 /* Any other K (C not a multiple of 8): the same in plain C. */
 static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
@@ -379,9 +412,9 @@ static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t 
       a02 = __smlad(u, (int32_t)wv[2], a02), a12 = __smlad(v, (int32_t)wv[2], a12);
       a03 = __smlad(u, (int32_t)wv[3], a03), a13 = __smlad(v, (int32_t)wv[3], a13);
     }
-    mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4);
+    mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4, 1);
   }
-  if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4);
+  if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4, 1);
 }
 
 /* A 1x1 conv of few input channels (C <= MCT_ARM_TILE_C), no trained slice, over tiles of
@@ -397,29 +430,34 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
   }
   const int32_t K = (C + 1) / 2, nt = MCT__TW / K, lo = r->act_min, hi = r->act_max;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
+  const int clamp = lo > -128 || hi < 127;
   uint32_t xt[MCT__TW], wv[4 * (MCT_ARM_TILE_C / 2)];
   mct__fq f[4];
   for (int32_t t0 = 0; t0 < npix; t0 += nt) {
     const int32_t n = npix - t0 < nt ? npix - t0 : nt;
     const int32_t first = backward ? npix - t0 - n : t0;
-    for (int32_t p = 0; p < n; ++p)
-      mct__arm_pairs(x + (size_t)(first + p) * C, C, r->x_zero, xt + (size_t)p * K);
+    if (C % 4 == 0) /* the tile's pixels as one run: the same pairs */
+      mct__arm_pairs(x + (size_t)first * C, n * C, r->x_zero, xt);
+    else
+      for (int32_t p = 0; p < n; ++p)
+        mct__arm_pairs(x + (size_t)(first + p) * C, C, r->x_zero, xt + (size_t)p * K);
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
-      for (int32_t j = 0; j < 4; ++j) { /* k-major: wv[4 k + j] */
-        uint32_t t[MCT_ARM_TILE_C / 2];
-        mct__arm_pairs(w + (size_t)(o + j) * C, C, 0, t);
-        for (int32_t k = 0; k < K; ++k) wv[4 * k + j] = t[k];
+      for (int32_t j = 0; j < 4; ++j) {
+        mct__pairs_k4(w + (size_t)(o + j) * C, C, wv + j);
         f[j] = mct__fq_of(r, o + j);
       }
-      switch (K) {
-        case 4: mct__tile24_4(xt, n, wv, f, yt + o, O, lo4, hi4); break;
-        case 8: mct__tile24_8(xt, n, wv, f, yt + o, O, lo4, hi4); break;
-        case 12: mct__tile24_12(xt, n, wv, f, yt + o, O, lo4, hi4); break;
-        case 16: mct__tile24_16(xt, n, wv, f, yt + o, O, lo4, hi4); break;
-        default: mct__tile24_n(xt, n, K, wv, f, yt + o, O, lo4, hi4);
-      }
+      int8_t *yo = yt + o;
+      if (!clamp && K == 4) mct__tile24_4(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (!clamp && K == 8) mct__tile24_8(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (!clamp && K == 12) mct__tile24_12(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (!clamp && K == 16) mct__tile24_16(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (K == 4) mct__tile24_4c(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (K == 8) mct__tile24_8c(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (K == 12) mct__tile24_12c(xt, n, wv, f, yo, O, lo4, hi4);
+      else if (K == 16) mct__tile24_16c(xt, n, wv, f, yo, O, lo4, hi4);
+      else mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4);
     }
     for (; o < O; ++o) { /* the last O % 4 channels one by one */
       mct__arm_pairs(w + (size_t)o * C, C, 0, wv);
@@ -445,47 +483,51 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
 #define MCT__STR2(v) #v
 #define MCT__STR(v) MCT__STR2(v)
 
-/* One group of four input channels of both pixels against two weight rows (see mct__seg22). */
+/* One group of four input channels of both pixels against two weight rows (see mct__seg22):
+ * two statements (10 and 9 registers), so that the compiler can always allocate them. */
 #define MCT__G22                                                                              \
-  "ldrd %[pe], %[po], [%[xa]], #8\n\t"                                                        \
-  "ldr %[u], [%[w0]], #4\n\t"                                                                 \
-  "ldrd %[qe], %[qo], [%[xa], #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                             \
-  "sxtb16 %[t], %[u]\n\t"                                                                     \
-  "sxtb16 %[u], %[u], ror #8\n\t"                                                             \
-  "smlad %[b00], %[pe], %[t], %[b00]\n\t"                                                     \
-  "smlad %[b10], %[qe], %[t], %[b10]\n\t"                                                     \
-  "ldr %[t], [%[w1]], #4\n\t"                                                                 \
-  "smlad %[b00], %[po], %[u], %[b00]\n\t"                                                     \
-  "smlad %[b10], %[qo], %[u], %[b10]\n\t"                                                     \
-  "sxtb16 %[u], %[t]\n\t"                                                                     \
-  "sxtb16 %[t], %[t], ror #8\n\t"                                                             \
-  "smlad %[b01], %[pe], %[u], %[b01]\n\t"                                                     \
-  "smlad %[b11], %[qe], %[u], %[b11]\n\t"                                                     \
-  "smlad %[b01], %[po], %[t], %[b01]\n\t"                                                     \
-  "smlad %[b11], %[qo], %[t], %[b11]\n\t"
+  do {                                                                                        \
+    __asm__("ldrd %[pe], %[po], [%[xa]], #8\n\t"                                              \
+            "ldr %[u], [%[w0]], #4\n\t"                                                       \
+            "ldrd %[qe], %[qo], [%[xa], #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                   \
+            "sxtb16 %[t], %[u]\n\t"                                                           \
+            "sxtb16 %[u], %[u], ror #8\n\t"                                                   \
+            "smlad %[b00], %[pe], %[t], %[b00]\n\t"                                           \
+            "smlad %[b10], %[qe], %[t], %[b10]\n\t"                                           \
+            "smlad %[b00], %[po], %[u], %[b00]\n\t"                                           \
+            "smlad %[b10], %[qo], %[u], %[b10]"                                               \
+            : [b00] "+r"(b00), [b10] "+r"(b10), [xa] "+r"(xa), [w0] "+r"(w0), [pe] "=&r"(pe), \
+              [po] "=&r"(po), [qe] "=&r"(qe), [qo] "=&r"(qo), [u] "=&r"(u), [t] "=&r"(t)       \
+            :                                                                                 \
+            : "memory");                                                                      \
+    __asm__("ldr %[t], [%[w1]], #4\n\t"                                                       \
+            "sxtb16 %[u], %[t]\n\t"                                                           \
+            "sxtb16 %[t], %[t], ror #8\n\t"                                                   \
+            "smlad %[b01], %[pe], %[u], %[b01]\n\t"                                           \
+            "smlad %[b11], %[qe], %[u], %[b11]\n\t"                                           \
+            "smlad %[b01], %[po], %[t], %[b01]\n\t"                                           \
+            "smlad %[b11], %[qo], %[t], %[b11]"                                               \
+            : [b01] "+r"(b01), [b11] "+r"(b11), [w1] "+r"(w1), [u] "=&r"(u), [t] "=&r"(t)       \
+            : [pe] "r"(pe), [po] "r"(po), [qe] "r"(qe), [qo] "r"(qo)                            \
+            : "memory");                                                                      \
+  } while (0)
 
 /* a[0..3] += (xa.w0, xa.w1, xb.w0, xb.w1) over G groups of four (xb = xa + MCT__PD words):
  * each weight word loaded and widened once for both pixels, each input word used for both
  * rows; two groups per loop pass. */
-static inline void mct__seg22(const uint32_t *xa, int32_t G, const int8_t *w0, const int8_t *w1,
-                              int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11) {
+static inline __attribute__((always_inline)) void mct__seg22(const uint32_t *xa, int32_t G,
+                                                             const int8_t *w0, const int8_t *w1,
+                                                             int32_t *a00, int32_t *a01,
+                                                             int32_t *a10, int32_t *a11) {
   if (G <= 0) return;
   const int8_t *wend = w0 + 4 * G;
   int32_t b00 = *a00, b01 = *a01, b10 = *a10, b11 = *a11;
   uint32_t pe, po, qe, qo, u, t;
-  __asm__(
-      "sub %[t], %[wend], %[w0]\n\t"
-      "tst %[t], #4\n\t" /* G odd: enter at the second group of the pass */
-      "bne 1f\n"
-      "2:\n\t" MCT__G22
-      "1:\n\t" MCT__G22
-      "cmp %[w0], %[wend]\n\t"
-      "bne 2b\n\t"
-      : [b00] "+r"(b00), [b01] "+r"(b01), [b10] "+r"(b10), [b11] "+r"(b11), [xa] "+r"(xa),
-        [w0] "+r"(w0), [w1] "+r"(w1), [pe] "=&r"(pe), [po] "=&r"(po), [qe] "=&r"(qe),
-        [qo] "=&r"(qo), [u] "=&r"(u), [t] "=&r"(t)
-      : [wend] "r"(wend)
-      : "cc", "memory");
+  if (G & 1) MCT__G22;
+  while (w0 != wend) {
+    MCT__G22;
+    MCT__G22;
+  }
   *a00 = b00, *a01 = b01, *a10 = b10, *a11 = b11;
 }
 

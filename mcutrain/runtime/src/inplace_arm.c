@@ -339,27 +339,31 @@ static void mct__first_widen(const mct_conv_geom *g, const int8_t *x, int32_t ih
 
 /* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
  * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
- * 16 MACs, in assembly so that the eight accumulators, both input words, two weight words
- * and both pointers (14 registers) stay in registers. Offsets: integer constant expressions. */
+ * 16 MACs, in assembly (two statements of 10 and 9 registers, so that the compiler can
+ * always allocate them). Offsets: integer constant expressions. */
 #define MCT__MAC24(XO0, XO1, WO)                                                              \
-  __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                     \
-          "ldr %[v], [%[xp], %[xo1]]\n\t"                                                     \
-          "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                            \
-          "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                             \
-          "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                             \
-          "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                             \
-          "smlad %[a11], %[v], %[t1], %[a11]\n\t"                                             \
-          "ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                            \
-          "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                             \
-          "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                             \
-          "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                             \
-          "smlad %[a13], %[v], %[t1], %[a13]"                                                 \
-          : [a00] "+r"(a00), [a01] "+r"(a01), [a02] "+r"(a02), [a03] "+r"(a03),               \
-            [a10] "+r"(a10), [a11] "+r"(a11), [a12] "+r"(a12), [a13] "+r"(a13),               \
-            [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                         \
-          : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO),         \
-            [wo2] "n"((WO) + 8)                                                               \
-          : "memory")
+  do {                                                                                        \
+    __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                   \
+            "ldr %[v], [%[xp], %[xo1]]\n\t"                                                   \
+            "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                          \
+            "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                           \
+            "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                           \
+            "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                           \
+            "smlad %[a11], %[v], %[t1], %[a11]"                                               \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),             \
+              [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                       \
+            : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO)        \
+            : "memory");                                                                      \
+    __asm__("ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                          \
+            "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                           \
+            "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                           \
+            "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                           \
+            "smlad %[a13], %[v], %[t1], %[a13]"                                               \
+            : [a02] "+r"(a02), [a03] "+r"(a03), [a12] "+r"(a12), [a13] "+r"(a13),             \
+              [t0] "=&r"(t0), [t1] "=&r"(t1)                                                  \
+            : [u] "r"(u), [v] "r"(v), [wp] "r"(wp), [wo2] "n"((WO) + 8)                         \
+            : "memory");                                                                      \
+  } while (0)
 
 /* Step k of a window: pair k % 5 of row k / 5, the second pixel 12 bytes on. */
 #define MCT__FXO(k) (2 * (((k) / 5) * MCT__F_ROW + 2 * ((k) % 5)))
