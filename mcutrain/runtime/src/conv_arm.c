@@ -296,39 +296,38 @@ static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
   }
 }
 
-/* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
- * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
- * 16 MACs, in assembly (two statements of 10 and 9 registers, so that the compiler can
- * always allocate them). Offsets: integer constant expressions. */
-#define MCT__MAC24(XO0, XO1, WO)                                                              \
+/* acc_0j, acc_1j (the two pixels of a pair) += one int16 pair of each pixel (the words at xp,
+ * interleaved: pixel 0, pixel 1) times weight words j = 0..3 at wp (k-major); xp and wp move
+ * on: 11 instructions for 16 MACs. Two assembly statements (10 and 9 registers), so that the
+ * compiler can allocate them at every optimization level. */
+#define MCT__MAC24                                                                            \
   do {                                                                                        \
-    __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                   \
-            "ldr %[v], [%[xp], %[xo1]]\n\t"                                                   \
-            "ldrd %[t0], %[t1], [%[wp], %[wo0]]\n\t"                                          \
+    __asm__("ldrd %[u], %[v], [%[xp]], #8\n\t"                                                \
+            "ldrd %[t0], %[t1], [%[wp]], #8\n\t"                                              \
             "smlad %[a00], %[u], %[t0], %[a00]\n\t"                                           \
             "smlad %[a10], %[v], %[t0], %[a10]\n\t"                                           \
             "smlad %[a01], %[u], %[t1], %[a01]\n\t"                                           \
             "smlad %[a11], %[v], %[t1], %[a11]"                                               \
             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),             \
-              [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0), [t1] "=&r"(t1)                       \
-            : [xp] "r"(xp), [wp] "r"(wp), [xo0] "n"(XO0), [xo1] "n"(XO1), [wo0] "n"(WO)        \
+              [xp] "+r"(xp), [wp] "+r"(wp), [u] "=&r"(u), [v] "=&r"(v), [t0] "=&r"(t0),        \
+              [t1] "=&r"(t1)                                                                  \
+            :                                                                                 \
             : "memory");                                                                      \
-    __asm__("ldrd %[t0], %[t1], [%[wp], %[wo2]]\n\t"                                          \
+    __asm__("ldrd %[t0], %[t1], [%[wp]], #8\n\t"                                              \
             "smlad %[a02], %[u], %[t0], %[a02]\n\t"                                           \
             "smlad %[a12], %[v], %[t0], %[a12]\n\t"                                           \
             "smlad %[a03], %[u], %[t1], %[a03]\n\t"                                           \
             "smlad %[a13], %[v], %[t1], %[a13]"                                               \
             : [a02] "+r"(a02), [a03] "+r"(a03), [a12] "+r"(a12), [a13] "+r"(a13),             \
-              [t0] "=&r"(t0), [t1] "=&r"(t1)                                                  \
-            : [u] "r"(u), [v] "r"(v), [wp] "r"(wp), [wo2] "n"((WO) + 8)                         \
+              [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1)                                    \
+            : [u] "r"(u), [v] "r"(v)                                                          \
             : "memory");                                                                      \
   } while (0)
 
-/* Both pixels' four outputs (accumulators with the biases in them) to y0[0..3], y1[0..3]. */
+/* Two pixels' four outputs (accumulators with the biases in them) as two words. */
 static inline __attribute__((always_inline)) void mct__req24(
     int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
-    int32_t a13, const mct__fq *f, int8_t *y0, int8_t *y1, uint32_t lo4, uint32_t hi4,
-    const int clamp) {
+    int32_t a13, const mct__fq *f, uint32_t *v0, uint32_t *v1) {
   a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
   a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
   a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
@@ -337,84 +336,155 @@ static inline __attribute__((always_inline)) void mct__req24(
   a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
   a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
   a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-  uint32_t v0 = mct__pack4(a00, a01, a02, a03), v1 = mct__pack4(a10, a11, a12, a13);
-  if (clamp) v0 = mct__clamp4(v0, lo4, hi4), v1 = mct__clamp4(v1, lo4, hi4);
-  mct__st32(y0, v0);
-  mct__st32(y1, v1);
+  *v0 = mct__pack4(a00, a01, a02, a03), *v1 = mct__pack4(a10, a11, a12, a13);
 }
 
-/* One pixel (K pairs at xp), four channels (weights k-major: wv[4 k + j]). */
-static inline __attribute__((always_inline)) void mct__tile14(const uint32_t *xp, int32_t K,
+/* n pixels of a tile (pairs interleaved word by word, K words per pixel; an odd last pixel
+ * paired with a copy of itself), four output channels (weights k-major, constants f) to yp
+ * (pixel stride O). */
+static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *xp, int32_t n,
+                                                              const int32_t K,
                                                               const uint32_t *wv,
                                                               const mct__fq *f, int8_t *yp,
-                                                              uint32_t lo4, uint32_t hi4,
-                                                              const int clamp) {
-  int32_t a0 = f[0].bias, a1 = f[1].bias, a2 = f[2].bias, a3 = f[3].bias;
-  for (int32_t k = 0; k < K; ++k, wv += 4) {
-    const int32_t u = (int32_t)xp[k];
-    a0 = __smlad(u, (int32_t)wv[0], a0), a1 = __smlad(u, (int32_t)wv[1], a1);
-    a2 = __smlad(u, (int32_t)wv[2], a2), a3 = __smlad(u, (int32_t)wv[3], a3);
-  }
-  a0 = mct__fout(a0, f[0].mult, f[0].add, f[0].shr);
-  a1 = mct__fout(a1, f[1].mult, f[1].add, f[1].shr);
-  a2 = mct__fout(a2, f[2].mult, f[2].add, f[2].shr);
-  a3 = mct__fout(a3, f[3].mult, f[3].add, f[3].shr);
-  const uint32_t v = mct__pack4(a0, a1, a2, a3);
-  mct__st32(yp, clamp ? mct__clamp4(v, lo4, hi4) : v);
-}
-
-/* n pixels of a tile (K pairs each, consecutive from xp), four output channels (weights
- * k-major, constants f) to yp (pixel stride O): two pixels per pass. */
-#define MCT__S24(K, k) MCT__MAC24(4 * (k), 4 * ((K) + (k)), 16 * (k));
-#define MCT__S24x4(K, k) MCT__S24(K, k) MCT__S24(K, k + 1) MCT__S24(K, k + 2) MCT__S24(K, k + 3)
-#define MCT__TILE24_K(NAME, K, STEPS, CL)                                                     \
-  static __attribute__((noinline, noipa)) void NAME(const uint32_t *xp, int32_t n, const uint32_t *wp,  \
-                                             const mct__fq *f, int8_t *yp, int32_t O,           \
-                                             uint32_t lo4, uint32_t hi4) {                      \
-    int32_t p = 0;                                                                            \
-    for (; p + 2 <= n; p += 2, xp += 2 * (K), yp += 2 * O) {                                  \
-      int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;             \
-      int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;                                     \
-      uint32_t u, v, t0, t1;                                                                  \
-      STEPS                                                                                   \
-      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4, CL);        \
-    }                                                                                         \
-    if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4, CL);                                    \
-  }
-#define MCT__ST4 MCT__S24x4(4, 0)
-#define MCT__ST8 MCT__S24x4(8, 0) MCT__S24x4(8, 4)
-#define MCT__ST12 MCT__S24x4(12, 0) MCT__S24x4(12, 4) MCT__S24x4(12, 8)
-#define MCT__ST16 MCT__S24x4(16, 0) MCT__S24x4(16, 4) MCT__S24x4(16, 8) MCT__S24x4(16, 12)
-/* _c: with the clamp to [act_min, act_max]; without: the full int8 range (SSAT did it) */
-MCT__TILE24_K(mct__tile24_4c, 4, MCT__ST4, 1)
-MCT__TILE24_K(mct__tile24_8c, 8, MCT__ST8, 1)
-MCT__TILE24_K(mct__tile24_12c, 12, MCT__ST12, 1)
-MCT__TILE24_K(mct__tile24_16c, 16, MCT__ST16, 1)
-MCT__TILE24_K(mct__tile24_4, 4, MCT__ST4, 0)
-MCT__TILE24_K(mct__tile24_8, 8, MCT__ST8, 0)
-MCT__TILE24_K(mct__tile24_12, 12, MCT__ST12, 0)
-MCT__TILE24_K(mct__tile24_16, 16, MCT__ST16, 0)
-
-/* Any other K (C not a multiple of 8): the same in plain C. */
-static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
-                                                    const uint32_t *wp, const mct__fq *f,
-                                                    int8_t *yp, int32_t O, uint32_t lo4,
-                                                    uint32_t hi4) {
-  int32_t p = 0;
-  for (; p + 2 <= n; p += 2, xp += 2 * K, yp += 2 * O) {
+                                                              int32_t O, uint32_t lo4,
+                                                              uint32_t hi4, const int clamp) {
+  for (int32_t p = 0; p < n; p += 2, yp += 2 * O) {
     int32_t a00 = f[0].bias, a01 = f[1].bias, a02 = f[2].bias, a03 = f[3].bias;
     int32_t a10 = a00, a11 = a01, a12 = a02, a13 = a03;
-    const uint32_t *wv = wp;
-    for (int32_t k = 0; k < K; ++k, wv += 4) {
-      const int32_t u = (int32_t)xp[k], v = (int32_t)xp[K + k];
-      a00 = __smlad(u, (int32_t)wv[0], a00), a10 = __smlad(v, (int32_t)wv[0], a10);
-      a01 = __smlad(u, (int32_t)wv[1], a01), a11 = __smlad(v, (int32_t)wv[1], a11);
-      a02 = __smlad(u, (int32_t)wv[2], a02), a12 = __smlad(v, (int32_t)wv[2], a12);
-      a03 = __smlad(u, (int32_t)wv[3], a03), a13 = __smlad(v, (int32_t)wv[3], a13);
-    }
-    mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, yp, yp + O, lo4, hi4, 1);
+    const uint32_t *wp = wv;
+    uint32_t u, v, t0, t1, v0, v1;
+#pragma GCC unroll 16
+    for (int32_t k = 0; k < K; ++k) MCT__MAC24;
+    mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, &v0, &v1);
+    if (clamp) v0 = mct__clamp4(v0, lo4, hi4), v1 = mct__clamp4(v1, lo4, hi4);
+    mct__st32(yp, v0);
+    if (p + 1 < n) mct__st32(yp + O, v1);
   }
-  if (p < n) mct__tile14(xp, K, wp, f, yp, lo4, hi4, 1);
+}
+
+/* The tile kernel's pixel pairs in assembly (a naked function: its registers are its own at
+ * every optimization level, frame pointer or not). Registers: accumulators r0-r3 (pixel 0,
+ * channels 0-3) and r4-r7 (pixel 1), input words r8, r9, weight words r10, r11, inputs r12,
+ * weights lr; the context (mct__tctx) at [sp]. Per pair: the biases by two LDMs, K steps of
+ * 11 instructions (16 MACs), SMMLA/ASR/SSAT per output, BFI packing, the optional clamp,
+ * one STR per pixel. */
+typedef struct {
+  int32_t bias[4];    /* 0 */
+  int32_t ma[8];      /* 16: mult, add of channel j at 16 + 8 j */
+  int32_t shr[4];     /* 48 */
+  uint32_t lo4, hi4;  /* 64, 68 */
+  int8_t *yp;         /* 72: the pair's first output */
+  int32_t O;          /* 76: pixel stride of y */
+  int32_t pairs;      /* 80: pixel pairs left */
+  const uint32_t *wv; /* 84: the weights, k-major */
+  int32_t clamp;      /* 88 */
+} mct__tctx;
+typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__tctx, yp) == 72 &&
+                               offsetof(mct__tctx, pairs) == 80 &&
+                               offsetof(mct__tctx, wv) == 84 && offsetof(mct__tctx, clamp) == 88)
+                                  ? 1
+                                  : -1];
+
+#define MCT__NSTEP                                                                            \
+  "ldrd r8, r9, [r12], #8\n\t"                                                                \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r0, r8, r10, r0\n\t"                                                                 \
+  "smlad r4, r9, r10, r4\n\t"                                                                 \
+  "smlad r1, r8, r11, r1\n\t"                                                                 \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r2, r8, r10, r2\n\t"                                                                 \
+  "smlad r6, r9, r10, r6\n\t"                                                                 \
+  "smlad r3, r8, r11, r3\n\t"                                                                 \
+  "smlad r7, r9, r11, r7\n\t"
+#define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
+/* channel j's constants into r8-r10, then both pixels' outputs j */
+#define MCT__NREQ(J, A, B, OFF, SOFF)                                                         \
+  "ldrd r8, r9, [lr, #" #OFF "]\n\t"                                                          \
+  "ldr r10, [lr, #" #SOFF "]\n\t"                                                             \
+  "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
+  "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
+  "asr " #A ", " #A ", r10\n\t"                                                               \
+  "asr " #B ", " #B ", r10\n\t"                                                               \
+  "ssat " #A ", #8, " #A "\n\t"                                                               \
+  "ssat " #B ", #8, " #B "\n\t"
+
+#define MCT__NTILE(NAME, STEPS)                                                               \
+  static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
+    __asm__ volatile(                                                                         \
+        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
+        "mov r12, r0\n"                                                                       \
+        "1:\n\t"                                                                              \
+        "ldr lr, [sp]\n\t"                                                                    \
+        "ldm lr, {r0, r1, r2, r3}\n\t"                                                        \
+        "ldm lr, {r4, r5, r6, r7}\n\t"                                                        \
+        "ldr lr, [lr, #84]\n\t" STEPS                                                          \
+        "ldr lr, [sp]\n\t"                                                                    \
+        MCT__NREQ(0, r0, r4, 16, 48) MCT__NREQ(1, r1, r5, 24, 52)                             \
+        MCT__NREQ(2, r2, r6, 32, 56) MCT__NREQ(3, r3, r7, 40, 60)                             \
+        "bfi r0, r1, #8, #8\n\t"                                                              \
+        "bfi r4, r5, #8, #8\n\t"                                                              \
+        "bfi r0, r2, #16, #8\n\t"                                                             \
+        "bfi r4, r6, #16, #8\n\t"                                                             \
+        "bfi r0, r3, #24, #8\n\t"                                                             \
+        "bfi r4, r7, #24, #8\n\t"                                                             \
+        "ldr r8, [lr, #88]\n\t"                                                               \
+        "cmp r8, #0\n\t"                                                                      \
+        "beq 2f\n\t"                                                                          \
+        "ldrd r8, r9, [lr, #64]\n\t"                                                          \
+        "ssub8 r10, r0, r8\n\t"                                                               \
+        "sel r0, r0, r8\n\t"                                                                  \
+        "ssub8 r10, r0, r9\n\t"                                                               \
+        "sel r0, r9, r0\n\t"                                                                  \
+        "ssub8 r10, r4, r8\n\t"                                                               \
+        "sel r4, r4, r8\n\t"                                                                  \
+        "ssub8 r10, r4, r9\n\t"                                                               \
+        "sel r4, r9, r4\n"                                                                    \
+        "2:\n\t"                                                                              \
+        "ldrd r8, r9, [lr, #72]\n\t"                                                          \
+        "str r0, [r8]\n\t"                                                                    \
+        "str r4, [r8, r9]\n\t"                                                                \
+        "add r8, r8, r9, lsl #1\n\t"                                                          \
+        "ldr r10, [lr, #80]\n\t"                                                              \
+        "str r8, [lr, #72]\n\t"                                                               \
+        "subs r10, r10, #1\n\t"                                                               \
+        "str r10, [lr, #80]\n\t"                                                              \
+        "bne 1b\n\t"                                                                          \
+        "add sp, sp, #4\n\t"                                                                  \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__NTILE(mct__ntile_4, MCT__NSTEP4)
+MCT__NTILE(mct__ntile_8, MCT__NSTEP4 MCT__NSTEP4)
+MCT__NTILE(mct__ntile_12, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
+MCT__NTILE(mct__ntile_16, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
+
+/* Any other K (C not a multiple of 8). */
+static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
+                                                    const uint32_t *wv, const mct__fq *f,
+                                                    int8_t *yp, int32_t O, uint32_t lo4,
+                                                    uint32_t hi4, int clamp) {
+  mct__tile24(xp, n, K, wv, f, yp, O, lo4, hi4, clamp);
+}
+
+/* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
+ * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
+static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
+                                  uint32_t *out) {
+  const uint32_t zz = mct__zz(z);
+  const int32_t G = C / 4;
+  for (int32_t g = 0; g < G; ++g, out += 4) {
+    const uint32_t va = mct__ld32(xa + 4 * g), vb = mct__ld32(xb + 4 * g);
+    out[0] = __ssub16(__sxtb16(va), zz);
+    out[1] = __ssub16(__sxtb16(vb), zz);
+    out[2] = __ssub16(mct__sxtb16_hi(va), zz);
+    out[3] = __ssub16(mct__sxtb16_hi(vb), zz);
+  }
+  for (int32_t c = 4 * G; c < C; c += 2, out += 2) {
+    const int32_t a0 = (int32_t)xa[c] - z, a1 = c + 1 < C ? (int32_t)xa[c + 1] - z : 0;
+    const int32_t b0 = (int32_t)xb[c] - z, b1 = c + 1 < C ? (int32_t)xb[c + 1] - z : 0;
+    out[0] = ((uint32_t)a0 & 0xFFFFu) | ((uint32_t)a1 << 16);
+    out[1] = ((uint32_t)b0 & 0xFFFFu) | ((uint32_t)b1 << 16);
+  }
 }
 
 /* A 1x1 conv of few input channels (C <= MCT_ARM_TILE_C), no trained slice, over tiles of
@@ -428,45 +498,54 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
     mct__pw_tiles_slow(r, x, npix, C, O, w, y, backward);
     return;
   }
-  const int32_t K = (C + 1) / 2, nt = MCT__TW / K, lo = r->act_min, hi = r->act_max;
+  const int32_t K = (C + 1) / 2, nt = MCT__TW / K / 2 * 2, lo = r->act_min, hi = r->act_max;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
   const int clamp = lo > -128 || hi < 127;
-  uint32_t xt[MCT__TW], wv[4 * (MCT_ARM_TILE_C / 2)];
+  uint32_t xt[MCT__TW] __attribute__((aligned(8))), wv[4 * (MCT_ARM_TILE_C / 2)];
   mct__fq f[4];
+  mct__tctx tc;
+  tc.lo4 = lo4, tc.hi4 = hi4, tc.clamp = clamp, tc.wv = wv;
   for (int32_t t0 = 0; t0 < npix; t0 += nt) {
     const int32_t n = npix - t0 < nt ? npix - t0 : nt;
     const int32_t first = backward ? npix - t0 - n : t0;
-    if (C % 4 == 0) /* the tile's pixels as one run: the same pairs */
-      mct__arm_pairs(x + (size_t)first * C, n * C, r->x_zero, xt);
-    else
-      for (int32_t p = 0; p < n; ++p)
-        mct__arm_pairs(x + (size_t)(first + p) * C, C, r->x_zero, xt + (size_t)p * K);
+    const int8_t *xf = x + (size_t)first * C;
+    for (int32_t p = 0; p < n; p += 2) /* an odd last pixel with a copy of itself */
+      mct__pairs_2px(xf + (size_t)p * C, xf + (size_t)(p + 1 < n ? p + 1 : p) * C, C,
+                     r->x_zero, xt + (size_t)p * K);
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
       for (int32_t j = 0; j < 4; ++j) {
         mct__pairs_k4(w + (size_t)(o + j) * C, C, wv + j);
         f[j] = mct__fq_of(r, o + j);
+        tc.bias[j] = f[j].bias, tc.ma[2 * j] = f[j].mult, tc.ma[2 * j + 1] = f[j].add;
+        tc.shr[j] = f[j].shr;
       }
       int8_t *yo = yt + o;
-      if (!clamp && K == 4) mct__tile24_4(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (!clamp && K == 8) mct__tile24_8(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (!clamp && K == 12) mct__tile24_12(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (!clamp && K == 16) mct__tile24_16(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (K == 4) mct__tile24_4c(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (K == 8) mct__tile24_8c(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (K == 12) mct__tile24_12c(xt, n, wv, f, yo, O, lo4, hi4);
-      else if (K == 16) mct__tile24_16c(xt, n, wv, f, yo, O, lo4, hi4);
-      else mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4);
+      void (*kern)(const uint32_t *, mct__tctx *) =
+          K == 4 ? mct__ntile_4 : K == 8 ? mct__ntile_8 : K == 12 ? mct__ntile_12 :
+          K == 16 ? mct__ntile_16 : NULL;
+      if (!kern) {
+        mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4, clamp);
+        continue;
+      }
+      tc.yp = yo, tc.O = O, tc.pairs = n / 2;
+      if (tc.pairs) kern(xt, &tc);
+      if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
+        int8_t last[8];
+        tc.yp = last, tc.O = 4, tc.pairs = 1;
+        kern(xt + (size_t)(n - 1) * K, &tc);
+        memcpy(yo + (size_t)(n - 1) * O, last, 4);
+      }
     }
     for (; o < O; ++o) { /* the last O % 4 channels one by one */
       mct__arm_pairs(w + (size_t)o * C, C, 0, wv);
       const mct__fq c = mct__fq_of(r, o);
-      const uint32_t *xp = xt;
       int8_t *yp = yt + o;
-      for (int32_t p = 0; p < n; ++p, xp += K, yp += O) {
+      for (int32_t p = 0; p < n; ++p, yp += O) {
+        const uint32_t *xp = xt + (size_t)(p & ~1) * K + (p & 1);
         int32_t a = c.bias;
-        for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xp[k], (int32_t)wv[k], a);
+        for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xp[2 * k], (int32_t)wv[k], a);
         *yp = (int8_t)mct__clamp1(mct__fout(a, c.mult, c.add, c.shr), lo, hi);
       }
     }
