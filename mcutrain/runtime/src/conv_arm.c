@@ -620,6 +620,121 @@ static inline void mct__tail22(const int16_t *ta, int32_t n, const int8_t *w0, c
   }
 }
 
+/* The two-pixel kernel without a trained slice, C a multiple of 8 and a bias, in assembly (a
+ * naked function, as the tile kernel): per pair of output channels, the MAC loop (two groups
+ * of four input channels per pass: 32 instructions for 64 MACs; accumulators r0-r3, the
+ * pixels' words r4-r7, a weight word r8, r9, pixel a r10 (pixel b MCT__PD words on), weight
+ * rows r11, r12, their end lr), then the fast requantization and a halfword store per
+ * pixel. The context (mct__pctx) at [sp]; its pointers move on from pair to pair. */
+typedef struct {
+  const uint32_t *xa;   /* 0 */
+  int32_t C;            /* 4: bytes per weight row */
+  const int8_t *w0, *w1; /* 8, 12: the pair's weight rows */
+  const int32_t *bias;  /* 16 */
+  const int32_t *mult;  /* 20 */
+  const int32_t *shift; /* 24 */
+  int32_t c1;           /* 28: 1 + 2 y_zero */
+  uint32_t lo4, hi4;    /* 32, 36 */
+  int8_t *y0, *y1;      /* 40, 44 */
+  int32_t pairs;        /* 48: channel pairs left */
+  int32_t clamp;        /* 52 */
+} mct__pctx;
+typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pctx, c1) == 28 &&
+                               offsetof(mct__pctx, lo4) == 32 && offsetof(mct__pctx, y0) == 40 &&
+                               offsetof(mct__pctx, pairs) == 48 &&
+                               offsetof(mct__pctx, clamp) == 52)
+                                  ? 1
+                                  : -1];
+
+#define MCT__NG22                                                                             \
+  "ldrd r4, r5, [r10], #8\n\t"                                                                \
+  "ldr r8, [r11], #4\n\t"                                                                     \
+  "ldrd r6, r7, [r10, #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                                     \
+  "sxtb16 r9, r8\n\t"                                                                         \
+  "sxtb16 r8, r8, ror #8\n\t"                                                                 \
+  "smlad r0, r4, r9, r0\n\t"                                                                  \
+  "smlad r2, r6, r9, r2\n\t"                                                                  \
+  "ldr r9, [r12], #4\n\t"                                                                     \
+  "smlad r0, r5, r8, r0\n\t"                                                                  \
+  "smlad r2, r7, r8, r2\n\t"                                                                  \
+  "sxtb16 r8, r9\n\t"                                                                         \
+  "sxtb16 r9, r9, ror #8\n\t"                                                                 \
+  "smlad r1, r4, r8, r1\n\t"                                                                  \
+  "smlad r3, r6, r8, r3\n\t"                                                                  \
+  "smlad r1, r5, r9, r1\n\t"                                                                  \
+  "smlad r3, r7, r9, r3\n\t"
+
+static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
+  __asm__ volatile(
+      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+      "1:\n\t"
+      "ldr lr, [sp]\n\t"
+      "ldr r10, [lr]\n\t"             /* xa */
+      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
+      "ldr r9, [lr, #16]\n\t"         /* bias */
+      "ldrd r0, r1, [r9], #8\n\t"
+      "str r9, [lr, #16]\n\t"
+      "mov r2, r0\n\t"
+      "mov r3, r1\n\t"
+      "ldr r9, [lr, #4]\n\t"          /* C */
+      "add lr, r11, r9\n"             /* the end of row w0 */
+      "2:\n\t" MCT__NG22 MCT__NG22
+      "cmp r11, lr\n\t"
+      "bne 2b\n\t"
+      "ldr lr, [sp]\n\t"
+      "ldr r9, [lr, #4]\n\t"
+      "add r11, r12, r9\n\t"          /* the next pair: rows o + 2 (= w1's end), o + 3 */
+      "strd r12, r11, [lr, #8]\n\t"
+      "ldr r9, [lr, #20]\n\t"         /* mult */
+      "ldrd r4, r5, [r9], #8\n\t"
+      "str r9, [lr, #20]\n\t"
+      "ldr r9, [lr, #24]\n\t"         /* shift: shr = ~shift = -1 - shift */
+      "ldrd r6, r7, [r9], #8\n\t"
+      "str r9, [lr, #24]\n\t"
+      "mvn r6, r6\n\t"
+      "mvn r7, r7\n\t"
+      "ldr r9, [lr, #28]\n\t"         /* c1: add = (c1 << shr) >> 1 = c1 << sh, exact */
+      "lsl r8, r9, r6\n\t"
+      "asr r8, r8, #1\n\t"
+      "smmla r0, r0, r4, r8\n\t"
+      "smmla r2, r2, r4, r8\n\t"
+      "asr r0, r0, r6\n\t"
+      "asr r2, r2, r6\n\t"
+      "ssat r0, #8, r0\n\t"
+      "ssat r2, #8, r2\n\t"
+      "lsl r8, r9, r7\n\t"
+      "asr r8, r8, #1\n\t"
+      "smmla r1, r1, r5, r8\n\t"
+      "smmla r3, r3, r5, r8\n\t"
+      "asr r1, r1, r7\n\t"
+      "asr r3, r3, r7\n\t"
+      "ssat r1, #8, r1\n\t"
+      "ssat r3, #8, r3\n\t"
+      "bfi r0, r1, #8, #8\n\t"
+      "bfi r2, r3, #8, #8\n\t"
+      "bfi r0, r2, #16, #16\n\t"      /* a_o, a_o+1, b_o, b_o+1 */
+      "ldr r9, [lr, #52]\n\t"
+      "cmp r9, #0\n\t"
+      "beq 3f\n\t"
+      "ldrd r4, r5, [lr, #32]\n\t"
+      "ssub8 r9, r0, r4\n\t"
+      "sel r0, r0, r4\n\t"
+      "ssub8 r9, r0, r5\n\t"
+      "sel r0, r5, r0\n"
+      "3:\n\t"
+      "ldrd r4, r5, [lr, #40]\n\t"
+      "strh r0, [r4], #2\n\t"
+      "lsr r0, r0, #16\n\t"
+      "strh r0, [r5], #2\n\t"
+      "strd r4, r5, [lr, #40]\n\t"
+      "ldr r9, [lr, #48]\n\t"
+      "subs r9, r9, #1\n\t"
+      "str r9, [lr, #48]\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #4\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
 /* Both pixels' sums for weight rows o0, o1 (with the trained slice's) added to a00..a11. */
 static inline __attribute__((always_inline)) void mct__acc22(const uint32_t *xx, int32_t C, const int8_t *w, int32_t o0,
                               int32_t o1, const mct_wsplit *ws, const uint32_t *xs, int32_t *a00,
@@ -658,6 +773,12 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
   const uint32_t lo4 = mct__b4(r->act_min), hi4 = mct__b4(r->act_max);
   const int32_t c1 = 1 + 2 * r->y_zero, *bias = r->bias, *mult = r->mult, *shift = r->shift;
   int32_t o = 0;
+  if (!ws && bias && C % 8 == 0 && O >= 2) {
+    mct__pctx pc = {xx, C, w, w + C, bias, mult, shift, c1, lo4, hi4, y0, y1, O / 2,
+                    r->act_min > -128 || r->act_max < 127};
+    mct__npair(&pc);
+    o = O / 2 * 2;
+  }
   for (; o + 4 <= O; o += 4) {
     int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0;
     if (bias) a00 = bias[o], a01 = bias[o + 1], a02 = bias[o + 2], a03 = bias[o + 3];
