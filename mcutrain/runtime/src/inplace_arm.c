@@ -424,11 +424,129 @@ static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, c
   }
 }
 
+/* The strip's pixel pairs for four output channels in assembly (a naked function: its
+ * registers are its own at every optimization level). Registers: accumulators r0-r3 (first
+ * pixel), r4-r7 (second), input words r8, r9, weight words r10, r11, the pair's window r12
+ * (the second pixel 12 bytes on), weights lr (k-major, read in order); the context at [sp]:
+ * the same layout as conv_arm.c's tile kernel. */
+typedef struct {
+  int32_t bias[4];    /* 0 */
+  int32_t ma[8];      /* 16: mult, add of channel j at 16 + 8 j */
+  int32_t shr[4];     /* 48 */
+  uint32_t lo4, hi4;  /* 64, 68 */
+  int8_t *yp;         /* 72 */
+  int32_t O;          /* 76 */
+  int32_t pairs;      /* 80 */
+  const uint32_t *wv; /* 84 */
+  int32_t clamp;      /* 88 */
+} mct__fctx;
+typedef char mct__fctx_layout[(offsetof(mct__fctx, lo4) == 64 && offsetof(mct__fctx, yp) == 72 &&
+                               offsetof(mct__fctx, pairs) == 80 &&
+                               offsetof(mct__fctx, wv) == 84 && offsetof(mct__fctx, clamp) == 88 &&
+                               MCT__F_ROW == 200)
+                                  ? 1
+                                  : -1];
+
+/* step k: pair k % 5 of window row k / 5 (rows 400 bytes apart), both pixels */
+#define MCT__NF(A, B)                                                                         \
+  "ldr r8, [r12, #" #A "]\n\t"                                                                \
+  "ldr r9, [r12, #" #B "]\n\t"                                                                \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r0, r8, r10, r0\n\t"                                                                 \
+  "smlad r4, r9, r10, r4\n\t"                                                                 \
+  "smlad r1, r8, r11, r1\n\t"                                                                 \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r2, r8, r10, r2\n\t"                                                                 \
+  "smlad r6, r9, r10, r6\n\t"                                                                 \
+  "smlad r3, r8, r11, r3\n\t"                                                                 \
+  "smlad r7, r9, r11, r7\n\t"
+#define MCT__NFREQ(A, B, OFF, SOFF)                                                           \
+  "ldrd r8, r9, [lr, #" #OFF "]\n\t"                                                          \
+  "ldr r10, [lr, #" #SOFF "]\n\t"                                                             \
+  "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
+  "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
+  "asr " #A ", " #A ", r10\n\t"                                                               \
+  "asr " #B ", " #B ", r10\n\t"                                                               \
+  "ssat " #A ", #8, " #A "\n\t"                                                               \
+  "ssat " #B ", #8, " #B "\n\t"
+
+static __attribute__((naked, noinline)) void mct__nfirst(const int16_t *xp, mct__fctx *c) {
+  __asm__ volatile(
+      "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "mov r12, r0\n"
+      "1:\n\t"
+      "ldr lr, [sp]\n\t"
+      "ldm lr, {r0, r1, r2, r3}\n\t"
+      "ldm lr, {r4, r5, r6, r7}\n\t"
+      "ldr lr, [lr, #84]\n\t"
+      MCT__NF(0, 12) MCT__NF(4, 16) MCT__NF(8, 20) MCT__NF(12, 24) MCT__NF(16, 28)
+      MCT__NF(400, 412) MCT__NF(404, 416) MCT__NF(408, 420) MCT__NF(412, 424) MCT__NF(416, 428)
+      MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820) MCT__NF(812, 824) MCT__NF(816, 828)
+      "ldr lr, [sp]\n\t"
+      MCT__NFREQ(r0, r4, 16, 48) MCT__NFREQ(r1, r5, 24, 52)
+      MCT__NFREQ(r2, r6, 32, 56) MCT__NFREQ(r3, r7, 40, 60)
+      "bfi r0, r1, #8, #8\n\t"
+      "bfi r4, r5, #8, #8\n\t"
+      "bfi r0, r2, #16, #8\n\t"
+      "bfi r4, r6, #16, #8\n\t"
+      "bfi r0, r3, #24, #8\n\t"
+      "bfi r4, r7, #24, #8\n\t"
+      "ldr r8, [lr, #88]\n\t"
+      "cmp r8, #0\n\t"
+      "beq 2f\n\t"
+      "ldrd r8, r9, [lr, #64]\n\t"
+      "ssub8 r10, r0, r8\n\t"
+      "sel r0, r0, r8\n\t"
+      "ssub8 r10, r0, r9\n\t"
+      "sel r0, r9, r0\n\t"
+      "ssub8 r10, r4, r8\n\t"
+      "sel r4, r4, r8\n\t"
+      "ssub8 r10, r4, r9\n\t"
+      "sel r4, r9, r4\n"
+      "2:\n\t"
+      "ldrd r8, r9, [lr, #72]\n\t"
+      "str r0, [r8]\n\t"
+      "str r4, [r8, r9]\n\t"
+      "add r8, r8, r9, lsl #1\n\t"
+      "ldr r10, [lr, #80]\n\t"
+      "str r8, [lr, #72]\n\t"
+      "add r12, r12, #24\n\t"
+      "subs r10, r10, #1\n\t"
+      "str r10, [lr, #80]\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #4\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
+/* n pixels of a strip, all channels (O a multiple of 4), by mct__nfirst. */
+static void mct__first_strip_n(const int16_t *rb, int32_t n, const uint32_t *wv,
+                               const mct__fq *tab, int32_t O, int8_t *yp, uint32_t lo4,
+                               uint32_t hi4, int clamp) {
+  mct__fctx c;
+  c.lo4 = lo4, c.hi4 = hi4, c.clamp = clamp;
+  for (int32_t o = 0; o < O; o += 4, wv += 60, tab += 4) {
+    for (int32_t j = 0; j < 4; ++j) {
+      c.bias[j] = tab[j].bias, c.ma[2 * j] = tab[j].mult, c.ma[2 * j + 1] = tab[j].add;
+      c.shr[j] = tab[j].shr;
+    }
+    c.wv = wv, c.yp = yp + o, c.O = O, c.pairs = n / 2;
+    if (c.pairs) mct__nfirst(rb, &c);
+    if (n & 1) { /* the last pixel (its partner's outputs thrown away) */
+      int8_t last[8];
+      c.yp = last, c.O = 4, c.pairs = 1;
+      mct__nfirst(rb + 6 * (n - 1), &c);
+      memcpy(yp + (size_t)(n - 1) * O + o, last, 4);
+    }
+  }
+}
+
 /* The whole layer (mct__first_ok checked), each output row into tmp_row, then stored. */
 static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, const mct__arm_rq *r, const int8_t *x,
                             const int8_t *w, int8_t *y, int8_t *tmp_row) {
   const int32_t O = g->out_c, Wo = g->out_w;
   int16_t rb[3 * MCT__F_ROW] __attribute__((aligned(4)));
+  memset(rb, 0, sizeof rb); /* what a strip's widening leaves alone is read, never used */
   uint32_t wv[MCT__F_O / 4 * 60];
   mct__fq tab[MCT__F_O];
   for (int32_t o = 0; o < (O + 3) / 4 * 4; ++o) {
@@ -453,6 +571,7 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, co
     }
   }
   const uint32_t lo4 = mct__b4(r->act_min), hi4 = mct__b4(r->act_max);
+  const int clamp = r->act_min > -128 || r->act_max < 127;
   const size_t row = (size_t)Wo * O;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     const int32_t ih0 = oh * g->stride_h - g->pad_h;
@@ -461,7 +580,10 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, co
       for (int32_t i = 0; i < 3; ++i)
         mct__first_widen(g, x, ih0 + i, 2 * s0 - g->pad_w, 2 * n + 1, r->x_zero,
                          rb + i * MCT__F_ROW);
-      mct__first_strip(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4);
+      if (O % 4 == 0)
+        mct__first_strip_n(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4, clamp);
+      else
+        mct__first_strip(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4);
     }
     memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
   }
