@@ -542,13 +542,15 @@ static void mct__first_strip_n(const int16_t *rb, int32_t n, const uint32_t *wv,
 }
 
 /* The whole layer (mct__first_ok checked), each output row into tmp_row, then stored. */
-static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, const mct__arm_rq *r, const int8_t *x,
-                            const int8_t *w, int8_t *y, int8_t *tmp_row) {
+static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
+                                                      const mct__arm_rq *r, const int8_t *x,
+                                                      const int8_t *w, int8_t *y,
+                                                      int8_t *tmp_row) {
   const int32_t O = g->out_c, Wo = g->out_w;
   int16_t rb[3 * MCT__F_ROW] __attribute__((aligned(4)));
-  memset(rb, 0, sizeof rb); /* what a strip's widening leaves alone is read, never used */
   uint32_t wv[MCT__F_O / 4 * 60];
   mct__fq tab[MCT__F_O];
+  memset(rb, 0, sizeof rb); /* what a strip's widening leaves alone is read, never used */
   for (int32_t o = 0; o < (O + 3) / 4 * 4; ++o) {
     uint32_t *wo = wv + (o / 4) * 60 + (o % 4);
     for (int32_t i = 0; i < 3; ++i)
@@ -589,13 +591,19 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g, co
   }
 }
 
-/* The other convs by rows (arguments checked), each output row into tmp_row, then stored. */
-static __attribute__((noinline)) void mct__rows_dsp(const mct_conv_geom *g,
-                                                    const mct__arm_rq *r_in, const int8_t *x,
-                                                    const int8_t *w, const mct_wsplit *ws,
-                                                    int8_t *y, int8_t *tmp_row) {
-  const mct__arm_rq r = *r_in;
+/* Every conv by rows but the first-conv kernel's (as this wrapper was before it). */
+static __attribute__((noinline)) int mct__rows_other(const mct_conv_geom *g,
+                                                     const mct_requant *q, const int8_t *x,
+                                                     const int8_t *w, const mct_wsplit *ws,
+                                                     const int32_t *bias, int8_t *y,
+                                                     int8_t *tmp_row) {
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
+      g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
   const int is1x1 = g->k_h == 1 && g->k_w == 1;
+  if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
+    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+  const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const size_t row = (size_t)g->out_w * g->out_c;
   const int32_t K = g->in_c * g->k_h * g->k_w, Kp = (K + 1) & ~1;
   int16_t wq[MCT__WQ_MAX] __attribute__((aligned(4)));
@@ -614,23 +622,21 @@ static __attribute__((noinline)) void mct__rows_dsp(const mct_conv_geom *g,
       mct__rows_general_dsp(g, &r, x, w, oh, tmp_row);
     memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
   }
+  return MCT_OK;
 }
 
 int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                               int8_t *y, int8_t *tmp_row) {
-  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
-      g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
-  const int is1x1 = g->k_h == 1 && g->k_w == 1;
-  if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
-  const mct__arm_rq r = mct__arm_rq_of(q, bias);
-  if (!ws && mct__first_ok(g, &r))
-    mct__first_conv(g, &r, x, w, y, tmp_row);
-  else
-    mct__rows_dsp(g, &r, x, w, ws, y, tmp_row);
-  return MCT_OK;
+  if (!ws && mct__geom_ok(g) && mct__requant_ok(q) && x && w && y && tmp_row &&
+      g->groups == 1) {
+    const mct__arm_rq r = mct__arm_rq_of(q, bias);
+    if (mct__first_ok(g, &r)) {
+      mct__first_conv(g, &r, x, w, y, tmp_row);
+      return MCT_OK;
+    }
+  }
+  return mct__rows_other(g, q, x, w, ws, bias, y, tmp_row);
 }
 
 #else
