@@ -116,90 +116,6 @@ static __attribute__((noinline)) void mct__pw_pair_slow(const mct__arm_rq *r_in,
   }
 }
 
-/* sum_k xw[k] * ww[k] over K pairs (K a multiple of 4 unrolled). */
-static inline int32_t mct__pairs_dot(const uint32_t *xw, const uint32_t *ww, int32_t K) {
-  int32_t a = 0, k = 0;
-  for (; k + 4 <= K; k += 4) {
-    a = __smlad((int32_t)xw[k], (int32_t)ww[k], a);
-    a = __smlad((int32_t)xw[k + 1], (int32_t)ww[k + 1], a);
-    a = __smlad((int32_t)xw[k + 2], (int32_t)ww[k + 2], a);
-    a = __smlad((int32_t)xw[k + 3], (int32_t)ww[k + 3], a);
-  }
-  for (; k < K; ++k) a = __smlad((int32_t)xw[k], (int32_t)ww[k], a);
-  return a;
-}
-
-#define MCT__TILE 16
-#define MCT__XS (MCT_ARM_TILE_C / 2) /* words between a tile's pixels */
-
-/* Output channel o of n tile pixels: the weights' K pairs in registers (K a compile-time
- * constant after inlining), constants of the channel in registers. */
-static inline void mct__tile_ch(const uint32_t *xt, int32_t n, const uint32_t *ww, const int32_t K,
-                                const mct__arq *c, int32_t yz, int32_t lo, int32_t hi,
-                                int8_t *yp, int32_t O) {
-  uint32_t w[MCT__XS];
-#pragma GCC unroll 16
-  for (int32_t k = 0; k < K; ++k) w[k] = ww[k];
-  for (int32_t p = 0; p < n; ++p, xt += MCT__XS, yp += O) {
-    int32_t a = 0;
-#pragma GCC unroll 16
-    for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xt[k], (int32_t)w[k], a);
-    *yp = mct__arm_out_fast(a, c->bias, c->mult, c->sh, yz, lo, hi);
-  }
-}
-
-#define MCT__TILE_K(K)                                                                        \
-  static void mct__tile_ch_##K(const uint32_t *xt, int32_t n, const uint32_t *ww,            \
-                               const mct__arq *c, int32_t yz, int32_t lo, int32_t hi,        \
-                               int8_t *yp, int32_t O) {                                     \
-    mct__tile_ch(xt, n, ww, K, c, yz, lo, hi, yp, O);                                        \
-  }
-MCT__TILE_K(4)
-MCT__TILE_K(8)
-MCT__TILE_K(12)
-MCT__TILE_K(16)
-
-/* A 1x1 conv of few input channels (C <= MCT_ARM_TILE_C), no trained slice, over tiles of
- * up to 16 pixels: the tile's inputs widened first (so y may overlap x as the in-place
- * kernel allows: a tile's outputs only cover inputs of its own and earlier-processed pixels;
- * `backward` takes the tiles from the end), then output channel by output channel with its
- * widened weights and requantization constants held while the tile's pixels go by. */
-static __attribute__((noinline)) void mct__pw_tiles_slow(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
-                               int32_t O, const int8_t *w, int8_t *y, int backward) {
-  const mct__arm_rq rq = *r_in, *r = &rq;
-  const int32_t yz = r->y_zero, lo = r->act_min, hi = r->act_max;
-  uint32_t xt[MCT__TILE * MCT__XS], ww[MCT__XS];
-  for (int32_t t0 = 0; t0 < npix; t0 += MCT__TILE) {
-    const int32_t n = npix - t0 < MCT__TILE ? npix - t0 : MCT__TILE;
-    const int32_t first = backward ? npix - t0 - n : t0;
-    int32_t K = 0;
-    for (int32_t p = 0; p < n; ++p)
-      K = mct__arm_pairs(x + (size_t)(first + p) * C, C, r->x_zero, xt + (size_t)p * MCT__XS);
-    int8_t *yt = y + (size_t)first * O;
-    for (int32_t o = 0; o < O; ++o) {
-      mct__arm_pairs(w + (size_t)o * C, C, 0, ww);
-      const mct__arq c = mct__arm_ch(r, o);
-      int8_t *yp = yt + o;
-      if (c.sh < 0) { /* a multiplier >= 1/4: the 64-bit formula */
-        const uint32_t *xp = xt;
-        for (int32_t p = 0; p < n; ++p, xp += MCT__XS, yp += O) {
-          int32_t a = 0;
-          for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xp[k], (int32_t)ww[k], a);
-          *yp = mct__arm_out(r, &c, a);
-        }
-        continue;
-      }
-      switch (K) {
-        case 4: mct__tile_ch_4(xt, n, ww, &c, yz, lo, hi, yp, O); break;
-        case 8: mct__tile_ch_8(xt, n, ww, &c, yz, lo, hi, yp, O); break;
-        case 12: mct__tile_ch_12(xt, n, ww, &c, yz, lo, hi, yp, O); break;
-        case 16: mct__tile_ch_16(xt, n, ww, &c, yz, lo, hi, yp, O); break;
-        default: mct__tile_ch(xt, n, ww, K, &c, yz, lo, hi, yp, O);
-      }
-    }
-  }
-}
-
 /* ---- fast requantization ------------------------------------------------------------------
  * When every output channel of a call has shift <= -2 (sh = -2 - shift <= 29), a bias that no
  * accumulator can push past the int32 limits, and (1 + 2 y_zero) << sh below 2^30 in
@@ -264,16 +180,6 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
 typedef struct {
   int32_t bias, mult, add, shr;
 } mct__fq;
-
-static inline mct__fq mct__fq_of(const mct__arm_rq *r, int32_t o) {
-  const int32_t sh = -2 - r->shift[o];
-  mct__fq f;
-  f.bias = r->bias ? r->bias[o] : 0;
-  f.mult = r->mult[o];
-  f.add = (int32_t)((uint32_t)(1 + 2 * r->y_zero) << sh);
-  f.shr = sh + 1;
-  return f;
-}
 
 /* ---- pointwise, few input channels: tiles --------------------------------------------------
  * A tile's pixels widened (K = C / 2 rounded up int16 pairs each, mct__arm_pairs), then four
@@ -487,22 +393,62 @@ static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C,
   }
 }
 
+/* Channel o's constants for the fast formula (valid: mct__fast_ok). */
+static inline mct__fq mct__fq_of(const mct__arm_rq *r, int32_t o) {
+  const int32_t sh = -2 - r->shift[o];
+  mct__fq f;
+  f.bias = r->bias ? r->bias[o] : 0;
+  f.mult = r->mult[o];
+  f.add = (int32_t)((uint32_t)(1 + 2 * r->y_zero) << sh);
+  f.shr = sh + 1;
+  return f;
+}
+
+/* Channel o's constants (mct__fq), 1 when the fast formula holds for it with accumulators of
+ * up to amax in magnitude (see mct__fast_ok). */
+static inline int mct__fq_chk(const mct__arm_rq *r, int32_t o, int64_t amax, mct__fq *f) {
+  const int32_t shift = r->shift[o], b = r->bias ? r->bias[o] : 0;
+  f->bias = b, f->mult = r->mult[o], f->shr = -1 - shift;
+  if (shift > -2 || shift < -31) return 0;
+  const int64_t add = (1 + 2 * (int64_t)r->y_zero) * ((int64_t)1 << (-2 - shift));
+  f->add = (int32_t)add;
+  return add < ((int64_t)1 << 30) && add > -((int64_t)1 << 30) && b + amax <= INT32_MAX &&
+         b - amax >= INT32_MIN;
+}
+
+/* Channels o..o+3 of a tile in plain C with mct__arm_out (some channel outside the fast
+ * formula): exact for any constants. */
+static __attribute__((noinline)) void mct__tile_slow(const mct__arm_rq *r, const uint32_t *xt,
+                                                     int32_t n, int32_t K, const uint32_t *wv,
+                                                     int32_t o, int8_t *yt, int32_t O) {
+  for (int32_t j = 0; j < 4; ++j) {
+    const mct__arq c = mct__arm_ch(r, o + j);
+    for (int32_t p = 0; p < n; ++p) {
+      const uint32_t *xp = xt + (size_t)(p & ~1) * K + (p & 1);
+      int32_t a = 0;
+      for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xp[2 * k], (int32_t)wv[4 * k + j], a);
+      yt[(size_t)p * O + o + j] = mct__arm_out(r, &c, a);
+    }
+  }
+}
+
 /* A 1x1 conv of few input channels (C <= MCT_ARM_TILE_C), no trained slice, over tiles of
  * pixels: the tile's inputs widened first (so y may overlap x as the in-place kernel allows:
  * a tile's outputs only cover inputs of its own and earlier-processed pixels; `backward`
- * takes the tiles from the end), then its outputs. */
+ * takes the tiles from the end), then its outputs, four channels at a time (their weights
+ * and constants prepared per tile; when some channel is outside the fast formula, each group
+ * is checked, and one with such a channel takes the exact plain-C path). */
 void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
                        int32_t O, const int8_t *w, int8_t *y, int backward) {
   const mct__arm_rq rq = *r_in, *r = &rq;
-  if (!mct__fast_ok(r, O, C)) {
-    mct__pw_tiles_slow(r, x, npix, C, O, w, y, backward);
-    return;
-  }
   const int32_t K = (C + 1) / 2, nt = MCT__TW / K / 2 * 2, lo = r->act_min, hi = r->act_max;
+  const int64_t amax = (int64_t)C * 255 * 128;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
-  const int clamp = lo > -128 || hi < 127;
+  const int clamp = lo > -128 || hi < 127, all_fast = mct__fast_ok(r, O, C);
+  void (*kern)(const uint32_t *, mct__tctx *) = K == 4 ? mct__ntile_4 : K == 8 ? mct__ntile_8 :
+                                                K == 12 ? mct__ntile_12 :
+                                                K == 16 ? mct__ntile_16 : NULL;
   uint32_t xt[MCT__TW] __attribute__((aligned(8))), wv[4 * (MCT_ARM_TILE_C / 2)];
-  mct__fq f[4];
   mct__tctx tc;
   tc.lo4 = lo4, tc.hi4 = hi4, tc.clamp = clamp, tc.wv = wv;
   for (int32_t t0 = 0; t0 < npix; t0 += nt) {
@@ -515,38 +461,45 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
+      mct__fq f[4];
+      int fast = 1;
       for (int32_t j = 0; j < 4; ++j) {
         mct__pairs_k4(w + (size_t)(o + j) * C, C, wv + j);
-        f[j] = mct__fq_of(r, o + j);
+        if (all_fast)
+          f[j] = mct__fq_of(r, o + j);
+        else
+          fast &= mct__fq_chk(r, o + j, amax, &f[j]);
         tc.bias[j] = f[j].bias, tc.ma[2 * j] = f[j].mult, tc.ma[2 * j + 1] = f[j].add;
         tc.shr[j] = f[j].shr;
       }
       int8_t *yo = yt + o;
-      void (*kern)(const uint32_t *, mct__tctx *) =
-          K == 4 ? mct__ntile_4 : K == 8 ? mct__ntile_8 : K == 12 ? mct__ntile_12 :
-          K == 16 ? mct__ntile_16 : NULL;
-      if (!kern) {
+      if (!fast) {
+        mct__tile_slow(r, xt, n, K, wv, o, yt, O);
+      } else if (!kern) {
         mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4, clamp);
-        continue;
-      }
-      tc.yp = yo, tc.O = O, tc.pairs = n / 2;
-      if (tc.pairs) kern(xt, &tc);
-      if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
-        int8_t last[8];
-        tc.yp = last, tc.O = 4, tc.pairs = 1;
-        kern(xt + (size_t)(n - 1) * K, &tc);
-        memcpy(yo + (size_t)(n - 1) * O, last, 4);
+      } else {
+        tc.yp = yo, tc.O = O, tc.pairs = n / 2;
+        if (tc.pairs) kern(xt, &tc);
+        if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
+          int8_t last[8];
+          tc.yp = last, tc.O = 4, tc.pairs = 1;
+          kern(xt + (size_t)(n - 1) * K, &tc);
+          memcpy(yo + (size_t)(n - 1) * O, last, 4);
+        }
       }
     }
     for (; o < O; ++o) { /* the last O % 4 channels one by one */
       mct__arm_pairs(w + (size_t)o * C, C, 0, wv);
-      const mct__fq c = mct__fq_of(r, o);
+      mct__fq c;
+      const int fast = mct__fq_chk(r, o, amax, &c); /* (once per tile: few channels) */
+      const mct__arq cs = mct__arm_ch(r, o);
       int8_t *yp = yt + o;
       for (int32_t p = 0; p < n; ++p, yp += O) {
         const uint32_t *xp = xt + (size_t)(p & ~1) * K + (p & 1);
-        int32_t a = c.bias;
+        int32_t a = 0;
         for (int32_t k = 0; k < K; ++k) a = __smlad((int32_t)xp[2 * k], (int32_t)wv[k], a);
-        *yp = (int8_t)mct__clamp1(mct__fout(a, c.mult, c.add, c.shr), lo, hi);
+        *yp = fast ? (int8_t)mct__clamp1(mct__fout(a + c.bias, c.mult, c.add, c.shr), lo, hi)
+                   : mct__arm_out(r, &cs, a);
       }
     }
   }
@@ -735,6 +688,24 @@ static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
 
+/* mct__arm_widen of both pixels, pixel b MCT__PD words after pixel a, in one pass. */
+static inline void mct__widen2(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
+                               uint32_t *xx) {
+  const uint32_t zz = mct__zz(xz);
+  const int32_t G = C / 4;
+  uint32_t *xb = xx + MCT__PD;
+  for (int32_t g = 0; g < G; ++g) {
+    const uint32_t va = mct__ld32(a + 4 * g), vb = mct__ld32(b + 4 * g);
+    xx[2 * g] = __ssub16(__sxtb16(va), zz);
+    xx[2 * g + 1] = __ssub16(mct__sxtb16_hi(va), zz);
+    xb[2 * g] = __ssub16(__sxtb16(vb), zz);
+    xb[2 * g + 1] = __ssub16(mct__sxtb16_hi(vb), zz);
+  }
+  int16_t *ta = (int16_t *)(xx + 2 * G), *tb = (int16_t *)(xb + 2 * G);
+  for (int32_t c = 4 * G; c < C; ++c)
+    ta[c - 4 * G] = (int16_t)((int32_t)a[c] - xz), tb[c - 4 * G] = (int16_t)((int32_t)b[c] - xz);
+}
+
 /* Both pixels' sums for weight rows o0, o1 (with the trained slice's) added to a00..a11. */
 static inline __attribute__((always_inline)) void mct__acc22(const uint32_t *xx, int32_t C, const int8_t *w, int32_t o0,
                               int32_t o1, const mct_wsplit *ws, const uint32_t *xs, int32_t *a00,
@@ -763,8 +734,7 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
   const mct__arm_rq rq = *r_in, *r = &rq;
   uint32_t xx[2 * MCT__PD] __attribute__((aligned(8)));
   const int32_t ns = ws ? ws->n_sel : 0, S = ((C + 1) / 2 + 2) / 2 * 2;
-  mct__arm_widen(x0p, r->x_zero, C, xx);
-  mct__arm_widen(x1p, r->x_zero, C, xx + MCT__PD);
+  mct__widen2(x0p, x1p, r->x_zero, C, xx);
   if (ns) { /* the slice's channels, S words (8-byte aligned) after x */
     mct__arm_widen_sel(x0p, ws->sel, r->x_zero, ns, xx + S);
     mct__arm_widen_sel(x1p, ws->sel, r->x_zero, ns, xx + MCT__PD + S);
