@@ -1,13 +1,12 @@
-/* !!! NOTE TO THE ENGINEER OPTIMIZING THIS FILE (from the lead; delete this comment before
- * your first commit): your brief referred to a {COMMON} section that was left out. It is in
- * /tmp/brief_common.md: READ IT NOW (worktree use, PYTHONPATH=/work/wt-pw, profiling with
- * bench/hotspots.py --base /tmp/hot-pw, exactness rules, tests, report format). !!! */
 /* conv_arm.c: Cortex-M DSP (SMLAD) paths of the int8 convolution and linear layers, chosen by
  * conv.c on ARMv7E-M cores (see mct_arm.h). Same results as conv.c, bit for bit.
  *
- *   pointwise  per pixel, four output channels at a time: each group of four input channels
- *              is loaded and widened once (SXTB16, minus the zero point) and meets the four
- *              weight rows in eight SMLADs (16 MACs).
+ *   pointwise  few input channels (<= 32): tiles of pixels, two pixels x four output
+ *              channels per pass (naked assembly, 11 instructions per 16 MACs); more: two
+ *              pixels x two channels per pass (naked assembly without a trained slice, 17
+ *              instructions per 16 MACs); the fast requantization (SMMLA, SSAT, bytewise
+ *              clamp) when every channel allows it (mct__fast_ok), else the exact fallbacks;
+ *              per pixel (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
  * Other geometries (depthwise, general) stay with conv.c's loops (return 0).
  */

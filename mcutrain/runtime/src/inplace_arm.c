@@ -1,7 +1,3 @@
-/* !!! NOTE TO THE ENGINEER OPTIMIZING THIS FILE (from the lead; delete this comment before
- * your first commit): your brief referred to a {COMMON} section that was left out. It is in
- * /tmp/brief_common.md: READ IT NOW (worktree use, PYTHONPATH=/work/wt-pw, profiling with
- * bench/hotspots.py --base /tmp/hot-pw, exactness rules, tests, report format). !!! */
 /* inplace_arm.c: Cortex-M DSP versions of the memory-saving int8 kernels of inplace.c:
  * mct_pointwise_s8_inplace and mct_conv2d_s8_rows (the depthwise ones, and stream.c's, are in
  * depthwise_arm.c). Same results bit for bit, same buffer discipline (what is read before it
@@ -17,7 +13,9 @@
  *   pointwise in place   few input channels: tiles of pixels (conv_arm.c); otherwise two
  *                        pixels at a time, both read (widened to the stack) before either
  *                        output is written, four or two output channels per SMLAD pass
- *   rows (general conv)  small kernels (the first layer): weights widened to int16 once per
+ *   rows (general conv)  3x3 stride-2 (across) on three channels (the first layer): input rows
+ *                        widened once per strip, two pixels x four channels per pass (naked
+ *                        assembly); other small kernels: weights widened to int16 once per
  *                        call, per output pixel the window as int16 (x - x_zero, 0 in the
  *                        padding), SMLAD over pairs of both; larger ones: an im2col column
  *                        against four int8 weight rows
