@@ -748,14 +748,14 @@ static inline void mct__stream_full4(const int8_t *const *rows, const int8_t *wt
 static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const int32_t *wsum,
                               const mct__arm_rq *r_in, const mct__rqc *tab, int32_t kh,
                               int32_t kw, int32_t left, int32_t W, int32_t E, int full,
-                              int8_t *out) {
+                              int32_t e0, int8_t *out) {
   const mct__arm_rq rq = *r_in, *r = &rq;
   const int32_t yz = r->y_zero, lo = r->act_min, hi = r->act_max;
   const uint32_t zz = mct__zz(r->x_zero);
   const int8_t *fr[MCT__DW_MAXK];
   if (full)
     for (int32_t i = 0; i < kh; ++i) fr[i] = rows[i] + (size_t)left * E;
-  int32_t e = 0, a[4];
+  int32_t e = e0, a[4];
   for (; e + 4 <= E; e += 4) {
     if (full) {
       const int8_t *fe[MCT__DW_MAXK];
@@ -836,10 +836,43 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
       rows[i] = hr < 0 || hr >= H ? NULL : ring + (size_t)(hr % kh) * RE;
       rows_full &= rows[i] != NULL;
     }
+    /* the rows inside the image, and the outputs whose windows' columns all are */
+    const int32_t i0 = top < 0 ? -top : 0, i1 = H - top < kh ? H - top : kh;
+    int32_t oa = (pw + sw - 1) / sw, ob = W - kw + pw >= 0 ? (W - kw + pw) / sw + 1 : 0;
+    if (ob > Wo) ob = Wo;
+    if (oa > ob) oa = ob;
+    if (i1 > i0 && ob > oa && kh <= MCT__DW4_K && kw <= MCT__DW4_K) {
+      /* interior outputs, four channels at a time straight from the ring */
+      const int8_t *gr[MCT__DW_MAXK];
+      for (int32_t e = 0; e + 4 <= E; e += 4) {
+        uint32_t wq[2 * MCT__DW4_KK];
+        int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
+        const int8_t *wk[4];
+        for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kh * kw;
+        mct__dw4_widen(wk, kh, kw, wq, rowsum);
+        for (int32_t i = i0; i < i1; ++i)
+          for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
+        mct__dw4q q4;
+        const int mode = mct__dw4_consts(&r, e, ws4, (i1 - i0) * kw, &q4);
+        for (int32_t i = i0; i < i1; ++i)
+          gr[i - i0] = rows[i] + (size_t)(oa * sw - pw) * E + e;
+        mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa,
+                          wq + 2 * i0 * kw, &q4, mode, &r, row_out + (size_t)oa * E + e, (size_t)E);
+      }
+      if (E % 4)
+        for (int32_t ow = oa; ow < ob; ++ow)
+          mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, ow * sw - pw, W, E, rows_full,
+                            E - E % 4, row_out + (size_t)ow * E);
+    } else {
+      oa = ob = 0;
+    }
     for (int32_t ow = 0; ow < Wo; ++ow) {
+      if (ow == oa) ow = ob;
+      if (ow >= Wo) break;
       const int32_t left = ow * sw - pw;
       const int full = rows_full && left >= 0 && left + kw <= W;
-      mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, left, W, E, full, row_out + (size_t)ow * E);
+      mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, left, W, E, full, 0,
+                        row_out + (size_t)ow * E);
     }
     memcpy(y + (size_t)ro * RO, row_out, RO);
   }
