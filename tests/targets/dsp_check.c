@@ -210,6 +210,38 @@ static void add_cases(void) {
   }
 }
 
+/* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
+/* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
+ * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
+ * slices, both clamp forms and the general requantization (mixed within a group). */
+static void dw_group_cases(void) {
+  static const int32_t cfg[][8] = {/* H, W, C (= E), K, stride, pad, Ci, full range */
+                                   {7, 20, 16, 3, 1, 1, 8, 1},  {9, 17, 8, 3, 2, 1, 16, 0},
+                                   {6, 64, 4, 3, 1, 1, 12, 1},  {5, 80, 4, 3, 1, 1, 24, 1},
+                                   {8, 9, 12, 5, 1, 2, 4, 0},   {10, 10, 6, 3, 2, 1, 20, 1},
+                                   {12, 13, 8, 3, 1, 0, 8, 1},  {4, 4, 12, 3, 1, 1, 16, 0},
+                                   {11, 16, 10, 3, 2, 1, 24, 1}, {3, 5, 8, 3, 1, 1, 8, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3], Ci = cfg[k][6];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, cfg[k][7]);
+    fill8(X, H * Wd * (C > Ci ? C : Ci)), fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    memcpy(Y, X, (size_t)H * Wd * C);
+    int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, k & 1 ? &ws : 0, BIAS, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, k % 3 != 1);
+    fill8(W2, C * Ci);
+    st = mct_expand_dw_s8(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    memset(Y, 0, (size_t)g.out_h * g.out_w * C);
+    st = mct_expand_dw_s8_rows(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, RING, WORK);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
+/* ---- end dw ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -219,6 +251,7 @@ int main(void) {
   float_cases();
   mask_cases();
   add_cases();
+  dw_group_cases();
   mct_sh_close(out_fd);
   return 0;
 }
