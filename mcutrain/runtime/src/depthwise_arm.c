@@ -302,8 +302,11 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
     for (int32_t i = 0; i < nr; ++i) {
       const int8_t *pi = p[i];
 #pragma GCC unroll 16
-      for (int32_t j = 0; j < kw; ++j, w += 2) {
-        MCT__DW4_TAP(mct__ld32(pi + (size_t)j * ps), w[0], w[1], a0, a1, a2, a3);
+      for (int32_t j = 0; j < kw; ++j) {
+        uint32_t wa_, wb_; /* both weight words at once, the pointer moved on (LDRD) */
+        __asm__("ldrd %[a], %[b], [%[p]], #8" : [a] "=r"(wa_), [b] "=r"(wb_), [p] "+r"(w)
+                : "m"(*(const uint32_t(*)[2])w));
+        MCT__DW4_TAP(mct__ld32(pi + (size_t)j * ps), wa_, wb_, a0, a1, a2, a3);
       }
       p[i] = pi + step;
     }
@@ -458,7 +461,7 @@ static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__
 }
 
 /* Four expanded channels of npix pixels (x: C channels each) into out (four bytes a pixel). */
-static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
+__attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
                             const mct__pw4 *pw, int8_t *out) {
   const int32_t G = C / 4;
   if (pw->mode == 0) {
@@ -626,7 +629,7 @@ MCT__PWC(4)
 MCT__PWC(6)
 MCT__PWC(8)
 
-static void mct__arm_pw_channel(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
+__attribute__((noinline)) static void mct__arm_pw_channel(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
                                 const int8_t *we, int32_t e, int8_t *t) {
   const mct__arm_rq rq = *r_in, *r = &rq; /* a local copy: int8_t stores cannot alias it */
   int32_t sw = 0;
@@ -790,6 +793,31 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
   }
 }
 
+/* Interior outputs [oa, ob) of one output row of the streamed kernel, four channels at a
+ * time straight from the ring (rows: ring rows of kernel rows i0..i1 - 1, column 0). */
+__attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
+                                                        const mct__arm_rq *r, const int8_t *w2,
+                                                        const int8_t *const *rows, int32_t i0,
+                                                        int32_t i1, int32_t oa, int32_t ob,
+                                                        int32_t E, int8_t *row_out) {
+  const int32_t kh = g2->k_h, kw = g2->k_w, sw = g2->stride_w, pw = g2->pad_w;
+  const int8_t *gr[MCT__DW4_K];
+  for (int32_t e = 0; e + 4 <= E; e += 4) {
+    uint32_t wq[2 * MCT__DW4_KK];
+    int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
+    const int8_t *wk[4];
+    for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kh * kw;
+    mct__dw4_widen(wk, kh, kw, wq, rowsum);
+    for (int32_t i = i0; i < i1; ++i)
+      for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
+    mct__dw4q q4;
+    const int mode = mct__dw4_consts(r, e, ws4, (i1 - i0) * kw, &q4);
+    for (int32_t i = 0; i < i1 - i0; ++i) gr[i] = rows[i] + (size_t)(oa * sw - pw) * E + e;
+    mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
+                      &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
+  }
+}
+
 int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
                                  const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
                                  const mct_requant *q2, const int8_t *w2, const int32_t *b2,
@@ -842,23 +870,7 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
     if (ob > Wo) ob = Wo;
     if (oa > ob) oa = ob;
     if (i1 > i0 && ob > oa && kh <= MCT__DW4_K && kw <= MCT__DW4_K) {
-      /* interior outputs, four channels at a time straight from the ring */
-      const int8_t *gr[MCT__DW_MAXK];
-      for (int32_t e = 0; e + 4 <= E; e += 4) {
-        uint32_t wq[2 * MCT__DW4_KK];
-        int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
-        const int8_t *wk[4];
-        for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kh * kw;
-        mct__dw4_widen(wk, kh, kw, wq, rowsum);
-        for (int32_t i = i0; i < i1; ++i)
-          for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
-        mct__dw4q q4;
-        const int mode = mct__dw4_consts(&r, e, ws4, (i1 - i0) * kw, &q4);
-        for (int32_t i = i0; i < i1; ++i)
-          gr[i - i0] = rows[i] + (size_t)(oa * sw - pw) * E + e;
-        mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa,
-                          wq + 2 * i0 * kw, &q4, mode, &r, row_out + (size_t)oa * E + e, (size_t)E);
-      }
+      mct__rows_groups(g2, &r, w2, rows + i0, i0, i1, oa, ob, E, row_out);
       if (E % 4)
         for (int32_t ow = oa; ow < ob; ++ow)
           mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, ow * sw - pw, W, E, rows_full,
