@@ -229,7 +229,7 @@ static void mct__arm_dw_plane_pad(const mct_conv_geom *g, const mct__arm_rq *r, 
 
 #define MCT__DW4_K 7        /* kernel rows and columns of the group kernel */
 #define MCT__DW4_KK 49      /* its taps */
-#define MCT__DW4_RING 288   /* words of the group ring on the stack (kh + 1 rows) */
+#define MCT__DW4_RING 544   /* words of the group ring on the stack (kh + 1 rows, 2 a pixel) */
 #define MCT__PW4_C 64       /* input channels of the fused 1x1 in groups */
 
 typedef struct {
@@ -285,8 +285,25 @@ static inline __attribute__((always_inline)) int8_t mct__dw4_rq(int32_t a, int32
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
+ * the input and of the weights by LDRD, both pointers moved on. */
+#define MCT__DW4_TAPW(px, pw, a0, a1, a2, a3)                                                    \
+  do {                                                                                        \
+    uint32_t xe_, xo_, wa_, wb_;                                                              \
+    __asm__("ldrd %[xe], %[xo], [%[xp]], #8\n\t"                                               \
+            "ldrd %[wa], %[wb], [%[wp]], #8\n\t"                                               \
+            "smlabb %[b0], %[xe], %[wa], %[b0]\n\t"                                           \
+            "smlatt %[b2], %[xe], %[wa], %[b2]\n\t"                                           \
+            "smlabb %[b1], %[xo], %[wb], %[b1]\n\t"                                           \
+            "smlatt %[b3], %[xo], %[wb], %[b3]"                                               \
+            : [b0] "+r"(a0), [b1] "+r"(a1), [b2] "+r"(a2), [b3] "+r"(a3), [xe] "=&r"(xe_),      \
+              [xo] "=&r"(xo_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [xp] "+r"(px), [wp] "+r"(pw)   \
+            : "m"(*(const uint32_t(*)[2])px), "m"(*(const uint32_t(*)[2])pw));                 \
+  } while (0)
+
 /* n outputs of channels e..e+3 (y, ys apart) from nr rows (rows[i]: the first window's first
- * tap), taps ps bytes apart, windows step bytes apart; wq: the widened weights of those rows. */
+ * tap), taps ps bytes apart (0: a widened ring, 8 bytes a pixel), windows step bytes apart;
+ * wq: the widened weights of those rows. */
 static inline __attribute__((always_inline)) void mct__dw4_run(
     const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
     const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, const int mode,
@@ -301,6 +318,12 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
 #pragma GCC unroll 16
     for (int32_t i = 0; i < nr; ++i) {
       const int8_t *pi = p[i];
+      if (ps == 0) { /* a widened ring: two words a pixel, no SXTB16 */
+#pragma GCC unroll 16
+        for (int32_t j = 0; j < kw; ++j) MCT__DW4_TAPW(pi, w, a0, a1, a2, a3);
+        p[i] = pi + step - (size_t)8 * kw;
+        continue;
+      }
 #pragma GCC unroll 16
       for (int32_t j = 0; j < kw; ++j) {
         uint32_t wa_, wb_; /* both weight words at once, the pointer moved on (LDRD) */
@@ -349,8 +372,14 @@ static void mct__dw4_general(const int8_t *const *rows, int32_t nr, int32_t kw, 
     const uint32_t *w = wq;
     for (int32_t i = 0; i < nr; ++i) {
       for (int32_t j = 0; j < kw; ++j, w += 2) {
-        const uint32_t v = mct__ld32(p[i] + (size_t)j * ps);
-        const int32_t ve = (int32_t)__sxtb16(v), vo = (int32_t)mct__sxtb16_hi(v);
+        int32_t ve, vo;
+        if (ps == 0) {
+          ve = (int32_t)mct__ld32(p[i] + (size_t)8 * j);
+          vo = (int32_t)mct__ld32(p[i] + (size_t)8 * j + 4);
+        } else {
+          const uint32_t v = mct__ld32(p[i] + (size_t)j * ps);
+          ve = (int32_t)__sxtb16(v), vo = (int32_t)mct__sxtb16_hi(v);
+        }
         a[0] = __smlabb(ve, (int32_t)w[0], a[0]);
         a[2] = __smlatt(ve, (int32_t)w[0], a[2]);
         a[1] = __smlabb(vo, (int32_t)w[1], a[1]);
@@ -362,10 +391,23 @@ static void mct__dw4_general(const int8_t *const *rows, int32_t nr, int32_t kw, 
   }
 }
 
+MCT__NOSCHED static void mct__dw4w_any_ssat(const int8_t *const *rows, int32_t nr, int32_t kw,
+                                            size_t step, int32_t n, const uint32_t *wq,
+                                            const mct__dw4q *q, int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, 0, step, n, wq, q, 0, y, ys);
+}
+MCT__NOSCHED static void mct__dw4w_any_clamp(const int8_t *const *rows, int32_t nr, int32_t kw,
+                                             size_t step, int32_t n, const uint32_t *wq,
+                                             const mct__dw4q *q, int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, 0, step, n, wq, q, 1, y, ys);
+}
+
 static void mct__dw4_dispatch(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
                               size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
                               int mode, const mct__arm_rq *r, int8_t *y, size_t ys) {
-  if (mode == 2)
+  if (mode != 2 && ps == 0)
+    (mode ? mct__dw4w_any_clamp : mct__dw4w_any_ssat)(rows, nr, kw, step, n, wq, q, y, ys);
+  else if (mode == 2)
     mct__dw4_general(rows, nr, kw, ps, step, n, wq, q, r, y, ys);
   else if (nr == 3 && kw == 3)
     (mode ? mct__dw4_3x3_clamp : mct__dw4_3x3_ssat)(rows, ps, step, n, wq, q, y, ys);
@@ -417,10 +459,10 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
 static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, int32_t npix,
                                                                const int32_t G,
                                                                const mct__pw4 *pw,
-                                                               const int mode, int8_t *out) {
+                                                               const int mode, uint32_t *out) {
   const mct__dw4q *q = &pw->q;
   const int32_t lo = q->lo, hi = q->hi;
-  for (int32_t p = 0; p < npix; ++p, x += 4 * G, out += 4) {
+  for (int32_t p = 0; p < npix; ++p, x += 4 * G, out += 2) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = pw->wq;
 #pragma GCC unroll 16
@@ -437,32 +479,34 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
       a3 = __smlad(vo, (int32_t)w[7], a3);
     }
     const int32_t k = q->k;
-    out[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
-    out[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
-    out[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
-    out[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
+    const int32_t v0 = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
+    const int32_t v1 = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
+    const int32_t v2 = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
+    const int32_t v3 = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
+    out[0] = ((uint32_t)v0 & 0xFFFFu) | (uint32_t)v2 << 16; /* widened, as the ring holds it */
+    out[1] = ((uint32_t)v1 & 0xFFFFu) | (uint32_t)v3 << 16;
   }
 }
 
 #define MCT__PW4(G)                                                                           \
-  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, int8_t *out) {  \
+  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out) {\
     mct__pw4_run(x, npix, G, pw, 0, out);                                                     \
   }
 MCT__PW4(2)
 MCT__PW4(4)
 MCT__PW4(6)
 static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                         int8_t *out) {
+                         uint32_t *out) {
   mct__pw4_run(x, npix, G, pw, 0, out);
 }
 static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                           int8_t *out) {
+                           uint32_t *out) {
   mct__pw4_run(x, npix, G, pw, 1, out);
 }
 
 /* Four expanded channels of npix pixels (x: C channels each) into out (four bytes a pixel). */
 __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
-                            const mct__pw4 *pw, int8_t *out) {
+                            const mct__pw4 *pw, uint32_t *out) {
   const int32_t G = C / 4;
   if (pw->mode == 0) {
     switch (G) {
@@ -476,7 +520,7 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
     mct__pw4_clamp(x, npix, G, pw, out);
     return;
   }
-  for (int32_t p = 0; p < npix; ++p, x += C, out += 4) {
+  for (int32_t p = 0; p < npix; ++p, x += C, out += 2) {
     int32_t a[4] = {0, 0, 0, 0};
     const uint32_t *w = pw->wq;
     for (int32_t g = 0; g < G; ++g, w += 8) {
@@ -485,7 +529,10 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
       for (int32_t t = 0; t < 4; ++t)
         a[t] = __smlad(vo, (int32_t)w[2 * t + 1], __smlad(ve, (int32_t)w[2 * t], a[t]));
     }
-    for (int32_t t = 0; t < 4; ++t) out[t] = mct__arm_out(r1, &pw->q.c[t], a[t] - pw->q.corr[t]);
+    int32_t v[4];
+    for (int32_t t = 0; t < 4; ++t) v[t] = mct__arm_out(r1, &pw->q.c[t], a[t] - pw->q.corr[t]);
+    out[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
+    out[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
   }
 }
 
@@ -506,10 +553,12 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
     for (int32_t t = 0; t < 4; ++t) wsum[t] += rowsum[4 * i + t];
   mct__dw4q q;
   const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
-  const uint32_t xzw = (uint32_t)(uint8_t)r->x_zero * 0x01010101u;
-  for (int32_t k = 0; k < (kh + 1) * Wp; ++k) ring[k] = xzw;
-  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * Wp);
-  const size_t step = (size_t)4 * g->stride_w, RYS = (size_t)Wo * ys;
+  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs; border x_zero */
+  const uint32_t zz = mct__zz(r->x_zero);
+  for (int32_t k = 0; k < 2 * (kh + 1) * Wp; ++k) ring[k] = zz;
+  const size_t RW = (size_t)2 * Wp; /* words of a ring row */
+  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
+  const size_t step = (size_t)8 * g->stride_w, RYS = (size_t)Wo * ys;
   const int fast33 = mode == 0 && kh == 3 && kw == 3 && g->stride_w <= 2 ? g->stride_w : 0;
   int32_t done = 0;
   for (int32_t ro = 0; ro < Ho; ++ro) {
@@ -517,32 +566,35 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
     int32_t need = top + kh;
     if (need > H) need = H;
     for (; done < need; ++done) {
-      uint32_t *d = ring + (size_t)(done % kh) * Wp + pw_;
+      uint32_t *d = ring + (size_t)(done % kh) * RW + 2 * pw_;
       if (pw) {
-        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, (int8_t *)d);
+        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d);
       } else {
         const int8_t *s = x + (size_t)done * W * xs;
-        for (int32_t w = 0; w < W; ++w, s += xs) d[w] = mct__ld32(s);
+        for (int32_t w = 0; w < W; ++w, s += xs, d += 2) {
+          const uint32_t v = mct__ld32(s);
+          d[0] = __sxtb16(v), d[1] = mct__sxtb16_hi(v);
+        }
       }
     }
     const int8_t *rows[MCT__DW_MAXK];
     for (int32_t i = 0; i < kh; ++i) {
       const int32_t hr = top + i;
-      rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * Wp);
+      rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * RW);
     }
     int8_t *yr = y + (size_t)ro * RYS;
     if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
-      mct__dw4_run(rows, 3, 3, 4, 4, Wo, wq, &q, 0, yr, ys);
+      mct__dw4_run(rows, 3, 3, 0, 8, Wo, wq, &q, 0, yr, ys);
     else if (fast33 == 2)
-      mct__dw4_run(rows, 3, 3, 4, 8, Wo, wq, &q, 0, yr, ys);
+      mct__dw4_run(rows, 3, 3, 0, 16, Wo, wq, &q, 0, yr, ys);
     else
-      mct__dw4_dispatch(rows, kh, kw, 4, step, Wo, wq, &q, mode, r, yr, ys);
+      mct__dw4_dispatch(rows, kh, kw, 0, step, Wo, wq, &q, mode, r, yr, ys);
   }
 }
 
 /* Whether the group ring fits and the geometry suits it. */
 static int mct__dw4_fits(const mct_conv_geom *g) {
-  return g->k_h <= MCT__DW4_K && g->k_w <= MCT__DW4_K && (g->k_h + 1) * (g->in_w + 2 * g->pad_w) <= MCT__DW4_RING &&
+  return g->k_h <= MCT__DW4_K && g->k_w <= MCT__DW4_K && 2 * (g->k_h + 1) * (g->in_w + 2 * g->pad_w) <= MCT__DW4_RING &&
          g->pad_h < g->k_h && g->pad_w < g->k_w && g->out_c == g->in_c;
 }
 
