@@ -456,6 +456,17 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
 }
 
+/* a += the four products of (ve, vo) and the next two weight words (LDRD, pointer moved on). */
+#define MCT__PW4_MAC(ve, vo, pw, a)                                                              \
+  do {                                                                                        \
+    uint32_t wa_, wb_;                                                                        \
+    __asm__("ldrd %[wa], %[wb], [%[wp]], #8\n\t"                                               \
+            "smlad %[b], %[xe], %[wa], %[b]\n\t"                                              \
+            "smlad %[b], %[xo], %[wb], %[b]"                                                  \
+            : [b] "+r"(a), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [wp] "+r"(pw)                      \
+            : [xe] "r"(ve), [xo] "r"(vo), "m"(*(const uint32_t(*)[2])pw));                    \
+  } while (0)
+
 static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, int32_t npix,
                                                                const int32_t G,
                                                                const mct__pw4 *pw,
@@ -466,17 +477,13 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = pw->wq;
 #pragma GCC unroll 16
-    for (int32_t g = 0; g < G; ++g, w += 8) {
+    for (int32_t g = 0; g < G; ++g) {
       const uint32_t v = mct__ld32(x + 4 * g);
-      const int32_t ve = (int32_t)__sxtb16(v), vo = (int32_t)mct__sxtb16_hi(v);
-      a0 = __smlad(ve, (int32_t)w[0], a0);
-      a0 = __smlad(vo, (int32_t)w[1], a0);
-      a1 = __smlad(ve, (int32_t)w[2], a1);
-      a1 = __smlad(vo, (int32_t)w[3], a1);
-      a2 = __smlad(ve, (int32_t)w[4], a2);
-      a2 = __smlad(vo, (int32_t)w[5], a2);
-      a3 = __smlad(ve, (int32_t)w[6], a3);
-      a3 = __smlad(vo, (int32_t)w[7], a3);
+      const uint32_t ve = __sxtb16(v), vo = mct__sxtb16_hi(v);
+      MCT__PW4_MAC(ve, vo, w, a0);
+      MCT__PW4_MAC(ve, vo, w, a1);
+      MCT__PW4_MAC(ve, vo, w, a2);
+      MCT__PW4_MAC(ve, vo, w, a3);
     }
     const int32_t k = q->k;
     const int32_t v0 = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
@@ -492,14 +499,14 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
   static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out) {\
     mct__pw4_run(x, npix, G, pw, 0, out);                                                     \
   }
-MCT__PW4(2)
-MCT__PW4(4)
-MCT__PW4(6)
-static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
+MCT__NOSCHED MCT__PW4(2)
+MCT__NOSCHED MCT__PW4(4)
+MCT__NOSCHED MCT__PW4(6)
+MCT__NOSCHED static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
                          uint32_t *out) {
   mct__pw4_run(x, npix, G, pw, 0, out);
 }
-static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
+MCT__NOSCHED static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
                            uint32_t *out) {
   mct__pw4_run(x, npix, G, pw, 1, out);
 }
