@@ -402,10 +402,61 @@ MCT__NOSCHED static void mct__dw4w_any_clamp(const int8_t *const *rows, int32_t 
   mct__dw4_run(rows, nr, kw, 0, step, n, wq, q, 1, y, ys);
 }
 
+/* Large kernels (5x5, 7x7): rows too many to keep a moving pointer each in registers, so
+ * each window row is its row start (on the stack) plus the window's offset. */
+static inline __attribute__((always_inline)) void mct__dw4_big(
+    const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
+    const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, int8_t *y,
+    const size_t ys) {
+  const int8_t *rs[MCT__DW4_K];
+  for (int32_t i = 0; i < nr; ++i) rs[i] = rows[i];
+  for (size_t off = 0; n > 0; --n, y += ys, off += step) {
+    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    const uint32_t *w = wq;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < nr; ++i) {
+      const int8_t *pi = rs[i] + off;
+      __asm__("" : "+r"(pi)); /* the row start stays on the stack */
+      if (ps == 0) {
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < kw; ++j) MCT__DW4_TAPW(pi, w, a0, a1, a2, a3);
+      } else {
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < kw; ++j, pi += ps) {
+          uint32_t wa_, wb_;
+          __asm__("ldrd %[a], %[b], [%[p]], #8" : [a] "=r"(wa_), [b] "=r"(wb_), [p] "+r"(w)
+                  : "m"(*(const uint32_t(*)[2])w));
+          MCT__DW4_TAP(mct__ld32(pi), wa_, wb_, a0, a1, a2, a3);
+        }
+      }
+    }
+    const int32_t k = q->k;
+    y[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, 0, 0, 0);
+    y[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, 0, 0, 0);
+    y[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, 0, 0, 0);
+    y[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, 0, 0, 0);
+  }
+}
+
+#define MCT__DW4_BIG(NAME, K, PS)                                                               \
+  MCT__NOSCHED static void NAME(const int8_t *const *rows, size_t ps, size_t step, int32_t n,   \
+                                const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) { \
+    mct__dw4_big(rows, K, K, PS, step, n, wq, q, y, ys);                                       \
+  }
+MCT__DW4_BIG(mct__dw4w_5x5_ssat, 5, 0)
+MCT__DW4_BIG(mct__dw4w_7x7_ssat, 7, 0)
+MCT__DW4_BIG(mct__dw4_5x5_ssat, 5, ps)
+MCT__DW4_BIG(mct__dw4_7x7_ssat, 7, ps)
+
 static void mct__dw4_dispatch(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
                               size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
                               int mode, const mct__arm_rq *r, int8_t *y, size_t ys) {
-  if (mode != 2 && ps == 0)
+  if (mode == 0 && nr == kw && (kw == 5 || kw == 7)) {
+    if (ps == 0)
+      (kw == 5 ? mct__dw4w_5x5_ssat : mct__dw4w_7x7_ssat)(rows, 0, step, n, wq, q, y, ys);
+    else
+      (kw == 5 ? mct__dw4_5x5_ssat : mct__dw4_7x7_ssat)(rows, ps, step, n, wq, q, y, ys);
+  } else if (mode != 2 && ps == 0)
     (mode ? mct__dw4w_any_clamp : mct__dw4w_any_ssat)(rows, nr, kw, step, n, wq, q, y, ys);
   else if (mode == 2)
     mct__dw4_general(rows, nr, kw, ps, step, n, wq, q, r, y, ys);
