@@ -239,6 +239,8 @@ typedef struct {
   int32_t lo, hi;
   int32_t corr[4]; /* x_zero * wsum (mode 2) */
   mct__arq c[4];   /* mode 2: the channels' full constants */
+  int32_t cmask;   /* modes 0, 1: channels whose every output is cval (computed as 0, then set) */
+  int8_t cval[4];
 } mct__dw4q;
 
 /* Constants of channels o..o+3 whose weight sums are wsum; returns the mode: 0 SSAT, 1 clamp
@@ -247,13 +249,25 @@ static int mct__dw4_consts(const mct__arm_rq *r, int32_t o, const int32_t wsum[4
                            mct__dw4q *q) {
   int fast = 1;
   const int64_t lim = (int64_t)INT32_MAX - (int64_t)kk * 16384;
+  q->cmask = 0;
   for (int32_t t = 0; t < 4; ++t) {
     q->c[t] = mct__arm_ch(r, o + t);
     const int64_t b = (int64_t)q->c[t].bias - (int64_t)r->x_zero * wsum[t];
-    if (q->c[t].sh < 0 || b > lim || b < -lim) fast = 0;
     q->b[t] = (int32_t)b;
     q->ms[2 * t] = q->c[t].mult, q->ms[2 * t + 1] = q->c[t].sh;
     q->corr[t] = r->x_zero * wsum[t];
+    if (q->c[t].sh < 0 || b > lim || b < -lim) {
+      /* an extreme bias (or a large multiplier): the output is monotone in the exact sum,
+       * |sum| <= 255 * 128 * kk; when both ends give the same byte, so does every sum */
+      const int32_t A = 32640 * kk;
+      const int8_t vlo = mct__arm_out(r, &q->c[t], -A), vhi = mct__arm_out(r, &q->c[t], A);
+      if (q->c[t].mult >= 0 && vlo == vhi) {
+        q->cmask |= 1 << t, q->cval[t] = vlo;
+        q->b[t] = 0, q->ms[2 * t] = 0, q->ms[2 * t + 1] = 0;
+      } else {
+        fast = 0;
+      }
+    }
   }
   q->k = 1 + 2 * r->y_zero, q->lo = r->act_min, q->hi = r->act_max;
   if (!fast) return 2;
@@ -276,6 +290,13 @@ static int mct__dw4_consts(const mct__arm_rq *r, int32_t o, const int32_t wsum[4
               [x] "+r"(x_)                                                                    \
             : [p] "r"(w0), [q] "r"(w1));                                                      \
   } while (0)
+
+/* The constant channels of q into n outputs at y (channel t at y[t], outputs ys apart). */
+static void mct__dw4_fixc(const mct__dw4q *q, int8_t *y, size_t ys, int32_t n) {
+  for (int32_t t = 0; t < 4; ++t)
+    if (q->cmask >> t & 1)
+      for (int32_t p = 0; p < n; ++p) y[(size_t)p * ys + t] = q->cval[t];
+}
 
 static inline __attribute__((always_inline)) int8_t mct__dw4_rq(int32_t a, int32_t mult,
                                                                int32_t sh, int32_t k, int mode,
@@ -566,16 +587,24 @@ MCT__NOSCHED static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G
 __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
                             const mct__pw4 *pw, uint32_t *out) {
   const int32_t G = C / 4;
-  if (pw->mode == 0) {
-    switch (G) {
-      case 2: mct__pw4_2(x, npix, pw, out); return;
-      case 4: mct__pw4_4(x, npix, pw, out); return;
-      case 6: mct__pw4_6(x, npix, pw, out); return;
-      default: mct__pw4_any(x, npix, G, pw, out); return;
-    }
-  }
-  if (pw->mode == 1) {
-    mct__pw4_clamp(x, npix, G, pw, out);
+  if (pw->mode != 2) {
+    if (pw->mode == 1)
+      mct__pw4_clamp(x, npix, G, pw, out);
+    else if (G == 2)
+      mct__pw4_2(x, npix, pw, out);
+    else if (G == 4)
+      mct__pw4_4(x, npix, pw, out);
+    else if (G == 6)
+      mct__pw4_6(x, npix, pw, out);
+    else
+      mct__pw4_any(x, npix, G, pw, out);
+    for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
+      if (pw->q.cmask >> t & 1)
+        for (int32_t p = 0; p < npix; ++p) {
+          uint32_t *o = out + 2 * p + (t & 1);
+          *o = t >> 1 ? (*o & 0xFFFFu) | (uint32_t)pw->q.cval[t] << 16
+                      : (*o & 0xFFFF0000u) | ((uint32_t)pw->q.cval[t] & 0xFFFFu);
+        }
     return;
   }
   for (int32_t p = 0; p < npix; ++p, x += C, out += 2) {
@@ -647,6 +676,7 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       mct__dw4_run(rows, 3, 3, 0, 16, Wo, wq, &q, 0, yr, ys);
     else
       mct__dw4_dispatch(rows, kh, kw, 0, step, Wo, wq, &q, mode, r, yr, ys);
+    if (q.cmask && mode != 2) mct__dw4_fixc(&q, yr, ys, Wo);
   }
 }
 
@@ -925,6 +955,7 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
     for (int32_t i = 0; i < i1 - i0; ++i) gr[i] = rows[i] + (size_t)(oa * sw - pw) * E + e;
     mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
                       &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
+    if (q4.cmask && mode != 2) mct__dw4_fixc(&q4, row_out + (size_t)oa * E + e, (size_t)E, ob - oa);
   }
 }
 
