@@ -939,7 +939,8 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
                                                         const mct__arm_rq *r, const int8_t *w2,
                                                         const int8_t *const *rows, int32_t i0,
                                                         int32_t i1, int32_t oa, int32_t ob,
-                                                        int32_t E, int8_t *row_out) {
+                                                        int32_t E, const mct__rqc *tab,
+                                                        const uint32_t *slow, int8_t *row_out) {
   const int32_t kh = g2->k_h, kw = g2->k_w, sw = g2->stride_w, pw = g2->pad_w;
   const int8_t *gr[MCT__DW4_K];
   for (int32_t e = 0; e + 4 <= E; e += 4) {
@@ -951,7 +952,18 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
     for (int32_t i = i0; i < i1; ++i)
       for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
     mct__dw4q q4;
-    const int mode = mct__dw4_consts(r, e, ws4, (i1 - i0) * kw, &q4);
+    int mode;
+    if (tab && i1 - i0 == kh && !(slow[e / 32] >> (e % 32) & 0xFu)) {
+      /* all kernel rows, four plain channels: the call's table already has the folded biases */
+      for (int32_t t = 0; t < 4; ++t) {
+        q4.b[t] = tab[e + t].bias;
+        q4.ms[2 * t] = tab[e + t].mult, q4.ms[2 * t + 1] = -2 - tab[e + t].shift;
+      }
+      q4.k = 1 + 2 * r->y_zero, q4.lo = r->act_min, q4.hi = r->act_max, q4.cmask = 0;
+      mode = r->act_min == -128 && r->act_max == 127 ? 0 : 1;
+    } else {
+      mode = mct__dw4_consts(r, e, ws4, (i1 - i0) * kw, &q4);
+    }
     for (int32_t i = 0; i < i1 - i0; ++i) gr[i] = rows[i] + (size_t)(oa * sw - pw) * E + e;
     mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
                       &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
@@ -987,6 +999,14 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
   mct__rqc tab[MCT_ARM_TABLE];
   const mct__rqc *tp = NULL;
   if (E <= MCT_ARM_TABLE && mct__arm_table(&r, E, wsum, r.x_zero, tab)) tp = tab;
+  /* channels the table cannot serve to the group kernels directly (bit c of slow[c / 32]):
+   * no SMMUL path, or a folded bias too close to the int32 limits for raw sums */
+  uint32_t slow[MCT_ARM_TABLE / 32] = {0};
+  if (tp) {
+    const int64_t lim = (int64_t)INT32_MAX - (int64_t)kh * kw * 16384;
+    for (int32_t e = 0; e < E; ++e)
+      if (tab[e].shift > -2 || tab[e].bias > lim || tab[e].bias < -lim) slow[e / 32] |= 1u << (e % 32);
+  }
   mct_conv_geom row1 = *g1;
   row1.in_h = row1.out_h = 1;
   int32_t done = 0;
@@ -1011,7 +1031,7 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
     if (ob > Wo) ob = Wo;
     if (oa > ob) oa = ob;
     if (i1 > i0 && ob > oa && kh <= MCT__DW4_K && kw <= MCT__DW4_K) {
-      mct__rows_groups(g2, &r, w2, rows + i0, i0, i1, oa, ob, E, row_out);
+      mct__rows_groups(g2, &r, w2, rows + i0, i0, i1, oa, ob, E, tp, slow, row_out);
       if (E % 4)
         for (int32_t ow = oa; ow < ob; ++ow)
           mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, ow * sw - pw, W, E, rows_full,
