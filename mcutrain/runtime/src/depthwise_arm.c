@@ -329,14 +329,14 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
     const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
     const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, const int mode,
     int8_t *y, const size_t ys) {
-  const int8_t *p[MCT__DW_MAXK];
-#pragma GCC unroll 16
+  const int8_t *p[MCT__DW4_K] = {0};
+#pragma GCC unroll 8
   for (int32_t i = 0; i < nr; ++i) p[i] = rows[i];
   const int32_t lo = q->lo, hi = q->hi;
   for (; n > 0; --n, y += ys) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = wq;
-#pragma GCC unroll 16
+#pragma GCC unroll 8
     for (int32_t i = 0; i < nr; ++i) {
       const int8_t *pi = p[i];
       if (ps == 0) { /* a widened ring: two words a pixel, no SXTB16 */
@@ -363,10 +363,6 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
 }
 
 #define MCT__NOSCHED __attribute__((optimize("no-schedule-insns")))
-MCT__NOSCHED static void mct__dw4_3x3_ssat(const int8_t *const *rows, size_t ps, size_t step, int32_t n,
-                              const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) {
-  mct__dw4_run(rows, 3, 3, ps, step, n, wq, q, 0, y, ys);
-}
 MCT__NOSCHED static void mct__dw4_3x3_clamp(const int8_t *const *rows, size_t ps, size_t step, int32_t n,
                                const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) {
   mct__dw4_run(rows, 3, 3, ps, step, n, wq, q, 1, y, ys);
@@ -429,7 +425,7 @@ static inline __attribute__((always_inline)) void mct__dw4_big(
     const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
     const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, int8_t *y,
     const size_t ys) {
-  const int8_t *rs[MCT__DW4_K];
+  const int8_t *rs[MCT__DW4_K] = {0};
   for (int32_t i = 0; i < nr; ++i) rs[i] = rows[i];
   for (size_t off = 0; n > 0; --n, y += ys, off += step) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
@@ -462,12 +458,14 @@ static inline __attribute__((always_inline)) void mct__dw4_big(
 #define MCT__DW4_BIG(NAME, K, PS)                                                               \
   MCT__NOSCHED static void NAME(const int8_t *const *rows, size_t ps, size_t step, int32_t n,   \
                                 const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) { \
+    (void)ps;                                                                                 \
     mct__dw4_big(rows, K, K, PS, step, n, wq, q, y, ys);                                       \
   }
 MCT__DW4_BIG(mct__dw4w_5x5_ssat, 5, 0)
 MCT__DW4_BIG(mct__dw4w_7x7_ssat, 7, 0)
 MCT__DW4_BIG(mct__dw4_5x5_ssat, 5, ps)
 MCT__DW4_BIG(mct__dw4_7x7_ssat, 7, ps)
+MCT__DW4_BIG(mct__dw4_3x3b_ssat, 3, ps)
 
 static void mct__dw4_dispatch(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
                               size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
@@ -482,7 +480,7 @@ static void mct__dw4_dispatch(const int8_t *const *rows, int32_t nr, int32_t kw,
   else if (mode == 2)
     mct__dw4_general(rows, nr, kw, ps, step, n, wq, q, r, y, ys);
   else if (nr == 3 && kw == 3)
-    (mode ? mct__dw4_3x3_clamp : mct__dw4_3x3_ssat)(rows, ps, step, n, wq, q, y, ys);
+    (mode ? mct__dw4_3x3_clamp : mct__dw4_3x3b_ssat)(rows, ps, step, n, wq, q, y, ys);
   else
     (mode ? mct__dw4_any_clamp : mct__dw4_any_ssat)(rows, nr, kw, ps, step, n, wq, q, y, ys);
 }
