@@ -502,6 +502,21 @@ static void mct__dw4_widen(const int8_t *const wk[4], int32_t kh, int32_t kw, ui
   }
 }
 
+/* mct__dw4_widen from weights regrouped by tap (wt[t * E + e]: four channels a word). */
+static void mct__dw4_widen_t(const int8_t *wt, int32_t E, int32_t kh, int32_t kw, uint32_t *wq,
+                             int32_t *rowsum) {
+  for (int32_t i = 0; i < kh; ++i) {
+    uint32_t se = 0, so = 0; /* int16 pair sums: |sum| <= 128 * kw */
+    for (int32_t j = 0; j < kw; ++j, wt += E, wq += 2) {
+      const uint32_t v = mct__ld32(wt);
+      wq[0] = __sxtb16(v), wq[1] = mct__sxtb16_hi(v);
+      se = __sadd16(se, wq[0]), so = __sadd16(so, wq[1]);
+    }
+    rowsum[4 * i] = (int16_t)se, rowsum[4 * i + 2] = (int32_t)se >> 16;
+    rowsum[4 * i + 1] = (int16_t)so, rowsum[4 * i + 3] = (int32_t)so >> 16;
+  }
+}
+
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
@@ -934,7 +949,7 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
 /* Interior outputs [oa, ob) of one output row of the streamed kernel, four channels at a
  * time straight from the ring (rows: ring rows of kernel rows i0..i1 - 1, column 0). */
 __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
-                                                        const mct__arm_rq *r, const int8_t *w2,
+                                                        const mct__arm_rq *r, const int8_t *wt,
                                                         const int8_t *const *rows, int32_t i0,
                                                         int32_t i1, int32_t oa, int32_t ob,
                                                         int32_t E, const mct__rqc *tab,
@@ -944,9 +959,7 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
   for (int32_t e = 0; e + 4 <= E; e += 4) {
     uint32_t wq[2 * MCT__DW4_KK];
     int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
-    const int8_t *wk[4];
-    for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kh * kw;
-    mct__dw4_widen(wk, kh, kw, wq, rowsum);
+    mct__dw4_widen_t(wt + e, E, kh, kw, wq, rowsum);
     for (int32_t i = i0; i < i1; ++i)
       for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
     mct__dw4q q4;
@@ -1029,7 +1042,7 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
     if (ob > Wo) ob = Wo;
     if (oa > ob) oa = ob;
     if (i1 > i0 && ob > oa && kh <= MCT__DW4_K && kw <= MCT__DW4_K) {
-      mct__rows_groups(g2, &r, w2, rows + i0, i0, i1, oa, ob, E, tp, slow, row_out);
+      mct__rows_groups(g2, &r, wt, rows + i0, i0, i1, oa, ob, E, tp, slow, row_out);
       if (E % 4)
         for (int32_t ow = oa; ow < ob; ++ow)
           mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, ow * sw - pw, W, E, rows_full,
