@@ -7,16 +7,19 @@
  * results bit for bit, same buffers and scratch; entered through -Wl,--wrap like
  * inplace_arm.c (see there).
  *
- *   one channel plane    row by row: interior outputs four at a time with the whole kernel
- *                        row in registers over the raw inputs (the zero point comes off as
- *                        x_zero * the taps' weight sum), border outputs clipped; the raw sums
- *                        of a row requantized together with the channel's constants in
- *                        registers; small planes are first copied into a border of x_zero,
- *                        so that every output is an interior one
- *   expansion (1x1)      per expanded channel, its weight row widened once, pixels streamed
- *   streamed expansion   the 1x1 rows by mct_conv2d_s8 (DSP), the depthwise taps over four
- *                        channels at once (SMLABB / SMLATT on SXTB16 halves), full windows
- *                        without checks and with the zero point folded into the bias
+ *   four channels at once  (mct__dw4_*) HWC keeps channels e..e+3 of a pixel in one word:
+ *                        each input row of the group is copied (in place) or computed by the
+ *                        fused 1x1 (expansion) once into a ring of widened rows with a border
+ *                        of x_zero, so every window is a full one; the zero point is folded
+ *                        into the accumulators' start (bias - x_zero * wsum), each tap is two
+ *                        LDRDs and four SMLABB / SMLATT, requantization SMMUL, ASR, ADD, SSAT.
+ *                        In place, output row r is written only once every input row it
+ *                        covers is in the ring (mct__dw4_inplace_ok).
+ *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
+ *                        same group kernels straight from the ring (rows outside the image:
+ *                        fewer kernel rows, their own weight sums folded), borders clipped
+ *   one channel plane    (mct__arm_dw_plane) the rest: channel remainders, multipliers, rows
+ *                        wider than the group ring
  */
 #include "mct_arm.h"
 
