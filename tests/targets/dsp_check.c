@@ -210,6 +210,32 @@ static void add_cases(void) {
   }
 }
 
+/* ---- opt-float: float backward kernels (1x1 grad input streaming, in place both ways) ---- */
+static void float_stream_cases(void) {
+  /* {pixels, in_c, out_c, slice (1: zero frozen channels), scale} */
+  static const int32_t cfg[][5] = {{16, 56, 336, 0, 1}, {16, 336, 56, 0, 1}, {64, 192, 32, 0, 1},
+                                   {70, 24, 13, 0, 1},  {9, 40, 40, 0, 0},   {5, 48, 301, 0, 1},
+                                   {6, 301, 7, 0, 1},   {16, 64, 22, 1, 1},  {11, 20, 64, 1, 0},
+                                   {3, 4, 1, 0, 1},     {1, 8, 3, 0, 1},     {33, 100, 16, 1, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    mct_wsplit ws = slice(C, 5, O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    const mct_wsplit *wp = cfg[k][3] ? &ws : 0;
+    const float *sc = cfg[k][4] ? S : 0;
+    int st = mct_conv2d_grad_input_f32(&g, G, W1, wp, sc, F);
+    emit(&st, 4), emit(F, 4 * np * C);
+    for (int32_t i = 0; i < np * (C > O ? C : O); ++i) F[i] = -1.5f;
+    memcpy(F, G, (size_t)4 * np * O);
+    st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, wp, sc, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
+/* ---- end opt-float ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -217,6 +243,7 @@ int main(void) {
   depthwise_cases();
   rows_cases();
   float_cases();
+  float_stream_cases(); /* opt-float */
   mask_cases();
   add_cases();
   mct_sh_close(out_fd);

@@ -22,68 +22,206 @@ int __real_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *b
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp);
 
-#define MCT__G2_MAX 256 /* outputs of a second pixel's gradient copied to the stack (1 KB) */
+/* ---- K x 4 streaming kernels ------------------------------------------------------------- */
 
-/* Columns [c, c + n) of one or two pixels (n <= 8): out_t[u] = sum_o g_t[o] * w[o * ws + c + u]
- * with g already scaled; g1 NULL for one pixel. */
-static void mct__ig_block(const float *g0, const float *g1, const int8_t *w, size_t ws,
-                          int32_t O, int32_t n, float *out0, float *out1) {
-  if (n == 8 && g1) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    float b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0, b6 = 0, b7 = 0;
-    for (int32_t o = 0; o < O; ++o, w += ws) {
-      const float x = g0[o], y = g1[o];
-      if (x == 0.0f && y == 0.0f) continue;
-      float v = (float)w[0];
-      a0 = mct__vmla(a0, x, v), b0 = mct__vmla(b0, y, v);
-      v = (float)w[1];
-      a1 = mct__vmla(a1, x, v), b1 = mct__vmla(b1, y, v);
-      v = (float)w[2];
-      a2 = mct__vmla(a2, x, v), b2 = mct__vmla(b2, y, v);
-      v = (float)w[3];
-      a3 = mct__vmla(a3, x, v), b3 = mct__vmla(b3, y, v);
-      v = (float)w[4];
-      a4 = mct__vmla(a4, x, v), b4 = mct__vmla(b4, y, v);
-      v = (float)w[5];
-      a5 = mct__vmla(a5, x, v), b5 = mct__vmla(b5, y, v);
-      v = (float)w[6];
-      a6 = mct__vmla(a6, x, v), b6 = mct__vmla(b6, y, v);
-      v = (float)w[7];
-      a7 = mct__vmla(a7, x, v), b7 = mct__vmla(b7, y, v);
-    }
-    out0[0] = a0, out0[1] = a1, out0[2] = a2, out0[3] = a3;
-    out0[4] = a4, out0[5] = a5, out0[6] = a6, out0[7] = a7;
-    out1[0] = b0, out1[1] = b1, out1[2] = b2, out1[3] = b3;
-    out1[4] = b4, out1[5] = b5, out1[6] = b6, out1[7] = b7;
-  } else if (n == 8) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (int32_t o = 0; o < O; ++o, w += ws) {
-      const float x = g0[o];
-      if (x == 0.0f) continue;
-      a0 = mct__vmla(a0, x, (float)w[0]);
-      a1 = mct__vmla(a1, x, (float)w[1]);
-      a2 = mct__vmla(a2, x, (float)w[2]);
-      a3 = mct__vmla(a3, x, (float)w[3]);
-      a4 = mct__vmla(a4, x, (float)w[4]);
-      a5 = mct__vmla(a5, x, (float)w[5]);
-      a6 = mct__vmla(a6, x, (float)w[6]);
-      a7 = mct__vmla(a7, x, (float)w[7]);
-    }
-    out0[0] = a0, out0[1] = a1, out0[2] = a2, out0[3] = a3;
-    out0[4] = a4, out0[5] = a5, out0[6] = a6, out0[7] = a7;
-  } else {
-    for (int32_t u = 0; u < n; ++u) {
-      float a = 0.0f, b = 0.0f;
-      const int8_t *wu = w + u;
-      for (int32_t o = 0; o < O; ++o, wu += ws) {
-        const float v = (float)*wu;
-        if (g0[o] != 0.0f) a = mct__vmla(a, g0[o], v);
-        if (g1 && g1[o] != 0.0f) b = mct__vmla(b, g1[o], v);
-      }
-      out0[u] = a;
-      if (g1) out1[u] = b;
-    }
+/* a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1):
+ * the K x 4 int8 weights (rows wstride bytes apart) converted to float once, kept in
+ * s12..s31, then per pixel: its four partial sums and K gradients loaded (VLDM), K x 4 VMLAs,
+ * the sums stored back (VSTM). g rows gstride bytes apart, a rows astride bytes apart. */
+static void mct__gs5(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
+                      float *a, int32_t astride, int32_t np) {
+  __asm__ volatile(
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s26, s27, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
+      "1:\n\t"
+      "vldmia %[a], {s0-s3}\n\t"
+      "vldmia %[g], {s4-s8}\n\t"
+      "add %[g], %[g], %[gs]\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+      "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+      "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+      "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t"
+      "vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t"
+      "vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia %[a], {s0-s3}\n\t"
+      "add %[a], %[a], %[as]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__gs4(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
+                      float *a, int32_t astride, int32_t np) {
+  __asm__ volatile(
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s26, s27, r4, r5\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "1:\n\t"
+      "vldmia %[a], {s0-s3}\n\t"
+      "vldmia %[g], {s4-s7}\n\t"
+      "add %[g], %[g], %[gs]\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+      "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+      "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+      "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t"
+      "vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia %[a], {s0-s3}\n\t"
+      "add %[a], %[a], %[as]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+}
+
+static void mct__gs3(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
+                      float *a, int32_t astride, int32_t np) {
+  __asm__ volatile(
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "1:\n\t"
+      "vldmia %[a], {s0-s3}\n\t"
+      "vldmia %[g], {s4-s6}\n\t"
+      "add %[g], %[g], %[gs]\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+      "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+      "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+      "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia %[a], {s0-s3}\n\t"
+      "add %[a], %[a], %[as]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static void mct__gs2(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
+                      float *a, int32_t astride, int32_t np) {
+  __asm__ volatile(
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "1:\n\t"
+      "vldmia %[a], {s0-s3}\n\t"
+      "vldmia %[g], {s4-s5}\n\t"
+      "add %[g], %[g], %[gs]\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+      "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+      "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia %[a], {s0-s3}\n\t"
+      "add %[a], %[a], %[as]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
+}
+
+static void mct__gs1(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
+                      float *a, int32_t astride, int32_t np) {
+  __asm__ volatile(
+      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "1:\n\t"
+      "vldmia %[a], {s0-s3}\n\t"
+      "vldr s4, [%[g]]\n\t"
+      "add %[g], %[g], %[gs]\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+      "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia %[a], {s0-s3}\n\t"
+      "add %[a], %[a], %[as]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
+}
+
+
+typedef void (*mct__gs_fn)(const int8_t *, int32_t, const float *, int32_t, float *, int32_t,
+                           int32_t);
+static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
+
+/* x[p][c] += sum_{k < K} g[p * gc + k] * w[k * C + c] for c < n4 (a multiple of 4), p < np,
+ * k in order. */
+static void mct__gs_cols(const int8_t *w, int32_t C, int32_t n4, int32_t K, const float *g,
+                         int32_t gc, float *x, int32_t np) {
+  const mct__gs_fn f = mct__gs_k[K];
+  for (int32_t c = 0; c < n4; c += 4) f(w + c, C, g, gc * 4, x + c, C * 4, np);
+}
+
+/* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride], zero g skipped. */
+static float mct__pg_1x1(const float *g, const float *w_scale, const int8_t *w, size_t wstride,
+                         int32_t O) {
+  float a = 0.0f;
+  for (int32_t o = 0; o < O; ++o, w += wstride) {
+    float v = g[o];
+    if (v == 0.0f) continue;
+    if (w_scale) v *= w_scale[o];
+    a = mct__vmla(a, v, (float)*w);
   }
+  return a;
 }
 
 /* Channel c = sel[s] of a trained slice for one pixel: the portable order exactly, the
@@ -105,7 +243,7 @@ static float mct__slice_ch(const float *g, const float *w_scale, const int8_t *w
 
 /* Whether the frozen weights hold zeros in the slice's channels, as generated code keeps
  * them (mct.h): then a slice channel's sum is its slice weights' sum alone (the frozen terms
- * add +-0 to a sum that is never -0), computed by the blocked kernels. */
+ * add +-0 to a sum that is never -0). */
 static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int32_t O) {
   for (int32_t o = 0; o < O; ++o)
     for (int32_t s = 0; s < ws->n_sel; ++s)
@@ -113,66 +251,79 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
   return 1;
 }
 
-/* All C channels (and the trained slice) of one or two pixels: gx_t[c] from g_t (scaled). */
-static void mct__ig_pixels(const float *g0, const float *g1, const int8_t *w,
-                           const mct_wsplit *ws, int zero, int32_t O, int32_t C, float *gx0,
-                           float *gx1) {
-  float t0[8], t1[8];
-  for (int32_t c = 0; c < C; c += 8) {
-    const int32_t n = C - c < 8 ? C - c : 8;
-    mct__ig_block(g0, g1, w + c, (size_t)C, O, n, gx0 + c, g1 ? gx1 + c : t1);
-  }
-  if (!ws) return;
-  if (zero) {
-    for (int32_t s = 0; s < ws->n_sel; s += 8) {
-      const int32_t n = ws->n_sel - s < 8 ? ws->n_sel - s : 8;
-      mct__ig_block(g0, g1, ws->wt + s, (size_t)ws->n_sel, O, n, t0, t1);
-      for (int32_t u = 0; u < n; ++u) {
-        gx0[ws->sel[s + u]] = t0[u];
-        if (g1) gx1[ws->sel[s + u]] = t1[u];
-      }
-    }
-    return;
-  }
-  for (int32_t s = 0; s < ws->n_sel; ++s) {
-    gx0[ws->sel[s]] = mct__slice_ch(g0, NULL, w, C, ws, s, O);
-    if (g1) gx1[ws->sel[s]] = mct__slice_ch(g1, NULL, w, C, ws, s, O);
+/* ---- pointwise, in place --------------------------------------------------------------------- */
+
+#define MCT__IP_COPY 256 /* gradients of a block of pixels copied to the stack (1 KB) */
+
+/* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
+ * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
+ * frozen channels' (+0) ones. */
+static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
+                          const int8_t *w, const mct_wsplit *ws) {
+  const int32_t n4 = C & ~3;
+  memset(x, 0, (size_t)np * C * sizeof(float));
+  if (n4)
+    for (int32_t o = 0; o < O; o += 5)
+      mct__gs_cols(w + (size_t)o * C, C, n4, O - o < 5 ? O - o : 5, g + o, O, x, np);
+  for (int32_t p = 0; p < np; ++p) {
+    const float *gp = g + (size_t)p * O;
+    float *xp = x + (size_t)p * C;
+    for (int32_t c = n4; c < C; ++c) xp[c] = mct__pg_1x1(gp, NULL, w + c, (size_t)C, O);
+    if (ws)
+      for (int32_t s = 0; s < ws->n_sel; ++s)
+        xp[ws->sel[s]] = mct__pg_1x1(gp, NULL, ws->wt + s, (size_t)ws->n_sel, O);
   }
 }
 
-static void mct__scaled(const float *g, const float *w_scale, int32_t O, float *dst) {
-  if (w_scale)
-    for (int32_t o = 0; o < O; ++o) dst[o] = g[o] * w_scale[o];
-  else
-    for (int32_t o = 0; o < O; ++o) dst[o] = g[o];
-}
-
-/* In place, pixel by pixel in the portable kernel's direction; two pixels at a time (the
- * second one's gradient copied to the stack) when out_c <= MCT__G2_MAX: both gradients are
- * copied before either gx is written, and neither gx reaches a pixel still to come. */
+/* G is first scaled in place (G * s_w[o], the portable kernel's gv: a zero G gives +-0, whose
+ * products change no sum, as skipping it does). Then blocks of pixels: a block whose gx rows
+ * lie wholly outside every gradient still to be read (its own included) is computed straight
+ * from buf, streaming its pixels through K x 4 weight tiles; otherwise the block's gradients
+ * are first copied (to the stack, or tmp for one pixel), so its gx may overwrite them.
+ * in_c > out_c: blocks from the end (gx of pixels [a, b) = [a C, b C) is above the gradients
+ * [0, b O) still to be read when b O <= a C); in_c <= out_c: from the start (when b C <= a O). */
 int __wrap_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp) {
   if (!mct__geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
       g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
-      !mct__wsplit_ok(ws, g->in_c))
+      !mct__wsplit_ok(ws, g->in_c) || (ws && !mct__slice_zero(w, g->in_c, ws, g->out_c)))
     return __real_mct_pointwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
-  const int forward = C <= O; /* see inplace_grad.c */
-  float g2[MCT__G2_MAX];
-  const int zero = ws && mct__slice_zero(w, C, ws, O);
-  int32_t k = 0;
-  if (O <= MCT__G2_MAX)
-    for (; k + 2 <= npix; k += 2) {
-      const int32_t p = forward ? k : npix - 1 - k, q = forward ? p + 1 : p - 1;
-      mct__scaled(buf + (size_t)p * O, w_scale, O, tmp);
-      mct__scaled(buf + (size_t)q * O, w_scale, O, g2);
-      mct__ig_pixels(tmp, g2, w, ws, zero, O, C, buf + (size_t)p * C, buf + (size_t)q * C);
+  if (w_scale)
+    for (int32_t p = 0; p < npix; ++p) {
+      float *gp = buf + (size_t)p * O;
+      for (int32_t o = 0; o < O; ++o) gp[o] *= w_scale[o];
     }
-  for (; k < npix; ++k) {
-    const int32_t p = forward ? k : npix - 1 - k;
-    mct__scaled(buf + (size_t)p * O, w_scale, O, tmp);
-    mct__ig_pixels(tmp, NULL, w, ws, zero, O, C, buf + (size_t)p * C, NULL);
+  float cp[MCT__IP_COPY];
+  float *const cbuf = O <= MCT__IP_COPY ? cp : tmp;
+  const int32_t ncap = O <= MCT__IP_COPY ? MCT__IP_COPY / O : 1;
+  if (C > O) {
+    for (int32_t b = npix; b > 0;) {
+      const int32_t ad = (int32_t)(((int64_t)b * O + C - 1) / C), ac = b > ncap ? b - ncap : 0;
+      if (ad < ac) {
+        mct__ip_block(buf + (size_t)ad * O, buf + (size_t)ad * C, b - ad, C, O, w, ws);
+        b = ad;
+      } else {
+        memcpy(cbuf, buf + (size_t)ac * O, (size_t)(b - ac) * O * sizeof(float));
+        mct__ip_block(cbuf, buf + (size_t)ac * C, b - ac, C, O, w, ws);
+        b = ac;
+      }
+    }
+  } else {
+    for (int32_t a = 0; a < npix;) {
+      int32_t bd = (int32_t)(((int64_t)a * O) / C);
+      const int32_t bc = npix - a > ncap ? a + ncap : npix;
+      if (bd > npix) bd = npix;
+      if (bd > bc) {
+        mct__ip_block(buf + (size_t)a * O, buf + (size_t)a * C, bd - a, C, O, w, ws);
+        a = bd;
+      } else {
+        memcpy(cbuf, buf + (size_t)a * O, (size_t)(bc - a) * O * sizeof(float));
+        mct__ip_block(cbuf, buf + (size_t)a * C, bc - a, C, O, w, ws);
+        a = bc;
+      }
+    }
   }
   return MCT_OK;
 }
@@ -305,19 +456,6 @@ static void mct__pg_4x4(const float *gy, int32_t O, const float *w_scale, const 
   a[14] = a32, a[15] = a33;
 }
 
-/* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride]. */
-static float mct__pg_1x1(const float *g, const float *w_scale, const int8_t *w, size_t wstride,
-                         int32_t O) {
-  float a = 0.0f;
-  for (int32_t o = 0; o < O; ++o, w += wstride) {
-    float v = g[o];
-    if (v == 0.0f) continue;
-    if (w_scale) v *= w_scale[o];
-    a = mct__vmla(a, v, (float)*w);
-  }
-  return a;
-}
-
 /* Columns [0, n) of weights w (rows wstride apart) for pixels [p0, p1): gx[p][col(u)], col(u)
  * = sel[u] when sel is given, else u. */
 static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, const int8_t *w,
@@ -345,15 +483,42 @@ static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, co
           mct__pg_1x1(gy + (size_t)p * O, w_scale, w + u, wstride, O);
 }
 
+#define MCT__GI_PIX 64 /* pixels of a block: their K scaled gradients on the stack (1.25 KB) */
+
 /* mct_conv2d_grad_input_f32 of a 1x1 conv (stride 1, no padding, groups 1); arguments are
- * checked by conv_grad.c. */
+ * checked by conv_grad.c. gx starts at +0; per block of pixels and per group of K = 5 output
+ * channels, the block's scaled gradients G * s_w are gathered ([p][K]) and streamed through
+ * the K x 4 weight tiles of every group of four columns: each gx[p][c] still receives its
+ * products in o order, one VMLA each (a zero G's +-0 products change no sum). */
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
                             const mct_wsplit *ws, const float *w_scale, float *gx) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
       g->pad_h != 0 || g->pad_w != 0)
     return 0;
-  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
-  mct__pg_columns(gy, O, w_scale, w, (size_t)C, C, NULL, 0, npix, C, gx);
+  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, n4 = C & ~3;
+  float sg[MCT__GI_PIX * 5];
+  memset(gx, 0, (size_t)npix * C * sizeof(float));
+  for (int32_t p0 = 0; p0 < npix; p0 += MCT__GI_PIX) {
+    const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
+    const float *gp = gy + (size_t)p0 * O;
+    float *xp = gx + (size_t)p0 * C;
+    if (n4)
+      for (int32_t o = 0; o < O; o += 5) {
+        const int32_t K = O - o < 5 ? O - o : 5;
+        float *d = sg;
+        for (int32_t p = 0; p < np; ++p, d += K) {
+          const float *gr = gp + (size_t)p * O + o;
+          if (w_scale)
+            for (int32_t k = 0; k < K; ++k) d[k] = gr[k] * w_scale[o + k];
+          else
+            for (int32_t k = 0; k < K; ++k) d[k] = gr[k];
+        }
+        mct__gs_cols(w + (size_t)o * C, C, n4, K, sg, K, xp, np);
+      }
+    for (int32_t p = 0; p < np; ++p)
+      for (int32_t c = n4; c < C; ++c)
+        xp[(size_t)p * C + c] = mct__pg_1x1(gp + (size_t)p * O, w_scale, w + c, (size_t)C, O);
+  }
   if (ws && mct__slice_zero(w, C, ws, O))
     mct__pg_columns(gy, O, w_scale, ws->wt, (size_t)ws->n_sel, ws->n_sel, ws->sel, 0, npix, C, gx);
   else if (ws)
