@@ -1,14 +1,16 @@
-/* grad_arm.c: Cortex-M (FPv4/FPv5) versions of the float input gradient of 1x1 convolutions:
- * mct_conv2d_grad_input_f32 (dispatched from conv_grad.c) and
- * mct_pointwise_grad_input_f32_inplace (reached through -Wl,--wrap, see inplace_arm.c).
+/* grad_arm.c: Cortex-M (FPv4/FPv5) versions of the float gradients of 1x1 convolutions:
+ * mct_conv2d_grad_input_f32 (dispatched from conv_grad.c), mct_pointwise_grad_input_f32_inplace
+ * and mct_depthwise_grad_input_f32_inplace (reached through -Wl,--wrap, see inplace_arm.c), and
+ * the weight gradient row (conv_grad.c).
  *
  * The same floats as the portable loops: every gx[p][c] starts at +0 and receives
  * (G[p][o] * s_w[o]) * w[o][c] for o = 0, 1, ... in that order, each product rounded before
- * its addition (VMLA.F32 is not fused). What changes is only which sums are in flight at once
- * (several channels of one or two pixels in place, four pixels x four channels otherwise), so
- * one int8 -> float weight conversion serves several pixels. Skipping a zero G (the portable
- * loops do) or adding its +-0 products gives the same sums: a running sum that starts at +0
- * is never -0, and x + (+-0) = x for any other x. The same holds for the trained slice of a
+ * its addition (VMLA.F32 is not fused). What changes is only which sums are in flight at once:
+ * a tile of K output channels x 4 columns of weights is converted to float once and held in
+ * registers while pixels stream through it, each pixel's four partial sums loaded and stored
+ * back (exact: a float store and load change nothing). Skipping a zero G (the portable loops
+ * do) or adding its +-0 products gives the same sums: a running sum that starts at +0 is never
+ * -0, and x + (+-0) = x for any other x. The same holds for the trained slice of a
  * channel-fraction layer: its channels hold zeros in the frozen w, so their sums are taken
  * over the slice's own weights (in o order) and replace the all-zero ones.
  */
@@ -28,19 +30,24 @@ int __real_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *b
  * the K x 4 int8 weights (rows wstride bytes apart) converted to float once, kept in
  * s12..s31, then per pixel: its four partial sums and K gradients loaded (VLDM), K x 4 VMLAs,
  * the sums stored back (VSTM). g rows gstride bytes apart, a rows astride bytes apart. */
-static void mct__gs5(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
-                      float *a, int32_t astride, int32_t np) {
+static void mct__gs5(const int8_t *const *rows, int32_t c, const float *g, int32_t gstride,
+                     float *a, int32_t astride, int32_t np) {
   __asm__ volatile(
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s24, s25, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s26, s27, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r6, [%[rows], #16]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s30, s31, r4, r5\n\t"
       "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
       "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
@@ -69,22 +76,26 @@ static void mct__gs5(const int8_t *w, int32_t wstride, const float *g, int32_t g
       "add %[a], %[a], %[as]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
-      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
-      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
-      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+      : [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
-static void mct__gs4(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
-                      float *a, int32_t astride, int32_t np) {
+static void mct__gs4(const int8_t *const *rows, int32_t c, const float *g, int32_t gstride,
+                     float *a, int32_t astride, int32_t np) {
   __asm__ volatile(
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s24, s25, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
       "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
       "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
@@ -109,20 +120,23 @@ static void mct__gs4(const int8_t *w, int32_t wstride, const float *g, int32_t g
       "add %[a], %[a], %[as]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
-      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
-      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
-      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+      : [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-static void mct__gs3(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
-                      float *a, int32_t astride, int32_t np) {
+static void mct__gs3(const int8_t *const *rows, int32_t c, const float *g, int32_t gstride,
+                     float *a, int32_t astride, int32_t np) {
   __asm__ volatile(
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s20, s21, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
       "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
       "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
@@ -143,18 +157,20 @@ static void mct__gs3(const int8_t *w, int32_t wstride, const float *g, int32_t g
       "add %[a], %[a], %[as]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
-      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
-      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
-      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+      : [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
-static void mct__gs2(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
-                      float *a, int32_t astride, int32_t np) {
+static void mct__gs2(const int8_t *const *rows, int32_t c, const float *g, int32_t gstride,
+                     float *a, int32_t astride, int32_t np) {
   __asm__ volatile(
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\tadd %[w], %[w], %[ws]\n\t"
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s16, s17, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
       "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
       "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
@@ -171,16 +187,17 @@ static void mct__gs2(const int8_t *w, int32_t wstride, const float *g, int32_t g
       "add %[a], %[a], %[as]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
-      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
-      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
-      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
+      : [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
 }
 
-static void mct__gs1(const int8_t *w, int32_t wstride, const float *g, int32_t gstride,
-                      float *a, int32_t astride, int32_t np) {
+static void mct__gs1(const int8_t *const *rows, int32_t c, const float *g, int32_t gstride,
+                     float *a, int32_t astride, int32_t np) {
   __asm__ volatile(
-      "ldrsb r4, [%[w]]\n\tldrsb r5, [%[w], #1]\n\tvmov s12, s13, r4, r5\n\t"
-      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s14, s15, r4, r5\n\t"
+      "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
       "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
       "1:\n\t"
@@ -193,22 +210,22 @@ static void mct__gs1(const int8_t *w, int32_t wstride, const float *g, int32_t g
       "add %[a], %[a], %[as]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
-      : [w] "+r"(w), [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
-      : [ws] "r"(wstride), [gs] "r"(gstride), [as] "r"(astride)
-      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
+      : [g] "+r"(g), [a] "+r"(a), [n] "+r"(np)
+      : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
 
 
-typedef void (*mct__gs_fn)(const int8_t *, int32_t, const float *, int32_t, float *, int32_t,
-                           int32_t);
+typedef void (*mct__gs_fn)(const int8_t *const *, int32_t, const float *, int32_t, float *,
+                           int32_t, int32_t);
 static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
 
-/* x[p][c] += sum_{k < K} g[p * gc + k] * w[k * C + c] for c < n4 (a multiple of 4), p < np,
- * k in order. */
-static void mct__gs_cols(const int8_t *w, int32_t C, int32_t n4, int32_t K, const float *g,
-                         int32_t gc, float *x, int32_t np) {
+/* x[p][c] += sum_{k < K} g[p * gc + k] * rows[k][c] for c < n4 (a multiple of 4), p < np
+ * (rows of x C apart), k in order. */
+static void mct__gs_cols(const int8_t *const *rows, int32_t C, int32_t n4, int32_t K,
+                         const float *g, int32_t gc, float *x, int32_t np) {
   const mct__gs_fn f = mct__gs_k[K];
-  for (int32_t c = 0; c < n4; c += 4) f(w + c, C, g, gc * 4, x + c, C * 4, np);
+  for (int32_t c = 0; c < n4; c += 4) f(rows, c, g, gc * 4, x + c, C * 4, np);
 }
 
 /* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride], zero g skipped. */
@@ -263,8 +280,12 @@ static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32
   const int32_t n4 = C & ~3;
   memset(x, 0, (size_t)np * C * sizeof(float));
   if (n4)
-    for (int32_t o = 0; o < O; o += 5)
-      mct__gs_cols(w + (size_t)o * C, C, n4, O - o < 5 ? O - o : 5, g + o, O, x, np);
+    for (int32_t o = 0; o < O; o += 5) {
+      const int32_t K = O - o < 5 ? O - o : 5;
+      const int8_t *rows[5];
+      for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)(o + k) * C;
+      mct__gs_cols(rows, C, n4, K, g + o, O, x, np);
+    }
   for (int32_t p = 0; p < np; ++p) {
     const float *gp = g + (size_t)p * O;
     float *xp = x + (size_t)p * C;
@@ -485,11 +506,51 @@ static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, co
 
 #define MCT__GI_PIX 64 /* pixels of a block: their K scaled gradients on the stack (1.25 KB) */
 
+/* Whether output channel o has a non-zero gradient among np pixels (g = &G[0][o], rows O
+ * apart): +-0 is the only value whose bits shifted left by one are 0. */
+static int mct__live(const float *g, int32_t O, int32_t np) {
+  for (int32_t p = 0; p < np; ++p, g += O) {
+    uint32_t u;
+    memcpy(&u, g, 4);
+    if (u << 1) return 1;
+  }
+  return 0;
+}
+
+typedef struct {
+  int32_t off[5]; /* byte offsets of the five output channels in a gradient row */
+  float sc[5];    /* their s_w (1 without: x * 1 = x) */
+  int32_t gstride; /* bytes between gradient rows */
+} mct__g5;
+
+/* d[p][k] = g[p][o_k] * s_w[o_k] for k < 5, p < np (np >= 1). */
+static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np) {
+  __asm__ volatile(
+      "ldmia %[t]!, {r4-r8}\n\t"
+      "vldmia %[t]!, {s8-s12}\n\t"
+      "ldr %[t], [%[t]]\n\t"
+      "1:\n\t"
+      "ldr r9, [%[g], r4]\n\tldr r10, [%[g], r5]\n\tvmov s0, s1, r9, r10\n\t"
+      "ldr r9, [%[g], r6]\n\tldr r10, [%[g], r7]\n\tvmov s2, s3, r9, r10\n\t"
+      "ldr r9, [%[g], r8]\n\tvmov s4, r9\n\t"
+      "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+      "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\t"
+      "vstmia %[d]!, {s0-s4}\n\t"
+      "add %[g], %[g], %[t]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [g] "+r"(g), [d] "+r"(d), [n] "+r"(np), [t] "+r"(t)
+      :
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s8", "s9",
+        "s10", "s11", "s12", "cc", "memory");
+}
+
 /* mct_conv2d_grad_input_f32 of a 1x1 conv (stride 1, no padding, groups 1); arguments are
- * checked by conv_grad.c. gx starts at +0; per block of pixels and per group of K = 5 output
- * channels, the block's scaled gradients G * s_w are gathered ([p][K]) and streamed through
- * the K x 4 weight tiles of every group of four columns: each gx[p][c] still receives its
- * products in o order, one VMLA each (a zero G's +-0 products change no sum). */
+ * checked by conv_grad.c. gx starts at +0; per block of pixels, the output channels with a
+ * non-zero gradient in the block are taken five at a time (the others add only +-0
+ * products, which change no sum): their scaled gradients G * s_w gathered ([p][K], the
+ * portable kernel's gv) and streamed through the K x 4 weight tiles of every group of four
+ * columns, so each gx[p][c] still receives its products in o order, one VMLA each. */
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
                             const mct_wsplit *ws, const float *w_scale, float *gx) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
@@ -502,19 +563,29 @@ int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_
     const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
     const float *gp = gy + (size_t)p0 * O;
     float *xp = gx + (size_t)p0 * C;
-    if (n4)
-      for (int32_t o = 0; o < O; o += 5) {
-        const int32_t K = O - o < 5 ? O - o : 5;
+    for (int32_t o = 0; n4 && o < O;) {
+      int32_t K = 0, os[5];
+      for (; o < O && K < 5; ++o)
+        if (mct__live(gp + o, O, np)) os[K++] = o;
+      if (!K) break;
+      const int8_t *rows[5];
+      for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)os[k] * C;
+      if (K == 5) {
+        mct__g5 t;
+        for (int32_t k = 0; k < 5; ++k)
+          t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
+        t.gstride = O * 4;
+        mct__gather5(gp, &t, sg, np);
+      } else {
         float *d = sg;
         for (int32_t p = 0; p < np; ++p, d += K) {
-          const float *gr = gp + (size_t)p * O + o;
-          if (w_scale)
-            for (int32_t k = 0; k < K; ++k) d[k] = gr[k] * w_scale[o + k];
-          else
-            for (int32_t k = 0; k < K; ++k) d[k] = gr[k];
+          const float *gr = gp + (size_t)p * O;
+          for (int32_t k = 0; k < K; ++k)
+            d[k] = w_scale ? gr[os[k]] * w_scale[os[k]] : gr[os[k]];
         }
-        mct__gs_cols(w + (size_t)o * C, C, n4, K, sg, K, xp, np);
       }
+      mct__gs_cols(rows, C, n4, K, sg, K, xp, np);
+    }
     for (int32_t p = 0; p < np; ++p)
       for (int32_t c = n4; c < C; ++c)
         xp[(size_t)p * C + c] = mct__pg_1x1(gp + (size_t)p * O, w_scale, w + c, (size_t)C, O);
