@@ -235,6 +235,15 @@ static void float_stream_cases(void) {
     memcpy(F, G, (size_t)4 * np * O);
     st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, wp, sc, M);
     emit(&st, 4), emit(F, 4 * np * C);
+    /* weight gradient rows (channels with no non-zero gradient included) */
+    fill8(X, np * C);
+    const int32_t xz = k == 2 ? -128 : (k == 3 ? 127 : rint_(-128, 127));
+    int32_t o = 0;
+    for (; o < O && (o + 1) * C <= 16384; ++o) {
+      st = mct_conv2d_grad_weight_row_f32(&g, X, C, xz, 0.0125f, G, o, 0, S[o], GW + o * C);
+      emit(&st, 4);
+    }
+    emit(GW, 4 * o * C);
   }
 }
 /* ---- end opt-float ---- */

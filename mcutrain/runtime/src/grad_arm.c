@@ -407,45 +407,138 @@ int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *b
 
 #define MCT__GW_PIX 256 /* pixels whose non-zero gradients are listed on the stack */
 
+/* float(i) for i = -255 .. 256: (x - x_zero) of int8 x and x_zero as one table load. */
+#define MCT__F4(b) (float)(b), (float)((b) + 1), (float)((b) + 2), (float)((b) + 3)
+#define MCT__F16(b) MCT__F4(b), MCT__F4((b) + 4), MCT__F4((b) + 8), MCT__F4((b) + 12)
+#define MCT__F64(b) MCT__F16(b), MCT__F16((b) + 16), MCT__F16((b) + 32), MCT__F16((b) + 48)
+#define MCT__F256(b) MCT__F64(b), MCT__F64((b) + 64), MCT__F64((b) + 128), MCT__F64((b) + 192)
+static const float mct__i2f[512] = {MCT__F256(-255), MCT__F256(1)};
+static const float mct__zeros[16];
+
+/* out[j] = (sum over k < n, in order, of gv[k] * lut[xl[k][c + j]]) * s for j < NB (n >= 1):
+ * the sums start at +0 (loaded), each x - x_zero one LDRSB and one table LDR. */
+static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s16}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s0, s16, s17\n\tvmla.f32 s1, s16, s18\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s2, s16, s17\n\tvmla.f32 s3, s16, s18\n\t"
+      "ldrsb r4, [r6, #4]\n\tldrsb r5, [r6, #5]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s4, s16, s17\n\tvmla.f32 s5, s16, s18\n\t"
+      "ldrsb r4, [r6, #6]\n\tldrsb r5, [r6, #7]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s6, s16, s17\n\tvmla.f32 s7, s16, s18\n\t"
+      "ldrsb r4, [r6, #8]\n\tldrsb r5, [r6, #9]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s8, s16, s17\n\tvmla.f32 s9, s16, s18\n\t"
+      "ldrsb r4, [r6, #10]\n\tldrsb r5, [r6, #11]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s10, s16, s17\n\tvmla.f32 s11, s16, s18\n\t"
+      "ldrsb r4, [r6, #12]\n\tldrsb r5, [r6, #13]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s12, s16, s17\n\tvmla.f32 s13, s16, s18\n\t"
+      "ldrsb r4, [r6, #14]\n\tldrsb r5, [r6, #15]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s14, s16, s17\n\tvmla.f32 s15, s16, s18\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\t""vmul.f32 s5, s5, %[s]\n\t""vmul.f32 s6, s6, %[s]\n\t""vmul.f32 s7, s7, %[s]\n\t"
+      "vmul.f32 s8, s8, %[s]\n\t""vmul.f32 s9, s9, %[s]\n\t""vmul.f32 s10, s10, %[s]\n\t""vmul.f32 s11, s11, %[s]\n\t"
+      "vmul.f32 s12, s12, %[s]\n\t""vmul.f32 s13, s13, %[s]\n\t""vmul.f32 s14, s14, %[s]\n\t""vmul.f32 s15, s15, %[s]\n\t"
+      "vstmia %[out], {s0-s15}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "cc", "memory");
+}
+
+static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s8}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s0, s8, s9\n\tvmla.f32 s1, s8, s10\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s2, s8, s9\n\tvmla.f32 s3, s8, s10\n\t"
+      "ldrsb r4, [r6, #4]\n\tldrsb r5, [r6, #5]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s4, s8, s9\n\tvmla.f32 s5, s8, s10\n\t"
+      "ldrsb r4, [r6, #6]\n\tldrsb r5, [r6, #7]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s6, s8, s9\n\tvmla.f32 s7, s8, s10\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\t""vmul.f32 s5, s5, %[s]\n\t""vmul.f32 s6, s6, %[s]\n\t""vmul.f32 s7, s7, %[s]\n\t"
+      "vstmia %[out], {s0-s7}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "cc", "memory");
+}
+
+static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s3}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s4}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s5, s6, r4, r5\n\t"
+      "vmla.f32 s0, s4, s5\n\tvmla.f32 s1, s4, s6\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s5, s6, r4, r5\n\t"
+      "vmla.f32 s2, s4, s5\n\tvmla.f32 s3, s4, s6\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vstmia %[out], {s0-s3}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "cc", "memory");
+}
+
+
 /* gw[c] = (sum over pixels p in order, G[p][o] != 0, of G[p][o] * (xs[p][c] - x_zero)) * s:
- * the portable loop's sums (same order, zero G skipped), eight channels in registers, the
- * non-zero pixels listed once. Arguments are checked by conv_grad.c. */
+ * the portable loop's sums (same order, zero G skipped), 16, 8 or 4 channels in registers,
+ * the non-zero pixels listed once. Arguments are checked by conv_grad.c. */
 int mct__grad_weight_row_f32_dsp(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
                                  int32_t x_zero, const float *gy, int32_t gy_c, float s,
                                  float *gw) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
-      g->pad_h != 0 || g->pad_w != 0 || g->out_h * g->out_w > MCT__GW_PIX)
+      g->pad_h != 0 || g->pad_w != 0 || g->out_h * g->out_w > MCT__GW_PIX || x_zero < -128 ||
+      x_zero > 127)
     return 0;
   const int32_t npix = g->out_h * g->out_w, O = g->out_c;
-  int16_t idx[MCT__GW_PIX];
+  const int8_t *xl[MCT__GW_PIX];
   float gv[MCT__GW_PIX];
   int32_t n = 0;
   for (int32_t p = 0; p < npix; ++p) {
     const float v = gy[(size_t)p * O + gy_c];
-    if (v != 0.0f) idx[n] = (int16_t)p, gv[n++] = v;
+    if (v != 0.0f) xl[n] = xs + (size_t)p * n_ch, gv[n++] = v;
   }
+  if (!n) {
+    for (int32_t c = 0; c < n_ch; ++c) gw[c] = 0.0f * s;
+    return 1;
+  }
+  const float *lut = mct__i2f + 255 - x_zero; /* lut[x] = x - x_zero */
   int32_t c = 0;
-  for (; c + 8 <= n_ch; c += 8) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (int32_t k = 0; k < n; ++k) {
-      const int8_t *xp = xs + (size_t)idx[k] * n_ch + c;
-      const float v = gv[k];
-      a0 = mct__vmla(a0, v, (float)((int32_t)xp[0] - x_zero));
-      a1 = mct__vmla(a1, v, (float)((int32_t)xp[1] - x_zero));
-      a2 = mct__vmla(a2, v, (float)((int32_t)xp[2] - x_zero));
-      a3 = mct__vmla(a3, v, (float)((int32_t)xp[3] - x_zero));
-      a4 = mct__vmla(a4, v, (float)((int32_t)xp[4] - x_zero));
-      a5 = mct__vmla(a5, v, (float)((int32_t)xp[5] - x_zero));
-      a6 = mct__vmla(a6, v, (float)((int32_t)xp[6] - x_zero));
-      a7 = mct__vmla(a7, v, (float)((int32_t)xp[7] - x_zero));
-    }
-    gw[c] = a0 * s, gw[c + 1] = a1 * s, gw[c + 2] = a2 * s, gw[c + 3] = a3 * s;
-    gw[c + 4] = a4 * s, gw[c + 5] = a5 * s, gw[c + 6] = a6 * s, gw[c + 7] = a7 * s;
-  }
+  for (; c + 16 <= n_ch; c += 16) mct__gw16(xl, gv, n, c, lut, s, gw + c);
+  if (c + 8 <= n_ch) mct__gw8(xl, gv, n, c, lut, s, gw + c), c += 8;
+  if (c + 4 <= n_ch) mct__gw4(xl, gv, n, c, lut, s, gw + c), c += 4;
   for (; c < n_ch; ++c) {
     float a = 0.0f;
-    for (int32_t k = 0; k < n; ++k)
-      a = mct__vmla(a, gv[k], (float)((int32_t)xs[(size_t)idx[k] * n_ch + c] - x_zero));
+    for (int32_t k = 0; k < n; ++k) a = mct__vmla(a, gv[k], lut[xl[k][c]]);
     gw[c] = a * s;
   }
   return 1;
