@@ -246,6 +246,28 @@ static void float_stream_cases(void) {
     emit(GW, 4 * o * C);
   }
 }
+static void float_misc_cases(void) {
+  /* bias gradients: {pixels, channels, scale} */
+  static const int32_t cfg[][3] = {{16, 336, 1}, {64, 32, 0}, {1, 10, 1}, {5, 7, 1}, {3, 29, 0},
+                                   {2, 44, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t hw = cfg[k][0], c = cfg[k][1];
+    fillf(G, hw * c, 1), fillf(S, c, 0);
+    G[0] = -0.0f; /* +0 + -0 */
+    int st = mct_bias_grad_f32(hw, c, G, cfg[k][2] ? S : 0, F);
+    emit(&st, 4), emit(F, 4 * c);
+  }
+  /* clamp gradient bits: bytes all ones, all zeros, mixed; tails */
+  static const int32_t n_of[] = {5376, 8, 13, 3, 64};
+  for (unsigned k = 0; k < sizeof n_of / sizeof n_of[0]; ++k, ++case_no) {
+    const int32_t n = n_of[k];
+    for (int32_t b = 0; b < (n + 7) / 8; ++b)
+      BITS[b] = (uint8_t)(b % 4 == 0 ? 0xFF : (b % 4 == 1 ? 0 : rnd()));
+    fillf(F, n, 0);
+    int st = mct_clamp_grad_bits_f32(n, BITS, F);
+    emit(&st, 4), emit(F, 4 * n);
+  }
+}
 /* ---- end opt-float ---- */
 
 int main(void) {
@@ -256,6 +278,7 @@ int main(void) {
   rows_cases();
   float_cases();
   float_stream_cases(); /* opt-float */
+  float_misc_cases();   /* opt-float */
   mask_cases();
   add_cases();
   mct_sh_close(out_fd);

@@ -509,6 +509,91 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
 }
 
 
+/* ---- bias gradient ---- */
+
+static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s31}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\t""vadd.f32 s5, s5, s21\n\t""vadd.f32 s6, s6, s22\n\t""vadd.f32 s7, s7, s23\n\t"
+      "vadd.f32 s8, s8, s24\n\t""vadd.f32 s9, s9, s25\n\t""vadd.f32 s10, s10, s26\n\t""vadd.f32 s11, s11, s27\n\t"
+      "vadd.f32 s12, s12, s28\n\t""vadd.f32 s13, s13, s29\n\t""vadd.f32 s14, s14, s30\n\t""vadd.f32 s15, s15, s31\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s31}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\t""vmul.f32 s5, s5, s21\n\t""vmul.f32 s6, s6, s22\n\t""vmul.f32 s7, s7, s23\n\t"
+      "vmul.f32 s8, s8, s24\n\t""vmul.f32 s9, s9, s25\n\t""vmul.f32 s10, s10, s26\n\t""vmul.f32 s11, s11, s27\n\t"
+      "vmul.f32 s12, s12, s28\n\t""vmul.f32 s13, s13, s29\n\t""vmul.f32 s14, s14, s30\n\t""vmul.f32 s15, s15, s31\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s15}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__bg8(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s23}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\t""vadd.f32 s5, s5, s21\n\t""vadd.f32 s6, s6, s22\n\t""vadd.f32 s7, s7, s23\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s23}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\t""vmul.f32 s5, s5, s21\n\t""vmul.f32 s6, s6, s22\n\t""vmul.f32 s7, s7, s23\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s7}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static void mct__bg4(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s3}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s19}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s19}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s3}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s16", "s17", "s18", "s19", "cc", "memory");
+}
+
+
+/* mct_bias_grad_f32 (dispatched from conv_grad.c): gb[o] = (+0 + g[0][o] + g[1][o] + ...) *
+ * b_scale[o], the portable additions in pixel order, 16, 8 or 4 channels in registers. */
+int mct__bias_grad_f32_dsp(int32_t hw, int32_t c, const float *g, const float *b_scale,
+                           float *gb) {
+  int32_t o = 0;
+  const int32_t st = c * 4;
+  for (; o + 16 <= c; o += 16) mct__bg16(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o);
+  if (o + 8 <= c) mct__bg8(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o), o += 8;
+  if (o + 4 <= c) mct__bg4(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o), o += 4;
+  for (; o < c; ++o) {
+    float a = 0.0f;
+    for (int32_t p = 0; p < hw; ++p) a += g[(size_t)p * c + o];
+    gb[o] = b_scale ? a * b_scale[o] : a;
+  }
+  return 1;
+}
+
 /* gw[c] = (sum over pixels p in order, G[p][o] != 0, of G[p][o] * (xs[p][c] - x_zero)) * s:
  * the portable loop's sums (same order, zero G skipped), 16, 8 or 4 channels in registers,
  * the non-zero pixels listed once. Arguments are checked by conv_grad.c. */
