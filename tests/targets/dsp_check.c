@@ -268,6 +268,27 @@ static void float_misc_cases(void) {
     emit(&st, 4), emit(F, 4 * n);
   }
 }
+static void float_dw_cases(void) {
+  /* depthwise input gradient in place: {H, W, C, k, stride, pad, slice, scale} */
+  static const int32_t cfg[][8] = {{4, 4, 336, 3, 1, 1, 0, 1}, {8, 8, 24, 3, 1, 1, 1, 1},
+                                   {8, 8, 16, 3, 2, 1, 0, 1},  {4, 4, 16, 7, 1, 3, 1, 0},
+                                   {8, 8, 16, 5, 1, 2, 0, 1},  {9, 9, 16, 3, 1, 1, 0, 1},
+                                   {7, 5, 12, 3, 2, 0, 1, 1},  {6, 6, 10, 5, 2, 2, 0, 0},
+                                   {5, 5, 17, 3, 1, 0, 1, 1},  {8, 8, 8, 7, 2, 3, 0, 1},
+                                   {3, 11, 9, 3, 1, 1, 0, 1},  {2, 2, 8, 3, 1, 1, 0, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    fillf(F, H * Wd * C, 1), fillf(S, C, 0);
+    if (k & 1) /* channels with no non-zero gradient */
+      for (int32_t p = 0; p < g.out_h * g.out_w; ++p) F[p * C + 1] = F[p * C + 5] = 0.0f;
+    int st = mct_depthwise_grad_input_f32_inplace(&g, F, W1, cfg[k][6] ? &ws : 0,
+                                                  cfg[k][7] ? S : 0, G);
+    emit(&st, 4), emit(F, 4 * H * Wd * C);
+  }
+}
 /* ---- end opt-float ---- */
 
 int main(void) {
@@ -279,6 +300,7 @@ int main(void) {
   float_cases();
   float_stream_cases(); /* opt-float */
   float_misc_cases();   /* opt-float */
+  float_dw_cases();     /* opt-float */
   mask_cases();
   add_cases();
   mct_sh_close(out_fd);

@@ -349,60 +349,6 @@ int __wrap_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *b
   return MCT_OK;
 }
 
-/* ---- depthwise, in place ------------------------------------------------------------------- */
-
-int __real_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp);
-
-#define MCT__DWG_TAPS 64 /* kernel taps converted to float on the stack */
-
-/* One channel plane, scattered exactly as the portable loop does (outputs in order, zero
- * gradients skipped, the clipped window of each), with the kernel already in float (wf):
- * a tap costs a load, a VMLA and a store. */
-static void mct__dwg_plane(const mct_conv_geom *g, const float *tg, const float *wf, float *tx) {
-  const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w;
-  for (int32_t k = 0; k < H * W; ++k) tx[k] = 0.0f;
-  for (int32_t oh = 0; oh < g->out_h; ++oh) {
-    const int32_t ih0 = oh * g->stride_h - g->pad_h;
-    const int32_t i0 = ih0 < 0 ? -ih0 : 0, i1 = H - ih0 < kh ? H - ih0 : kh;
-    for (int32_t ow = 0; ow < g->out_w; ++ow) {
-      const float gv = tg[oh * g->out_w + ow];
-      if (gv == 0.0f) continue;
-      const int32_t iw0 = ow * g->stride_w - g->pad_w;
-      const int32_t j0 = iw0 < 0 ? -iw0 : 0, j1 = W - iw0 < kw ? W - iw0 : kw;
-      for (int32_t i = i0; i < i1; ++i) {
-        float *xr = tx + (size_t)(ih0 + i) * W + (iw0 + j0);
-        const float *wi = wf + i * kw + j0;
-        for (int32_t j = 0; j < j1 - j0; ++j) xr[j] = mct__vmla(xr[j], gv, wi[j]);
-      }
-    }
-  }
-}
-
-int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp) {
-  if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
-      !mct__wsplit_ok(ws, g->in_c) || g->k_h * g->k_w > MCT__DWG_TAPS)
-    return __real_mct_depthwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
-  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
-  const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
-  float *tg = tmp, *tx = tmp + nout, wf[MCT__DWG_TAPS];
-  int32_t next = 0; /* cursor into the ascending ws->sel */
-  for (int32_t c = 0; c < C; ++c) {
-    const int8_t *wk = w + (size_t)c * kk;
-    if (ws && next < ws->n_sel && ws->sel[next] == c) wk = ws->wt + (size_t)(next++) * kk;
-    for (int32_t t = 0; t < kk; ++t) wf[t] = (float)wk[t];
-    float *bc = buf + c;
-    const float s = w_scale ? w_scale[c] : 1.0f; /* G * s_w, then times w: as conv_grad.c */
-    for (int32_t p = 0; p < nout; ++p) tg[p] = bc[(size_t)p * C] * s;
-    mct__dwg_plane(g, tg, wf, tx);
-    for (int32_t p = 0; p < nin; ++p) bc[(size_t)p * C] = tx[p];
-  }
-  return MCT_OK;
-}
-
 /* ---- weight gradient of a 1x1 conv, one output channel ------------------------------------ */
 
 #define MCT__GW_PIX 256 /* pixels whose non-zero gradients are listed on the stack */
@@ -508,6 +454,210 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
       : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "cc", "memory");
 }
 
+
+/* ---- depthwise, in place ------------------------------------------------------------------- */
+
+int __real_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+                                                const int8_t *w, const mct_wsplit *ws,
+                                                const float *w_scale, float *tmp);
+
+#define MCT__DWG_TAPS 64 /* kernel taps converted to float on the stack */
+
+/* One channel plane, scattered exactly as the portable loop does (outputs in order, zero
+ * gradients skipped, the clipped window of each), with the kernel already in float (wf):
+ * a tap costs a load, a VMLA and a store. */
+static void mct__dwg_plane(const mct_conv_geom *g, const float *tg, const float *wf, float *tx) {
+  const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w;
+  for (int32_t k = 0; k < H * W; ++k) tx[k] = 0.0f;
+  for (int32_t oh = 0; oh < g->out_h; ++oh) {
+    const int32_t ih0 = oh * g->stride_h - g->pad_h;
+    const int32_t i0 = ih0 < 0 ? -ih0 : 0, i1 = H - ih0 < kh ? H - ih0 : kh;
+    for (int32_t ow = 0; ow < g->out_w; ++ow) {
+      const float gv = tg[oh * g->out_w + ow];
+      if (gv == 0.0f) continue;
+      const int32_t iw0 = ow * g->stride_w - g->pad_w;
+      const int32_t j0 = iw0 < 0 ? -iw0 : 0, j1 = W - iw0 < kw ? W - iw0 : kw;
+      for (int32_t i = i0; i < i1; ++i) {
+        float *xr = tx + (size_t)(ih0 + i) * W + (iw0 + j0);
+        const float *wi = wf + i * kw + j0;
+        for (int32_t j = 0; j < j1 - j0; ++j) xr[j] = mct__vmla(xr[j], gv, wi[j]);
+      }
+    }
+  }
+}
+
+/* Eight channels at a time: the block's gradients G * s_w copied to the stack ([pixel][8]),
+ * its kernels in float ([i][kw - 1 - j][8], j reversed), then every input pixel gathers its
+ * products in the portable scatter's order: output pixels in raster order, i.e. kernel rows
+ * i descending (oh ascending) and, within one, taps j descending (ow ascending); a tap is
+ * two VLDMs and eight VMLAs. Writing gx of the block's channels only overwrites the same
+ * channels' G (HWC, both C apart), already copied. */
+#define MCT__DWB_G 512    /* floats of the block's gradient copy (2 KB: 64 output pixels) */
+#define MCT__DWB_TAPS 49 /* kernel taps of the block (7 x 7: 1.5 KB in float) */
+
+typedef struct {
+  int32_t grow, wrow, ntaps; /* bytes between rows' first taps (gradients, weights), taps */
+  float *dst;
+} mct__dwk;
+
+/* s0..s7 = sum over rows r < nrows, taps t < ntaps of g[r][t][0..8) * w[r][t][0..8), stored
+ * to k->dst. Stride-1 taps: weights consecutive; stride 2: every other. */
+static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
+  __asm__ volatile(
+      "ldmia %[k], {r4-r7}\n\t"
+      "vldmia %[z], {s0-s7}\n\t"
+      "2:\n\t"
+      "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
+      "1:\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmia r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "subs r10, r10, #1\n\t"
+      "bne 1b\n\t"
+      "add %[g], %[g], r4\n\tadd %[w], %[w], r5\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 2b\n\t"
+      "vstmia r7, {s0-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)
+      : [k] "r"(k), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s5", "s6",
+        "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+        "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static void mct__dw_pix_s2(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
+  __asm__ volatile(
+      "ldmia %[k], {r4-r7}\n\t"
+      "vldmia %[z], {s0-s7}\n\t"
+      "2:\n\t"
+      "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
+      "1:\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmia r9, {s16-s23}\n\t"
+      "add r9, r9, #64\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "subs r10, r10, #1\n\t"
+      "bne 1b\n\t"
+      "add %[g], %[g], r4\n\tadd %[w], %[w], r5\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 2b\n\t"
+      "vstmia r7, {s0-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)
+      : [k] "r"(k), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s5", "s6",
+        "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+        "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+/* d[p][0..8) = b[p * C + 0..8) * s[0..8) for p < n (n >= 1). */
+static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float *d, int32_t n) {
+  __asm__ volatile(
+      "vldmia %[s], {s8-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[b], {s0-s7}\n\t"
+      "add %[b], %[b], %[cs]\n\t"
+      "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+      "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\tvmul.f32 s5, s5, s13\n\t"
+      "vmul.f32 s6, s6, s14\n\tvmul.f32 s7, s7, s15\n\t"
+      "vstmia %[d]!, {s0-s7}\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [b] "+r"(b), [d] "+r"(d), [n] "+r"(n)
+      : [s] "r"(s), [cs] "r"(cstride)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+        "s14", "s15", "cc", "memory");
+}
+
+static const float mct__ones[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+
+/* Channels [c0, c0 + 8) (stride 1 or 2; see above). */
+static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *const *wk,
+                            const float *s, int32_t c0, float *gb, float *wr) {
+  const int32_t C = g->in_c, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+  const int32_t kh = g->k_h, kw = g->k_w, sh = g->stride_h, sw = g->stride_w;
+  const int32_t ph = g->pad_h, pw = g->pad_w;
+  const uint32_t *lut = (const uint32_t *)(const void *)(mct__i2f + 255);
+  for (int32_t k = 0; k < 8; ++k) {
+    const int8_t *q = wk[k];
+    uint32_t *d = (uint32_t *)(void *)wr + k;
+    for (int32_t i = 0; i < kh; ++i)
+      for (int32_t j = 0; j < kw; ++j) d[(i * kw + kw - 1 - j) * 8] = lut[q[i * kw + j]];
+  }
+  mct__dw_copy8(buf + c0, C * 4, s, gb, OH * OW);
+  mct__dwk k;
+  k.grow = OW * 32, k.wrow = -sh * kw * 32;
+  for (int32_t ih = 0; ih < H; ++ih) {
+    /* output rows oh with 0 <= ih + ph - oh * sh < kh */
+    const int32_t th = ih + ph;
+    int32_t oh0 = th - kh + 1 <= 0 ? 0 : (th - kh + sh) / sh, oh1 = th / sh;
+    if (oh1 > OH - 1) oh1 = OH - 1;
+    for (int32_t iw = 0; iw < W; ++iw) {
+      float *dst = buf + (size_t)(ih * W + iw) * C + c0;
+      const int32_t tw = iw + pw;
+      int32_t ow0 = tw - kw + 1 <= 0 ? 0 : (tw - kw + sw) / sw, ow1 = tw / sw;
+      if (ow1 > OW - 1) ow1 = OW - 1;
+      if (oh0 > oh1 || ow0 > ow1) {
+        memcpy(dst, mct__zeros, 32);
+        continue;
+      }
+      const int32_t i = th - oh0 * sh, j = tw - ow0 * sw;
+      k.ntaps = ow1 - ow0 + 1, k.dst = dst;
+      const float *gp = gb + (oh0 * OW + ow0) * 8, *wp = wr + (i * kw + kw - 1 - j) * 8;
+      if (sw == 1)
+        mct__dw_pix_s1(gp, wp, oh1 - oh0 + 1, &k);
+      else
+        mct__dw_pix_s2(gp, wp, oh1 - oh0 + 1, &k);
+    }
+  }
+}
+
+/* Channels [0, 8 * (C / 8)) by blocks of eight; returns how many. */
+__attribute__((noinline)) static int32_t mct__dwg_blocks(const mct_conv_geom *g, float *buf,
+                                                         const int8_t *w, const mct_wsplit *ws,
+                                                         const float *w_scale, int32_t *next) {
+  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
+  float gb[MCT__DWB_G], wr[MCT__DWB_TAPS * 8];
+  int32_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const int8_t *wk[8];
+    for (int32_t u = 0; u < 8; ++u) {
+      wk[u] = w + (size_t)(c + u) * kk;
+      if (ws && *next < ws->n_sel && ws->sel[*next] == c + u) wk[u] = ws->wt + (size_t)((*next)++) * kk;
+    }
+    mct__dwg_block8(g, buf, wk, w_scale ? w_scale + c : mct__ones, c, gb, wr);
+  }
+  return c;
+}
+
+int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+                                                const int8_t *w, const mct_wsplit *ws,
+                                                const float *w_scale, float *tmp) {
+  if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
+      !mct__wsplit_ok(ws, g->in_c) || g->k_h * g->k_w > MCT__DWG_TAPS)
+    return __real_mct_depthwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
+  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
+  const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
+  float *tg = tmp, *tx = tmp + nout, wf[MCT__DWG_TAPS];
+  int32_t next = 0; /* cursor into the ascending ws->sel */
+  int32_t c = 0;
+  if (nout * 8 <= MCT__DWB_G && kk <= MCT__DWB_TAPS && (g->stride_w == 1 || g->stride_w == 2))
+    c = mct__dwg_blocks(g, buf, w, ws, w_scale, &next);
+  for (; c < C; ++c) {
+    const int8_t *wk = w + (size_t)c * kk;
+    if (ws && next < ws->n_sel && ws->sel[next] == c) wk = ws->wt + (size_t)(next++) * kk;
+    for (int32_t t = 0; t < kk; ++t) wf[t] = (float)wk[t];
+    float *bc = buf + c;
+    const float s = w_scale ? w_scale[c] : 1.0f; /* G * s_w, then times w: as conv_grad.c */
+    for (int32_t p = 0; p < nout; ++p) tg[p] = bc[(size_t)p * C] * s;
+    mct__dwg_plane(g, tg, wf, tx);
+    for (int32_t p = 0; p < nin; ++p) bc[(size_t)p * C] = tx[p];
+  }
+  return MCT_OK;
+}
 
 /* ---- bias gradient ---- */
 
