@@ -289,6 +289,21 @@ static void float_dw_cases(void) {
     emit(&st, 4), emit(F, 4 * H * Wd * C);
   }
 }
+static void float_sgd_cases(void) {
+  /* int8 SGD with QAS, no weight decay, no momentum (the generated code's update), extremes */
+  static const float big[] = {3.0e9f, -3.0e9f, 2.2e9f, -2.2e9f, 1.0e30f, -1.0e30f, 300.0f,
+                              -300.0f, 1.0f / 0.0f, -1.0f / 0.0f, 0.0f / 0.0f, -0.0f, 0.0f,
+                              1.5f, -1.5f, 4.0e9f, -4.5e9f, 254.7f, -254.7f};
+  for (int k = 0; k < 3; ++k, ++case_no) {
+    const int32_t L = 37 + 9 * k, rows = 5, row0 = 2;
+    fill8(W1, (row0 + rows) * L), fillf(GW, rows * L, 1), fillf(S, row0 + rows, 0);
+    for (int32_t i = 0; i < (row0 + rows) * L; i += 3) W1[i] = (int8_t)(i & 1 ? 127 : -127);
+    for (int32_t i = 0; i < rows * L; i += 2) GW[i] = big[(i / 2) % (sizeof big / sizeof big[0])];
+    mct_sgd s = {k == 2 ? 1.0e-3f : 0.5f, 0.0f, 0.0f, S, L, 7u + (uint32_t)k, 5u, 11u};
+    int st = mct_sgd_s8(&s, row0, rows, W1, GW, 0);
+    emit(&st, 4), emit(W1, (row0 + rows) * L);
+  }
+}
 /* ---- end opt-float ---- */
 
 int main(void) {
@@ -301,6 +316,7 @@ int main(void) {
   float_stream_cases(); /* opt-float */
   float_misc_cases();   /* opt-float */
   float_dw_cases();     /* opt-float */
+  float_sgd_cases();    /* opt-float */
   mask_cases();
   add_cases();
   mct_sh_close(out_fd);

@@ -27,11 +27,64 @@ static inline int64_t mct__arm_stoch_round(float delta, float u) {
   return (int64_t)f;
 }
 
+#if defined(__ARM_FP) && (__ARM_FP & 8) /* FPv5-D16 (Cortex-M7): VCVTM */
+/* One row of the usual update (QAS, no weight decay, no momentum), x = key + i * golden for
+ * its first element i: d = g * q; delta = -(lr * d) (VNMUL: the rounded product negated);
+ * u = (mix32(x) >> 8) / 2^24 (VCVT from 24-bit fixed point: exact); floor(delta + u) by
+ * VCVTM, which saturates to the int32 range (NaN -> 0, as optim.c); w + r with QADD (so a
+ * saturated r still clamps the same), then clamped to [-127, 127] (SSAT, and -128 -> -127). */
+static void mct__sgd_row_m7(const float *g, int8_t *w, int32_t n, uint32_t x, float q, float lr) {
+  __asm__ volatile(
+      "1:\n\t"
+      "vldmia %[g]!, {s0}\n\t"
+      "vmul.f32 s0, s0, %[q]\n\t"
+      "vnmul.f32 s0, %[lr], s0\n\t"
+      "eor r4, %[x], %[x], lsr #16\n\t"
+      "mul r4, r4, %[m1]\n\t"
+      "eor r4, r4, r4, lsr #15\n\t"
+      "mul r4, r4, %[m2]\n\t"
+      "eor r4, r4, r4, lsr #16\n\t"
+      "lsrs r4, r4, #8\n\t"
+      "vmov s1, r4\n\t"
+      "vcvt.f32.u32 s1, s1, #24\n\t"
+      "vadd.f32 s0, s0, s1\n\t"
+      "vcvtm.s32.f32 s0, s0\n\t"
+      "vmov r4, s0\n\t"
+      "ldrsb r5, [%[w]]\n\t"
+      "qadd r4, r4, r5\n\t"
+      "ssat r4, #8, r4\n\t"
+      "cmn r4, #128\n\t"
+      "it eq\n\t"
+      "mvneq r4, #126\n\t"
+      "strb r4, [%[w]], #1\n\t"
+      "add %[x], %[x], %[gold]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [q] "t"(q), [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
+        [gold] "r"(0x9E3779B9u)
+      : "r4", "r5", "s0", "s1", "cc", "memory");
+}
+#define MCT__SGD_M7 1
+#else
+#define MCT__SGD_M7 0
+#endif
+
 int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const float *g,
                     float *mom) {
   const uint32_t key = mct_sr_key(p->seed, p->param_id, p->step);
   const int32_t L = p->row_len;
   const float lr = p->lr, wd = p->weight_decay, mo = p->momentum;
+#if MCT__SGD_M7
+  if (p->qas && wd == 0.0f && !mom && L > 0) {
+    for (int32_t r = 0; r < n_rows; ++r) {
+      const int32_t row = row0 + r;
+      mct__sgd_row_m7(g + (size_t)r * L, w + (size_t)row * L, L,
+                      key + (uint32_t)row * (uint32_t)L * 0x9E3779B9u, p->qas[row], lr);
+    }
+    return 1;
+  }
+#endif
   for (int32_t r = 0; r < n_rows; ++r) {
     const int32_t row = row0 + r;
     const float q = p->qas ? p->qas[row] : 1.0f;
