@@ -246,6 +246,27 @@ static void float_stream_cases(void) {
     emit(GW, 4 * o * C);
   }
 }
+static void float_slice_cases(void) {
+  /* 1x1 grad input with larger trained slices (zero frozen channels): {pixels, C, O, n_sel} */
+  static const int32_t cfg[][4] = {{16, 56, 120, 28}, {64, 32, 40, 16}, {16, 64, 60, 32},
+                                   {16, 64, 64, 64}, {5, 24, 33, 7}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    for (int32_t o = 2; o < O; o += 4)
+      for (int32_t p = 0; p < np; ++p) G[p * O + o] = 0.0f;
+    mct_wsplit ws = slice(C, cfg[k][3], O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    int st = mct_conv2d_grad_input_f32(&g, G, W1, &ws, k & 1 ? 0 : S, F);
+    emit(&st, 4), emit(F, 4 * np * C);
+    memcpy(F, G, (size_t)4 * np * O);
+    st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, &ws, k & 1 ? 0 : S, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
+
 static void float_misc_cases(void) {
   /* bias gradients: {pixels, channels, scale} */
   static const int32_t cfg[][3] = {{16, 336, 1}, {64, 32, 0}, {1, 10, 1}, {5, 7, 1}, {3, 29, 0},
@@ -315,6 +336,7 @@ int main(void) {
   float_cases();
   float_stream_cases(); /* opt-float */
   float_misc_cases();   /* opt-float */
+  float_slice_cases();  /* opt-float */
   float_dw_cases();     /* opt-float */
   float_sgd_cases();    /* opt-float */
   mask_cases();

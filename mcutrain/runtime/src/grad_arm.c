@@ -897,12 +897,44 @@ static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np)
         "s10", "s11", "s12", "cc", "memory");
 }
 
+/* acc[p * as + c] += (G[p][o] * s_w[o]) * W[o * wst + c] for the output channels o with a
+ * non-zero gradient among pixels p < np (in o order; the others add only +-0 products, which
+ * change no sum), c < n4 (a multiple of 4): their scaled gradients (the portable kernel's gv)
+ * gathered five at a time into sg ([p][K]) and streamed through the K x 4 weight tiles. */
+static void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
+                           int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np,
+                           float *sg) {
+  for (int32_t o = 0; o < O;) {
+    int32_t K = 0, os[5];
+    for (; o < O && K < 5; ++o)
+      if (mct__live(gp + o, O, np)) os[K++] = o;
+    if (!K) break;
+    const int8_t *rows[5];
+    for (int32_t k = 0; k < K; ++k) rows[k] = W + (size_t)os[k] * wst;
+    if (K == 5) {
+      mct__g5 t;
+      for (int32_t k = 0; k < 5; ++k)
+        t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
+      t.gstride = O * 4;
+      mct__gather5(gp, &t, sg, np);
+    } else {
+      float *d = sg;
+      for (int32_t p = 0; p < np; ++p, d += K) {
+        const float *gr = gp + (size_t)p * O;
+        for (int32_t k = 0; k < K; ++k) d[k] = w_scale ? gr[os[k]] * w_scale[os[k]] : gr[os[k]];
+      }
+    }
+    mct__gs_cols(rows, as, n4, K, sg, K, acc, np);
+  }
+}
+
+#define MCT__GI_SLICE 256 /* floats of a trained slice's sums on the stack (1 KB) */
+
 /* mct_conv2d_grad_input_f32 of a 1x1 conv (stride 1, no padding, groups 1); arguments are
- * checked by conv_grad.c. gx starts at +0; per block of pixels, the output channels with a
- * non-zero gradient in the block are taken five at a time (the others add only +-0
- * products, which change no sum): their scaled gradients G * s_w gathered ([p][K], the
- * portable kernel's gv) and streamed through the K x 4 weight tiles of every group of four
- * columns, so each gx[p][c] still receives its products in o order, one VMLA each. */
+ * checked by conv_grad.c. gx starts at +0; blocks of pixels through mct__gi_stream, so each
+ * gx[p][c] still receives its products in o order, one VMLA each. A trained slice whose
+ * frozen channels hold zeros: its sums streamed the same way into the stack, then stored over
+ * those channels' (+0) sums. */
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
                             const mct_wsplit *ws, const float *w_scale, float *gx) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
@@ -915,39 +947,35 @@ int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_
     const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
     const float *gp = gy + (size_t)p0 * O;
     float *xp = gx + (size_t)p0 * C;
-    for (int32_t o = 0; n4 && o < O;) {
-      int32_t K = 0, os[5];
-      for (; o < O && K < 5; ++o)
-        if (mct__live(gp + o, O, np)) os[K++] = o;
-      if (!K) break;
-      const int8_t *rows[5];
-      for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)os[k] * C;
-      if (K == 5) {
-        mct__g5 t;
-        for (int32_t k = 0; k < 5; ++k)
-          t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
-        t.gstride = O * 4;
-        mct__gather5(gp, &t, sg, np);
-      } else {
-        float *d = sg;
-        for (int32_t p = 0; p < np; ++p, d += K) {
-          const float *gr = gp + (size_t)p * O;
-          for (int32_t k = 0; k < K; ++k)
-            d[k] = w_scale ? gr[os[k]] * w_scale[os[k]] : gr[os[k]];
-        }
-      }
-      mct__gs_cols(rows, C, n4, K, sg, K, xp, np);
-    }
+    if (n4) mct__gi_stream(gp, O, w_scale, w, C, n4, xp, C, np, sg);
     for (int32_t p = 0; p < np; ++p)
       for (int32_t c = n4; c < C; ++c)
         xp[(size_t)p * C + c] = mct__pg_1x1(gp + (size_t)p * O, w_scale, w + c, (size_t)C, O);
   }
-  if (ws && mct__slice_zero(w, C, ws, O))
-    mct__pg_columns(gy, O, w_scale, ws->wt, (size_t)ws->n_sel, ws->n_sel, ws->sel, 0, npix, C, gx);
-  else if (ws)
+  if (!ws) return 1;
+  const int32_t n = ws->n_sel, s4 = n & ~3;
+  if (!mct__slice_zero(w, C, ws, O)) {
     for (int32_t p = 0; p < npix; ++p)
-      for (int32_t s = 0; s < ws->n_sel; ++s)
+      for (int32_t s = 0; s < n; ++s)
         gx[(size_t)p * C + ws->sel[s]] = mct__slice_ch(gy + (size_t)p * O, w_scale, w, C, ws, s, O);
+  } else if (s4 == 0 || s4 > MCT__GI_SLICE) {
+    mct__pg_columns(gy, O, w_scale, ws->wt, (size_t)n, n, ws->sel, 0, npix, C, gx);
+  } else {
+    float ts[MCT__GI_SLICE];
+    const int32_t pb = MCT__GI_SLICE / s4 < MCT__GI_PIX ? MCT__GI_SLICE / s4 : MCT__GI_PIX;
+    for (int32_t p0 = 0; p0 < npix; p0 += pb) {
+      const int32_t np = npix - p0 < pb ? npix - p0 : pb;
+      const float *gp = gy + (size_t)p0 * O;
+      memset(ts, 0, (size_t)np * s4 * sizeof(float));
+      mct__gi_stream(gp, O, w_scale, ws->wt, n, s4, ts, s4, np, sg);
+      for (int32_t p = 0; p < np; ++p)
+        for (int32_t s = 0; s < s4; ++s) gx[(size_t)(p0 + p) * C + ws->sel[s]] = ts[p * s4 + s];
+    }
+    for (int32_t p = 0; p < npix; ++p)
+      for (int32_t s = s4; s < n; ++s)
+        gx[(size_t)p * C + ws->sel[s]] =
+            mct__pg_1x1(gy + (size_t)p * O, w_scale, ws->wt + s, (size_t)n, O);
+  }
   return 1;
 }
 
