@@ -323,6 +323,13 @@ static void float_sgd_cases(void) {
     mct_sgd s = {k == 2 ? 1.0e-3f : 0.5f, 0.0f, 0.0f, S, L, 7u + (uint32_t)k, 5u, 11u};
     int st = mct_sgd_s8(&s, row0, rows, W1, GW, 0);
     emit(&st, 4), emit(W1, (row0 + rows) * L);
+    /* int32 (biases): weights near both limits, steps past 2^31 */
+    int32_t *B = (int32_t *)(void *)M;
+    for (int32_t i = 0; i < (row0 + rows) * L; ++i)
+      B[i] = i % 4 == 0 ? 2147483000 - i : (i % 4 == 1 ? -2147483000 + i : rint_(-40000, 40000));
+    for (int32_t i = 1; i < rows * L; i += 4) GW[i] = big[(i / 4) % (sizeof big / sizeof big[0])];
+    st = mct_sgd_s32(&s, row0, rows, B, GW, 0);
+    emit(&st, 4), emit(B, 4 * (row0 + rows) * L);
   }
 }
 /* ---- end opt-float ---- */
