@@ -330,6 +330,11 @@ static void float_sgd_cases(void) {
     for (int32_t i = 1; i < rows * L; i += 4) GW[i] = big[(i / 4) % (sizeof big / sizeof big[0])];
     st = mct_sgd_s32(&s, row0, rows, B, GW, 0);
     emit(&st, 4), emit(B, 4 * (row0 + rows) * L);
+    /* a bias: row_len 1, one QAS factor per row */
+    fillf(S, 200, 0);
+    mct_sgd sb = {k == 2 ? 1.0e-3f : 0.5f, 0.0f, 0.0f, S, 1, 9u, 6u + (uint32_t)k, 12u};
+    st = mct_sgd_s32(&sb, 3 + k, 150, B, GW, 0);
+    emit(&st, 4), emit(B, 4 * (160 + k));
   }
 }
 /* ---- end opt-float ---- */

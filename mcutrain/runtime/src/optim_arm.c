@@ -104,9 +104,61 @@ static int32_t mct__sgd_row32_m7(const float *g, int32_t *w, int32_t n, uint32_t
       : "r4", "r5", "s0", "s1", "cc", "memory");
   return n;
 }
+/* The same for row_len 1 (a bias): element k is row k, with its own QAS factor q[k]. */
+static int32_t mct__sgd_col32_m7(const float *g, int32_t *w, int32_t n, uint32_t x, const float *q,
+                                 float lr) {
+  __asm__ volatile(
+      "1:\n\t"
+      "vldmia %[g]!, {s0}\n\t"
+      "vldmia %[q]!, {s2}\n\t"
+      "vmul.f32 s0, s0, s2\n\t"
+      "vnmul.f32 s0, %[lr], s0\n\t"
+      "eor r4, %[x], %[x], lsr #16\n\t"
+      "mul r4, r4, %[m1]\n\t"
+      "eor r4, r4, r4, lsr #15\n\t"
+      "mul r4, r4, %[m2]\n\t"
+      "eor r4, r4, r4, lsr #16\n\t"
+      "lsrs r4, r4, #8\n\t"
+      "vmov s1, r4\n\t"
+      "vcvt.f32.u32 s1, s1, #24\n\t"
+      "vadd.f32 s0, s0, s1\n\t"
+      "vcvtm.s32.f32 s0, s0\n\t"
+      "vmov r4, s0\n\t"
+      "add r5, r4, %[edge]\n\t"
+      "cmp r5, #1\n\t"
+      "bls 2f\n\t"
+      "ldr r5, [%[w]]\n\t"
+      "qadd r4, r4, r5\n\t"
+      "str r4, [%[w]], #4\n\t"
+      "add %[x], %[x], %[gold]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "2:"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x), [q] "+r"(q)
+      : [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
+        [gold] "r"(0x9E3779B9u), [edge] "r"(0x80000001u)
+      : "r4", "r5", "s0", "s1", "s2", "cc", "memory");
+  return n;
+}
 #define MCT__SGD_M7 1
 #else
 #define MCT__SGD_M7 0
+#endif
+
+#if MCT__SGD_M7
+/* One int32 element exactly as optim.c (QAS, no decay, no momentum): PRNG index i. */
+static void mct__sgd32_one(uint32_t key, uint32_t i, float gk, float q, float lr, int32_t *w) {
+  const float delta = -(lr * (gk * q));
+  float t = floorf(delta + mct_uniform01(key, i));
+  if (t > 4294967296.0f)
+    t = 4294967296.0f;
+  else if (t < -4294967296.0f)
+    t = -4294967296.0f;
+  else if (t != t)
+    t = 0.0f;
+  const int64_t nw = (int64_t)*w + (int64_t)t;
+  *w = nw > INT32_MAX ? INT32_MAX : (nw < INT32_MIN ? INT32_MIN : (int32_t)nw);
+}
 #endif
 
 /* mct_sgd_s32 (dispatched from optim.c): the FPv5 rows above for the usual update (QAS, no
@@ -118,6 +170,16 @@ int mct__sgd_s32_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w,
   if (!p->qas || p->weight_decay != 0.0f || mom || L <= 0) return 0;
   const uint32_t key = mct_sr_key(p->seed, p->param_id, p->step);
   const float lr = p->lr;
+  if (L == 1) { /* one run: element k is row row0 + k, PRNG index row0 + k */
+    for (int32_t k = 0; k < n_rows;) {
+      const int32_t row = row0 + k;
+      const int32_t left = mct__sgd_col32_m7(g + k, w + row, n_rows - k,
+                                             key + (uint32_t)row * 0x9E3779B9u, p->qas + row, lr);
+      k = n_rows - left;
+      if (left) mct__sgd32_one(key, (uint32_t)(row0 + k), g[k], p->qas[row0 + k], lr, w + row0 + k), ++k;
+    }
+    return 1;
+  }
   for (int32_t r = 0; r < n_rows; ++r) {
     const int32_t row = row0 + r;
     const float q = p->qas[row];
@@ -128,19 +190,7 @@ int mct__sgd_s32_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w,
       const int32_t left = mct__sgd_row32_m7(gr + k, wr + k, L - k,
                                              key + (i0 + (uint32_t)k) * 0x9E3779B9u, q, lr);
       k = L - left;
-      if (left) { /* the element at k, exactly as optim.c */
-        const float delta = -(lr * (gr[k] * q));
-        float t = floorf(delta + mct_uniform01(key, i0 + (uint32_t)k));
-        if (t > 4294967296.0f)
-          t = 4294967296.0f;
-        else if (t < -4294967296.0f)
-          t = -4294967296.0f;
-        else if (t != t)
-          t = 0.0f;
-        const int64_t nw = (int64_t)wr[k] + (int64_t)t;
-        wr[k] = nw > INT32_MAX ? INT32_MAX : (nw < INT32_MIN ? INT32_MIN : (int32_t)nw);
-        ++k;
-      }
+      if (left) mct__sgd32_one(key, i0 + (uint32_t)k, gr[k], q, lr, wr + k), ++k;
     }
   }
   return 1;
