@@ -511,10 +511,10 @@ static void mct__dwg_plane(const mct_conv_geom *g, const float *tg, const float 
 }
 
 /* Eight channels at a time: the block's gradients G * s_w copied to the stack ([pixel][8]),
- * its kernels in float ([i][kw - 1 - j][8], j reversed), then every input pixel gathers its
+ * its kernels in float ([i][j][8]), then every input pixel gathers its
  * products in the portable scatter's order: output pixels in raster order, i.e. kernel rows
- * i descending (oh ascending) and, within one, taps j descending (ow ascending); a tap is
- * two VLDMs and eight VMLAs. Writing gx of the block's channels only overwrites the same
+ * i descending (oh ascending) and, within one, taps j descending (ow ascending, the kernel
+ * read backwards by VLDMDB); a tap is two VLDMs and eight VMLAs. Writing gx of the block's channels only overwrites the same
  * channels' G (HWC, both C apart), already copied. */
 #define MCT__DWB_G 512    /* floats of the block's gradient copy (2 KB: 64 output pixels) */
 #define MCT__DWB_TAPS 49 /* kernel taps of the block (7 x 7: 1.5 KB in float) */
@@ -534,7 +534,7 @@ static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const 
       "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
       "1:\n\t"
       "vldmia r8!, {s8-s15}\n\t"
-      "vldmia r9!, {s16-s23}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
       "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
       "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
       "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
@@ -559,8 +559,8 @@ static void mct__dw_pix_s2(const float *g, const float *w, int32_t nrows, const 
       "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
       "1:\n\t"
       "vldmia r8!, {s8-s15}\n\t"
-      "vldmia r9, {s16-s23}\n\t"
-      "add r9, r9, #64\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub r9, r9, #32\n\t"
       "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
       "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
       "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
@@ -596,6 +596,25 @@ static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float
         "s14", "s15", "cc", "memory");
 }
 
+/* o[t * 8 + 0..4) = float(a[t]), float(b[t]), float(c[t]), float(d[t]) for t < n (n >= 1):
+ * four kernels interleaved, each weight one LDRSB and one table LDR, four stored by STM. */
+static void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d,
+                       const uint32_t *lut, uint32_t *o, int32_t n) {
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrsb r4, [%[a]], #1\n\tldrsb r5, [%[b]], #1\n\t"
+      "ldrsb r6, [%[c]], #1\n\tldrsb r7, [%[d]], #1\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "ldr r6, [%[lut], r6, lsl #2]\n\tldr r7, [%[lut], r7, lsl #2]\n\t"
+      "stmia %[o], {r4-r7}\n\t"
+      "adds %[o], %[o], #32\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [o] "+r"(o), [n] "+r"(n)
+      : [lut] "r"(lut)
+      : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+
 static const float mct__ones[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
 
 /* Channels [c0, c0 + 8) (stride 1 or 2; see above). */
@@ -605,12 +624,8 @@ static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *co
   const int32_t kh = g->k_h, kw = g->k_w, sh = g->stride_h, sw = g->stride_w;
   const int32_t ph = g->pad_h, pw = g->pad_w;
   const uint32_t *lut = (const uint32_t *)(const void *)(mct__i2f + 255);
-  for (int32_t k = 0; k < 8; ++k) {
-    const int8_t *q = wk[k];
-    uint32_t *d = (uint32_t *)(void *)wr + k;
-    for (int32_t i = 0; i < kh; ++i)
-      for (int32_t j = 0; j < kw; ++j) d[(i * kw + kw - 1 - j) * 8] = lut[q[i * kw + j]];
-  }
+  mct__dw_w4(wk[0], wk[1], wk[2], wk[3], lut, (uint32_t *)(void *)wr, kh * kw);
+  mct__dw_w4(wk[4], wk[5], wk[6], wk[7], lut, (uint32_t *)(void *)wr + 4, kh * kw);
   mct__dw_copy8(buf + c0, C * 4, s, gb, OH * OW);
   mct__dwk k;
   k.grow = OW * 32, k.wrow = -sh * kw * 32;
@@ -630,7 +645,7 @@ static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *co
       }
       const int32_t i = th - oh0 * sh, j = tw - ow0 * sw;
       k.ntaps = ow1 - ow0 + 1, k.dst = dst;
-      const float *gp = gb + (oh0 * OW + ow0) * 8, *wp = wr + (i * kw + kw - 1 - j) * 8;
+      const float *gp = gb + (oh0 * OW + ow0) * 8, *wp = wr + (i * kw + j + 1) * 8;
       if (sw == 1)
         mct__dw_pix_s1(gp, wp, oh1 - oh0 + 1, &k);
       else
