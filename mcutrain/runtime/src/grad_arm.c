@@ -294,7 +294,7 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
 
 /* ---- pointwise, in place --------------------------------------------------------------------- */
 
-#define MCT__IP_COPY 256 /* gradients of a block of pixels copied to the stack (1 KB) */
+#define MCT__IP_COPY 512 /* gradients of a block of pixels copied to the stack (2 KB) */
 
 /* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
  * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
