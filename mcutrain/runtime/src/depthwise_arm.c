@@ -1,11 +1,7 @@
-/* !!! NOTE TO THE ENGINEER OPTIMIZING THIS FILE (from the lead; delete this comment before
- * your first commit): your brief referred to a {COMMON} section that was left out. It is in
- * /tmp/brief_common.md: READ IT NOW (worktree use, PYTHONPATH=/work/wt-dw, profiling with
- * bench/hotspots.py --base /tmp/hot-dw, exactness rules, tests, report format). !!! */
 /* depthwise_arm.c: Cortex-M DSP versions of the depthwise int8 kernels: inplace.c's
  * mct_depthwise_s8_inplace and mct_expand_dw_s8, stream.c's mct_expand_dw_s8_rows. Same
- * results bit for bit, same buffers and scratch; entered through -Wl,--wrap like
- * inplace_arm.c (see there).
+ * results bit for bit, same buffers and scratch; the portable kernels call these first
+ * (MCT_ARM_PASS: not covered, the portable C runs).
  *
  *   four channels at once  (mct__dw4_*) HWC keeps channels e..e+3 of a pixel in one word:
  *                        each input row of the group is copied (in place) or computed by the
@@ -27,17 +23,6 @@
 
 #include "mct_internal.h"
 
-int __real_mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
-                                    const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                                    int8_t *tmp);
-int __real_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
-                            const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
-                            const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
-                            int8_t *tmp);
-int __real_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
-                                 const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
-                                 const mct_requant *q2, const int8_t *w2, const int32_t *b2,
-                                 const int8_t *x, int8_t *y, int8_t *ring, int8_t *work);
 
 static int mct__pointwise_geom(const mct_conv_geom *g) {
   return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
@@ -724,12 +709,12 @@ static inline const int8_t *mct__arm_dw_row(const int8_t *w, const mct_wsplit *w
   return w + (size_t)o * kk;
 }
 
-int __wrap_mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+int mct__depthwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                                     const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                                     int8_t *tmp) {
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !mct__requant_ok(q) ||
       !buf || !w || !tmp || !mct__wsplit_ok(ws, g->in_c) || g->k_h > MCT__DW_MAXK)
-    return __real_mct_depthwise_s8_inplace(g, q, buf, w, ws, bias, tmp);
+    return MCT_ARM_PASS;
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, kk = g->k_h * g->k_w, nout = g->out_h * g->out_w;
   int32_t next = 0, c = 0;
@@ -823,7 +808,7 @@ __attribute__((noinline)) static void mct__arm_pw_channel(const mct__arm_rq *r_i
     t[p] = mct__arm_out(r, &ch, mct__arm_dot1(we, 0, x + (size_t)p * C, C) - corr);
 }
 
-int __wrap_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
                             const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                             const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
                             int8_t *tmp) {
@@ -831,7 +816,7 @@ int __wrap_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, cons
       !mct__requant_ok(q1) || !mct__requant_ok(q2) || !w1 || !w2 || !x || !y || !tmp ||
       g2->in_h != g1->out_h || g2->in_w != g1->out_w || g2->in_c != g1->out_c ||
       g2->groups != g2->in_c || g2->k_h > MCT__DW_MAXK)
-    return __real_mct_expand_dw_s8(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp);
+    return MCT_ARM_PASS;
   const mct__arm_rq r1 = mct__arm_rq_of(q1, b1), r2 = mct__arm_rq_of(q2, b2);
   const int32_t C = g1->in_c, E = g1->out_c, O = g2->out_c, m = O / E, kk = g2->k_h * g2->k_w;
   const int32_t npix = g1->in_h * g1->in_w;
@@ -985,7 +970,7 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
   }
 }
 
-int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
+int mct__expand_dw_s8_rows_dsp(const mct_conv_geom *g1, const mct_requant *q1,
                                  const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
                                  const mct_requant *q2, const int8_t *w2, const int32_t *b2,
                                  const int8_t *x, int8_t *y, int8_t *ring, int8_t *work) {
@@ -993,7 +978,7 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
       g2->k_h > MCT__DW_MAXK || g2->in_c != g1->out_c || g2->out_c != g1->out_c ||
       g2->groups != g1->out_c || g2->in_h != g1->in_h || g2->in_w != g1->in_w ||
       !mct__pointwise_geom(g1) || !mct__requant_ok(q2))
-    return __real_mct_expand_dw_s8_rows(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work);
+    return MCT_ARM_PASS;
   const int32_t H = g1->in_h, W = g1->in_w, C = g1->in_c, E = g1->out_c;
   const int32_t kh = g2->k_h, kw = g2->k_w, sh = g2->stride_h, sw = g2->stride_w;
   const int32_t ph = g2->pad_h, pw = g2->pad_w, Ho = g2->out_h, Wo = g2->out_w;

@@ -1,6 +1,6 @@
 /* grad_arm.c: Cortex-M (FPv4/FPv5) versions of the float gradients of 1x1 convolutions:
  * mct_conv2d_grad_input_f32 (dispatched from conv_grad.c), mct_pointwise_grad_input_f32_inplace
- * and mct_depthwise_grad_input_f32_inplace (reached through -Wl,--wrap, see inplace_arm.c), and
+ * and mct_depthwise_grad_input_f32_inplace (called first by inplace_grad.c), and
  * the weight gradient row (conv_grad.c).
  *
  * The same floats as the portable loops: every gx[p][c] starts at +0 and receives
@@ -20,9 +20,6 @@
 
 #include "mct_internal.h"
 
-int __real_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp);
 
 /* ---- K x 4 streaming kernels ------------------------------------------------------------- */
 
@@ -327,13 +324,13 @@ static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32
  * are first copied (to the stack, or tmp for one pixel), so its gx may overwrite them.
  * in_c > out_c: blocks from the end (gx of pixels [a, b) = [a C, b C) is above the gradients
  * [0, b O) still to be read when b O <= a C); in_c <= out_c: from the start (when b C <= a O). */
-int __wrap_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp) {
   if (!mct__geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
       g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
       !mct__wsplit_ok(ws, g->in_c) || (ws && !mct__slice_zero(w, g->in_c, ws, g->out_c)))
-    return __real_mct_pointwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
+    return MCT_ARM_PASS;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   if (w_scale)
     for (int32_t p = 0; p < npix; ++p) {
@@ -481,9 +478,6 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
 
 /* ---- depthwise, in place ------------------------------------------------------------------- */
 
-int __real_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp);
 
 #define MCT__DWG_TAPS 64 /* kernel taps converted to float on the stack */
 
@@ -672,12 +666,12 @@ __attribute__((noinline)) static int32_t mct__dwg_blocks(const mct_conv_geom *g,
   return c;
 }
 
-int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+int mct__depthwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp) {
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
       !mct__wsplit_ok(ws, g->in_c) || g->k_h * g->k_w > MCT__DWG_TAPS)
-    return __real_mct_depthwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
+    return MCT_ARM_PASS;
   const int32_t C = g->in_c, kk = g->k_h * g->k_w;
   const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
   float *tg = tmp, *tx = tmp + nout, wf[MCT__DWG_TAPS];

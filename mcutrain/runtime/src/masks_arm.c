@@ -1,5 +1,5 @@
-/* masks_arm.c: Cortex-M DSP versions of the 1-bit clamp masks of masks.c, reached through
- * -Wl,--wrap (see inplace_arm.c). Same bits, same gradients:
+/* masks_arm.c: Cortex-M DSP versions of the 1-bit clamp masks of masks.c, called first by
+ * masks.c. Same bits, same gradients:
  *   mct_clamp_mask_s8      four bytes at a time: SSUB8 sets a GE flag per byte where
  *                          y - (lo + 1) >= 0 (y > lo) and where (hi - 1) - y >= 0 (y < hi),
  *                          SEL turns the flags into 0/1 bytes, and one multiply by 0x01020408
@@ -11,8 +11,6 @@
 
 #if MCT_ARM_DSP
 
-int __real_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
-int __real_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g);
 
 static inline uint32_t mct__mask4(uint32_t v, uint32_t lo1, uint32_t hi1) {
   (void)__ssub8(v, lo1); /* GE[i]: y[i] >= lo + 1 */
@@ -22,9 +20,9 @@ static inline uint32_t mct__mask4(uint32_t v, uint32_t lo1, uint32_t hi1) {
   return ((a & b) * 0x01020408u) >> 24;
 }
 
-int __wrap_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits) {
+int mct__clamp_mask_s8_dsp(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits) {
   if (n < 0 || !y || !bits || lo < -128 || lo > 126 || hi < -127 || hi > 127)
-    return __real_mct_clamp_mask_s8(n, lo, hi, y, bits);
+    return MCT_ARM_PASS;
   const uint32_t lo1 = (uint32_t)(uint8_t)(lo + 1) * 0x01010101u;
   const uint32_t hi1 = (uint32_t)(uint8_t)(hi - 1) * 0x01010101u;
   int32_t b = 0;
@@ -41,8 +39,8 @@ int __wrap_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y,
   return MCT_OK;
 }
 
-int __wrap_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g) {
-  if (n < 0 || !bits || !g) return __real_mct_clamp_grad_bits_f32(n, bits, g);
+int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g) {
+  if (n < 0 || !bits || !g) return MCT_ARM_PASS;
   int32_t nb = n >> 3;
   if (nb) {
     const uint8_t *b = bits;
