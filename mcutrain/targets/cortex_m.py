@@ -226,12 +226,9 @@ clean:
 """
 
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--print-memory-usage")
-# Kernels whose Cortex-M DSP versions (runtime/src/inplace_arm.c, depthwise_arm.c,
-# grad_arm.c, masks_arm.c) are reached through the linker (-Wl,--wrap): their portable files
-# (inplace.c, inplace_grad.c, stream.c, masks.c) carry no ARM dispatch of their own.
-WRAPPED = ("mct_pointwise_s8_inplace", "mct_depthwise_s8_inplace", "mct_conv2d_s8_rows",
-           "mct_expand_dw_s8", "mct_expand_dw_s8_rows", "mct_pointwise_grad_input_f32_inplace",
-           "mct_depthwise_grad_input_f32_inplace", "mct_clamp_mask_s8", "mct_clamp_grad_bits_f32")
+# Kernels whose Cortex-M DSP versions (runtime/src/inplace_arm.c) are reached through the
+# linker (-Wl,--wrap); every other DSP kernel is called by its portable function itself.
+WRAPPED = ("mct_pointwise_s8_inplace", "mct_conv2d_s8_rows")
 
 
 def link_flags(flags, src_dir: Path | None = None) -> list:

@@ -285,6 +285,166 @@ static void pw_cases(void) {
   }
 }
 /* ---- end pw ------------------------------------------------------------------------------- */
+/* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
+/* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
+ * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
+ * slices, both clamp forms and the general requantization (mixed within a group). */
+static void dw_group_cases(void) {
+  static const int32_t cfg[][8] = {/* H, W, C (= E), K, stride, pad, Ci, full range */
+                                   {7, 20, 16, 3, 1, 1, 8, 1},  {9, 17, 8, 3, 2, 1, 16, 0},
+                                   {6, 64, 4, 3, 1, 1, 12, 1},  {5, 80, 4, 3, 1, 1, 24, 1},
+                                   {8, 9, 12, 5, 1, 2, 4, 0},   {10, 10, 6, 3, 2, 1, 20, 1},
+                                   {12, 13, 8, 3, 1, 0, 8, 1},  {4, 4, 12, 3, 1, 1, 16, 0},
+                                   {11, 16, 10, 3, 2, 1, 24, 1}, {3, 5, 8, 3, 1, 1, 8, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3], Ci = cfg[k][6];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, cfg[k][7]);
+    fill8(X, H * Wd * (C > Ci ? C : Ci)), fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    memcpy(Y, X, (size_t)H * Wd * C);
+    int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, k & 1 ? &ws : 0, BIAS, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, k % 3 != 1);
+    fill8(W2, C * Ci);
+    st = mct_expand_dw_s8(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    memset(Y, 0, (size_t)g.out_h * g.out_w * C);
+    st = mct_expand_dw_s8_rows(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, RING, WORK);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
+/* ---- end dw ---- */
+/* ---- opt-float: float backward kernels (1x1 grad input streaming, in place both ways) ---- */
+static void float_stream_cases(void) {
+  /* {pixels, in_c, out_c, slice (1: zero frozen channels), scale} */
+  static const int32_t cfg[][5] = {{16, 56, 336, 0, 1}, {16, 336, 56, 0, 1}, {64, 192, 32, 0, 1},
+                                   {70, 24, 13, 0, 1},  {9, 40, 40, 0, 0},   {5, 48, 301, 0, 1},
+                                   {6, 301, 7, 0, 1},   {16, 64, 22, 1, 1},  {11, 20, 64, 1, 0},
+                                   {3, 4, 1, 0, 1},     {1, 8, 3, 0, 1},     {33, 100, 16, 1, 1},
+                                   {4, 16, 600, 0, 1},  {3, 600, 24, 0, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    if (k & 1) /* channels whose gradient is +-0 at every pixel */
+      for (int32_t o = 1; o < O; o += 3)
+        for (int32_t p = 0; p < np; ++p) G[p * O + o] = p & 1 ? -0.0f : 0.0f;
+    mct_wsplit ws = slice(C, 5, O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    const mct_wsplit *wp = cfg[k][3] ? &ws : 0;
+    const float *sc = cfg[k][4] ? S : 0;
+    int st = mct_conv2d_grad_input_f32(&g, G, W1, wp, sc, F);
+    emit(&st, 4), emit(F, 4 * np * C);
+    for (int32_t i = 0; i < np * (C > O ? C : O); ++i) F[i] = -1.5f;
+    memcpy(F, G, (size_t)4 * np * O);
+    st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, wp, sc, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+    /* weight gradient rows (channels with no non-zero gradient included) */
+    fill8(X, np * C);
+    const int32_t xz = k == 2 ? -128 : (k == 3 ? 127 : rint_(-128, 127));
+    int32_t o = 0;
+    for (; o < O && (o + 1) * C <= 16384; ++o) {
+      st = mct_conv2d_grad_weight_row_f32(&g, X, C, xz, 0.0125f, G, o, 0, S[o], GW + o * C);
+      emit(&st, 4);
+    }
+    emit(GW, 4 * o * C);
+  }
+}
+static void float_slice_cases(void) {
+  /* 1x1 grad input with larger trained slices (zero frozen channels): {pixels, C, O, n_sel} */
+  static const int32_t cfg[][4] = {{16, 56, 120, 28}, {64, 32, 40, 16}, {16, 64, 60, 32},
+                                   {16, 64, 64, 64}, {5, 24, 33, 7}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    for (int32_t o = 2; o < O; o += 4)
+      for (int32_t p = 0; p < np; ++p) G[p * O + o] = 0.0f;
+    mct_wsplit ws = slice(C, cfg[k][3], O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    int st = mct_conv2d_grad_input_f32(&g, G, W1, &ws, k & 1 ? 0 : S, F);
+    emit(&st, 4), emit(F, 4 * np * C);
+    memcpy(F, G, (size_t)4 * np * O);
+    st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, &ws, k & 1 ? 0 : S, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
+
+static void float_misc_cases(void) {
+  /* bias gradients: {pixels, channels, scale} */
+  static const int32_t cfg[][3] = {{16, 336, 1}, {64, 32, 0}, {1, 10, 1}, {5, 7, 1}, {3, 29, 0},
+                                   {2, 44, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t hw = cfg[k][0], c = cfg[k][1];
+    fillf(G, hw * c, 1), fillf(S, c, 0);
+    G[0] = -0.0f; /* +0 + -0 */
+    int st = mct_bias_grad_f32(hw, c, G, cfg[k][2] ? S : 0, F);
+    emit(&st, 4), emit(F, 4 * c);
+  }
+  /* clamp gradient bits: bytes all ones, all zeros, mixed; tails */
+  static const int32_t n_of[] = {5376, 8, 13, 3, 64};
+  for (unsigned k = 0; k < sizeof n_of / sizeof n_of[0]; ++k, ++case_no) {
+    const int32_t n = n_of[k];
+    for (int32_t b = 0; b < (n + 7) / 8; ++b)
+      BITS[b] = (uint8_t)(b % 4 == 0 ? 0xFF : (b % 4 == 1 ? 0 : rnd()));
+    fillf(F, n, 0);
+    int st = mct_clamp_grad_bits_f32(n, BITS, F);
+    emit(&st, 4), emit(F, 4 * n);
+  }
+}
+static void float_dw_cases(void) {
+  /* depthwise input gradient in place: {H, W, C, k, stride, pad, slice, scale} */
+  static const int32_t cfg[][8] = {{4, 4, 336, 3, 1, 1, 0, 1}, {8, 8, 24, 3, 1, 1, 1, 1},
+                                   {8, 8, 16, 3, 2, 1, 0, 1},  {4, 4, 16, 7, 1, 3, 1, 0},
+                                   {8, 8, 16, 5, 1, 2, 0, 1},  {9, 9, 16, 3, 1, 1, 0, 1},
+                                   {7, 5, 12, 3, 2, 0, 1, 1},  {6, 6, 10, 5, 2, 2, 0, 0},
+                                   {5, 5, 17, 3, 1, 0, 1, 1},  {8, 8, 8, 7, 2, 3, 0, 1},
+                                   {3, 11, 9, 3, 1, 1, 0, 1},  {2, 2, 8, 3, 1, 1, 0, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    fillf(F, H * Wd * C, 1), fillf(S, C, 0);
+    if (k & 1) /* channels with no non-zero gradient */
+      for (int32_t p = 0; p < g.out_h * g.out_w; ++p) F[p * C + 1] = F[p * C + 5] = 0.0f;
+    int st = mct_depthwise_grad_input_f32_inplace(&g, F, W1, cfg[k][6] ? &ws : 0,
+                                                  cfg[k][7] ? S : 0, G);
+    emit(&st, 4), emit(F, 4 * H * Wd * C);
+  }
+}
+static void float_sgd_cases(void) {
+  /* int8 SGD with QAS, no weight decay, no momentum (the generated code's update), extremes */
+  static const float big[] = {3.0e9f, -3.0e9f, 2.2e9f, -2.2e9f, 1.0e30f, -1.0e30f, 300.0f,
+                              -300.0f, 1.0f / 0.0f, -1.0f / 0.0f, 0.0f / 0.0f, -0.0f, 0.0f,
+                              1.5f, -1.5f, 4.0e9f, -4.5e9f, 254.7f, -254.7f};
+  for (int k = 0; k < 3; ++k, ++case_no) {
+    const int32_t L = 37 + 9 * k, rows = 5, row0 = 2;
+    fill8(W1, (row0 + rows) * L), fillf(GW, rows * L, 1), fillf(S, row0 + rows, 0);
+    for (int32_t i = 0; i < (row0 + rows) * L; i += 3) W1[i] = (int8_t)(i & 1 ? 127 : -127);
+    for (int32_t i = 0; i < rows * L; i += 2) GW[i] = big[(i / 2) % (sizeof big / sizeof big[0])];
+    mct_sgd s = {k == 2 ? 1.0e-3f : 0.5f, 0.0f, 0.0f, S, L, 7u + (uint32_t)k, 5u, 11u};
+    int st = mct_sgd_s8(&s, row0, rows, W1, GW, 0);
+    emit(&st, 4), emit(W1, (row0 + rows) * L);
+    /* int32 (biases): weights near both limits, steps past 2^31 */
+    int32_t *B = (int32_t *)(void *)M;
+    for (int32_t i = 0; i < (row0 + rows) * L; ++i)
+      B[i] = i % 4 == 0 ? 2147483000 - i : (i % 4 == 1 ? -2147483000 + i : rint_(-40000, 40000));
+    for (int32_t i = 1; i < rows * L; i += 4) GW[i] = big[(i / 4) % (sizeof big / sizeof big[0])];
+    st = mct_sgd_s32(&s, row0, rows, B, GW, 0);
+    emit(&st, 4), emit(B, 4 * (row0 + rows) * L);
+    /* a bias: row_len 1, one QAS factor per row */
+    fillf(S, 200, 0);
+    mct_sgd sb = {k == 2 ? 1.0e-3f : 0.5f, 0.0f, 0.0f, S, 1, 9u, 6u + (uint32_t)k, 12u};
+    st = mct_sgd_s32(&sb, 3 + k, 150, B, GW, 0);
+    emit(&st, 4), emit(B, 4 * (160 + k));
+  }
+}
+/* ---- end opt-float ---- */
 
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
@@ -293,8 +453,14 @@ int main(void) {
   depthwise_cases();
   rows_cases();
   float_cases();
+  float_stream_cases(); /* opt-float */
+  float_misc_cases();   /* opt-float */
+  float_slice_cases();  /* opt-float */
+  float_dw_cases();     /* opt-float */
+  float_sgd_cases();    /* opt-float */
   mask_cases();
   add_cases();
+  dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
   mct_sh_close(out_fd);
   return 0;

@@ -33,6 +33,8 @@ int mct__bias_grad_avx2_run(int32_t hw, int32_t c, const float *g, const float *
 #else
 #define MCT_X86 0
 #endif
+int mct__bias_grad_f32_dsp(int32_t hw, int32_t c, const float *g, const float *b_scale,
+                           float *gb); /* grad_arm.c (Cortex-M4F/M7) */
 
 /* Output pixel (oh, ow)'s window clipped to the image (as in conv.c). */
 typedef struct {
@@ -183,6 +185,9 @@ int mct_bias_grad_f32(int32_t hw, int32_t c, const float *g, const float *b_scal
   if (hw <= 0 || c <= 0 || !g || !gb) return MCT_E_ARG;
 #if MCT_X86
   if (mct__bias_grad_avx2_run(hw, c, g, b_scale, gb)) return MCT_OK;
+#endif
+#if MCT_ARM_DSP && MCT_ARM_FPU /* grad_arm.c */
+  if (mct__bias_grad_f32_dsp(hw, c, g, b_scale, gb)) return MCT_OK;
 #endif
   for (int32_t o = 0; o < c; ++o) gb[o] = 0.0f;
   for (int32_t p = 0; p < hw; ++p) {

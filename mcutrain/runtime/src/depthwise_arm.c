@@ -1,18 +1,21 @@
 /* depthwise_arm.c: Cortex-M DSP versions of the depthwise int8 kernels: inplace.c's
  * mct_depthwise_s8_inplace and mct_expand_dw_s8, stream.c's mct_expand_dw_s8_rows. Same
- * results bit for bit, same buffers and scratch; entered through -Wl,--wrap like
- * inplace_arm.c (see there).
+ * results bit for bit, same buffers and scratch; the portable kernels call these first
+ * (MCT_ARM_PASS: not covered, the portable C runs).
  *
- *   one channel plane    row by row: interior outputs four at a time with the whole kernel
- *                        row in registers over the raw inputs (the zero point comes off as
- *                        x_zero * the taps' weight sum), border outputs clipped; the raw sums
- *                        of a row requantized together with the channel's constants in
- *                        registers; small planes are first copied into a border of x_zero,
- *                        so that every output is an interior one
- *   expansion (1x1)      per expanded channel, its weight row widened once, pixels streamed
- *   streamed expansion   the 1x1 rows by mct_conv2d_s8 (DSP), the depthwise taps over four
- *                        channels at once (SMLABB / SMLATT on SXTB16 halves), full windows
- *                        without checks and with the zero point folded into the bias
+ *   four channels at once  (mct__dw4_*) HWC keeps channels e..e+3 of a pixel in one word:
+ *                        each input row of the group is copied (in place) or computed by the
+ *                        fused 1x1 (expansion) once into a ring of widened rows with a border
+ *                        of x_zero, so every window is a full one; the zero point is folded
+ *                        into the accumulators' start (bias - x_zero * wsum), each tap is two
+ *                        LDRDs and four SMLABB / SMLATT, requantization SMMUL, ASR, ADD, SSAT.
+ *                        In place, output row r is written only once every input row it
+ *                        covers is in the ring (mct__dw4_inplace_ok).
+ *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
+ *                        same group kernels straight from the ring (rows outside the image:
+ *                        fewer kernel rows, their own weight sums folded), borders clipped
+ *   one channel plane    (mct__arm_dw_plane) the rest: channel remainders, multipliers, rows
+ *                        wider than the group ring
  */
 #include "mct_arm.h"
 
@@ -20,17 +23,6 @@
 
 #include "mct_internal.h"
 
-int __real_mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
-                                    const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                                    int8_t *tmp);
-int __real_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
-                            const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
-                            const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
-                            int8_t *tmp);
-int __real_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
-                                 const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
-                                 const mct_requant *q2, const int8_t *w2, const int32_t *b2,
-                                 const int8_t *x, int8_t *y, int8_t *ring, int8_t *work);
 
 static int mct__pointwise_geom(const mct_conv_geom *g) {
   return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
@@ -210,6 +202,506 @@ static void mct__arm_dw_plane_pad(const mct_conv_geom *g, const mct__arm_rq *r, 
   mct__arm_dw_plane(&gp, r, pad, 1, wk, o, y, ys);
 }
 
+/* ---- four channels at once over a zero-point-padded ring of rows (HWC) ------------------- */
+
+/* A group of four channels (e..e+3): every input row it needs is copied (or, for the fused
+ * expansion, computed) once into a ring of kh rows of (W + 2 pw) words, one word per pixel
+ * holding the four channels, with a border of x_zero words; out-of-image rows point at a row
+ * of x_zero. Every window is then a full one, and as (x_zero - x_zero) * w = 0,
+ *   sum over valid taps (x - x_zero) * w = sum over all taps x * w - x_zero * wsum:
+ * the accumulators start at bias - x_zero * wsum (when |that| + kk * 128 * 128 < 2^31 the
+ * int32 sum never saturates, so QADD would be a plain add: dropped). Requantization:
+ * ((q >> 32) >> sh + 1) >> 1 + y_zero = ((q >> 32) >> sh + 1 + 2 y_zero) >> 1 (nested floors),
+ * then SSAT #8 when the range is [-128, 127]. Taps: SXTB16 splits the word into channels
+ * (0, 2) and (1, 3), SMLABB / SMLATT against the weights widened once in the same order. */
+
+#define MCT__DW4_K 7        /* kernel rows and columns of the group kernel */
+#define MCT__DW4_KK 49      /* its taps */
+#define MCT__DW4_RING 544   /* words of the group ring on the stack (kh + 1 rows, 2 a pixel) */
+#define MCT__PW4_C 64       /* input channels of the fused 1x1 in groups */
+
+typedef struct {
+  int32_t b[4];  /* accumulator start: bias - x_zero * wsum (modes 0, 1) */
+  int32_t ms[8]; /* mult, sh of each channel */
+  int32_t k;     /* 1 + 2 * y_zero */
+  int32_t lo, hi;
+  int32_t corr[4]; /* x_zero * wsum (mode 2) */
+  mct__arq c[4];   /* mode 2: the channels' full constants */
+  int32_t cmask;   /* modes 0, 1: channels whose every output is cval (computed as 0, then set) */
+  int8_t cval[4];
+} mct__dw4q;
+
+/* Constants of channels o..o+3 whose weight sums are wsum; returns the mode: 0 SSAT, 1 clamp
+ * (both: folded bias, SMMUL path), 2 the general requantization of raw sums. */
+static int mct__dw4_consts(const mct__arm_rq *r, int32_t o, const int32_t wsum[4], int32_t kk,
+                           mct__dw4q *q) {
+  int fast = 1;
+  const int64_t lim = (int64_t)INT32_MAX - (int64_t)kk * 16384;
+  q->cmask = 0;
+  for (int32_t t = 0; t < 4; ++t) {
+    q->c[t] = mct__arm_ch(r, o + t);
+    const int64_t b = (int64_t)q->c[t].bias - (int64_t)r->x_zero * wsum[t];
+    q->b[t] = (int32_t)b;
+    q->ms[2 * t] = q->c[t].mult, q->ms[2 * t + 1] = q->c[t].sh;
+    q->corr[t] = r->x_zero * wsum[t];
+    if (q->c[t].sh < 0 || b > lim || b < -lim) {
+      /* an extreme bias (or a large multiplier): the output is monotone in the exact sum,
+       * |sum| <= 255 * 128 * kk; when both ends give the same byte, so does every sum */
+      const int32_t A = 32640 * kk;
+      const int8_t vlo = mct__arm_out(r, &q->c[t], -A), vhi = mct__arm_out(r, &q->c[t], A);
+      if (q->c[t].mult >= 0 && vlo == vhi) {
+        q->cmask |= 1 << t, q->cval[t] = vlo;
+        q->b[t] = 0, q->ms[2 * t] = 0, q->ms[2 * t + 1] = 0;
+      } else {
+        fast = 0;
+      }
+    }
+  }
+  q->k = 1 + 2 * r->y_zero, q->lo = r->act_min, q->hi = r->act_max;
+  if (!fast) return 2;
+  return r->act_min == -128 && r->act_max == 127 ? 0 : 1;
+}
+
+/* One tap of four channels: v's bytes (0, 2) and (1, 3) against the widened weights w0, w1
+ * (one asm block, so that the four sums stay in registers and the tap is done at once). */
+#define MCT__DW4_TAP(v, w0, w1, a0, a1, a2, a3)                                                 \
+  do {                                                                                        \
+    uint32_t te_;                                                                             \
+    uint32_t x_ = (v);                                                                        \
+    __asm__("sxtb16 %[e], %[x]\n\t"                                                           \
+            "sxtb16 %[x], %[x], ror #8\n\t"                                                   \
+            "smlabb %[b0], %[e], %[p], %[b0]\n\t"                                             \
+            "smlatt %[b2], %[e], %[p], %[b2]\n\t"                                             \
+            "smlabb %[b1], %[x], %[q], %[b1]\n\t"                                             \
+            "smlatt %[b3], %[x], %[q], %[b3]"                                                 \
+            : [b0] "+r"(a0), [b1] "+r"(a1), [b2] "+r"(a2), [b3] "+r"(a3), [e] "=&r"(te_),       \
+              [x] "+r"(x_)                                                                    \
+            : [p] "r"(w0), [q] "r"(w1));                                                      \
+  } while (0)
+
+/* The constant channels of q into n outputs at y (channel t at y[t], outputs ys apart). */
+static void mct__dw4_fixc(const mct__dw4q *q, int8_t *y, size_t ys, int32_t n) {
+  for (int32_t t = 0; t < 4; ++t)
+    if (q->cmask >> t & 1)
+      for (int32_t p = 0; p < n; ++p) y[(size_t)p * ys + t] = q->cval[t];
+}
+
+static inline __attribute__((always_inline)) int8_t mct__dw4_rq(int32_t a, int32_t mult,
+                                                               int32_t sh, int32_t k, int mode,
+                                                               int32_t lo, int32_t hi) {
+  const int32_t v = ((mct__smmul(a, mult) >> sh) + k) >> 1;
+  if (mode == 0) return (int8_t)__ssat(v, 8);
+  return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
+ * the input and of the weights by LDRD, both pointers moved on. */
+#define MCT__DW4_TAPW(px, pw, a0, a1, a2, a3)                                                    \
+  do {                                                                                        \
+    uint32_t xe_, xo_, wa_, wb_;                                                              \
+    __asm__("ldrd %[xe], %[xo], [%[xp]], #8\n\t"                                               \
+            "ldrd %[wa], %[wb], [%[wp]], #8\n\t"                                               \
+            "smlabb %[b0], %[xe], %[wa], %[b0]\n\t"                                           \
+            "smlatt %[b2], %[xe], %[wa], %[b2]\n\t"                                           \
+            "smlabb %[b1], %[xo], %[wb], %[b1]\n\t"                                           \
+            "smlatt %[b3], %[xo], %[wb], %[b3]"                                               \
+            : [b0] "+r"(a0), [b1] "+r"(a1), [b2] "+r"(a2), [b3] "+r"(a3), [xe] "=&r"(xe_),      \
+              [xo] "=&r"(xo_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [xp] "+r"(px), [wp] "+r"(pw)   \
+            : "m"(*(const uint32_t(*)[2])px), "m"(*(const uint32_t(*)[2])pw));                 \
+  } while (0)
+
+/* n outputs of channels e..e+3 (y, ys apart) from nr rows (rows[i]: the first window's first
+ * tap), taps ps bytes apart (0: a widened ring, 8 bytes a pixel), windows step bytes apart;
+ * wq: the widened weights of those rows. */
+static inline __attribute__((always_inline)) void mct__dw4_run(
+    const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
+    const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, const int mode,
+    int8_t *y, const size_t ys) {
+  const int8_t *p[MCT__DW4_K] = {0};
+#pragma GCC unroll 8
+  for (int32_t i = 0; i < nr; ++i) p[i] = rows[i];
+  const int32_t lo = q->lo, hi = q->hi;
+  for (; n > 0; --n, y += ys) {
+    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    const uint32_t *w = wq;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < nr; ++i) {
+      const int8_t *pi = p[i];
+      if (ps == 0) { /* a widened ring: two words a pixel, no SXTB16 */
+#pragma GCC unroll 16
+        for (int32_t j = 0; j < kw; ++j) MCT__DW4_TAPW(pi, w, a0, a1, a2, a3);
+        p[i] = pi + step - (size_t)8 * kw;
+        continue;
+      }
+#pragma GCC unroll 16
+      for (int32_t j = 0; j < kw; ++j) {
+        uint32_t wa_, wb_; /* both weight words at once, the pointer moved on (LDRD) */
+        __asm__("ldrd %[a], %[b], [%[p]], #8" : [a] "=r"(wa_), [b] "=r"(wb_), [p] "+r"(w)
+                : "m"(*(const uint32_t(*)[2])w));
+        MCT__DW4_TAP(mct__ld32(pi + (size_t)j * ps), wa_, wb_, a0, a1, a2, a3);
+      }
+      p[i] = pi + step;
+    }
+    const int32_t k = q->k;
+    y[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
+    y[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
+    y[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
+    y[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
+  }
+}
+
+#define MCT__NOSCHED __attribute__((optimize("no-schedule-insns")))
+MCT__NOSCHED static void mct__dw4_3x3_clamp(const int8_t *const *rows, size_t ps, size_t step, int32_t n,
+                               const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) {
+  mct__dw4_run(rows, 3, 3, ps, step, n, wq, q, 1, y, ys);
+}
+MCT__NOSCHED static void mct__dw4_any_ssat(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
+                              size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
+                              int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, ps, step, n, wq, q, 0, y, ys);
+}
+MCT__NOSCHED static void mct__dw4_any_clamp(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
+                               size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
+                               int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, ps, step, n, wq, q, 1, y, ys);
+}
+
+/* Mode 2: raw sums, then the general requantization of (raw - x_zero * wsum). */
+static void mct__dw4_general(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
+                             size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
+                             const mct__arm_rq *r, int8_t *y, size_t ys) {
+  const int8_t *p[MCT__DW_MAXK];
+  for (int32_t i = 0; i < nr; ++i) p[i] = rows[i];
+  for (; n > 0; --n, y += ys) {
+    int32_t a[4] = {0, 0, 0, 0};
+    const uint32_t *w = wq;
+    for (int32_t i = 0; i < nr; ++i) {
+      for (int32_t j = 0; j < kw; ++j, w += 2) {
+        int32_t ve, vo;
+        if (ps == 0) {
+          ve = (int32_t)mct__ld32(p[i] + (size_t)8 * j);
+          vo = (int32_t)mct__ld32(p[i] + (size_t)8 * j + 4);
+        } else {
+          const uint32_t v = mct__ld32(p[i] + (size_t)j * ps);
+          ve = (int32_t)__sxtb16(v), vo = (int32_t)mct__sxtb16_hi(v);
+        }
+        a[0] = __smlabb(ve, (int32_t)w[0], a[0]);
+        a[2] = __smlatt(ve, (int32_t)w[0], a[2]);
+        a[1] = __smlabb(vo, (int32_t)w[1], a[1]);
+        a[3] = __smlatt(vo, (int32_t)w[1], a[3]);
+      }
+      p[i] += step;
+    }
+    for (int32_t t = 0; t < 4; ++t) y[t] = mct__arm_out(r, &q->c[t], a[t] - q->corr[t]);
+  }
+}
+
+MCT__NOSCHED static void mct__dw4w_any_ssat(const int8_t *const *rows, int32_t nr, int32_t kw,
+                                            size_t step, int32_t n, const uint32_t *wq,
+                                            const mct__dw4q *q, int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, 0, step, n, wq, q, 0, y, ys);
+}
+MCT__NOSCHED static void mct__dw4w_any_clamp(const int8_t *const *rows, int32_t nr, int32_t kw,
+                                             size_t step, int32_t n, const uint32_t *wq,
+                                             const mct__dw4q *q, int8_t *y, size_t ys) {
+  mct__dw4_run(rows, nr, kw, 0, step, n, wq, q, 1, y, ys);
+}
+
+/* Large kernels (5x5, 7x7): rows too many to keep a moving pointer each in registers, so
+ * each window row is its row start (on the stack) plus the window's offset. */
+static inline __attribute__((always_inline)) void mct__dw4_big(
+    const int8_t *const *rows, const int32_t nr, const int32_t kw, const size_t ps,
+    const size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q, int8_t *y,
+    const size_t ys) {
+  const int8_t *rs[MCT__DW4_K] = {0};
+  for (int32_t i = 0; i < nr; ++i) rs[i] = rows[i];
+  for (size_t off = 0; n > 0; --n, y += ys, off += step) {
+    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    const uint32_t *w = wq;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < nr; ++i) {
+      const int8_t *pi = rs[i] + off;
+      __asm__("" : "+r"(pi)); /* the row start stays on the stack */
+      if (ps == 0) {
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < kw; ++j) MCT__DW4_TAPW(pi, w, a0, a1, a2, a3);
+      } else {
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < kw; ++j, pi += ps) {
+          uint32_t wa_, wb_;
+          __asm__("ldrd %[a], %[b], [%[p]], #8" : [a] "=r"(wa_), [b] "=r"(wb_), [p] "+r"(w)
+                  : "m"(*(const uint32_t(*)[2])w));
+          MCT__DW4_TAP(mct__ld32(pi), wa_, wb_, a0, a1, a2, a3);
+        }
+      }
+    }
+    const int32_t k = q->k;
+    y[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, 0, 0, 0);
+    y[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, 0, 0, 0);
+    y[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, 0, 0, 0);
+    y[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, 0, 0, 0);
+  }
+}
+
+#define MCT__DW4_BIG(NAME, K, PS)                                                               \
+  MCT__NOSCHED static void NAME(const int8_t *const *rows, size_t ps, size_t step, int32_t n,   \
+                                const uint32_t *wq, const mct__dw4q *q, int8_t *y, size_t ys) { \
+    (void)ps;                                                                                 \
+    mct__dw4_big(rows, K, K, PS, step, n, wq, q, y, ys);                                       \
+  }
+MCT__DW4_BIG(mct__dw4w_5x5_ssat, 5, 0)
+MCT__DW4_BIG(mct__dw4w_7x7_ssat, 7, 0)
+MCT__DW4_BIG(mct__dw4_5x5_ssat, 5, ps)
+MCT__DW4_BIG(mct__dw4_7x7_ssat, 7, ps)
+MCT__DW4_BIG(mct__dw4_3x3b_ssat, 3, ps)
+
+static void mct__dw4_dispatch(const int8_t *const *rows, int32_t nr, int32_t kw, size_t ps,
+                              size_t step, int32_t n, const uint32_t *wq, const mct__dw4q *q,
+                              int mode, const mct__arm_rq *r, int8_t *y, size_t ys) {
+  if (mode == 0 && nr == kw && (kw == 5 || kw == 7)) {
+    if (ps == 0)
+      (kw == 5 ? mct__dw4w_5x5_ssat : mct__dw4w_7x7_ssat)(rows, 0, step, n, wq, q, y, ys);
+    else
+      (kw == 5 ? mct__dw4_5x5_ssat : mct__dw4_7x7_ssat)(rows, ps, step, n, wq, q, y, ys);
+  } else if (mode != 2 && ps == 0)
+    (mode ? mct__dw4w_any_clamp : mct__dw4w_any_ssat)(rows, nr, kw, step, n, wq, q, y, ys);
+  else if (mode == 2)
+    mct__dw4_general(rows, nr, kw, ps, step, n, wq, q, r, y, ys);
+  else if (nr == 3 && kw == 3)
+    (mode ? mct__dw4_3x3_clamp : mct__dw4_3x3b_ssat)(rows, ps, step, n, wq, q, y, ys);
+  else
+    (mode ? mct__dw4_any_clamp : mct__dw4_any_ssat)(rows, nr, kw, ps, step, n, wq, q, y, ys);
+}
+
+/* The weights of channels wk[0..3] (kk taps each) widened for mct__dw4_run; rowsum[i * 4 + t]:
+ * the sum of kernel row i of channel t (kw taps). */
+static void mct__dw4_widen(const int8_t *const wk[4], int32_t kh, int32_t kw, uint32_t *wq,
+                           int32_t *rowsum) {
+  for (int32_t i = 0; i < kh; ++i) {
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t j = 0; j < kw; ++j) {
+      const int32_t t = i * kw + j;
+      const int32_t w0 = wk[0][t], w1 = wk[1][t], w2 = wk[2][t], w3 = wk[3][t];
+      wq[2 * t] = ((uint32_t)w0 & 0xFFFFu) | (uint32_t)w2 << 16;
+      wq[2 * t + 1] = ((uint32_t)w1 & 0xFFFFu) | (uint32_t)w3 << 16;
+      s0 += w0, s1 += w1, s2 += w2, s3 += w3;
+    }
+    if (rowsum) rowsum[4 * i] = s0, rowsum[4 * i + 1] = s1, rowsum[4 * i + 2] = s2, rowsum[4 * i + 3] = s3;
+  }
+}
+
+/* mct__dw4_widen from weights regrouped by tap (wt[t * E + e]: four channels a word). */
+static void mct__dw4_widen_t(const int8_t *wt, int32_t E, int32_t kh, int32_t kw, uint32_t *wq,
+                             int32_t *rowsum) {
+  for (int32_t i = 0; i < kh; ++i) {
+    uint32_t se = 0, so = 0; /* int16 pair sums: |sum| <= 128 * kw */
+    for (int32_t j = 0; j < kw; ++j, wt += E, wq += 2) {
+      const uint32_t v = mct__ld32(wt);
+      wq[0] = __sxtb16(v), wq[1] = mct__sxtb16_hi(v);
+      se = __sadd16(se, wq[0]), so = __sadd16(so, wq[1]);
+    }
+    rowsum[4 * i] = (int16_t)se, rowsum[4 * i + 2] = (int32_t)se >> 16;
+    rowsum[4 * i + 1] = (int16_t)so, rowsum[4 * i + 3] = (int32_t)so >> 16;
+  }
+}
+
+/* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
+ * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
+typedef struct {
+  uint32_t wq[2 * MCT__PW4_C];
+  mct__dw4q q;
+  int mode;
+} mct__pw4;
+
+static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, int32_t e,
+                          mct__pw4 *pw) {
+  int32_t ws[4];
+  for (int32_t t = 0; t < 4; ++t) {
+    const int8_t *wr = w1 + (size_t)(e + t) * C;
+    ws[t] = 0;
+    for (int32_t c = 0; c < C; ++c) ws[t] += wr[c];
+    for (int32_t g = 0; g < C / 4; ++g) {
+      const uint32_t v = mct__ld32(wr + 4 * g);
+      pw->wq[8 * g + 2 * t] = __sxtb16(v);
+      pw->wq[8 * g + 2 * t + 1] = mct__sxtb16_hi(v);
+    }
+  }
+  pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
+}
+
+/* a += the four products of (ve, vo) and the next two weight words (LDRD, pointer moved on). */
+#define MCT__PW4_MAC(ve, vo, pw, a)                                                              \
+  do {                                                                                        \
+    uint32_t wa_, wb_;                                                                        \
+    __asm__("ldrd %[wa], %[wb], [%[wp]], #8\n\t"                                               \
+            "smlad %[b], %[xe], %[wa], %[b]\n\t"                                              \
+            "smlad %[b], %[xo], %[wb], %[b]"                                                  \
+            : [b] "+r"(a), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [wp] "+r"(pw)                      \
+            : [xe] "r"(ve), [xo] "r"(vo), "m"(*(const uint32_t(*)[2])pw));                    \
+  } while (0)
+
+static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, int32_t npix,
+                                                               const int32_t G,
+                                                               const mct__pw4 *pw,
+                                                               const int mode, uint32_t *out) {
+  const mct__dw4q *q = &pw->q;
+  const int32_t lo = q->lo, hi = q->hi;
+  for (int32_t p = 0; p < npix; ++p, x += 4 * G, out += 2) {
+    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    const uint32_t *w = pw->wq;
+#pragma GCC unroll 16
+    for (int32_t g = 0; g < G; ++g) {
+      const uint32_t v = mct__ld32(x + 4 * g);
+      const uint32_t ve = __sxtb16(v), vo = mct__sxtb16_hi(v);
+      MCT__PW4_MAC(ve, vo, w, a0);
+      MCT__PW4_MAC(ve, vo, w, a1);
+      MCT__PW4_MAC(ve, vo, w, a2);
+      MCT__PW4_MAC(ve, vo, w, a3);
+    }
+    const int32_t k = q->k;
+    const int32_t v0 = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
+    const int32_t v1 = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
+    const int32_t v2 = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
+    const int32_t v3 = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
+    out[0] = ((uint32_t)v0 & 0xFFFFu) | (uint32_t)v2 << 16; /* widened, as the ring holds it */
+    out[1] = ((uint32_t)v1 & 0xFFFFu) | (uint32_t)v3 << 16;
+  }
+}
+
+#define MCT__PW4(G)                                                                           \
+  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out) {\
+    mct__pw4_run(x, npix, G, pw, 0, out);                                                     \
+  }
+MCT__NOSCHED MCT__PW4(2)
+MCT__NOSCHED MCT__PW4(4)
+MCT__NOSCHED MCT__PW4(6)
+MCT__NOSCHED static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
+                         uint32_t *out) {
+  mct__pw4_run(x, npix, G, pw, 0, out);
+}
+MCT__NOSCHED static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
+                           uint32_t *out) {
+  mct__pw4_run(x, npix, G, pw, 1, out);
+}
+
+/* Four expanded channels of npix pixels (x: C channels each) into out (four bytes a pixel). */
+__attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
+                            const mct__pw4 *pw, uint32_t *out) {
+  const int32_t G = C / 4;
+  if (pw->mode != 2) {
+    if (pw->mode == 1)
+      mct__pw4_clamp(x, npix, G, pw, out);
+    else if (G == 2)
+      mct__pw4_2(x, npix, pw, out);
+    else if (G == 4)
+      mct__pw4_4(x, npix, pw, out);
+    else if (G == 6)
+      mct__pw4_6(x, npix, pw, out);
+    else
+      mct__pw4_any(x, npix, G, pw, out);
+    for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
+      if (pw->q.cmask >> t & 1)
+        for (int32_t p = 0; p < npix; ++p) {
+          uint32_t *o = out + 2 * p + (t & 1);
+          *o = t >> 1 ? (*o & 0xFFFFu) | (uint32_t)pw->q.cval[t] << 16
+                      : (*o & 0xFFFF0000u) | ((uint32_t)pw->q.cval[t] & 0xFFFFu);
+        }
+    return;
+  }
+  for (int32_t p = 0; p < npix; ++p, x += C, out += 2) {
+    int32_t a[4] = {0, 0, 0, 0};
+    const uint32_t *w = pw->wq;
+    for (int32_t g = 0; g < G; ++g, w += 8) {
+      const uint32_t v = mct__ld32(x + 4 * g);
+      const int32_t ve = (int32_t)__sxtb16(v), vo = (int32_t)mct__sxtb16_hi(v);
+      for (int32_t t = 0; t < 4; ++t)
+        a[t] = __smlad(vo, (int32_t)w[2 * t + 1], __smlad(ve, (int32_t)w[2 * t], a[t]));
+    }
+    int32_t v[4];
+    for (int32_t t = 0; t < 4; ++t) v[t] = mct__arm_out(r1, &pw->q.c[t], a[t] - pw->q.corr[t]);
+    out[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
+    out[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
+  }
+}
+
+/* Channels e..e+3 of a depthwise conv g (multiplier 1) through the group ring: the source
+ * rows either from HWC x (xs bytes a pixel: copied) or, with pw, the 1x1 of x's pixels (C1
+ * channels). y: output (oh, ow) channel e at y[(oh * out_w + ow) * ys]. In place (y == x's
+ * channel e), inplace_ok must have said yes. wk: the four channels' weight rows. */
+MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_rq *r, const int8_t *const wk[4],
+                           int32_t o, const int8_t *x, size_t xs, const mct__arm_rq *r1,
+                           const mct__pw4 *pw, int32_t C1, int8_t *y, size_t ys) {
+  const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w, sh = g->stride_h;
+  const int32_t ph = g->pad_h, pw_ = g->pad_w, Ho = g->out_h, Wo = g->out_w;
+  const int32_t Wp = W + 2 * pw_, kk = kh * kw;
+  uint32_t wq[2 * MCT__DW4_KK], ring[MCT__DW4_RING];
+  int32_t rowsum[4 * MCT__DW4_K], wsum[4] = {0, 0, 0, 0};
+  mct__dw4_widen(wk, kh, kw, wq, rowsum);
+  for (int32_t i = 0; i < kh; ++i)
+    for (int32_t t = 0; t < 4; ++t) wsum[t] += rowsum[4 * i + t];
+  mct__dw4q q;
+  const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
+  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs; border x_zero */
+  const uint32_t zz = mct__zz(r->x_zero);
+  for (int32_t k = 0; k < 2 * (kh + 1) * Wp; ++k) ring[k] = zz;
+  const size_t RW = (size_t)2 * Wp; /* words of a ring row */
+  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
+  const size_t step = (size_t)8 * g->stride_w, RYS = (size_t)Wo * ys;
+  const int fast33 = mode == 0 && kh == 3 && kw == 3 && g->stride_w <= 2 ? g->stride_w : 0;
+  int32_t done = 0;
+  for (int32_t ro = 0; ro < Ho; ++ro) {
+    const int32_t top = ro * sh - ph;
+    int32_t need = top + kh;
+    if (need > H) need = H;
+    for (; done < need; ++done) {
+      uint32_t *d = ring + (size_t)(done % kh) * RW + 2 * pw_;
+      if (pw) {
+        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d);
+      } else {
+        const int8_t *s = x + (size_t)done * W * xs;
+        for (int32_t w = 0; w < W; ++w, s += xs, d += 2) {
+          const uint32_t v = mct__ld32(s);
+          d[0] = __sxtb16(v), d[1] = mct__sxtb16_hi(v);
+        }
+      }
+    }
+    const int8_t *rows[MCT__DW_MAXK];
+    for (int32_t i = 0; i < kh; ++i) {
+      const int32_t hr = top + i;
+      rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * RW);
+    }
+    int8_t *yr = y + (size_t)ro * RYS;
+    if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
+      mct__dw4_run(rows, 3, 3, 0, 8, Wo, wq, &q, 0, yr, ys);
+    else if (fast33 == 2)
+      mct__dw4_run(rows, 3, 3, 0, 16, Wo, wq, &q, 0, yr, ys);
+    else
+      mct__dw4_dispatch(rows, kh, kw, 0, step, Wo, wq, &q, mode, r, yr, ys);
+    if (q.cmask && mode != 2) mct__dw4_fixc(&q, yr, ys, Wo);
+  }
+}
+
+/* Whether the group ring fits and the geometry suits it. */
+static int mct__dw4_fits(const mct_conv_geom *g) {
+  return g->k_h <= MCT__DW4_K && g->k_w <= MCT__DW4_K && 2 * (g->k_h + 1) * (g->in_w + 2 * g->pad_w) <= MCT__DW4_RING &&
+         g->pad_h < g->k_h && g->pad_w < g->k_w && g->out_c == g->in_c;
+}
+
+/* In place, output row r overwrites pixels [r * out_w, (r + 1) * out_w): every input row
+ * must be in the ring before an output row covers it. */
+static int mct__dw4_inplace_ok(const mct_conv_geom *g) {
+  int32_t done = 0;
+  for (int32_t ro = 0; ro < g->out_h; ++ro) {
+    int32_t need = ro * g->stride_h - g->pad_h + g->k_h;
+    if (need > g->in_h) need = g->in_h;
+    if (need > done) {
+      if ((int64_t)ro * g->out_w > (int64_t)done * g->in_w) return 0;
+      done = need;
+    }
+  }
+  return 1;
+}
+
 /* Weights of depthwise channel o: its row of w, or its trained slice row (cursor *next). */
 static inline const int8_t *mct__arm_dw_row(const int8_t *w, const mct_wsplit *ws, int32_t o,
                                             int32_t kk, int32_t *next) {
@@ -217,16 +709,22 @@ static inline const int8_t *mct__arm_dw_row(const int8_t *w, const mct_wsplit *w
   return w + (size_t)o * kk;
 }
 
-int __wrap_mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+int mct__depthwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                                     const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                                     int8_t *tmp) {
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !mct__requant_ok(q) ||
       !buf || !w || !tmp || !mct__wsplit_ok(ws, g->in_c) || g->k_h > MCT__DW_MAXK)
-    return __real_mct_depthwise_s8_inplace(g, q, buf, w, ws, bias, tmp);
+    return MCT_ARM_PASS;
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, kk = g->k_h * g->k_w, nout = g->out_h * g->out_w;
-  int32_t next = 0;
-  for (int32_t c = 0; c < C; ++c) {
+  int32_t next = 0, c = 0;
+  if (mct__dw4_fits(g) && mct__dw4_inplace_ok(g))
+    for (; c + 4 <= C; c += 4) {
+      const int8_t *wk[4];
+      for (int32_t t = 0; t < 4; ++t) wk[t] = mct__arm_dw_row(w, ws, c + t, kk, &next);
+      mct__dw4_group(g, &r, wk, c, buf + c, (size_t)C, NULL, NULL, 0, buf + c, (size_t)C);
+    }
+  for (; c < C; ++c) {
     const int8_t *wk = mct__arm_dw_row(w, ws, c, kk, &next);
     mct__arm_dw_plane_pad(g, &r, buf + c, (size_t)C, wk, c, tmp, 1);
     int8_t *yc = buf + c;
@@ -272,7 +770,7 @@ MCT__PWC(4)
 MCT__PWC(6)
 MCT__PWC(8)
 
-static void mct__arm_pw_channel(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
+__attribute__((noinline)) static void mct__arm_pw_channel(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, int32_t C,
                                 const int8_t *we, int32_t e, int8_t *t) {
   const mct__arm_rq rq = *r_in, *r = &rq; /* a local copy: int8_t stores cannot alias it */
   int32_t sw = 0;
@@ -310,7 +808,7 @@ static void mct__arm_pw_channel(const mct__arm_rq *r_in, const int8_t *x, int32_
     t[p] = mct__arm_out(r, &ch, mct__arm_dot1(we, 0, x + (size_t)p * C, C) - corr);
 }
 
-int __wrap_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
                             const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
                             const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
                             int8_t *tmp) {
@@ -318,11 +816,20 @@ int __wrap_mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, cons
       !mct__requant_ok(q1) || !mct__requant_ok(q2) || !w1 || !w2 || !x || !y || !tmp ||
       g2->in_h != g1->out_h || g2->in_w != g1->out_w || g2->in_c != g1->out_c ||
       g2->groups != g2->in_c || g2->k_h > MCT__DW_MAXK)
-    return __real_mct_expand_dw_s8(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp);
+    return MCT_ARM_PASS;
   const mct__arm_rq r1 = mct__arm_rq_of(q1, b1), r2 = mct__arm_rq_of(q2, b2);
   const int32_t C = g1->in_c, E = g1->out_c, O = g2->out_c, m = O / E, kk = g2->k_h * g2->k_w;
   const int32_t npix = g1->in_h * g1->in_w;
-  for (int32_t e = 0; e < E; ++e) {
+  int32_t e = 0;
+  if (m == 1 && C % 4 == 0 && C <= MCT__PW4_C && mct__dw4_fits(g2))
+    for (; e + 4 <= E; e += 4) { /* four expanded channels at a time, rows into the ring */
+      mct__pw4 pw;
+      mct__pw4_prep(&r1, w1, C, e, &pw);
+      const int8_t *wk[4];
+      for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kk;
+      mct__dw4_group(g2, &r2, wk, e, x, 0, &r1, &pw, C, y + e, (size_t)O);
+    }
+  for (; e < E; ++e) {
     mct__arm_pw_channel(&r1, x, npix, C, w1 + (size_t)e * C, e, tmp);
     for (int32_t k = 0; k < m; ++k) {
       const int32_t o = e * m + k;
@@ -385,14 +892,14 @@ static inline void mct__stream_full4(const int8_t *const *rows, const int8_t *wt
 static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const int32_t *wsum,
                               const mct__arm_rq *r_in, const mct__rqc *tab, int32_t kh,
                               int32_t kw, int32_t left, int32_t W, int32_t E, int full,
-                              int8_t *out) {
+                              int32_t e0, int8_t *out) {
   const mct__arm_rq rq = *r_in, *r = &rq;
   const int32_t yz = r->y_zero, lo = r->act_min, hi = r->act_max;
   const uint32_t zz = mct__zz(r->x_zero);
   const int8_t *fr[MCT__DW_MAXK];
   if (full)
     for (int32_t i = 0; i < kh; ++i) fr[i] = rows[i] + (size_t)left * E;
-  int32_t e = 0, a[4];
+  int32_t e = e0, a[4];
   for (; e + 4 <= E; e += 4) {
     if (full) {
       const int8_t *fe[MCT__DW_MAXK];
@@ -427,7 +934,43 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
   }
 }
 
-int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
+/* Interior outputs [oa, ob) of one output row of the streamed kernel, four channels at a
+ * time straight from the ring (rows: ring rows of kernel rows i0..i1 - 1, column 0). */
+__attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
+                                                        const mct__arm_rq *r, const int8_t *wt,
+                                                        const int8_t *const *rows, int32_t i0,
+                                                        int32_t i1, int32_t oa, int32_t ob,
+                                                        int32_t E, const mct__rqc *tab,
+                                                        const uint32_t *slow, int8_t *row_out) {
+  const int32_t kh = g2->k_h, kw = g2->k_w, sw = g2->stride_w, pw = g2->pad_w;
+  const int8_t *gr[MCT__DW4_K];
+  for (int32_t e = 0; e + 4 <= E; e += 4) {
+    uint32_t wq[2 * MCT__DW4_KK];
+    int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
+    mct__dw4_widen_t(wt + e, E, kh, kw, wq, rowsum);
+    for (int32_t i = i0; i < i1; ++i)
+      for (int32_t t = 0; t < 4; ++t) ws4[t] += rowsum[4 * i + t];
+    mct__dw4q q4;
+    int mode;
+    if (tab && i1 - i0 == kh && !(slow[e / 32] >> (e % 32) & 0xFu)) {
+      /* all kernel rows, four plain channels: the call's table already has the folded biases */
+      for (int32_t t = 0; t < 4; ++t) {
+        q4.b[t] = tab[e + t].bias;
+        q4.ms[2 * t] = tab[e + t].mult, q4.ms[2 * t + 1] = -2 - tab[e + t].shift;
+      }
+      q4.k = 1 + 2 * r->y_zero, q4.lo = r->act_min, q4.hi = r->act_max, q4.cmask = 0;
+      mode = r->act_min == -128 && r->act_max == 127 ? 0 : 1;
+    } else {
+      mode = mct__dw4_consts(r, e, ws4, (i1 - i0) * kw, &q4);
+    }
+    for (int32_t i = 0; i < i1 - i0; ++i) gr[i] = rows[i] + (size_t)(oa * sw - pw) * E + e;
+    mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
+                      &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
+    if (q4.cmask && mode != 2) mct__dw4_fixc(&q4, row_out + (size_t)oa * E + e, (size_t)E, ob - oa);
+  }
+}
+
+int mct__expand_dw_s8_rows_dsp(const mct_conv_geom *g1, const mct_requant *q1,
                                  const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
                                  const mct_requant *q2, const int8_t *w2, const int32_t *b2,
                                  const int8_t *x, int8_t *y, int8_t *ring, int8_t *work) {
@@ -435,7 +978,7 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
       g2->k_h > MCT__DW_MAXK || g2->in_c != g1->out_c || g2->out_c != g1->out_c ||
       g2->groups != g1->out_c || g2->in_h != g1->in_h || g2->in_w != g1->in_w ||
       !mct__pointwise_geom(g1) || !mct__requant_ok(q2))
-    return __real_mct_expand_dw_s8_rows(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work);
+    return MCT_ARM_PASS;
   const int32_t H = g1->in_h, W = g1->in_w, C = g1->in_c, E = g1->out_c;
   const int32_t kh = g2->k_h, kw = g2->k_w, sh = g2->stride_h, sw = g2->stride_w;
   const int32_t ph = g2->pad_h, pw = g2->pad_w, Ho = g2->out_h, Wo = g2->out_w;
@@ -455,6 +998,14 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
   mct__rqc tab[MCT_ARM_TABLE];
   const mct__rqc *tp = NULL;
   if (E <= MCT_ARM_TABLE && mct__arm_table(&r, E, wsum, r.x_zero, tab)) tp = tab;
+  /* channels the table cannot serve to the group kernels directly (bit c of slow[c / 32]):
+   * no SMMUL path, or a folded bias too close to the int32 limits for raw sums */
+  uint32_t slow[MCT_ARM_TABLE / 32] = {0};
+  if (tp) {
+    const int64_t lim = (int64_t)INT32_MAX - (int64_t)kh * kw * 16384;
+    for (int32_t e = 0; e < E; ++e)
+      if (tab[e].shift > -2 || tab[e].bias > lim || tab[e].bias < -lim) slow[e / 32] |= 1u << (e % 32);
+  }
   mct_conv_geom row1 = *g1;
   row1.in_h = row1.out_h = 1;
   int32_t done = 0;
@@ -473,10 +1024,27 @@ int __wrap_mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1,
       rows[i] = hr < 0 || hr >= H ? NULL : ring + (size_t)(hr % kh) * RE;
       rows_full &= rows[i] != NULL;
     }
+    /* the rows inside the image, and the outputs whose windows' columns all are */
+    const int32_t i0 = top < 0 ? -top : 0, i1 = H - top < kh ? H - top : kh;
+    int32_t oa = (pw + sw - 1) / sw, ob = W - kw + pw >= 0 ? (W - kw + pw) / sw + 1 : 0;
+    if (ob > Wo) ob = Wo;
+    if (oa > ob) oa = ob;
+    if (i1 > i0 && ob > oa && kh <= MCT__DW4_K && kw <= MCT__DW4_K) {
+      mct__rows_groups(g2, &r, wt, rows + i0, i0, i1, oa, ob, E, tp, slow, row_out);
+      if (E % 4)
+        for (int32_t ow = oa; ow < ob; ++ow)
+          mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, ow * sw - pw, W, E, rows_full,
+                            E - E % 4, row_out + (size_t)ow * E);
+    } else {
+      oa = ob = 0;
+    }
     for (int32_t ow = 0; ow < Wo; ++ow) {
+      if (ow == oa) ow = ob;
+      if (ow >= Wo) break;
       const int32_t left = ow * sw - pw;
       const int full = rows_full && left >= 0 && left + kw <= W;
-      mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, left, W, E, full, row_out + (size_t)ow * E);
+      mct__stream_pixel(rows, wt, wsum, &r, tp, kh, kw, left, W, E, full, 0,
+                        row_out + (size_t)ow * E);
     }
     memcpy(y + (size_t)ro * RO, row_out, RO);
   }

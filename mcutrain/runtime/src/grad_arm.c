@@ -1,14 +1,16 @@
-/* grad_arm.c: Cortex-M (FPv4/FPv5) versions of the float input gradient of 1x1 convolutions:
- * mct_conv2d_grad_input_f32 (dispatched from conv_grad.c) and
- * mct_pointwise_grad_input_f32_inplace (reached through -Wl,--wrap, see inplace_arm.c).
+/* grad_arm.c: Cortex-M (FPv4/FPv5) versions of the float gradients of 1x1 convolutions:
+ * mct_conv2d_grad_input_f32 (dispatched from conv_grad.c), mct_pointwise_grad_input_f32_inplace
+ * and mct_depthwise_grad_input_f32_inplace (called first by inplace_grad.c), and
+ * the weight gradient row (conv_grad.c).
  *
  * The same floats as the portable loops: every gx[p][c] starts at +0 and receives
  * (G[p][o] * s_w[o]) * w[o][c] for o = 0, 1, ... in that order, each product rounded before
- * its addition (VMLA.F32 is not fused). What changes is only which sums are in flight at once
- * (several channels of one or two pixels in place, four pixels x four channels otherwise), so
- * one int8 -> float weight conversion serves several pixels. Skipping a zero G (the portable
- * loops do) or adding its +-0 products gives the same sums: a running sum that starts at +0
- * is never -0, and x + (+-0) = x for any other x. The same holds for the trained slice of a
+ * its addition (VMLA.F32 is not fused). What changes is only which sums are in flight at once:
+ * a tile of K output channels x 4 columns of weights is converted to float once and held in
+ * registers while pixels stream through it, each pixel's four partial sums loaded and stored
+ * back (exact: a float store and load change nothing). Skipping a zero G (the portable loops
+ * do) or adding its +-0 products gives the same sums: a running sum that starts at +0 is never
+ * -0, and x + (+-0) = x for any other x. The same holds for the trained slice of a
  * channel-fraction layer: its channels hold zeros in the frozen w, so their sums are taken
  * over the slice's own weights (in o order) and replace the all-zero ones.
  */
@@ -18,72 +20,246 @@
 
 #include "mct_internal.h"
 
-int __real_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp);
 
-#define MCT__G2_MAX 256 /* outputs of a second pixel's gradient copied to the stack (1 KB) */
+/* ---- K x 4 streaming kernels ------------------------------------------------------------- */
 
-/* Columns [c, c + n) of one or two pixels (n <= 8): out_t[u] = sum_o g_t[o] * w[o * ws + c + u]
- * with g already scaled; g1 NULL for one pixel. */
-static void mct__ig_block(const float *g0, const float *g1, const int8_t *w, size_t ws,
-                          int32_t O, int32_t n, float *out0, float *out1) {
-  if (n == 8 && g1) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    float b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0, b6 = 0, b7 = 0;
-    for (int32_t o = 0; o < O; ++o, w += ws) {
-      const float x = g0[o], y = g1[o];
-      if (x == 0.0f && y == 0.0f) continue;
-      float v = (float)w[0];
-      a0 = mct__vmla(a0, x, v), b0 = mct__vmla(b0, y, v);
-      v = (float)w[1];
-      a1 = mct__vmla(a1, x, v), b1 = mct__vmla(b1, y, v);
-      v = (float)w[2];
-      a2 = mct__vmla(a2, x, v), b2 = mct__vmla(b2, y, v);
-      v = (float)w[3];
-      a3 = mct__vmla(a3, x, v), b3 = mct__vmla(b3, y, v);
-      v = (float)w[4];
-      a4 = mct__vmla(a4, x, v), b4 = mct__vmla(b4, y, v);
-      v = (float)w[5];
-      a5 = mct__vmla(a5, x, v), b5 = mct__vmla(b5, y, v);
-      v = (float)w[6];
-      a6 = mct__vmla(a6, x, v), b6 = mct__vmla(b6, y, v);
-      v = (float)w[7];
-      a7 = mct__vmla(a7, x, v), b7 = mct__vmla(b7, y, v);
-    }
-    out0[0] = a0, out0[1] = a1, out0[2] = a2, out0[3] = a3;
-    out0[4] = a4, out0[5] = a5, out0[6] = a6, out0[7] = a7;
-    out1[0] = b0, out1[1] = b1, out1[2] = b2, out1[3] = b3;
-    out1[4] = b4, out1[5] = b5, out1[6] = b6, out1[7] = b7;
-  } else if (n == 8) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (int32_t o = 0; o < O; ++o, w += ws) {
-      const float x = g0[o];
-      if (x == 0.0f) continue;
-      a0 = mct__vmla(a0, x, (float)w[0]);
-      a1 = mct__vmla(a1, x, (float)w[1]);
-      a2 = mct__vmla(a2, x, (float)w[2]);
-      a3 = mct__vmla(a3, x, (float)w[3]);
-      a4 = mct__vmla(a4, x, (float)w[4]);
-      a5 = mct__vmla(a5, x, (float)w[5]);
-      a6 = mct__vmla(a6, x, (float)w[6]);
-      a7 = mct__vmla(a7, x, (float)w[7]);
-    }
-    out0[0] = a0, out0[1] = a1, out0[2] = a2, out0[3] = a3;
-    out0[4] = a4, out0[5] = a5, out0[6] = a6, out0[7] = a7;
-  } else {
-    for (int32_t u = 0; u < n; ++u) {
-      float a = 0.0f, b = 0.0f;
-      const int8_t *wu = w + u;
-      for (int32_t o = 0; o < O; ++o, wu += ws) {
-        const float v = (float)*wu;
-        if (g0[o] != 0.0f) a = mct__vmla(a, g0[o], v);
-        if (g1 && g1[o] != 0.0f) b = mct__vmla(b, g1[o], v);
-      }
-      out0[u] = a;
-      if (g1) out1[u] = b;
-    }
+/* a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1):
+ * the K x 4 int8 weights (rows wstride bytes apart) converted to float once, kept in
+ * s12..s31, then per pixel: its four partial sums and K gradients loaded (VLDM), K x 4 VMLAs,
+ * the sums stored back (VSTM). g rows gstride bytes apart, a rows astride bytes apart. */
+static void mct__gs5(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
+                     float *x, int32_t astride, int32_t np) {
+  for (int32_t c = 0; c < n4; c += 4) {
+    const float *gg = g;
+    float *a = x + c;
+    int32_t n = np;
+    __asm__ volatile(
+        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
+        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
+        "ldr r6, [%[rows], #16]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s28, s29, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s30, s31, r4, r5\n\t"
+        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+        "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
+        "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
+        "1:\n\t"
+        "vldmia %[a], {s0-s3}\n\t"
+        "vldmia %[g], {s4-s8}\n\t"
+        "add %[g], %[g], %[gs]\n\t"
+        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+        "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+        "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+        "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t"
+        "vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t"
+        "vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+        "vstmia %[a], {s0-s3}\n\t"
+        "add %[a], %[a], %[as]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
+        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
   }
+}
+
+static void mct__gs4(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
+                     float *x, int32_t astride, int32_t np) {
+  for (int32_t c = 0; c < n4; c += 4) {
+    const float *gg = g;
+    float *a = x + c;
+    int32_t n = np;
+    __asm__ volatile(
+        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
+        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
+        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+        "1:\n\t"
+        "vldmia %[a], {s0-s3}\n\t"
+        "vldmia %[g], {s4-s7}\n\t"
+        "add %[g], %[g], %[gs]\n\t"
+        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+        "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+        "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+        "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t"
+        "vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+        "vstmia %[a], {s0-s3}\n\t"
+        "add %[a], %[a], %[as]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
+        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+  }
+}
+
+static void mct__gs3(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
+                     float *x, int32_t astride, int32_t np) {
+  for (int32_t c = 0; c < n4; c += 4) {
+    const float *gg = g;
+    float *a = x + c;
+    int32_t n = np;
+    __asm__ volatile(
+        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
+        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+        "1:\n\t"
+        "vldmia %[a], {s0-s3}\n\t"
+        "vldmia %[g], {s4-s6}\n\t"
+        "add %[g], %[g], %[gs]\n\t"
+        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+        "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+        "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t"
+        "vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+        "vstmia %[a], {s0-s3}\n\t"
+        "add %[a], %[a], %[as]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
+        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+  }
+}
+
+static void mct__gs2(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
+                     float *x, int32_t astride, int32_t np) {
+  for (int32_t c = 0; c < n4; c += 4) {
+    const float *gg = g;
+    float *a = x + c;
+    int32_t n = np;
+    __asm__ volatile(
+        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
+        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+        "1:\n\t"
+        "vldmia %[a], {s0-s3}\n\t"
+        "vldmia %[g], {s4-s5}\n\t"
+        "add %[g], %[g], %[gs]\n\t"
+        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+        "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t"
+        "vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+        "vstmia %[a], {s0-s3}\n\t"
+        "add %[a], %[a], %[as]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
+        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
+  }
+}
+
+static void mct__gs1(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
+                     float *x, int32_t astride, int32_t np) {
+  for (int32_t c = 0; c < n4; c += 4) {
+    const float *gg = g;
+    float *a = x + c;
+    int32_t n = np;
+    __asm__ volatile(
+        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
+        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
+        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
+        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+        "1:\n\t"
+        "vldmia %[a], {s0-s3}\n\t"
+        "vldr s4, [%[g]]\n\t"
+        "add %[g], %[g], %[gs]\n\t"
+        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t"
+        "vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+        "vstmia %[a], {s0-s3}\n\t"
+        "add %[a], %[a], %[as]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
+        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
+        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
+  }
+}
+
+
+typedef void (*mct__gs_fn)(const int8_t *const *, int32_t, const float *, int32_t, float *,
+                           int32_t, int32_t);
+static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
+
+/* x[p][c] += sum_{k < K} g[p * gc + k] * rows[k][c] for c < n4 (a multiple of 4), p < np
+ * (rows of x C apart), k in order. */
+static void mct__gs_cols(const int8_t *const *rows, int32_t C, int32_t n4, int32_t K,
+                         const float *g, int32_t gc, float *x, int32_t np) {
+  mct__gs_k[K](rows, n4, g, gc * 4, x, C * 4, np);
+}
+
+/* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride], zero g skipped. */
+static float mct__pg_1x1(const float *g, const float *w_scale, const int8_t *w, size_t wstride,
+                         int32_t O) {
+  float a = 0.0f;
+  for (int32_t o = 0; o < O; ++o, w += wstride) {
+    float v = g[o];
+    if (v == 0.0f) continue;
+    if (w_scale) v *= w_scale[o];
+    a = mct__vmla(a, v, (float)*w);
+  }
+  return a;
 }
 
 /* Channel c = sel[s] of a trained slice for one pixel: the portable order exactly, the
@@ -105,7 +281,7 @@ static float mct__slice_ch(const float *g, const float *w_scale, const int8_t *w
 
 /* Whether the frozen weights hold zeros in the slice's channels, as generated code keeps
  * them (mct.h): then a slice channel's sum is its slice weights' sum alone (the frozen terms
- * add +-0 to a sum that is never -0), computed by the blocked kernels. */
+ * add +-0 to a sum that is never -0). */
 static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int32_t O) {
   for (int32_t o = 0; o < O; ++o)
     for (int32_t s = 0; s < ws->n_sel; ++s)
@@ -113,75 +289,195 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
   return 1;
 }
 
-/* All C channels (and the trained slice) of one or two pixels: gx_t[c] from g_t (scaled). */
-static void mct__ig_pixels(const float *g0, const float *g1, const int8_t *w,
-                           const mct_wsplit *ws, int zero, int32_t O, int32_t C, float *gx0,
-                           float *gx1) {
-  float t0[8], t1[8];
-  for (int32_t c = 0; c < C; c += 8) {
-    const int32_t n = C - c < 8 ? C - c : 8;
-    mct__ig_block(g0, g1, w + c, (size_t)C, O, n, gx0 + c, g1 ? gx1 + c : t1);
-  }
-  if (!ws) return;
-  if (zero) {
-    for (int32_t s = 0; s < ws->n_sel; s += 8) {
-      const int32_t n = ws->n_sel - s < 8 ? ws->n_sel - s : 8;
-      mct__ig_block(g0, g1, ws->wt + s, (size_t)ws->n_sel, O, n, t0, t1);
-      for (int32_t u = 0; u < n; ++u) {
-        gx0[ws->sel[s + u]] = t0[u];
-        if (g1) gx1[ws->sel[s + u]] = t1[u];
-      }
+/* ---- pointwise, in place --------------------------------------------------------------------- */
+
+#define MCT__IP_COPY 512 /* gradients of a block of pixels copied to the stack (2 KB) */
+
+/* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
+ * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
+ * frozen channels' (+0) ones. */
+static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
+                          const int8_t *w, const mct_wsplit *ws) {
+  const int32_t n4 = C & ~3;
+  memset(x, 0, (size_t)np * C * sizeof(float));
+  if (n4)
+    for (int32_t o = 0; o < O; o += 5) {
+      const int32_t K = O - o < 5 ? O - o : 5;
+      const int8_t *rows[5];
+      for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)(o + k) * C;
+      mct__gs_cols(rows, C, n4, K, g + o, O, x, np);
     }
-    return;
-  }
-  for (int32_t s = 0; s < ws->n_sel; ++s) {
-    gx0[ws->sel[s]] = mct__slice_ch(g0, NULL, w, C, ws, s, O);
-    if (g1) gx1[ws->sel[s]] = mct__slice_ch(g1, NULL, w, C, ws, s, O);
+  for (int32_t p = 0; p < np; ++p) {
+    const float *gp = g + (size_t)p * O;
+    float *xp = x + (size_t)p * C;
+    for (int32_t c = n4; c < C; ++c) xp[c] = mct__pg_1x1(gp, NULL, w + c, (size_t)C, O);
+    if (ws)
+      for (int32_t s = 0; s < ws->n_sel; ++s)
+        xp[ws->sel[s]] = mct__pg_1x1(gp, NULL, ws->wt + s, (size_t)ws->n_sel, O);
   }
 }
 
-static void mct__scaled(const float *g, const float *w_scale, int32_t O, float *dst) {
-  if (w_scale)
-    for (int32_t o = 0; o < O; ++o) dst[o] = g[o] * w_scale[o];
-  else
-    for (int32_t o = 0; o < O; ++o) dst[o] = g[o];
-}
-
-/* In place, pixel by pixel in the portable kernel's direction; two pixels at a time (the
- * second one's gradient copied to the stack) when out_c <= MCT__G2_MAX: both gradients are
- * copied before either gx is written, and neither gx reaches a pixel still to come. */
-int __wrap_mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+/* G is first scaled in place (G * s_w[o], the portable kernel's gv: a zero G gives +-0, whose
+ * products change no sum, as skipping it does). Then blocks of pixels: a block whose gx rows
+ * lie wholly outside every gradient still to be read (its own included) is computed straight
+ * from buf, streaming its pixels through K x 4 weight tiles; otherwise the block's gradients
+ * are first copied (to the stack, or tmp for one pixel), so its gx may overwrite them.
+ * in_c > out_c: blocks from the end (gx of pixels [a, b) = [a C, b C) is above the gradients
+ * [0, b O) still to be read when b O <= a C); in_c <= out_c: from the start (when b C <= a O). */
+int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp) {
   if (!mct__geom_ok(g) || g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 ||
       g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
-      !mct__wsplit_ok(ws, g->in_c))
-    return __real_mct_pointwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
+      !mct__wsplit_ok(ws, g->in_c) || (ws && !mct__slice_zero(w, g->in_c, ws, g->out_c)))
+    return MCT_ARM_PASS;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
-  const int forward = C <= O; /* see inplace_grad.c */
-  float g2[MCT__G2_MAX];
-  const int zero = ws && mct__slice_zero(w, C, ws, O);
-  int32_t k = 0;
-  if (O <= MCT__G2_MAX)
-    for (; k + 2 <= npix; k += 2) {
-      const int32_t p = forward ? k : npix - 1 - k, q = forward ? p + 1 : p - 1;
-      mct__scaled(buf + (size_t)p * O, w_scale, O, tmp);
-      mct__scaled(buf + (size_t)q * O, w_scale, O, g2);
-      mct__ig_pixels(tmp, g2, w, ws, zero, O, C, buf + (size_t)p * C, buf + (size_t)q * C);
+  if (w_scale)
+    for (int32_t p = 0; p < npix; ++p) {
+      float *gp = buf + (size_t)p * O;
+      for (int32_t o = 0; o < O; ++o) gp[o] *= w_scale[o];
     }
-  for (; k < npix; ++k) {
-    const int32_t p = forward ? k : npix - 1 - k;
-    mct__scaled(buf + (size_t)p * O, w_scale, O, tmp);
-    mct__ig_pixels(tmp, NULL, w, ws, zero, O, C, buf + (size_t)p * C, NULL);
+  float cp[MCT__IP_COPY];
+  float *const cbuf = O <= MCT__IP_COPY ? cp : tmp;
+  const int32_t ncap = O <= MCT__IP_COPY ? MCT__IP_COPY / O : 1;
+  if (C > O) {
+    for (int32_t b = npix; b > 0;) {
+      const int32_t ad = (int32_t)(((int64_t)b * O + C - 1) / C), ac = b > ncap ? b - ncap : 0;
+      if (ad < ac) {
+        mct__ip_block(buf + (size_t)ad * O, buf + (size_t)ad * C, b - ad, C, O, w, ws);
+        b = ad;
+      } else {
+        memcpy(cbuf, buf + (size_t)ac * O, (size_t)(b - ac) * O * sizeof(float));
+        mct__ip_block(cbuf, buf + (size_t)ac * C, b - ac, C, O, w, ws);
+        b = ac;
+      }
+    }
+  } else {
+    for (int32_t a = 0; a < npix;) {
+      int32_t bd = (int32_t)(((int64_t)a * O) / C);
+      const int32_t bc = npix - a > ncap ? a + ncap : npix;
+      if (bd > npix) bd = npix;
+      if (bd > bc) {
+        mct__ip_block(buf + (size_t)a * O, buf + (size_t)a * C, bd - a, C, O, w, ws);
+        a = bd;
+      } else {
+        memcpy(cbuf, buf + (size_t)a * O, (size_t)(bc - a) * O * sizeof(float));
+        mct__ip_block(cbuf, buf + (size_t)a * C, bc - a, C, O, w, ws);
+        a = bc;
+      }
+    }
   }
   return MCT_OK;
 }
 
+/* ---- weight gradient of a 1x1 conv, one output channel ------------------------------------ */
+
+#define MCT__GW_PIX 256 /* pixels whose non-zero gradients are listed on the stack */
+
+/* float(i) for i = -255 .. 256: (x - x_zero) of int8 x and x_zero as one table load. */
+#define MCT__F4(b) (float)(b), (float)((b) + 1), (float)((b) + 2), (float)((b) + 3)
+#define MCT__F16(b) MCT__F4(b), MCT__F4((b) + 4), MCT__F4((b) + 8), MCT__F4((b) + 12)
+#define MCT__F64(b) MCT__F16(b), MCT__F16((b) + 16), MCT__F16((b) + 32), MCT__F16((b) + 48)
+#define MCT__F256(b) MCT__F64(b), MCT__F64((b) + 64), MCT__F64((b) + 128), MCT__F64((b) + 192)
+static const float mct__i2f[512] = {MCT__F256(-255), MCT__F256(1)};
+static const float mct__zeros[16];
+
+/* out[j] = (sum over k < n, in order, of gv[k] * lut[xl[k][c + j]]) * s for j < NB (n >= 1):
+ * the sums start at +0 (loaded), each x - x_zero one LDRSB and one table LDR. */
+static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s16}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s0, s16, s17\n\tvmla.f32 s1, s16, s18\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s2, s16, s17\n\tvmla.f32 s3, s16, s18\n\t"
+      "ldrsb r4, [r6, #4]\n\tldrsb r5, [r6, #5]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s4, s16, s17\n\tvmla.f32 s5, s16, s18\n\t"
+      "ldrsb r4, [r6, #6]\n\tldrsb r5, [r6, #7]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s6, s16, s17\n\tvmla.f32 s7, s16, s18\n\t"
+      "ldrsb r4, [r6, #8]\n\tldrsb r5, [r6, #9]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s8, s16, s17\n\tvmla.f32 s9, s16, s18\n\t"
+      "ldrsb r4, [r6, #10]\n\tldrsb r5, [r6, #11]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s10, s16, s17\n\tvmla.f32 s11, s16, s18\n\t"
+      "ldrsb r4, [r6, #12]\n\tldrsb r5, [r6, #13]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s12, s16, s17\n\tvmla.f32 s13, s16, s18\n\t"
+      "ldrsb r4, [r6, #14]\n\tldrsb r5, [r6, #15]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s17, s18, r4, r5\n\t"
+      "vmla.f32 s14, s16, s17\n\tvmla.f32 s15, s16, s18\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\t""vmul.f32 s5, s5, %[s]\n\t""vmul.f32 s6, s6, %[s]\n\t""vmul.f32 s7, s7, %[s]\n\t"
+      "vmul.f32 s8, s8, %[s]\n\t""vmul.f32 s9, s9, %[s]\n\t""vmul.f32 s10, s10, %[s]\n\t""vmul.f32 s11, s11, %[s]\n\t"
+      "vmul.f32 s12, s12, %[s]\n\t""vmul.f32 s13, s13, %[s]\n\t""vmul.f32 s14, s14, %[s]\n\t""vmul.f32 s15, s15, %[s]\n\t"
+      "vstmia %[out], {s0-s15}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "cc", "memory");
+}
+
+static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s8}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s0, s8, s9\n\tvmla.f32 s1, s8, s10\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s2, s8, s9\n\tvmla.f32 s3, s8, s10\n\t"
+      "ldrsb r4, [r6, #4]\n\tldrsb r5, [r6, #5]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s4, s8, s9\n\tvmla.f32 s5, s8, s10\n\t"
+      "ldrsb r4, [r6, #6]\n\tldrsb r5, [r6, #7]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s9, s10, r4, r5\n\t"
+      "vmla.f32 s6, s8, s9\n\tvmla.f32 s7, s8, s10\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\t""vmul.f32 s5, s5, %[s]\n\t""vmul.f32 s6, s6, %[s]\n\t""vmul.f32 s7, s7, %[s]\n\t"
+      "vstmia %[out], {s0-s7}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "cc", "memory");
+}
+
+static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
+                     const float *lut, float s, float *out) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s3}\n\t"
+      "1:\n\t"
+      "ldr r6, [%[xl]], #4\n\tvldmia %[gv]!, {s4}\n\tadd r6, r6, %[c]\n\t"
+      "ldrsb r4, [r6, #0]\n\tldrsb r5, [r6, #1]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s5, s6, r4, r5\n\t"
+      "vmla.f32 s0, s4, s5\n\tvmla.f32 s1, s4, s6\n\t"
+      "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tldr r4, [%[lut], r4, lsl #2]\n\t"
+      "ldr r5, [%[lut], r5, lsl #2]\n\tvmov s5, s6, r4, r5\n\t"
+      "vmla.f32 s2, s4, s5\n\tvmla.f32 s3, s4, s6\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vmul.f32 s0, s0, %[s]\n\t""vmul.f32 s1, s1, %[s]\n\t""vmul.f32 s2, s2, %[s]\n\t""vmul.f32 s3, s3, %[s]\n\t"
+      "vstmia %[out], {s0-s3}"
+      : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
+      : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "cc", "memory");
+}
+
+
 /* ---- depthwise, in place ------------------------------------------------------------------- */
 
-int __real_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
-                                                const int8_t *w, const mct_wsplit *ws,
-                                                const float *w_scale, float *tmp);
 
 #define MCT__DWG_TAPS 64 /* kernel taps converted to float on the stack */
 
@@ -208,17 +504,182 @@ static void mct__dwg_plane(const mct_conv_geom *g, const float *tg, const float 
   }
 }
 
-int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf,
+/* Eight channels at a time: the block's gradients G * s_w copied to the stack ([pixel][8]),
+ * its kernels in float ([i][j][8]), then every input pixel gathers its
+ * products in the portable scatter's order: output pixels in raster order, i.e. kernel rows
+ * i descending (oh ascending) and, within one, taps j descending (ow ascending, the kernel
+ * read backwards by VLDMDB); a tap is two VLDMs and eight VMLAs. Writing gx of the block's channels only overwrites the same
+ * channels' G (HWC, both C apart), already copied. */
+#define MCT__DWB_G 512    /* floats of the block's gradient copy (2 KB: 64 output pixels) */
+#define MCT__DWB_TAPS 49 /* kernel taps of the block (7 x 7: 1.5 KB in float) */
+
+typedef struct {
+  int32_t grow, wrow, ntaps; /* bytes between rows' first taps (gradients, weights), taps */
+  float *dst;
+} mct__dwk;
+
+/* s0..s7 = sum over rows r < nrows, taps t < ntaps of g[r][t][0..8) * w[r][t][0..8), stored
+ * to k->dst. Stride-1 taps: weights consecutive; stride 2: every other. */
+static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
+  __asm__ volatile(
+      "ldmia %[k], {r4-r7}\n\t"
+      "vldmia %[z], {s0-s7}\n\t"
+      "2:\n\t"
+      "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
+      "1:\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "subs r10, r10, #1\n\t"
+      "bne 1b\n\t"
+      "add %[g], %[g], r4\n\tadd %[w], %[w], r5\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 2b\n\t"
+      "vstmia r7, {s0-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)
+      : [k] "r"(k), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s5", "s6",
+        "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+        "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static void mct__dw_pix_s2(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
+  __asm__ volatile(
+      "ldmia %[k], {r4-r7}\n\t"
+      "vldmia %[z], {s0-s7}\n\t"
+      "2:\n\t"
+      "mov r8, %[g]\n\tmov r9, %[w]\n\tmov r10, r6\n\t"
+      "1:\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "subs r10, r10, #1\n\t"
+      "bne 1b\n\t"
+      "add %[g], %[g], r4\n\tadd %[w], %[w], r5\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 2b\n\t"
+      "vstmia r7, {s0-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)
+      : [k] "r"(k), [z] "r"(mct__zeros)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s5", "s6",
+        "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+        "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+/* d[p][0..8) = b[p * C + 0..8) * s[0..8) for p < n (n >= 1). */
+static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float *d, int32_t n) {
+  __asm__ volatile(
+      "vldmia %[s], {s8-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[b], {s0-s7}\n\t"
+      "add %[b], %[b], %[cs]\n\t"
+      "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+      "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\tvmul.f32 s5, s5, s13\n\t"
+      "vmul.f32 s6, s6, s14\n\tvmul.f32 s7, s7, s15\n\t"
+      "vstmia %[d]!, {s0-s7}\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [b] "+r"(b), [d] "+r"(d), [n] "+r"(n)
+      : [s] "r"(s), [cs] "r"(cstride)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+        "s14", "s15", "cc", "memory");
+}
+
+/* o[t * 8 + 0..4) = float(a[t]), float(b[t]), float(c[t]), float(d[t]) for t < n (n >= 1):
+ * four kernels interleaved, each weight one LDRSB and one table LDR, four stored by STM. */
+static void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d,
+                       const uint32_t *lut, uint32_t *o, int32_t n) {
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrsb r4, [%[a]], #1\n\tldrsb r5, [%[b]], #1\n\t"
+      "ldrsb r6, [%[c]], #1\n\tldrsb r7, [%[d]], #1\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "ldr r6, [%[lut], r6, lsl #2]\n\tldr r7, [%[lut], r7, lsl #2]\n\t"
+      "stmia %[o], {r4-r7}\n\t"
+      "adds %[o], %[o], #32\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [o] "+r"(o), [n] "+r"(n)
+      : [lut] "r"(lut)
+      : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+
+static const float mct__ones[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+
+/* Channels [c0, c0 + 8) (stride 1 or 2; see above). */
+static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *const *wk,
+                            const float *s, int32_t c0, float *gb, float *wr) {
+  const int32_t C = g->in_c, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+  const int32_t kh = g->k_h, kw = g->k_w, sh = g->stride_h, sw = g->stride_w;
+  const int32_t ph = g->pad_h, pw = g->pad_w;
+  const uint32_t *lut = (const uint32_t *)(const void *)(mct__i2f + 255);
+  mct__dw_w4(wk[0], wk[1], wk[2], wk[3], lut, (uint32_t *)(void *)wr, kh * kw);
+  mct__dw_w4(wk[4], wk[5], wk[6], wk[7], lut, (uint32_t *)(void *)wr + 4, kh * kw);
+  mct__dw_copy8(buf + c0, C * 4, s, gb, OH * OW);
+  mct__dwk k;
+  k.grow = OW * 32, k.wrow = -sh * kw * 32;
+  for (int32_t ih = 0; ih < H; ++ih) {
+    /* output rows oh with 0 <= ih + ph - oh * sh < kh */
+    const int32_t th = ih + ph;
+    int32_t oh0 = th - kh + 1 <= 0 ? 0 : (th - kh + sh) / sh, oh1 = th / sh;
+    if (oh1 > OH - 1) oh1 = OH - 1;
+    for (int32_t iw = 0; iw < W; ++iw) {
+      float *dst = buf + (size_t)(ih * W + iw) * C + c0;
+      const int32_t tw = iw + pw;
+      int32_t ow0 = tw - kw + 1 <= 0 ? 0 : (tw - kw + sw) / sw, ow1 = tw / sw;
+      if (ow1 > OW - 1) ow1 = OW - 1;
+      if (oh0 > oh1 || ow0 > ow1) {
+        memcpy(dst, mct__zeros, 32);
+        continue;
+      }
+      const int32_t i = th - oh0 * sh, j = tw - ow0 * sw;
+      k.ntaps = ow1 - ow0 + 1, k.dst = dst;
+      const float *gp = gb + (oh0 * OW + ow0) * 8, *wp = wr + (i * kw + j + 1) * 8;
+      if (sw == 1)
+        mct__dw_pix_s1(gp, wp, oh1 - oh0 + 1, &k);
+      else
+        mct__dw_pix_s2(gp, wp, oh1 - oh0 + 1, &k);
+    }
+  }
+}
+
+/* Channels [0, 8 * (C / 8)) by blocks of eight; returns how many. */
+__attribute__((noinline)) static int32_t mct__dwg_blocks(const mct_conv_geom *g, float *buf,
+                                                         const int8_t *w, const mct_wsplit *ws,
+                                                         const float *w_scale, int32_t *next) {
+  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
+  float gb[MCT__DWB_G], wr[MCT__DWB_TAPS * 8];
+  int32_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const int8_t *wk[8];
+    for (int32_t u = 0; u < 8; ++u) {
+      wk[u] = w + (size_t)(c + u) * kk;
+      if (ws && *next < ws->n_sel && ws->sel[*next] == c + u) wk[u] = ws->wt + (size_t)((*next)++) * kk;
+    }
+    mct__dwg_block8(g, buf, wk, w_scale ? w_scale + c : mct__ones, c, gb, wr);
+  }
+  return c;
+}
+
+int mct__depthwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
                                                 const int8_t *w, const mct_wsplit *ws,
                                                 const float *w_scale, float *tmp) {
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
       !mct__wsplit_ok(ws, g->in_c) || g->k_h * g->k_w > MCT__DWG_TAPS)
-    return __real_mct_depthwise_grad_input_f32_inplace(g, buf, w, ws, w_scale, tmp);
+    return MCT_ARM_PASS;
   const int32_t C = g->in_c, kk = g->k_h * g->k_w;
   const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
   float *tg = tmp, *tx = tmp + nout, wf[MCT__DWG_TAPS];
   int32_t next = 0; /* cursor into the ascending ws->sel */
-  for (int32_t c = 0; c < C; ++c) {
+  int32_t c = 0;
+  if (nout * 8 <= MCT__DWB_G && kk <= MCT__DWB_TAPS && (g->stride_w == 1 || g->stride_w == 2))
+    c = mct__dwg_blocks(g, buf, w, ws, w_scale, &next);
+  for (; c < C; ++c) {
     const int8_t *wk = w + (size_t)c * kk;
     if (ws && next < ws->n_sel && ws->sel[next] == c) wk = ws->wt + (size_t)(next++) * kk;
     for (int32_t t = 0; t < kk; ++t) wf[t] = (float)wk[t];
@@ -231,49 +692,121 @@ int __wrap_mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *b
   return MCT_OK;
 }
 
-/* ---- weight gradient of a 1x1 conv, one output channel ------------------------------------ */
+/* ---- bias gradient ---- */
 
-#define MCT__GW_PIX 256 /* pixels whose non-zero gradients are listed on the stack */
+static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s31}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\t""vadd.f32 s5, s5, s21\n\t""vadd.f32 s6, s6, s22\n\t""vadd.f32 s7, s7, s23\n\t"
+      "vadd.f32 s8, s8, s24\n\t""vadd.f32 s9, s9, s25\n\t""vadd.f32 s10, s10, s26\n\t""vadd.f32 s11, s11, s27\n\t"
+      "vadd.f32 s12, s12, s28\n\t""vadd.f32 s13, s13, s29\n\t""vadd.f32 s14, s14, s30\n\t""vadd.f32 s15, s15, s31\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s31}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\t""vmul.f32 s5, s5, s21\n\t""vmul.f32 s6, s6, s22\n\t""vmul.f32 s7, s7, s23\n\t"
+      "vmul.f32 s8, s8, s24\n\t""vmul.f32 s9, s9, s25\n\t""vmul.f32 s10, s10, s26\n\t""vmul.f32 s11, s11, s27\n\t"
+      "vmul.f32 s12, s12, s28\n\t""vmul.f32 s13, s13, s29\n\t""vmul.f32 s14, s14, s30\n\t""vmul.f32 s15, s15, s31\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s15}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__bg8(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s23}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\t""vadd.f32 s5, s5, s21\n\t""vadd.f32 s6, s6, s22\n\t""vadd.f32 s7, s7, s23\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s23}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\t""vmul.f32 s5, s5, s21\n\t""vmul.f32 s6, s6, s22\n\t""vmul.f32 s7, s7, s23\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s7}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static void mct__bg4(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s3}\n\t"
+      "1:\n\t"
+      "vldmia %[g], {s16-s19}\n\t"
+      "add %[g], %[g], %[st]\n\t"
+      "vadd.f32 s0, s0, s16\n\t""vadd.f32 s1, s1, s17\n\t""vadd.f32 s2, s2, s18\n\t""vadd.f32 s3, s3, s19\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "cmp %[bs], #0\n\tbeq 2f\n\t"
+      "vldmia %[bs], {s16-s19}\n\t"
+      "vmul.f32 s0, s0, s16\n\t""vmul.f32 s1, s1, s17\n\t""vmul.f32 s2, s2, s18\n\t""vmul.f32 s3, s3, s19\n\t"
+      "2:\n\t"
+      "vstmia %[gb], {s0-s3}"
+      : [g] "+r"(g), [n] "+r"(hw)
+      : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
+      : "s0", "s1", "s2", "s3", "s16", "s17", "s18", "s19", "cc", "memory");
+}
+
+
+/* mct_bias_grad_f32 (dispatched from conv_grad.c): gb[o] = (+0 + g[0][o] + g[1][o] + ...) *
+ * b_scale[o], the portable additions in pixel order, 16, 8 or 4 channels in registers. */
+int mct__bias_grad_f32_dsp(int32_t hw, int32_t c, const float *g, const float *b_scale,
+                           float *gb) {
+  int32_t o = 0;
+  const int32_t st = c * 4;
+  for (; o + 16 <= c; o += 16) mct__bg16(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o);
+  if (o + 8 <= c) mct__bg8(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o), o += 8;
+  if (o + 4 <= c) mct__bg4(g + o, st, hw, b_scale ? b_scale + o : 0, gb + o), o += 4;
+  for (; o < c; ++o) {
+    float a = 0.0f;
+    for (int32_t p = 0; p < hw; ++p) a += g[(size_t)p * c + o];
+    gb[o] = b_scale ? a * b_scale[o] : a;
+  }
+  return 1;
+}
 
 /* gw[c] = (sum over pixels p in order, G[p][o] != 0, of G[p][o] * (xs[p][c] - x_zero)) * s:
- * the portable loop's sums (same order, zero G skipped), eight channels in registers, the
- * non-zero pixels listed once. Arguments are checked by conv_grad.c. */
+ * the portable loop's sums (same order, zero G skipped), 16, 8 or 4 channels in registers,
+ * the non-zero pixels listed once. Arguments are checked by conv_grad.c. */
 int mct__grad_weight_row_f32_dsp(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
                                  int32_t x_zero, const float *gy, int32_t gy_c, float s,
                                  float *gw) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
-      g->pad_h != 0 || g->pad_w != 0 || g->out_h * g->out_w > MCT__GW_PIX)
+      g->pad_h != 0 || g->pad_w != 0 || g->out_h * g->out_w > MCT__GW_PIX || x_zero < -128 ||
+      x_zero > 127)
     return 0;
   const int32_t npix = g->out_h * g->out_w, O = g->out_c;
-  int16_t idx[MCT__GW_PIX];
+  const int8_t *xl[MCT__GW_PIX];
   float gv[MCT__GW_PIX];
   int32_t n = 0;
   for (int32_t p = 0; p < npix; ++p) {
     const float v = gy[(size_t)p * O + gy_c];
-    if (v != 0.0f) idx[n] = (int16_t)p, gv[n++] = v;
+    if (v != 0.0f) xl[n] = xs + (size_t)p * n_ch, gv[n++] = v;
   }
+  if (!n) {
+    for (int32_t c = 0; c < n_ch; ++c) gw[c] = 0.0f * s;
+    return 1;
+  }
+  const float *lut = mct__i2f + 255 - x_zero; /* lut[x] = x - x_zero */
   int32_t c = 0;
-  for (; c + 8 <= n_ch; c += 8) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (int32_t k = 0; k < n; ++k) {
-      const int8_t *xp = xs + (size_t)idx[k] * n_ch + c;
-      const float v = gv[k];
-      a0 = mct__vmla(a0, v, (float)((int32_t)xp[0] - x_zero));
-      a1 = mct__vmla(a1, v, (float)((int32_t)xp[1] - x_zero));
-      a2 = mct__vmla(a2, v, (float)((int32_t)xp[2] - x_zero));
-      a3 = mct__vmla(a3, v, (float)((int32_t)xp[3] - x_zero));
-      a4 = mct__vmla(a4, v, (float)((int32_t)xp[4] - x_zero));
-      a5 = mct__vmla(a5, v, (float)((int32_t)xp[5] - x_zero));
-      a6 = mct__vmla(a6, v, (float)((int32_t)xp[6] - x_zero));
-      a7 = mct__vmla(a7, v, (float)((int32_t)xp[7] - x_zero));
-    }
-    gw[c] = a0 * s, gw[c + 1] = a1 * s, gw[c + 2] = a2 * s, gw[c + 3] = a3 * s;
-    gw[c + 4] = a4 * s, gw[c + 5] = a5 * s, gw[c + 6] = a6 * s, gw[c + 7] = a7 * s;
-  }
+  for (; c + 16 <= n_ch; c += 16) mct__gw16(xl, gv, n, c, lut, s, gw + c);
+  if (c + 8 <= n_ch) mct__gw8(xl, gv, n, c, lut, s, gw + c), c += 8;
+  if (c + 4 <= n_ch) mct__gw4(xl, gv, n, c, lut, s, gw + c), c += 4;
   for (; c < n_ch; ++c) {
     float a = 0.0f;
-    for (int32_t k = 0; k < n; ++k)
-      a = mct__vmla(a, gv[k], (float)((int32_t)xs[(size_t)idx[k] * n_ch + c] - x_zero));
+    for (int32_t k = 0; k < n; ++k) a = mct__vmla(a, gv[k], lut[xl[k][c]]);
     gw[c] = a * s;
   }
   return 1;
@@ -305,19 +838,6 @@ static void mct__pg_4x4(const float *gy, int32_t O, const float *w_scale, const 
   a[14] = a32, a[15] = a33;
 }
 
-/* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride]. */
-static float mct__pg_1x1(const float *g, const float *w_scale, const int8_t *w, size_t wstride,
-                         int32_t O) {
-  float a = 0.0f;
-  for (int32_t o = 0; o < O; ++o, w += wstride) {
-    float v = g[o];
-    if (v == 0.0f) continue;
-    if (w_scale) v *= w_scale[o];
-    a = mct__vmla(a, v, (float)*w);
-  }
-  return a;
-}
-
 /* Columns [0, n) of weights w (rows wstride apart) for pixels [p0, p1): gx[p][col(u)], col(u)
  * = sel[u] when sel is given, else u. */
 static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, const int8_t *w,
@@ -345,21 +865,126 @@ static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, co
           mct__pg_1x1(gy + (size_t)p * O, w_scale, w + u, wstride, O);
 }
 
+#define MCT__GI_PIX 64 /* pixels of a block: their K scaled gradients on the stack (1.25 KB) */
+
+/* Whether output channel o has a non-zero gradient among np pixels (g = &G[0][o], rows O
+ * apart): +-0 is the only value whose bits shifted left by one are 0. */
+static int mct__live(const float *g, int32_t O, int32_t np) {
+  for (int32_t p = 0; p < np; ++p, g += O) {
+    uint32_t u;
+    memcpy(&u, g, 4);
+    if (u << 1) return 1;
+  }
+  return 0;
+}
+
+typedef struct {
+  int32_t off[5]; /* byte offsets of the five output channels in a gradient row */
+  float sc[5];    /* their s_w (1 without: x * 1 = x) */
+  int32_t gstride; /* bytes between gradient rows */
+} mct__g5;
+
+/* d[p][k] = g[p][o_k] * s_w[o_k] for k < 5, p < np (np >= 1). */
+static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np) {
+  __asm__ volatile(
+      "ldmia %[t]!, {r4-r8}\n\t"
+      "vldmia %[t]!, {s8-s12}\n\t"
+      "ldr %[t], [%[t]]\n\t"
+      "1:\n\t"
+      "ldr r9, [%[g], r4]\n\tldr r10, [%[g], r5]\n\tvmov s0, s1, r9, r10\n\t"
+      "ldr r9, [%[g], r6]\n\tldr r10, [%[g], r7]\n\tvmov s2, s3, r9, r10\n\t"
+      "ldr r9, [%[g], r8]\n\tvmov s4, r9\n\t"
+      "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+      "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\t"
+      "vstmia %[d]!, {s0-s4}\n\t"
+      "add %[g], %[g], %[t]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [g] "+r"(g), [d] "+r"(d), [n] "+r"(np), [t] "+r"(t)
+      :
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s0", "s1", "s2", "s3", "s4", "s8", "s9",
+        "s10", "s11", "s12", "cc", "memory");
+}
+
+/* acc[p * as + c] += (G[p][o] * s_w[o]) * W[o * wst + c] for the output channels o with a
+ * non-zero gradient among pixels p < np (in o order; the others add only +-0 products, which
+ * change no sum), c < n4 (a multiple of 4): their scaled gradients (the portable kernel's gv)
+ * gathered five at a time into sg ([p][K]) and streamed through the K x 4 weight tiles. */
+static void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
+                           int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np,
+                           float *sg) {
+  for (int32_t o = 0; o < O;) {
+    int32_t K = 0, os[5];
+    for (; o < O && K < 5; ++o)
+      if (mct__live(gp + o, O, np)) os[K++] = o;
+    if (!K) break;
+    const int8_t *rows[5];
+    for (int32_t k = 0; k < K; ++k) rows[k] = W + (size_t)os[k] * wst;
+    if (K == 5) {
+      mct__g5 t;
+      for (int32_t k = 0; k < 5; ++k)
+        t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
+      t.gstride = O * 4;
+      mct__gather5(gp, &t, sg, np);
+    } else {
+      float *d = sg;
+      for (int32_t p = 0; p < np; ++p, d += K) {
+        const float *gr = gp + (size_t)p * O;
+        for (int32_t k = 0; k < K; ++k) d[k] = w_scale ? gr[os[k]] * w_scale[os[k]] : gr[os[k]];
+      }
+    }
+    mct__gs_cols(rows, as, n4, K, sg, K, acc, np);
+  }
+}
+
+#define MCT__GI_SLICE 256 /* floats of a trained slice's sums on the stack (1 KB) */
+
 /* mct_conv2d_grad_input_f32 of a 1x1 conv (stride 1, no padding, groups 1); arguments are
- * checked by conv_grad.c. */
+ * checked by conv_grad.c. gx starts at +0; blocks of pixels through mct__gi_stream, so each
+ * gx[p][c] still receives its products in o order, one VMLA each. A trained slice whose
+ * frozen channels hold zeros: its sums streamed the same way into the stack, then stored over
+ * those channels' (+0) sums. */
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
                             const mct_wsplit *ws, const float *w_scale, float *gx) {
   if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
       g->pad_h != 0 || g->pad_w != 0)
     return 0;
-  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
-  mct__pg_columns(gy, O, w_scale, w, (size_t)C, C, NULL, 0, npix, C, gx);
-  if (ws && mct__slice_zero(w, C, ws, O))
-    mct__pg_columns(gy, O, w_scale, ws->wt, (size_t)ws->n_sel, ws->n_sel, ws->sel, 0, npix, C, gx);
-  else if (ws)
+  const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, n4 = C & ~3;
+  float sg[MCT__GI_PIX * 5];
+  memset(gx, 0, (size_t)npix * C * sizeof(float));
+  for (int32_t p0 = 0; p0 < npix; p0 += MCT__GI_PIX) {
+    const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
+    const float *gp = gy + (size_t)p0 * O;
+    float *xp = gx + (size_t)p0 * C;
+    if (n4) mct__gi_stream(gp, O, w_scale, w, C, n4, xp, C, np, sg);
+    for (int32_t p = 0; p < np; ++p)
+      for (int32_t c = n4; c < C; ++c)
+        xp[(size_t)p * C + c] = mct__pg_1x1(gp + (size_t)p * O, w_scale, w + c, (size_t)C, O);
+  }
+  if (!ws) return 1;
+  const int32_t n = ws->n_sel, s4 = n & ~3;
+  if (!mct__slice_zero(w, C, ws, O)) {
     for (int32_t p = 0; p < npix; ++p)
-      for (int32_t s = 0; s < ws->n_sel; ++s)
+      for (int32_t s = 0; s < n; ++s)
         gx[(size_t)p * C + ws->sel[s]] = mct__slice_ch(gy + (size_t)p * O, w_scale, w, C, ws, s, O);
+  } else if (s4 == 0 || s4 > MCT__GI_SLICE) {
+    mct__pg_columns(gy, O, w_scale, ws->wt, (size_t)n, n, ws->sel, 0, npix, C, gx);
+  } else {
+    float ts[MCT__GI_SLICE];
+    const int32_t pb = MCT__GI_SLICE / s4 < MCT__GI_PIX ? MCT__GI_SLICE / s4 : MCT__GI_PIX;
+    for (int32_t p0 = 0; p0 < npix; p0 += pb) {
+      const int32_t np = npix - p0 < pb ? npix - p0 : pb;
+      const float *gp = gy + (size_t)p0 * O;
+      memset(ts, 0, (size_t)np * s4 * sizeof(float));
+      mct__gi_stream(gp, O, w_scale, ws->wt, n, s4, ts, s4, np, sg);
+      for (int32_t p = 0; p < np; ++p)
+        for (int32_t s = 0; s < s4; ++s) gx[(size_t)(p0 + p) * C + ws->sel[s]] = ts[p * s4 + s];
+    }
+    for (int32_t p = 0; p < npix; ++p)
+      for (int32_t s = s4; s < n; ++s)
+        gx[(size_t)p * C + ws->sel[s]] =
+            mct__pg_1x1(gy + (size_t)p * O, w_scale, ws->wt + s, (size_t)n, O);
+  }
   return 1;
 }
 

@@ -20,6 +20,7 @@
  * (|x - x_zero| <= 255, |w| <= 128, as in conv.c), the bias is added in 64 bits (mct_sat32).
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: DSP versions (*_arm.c), MCT_ARM_DSP */
 #include "mct_internal.h"
 
 #include <stddef.h>
@@ -185,6 +186,12 @@ int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
       !mct__requant_ok(q) || !buf || !w || !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
   int32_t c0 = 0; /* channels [0, c0) done by a vectorized path */
+#if MCT_ARM_DSP
+  {
+    const int r_ = mct__depthwise_s8_inplace_dsp(g, q, buf, w, ws, bias, tmp);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
 #if MCT_IP_X86
   c0 = mct__inplace_depthwise_avx2(g, q, buf, w, ws, bias);
 #endif
@@ -342,6 +349,12 @@ int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_
   if (g2->in_h != g1->out_h || g2->in_w != g1->out_w || g2->in_c != g1->out_c ||
       g2->groups != g2->in_c)
     return MCT_E_ARG;
+#if MCT_ARM_DSP
+  {
+    const int r_ = mct__expand_dw_s8_dsp(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
   int32_t e0 = 0; /* expanded channels [0, e0) done by a vectorized path */
 #if MCT_IP_X86
   e0 = mct__inplace_expand_dw_avx2(g1, q1, w1, b1, g2, q2, w2, b2, x, y);

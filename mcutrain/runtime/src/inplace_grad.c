@@ -16,6 +16,7 @@
  *              only ever held the same channel of G.
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: DSP versions (*_arm.c), MCT_ARM_DSP */
 #include "mct_internal.h"
 
 #include <stddef.h>
@@ -45,6 +46,12 @@ int mct_pointwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, con
       g->stride_w != 1 || g->pad_h != 0 || g->pad_w != 0 || !buf || !w || !tmp ||
       !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  {
+    const int r_ = mct__pointwise_grad_input_f32_inplace_dsp(g, buf, w, ws, w_scale, tmp);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
 #if MCT_IG_X86
   if (mct__inplace_pointwise_grad_avx2(g, buf, w, ws, w_scale, tmp)) return MCT_OK;
 #endif
@@ -98,6 +105,12 @@ int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, con
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c || !buf || !w || !tmp ||
       !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  {
+    const int r_ = mct__depthwise_grad_input_f32_inplace_dsp(g, buf, w, ws, w_scale, tmp);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
   const int32_t C = g->in_c, kk = g->k_h * g->k_w;
   const int32_t nout = g->out_h * g->out_w, nin = g->in_h * g->in_w;
   float *tg = tmp, *tx = tmp + nout;

@@ -1,16 +1,16 @@
-/* masks_arm.c: Cortex-M DSP versions of the 1-bit clamp masks of masks.c, reached through
- * -Wl,--wrap (see inplace_arm.c). Same bits, same gradients:
+/* masks_arm.c: Cortex-M DSP versions of the 1-bit clamp masks of masks.c, called first by
+ * masks.c. Same bits, same gradients:
  *   mct_clamp_mask_s8      four bytes at a time: SSUB8 sets a GE flag per byte where
  *                          y - (lo + 1) >= 0 (y > lo) and where (hi - 1) - y >= 0 (y < hi),
  *                          SEL turns the flags into 0/1 bytes, and one multiply by 0x01020408
  *                          gathers the four into bits 24..27.
- *   mct_clamp_grad_bits_f32  a whole byte of ones keeps its eight gradients untouched. */
+ *   mct_clamp_grad_bits_f32  a whole byte of ones keeps its eight gradients untouched; any
+ *                          other byte, two bits per LSLS (N and C) and a conditional store
+ *                          of +0 (the bits of 0.0f) per clear bit, no branches. */
 #include "mct_arm.h"
 
 #if MCT_ARM_DSP
 
-int __real_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
-int __real_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g);
 
 static inline uint32_t mct__mask4(uint32_t v, uint32_t lo1, uint32_t hi1) {
   (void)__ssub8(v, lo1); /* GE[i]: y[i] >= lo + 1 */
@@ -20,9 +20,9 @@ static inline uint32_t mct__mask4(uint32_t v, uint32_t lo1, uint32_t hi1) {
   return ((a & b) * 0x01020408u) >> 24;
 }
 
-int __wrap_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits) {
+int mct__clamp_mask_s8_dsp(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits) {
   if (n < 0 || !y || !bits || lo < -128 || lo > 126 || hi < -127 || hi > 127)
-    return __real_mct_clamp_mask_s8(n, lo, hi, y, bits);
+    return MCT_ARM_PASS;
   const uint32_t lo1 = (uint32_t)(uint8_t)(lo + 1) * 0x01010101u;
   const uint32_t hi1 = (uint32_t)(uint8_t)(hi - 1) * 0x01010101u;
   int32_t b = 0;
@@ -39,16 +39,32 @@ int __wrap_mct_clamp_mask_s8(int32_t n, int32_t lo, int32_t hi, const int8_t *y,
   return MCT_OK;
 }
 
-int __wrap_mct_clamp_grad_bits_f32(int32_t n, const uint8_t *bits, float *g) {
-  if (n < 0 || !bits || !g) return __real_mct_clamp_grad_bits_f32(n, bits, g);
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const uint32_t v = bits[i >> 3];
-    if (v == 0xFFu) continue;
-    for (int32_t k = 0; k < 8; ++k)
-      if (!((v >> k) & 1u)) g[i + k] = 0.0f;
+int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g) {
+  if (n < 0 || !bits || !g) return MCT_ARM_PASS;
+  int32_t nb = n >> 3;
+  if (nb) {
+    const uint8_t *b = bits;
+    float *gp = g;
+    /* per byte: 0xFF keeps all eight; otherwise LSLS #(31 - k) puts bit k in N and bit k + 1
+     * in C, and each clear one stores +0 (the portable 0.0f) over its gradient */
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrb r4, [%[b]], #1\n\t"
+        "cmp r4, #255\n\t"
+        "beq 2f\n\t"
+        "lsls r5, r4, #31\n\tit pl\n\tstrpl %[z], [%[g]]\n\tit cc\n\tstrcc %[z], [%[g], #4]\n\t"
+        "lsls r5, r4, #29\n\tit pl\n\tstrpl %[z], [%[g], #8]\n\tit cc\n\tstrcc %[z], [%[g], #12]\n\t"
+        "lsls r5, r4, #27\n\tit pl\n\tstrpl %[z], [%[g], #16]\n\tit cc\n\tstrcc %[z], [%[g], #20]\n\t"
+        "lsls r5, r4, #25\n\tit pl\n\tstrpl %[z], [%[g], #24]\n\tit cc\n\tstrcc %[z], [%[g], #28]\n\t"
+        "2:\n\t"
+        "adds %[g], %[g], #32\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [b] "+r"(b), [g] "+r"(gp), [n] "+r"(nb)
+        : [z] "r"(0)
+        : "r4", "r5", "cc", "memory");
   }
-  for (; i < n; ++i)
+  for (int32_t i = n & ~7; i < n; ++i)
     if (!((bits[i >> 3] >> (i & 7)) & 1)) g[i] = 0.0f;
   return MCT_OK;
 }

@@ -302,6 +302,32 @@ static inline float mct__vmla(float acc, float a, float b) {
   return acc;
 }
 
+/* Kernels whose portable function calls a DSP version first (after checking its arguments):
+ * the DSP version returns its status (MCT_OK or an MCT_E_* code, <= 0) when it did the work,
+ * or MCT_ARM_PASS when the portable C must do it (shapes it does not cover). */
+#define MCT_ARM_PASS 1
+int mct__depthwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp);
+int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
+                          int8_t *tmp);
+int mct__expand_dw_s8_rows_dsp(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                               const int32_t *b1, const mct_conv_geom *g2,
+                               const mct_requant *q2, const int8_t *w2, const int32_t *b2,
+                               const int8_t *x, int8_t *y, int8_t *ring, int8_t *work);
+int mct__clamp_mask_s8_dsp(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
+int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g);
+#if MCT_ARM_FPU
+int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
+                                              const int8_t *w, const mct_wsplit *ws,
+                                              const float *w_scale, float *tmp);
+int mct__depthwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
+                                              const int8_t *w, const mct_wsplit *ws,
+                                              const float *w_scale, float *tmp);
+#endif
+
 /* ---- entry points of the *_arm.c files (1: handled, 0: use the portable C) -------------- */
 void mct__arm_pw_pixel(const mct__arm_rq *r, const int8_t *xp, int32_t C, int32_t O,
                        const int8_t *w, const mct_wsplit *ws, int8_t *yp);

@@ -34,6 +34,9 @@ int32_t mct__sgd_s8_avx2(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t 
 #define MCT_X86 0
 #endif
 
+int mct__sgd_s32_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w,
+                     const float *g, float *mom); /* optim_arm.c (Cortex-M4F/M7) */
+
 static int mct__sgd_ok(const mct_sgd *p, int32_t row0, int32_t n_rows, const void *w,
                        const float *g) {
   return p && w && g && row0 >= 0 && n_rows >= 0 && p->row_len >= 0;
@@ -93,6 +96,9 @@ int mct_sgd_s8(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const 
 int mct_sgd_s32(const mct_sgd *p, int32_t row0, int32_t n_rows, int32_t *w, const float *g,
                 float *mom) {
   if (!mct__sgd_ok(p, row0, n_rows, w, g)) return MCT_E_ARG;
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  if (mct__sgd_s32_dsp(p, row0, n_rows, w, g, mom)) return MCT_OK;
+#endif
   const uint32_t key = mct_sr_key(p->seed, p->param_id, p->step);
   const int32_t L = p->row_len;
   for (int32_t r = 0; r < n_rows; ++r) {

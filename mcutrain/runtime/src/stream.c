@@ -11,6 +11,7 @@
  * regrouped by tap in `work`, so the compiler can vectorize them.
  */
 #include "mct.h"
+#include "mct_arm.h" /* Cortex-M4/M7: DSP versions (*_arm.c), MCT_ARM_DSP */
 
 #include <string.h>
 
@@ -25,6 +26,12 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
   if (g2->in_c != E || g2->out_c != E || g2->groups != E || g2->in_h != H || g2->in_w != W ||
       g1->k_h != 1 || g1->k_w != 1 || g1->stride_h != 1 || g1->stride_w != 1 || g1->groups != 1)
     return MCT_E_ARG;
+#if MCT_ARM_DSP
+  {
+    const int r_ = mct__expand_dw_s8_rows_dsp(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
   const size_t RI = (size_t)W * C, RE = (size_t)W * E, RO = (size_t)Wo * E;
   int8_t *row_out = work;
   int8_t *wt = work + RO; /* wt[(i*kw + j)*E + e] = w2[e][0][i][j] */
