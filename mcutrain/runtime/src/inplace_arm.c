@@ -286,10 +286,12 @@ typedef struct {
   int32_t bias, mult, add, shr;
 } mct__fq;
 
-/* The fast formula's validity (see conv_arm.c, mct__fast_ok): n products per accumulator. */
-static int mct__first_fast(const mct__arm_rq *r, int32_t O, int32_t n) {
+/* The fast formula's validity for channels o0..o0+cnt-1 (see conv_arm.c, mct__fast_ok): n
+ * products per accumulator. A channel without it gets harmless constants in the kernels and
+ * its outputs are computed again exactly (mct__first_fix). */
+static int mct__first_fast(const mct__arm_rq *r, int32_t o0, int32_t cnt, int32_t n) {
   const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
-  for (int32_t o = 0; o < O; ++o) {
+  for (int32_t o = o0; o < o0 + cnt; ++o) {
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return 0;
     const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
@@ -302,7 +304,7 @@ static int mct__first_fast(const mct__arm_rq *r, int32_t O, int32_t n) {
 
 static int mct__first_ok(const mct_conv_geom *g, const mct__arm_rq *r) {
   return g->in_c == 3 && g->k_h == 3 && g->k_w == 3 && g->stride_w == 2 &&
-         g->out_c <= MCT__F_O && mct__first_fast(r, g->out_c, 27);
+         g->out_c <= MCT__F_O;
 }
 
 /* Columns [iw0, iw0 + ncol) of input row ih as int16 x - xz into d (0 outside the image),
@@ -539,6 +541,21 @@ static void mct__first_strip_n(const int16_t *rb, int32_t n, const uint32_t *wv,
   }
 }
 
+/* Channel o of n strip pixels again, exactly (mct__arm_out: any constants). */
+static __attribute__((noinline)) void mct__first_fix(const mct__arm_rq *r, const int16_t *rb,
+                                                     int32_t n, const uint32_t *wv, int32_t o,
+                                                     int32_t O, int8_t *yp) {
+  const mct__arq c = mct__arm_ch(r, o);
+  const uint32_t *wo = wv + (o / 4) * 60 + (o % 4);
+  for (int32_t p = 0; p < n; ++p) {
+    int32_t a = 0;
+    for (int32_t k = 0; k < 15; ++k)
+      a = __smlad((int32_t)mct__ld32(rb + 6 * p + (k / 5) * MCT__F_ROW + 2 * (k % 5)),
+                  (int32_t)wo[4 * k], a);
+    yp[(size_t)p * O + o] = mct__arm_out(r, &c, a);
+  }
+}
+
 /* The whole layer (mct__first_ok checked), each output row into tmp_row, then stored. */
 static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
                                                       const mct__arm_rq *r, const int8_t *x,
@@ -560,7 +577,7 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
         }
         wo[4 * (i * 5 + m)] = ((uint32_t)e[0] & 0xFFFFu) | ((uint32_t)e[1] << 16);
       }
-    if (o < O) {
+    if (o < O && mct__first_fast(r, o, 1, 27)) {
       const int32_t sh = -2 - r->shift[o];
       tab[o].bias = r->bias ? r->bias[o] : 0;
       tab[o].mult = r->mult[o];
@@ -584,6 +601,9 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
         mct__first_strip_n(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4, clamp);
       else
         mct__first_strip(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4);
+      for (int32_t o = 0; o < O; ++o) /* channels outside the fast formula: exactly, again */
+        if (!mct__first_fast(r, o, 1, 27))
+          mct__first_fix(r, rb, n, wv, o, O, tmp_row + (size_t)s0 * O);
     }
     memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
   }
