@@ -566,6 +566,7 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
   uint32_t wv[MCT__F_O / 4 * 60];
   mct__fq tab[MCT__F_O];
   memset(rb, 0, sizeof rb); /* what a strip's widening leaves alone is read, never used */
+  uint32_t slow = 0; /* channels outside the fast formula (MCT__F_O <= 32) */
   for (int32_t o = 0; o < (O + 3) / 4 * 4; ++o) {
     uint32_t *wo = wv + (o / 4) * 60 + (o % 4);
     for (int32_t i = 0; i < 3; ++i)
@@ -577,7 +578,8 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
         }
         wo[4 * (i * 5 + m)] = ((uint32_t)e[0] & 0xFFFFu) | ((uint32_t)e[1] << 16);
       }
-    if (o < O && mct__first_fast(r, o, 1, 27)) {
+    if (o < O && !mct__first_fast(r, o, 1, 27)) slow |= 1u << o;
+    if (o < O && !(slow >> o & 1u)) {
       const int32_t sh = -2 - r->shift[o];
       tab[o].bias = r->bias ? r->bias[o] : 0;
       tab[o].mult = r->mult[o];
@@ -601,9 +603,8 @@ static __attribute__((noinline)) void mct__first_conv(const mct_conv_geom *g,
         mct__first_strip_n(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4, clamp);
       else
         mct__first_strip(rb, n, wv, tab, O, tmp_row + (size_t)s0 * O, lo4, hi4);
-      for (int32_t o = 0; o < O; ++o) /* channels outside the fast formula: exactly, again */
-        if (!mct__first_fast(r, o, 1, 27))
-          mct__first_fix(r, rb, n, wv, o, O, tmp_row + (size_t)s0 * O);
+      for (int32_t o = 0; slow >> o; ++o) /* channels outside the fast formula: again, exactly */
+        if (slow >> o & 1u) mct__first_fix(r, rb, n, wv, o, O, tmp_row + (size_t)s0 * O);
     }
     memcpy(y + (size_t)oh * row, tmp_row, row); /* only now may row oh overwrite input */
   }
