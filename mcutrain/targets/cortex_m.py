@@ -225,23 +225,15 @@ clean:
 \trm -f model.elf model.map *.su
 """
 
+# Every DSP kernel (runtime/src/*_arm.c) is called by its portable function itself
+# (#if MCT_ARM_DSP), so the link needs nothing kernel-specific: the same sources built by any
+# ARMv7E-M toolchain get the DSP paths.
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--print-memory-usage")
-# Kernels whose Cortex-M DSP versions (runtime/src/inplace_arm.c) are reached through the
-# linker (-Wl,--wrap); every other DSP kernel is called by its portable function itself.
-WRAPPED = ("mct_pointwise_s8_inplace", "mct_conv2d_s8_rows")
 
 
-def link_flags(flags, src_dir: Path | None = None) -> list:
-    """LDFLAGS plus the --wrap of the DSP kernels (none in a -DMCT_PORTABLE build); with
-    src_dir, only those whose __wrap_ version is in its sources (an older compile output's
-    runtime may predate some)."""
-    if "-DMCT_PORTABLE" in flags:
-        return list(LDFLAGS)
-    kernels = WRAPPED
-    if src_dir is not None:
-        text = "".join(p.read_text() for p in sorted(Path(src_dir).glob("*_arm.c")))
-        kernels = [k for k in WRAPPED if f"__wrap_{k}(" in text]
-    return [*LDFLAGS, *[f"-Wl,--wrap={k}" for k in kernels]]
+def link_flags() -> list:
+    """The linker flags of a device build."""
+    return list(LDFLAGS)
 
 
 def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
@@ -253,7 +245,7 @@ def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, f
     (bdir / "device_glue.c").write_text(glue_source((out / "model.c").read_text(), report["params"],
                                                     "-DMCT_PROFILE" in flags))
     (bdir / "link.ld").write_text(linker_script(cpu, lay))
-    ld = " ".join([*link_flags(flags, out / "runtime" / "src"), "-T", "link.ld",
+    ld = " ".join([*link_flags(), "-T", "link.ld",
                    "-Wl,-Map=model.map", "-lm"])
     (bdir / "Makefile").write_text(MAKEFILE.format(cpu=cpu.name, machine=cpu.machine,
                                                    cflags=" ".join(flags), ldflags=ld))
@@ -312,7 +304,7 @@ def _compile_objects(out: Path, bdir: Path, flags) -> list:
 
 def _link(bdir: Path, objs, flags, script: str, elf: str, map_file: str):
     cmd = [tool("arm-none-eabi-gcc"), *[f for f in flags if f.startswith("-m")],
-           *link_flags(flags, bdir.parent / "runtime" / "src"), "-T", script,
+           *link_flags(), "-T", script,
            f"-Wl,-Map={map_file}", "-o", elf, *map(str, objs), "-lm"]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=bdir)
 
@@ -446,7 +438,7 @@ def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
 
 
 def _stamp(out: Path, flags, lay: Layout) -> str:
-    h = hashlib.sha256(json.dumps([list(flags), link_flags(flags, out / "runtime" / "src"),
+    h = hashlib.sha256(json.dumps([list(flags), link_flags(),
                                    lay.__dict__]).encode())
     for p in [out / "model.c", out / "model.h", *sorted((out / "runtime").rglob("*.[ch]")),
               *sorted(DEVICE_SRC.iterdir())]:

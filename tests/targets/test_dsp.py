@@ -31,7 +31,7 @@ def build_and_run(tmp: Path, cpu_name: str, portable: bool) -> bytes:
     srcs = [CHECK, DEVICE_SRC / "startup.c", DEVICE_SRC / "semihost.c",
             *sorted((RUNTIME / "src").glob("*.c"))]
     cmd = [cortex_m.tool("arm-none-eabi-gcc"), *flags, f"-I{DEVICE_SRC}", f"-I{INCLUDE}",
-           f"-I{RUNTIME / 'src'}", *map(str, srcs), *link_flags(flags), "-T", "link.ld",
+           f"-I{RUNTIME / 'src'}", *map(str, srcs), *link_flags(), "-T", "link.ld",
            "-o", "check.elf", "-lm"]
     p = subprocess.run(cmd, cwd=d, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-3000:]

@@ -117,6 +117,12 @@ int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
   if (!mct__geom_ok(g) || !mct__is_pointwise(g) || !mct__requant_ok(q) || !buf || !w ||
       !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
+#if MCT_ARM_DSP
+  {
+    const int r_ = mct__pointwise_s8_inplace_dsp(g, q, buf, w, ws, bias, tmp);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
 #if MCT_IP_X86
   if (mct__inplace_pointwise_avx2(g, q, buf, w, ws, bias, tmp)) return MCT_OK;
 #endif
@@ -304,6 +310,12 @@ int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (g->groups != 1 && !depthwise) return MCT_E_ARG;
   if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
+#if MCT_ARM_DSP
+  {
+    const int r_ = mct__conv2d_s8_rows_dsp(g, q, x, w, ws, bias, y, tmp_row);
+    if (r_ != MCT_ARM_PASS) return r_;
+  }
+#endif
 #if MCT_IP_X86
   if (mct__inplace_rows_avx2(g, q, x, w, ws, bias, y, tmp_row)) return MCT_OK;
 #endif

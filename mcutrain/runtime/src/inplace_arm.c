@@ -3,12 +3,8 @@
  * depthwise_arm.c). Same results bit for bit, same buffer discipline (what is read before it
  * is overwritten), same scratch.
  *
- * They are entered through the linker: the Cortex-M build links with
- * -Wl,--wrap=<kernel> (mcutrain/targets/cortex_m.py, WRAPPED), so the generated code's calls
- * reach __wrap_<kernel> here, which falls back to the portable __real_<kernel> for anything it
- * does not handle (and for invalid arguments, so the error codes stay the portable ones). A
- * build without those flags never calls these and keeps the portable kernels. (A dispatch
- * line in inplace.c, as conv.c has, would make the wrapping unnecessary.)
+ * inplace.c calls them first (after checking the arguments); MCT_ARM_PASS sends what they do
+ * not cover back to the portable C.
  *
  *   pointwise in place   few input channels: tiles of pixels (conv_arm.c); otherwise two
  *                        pixels at a time, both read (widened to the stack) before either
@@ -26,12 +22,6 @@
 
 #include "mct_internal.h"
 
-int __real_mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
-                                    const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                                    int8_t *tmp);
-int __real_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                              int8_t *y, int8_t *tmp_row);
 
 /* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
 int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
@@ -44,12 +34,12 @@ static int mct__pointwise_geom(const mct_conv_geom *g) {
 
 /* ---- pointwise in place ------------------------------------------------------------------ */
 
-int __wrap_mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+int mct__pointwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
                                     const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                                     int8_t *tmp) {
   if (!mct__geom_ok(g) || !mct__pointwise_geom(g) || !mct__requant_ok(q) || !buf || !w ||
       !tmp || !mct__wsplit_ok(ws, g->in_c))
-    return __real_mct_pointwise_s8_inplace(g, q, buf, w, ws, bias, tmp);
+    return MCT_ARM_PASS;
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   const int forward = O <= C; /* see inplace.c */
@@ -618,10 +608,10 @@ static __attribute__((noinline)) int mct__rows_other(const mct_conv_geom *g,
                                                      int8_t *tmp_row) {
   if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row ||
       g->groups != 1 || !mct__wsplit_ok(ws, g->in_c))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+    return MCT_ARM_PASS;
   const int is1x1 = g->k_h == 1 && g->k_w == 1;
   if (!is1x1 && (ws || g->in_c * g->k_h * g->k_w > MCT__COL_MAX))
-    return __real_mct_conv2d_s8_rows(g, q, x, w, ws, bias, y, tmp_row);
+    return MCT_ARM_PASS;
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const size_t row = (size_t)g->out_w * g->out_c;
   const int32_t K = g->in_c * g->k_h * g->k_w, Kp = (K + 1) & ~1;
@@ -644,7 +634,7 @@ static __attribute__((noinline)) int mct__rows_other(const mct_conv_geom *g,
   return MCT_OK;
 }
 
-int __wrap_mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+int mct__conv2d_s8_rows_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                               int8_t *y, int8_t *tmp_row) {
   if (!ws && mct__geom_ok(g) && mct__requant_ok(q) && x && w && y && tmp_row &&

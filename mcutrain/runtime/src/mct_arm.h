@@ -317,6 +317,12 @@ int mct__expand_dw_s8_rows_dsp(const mct_conv_geom *g1, const mct_requant *q1, c
                                const int32_t *b1, const mct_conv_geom *g2,
                                const mct_requant *q2, const int8_t *w2, const int32_t *b2,
                                const int8_t *x, int8_t *y, int8_t *ring, int8_t *work);
+int mct__pointwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp);
+int mct__conv2d_s8_rows_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                            const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                            int8_t *y, int8_t *tmp_row);
 int mct__clamp_mask_s8_dsp(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
 int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g);
 #if MCT_ARM_FPU
