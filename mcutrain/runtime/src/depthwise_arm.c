@@ -286,12 +286,38 @@ static void mct__dw4_fixc(const mct__dw4q *q, int8_t *y, size_t ys, int32_t n) {
       for (int32_t p = 0; p < n; ++p) y[(size_t)p * ys + t] = q->cval[t];
 }
 
-static inline __attribute__((always_inline)) int8_t mct__dw4_rq(int32_t a, int32_t mult,
-                                                               int32_t sh, int32_t k, int mode,
-                                                               int32_t lo, int32_t hi) {
+/* The requantized output of sum a for the channel whose (mult, sh) are at q + off (one
+ * LDRD off q, so no other base register), in [-128, 127] as an int32; mct__dw4_rq(a, q, t,
+ * ...): channel t of q. */
+#define mct__dw4_rq(a, q, t, k, mode, lo, hi)                                                  \
+  mct__dw4_rq_(a, q, (int32_t)offsetof(mct__dw4q, ms) + 8 * (t), k, mode, lo, hi)
+static inline __attribute__((always_inline)) int32_t mct__dw4_rq_(int32_t a, const mct__dw4q *q,
+                                                                 const int32_t off, int32_t k,
+                                                                 int mode, int32_t lo,
+                                                                 int32_t hi) {
+  int32_t mult, sh;
+  __asm__("ldrd %[m], %[s], [%[p], %[o]]" : [m] "=r"(mult), [s] "=r"(sh)
+          : [p] "r"(q), [o] "I"(off), "m"(q->ms));
   const int32_t v = ((mct__smmul(a, mult) >> sh) + k) >> 1;
-  if (mode == 0) return (int8_t)__ssat(v, 8);
-  return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+  if (mode == 0) return __ssat(v, 8);
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* mct__dw4_rq with (mult, sh) by two LDRs the compiler places (the group's inline 3x3 loop
+ * allocates its registers better so). */
+static inline __attribute__((always_inline)) int32_t mct__dw4_rqc(int32_t a, const int32_t *ms,
+                                                                 int32_t k, int mode,
+                                                                 int32_t lo, int32_t hi) {
+  const int32_t v = ((mct__smmul(a, ms[0]) >> ms[1]) + k) >> 1;
+  if (mode == 0) return __ssat(v, 8);
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* (lo's low half, hi's low half) in one word. */
+static inline __attribute__((always_inline)) uint32_t mct__pk16(int32_t lo, int32_t hi) {
+  uint32_t r;
+  __asm__("pkhbt %[r], %[a], %[b], lsl #16" : [r] "=r"(r) : [a] "r"(lo), [b] "r"(hi));
+  return r;
 }
 
 /* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
@@ -343,10 +369,10 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
       p[i] = pi + step;
     }
     const int32_t k = q->k;
-    y[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
-    y[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
-    y[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
-    y[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
+    y[0] = mct__dw4_rqc(a0, q->ms + 0, k, mode, lo, hi);
+    y[1] = mct__dw4_rqc(a1, q->ms + 2, k, mode, lo, hi);
+    y[2] = mct__dw4_rqc(a2, q->ms + 4, k, mode, lo, hi);
+    y[3] = mct__dw4_rqc(a3, q->ms + 6, k, mode, lo, hi);
   }
 }
 
@@ -436,10 +462,10 @@ static inline __attribute__((always_inline)) void mct__dw4_big(
       }
     }
     const int32_t k = q->k;
-    y[0] = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, 0, 0, 0);
-    y[1] = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, 0, 0, 0);
-    y[2] = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, 0, 0, 0);
-    y[3] = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, 0, 0, 0);
+    y[0] = mct__dw4_rq(a0, q, 0, k, 0, 0, 0);
+    y[1] = mct__dw4_rq(a1, q, 1, k, 0, 0, 0);
+    y[2] = mct__dw4_rq(a2, q, 2, k, 0, 0, 0);
+    y[3] = mct__dw4_rq(a3, q, 3, k, 0, 0, 0);
   }
 }
 
@@ -559,12 +585,12 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
       MCT__PW4_MAC(ve, vo, w, a3);
     }
     const int32_t k = q->k;
-    const int32_t v0 = mct__dw4_rq(a0, q->ms[0], q->ms[1], k, mode, lo, hi);
-    const int32_t v1 = mct__dw4_rq(a1, q->ms[2], q->ms[3], k, mode, lo, hi);
-    const int32_t v2 = mct__dw4_rq(a2, q->ms[4], q->ms[5], k, mode, lo, hi);
-    const int32_t v3 = mct__dw4_rq(a3, q->ms[6], q->ms[7], k, mode, lo, hi);
-    out[0] = ((uint32_t)v0 & 0xFFFFu) | (uint32_t)v2 << 16; /* widened, as the ring holds it */
-    out[1] = ((uint32_t)v1 & 0xFFFFu) | (uint32_t)v3 << 16;
+    const int32_t v0 = mct__dw4_rq(a0, q, 0, k, mode, lo, hi);
+    const int32_t v1 = mct__dw4_rq(a1, q, 1, k, mode, lo, hi);
+    const int32_t v2 = mct__dw4_rq(a2, q, 2, k, mode, lo, hi);
+    const int32_t v3 = mct__dw4_rq(a3, q, 3, k, mode, lo, hi);
+    out[0] = mct__pk16(v0, v2); /* widened, as the ring holds it */
+    out[1] = mct__pk16(v1, v3);
   }
 }
 
