@@ -303,15 +303,6 @@ static inline __attribute__((always_inline)) int32_t mct__dw4_rq_(int32_t a, con
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* mct__dw4_rq with (mult, sh) by two LDRs the compiler places (the group's inline 3x3 loop
- * allocates its registers better so). */
-static inline __attribute__((always_inline)) int32_t mct__dw4_rqc(int32_t a, const int32_t *ms,
-                                                                 int32_t k, int mode,
-                                                                 int32_t lo, int32_t hi) {
-  const int32_t v = ((mct__smmul(a, ms[0]) >> ms[1]) + k) >> 1;
-  if (mode == 0) return __ssat(v, 8);
-  return v < lo ? lo : (v > hi ? hi : v);
-}
 
 /* (lo's low half, hi's low half) in one word. */
 static inline __attribute__((always_inline)) uint32_t mct__pk16(int32_t lo, int32_t hi) {
@@ -348,7 +339,9 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
   for (int32_t i = 0; i < nr; ++i) p[i] = rows[i];
   const int32_t lo = q->lo, hi = q->hi;
   for (; n > 0; --n, y += ys) {
-    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    /* the sums in fixed registers: their asm taps then need no moves between them */
+    register int32_t a0 __asm__("r8") = q->b[0], a1 __asm__("r9") = q->b[1];
+    register int32_t a2 __asm__("r10") = q->b[2], a3 __asm__("r11") = q->b[3];
     const uint32_t *w = wq;
 #pragma GCC unroll 8
     for (int32_t i = 0; i < nr; ++i) {
@@ -369,10 +362,10 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
       p[i] = pi + step;
     }
     const int32_t k = q->k;
-    y[0] = mct__dw4_rqc(a0, q->ms + 0, k, mode, lo, hi);
-    y[1] = mct__dw4_rqc(a1, q->ms + 2, k, mode, lo, hi);
-    y[2] = mct__dw4_rqc(a2, q->ms + 4, k, mode, lo, hi);
-    y[3] = mct__dw4_rqc(a3, q->ms + 6, k, mode, lo, hi);
+    y[0] = mct__dw4_rq(a0, q, 0, k, mode, lo, hi);
+    y[1] = mct__dw4_rq(a1, q, 1, k, mode, lo, hi);
+    y[2] = mct__dw4_rq(a2, q, 2, k, mode, lo, hi);
+    y[3] = mct__dw4_rq(a3, q, 3, k, mode, lo, hi);
   }
 }
 
@@ -442,7 +435,9 @@ static inline __attribute__((always_inline)) void mct__dw4_big(
   const int8_t *rs[MCT__DW4_K] = {0};
   for (int32_t i = 0; i < nr; ++i) rs[i] = rows[i];
   for (size_t off = 0; n > 0; --n, y += ys, off += step) {
-    int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
+    /* the sums in fixed registers: their asm taps then need no moves between them */
+    register int32_t a0 __asm__("r8") = q->b[0], a1 __asm__("r9") = q->b[1];
+    register int32_t a2 __asm__("r10") = q->b[2], a3 __asm__("r11") = q->b[3];
     const uint32_t *w = wq;
 #pragma GCC unroll 8
     for (int32_t i = 0; i < nr; ++i) {
