@@ -338,7 +338,8 @@ static inline __attribute__((always_inline)) void mct__dw4_run(
 #pragma GCC unroll 8
   for (int32_t i = 0; i < nr; ++i) p[i] = rows[i];
   const int32_t lo = q->lo, hi = q->hi;
-  for (; n > 0; --n, y += ys) {
+  int8_t *const yend = y + (size_t)n * ys;
+  for (; y != yend; y += ys) {
     /* the sums in fixed registers: their asm taps then need no moves between them */
     register int32_t a0 __asm__("r8") = q->b[0], a1 __asm__("r9") = q->b[1];
     register int32_t a2 __asm__("r10") = q->b[2], a3 __asm__("r11") = q->b[3];
@@ -567,7 +568,8 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
                                                                const int mode, uint32_t *out) {
   const mct__dw4q *q = &pw->q;
   const int32_t lo = q->lo, hi = q->hi;
-  for (int32_t p = 0; p < npix; ++p, x += 4 * G, out += 2) {
+  const uint32_t *const oend = out + 2 * (size_t)(npix > 0 ? npix : 0);
+  for (; out != oend; x += 4 * G, out += 2) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = pw->wq;
 #pragma GCC unroll 16
