@@ -470,6 +470,23 @@ static void gw2_cases(void) {
     emit(&st, 4), emit(F, 4 * np * C);
   }
 }
+/* int8 residual add: table path (n >= 256) with extreme zero points and a narrow range, and
+ * the direct loop just below it */
+static void gw2_add_cases(void) {
+  static const int32_t cfg[][6] = {{2000, 20, -128, 127, -60, 70}, {255, 20, 5, -7, -128, 127},
+                                   {300, 18, 127, -128, -128, 127}, {1024, 16, -3, 9, 0, 127}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t n = cfg[k][0];
+    mct_add_params p = {cfg[k][2], cfg[k][3], rint_(-20, 20), cfg[k][4], cfg[k][5], cfg[k][1],
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -1 - (int32_t)k,
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -2,
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -17 - (int32_t)k};
+    fill8(X, n), fill8(T, n);
+    for (int32_t i = 0; i < n; i += 7) X[i] = (int8_t)(i & 8 ? 127 : -128);
+    int st = mct_add_s8(&p, n, X, T, Y);
+    emit(&st, 4), emit(Y, n);
+  }
+}
 /* ---- end gw2 ---- */
 
 int main(void) {
@@ -485,6 +502,7 @@ int main(void) {
   float_dw_cases();     /* opt-float */
   float_sgd_cases();    /* opt-float */
   gw2_cases();          /* gw2 */
+  gw2_add_cases();      /* gw2 */
   mask_cases();
   add_cases();
   dw_group_cases();
