@@ -446,6 +446,49 @@ static void float_sgd_cases(void) {
 }
 /* ---- end opt-float ---- */
 
+/* ---- gw2: in-place 1x1 grad input blocks of 1 to 4 pixels (sums in registers) ---- */
+static void gw2_cases(void) {
+  /* {pixels, in_c, out_c, slice, scale}: blocks of 1..4 pixels at both ends, column tails */
+  static const int32_t cfg[][5] = {{16, 384, 48, 0, 1}, {16, 96, 200, 1, 1}, {16, 24, 600, 0, 1},
+                                   {4, 36, 12, 0, 1},    {3, 28, 130, 1, 1},  {2, 22, 7, 0, 1},
+                                   {1, 29, 600, 1, 0},   {5, 60, 100, 0, 1},  {16, 336, 56, 1, 1},
+                                   {7, 13, 90, 0, 1},    {4, 200, 100, 0, 0}, {16, 150, 130, 0, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(G, np * O, 1), fillf(S, O, 0);
+    if (k & 1)
+      for (int32_t o = 2; o < O; o += 5)
+        for (int32_t p = 0; p < np; ++p) G[p * O + o] = p & 1 ? -0.0f : 0.0f;
+    mct_wsplit ws = slice(C, 6, O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    for (int32_t i = 0; i < np * (C > O ? C : O); ++i) F[i] = -1.5f;
+    memcpy(F, G, (size_t)4 * np * O);
+    int st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, cfg[k][3] ? &ws : 0,
+                                                  cfg[k][4] ? S : 0, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
+/* int8 residual add: table path (n >= 256) with extreme zero points and a narrow range, and
+ * the direct loop just below it */
+static void gw2_add_cases(void) {
+  static const int32_t cfg[][6] = {{2000, 20, -128, 127, -60, 70}, {255, 20, 5, -7, -128, 127},
+                                   {300, 18, 127, -128, -128, 127}, {1024, 16, -3, 9, 0, 127}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t n = cfg[k][0];
+    mct_add_params p = {cfg[k][2], cfg[k][3], rint_(-20, 20), cfg[k][4], cfg[k][5], cfg[k][1],
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -1 - (int32_t)k,
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -2,
+                        (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu)), -17 - (int32_t)k};
+    fill8(X, n), fill8(T, n);
+    for (int32_t i = 0; i < n; i += 7) X[i] = (int8_t)(i & 8 ? 127 : -128);
+    int st = mct_add_s8(&p, n, X, T, Y);
+    emit(&st, 4), emit(Y, n);
+  }
+}
+/* ---- end gw2 ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -458,6 +501,8 @@ int main(void) {
   float_slice_cases();  /* opt-float */
   float_dw_cases();     /* opt-float */
   float_sgd_cases();    /* opt-float */
+  gw2_cases();          /* gw2 */
+  gw2_add_cases();      /* gw2 */
   mask_cases();
   add_cases();
   dw_group_cases();

@@ -291,6 +291,252 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
 
 /* ---- pointwise, in place --------------------------------------------------------------------- */
 
+static const float mct__zeros[16];
+
+/* ---- few pixels: sums held in registers ------------------------------------------------------ */
+
+/* x[p][c + j] = sum over o < n, in order, of g[o * P + p] * w[o * wst + j] for p < P, j < Q
+ * (n >= 1): the P x Q sums start at +0 (loaded) and stay in s0..s23; per o the P gradients
+ * (one VLDM) and Q weights (converted four at a time), then the P * Q VMLAs. Rows of x xst
+ * bytes apart. */
+static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\t""vmla.f32 s5, s24, s29\n\t""vmla.f32 s6, s24, s30\n\t""vmla.f32 s7, s24, s31\n\t"
+      "ldrsb r4, [%[w], #8]\n\tldrsb r5, [%[w], #9]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #10]\n\tldrsb r5, [%[w], #11]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s8, s24, s28\n\t""vmla.f32 s9, s24, s29\n\t""vmla.f32 s10, s24, s30\n\t""vmla.f32 s11, s24, s31\n\t"
+      "ldrsb r4, [%[w], #12]\n\tldrsb r5, [%[w], #13]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #14]\n\tldrsb r5, [%[w], #15]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s12, s24, s28\n\t""vmla.f32 s13, s24, s29\n\t""vmla.f32 s14, s24, s30\n\t""vmla.f32 s15, s24, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s15}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\t""vmla.f32 s5, s24, s29\n\t""vmla.f32 s6, s24, s30\n\t""vmla.f32 s7, s24, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s3}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s3}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24-s25}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s8, s25, s28\n\t""vmla.f32 s9, s25, s29\n\t""vmla.f32 s10, s25, s30\n\t""vmla.f32 s11, s25, s31\n\t"
+      "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\t""vmla.f32 s5, s24, s29\n\t""vmla.f32 s6, s24, s30\n\t""vmla.f32 s7, s24, s31\n\t"
+      "vmla.f32 s12, s25, s28\n\t""vmla.f32 s13, s25, s29\n\t""vmla.f32 s14, s25, s30\n\t""vmla.f32 s15, s25, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s7}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s8-s15}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s24", "s25", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s7}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24-s25}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\t""vmla.f32 s5, s25, s29\n\t""vmla.f32 s6, s25, s30\n\t""vmla.f32 s7, s25, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s3}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s4-s7}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s24", "s25", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "vldmia %[z], {s16-s23}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24-s26}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s8, s25, s28\n\t""vmla.f32 s9, s25, s29\n\t""vmla.f32 s10, s25, s30\n\t""vmla.f32 s11, s25, s31\n\t"
+      "vmla.f32 s16, s26, s28\n\t""vmla.f32 s17, s26, s29\n\t""vmla.f32 s18, s26, s30\n\t""vmla.f32 s19, s26, s31\n\t"
+      "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\t""vmla.f32 s5, s24, s29\n\t""vmla.f32 s6, s24, s30\n\t""vmla.f32 s7, s24, s31\n\t"
+      "vmla.f32 s12, s25, s28\n\t""vmla.f32 s13, s25, s29\n\t""vmla.f32 s14, s25, s30\n\t""vmla.f32 s15, s25, s31\n\t"
+      "vmla.f32 s20, s26, s28\n\t""vmla.f32 s21, s26, s29\n\t""vmla.f32 s22, s26, s30\n\t""vmla.f32 s23, s26, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s7}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s8-s15}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s16-s23}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s11}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24-s26}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\t""vmla.f32 s5, s25, s29\n\t""vmla.f32 s6, s25, s30\n\t""vmla.f32 s7, s25, s31\n\t"
+      "vmla.f32 s8, s26, s28\n\t""vmla.f32 s9, s26, s29\n\t""vmla.f32 s10, s26, s30\n\t""vmla.f32 s11, s26, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s3}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s4-s7}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s8-s11}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+static void mct__ra4_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
+                        int32_t xst) {
+  __asm__ volatile(
+      "vldmia %[z], {s0-s15}\n\t"
+      "1:\n\t"
+      "vldmia %[g]!, {s24-s27}\n\t"
+      "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\t""vmla.f32 s1, s24, s29\n\t""vmla.f32 s2, s24, s30\n\t""vmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\t""vmla.f32 s5, s25, s29\n\t""vmla.f32 s6, s25, s30\n\t""vmla.f32 s7, s25, s31\n\t"
+      "vmla.f32 s8, s26, s28\n\t""vmla.f32 s9, s26, s29\n\t""vmla.f32 s10, s26, s30\n\t""vmla.f32 s11, s26, s31\n\t"
+      "vmla.f32 s12, s27, s28\n\t""vmla.f32 s13, s27, s29\n\t""vmla.f32 s14, s27, s30\n\t""vmla.f32 s15, s27, s31\n\t"
+      "add %[w], %[w], %[wst]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "vstmia %[x], {s0-s3}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s4-s7}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s8-s11}\n\t""add %[x], %[x], %[xst]\n\t"
+      "vstmia %[x], {s12-s15}"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
+      : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
+      : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+
+typedef void (*mct__ra_fn)(const float *, const int8_t *, int32_t, int32_t, float *, int32_t);
+
+/* One pixel's sum over o of gt[o * np] * w[o * wstride], zero gradients skipped (as
+ * mct__pg_1x1) with the gradients of the block transposed. */
+static float mct__pg_1x1t(const float *gt, int32_t np, const int8_t *w, size_t wstride,
+                          int32_t O) {
+  float a = 0.0f;
+  for (int32_t o = 0; o < O; ++o, gt += np, w += wstride) {
+    const float v = *gt;
+    if (v == 0.0f) continue;
+    a = mct__vmla(a, v, (float)*w);
+  }
+  return a;
+}
+
+/* mct__ip_block for np <= 4 pixels from their gradients transposed (gt[o * np + p]): each
+ * gx[p][c] summed in a register from +0 over o = 0, 1, ... (the tile kernels' order), each
+ * weight converted once for all np pixels instead of once per tile and block. */
+static void mct__ip_small(const float *gt, float *x, int32_t np, int32_t C, int32_t O,
+                          const int8_t *w, const mct_wsplit *ws) {
+  static const mct__ra_fn k8[3] = {mct__ra1_8, mct__ra2_8, mct__ra3_8};
+  static const mct__ra_fn k4[4] = {mct__ra1_4, mct__ra2_4, mct__ra3_4, mct__ra4_4};
+  const int32_t xst = C * 4;
+  int32_t c = 0;
+  if (np == 1)
+    for (; c + 16 <= C; c += 16) mct__ra1_16(gt, w + c, C, O, x + c, xst);
+  if (np < 4)
+    for (; c + 8 <= C; c += 8) k8[np - 1](gt, w + c, C, O, x + c, xst);
+  for (; c + 4 <= C; c += 4) k4[np - 1](gt, w + c, C, O, x + c, xst);
+  for (int32_t p = 0; p < np; ++p) {
+    float *xp = x + (size_t)p * C;
+    for (int32_t k = c; k < C; ++k) xp[k] = mct__pg_1x1t(gt + p, np, w + k, (size_t)C, O);
+    if (ws)
+      for (int32_t s = 0; s < ws->n_sel; ++s)
+        xp[ws->sel[s]] = mct__pg_1x1t(gt + p, np, ws->wt + s, (size_t)ws->n_sel, O);
+  }
+}
+
+
 #define MCT__IP_COPY 512 /* gradients of a block of pixels copied to the stack (2 KB) */
 
 /* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
@@ -315,6 +561,19 @@ static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32
       for (int32_t s = 0; s < ws->n_sel; ++s)
         xp[ws->sel[s]] = mct__pg_1x1(gp, NULL, ws->wt + s, (size_t)ws->n_sel, O);
   }
+}
+
+/* A block of np <= 4 pixels (gradients src, gx rows x) through mct__ip_small, its gradients
+ * first copied transposed to cp (np * O <= MCT__IP_COPY) or, one pixel, to tmp; 0 when the
+ * block is larger. */
+static int mct__ip_few(const float *src, float *x, int32_t np, int32_t C, int32_t O,
+                       const int8_t *w, const mct_wsplit *ws, float *cp, float *tmp) {
+  if (np > 4 || (np > 1 && np * O > MCT__IP_COPY)) return 0;
+  float *const t = np * O <= MCT__IP_COPY ? cp : tmp;
+  for (int32_t p = 0; p < np; ++p)
+    for (int32_t o = 0; o < O; ++o) t[o * np + p] = src[(size_t)p * O + o];
+  mct__ip_small(t, x, np, C, O, w, ws);
+  return 1;
 }
 
 /* G is first scaled in place (G * s_w[o], the portable kernel's gv: a zero G gives +-0, whose
@@ -343,28 +602,30 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
   if (C > O) {
     for (int32_t b = npix; b > 0;) {
       const int32_t ad = (int32_t)(((int64_t)b * O + C - 1) / C), ac = b > ncap ? b - ncap : 0;
-      if (ad < ac) {
+      const int32_t a0 = ad < ac ? ad : ac;
+      if (mct__ip_few(buf + (size_t)a0 * O, buf + (size_t)a0 * C, b - a0, C, O, w, ws, cp, tmp)) {
+      } else if (ad < ac) {
         mct__ip_block(buf + (size_t)ad * O, buf + (size_t)ad * C, b - ad, C, O, w, ws);
-        b = ad;
       } else {
         memcpy(cbuf, buf + (size_t)ac * O, (size_t)(b - ac) * O * sizeof(float));
         mct__ip_block(cbuf, buf + (size_t)ac * C, b - ac, C, O, w, ws);
-        b = ac;
       }
+      b = a0;
     }
   } else {
     for (int32_t a = 0; a < npix;) {
       int32_t bd = (int32_t)(((int64_t)a * O) / C);
       const int32_t bc = npix - a > ncap ? a + ncap : npix;
       if (bd > npix) bd = npix;
-      if (bd > bc) {
+      const int32_t b0 = bd > bc ? bd : bc;
+      if (mct__ip_few(buf + (size_t)a * O, buf + (size_t)a * C, b0 - a, C, O, w, ws, cp, tmp)) {
+      } else if (bd > bc) {
         mct__ip_block(buf + (size_t)a * O, buf + (size_t)a * C, bd - a, C, O, w, ws);
-        a = bd;
       } else {
         memcpy(cbuf, buf + (size_t)a * O, (size_t)(bc - a) * O * sizeof(float));
         mct__ip_block(cbuf, buf + (size_t)a * C, bc - a, C, O, w, ws);
-        a = bc;
       }
+      a = b0;
     }
   }
   return MCT_OK;
@@ -380,7 +641,6 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
 #define MCT__F64(b) MCT__F16(b), MCT__F16((b) + 16), MCT__F16((b) + 32), MCT__F16((b) + 48)
 #define MCT__F256(b) MCT__F64(b), MCT__F64((b) + 64), MCT__F64((b) + 128), MCT__F64((b) + 192)
 static const float mct__i2f[512] = {MCT__F256(-255), MCT__F256(1)};
-static const float mct__zeros[16];
 
 /* out[j] = (sum over k < n, in order, of gv[k] * lut[xl[k][c + j]]) * s for j < NB (n >= 1):
  * the sums start at +0 (loaded), each x - x_zero one LDRSB and one table LDR. */

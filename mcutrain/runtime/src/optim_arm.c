@@ -66,6 +66,61 @@ static void mct__sgd_row_m7(const float *g, int8_t *w, int32_t n, uint32_t x, fl
       : "r4", "r5", "s0", "s1", "cc", "memory");
 }
 
+/* Two elements per pass (n2 >= 1 pairs), the same results by negation: -t = lr * d - u is
+ * exactly -(delta + u) (round to nearest is symmetric), VCVTP gives ceil(-t) = -floor(t)
+ * (saturating, NaN -> 0), QSUB m - w = -(w + r), and clamp(v, -127, 127) = SSAT8(-SSAT8(-v)).
+ * A saturated m or m - w (|r| >= 2^31 - 1) still clamps to the same side. */
+static __attribute__((noinline)) void mct__sgd_row2_m7(const float *g, int8_t *w, int32_t n2, uint32_t x, float q,
+                             float lr) {
+  __asm__ volatile(
+      "1:\n\t"
+      "vldmia %[g]!, {s0-s1}\n\t"
+      "vmul.f32 s0, s0, %[q]\n\t"
+      "vmul.f32 s1, s1, %[q]\n\t"
+      "vmul.f32 s0, %[lr], s0\n\t"
+      "vmul.f32 s1, %[lr], s1\n\t"
+      "add r6, %[x], %[gold]\n\t"
+      "eor r4, %[x], %[x], lsr #16\n\t"
+      "eor r5, r6, r6, lsr #16\n\t"
+      "mul r4, r4, %[m1]\n\t"
+      "mul r5, r5, %[m1]\n\t"
+      "eor r4, r4, r4, lsr #15\n\t"
+      "eor r5, r5, r5, lsr #15\n\t"
+      "mul r4, r4, %[m2]\n\t"
+      "mul r5, r5, %[m2]\n\t"
+      "eor r4, r4, r4, lsr #16\n\t"
+      "eor r5, r5, r5, lsr #16\n\t"
+      "lsrs r4, r4, #8\n\t"
+      "lsrs r5, r5, #8\n\t"
+      "vmov s2, s3, r4, r5\n\t"
+      "vcvt.f32.u32 s2, s2, #24\n\t"
+      "vcvt.f32.u32 s3, s3, #24\n\t"
+      "vsub.f32 s0, s0, s2\n\t"
+      "vsub.f32 s1, s1, s3\n\t"
+      "vcvtp.s32.f32 s0, s0\n\t"
+      "vcvtp.s32.f32 s1, s1\n\t"
+      "vmov r4, r5, s0, s1\n\t"
+      "add %[x], r6, %[gold]\n\t"
+      "ldrsb r6, [%[w]]\n\t"
+      "qsub r4, r4, r6\n\t"
+      "ldrsb r6, [%[w], #1]\n\t"
+      "qsub r5, r5, r6\n\t"
+      "ssat r4, #8, r4\n\t"
+      "ssat r5, #8, r5\n\t"
+      "rsb r4, r4, #0\n\t"
+      "rsb r5, r5, #0\n\t"
+      "ssat r4, #8, r4\n\t"
+      "ssat r5, #8, r5\n\t"
+      "strb r4, [%[w]], #1\n\t"
+      "strb r5, [%[w]], #1\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n2), [x] "+r"(x)
+      : [q] "t"(q), [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
+        [gold] "r"(0x9E3779B9u)
+      : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "cc", "memory");
+}
+
 /* The int32 row (biases), same steps; w + r saturates to int32 (QADD, as mct_sat32) when
  * VCVTM did not saturate. Stops before an element whose floor is INT32_MAX or INT32_MIN
  * (r + 0x80000001 <= 1 unsigned: maybe saturated) and returns how many are left (0: all
@@ -209,8 +264,12 @@ int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, c
   if (p->qas && wd == 0.0f && !mom && L > 0) {
     for (int32_t r = 0; r < n_rows; ++r) {
       const int32_t row = row0 + r;
-      mct__sgd_row_m7(g + (size_t)r * L, w + (size_t)row * L, L,
-                      key + (uint32_t)row * (uint32_t)L * 0x9E3779B9u, p->qas[row], lr);
+      const uint32_t x = key + (uint32_t)row * (uint32_t)L * 0x9E3779B9u;
+      const int32_t n2 = L >> 1;
+      if (n2) mct__sgd_row2_m7(g + (size_t)r * L, w + (size_t)row * L, n2, x, p->qas[row], lr);
+      if (L & 1)
+        mct__sgd_row_m7(g + (size_t)r * L + 2 * n2, w + (size_t)row * L + 2 * n2, 1,
+                        x + (uint32_t)(2 * n2) * 0x9E3779B9u, p->qas[row], lr);
     }
     return 1;
   }
