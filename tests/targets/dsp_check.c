@@ -285,6 +285,52 @@ static void pw_cases(void) {
   }
 }
 /* ---- end pw ------------------------------------------------------------------------------- */
+/* ---- pw2 (opt-pw2): pointwise layers with a few channels outside the fast formula -------- */
+/* Tiny scales (shift -23 .. -30) with a large |1 + 2 y_zero|: the fast formula's constant
+ * overflows for those channels only (recomputed exactly); nbad of them (more than 16: the
+ * whole call falls back), with slices, odd channel counts, odd pixel counts, both directions
+ * in place; spoil as in pw_rq; wide inputs (up to 576 channels). */
+static mct_requant pw2_rq(int32_t n, int32_t nbad, int full, int spoil) {
+  mct_requant q = pw_rq(n, full, spoil);
+  q.y_zero = rnd() & 1 ? rint_(-128, -40) : rint_(40, 127);
+  for (int32_t k = 0; k < nbad; ++k) { /* a bias large enough to move their outputs */
+    const uint32_t o = rnd() % (uint32_t)n;
+    SHIFT[o] = rint_(-30, -23);
+    BIAS[o] = ((int32_t)(rnd() & 0x7FFFFF) - 0x400000) * (1 << (-SHIFT[o] - 18));
+  }
+  return q;
+}
+static void pw2_cases(void) {
+  /* C, O, pixels, n_sel (-1: none), bad channels, spoil */
+  static const int32_t cfg[][6] = {
+      {48, 144, 5, -1, 1, 0},  {48, 192, 4, -1, 5, 0},  {96, 40, 3, -1, 14, 0},
+      {96, 38, 5, 12, 14, 0},  {50, 13, 3, 9, 3, 0},    {56, 20, 4, -1, 16, 0},
+      {56, 40, 4, -1, 30, 0},  {64, 20, 3, -1, 2, 1},   {64, 20, 3, -1, 2, 2},
+      {45, 9, 7, -1, 2, 0},    {384, 24, 3, -1, 3, 0},  {384, 16, 4, -1, 0, 0},
+      {490, 10, 3, -1, 1, 0},  {496, 12, 2, -1, 0, 0},  {576, 14, 3, -1, 2, 0},
+      {576, 8, 2, -1, 0, 0},   {372, 10, 3, 20, 1, 0},  {40, 160, 3, -1, 1, 0},
+      {33, 6, 5, -1, 6, 0},    {120, 24, 1, -1, 2, 0},  {360, 10, 3, -1, 0, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][4], k & 1, cfg[k][5]);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    mct_wsplit ws;
+    const mct_wsplit *wp = 0;
+    if (cfg[k][3] >= 0) ws = pw_slice(C, cfg[k][3], O), wp = &ws;
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    mct_requant q2 = pw2_rq(C, cfg[k][4], 1, 0);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+}
+/* ---- end pw2 ------------------------------------------------------------------------------ */
 /* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
 /* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
  * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
@@ -462,6 +508,7 @@ int main(void) {
   add_cases();
   dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
+  pw2_cases(); /* pw2 (opt-pw2) */
   mct_sh_close(out_fd);
   return 0;
 }

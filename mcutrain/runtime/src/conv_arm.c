@@ -176,6 +176,29 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
   return 1;
 }
 
+/* The channels of r (O of them) outside the fast formula (see mct__fast_ok) into fix, their
+ * number returned; -1 when there are more than MCT__FIX of them, or when one of them has a
+ * shift outside [-31, -2] or a bias that accumulators of n products could push past the int32
+ * limits (the fast kernels' arithmetic then stays defined for every channel: only the
+ * constant add = (1 + 2 y_zero) << sh is out of range, and those outputs are recomputed). */
+#define MCT__FIX 16
+static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_t *fix) {
+  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  int32_t nfix = 0;
+  for (int32_t o = 0; o < O; ++o) {
+    const int32_t shift = r->shift[o];
+    if (shift > -2 || shift < -31) return -1;
+    const int64_t b = r->bias ? r->bias[o] : 0;
+    if (b + amax > INT32_MAX || b - amax < INT32_MIN) return -1;
+    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) {
+      if (nfix == MCT__FIX) return -1;
+      fix[nfix++] = (uint16_t)o;
+    }
+  }
+  return nfix;
+}
+
 typedef struct {
   int32_t bias, mult, add, shr;
 } mct__fq;
@@ -724,12 +747,32 @@ static inline __attribute__((always_inline)) void mct__acc22(const uint32_t *xx,
   }
 }
 
+/* Channel o of both pixels (widened in xx as mct__pw2 lays them out, the slice's S words
+ * after each) recomputed with the exact requantization mct__arm_out: for the channels that
+ * mct__fix_list found outside the fast formula (whose fast outputs are meaningless). */
+static __attribute__((noinline)) void mct__pw2_fix(const mct__arm_rq *r, const uint32_t *xx,
+                                                   int32_t C, const int8_t *w,
+                                                   const mct_wsplit *ws, int32_t S, int32_t o,
+                                                   int8_t *y0, int8_t *y1) {
+  const int8_t *wo = w + (size_t)o * C;
+  int32_t a0 = mct__arm_dot1x(xx, C, wo), a1 = mct__arm_dot1x(xx + MCT__PD, C, wo);
+  if (ws) {
+    const int32_t ns = ws->n_sel;
+    const int8_t *so = ws->wt + (size_t)o * ns;
+    a0 += mct__arm_dot1x(xx + S, ns, so), a1 += mct__arm_dot1x(xx + MCT__PD + S, ns, so);
+  }
+  const mct__arq c = mct__arm_ch(r, o);
+  y0[o] = mct__arm_out(r, &c, a0);
+  y1[o] = mct__arm_out(r, &c, a1);
+}
+
 /* Two pixels x0p, x1p of a 1x1 conv (C channels, optional trained slice ws, C + n_sel <=
  * MCT__P2_MAX, the fast formula valid: mct__fast_ok), outputs to y0, y1 (which may overlap
  * the inputs): four output channels per block (two passes of two), stored as one word per
  * pixel. */
 static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x1p, int32_t C,
-                     int32_t O, const int8_t *w, const mct_wsplit *ws, int8_t *y0, int8_t *y1) {
+                     int32_t O, const int8_t *w, const mct_wsplit *ws, int8_t *y0, int8_t *y1,
+                     const uint16_t *fix, int32_t nfix) {
   const mct__arm_rq rq = *r_in, *r = &rq;
   uint32_t xx[2 * MCT__PD] __attribute__((aligned(8)));
   const int32_t ns = ws ? ws->n_sel : 0, S = ((C + 1) / 2 + 2) / 2 * 2;
@@ -777,12 +820,14 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
     y0[o] = (int8_t)v, y1[o] = (int8_t)(v >> 16);
     if (o1 > o) y0[o1] = (int8_t)(v >> 8), y1[o1] = (int8_t)(v >> 24);
   }
+  for (int32_t k = 0; k < nfix; ++k) /* channels outside the fast formula: again, exactly */
+    mct__pw2_fix(r, xx, C, w, ws, S, fix[k], y0, y1);
 }
 
 void mct__arm_pw_pair(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p, int32_t C,
                       int32_t O, const int8_t *w, int8_t *y0, int8_t *y1) {
   if (C <= MCT__P2_MAX && mct__fast_ok(r, O, C))
-    mct__pw2(r, x0p, x1p, C, O, w, NULL, y0, y1);
+    mct__pw2(r, x0p, x1p, C, O, w, NULL, y0, y1, NULL, 0);
   else
     mct__pw_pair_slow(r, x0p, x1p, C, O, w, y0, y1);
 }
@@ -799,17 +844,19 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
     mct__arm_pw_tiles(r, x, npix, C, O, w, y, backward);
     return 1;
   }
-  if (C + ns > MCT__P2_MAX || !mct__fast_ok(r, O, C + ns)) return 0;
+  uint16_t fix[MCT__FIX];
+  const int32_t nfix = C + ns > MCT__P2_MAX ? -1 : mct__fix_list(r, O, C + ns, fix);
+  if (nfix < 0) return 0;
   int32_t k = 0;
   for (; k + 2 <= npix; k += 2) {
     const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
     mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)q * O);
+             y + (size_t)q * O, fix, nfix);
   }
   if (k < npix) { /* the last pixel, as a pair with itself */
     const int32_t p = backward ? 0 : npix - 1;
     mct__pw2(r, x + (size_t)p * C, x + (size_t)p * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)p * O);
+             y + (size_t)p * O, fix, nfix);
   }
   return 1;
 }
