@@ -297,6 +297,7 @@ static mct_requant pw2_rq(int32_t n, int32_t nbad, int full, int spoil) {
     const uint32_t o = rnd() % (uint32_t)n;
     SHIFT[o] = rint_(-30, -23);
     BIAS[o] = ((int32_t)(rnd() & 0x7FFFFF) - 0x400000) * (1 << (-SHIFT[o] - 18));
+    if (rnd() % 3 == 0) BIAS[o] = rnd() & 1 ? INT32_MIN : 2147480000; /* dead channels */
   }
   return q;
 }
@@ -309,7 +310,8 @@ static void pw2_cases(void) {
       {45, 9, 7, -1, 2, 0},    {384, 24, 3, -1, 3, 0},  {384, 16, 4, -1, 0, 0},
       {490, 10, 3, -1, 1, 0},  {496, 12, 2, -1, 0, 0},  {576, 14, 3, -1, 2, 0},
       {576, 8, 2, -1, 0, 0},   {372, 10, 3, 20, 1, 0},  {40, 160, 3, -1, 1, 0},
-      {33, 6, 5, -1, 6, 0},    {120, 24, 1, -1, 2, 0},  {360, 10, 3, -1, 0, 0}};
+      {33, 6, 5, -1, 6, 0},    {120, 24, 1, -1, 2, 0},  {360, 10, 3, -1, 0, 0},
+      {47, 30, 3, 5, 9, 0},    {96, 44, 4, 12, 12, 0},  {62, 22, 5, -1, 10, 0}};
   for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
     const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
     mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);

@@ -178,9 +178,10 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
 
 /* The channels of r (O of them) outside the fast formula (see mct__fast_ok) into fix, their
  * number returned; -1 when there are more than MCT__FIX of them, or when one of them has a
- * shift outside [-31, -2] or a bias that accumulators of n products could push past the int32
- * limits (the fast kernels' arithmetic then stays defined for every channel: only the
- * constant add = (1 + 2 y_zero) << sh is out of range, and those outputs are recomputed). */
+ * shift outside [-31, -2]. For the listed ones (add = (1 + 2 y_zero) << sh out of range, or a
+ * bias that the accumulators could push past the int32 limits, e.g. the INT32_MIN of a dead
+ * channel) the two-pixel kernel's arithmetic stays defined (shift counts within 0..31, sums
+ * wrapping in SMLAD / SMMLA or in unsigned C) and its outputs are recomputed exactly. */
 #define MCT__FIX 16
 static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_t *fix) {
   const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
@@ -189,9 +190,9 @@ static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return -1;
     const int64_t b = r->bias ? r->bias[o] : 0;
-    if (b + amax > INT32_MAX || b - amax < INT32_MIN) return -1;
     const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) {
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30) || b + amax > INT32_MAX ||
+        b - amax < INT32_MIN) {
       if (nfix == MCT__FIX) return -1;
       fix[nfix++] = (uint16_t)o;
     }
@@ -591,7 +592,11 @@ static inline void mct__tail22(const int16_t *ta, int32_t n, const int8_t *w0, c
   const int16_t *tb = ta + 2 * MCT__PD;
   for (int32_t c = 0; c < n; ++c) {
     const int32_t xa = ta[c], xb = tb[c], u = w0[c], v = w1[c];
-    *a00 += xa * u, *a01 += xa * v, *a10 += xb * u, *a11 += xb * v;
+    /* wrapping sums (as SMLAD's): defined for the channels that mct__fix_list lists */
+    *a00 = (int32_t)((uint32_t)*a00 + (uint32_t)(xa * u));
+    *a01 = (int32_t)((uint32_t)*a01 + (uint32_t)(xa * v));
+    *a10 = (int32_t)((uint32_t)*a10 + (uint32_t)(xb * u));
+    *a11 = (int32_t)((uint32_t)*a11 + (uint32_t)(xb * v));
   }
 }
 
