@@ -533,7 +533,8 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
  * one stack buffer, pixel b MCT__PD words after pixel a, before any output is written; then
  * two output channels at a time: each weight word loaded and widened once for both pixels,
  * each input word used for both channels (16 MACs in 8 SMLADs per four input channels). */
-#define MCT__P2_MAX 352 /* input channels (with the slice's) of the two-pixel kernel */
+#define MCT__P2_MAX 496 /* input channels (with the slice's) of the two-pixel kernel: the pixels
+                           * MCT__PD = 256 words apart, within LDRD's offset (1020 bytes) */
 #define MCT__PD (MCT__P2_MAX / 2 + 8) /* words between the two pixels' widened inputs */
 #define MCT__STR2(v) #v
 #define MCT__STR(v) MCT__STR2(v)
