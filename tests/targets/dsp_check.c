@@ -301,6 +301,7 @@ static mct_requant pw2_rq(int32_t n, int32_t nbad, int full, int spoil) {
   }
   return q;
 }
+static int32_t mct__clamp_i(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 static void pw2_cases(void) {
   /* C, O, pixels, n_sel (-1: none), bad channels, spoil */
   static const int32_t cfg[][6] = {
@@ -330,6 +331,28 @@ static void pw2_cases(void) {
     memcpy(Y, X, (size_t)np * O);
     st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
     emit(&st, 4), emit(Y, np * C);
+  }
+  /* the first conv (3x3 stride 2, three channels) with such channels: H, W, O, bad, full,
+   * soft (inputs near the zero point, weights in [-1, 1], some shifts -1 or 0: unsaturated
+   * outputs of channels outside the fast formula that depend on every product) */
+  static const int32_t fc[][6] = {{10, 9, 16, 2, 0, 0}, {12, 17, 16, 5, 1, 0},
+                                  {9, 13, 8, 1, 0, 0},  {16, 70, 12, 3, 1, 0},
+                                  {8, 11, 5, 2, 0, 0},  {11, 6, 16, 16, 0, 0},
+                                  {10, 9, 16, 0, 0, 1}, {12, 23, 8, 2, 1, 1},
+                                  {9, 66, 12, 1, 0, 1}};
+  for (unsigned k = 0; k < sizeof fc / sizeof fc[0]; ++k, ++case_no) {
+    mct_conv_geom g = geom(fc[k][0], fc[k][1], 3, fc[k][2], 3, 2, 1, 1);
+    mct_requant q = pw2_rq(g.out_c, fc[k][3], fc[k][4], 0);
+    fill8(X, g.in_h * g.in_w * 3), fill8(PW_W, g.out_c * 27);
+    if (fc[k][5]) {
+      for (int32_t i = 0; i < g.in_h * g.in_w * 3; ++i)
+        X[i] = (int8_t)mct__clamp_i(q.x_zero + rint_(-3, 3));
+      for (int32_t i = 0; i < g.out_c * 27; ++i) PW_W[i] = (int8_t)rint_(-1, 1);
+      for (int32_t o = 0; o < g.out_c; ++o)
+        if (rnd() % 3 == 0) SHIFT[o] = rint_(-1, 0), BIAS[o] = rint_(-20, 20);
+    }
+    int st = mct_conv2d_s8_rows(&g, &q, X, PW_W, 0, BIAS, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * g.out_c);
   }
 }
 /* ---- end pw2 ------------------------------------------------------------------------------ */
