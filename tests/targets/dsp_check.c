@@ -285,6 +285,77 @@ static void pw_cases(void) {
   }
 }
 /* ---- end pw ------------------------------------------------------------------------------- */
+/* ---- pw2 (opt-pw2): pointwise layers with a few channels outside the fast formula -------- */
+/* Tiny scales (shift -23 .. -30) with a large |1 + 2 y_zero|: the fast formula's constant
+ * overflows for those channels only (recomputed exactly); nbad of them (more than 16: the
+ * whole call falls back), with slices, odd channel counts, odd pixel counts, both directions
+ * in place; spoil as in pw_rq; wide inputs (up to 576 channels). */
+static mct_requant pw2_rq(int32_t n, int32_t nbad, int full, int spoil) {
+  mct_requant q = pw_rq(n, full, spoil);
+  q.y_zero = rnd() & 1 ? rint_(-128, -40) : rint_(40, 127);
+  for (int32_t k = 0; k < nbad; ++k) { /* a bias large enough to move their outputs */
+    const uint32_t o = rnd() % (uint32_t)n;
+    SHIFT[o] = rint_(-30, -23);
+    BIAS[o] = ((int32_t)(rnd() & 0x7FFFFF) - 0x400000) * (1 << (-SHIFT[o] - 18));
+    if (rnd() % 3 == 0) BIAS[o] = rnd() & 1 ? INT32_MIN : 2147480000; /* dead channels */
+  }
+  return q;
+}
+static int32_t mct__clamp_i(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+static void pw2_cases(void) {
+  /* C, O, pixels, n_sel (-1: none), bad channels, spoil */
+  static const int32_t cfg[][6] = {
+      {48, 144, 5, -1, 1, 0},  {48, 192, 4, -1, 5, 0},  {96, 40, 3, -1, 14, 0},
+      {96, 38, 5, 12, 14, 0},  {50, 13, 3, 9, 3, 0},    {56, 20, 4, -1, 16, 0},
+      {56, 40, 4, -1, 30, 0},  {64, 20, 3, -1, 2, 1},   {64, 20, 3, -1, 2, 2},
+      {45, 9, 7, -1, 2, 0},    {384, 24, 3, -1, 3, 0},  {384, 16, 4, -1, 0, 0},
+      {490, 10, 3, -1, 1, 0},  {496, 12, 2, -1, 0, 0},  {576, 14, 3, -1, 2, 0},
+      {576, 8, 2, -1, 0, 0},   {372, 10, 3, 20, 1, 0},  {40, 160, 3, -1, 1, 0},
+      {33, 6, 5, -1, 6, 0},    {120, 24, 1, -1, 2, 0},  {360, 10, 3, -1, 0, 0},
+      {47, 30, 3, 5, 9, 0},    {96, 44, 4, 12, 12, 0},  {62, 22, 5, -1, 10, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][4], k & 1, cfg[k][5]);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    mct_wsplit ws;
+    const mct_wsplit *wp = 0;
+    if (cfg[k][3] >= 0) ws = pw_slice(C, cfg[k][3], O), wp = &ws;
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    mct_requant q2 = pw2_rq(C, cfg[k][4], 1, 0);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+  /* the first conv (3x3 stride 2, three channels) with such channels: H, W, O, bad, full,
+   * soft (inputs near the zero point, weights in [-1, 1], some shifts -1 or 0: unsaturated
+   * outputs of channels outside the fast formula that depend on every product) */
+  static const int32_t fc[][6] = {{10, 9, 16, 2, 0, 0}, {12, 17, 16, 5, 1, 0},
+                                  {9, 13, 8, 1, 0, 0},  {16, 70, 12, 3, 1, 0},
+                                  {8, 11, 5, 2, 0, 0},  {11, 6, 16, 16, 0, 0},
+                                  {10, 9, 16, 0, 0, 1}, {12, 23, 8, 2, 1, 1},
+                                  {9, 66, 12, 1, 0, 1}};
+  for (unsigned k = 0; k < sizeof fc / sizeof fc[0]; ++k, ++case_no) {
+    mct_conv_geom g = geom(fc[k][0], fc[k][1], 3, fc[k][2], 3, 2, 1, 1);
+    mct_requant q = pw2_rq(g.out_c, fc[k][3], fc[k][4], 0);
+    fill8(X, g.in_h * g.in_w * 3), fill8(PW_W, g.out_c * 27);
+    if (fc[k][5]) {
+      for (int32_t i = 0; i < g.in_h * g.in_w * 3; ++i)
+        X[i] = (int8_t)mct__clamp_i(q.x_zero + rint_(-3, 3));
+      for (int32_t i = 0; i < g.out_c * 27; ++i) PW_W[i] = (int8_t)rint_(-1, 1);
+      for (int32_t o = 0; o < g.out_c; ++o)
+        if (rnd() % 3 == 0) SHIFT[o] = rint_(-1, 0), BIAS[o] = rint_(-20, 20);
+    }
+    int st = mct_conv2d_s8_rows(&g, &q, X, PW_W, 0, BIAS, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * g.out_c);
+  }
+}
+/* ---- end pw2 ------------------------------------------------------------------------------ */
 /* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
 /* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
  * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
@@ -507,6 +578,7 @@ int main(void) {
   add_cases();
   dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
+  pw2_cases(); /* pw2 (opt-pw2) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -176,6 +176,30 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
   return 1;
 }
 
+/* The channels of r (O of them) outside the fast formula (see mct__fast_ok) into fix, their
+ * number returned; -1 when there are more than MCT__FIX of them, or when one of them has a
+ * shift outside [-31, -2]. For the listed ones (add = (1 + 2 y_zero) << sh out of range, or a
+ * bias that the accumulators could push past the int32 limits, e.g. the INT32_MIN of a dead
+ * channel) the two-pixel kernel's arithmetic stays defined (shift counts within 0..31, sums
+ * wrapping in SMLAD / SMMLA or in unsigned C) and its outputs are recomputed exactly. */
+#define MCT__FIX 16
+static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_t *fix) {
+  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  int32_t nfix = 0;
+  for (int32_t o = 0; o < O; ++o) {
+    const int32_t shift = r->shift[o];
+    if (shift > -2 || shift < -31) return -1;
+    const int64_t b = r->bias ? r->bias[o] : 0;
+    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30) || b + amax > INT32_MAX ||
+        b - amax < INT32_MIN) {
+      if (nfix == MCT__FIX) return -1;
+      fix[nfix++] = (uint16_t)o;
+    }
+  }
+  return nfix;
+}
+
 typedef struct {
   int32_t bias, mult, add, shr;
 } mct__fq;
@@ -509,7 +533,8 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
  * one stack buffer, pixel b MCT__PD words after pixel a, before any output is written; then
  * two output channels at a time: each weight word loaded and widened once for both pixels,
  * each input word used for both channels (16 MACs in 8 SMLADs per four input channels). */
-#define MCT__P2_MAX 352 /* input channels (with the slice's) of the two-pixel kernel */
+#define MCT__P2_MAX 496 /* input channels (with the slice's) of the two-pixel kernel: the pixels
+                           * MCT__PD = 256 words apart, within LDRD's offset (1020 bytes) */
 #define MCT__PD (MCT__P2_MAX / 2 + 8) /* words between the two pixels' widened inputs */
 #define MCT__STR2(v) #v
 #define MCT__STR(v) MCT__STR2(v)
@@ -568,7 +593,11 @@ static inline void mct__tail22(const int16_t *ta, int32_t n, const int8_t *w0, c
   const int16_t *tb = ta + 2 * MCT__PD;
   for (int32_t c = 0; c < n; ++c) {
     const int32_t xa = ta[c], xb = tb[c], u = w0[c], v = w1[c];
-    *a00 += xa * u, *a01 += xa * v, *a10 += xb * u, *a11 += xb * v;
+    /* wrapping sums (as SMLAD's): defined for the channels that mct__fix_list lists */
+    *a00 = (int32_t)((uint32_t)*a00 + (uint32_t)(xa * u));
+    *a01 = (int32_t)((uint32_t)*a01 + (uint32_t)(xa * v));
+    *a10 = (int32_t)((uint32_t)*a10 + (uint32_t)(xb * u));
+    *a11 = (int32_t)((uint32_t)*a11 + (uint32_t)(xb * v));
   }
 }
 
@@ -724,12 +753,32 @@ static inline __attribute__((always_inline)) void mct__acc22(const uint32_t *xx,
   }
 }
 
+/* Channel o of both pixels (widened in xx as mct__pw2 lays them out, the slice's S words
+ * after each) recomputed with the exact requantization mct__arm_out: for the channels that
+ * mct__fix_list found outside the fast formula (whose fast outputs are meaningless). */
+static __attribute__((noinline)) void mct__pw2_fix(const mct__arm_rq *r, const uint32_t *xx,
+                                                   int32_t C, const int8_t *w,
+                                                   const mct_wsplit *ws, int32_t S, int32_t o,
+                                                   int8_t *y0, int8_t *y1) {
+  const int8_t *wo = w + (size_t)o * C;
+  int32_t a0 = mct__arm_dot1x(xx, C, wo), a1 = mct__arm_dot1x(xx + MCT__PD, C, wo);
+  if (ws) {
+    const int32_t ns = ws->n_sel;
+    const int8_t *so = ws->wt + (size_t)o * ns;
+    a0 += mct__arm_dot1x(xx + S, ns, so), a1 += mct__arm_dot1x(xx + MCT__PD + S, ns, so);
+  }
+  const mct__arq c = mct__arm_ch(r, o);
+  y0[o] = mct__arm_out(r, &c, a0);
+  y1[o] = mct__arm_out(r, &c, a1);
+}
+
 /* Two pixels x0p, x1p of a 1x1 conv (C channels, optional trained slice ws, C + n_sel <=
  * MCT__P2_MAX, the fast formula valid: mct__fast_ok), outputs to y0, y1 (which may overlap
  * the inputs): four output channels per block (two passes of two), stored as one word per
  * pixel. */
 static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x1p, int32_t C,
-                     int32_t O, const int8_t *w, const mct_wsplit *ws, int8_t *y0, int8_t *y1) {
+                     int32_t O, const int8_t *w, const mct_wsplit *ws, int8_t *y0, int8_t *y1,
+                     const uint16_t *fix, int32_t nfix) {
   const mct__arm_rq rq = *r_in, *r = &rq;
   uint32_t xx[2 * MCT__PD] __attribute__((aligned(8)));
   const int32_t ns = ws ? ws->n_sel : 0, S = ((C + 1) / 2 + 2) / 2 * 2;
@@ -777,12 +826,14 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
     y0[o] = (int8_t)v, y1[o] = (int8_t)(v >> 16);
     if (o1 > o) y0[o1] = (int8_t)(v >> 8), y1[o1] = (int8_t)(v >> 24);
   }
+  for (int32_t k = 0; k < nfix; ++k) /* channels outside the fast formula: again, exactly */
+    mct__pw2_fix(r, xx, C, w, ws, S, fix[k], y0, y1);
 }
 
 void mct__arm_pw_pair(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p, int32_t C,
                       int32_t O, const int8_t *w, int8_t *y0, int8_t *y1) {
   if (C <= MCT__P2_MAX && mct__fast_ok(r, O, C))
-    mct__pw2(r, x0p, x1p, C, O, w, NULL, y0, y1);
+    mct__pw2(r, x0p, x1p, C, O, w, NULL, y0, y1, NULL, 0);
   else
     mct__pw_pair_slow(r, x0p, x1p, C, O, w, y0, y1);
 }
@@ -799,17 +850,19 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
     mct__arm_pw_tiles(r, x, npix, C, O, w, y, backward);
     return 1;
   }
-  if (C + ns > MCT__P2_MAX || !mct__fast_ok(r, O, C + ns)) return 0;
+  uint16_t fix[MCT__FIX];
+  const int32_t nfix = C + ns > MCT__P2_MAX ? -1 : mct__fix_list(r, O, C + ns, fix);
+  if (nfix < 0) return 0;
   int32_t k = 0;
   for (; k + 2 <= npix; k += 2) {
     const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
     mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)q * O);
+             y + (size_t)q * O, fix, nfix);
   }
   if (k < npix) { /* the last pixel, as a pair with itself */
     const int32_t p = backward ? 0 : npix - 1;
     mct__pw2(r, x + (size_t)p * C, x + (size_t)p * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)p * O);
+             y + (size_t)p * O, fix, nfix);
   }
   return 1;
 }

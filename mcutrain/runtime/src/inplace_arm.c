@@ -537,7 +537,20 @@ static __attribute__((noinline)) void mct__first_fix(const mct__arm_rq *r, const
                                                      int32_t O, int8_t *yp) {
   const mct__arq c = mct__arm_ch(r, o);
   const uint32_t *wo = wv + (o / 4) * 60 + (o % 4);
-  for (int32_t p = 0; p < n; ++p) {
+  int32_t p = 0;
+  for (; p + 2 <= n; p += 2) { /* two pixels: each weight word loaded once, all unrolled */
+    const int16_t *x = rb + 6 * p;
+    int32_t a0 = 0, a1 = 0;
+#pragma GCC unroll 15
+    for (int32_t k = 0; k < 15; ++k) {
+      const int32_t wk = (int32_t)wo[4 * k], off = (k / 5) * MCT__F_ROW + 2 * (k % 5);
+      a0 = __smlad((int32_t)mct__ld32(x + off), wk, a0);
+      a1 = __smlad((int32_t)mct__ld32(x + 6 + off), wk, a1);
+    }
+    yp[(size_t)p * O + o] = mct__arm_out(r, &c, a0);
+    yp[(size_t)(p + 1) * O + o] = mct__arm_out(r, &c, a1);
+  }
+  for (; p < n; ++p) {
     int32_t a = 0;
     for (int32_t k = 0; k < 15; ++k)
       a = __smlad((int32_t)mct__ld32(rb + 6 * p + (k / 5) * MCT__F_ROW + 2 * (k % 5)),
