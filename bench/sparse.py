@@ -448,6 +448,7 @@ def plot(out: dict, path: Path) -> bool:
                         label=f"{fam.replace('_', '-')}: at chance level")
         ax.set_ylim(bottom=lo)
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=-0.5)
         ax.set_xlabel("extra RAM over head-only training (KB, compiled ram_bytes)")
         n = len(out.get("family_seeds", [0]))
         ax.set_ylabel(f"{split} accuracy" + (f" (mean ± se of {n} seeds)" if n > 1 else ""))
