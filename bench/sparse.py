@@ -20,8 +20,11 @@ Every setting of every family is trained with --family-seeds seeds (default 3: t
 seed, which the analysis and the search use, and the next ones; a seed sets the sample order and
 the stochastic rounding, the fresh head's init is the task's); each row has the mean, the
 standard error of the mean and the per-seed values on both splits. The searched scheme is
-selected as before (the analysis and the search on the validation split, protocol seed only);
-only its evaluation has more seeds. The goals are computed on the means, with the differences
+selected by the library with --analysis-seeds seeds (default 3, the library's default): every
+contribution (bias-only k, weight options, the base) and every candidate of the selection is
+the mean validation accuracy over seeds 0..N-1, so with the defaults the selection and the
+family evaluation use the same three seeds (the searched rows' validation means are the ones
+the selection maximized; their test means played no part). The goals are computed on the means, with the differences
 of means and their standard errors (paired by seed: the same seeds give the same sample order).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
@@ -30,6 +33,7 @@ order and head init), over several seeds.
 
 Prints tables; writes bench/results/sparse.json and bench/results/sparse_<dataset>.png.
     python bench/sparse.py [--datasets default flowers5] [--family-seeds 3] [--seeds 3]
+                           [--analysis-seeds 3]
                            [--runner local | --workers N] [--cache DIR]
 """
 from __future__ import annotations
@@ -48,7 +52,7 @@ from common import RESULTS, SHARED, write_json  # noqa: E402
 
 from mcutrain.sparse.contribution import Protocol, analyze  # noqa: E402
 from mcutrain.sparse.jobs import int8_cut  # noqa: E402
-from mcutrain.sparse.plan import choose_lr, make_engine, select_scheme  # noqa: E402
+from mcutrain.sparse.plan import DEFAULT_SEEDS, choose_lr, make_engine, select_scheme  # noqa: E402
 
 # The paper's schemes for mcunet-5fps (its labels): compilation/mcu_ir_gen.py of
 # mit-han-lab/tiny-training, n_bias_update + 1 (its count leaves out the new head) and
@@ -136,8 +140,8 @@ def family_runs(eng, schemes: dict, base_ram: int, seeds) -> list:
 
 
 def searched_runs(eng, contrib, budgets: dict, seeds) -> list:
-    """plan.select_scheme at each budget (the search, checked by real runs on val, protocol
-    seed only), then the chosen scheme trained with every seed."""
+    """plan.select_scheme at each budget (the search, its candidates checked by real runs on
+    val with the engine's analysis seeds), then the chosen scheme trained with every seed."""
     rows = []
     for label, budget in budgets.items():
         res, cands = select_scheme(eng, contrib, budget)
@@ -231,7 +235,8 @@ def qas_study(eng, schemes: dict, seeds) -> list:
 def run_dataset(ds: dict, args) -> dict:
     t0 = time.time()
     eng = make_engine(ds["model"], ds["data"], runner=args.runner, cache_dir=args.cache,
-                      protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet)
+                      protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet,
+                      seeds=args.analysis_seeds)
     t = eng.task
     lr_sweep = None
     if eng.protocol.lr is None:
@@ -250,8 +255,11 @@ def run_dataset(ds: dict, args) -> dict:
         budgets = {f"{int(f * 100)}% of full": int(base_ram + f * (full_ram - base_ram))
                    for f in ds["budget_fracs"]}
     budgets = dict(sorted(budgets.items(), key=lambda kv: kv[1]))
+    c_an = eng.stats["cpu_s"]
     contrib = analyze(eng, ram=max(budgets.values()))
     t_an = time.time() - t0
+    c_an = eng.stats["cpu_s"] - c_an
+    st_an = dict(eng.stats)
     bias_grid = ds["bias_grid"] or range(0, t.n_layers + 1)
     seeds = [eng.protocol.seed + i for i in range(args.family_seeds)]
     fams = dict(
@@ -270,7 +278,9 @@ def run_dataset(ds: dict, args) -> dict:
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
+               analysis_seeds=[p.seed for p in eng.seed_protocols()],
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
+               analysis_job_cpu_seconds=round(c_an, 1), analysis_engine_stats=st_an,
                seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
     out["goals"] = goals(out)
     return out
@@ -475,6 +485,9 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the QAS / fp32 study")
     ap.add_argument("--family-seeds", type=int, default=3,
                     help="seeds of every family setting (the first is the protocol's, as the analysis)")
+    ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
+                    help="seeds of the contribution analysis and of the selection's candidates "
+                         "(the library's plan --seeds)")
     ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
     ap.add_argument("--runner", default="local")
     ap.add_argument("--workers", type=int, help="local workers (same as --runner local:N)")
