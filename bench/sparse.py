@@ -26,6 +26,10 @@ the mean validation accuracy over seeds 0..N-1, so with the defaults the selecti
 family evaluation use the same three seeds (the searched rows' validation means are the ones
 the selection maximized; their test means played no part). The goals are computed on the means, with the differences
 of means and their standard errors (paired by seed: the same seeds give the same sample order).
+With the defaults the searched rows' validation means are therefore the numbers the selection
+maximized (selection bias: they flatter the searched scheme); --check-seeds (default 3) also
+trains the paper's and the searched schemes at the paper's budgets with seeds 3, 4, 5, which
+no decision saw (goals.searched_vs_paper_fresh_seeds).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
 TorchBaseline, frozen float prefix computed once, plain SGD at batch 1, same rate, schedule,
@@ -268,6 +272,17 @@ def run_dataset(ds: dict, args) -> dict:
         last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram, seeds),
         paper=family_runs(eng, paper, base_ram, seeds) if paper else [],
         searched=searched_runs(eng, contrib, budgets, seeds))
+    fresh = None
+    if paper and args.check_seeds:  # the paper's and the searched schemes on seeds no decision saw
+        fresh_seeds = [seeds[-1] + 1 + i for i in range(args.check_seeds)]
+        pairs = [(k, paper[k], next(r for r in fams["searched"] if r["label"] == f"paper {k} budget"))
+                 for k in paper]
+        runs = multi_seed_runs(eng, [x for _, pv, sv in pairs for x in (pv, sv["scheme"])], fresh_seeds,
+                               desc="runs: fresh seeds")
+        fresh = dict(seeds=fresh_seeds, pairs=[
+            dict(budget=k, paper=seed_stats(runs[2 * j], fresh_seeds),
+                 searched=seed_stats(runs[2 * j + 1], fresh_seeds))
+            for j, (k, _, _) in enumerate(pairs)])
     qas_schemes = {"searched " + r["label"]: r["scheme"] for r in fams["searched"]
                    if ("99kb" in r["label"] or (not paper and r["label"].startswith("35%")))}
     if paper:
@@ -278,6 +293,7 @@ def run_dataset(ds: dict, args) -> dict:
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
+               fresh_seed_check=fresh,
                analysis_seeds=[p.seed for p in eng.seed_protocols()],
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
                analysis_job_cpu_seconds=round(c_an, 1), analysis_engine_stats=st_an,
@@ -322,6 +338,16 @@ def goals(out: dict) -> dict:
             # errors (paired) of the difference
             within_2se_test=all(_within(p["diff_test"]) for p in pairs),
             within_2se_val=all(_within(p["diff_val"]) for p in pairs))
+    if out.get("fresh_seed_check"):  # seeds that neither the analysis nor the selection used
+        fc = out["fresh_seed_check"]
+        pairs = [dict(budget=x["budget"], **{f"{who}_{sp}": x[who][f"{sp}_acc"] for who in ("paper", "searched")
+                                             for sp in ("val", "test")},
+                      **{f"diff_{sp}": diff_stats(x["searched"][sp], x["paper"][sp]) for sp in ("val", "test")})
+                 for x in fc["pairs"]]
+        g["searched_vs_paper_fresh_seeds"] = dict(
+            seeds=fc["seeds"], pairs=pairs,
+            met_val=all(p["searched_val"] >= p["paper_val"] for p in pairs),
+            met_test=all(p["searched_test"] >= p["paper_test"] for p in pairs))
     lk = [r for r in f["last_k"] if r["extra_kb"] is not None]
     best = max(lk, key=lambda r: (r["val_acc"], -r["extra_kb"]))  # chosen on validation
     m = dict(best_last_k=best["label"], best_last_k_extra_kb=best["extra_kb"],
@@ -416,6 +442,13 @@ def print_tables(out: dict):
         for p in sv["pairs"]:
             print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
                   f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
+    if "searched_vs_paper_fresh_seeds" in g:
+        sv = g["searched_vs_paper_fresh_seeds"]
+        print(f"  searched vs paper on fresh seeds {sv['seeds']} (no decision used them): met on val "
+              f"{sv['met_val']}, on test {sv['met_test']}")
+        for p in sv["pairs"]:
+            print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
+                  f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
     m = g["memory_saving"]
     print(f"  best last-k (on val means): {m['best_last_k']} ({m['best_last_k_extra_kb']:.1f} KB): "
           f"val {_pm(m['best_last_k_val'], m['best_last_k_val_se'])}, "
@@ -488,6 +521,9 @@ def main(argv=None):
     ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
                     help="seeds of the contribution analysis and of the selection's candidates "
                          "(the library's plan --seeds)")
+    ap.add_argument("--check-seeds", type=int, default=3,
+                    help="the paper's and the searched schemes (paper budgets) also on this many "
+                         "further seeds, which neither the analysis nor the selection used (0: off)")
     ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
     ap.add_argument("--runner", default="local")
     ap.add_argument("--workers", type=int, help="local workers (same as --runner local:N)")
