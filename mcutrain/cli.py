@@ -98,7 +98,7 @@ def _add_plan_parser(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int,
                    help="runs per setting: every accuracy the analysis and the selection use is "
-                        "the mean over seeds SEED .. SEED+N-1 (default 3, sparse.plan.DEFAULT_SEEDS)")
+                        "the mean over seeds SEED .. SEED+N-1 (default 2, sparse.plan.DEFAULT_SEEDS)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "--update auto plans on (.npz or image folder)")
     c.add_argument("--input-shape", help="C,H,W of a PyTorch model's input")
     c.add_argument("--seeds", type=int, help="--update auto: runs per setting of the plan, as "
-                                             "`mcutrain plan --seeds` (default 3)")
+                                             "`mcutrain plan --seeds` (default 2)")
     c.set_defaults(func=_cmd_compile)
     _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")

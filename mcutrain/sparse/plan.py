@@ -33,7 +33,7 @@ from .contribution import RATIOS, Engine, Protocol, analyze, prepare_task
 from .jobs import cpu_seconds
 from .search import Problem, search
 
-DEFAULT_SEEDS = 3  # analysis seeds: every setting's accuracy is a mean over this many runs
+DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
 
 
