@@ -16,13 +16,29 @@ split carved from x_train and on x_test:
                  a few smaller ones
 
 Extra RAM = ram_bytes(scheme) - ram_bytes(no update: the head alone), full model, compiled.
+Every setting of every family is trained with --family-seeds seeds (default 3: the protocol's
+seed, which the analysis and the search use, and the next ones; a seed sets the sample order and
+the stochastic rounding, the fresh head's init is the task's); each row has the mean, the
+standard error of the mean and the per-seed values on both splits. The searched scheme is
+selected by the library with --analysis-seeds seeds (default 2, the library's default): every
+contribution (bias-only k, weight options, the base) and every candidate of the selection is
+the mean validation accuracy over seeds 0..N-1, so with the defaults the selection used seeds
+0 and 1 of the family evaluation's three (the searched rows' validation values of those seeds
+are the ones the selection maximized; seed 2 and all test values played no part). The goals are computed on the means, with the differences
+of means and their standard errors (paired by seed: the same seeds give the same sample order).
+With the defaults the searched rows' validation means are therefore partly the numbers the
+selection maximized (selection bias: they flatter the searched scheme); --check-seeds (default 3) also
+trains the paper's and the searched schemes at the paper's budgets with seeds 3, 4, 5, which
+no decision saw (goals.searched_vs_paper_fresh_seeds).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
 TorchBaseline, frozen float prefix computed once, plain SGD at batch 1, same rate, schedule,
 order and head init), over several seeds.
 
 Prints tables; writes bench/results/sparse.json and bench/results/sparse_<dataset>.png.
-    python bench/sparse.py [--datasets default flowers5] [--seeds 3] [--runner local]
+    python bench/sparse.py [--datasets default flowers5] [--family-seeds 3] [--seeds 3]
+                           [--analysis-seeds 3]
+                           [--runner local | --workers N] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -40,7 +56,7 @@ from common import RESULTS, SHARED, write_json  # noqa: E402
 
 from mcutrain.sparse.contribution import Protocol, analyze  # noqa: E402
 from mcutrain.sparse.jobs import int8_cut  # noqa: E402
-from mcutrain.sparse.plan import choose_lr, make_engine, select_scheme  # noqa: E402
+from mcutrain.sparse.plan import DEFAULT_SEEDS, choose_lr, make_engine, select_scheme  # noqa: E402
 
 # The paper's schemes for mcunet-5fps (its labels): compilation/mcu_ir_gen.py of
 # mit-han-lab/tiny-training, n_bias_update + 1 (its count leaves out the new head) and
@@ -55,6 +71,14 @@ PAPER_SCHEMES = {"mcunet-5fps": {
 # the paper's Figure: average of 10 datasets; mcunet-5fps on Flowers-102: 88.84 % sparse
 # (100 KB scheme) vs 87.74 % for the best last-k (12 layers, 448 KB)
 PAPER_QAS = dict(int8_qas=86.9, fp32=86.0, int8_no_qas=75.4)
+
+
+FIELDS = ("families.<family>[]: val_acc / test_acc are the means over the seeds in family_seeds "
+          "(the first is the protocol seed: the analysis's runs); val / test the per-seed values, "
+          "val_se / test_se the standard errors of the means, val_seed0 / test_seed0 the protocol "
+          "seed's run. goals: on the means; diff_* = dict(diff, se paired by seed, se_unpaired), "
+          "in accuracy units; the best last-k and the searched scheme reaching it are chosen on "
+          "validation means (memory_saving_reference_best_last_k_by_test picks by test: not a verdict).")
 
 
 def datasets(selected):
@@ -75,34 +99,64 @@ def datasets(selected):
     return out
 
 
-def _acc(r, split):
-    return r.get(f"{split}_acc")
+def mean_se(values) -> tuple[float, float | None]:
+    """Mean and standard error of the mean (sample standard deviation / sqrt(n); None for n < 2)."""
+    v = np.asarray(values, float)
+    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else None)
 
 
-def family_runs(eng, schemes: dict, base_ram: int) -> list:
-    """{label: scheme} -> rows with ram, extra RAM, val / test accuracy."""
+def seed_protocols(eng, seeds) -> list:
+    return [replace(eng.protocol, seed=sd) for sd in seeds]
+
+
+def seed_stats(runs: list, seeds) -> dict:
+    """Per-seed runs of one setting -> the row's accuracy fields: val_acc / test_acc are the
+    means over the seeds (the row's number), val / test the per-seed values (seed order),
+    val_se / test_se the standard errors, val_seed0 / test_seed0 the protocol seed's run."""
+    out = dict(seeds=list(seeds))
+    for split in ("val", "test"):
+        vals = [r.get(f"{split}_acc") for r in runs]
+        m, se = mean_se(vals)
+        out.update({f"{split}_acc": m, f"{split}_se": se, split: vals, f"{split}_seed0": vals[0]})
+    out["diverged"] = [bool(r.get("diverged")) for r in runs]
+    return out
+
+
+def multi_seed_runs(eng, schemes: list, seeds, desc: str) -> list:
+    """Every scheme with every seed, in one batch of jobs -> per scheme, its runs in seed order.
+    The first seed is the engine's protocol seed: those runs are the cached analysis runs."""
+    protos = seed_protocols(eng, seeds)
+    flat = eng.finetune([s for s in schemes for _ in protos], protocol=[p for _ in schemes for p in protos],
+                        desc=desc)
+    n = len(protos)
+    return [flat[i * n:(i + 1) * n] for i in range(len(schemes))]
+
+
+def family_runs(eng, schemes: dict, base_ram: int, seeds) -> list:
+    """{label: scheme} -> rows with ram, extra RAM, val / test accuracy over the seeds."""
     labels = list(schemes)
     mems = eng.memory([schemes[k] for k in labels], desc="memory: families")
-    runs = eng.finetune([schemes[k] for k in labels], desc="runs: families")
+    runs = multi_seed_runs(eng, [schemes[k] for k in labels], seeds, desc="runs: families")
     return [dict(label=k, scheme=eng.canon(schemes[k]), ram_bytes=m.get("ram_bytes"),
                  extra_kb=None if m.get("ram_bytes") is None else (m["ram_bytes"] - base_ram) / 1024,
-                 val_acc=_acc(r, "val"), test_acc=_acc(r, "test"))
+                 **seed_stats(r, seeds))
             for k, m, r in zip(labels, mems, runs)]
 
 
-def searched_runs(eng, contrib, budgets: dict) -> list:
-    """plan.select_scheme at each budget (the search, checked by real runs on val)."""
+def searched_runs(eng, contrib, budgets: dict, seeds) -> list:
+    """plan.select_scheme at each budget (the search, its candidates checked by real runs on
+    val with the engine's analysis seeds), then the chosen scheme trained with every seed."""
     rows = []
     for label, budget in budgets.items():
         res, cands = select_scheme(eng, contrib, budget)
-        r = eng.finetune([res.scheme], desc=f"runs: searched {label}")[0]  # a cache hit
+        runs = multi_seed_runs(eng, [res.scheme], seeds, desc=f"runs: searched {label}")[0]
         first = cands[0]
         rows.append(dict(label=label, budget=budget, scheme=eng.canon(res.scheme),
                          ram_bytes=res.ram_bytes, extra_kb=(res.ram_bytes - contrib.base["ram"]) / 1024,
                          method=first["method"], exact=first["exact"], chosen_by=next(
                              c["label"] for c in cands if c.get("chosen")),
                          predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
-                         val_acc=_acc(r, "val"), test_acc=_acc(r, "test"), candidates=cands))
+                         **seed_stats(runs, seeds), candidates=cands))
     return rows
 
 
@@ -172,9 +226,10 @@ def qas_study(eng, schemes: dict, seeds) -> list:
                 else:
                     r = eng.finetune([scheme], protocol=p, desc=f"runs: {label} {mode} seed {sd}")[0]
                 accs.append((r["val_acc"], r["test_acc"]))
+            vm, vse = mean_se([a for a, _ in accs])
+            tm, tse = mean_se([b for _, b in accs])
             row[mode] = dict(val=[a for a, _ in accs], test=[b for _, b in accs],
-                             val_mean=float(np.mean([a for a, _ in accs])),
-                             test_mean=float(np.mean([b for _, b in accs])))
+                             val_mean=vm, test_mean=tm, val_se=vse, test_se=tse)
         rows.append(row)
     return rows
 
@@ -184,7 +239,8 @@ def qas_study(eng, schemes: dict, seeds) -> list:
 def run_dataset(ds: dict, args) -> dict:
     t0 = time.time()
     eng = make_engine(ds["model"], ds["data"], runner=args.runner, cache_dir=args.cache,
-                      protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet)
+                      protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet,
+                      seeds=args.analysis_seeds)
     t = eng.task
     lr_sweep = None
     if eng.protocol.lr is None:
@@ -203,31 +259,64 @@ def run_dataset(ds: dict, args) -> dict:
         budgets = {f"{int(f * 100)}% of full": int(base_ram + f * (full_ram - base_ram))
                    for f in ds["budget_fracs"]}
     budgets = dict(sorted(budgets.items(), key=lambda kv: kv[1]))
+    c_an = eng.stats["cpu_s"]
     contrib = analyze(eng, ram=max(budgets.values()))
     t_an = time.time() - t0
+    c_an = eng.stats["cpu_s"] - c_an
+    st_an = dict(eng.stats)
     bias_grid = ds["bias_grid"] or range(0, t.n_layers + 1)
+    seeds = [eng.protocol.seed + i for i in range(args.family_seeds)]
     fams = dict(
-        bias_only=family_runs(eng, {f"bias-only:{k}": {"bias_last": k, "weights": {}} for k in bias_grid}, base_ram),
-        last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram),
-        paper=family_runs(eng, paper, base_ram) if paper else [],
-        searched=searched_runs(eng, contrib, budgets))
+        bias_only=family_runs(eng, {f"bias-only:{k}": {"bias_last": k, "weights": {}} for k in bias_grid},
+                              base_ram, seeds),
+        last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram, seeds),
+        paper=family_runs(eng, paper, base_ram, seeds) if paper else [],
+        searched=searched_runs(eng, contrib, budgets, seeds))
+    fresh = None
+    if paper and args.check_seeds:  # the paper's and the searched schemes on seeds no decision saw
+        fresh_seeds = [seeds[-1] + 1 + i for i in range(args.check_seeds)]
+        pairs = [(k, paper[k], next(r for r in fams["searched"] if r["label"] == f"paper {k} budget"))
+                 for k in paper]
+        runs = multi_seed_runs(eng, [x for _, pv, sv in pairs for x in (pv, sv["scheme"])], fresh_seeds,
+                               desc="runs: fresh seeds")
+        fresh = dict(seeds=fresh_seeds, pairs=[
+            dict(budget=k, paper=seed_stats(runs[2 * j], fresh_seeds),
+                 searched=seed_stats(runs[2 * j + 1], fresh_seeds))
+            for j, (k, _, _) in enumerate(pairs)])
     qas_schemes = {"searched " + r["label"]: r["scheme"] for r in fams["searched"]
                    if ("99kb" in r["label"] or (not paper and r["label"].startswith("35%")))}
     if paper:
         qas_schemes["paper 99kb"] = paper["99kb"]
-    qas = qas_study(eng, qas_schemes, range(args.seeds))
+    qas = qas_study(eng, qas_schemes, [eng.protocol.seed + i for i in range(args.seeds)])
     out = dict(dataset=ds["name"], model=t.name, layers=t.n_layers, fresh_head=t.fresh_head,
                classes=t.classes,
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
-               full_ram_bytes=full_ram, budgets=budgets, families=fams, qas=qas,
+               full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
+               fresh_seed_check=fresh,
+               analysis_seeds=[p.seed for p in eng.seed_protocols()],
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
+               analysis_job_cpu_seconds=round(c_an, 1), analysis_engine_stats=st_an,
                seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
     out["goals"] = goals(out)
     return out
 
 
+def diff_stats(a: list, b: list) -> dict:
+    """a - b of per-seed accuracies (the same seeds, in order): the difference of the means, its
+    standard error paired by seed (the same seed: the same sample order), and unpaired
+    (sqrt(se_a^2 + se_b^2)), in accuracy units."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d, se = mean_se(a - b)
+    sa, sb = mean_se(a)[1], mean_se(b)[1]
+    unp = None if sa is None or sb is None else math.sqrt(sa ** 2 + sb ** 2)
+    return dict(diff=d, se=se, se_unpaired=unp)
+
+
 def goals(out: dict) -> dict:
+    """The issue's goals on the means over the seeds, each with its difference of means and
+    standard error. Nothing is chosen by the test split: the best last-k and the searched
+    scheme that reaches it are chosen on the validation means, then scored on test."""
     f = out["families"]
     g = {}
     if f["paper"]:
@@ -235,56 +324,148 @@ def goals(out: dict) -> dict:
         for s in f["searched"]:
             for p in f["paper"]:
                 if s["label"] == f"paper {p['label']} budget":
-                    pairs.append(dict(budget=p["label"], paper_test=p["test_acc"], searched_test=s["test_acc"],
-                                      paper_val=p["val_acc"], searched_val=s["val_acc"]))
-        g["searched_vs_paper"] = dict(pairs=pairs, met_test=all(p["searched_test"] >= p["paper_test"] for p in pairs),
-                                      met_val=all(p["searched_val"] >= p["paper_val"] for p in pairs))
-    for split in ("test", "val"):
-        key = f"{split}_acc"
-        best = max(f["last_k"], key=lambda r: (r[key], -r["extra_kb"]))
-        reach = [s for s in f["searched"] if s[key] >= best[key]]
-        m = dict(best_last_k=best["label"], best_last_k_acc=best[key], best_last_k_extra_kb=best["extra_kb"])
-        if reach:
-            s = min(reach, key=lambda r: r["extra_kb"])
-            ratio = best["extra_kb"] / max(s["extra_kb"], 1e-9)
-            m.update(searched=s["label"], searched_extra_kb=s["extra_kb"], searched_acc=s[key],
-                     ratio=ratio, met=ratio >= 4)
-        else:
-            m.update(met=False, best_searched_acc=max(s[key] for s in f["searched"]),
-                     note="no searched scheme reached it")
-        g[f"memory_saving_{split}"] = m
+                    pr = dict(budget=p["label"], paper_extra_kb=p["extra_kb"], searched_extra_kb=s["extra_kb"])
+                    for split in ("val", "test"):
+                        pr.update({f"paper_{split}": p[f"{split}_acc"], f"paper_{split}_se": p[f"{split}_se"],
+                                   f"searched_{split}": s[f"{split}_acc"],
+                                   f"searched_{split}_se": s[f"{split}_se"],
+                                   f"diff_{split}": diff_stats(s[split], p[split])})
+                    pairs.append(pr)
+        g["searched_vs_paper"] = dict(
+            pairs=pairs, met_test=all(p["searched_test"] >= p["paper_test"] for p in pairs),
+            met_val=all(p["searched_val"] >= p["paper_val"] for p in pairs),
+            # no budget where the searched mean is below the paper's by more than 2 standard
+            # errors (paired) of the difference
+            within_2se_test=all(_within(p["diff_test"]) for p in pairs),
+            within_2se_val=all(_within(p["diff_val"]) for p in pairs))
+    if out.get("fresh_seed_check"):  # seeds that neither the analysis nor the selection used
+        fc = out["fresh_seed_check"]
+        pairs = [dict(budget=x["budget"], **{f"{who}_{sp}": x[who][f"{sp}_acc"] for who in ("paper", "searched")
+                                             for sp in ("val", "test")},
+                      **{f"diff_{sp}": diff_stats(x["searched"][sp], x["paper"][sp]) for sp in ("val", "test")})
+                 for x in fc["pairs"]]
+        g["searched_vs_paper_fresh_seeds"] = dict(
+            seeds=fc["seeds"], pairs=pairs,
+            met_val=all(p["searched_val"] >= p["paper_val"] for p in pairs),
+            met_test=all(p["searched_test"] >= p["paper_test"] for p in pairs))
+    lk = [r for r in f["last_k"] if r["extra_kb"] is not None]
+    best = max(lk, key=lambda r: (r["val_acc"], -r["extra_kb"]))  # chosen on validation
+    m = dict(best_last_k=best["label"], best_last_k_extra_kb=best["extra_kb"],
+             best_last_k_val=best["val_acc"], best_last_k_val_se=best["val_se"],
+             best_last_k_test=best["test_acc"], best_last_k_test_se=best["test_se"])
+    reach = [s for s in f["searched"] if s["val_acc"] >= best["val_acc"]]
+    if reach:
+        s = min(reach, key=lambda r: (r["extra_kb"], -r["val_acc"]))
+        ratio = best["extra_kb"] / max(s["extra_kb"], 1e-9)
+        m.update(searched=s["label"], searched_extra_kb=s["extra_kb"], ratio=ratio,
+                 searched_val=s["val_acc"], searched_test=s["test_acc"],
+                 diff_val=diff_stats(s["val"], best["val"]), diff_test=diff_stats(s["test"], best["test"]),
+                 met_val=ratio >= 4, met_test=ratio >= 4 and s["test_acc"] >= best["test_acc"])
+    else:
+        m.update(met_val=False, met_test=False, note="no searched scheme reaches it on validation")
+    cheap = [s for s in f["searched"] if s["extra_kb"] * 4 <= best["extra_kb"]]
+    if cheap:  # the best (on validation) searched scheme with at least 4x less extra memory
+        s = max(cheap, key=lambda r: (r["val_acc"], -r["extra_kb"]))
+        m["best_at_4x"] = dict(searched=s["label"], extra_kb=s["extra_kb"],
+                               ratio=best["extra_kb"] / max(s["extra_kb"], 1e-9),
+                               val=s["val_acc"], test=s["test_acc"],
+                               diff_val=diff_stats(s["val"], best["val"]),
+                               diff_test=diff_stats(s["test"], best["test"]))
+    g["memory_saving"] = m
+    # for reference only (not a verdict: it picks by the test split): the best last-k by test mean
+    bt = max(lk, key=lambda r: (r["test_acc"], -r["extra_kb"]))
+    g["memory_saving_reference_best_last_k_by_test"] = dict(
+        best_last_k=bt["label"], extra_kb=bt["extra_kb"], test=bt["test_acc"], test_se=bt["test_se"],
+        best_searched_test=max(s["test_acc"] for s in f["searched"]))
     for q in out["qas"]:
-        gap = 100 * (q["int8_qas"]["test_mean"] - q["fp32"]["test_mean"])
-        q["gap_points_test"] = gap
-        q["gap_points_val"] = 100 * (q["int8_qas"]["val_mean"] - q["fp32"]["val_mean"])
+        for split in ("test", "val"):
+            d = diff_stats(q["int8_qas"][split], q["fp32"][split])
+            q[f"gap_points_{split}"] = 100 * d["diff"]
+            q[f"gap_points_{split}_se"] = None if d["se"] is None else 100 * d["se"]
     g["qas_within_half_point"] = [dict(label=q["label"], gap_test=q["gap_points_test"],
-                                       gap_val=q["gap_points_val"], met=q["gap_points_test"] >= -0.5)
+                                       gap_test_se=q["gap_points_test_se"], gap_val=q["gap_points_val"],
+                                       gap_val_se=q["gap_points_val_se"], met=q["gap_points_test"] >= -0.5,
+                                       met_val=q["gap_points_val"] >= -0.5)
                                   for q in out["qas"]]
     return g
 
 
+def _within(d: dict, k: float = 2.0) -> bool:
+    return d["diff"] + k * (d["se"] or 0.0) >= -1e-12  # a shortfall of exactly k se counts as within
+
+
 # ---- report ---------------------------------------------------------------------------------------
 
+def _pm(m, se, digits=3) -> str:
+    return f"{m:.{digits}f}" + ("" if se is None else f" ± {se:.{digits}f}")
+
+
+def _d(d: dict, scale=100) -> str:
+    """A difference of means (points) ± its paired standard error."""
+    return f"{scale * d['diff']:+.2f}" + ("" if d["se"] is None else f" ± {scale * d['se']:.2f}")
+
+
 def print_tables(out: dict):
-    print(f"\n{out['dataset']} ({out['model']}): base (head only) {out['base_ram_bytes']} B, "
-          f"full update {out['full_ram_bytes']} B; protocol lr {out['protocol']['lr']}, "
-          f"{out['protocol']['epochs']} epochs")
-    print(f"{'family':<10} {'setting':<26} {'ram_bytes':>10} {'extra KB':>9} {'val':>6} {'test':>6}")
+    """The tables as Markdown (docs/sparse.md's format) and the goals in words."""
+    n = len(out.get("family_seeds", [0]))
+    print(f"\n### {out['dataset']}: {out['model']} (train {out['split']['train']} / val {out['split']['val']} / "
+          f"test {out['split']['test']}; lr {out['protocol']['lr']}, {out['protocol']['epochs']} epochs, "
+          f"{n} seeds {out.get('family_seeds')})")
+    print(f"base (head only) {out['base_ram_bytes']} B, full update {out['full_ram_bytes']} B\n")
+    print("| family | setting | extra RAM (KB) | val mean ± se | test mean ± se | val per seed | test per seed |")
+    print("|---|---|---|---|---|---|---|")
     for fam, rows in out["families"].items():
         for r in rows:
             extra = "-" if r["extra_kb"] is None else f"{r['extra_kb']:.1f}"
-            print(f"{fam:<10} {r['label'][:26]:<26} {r['ram_bytes'] or '-':>10} {extra:>9} "
-                  f"{r['val_acc']:>6.3f} {r['test_acc']:>6.3f}")
+            per = [" ".join(f"{v:.3f}" for v in r.get(sp, [r[f"{sp}_acc"]])) for sp in ("val", "test")]
+            print(f"| {fam.replace('_', '-')} | {r['label']} | {extra} | {_pm(r['val_acc'], r.get('val_se'))} | "
+                  f"{_pm(r['test_acc'], r.get('test_se'))} | {per[0]} | {per[1]} |")
+    print()
     for r in out["families"]["searched"]:
         print(f"  searched {r['label']}: search {r['method']}{' (exact)' if r['exact'] else ''}, "
               f"chosen: {r['chosen_by']}, predicted val {r['predicted_val_acc']:.3f}, scheme {r['scheme']}")
-    print("QAS (mean over seeds; test / val):")
+    print("\n| QAS study (mean of the seeds), test / val | int8 + QAS | int8, no QAS | float32 twin "
+          "| QAS - fp32 (points, ± paired se) |")
+    print("|---|---|---|---|---|")
     for q in out["qas"]:
-        print(f"  {q['label']:<28} int8+QAS {q['int8_qas']['test_mean']:.3f}/{q['int8_qas']['val_mean']:.3f}"
-              f"  int8 no QAS {q['int8_no_qas']['test_mean']:.3f}/{q['int8_no_qas']['val_mean']:.3f}"
-              f"  fp32 {q['fp32']['test_mean']:.3f}/{q['fp32']['val_mean']:.3f}"
-              f"  (QAS - fp32: {q['gap_points_test']:+.2f} points test, {q['gap_points_val']:+.2f} val)")
-    print("goals:", out["goals"])
+        cells = [f"{q[m]['test_mean']:.3f} / {q[m]['val_mean']:.3f}" for m in ("int8_qas", "int8_no_qas", "fp32")]
+        gap = [f"{q[f'gap_points_{sp}']:+.2f}" + ("" if q.get(f"gap_points_{sp}_se") is None
+                                                    else f" ± {q[f'gap_points_{sp}_se']:.2f}")
+               for sp in ("test", "val")]
+        print(f"| {q['label']} | {' | '.join(cells)} | {gap[0]} / {gap[1]} |")
+    g = out["goals"]
+    print("\ngoals (on the means; differences in points ± paired standard error):")
+    if "searched_vs_paper" in g:
+        sv = g["searched_vs_paper"]
+        print(f"  searched vs paper: met on val {sv['met_val']}, on test {sv['met_test']}; "
+              f"no budget worse by > 2 se: val {sv['within_2se_val']}, test {sv['within_2se_test']}")
+        for p in sv["pairs"]:
+            print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
+                  f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
+    if "searched_vs_paper_fresh_seeds" in g:
+        sv = g["searched_vs_paper_fresh_seeds"]
+        print(f"  searched vs paper on fresh seeds {sv['seeds']} (no decision used them): met on val "
+              f"{sv['met_val']}, on test {sv['met_test']}")
+        for p in sv["pairs"]:
+            print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
+                  f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
+    m = g["memory_saving"]
+    print(f"  best last-k (on val means): {m['best_last_k']} ({m['best_last_k_extra_kb']:.1f} KB): "
+          f"val {_pm(m['best_last_k_val'], m['best_last_k_val_se'])}, "
+          f"test {_pm(m['best_last_k_test'], m['best_last_k_test_se'])}")
+    if "searched" in m:
+        print(f"    cheapest searched reaching it on val: {m['searched']} ({m['searched_extra_kb']:.1f} KB, "
+              f"{m['ratio']:.1f}x less): val {_d(m['diff_val'])}, test {_d(m['diff_test'])}; "
+              f"met val {m['met_val']}, test {m['met_test']}")
+    else:
+        print(f"    {m['note']}")
+    if "best_at_4x" in m:
+        b = m["best_at_4x"]
+        print(f"    best searched (on val) with >= 4x less: {b['searched']} ({b['extra_kb']:.1f} KB, "
+              f"{b['ratio']:.1f}x): val {b['val']:.3f} ({_d(b['diff_val'])}), test {b['test']:.3f} "
+              f"({_d(b['diff_test'])})")
+    for q in g["qas_within_half_point"]:
+        print(f"  QAS {q['label']}: int8+QAS - fp32 {q['gap_test']:+.2f} test, {q['gap_val']:+.2f} val (points)")
 
 
 def plot(out: dict, path: Path) -> bool:
@@ -300,25 +481,28 @@ def plot(out: dict, path: Path) -> bool:
     styles = dict(bias_only="o-", last_k="s-", paper="^", searched="*-")
     for ax, split in zip(axes, ("test", "val")):
         chance = 1.5 / out["classes"]  # at chance: diverged or not learning
-        ok = [r[f"{split}_acc"] for rows in out["families"].values() for r in rows
-              if r["extra_kb"] is not None and r[f"{split}_acc"] > chance]
+        ok = [r[f"{split}_acc"] - (r.get(f"{split}_se") or 0) for rows in out["families"].values()
+              for r in rows if r["extra_kb"] is not None and r[f"{split}_acc"] > chance]
         lo = max(0.0, min(ok) - 0.05)
         for fam, rows in out["families"].items():
             rows = sorted((r for r in rows if r["extra_kb"] is not None), key=lambda r: r["extra_kb"])
             good = [r for r in rows if r[f"{split}_acc"] > chance]
             bad = [r for r in rows if r[f"{split}_acc"] <= chance]
             if good:
-                line = ax.plot([r["extra_kb"] for r in good], [r[f"{split}_acc"] for r in good],
-                               styles[fam], label=fam.replace("_", "-"),
-                               ms=9 if fam in ("searched", "paper") else 5)
+                line = ax.errorbar([r["extra_kb"] for r in good], [r[f"{split}_acc"] for r in good],
+                                   yerr=[r.get(f"{split}_se") or 0 for r in good], fmt=styles[fam],
+                                   label=fam.replace("_", "-"), capsize=3, elinewidth=1,
+                                   ms=9 if fam in ("searched", "paper") else 5)
             if bad:
                 ax.plot([r["extra_kb"] for r in bad], [lo + 0.005] * len(bad), "x",
                         color=line[0].get_color() if good else None, ms=8,
                         label=f"{fam.replace('_', '-')}: at chance level")
         ax.set_ylim(bottom=lo)
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=-0.5)
         ax.set_xlabel("extra RAM over head-only training (KB, compiled ram_bytes)")
-        ax.set_ylabel(f"{split} accuracy")
+        n = len(out.get("family_seeds", [0]))
+        ax.set_ylabel(f"{split} accuracy" + (f" (mean ± se of {n} seeds)" if n > 1 else ""))
         ax.set_title(f"{out['dataset']} ({out['model']}): {split} split")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
@@ -332,12 +516,23 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+", default=["default", "flowers5"])
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the QAS / fp32 study")
+    ap.add_argument("--family-seeds", type=int, default=3,
+                    help="seeds of every family setting (the first is the protocol's, as the analysis)")
+    ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
+                    help="seeds of the contribution analysis and of the selection's candidates "
+                         "(the library's plan --seeds)")
+    ap.add_argument("--check-seeds", type=int, default=3,
+                    help="the paper's and the searched schemes (paper budgets) also on this many "
+                         "further seeds, which neither the analysis nor the selection used (0: off)")
     ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
     ap.add_argument("--runner", default="local")
+    ap.add_argument("--workers", type=int, help="local workers (same as --runner local:N)")
     ap.add_argument("--cache", help="plan cache (default ~/.cache/mcutrain/plan)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "sparse.json"))
     a = ap.parse_args(argv)
+    if a.workers:
+        a.runner = f"local:{a.workers}"
     results = {}
     for ds in datasets(a.datasets):
         out = run_dataset(ds, a)
@@ -346,7 +541,7 @@ def main(argv=None):
         if plot(out, png):
             out["plot"] = str(png.relative_to(RESULTS.parent.parent))
         results[ds["name"]] = out
-        write_json(Path(a.out), dict(paper_qas=PAPER_QAS, results=results))
+        write_json(Path(a.out), dict(paper_qas=PAPER_QAS, fields=FIELDS, results=results))
     print(f"wrote {a.out}")
 
 

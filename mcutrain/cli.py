@@ -49,7 +49,10 @@ def _cmd_compile(a) -> int:
     shape = tuple(int(v) for v in a.input_shape.split(",")) if a.input_shape else None
     auto = {}
     if a.update == "auto":  # plan the scheme on --data first (mcutrain plan), then compile
-        auto = dict(data=a.data, plan_options=dict(out_dir=f"{a.out.rstrip('/')}.plan"))
+        opts = dict(out_dir=f"{a.out.rstrip('/')}.plan")
+        if a.seeds is not None:
+            opts["seeds"] = a.seeds
+        auto = dict(data=a.data, plan_options=opts)
     r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
                       ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
                       weight_decay=a.weight_decay, qas=not a.no_qas, seed=a.seed,
@@ -72,7 +75,8 @@ def _cmd_plan(a) -> int:
     plan_scheme(a.model, a.data, ram=a.ram, flash=a.flash, classes=a.classes,
                 out_dir=a.out or f"{a.model.rsplit('/', 1)[-1].split('.')[0]}-plan",
                 runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
-                val_fraction=a.val_fraction, progress=not a.quiet)
+                val_fraction=a.val_fraction, progress=not a.quiet,
+                **({} if a.seeds is None else dict(seeds=a.seeds)))
     return 0
 
 
@@ -92,6 +96,9 @@ def _add_plan_parser(sub):
     p.add_argument("--storage", choices=["int8", "fp32"], default="int8")
     p.add_argument("--no-qas", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int,
+                   help="runs per setting: every accuracy the analysis and the selection use is "
+                        "the mean over seeds SEED .. SEED+N-1 (default 2, sparse.plan.DEFAULT_SEEDS)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
@@ -174,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", help="calibration data for a PyTorch model, and the data that "
                                   "--update auto plans on (.npz or image folder)")
     c.add_argument("--input-shape", help="C,H,W of a PyTorch model's input")
+    c.add_argument("--seeds", type=int, help="--update auto: runs per setting of the plan, as "
+                                             "`mcutrain plan --seeds` (default 2)")
     c.set_defaults(func=_cmd_compile)
     _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,9 +139,12 @@ class Engine:
     runner, each result cached (cache.get / cache.put) as soon as it finishes."""
 
     def __init__(self, task: Task, cache, runner, protocol: Protocol = Protocol(),
-                 progress: bool = True, flash: bool = False, chunk: int = 64):
+                 progress: bool = True, flash: bool = False, chunk: int = 64, seeds: int = 1):
         self.task, self.cache, self.runner = task, cache, runner
         self.protocol, self.progress, self.flash, self.chunk = protocol, progress, flash, chunk
+        self.seeds = int(seeds)  # analysis seeds: protocol.seed, protocol.seed + 1, ...
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, not {seeds}")
         self.stats = dict(runs=0, runs_hits=0, memory=0, memory_hits=0, feature_images=0,
                           cpu_s=0.0)  # CPU seconds of the jobs run (not of cache hits)
 
@@ -228,6 +232,43 @@ class Engine:
                      lib_root=str(t.dir / "libs")) for s, p in zip(schemes, pj)]
         return self._cached("run", keys, jobs, finetune_job, desc)
 
+    def seed_protocols(self, seeds: int | None = None) -> list:
+        """The engine's protocol with seeds protocol.seed, protocol.seed + 1, ... (the first is
+        the protocol itself: its runs are the single-seed runs, same cache keys)."""
+        n = self.seeds if seeds is None else int(seeds)
+        return [replace(self.protocol, seed=self.protocol.seed + i) for i in range(n)]
+
+    def finetune_seeds(self, schemes, seeds: int | None = None,
+                       desc: str = "fine-tuning runs") -> list[dict]:
+        """Each scheme trained once per analysis seed (one batch of jobs, cached per run) ->
+        per scheme: val_acc / test_acc the means over the seeds, val_accs / test_accs the
+        per-seed values (seed order), val_se / test_se the standard errors of the means (None
+        for one seed), seeds, and run0 (the protocol seed's run)."""
+        protos = self.seed_protocols(seeds)
+        n = len(protos)
+        flat = self.finetune([s for s in schemes for _ in protos],
+                             protocol=[p for _ in schemes for p in protos], desc=desc)
+        return [seed_summary(flat[j * n:(j + 1) * n], [p.seed for p in protos])
+                for j in range(len(schemes))]
+
+
+def mean_se(values) -> tuple[float, float | None]:
+    """Mean and standard error of the mean (sample sd / sqrt(n); None for n < 2)."""
+    v = np.asarray(values, float)
+    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else None)
+
+
+def seed_summary(runs: list, seeds: list) -> dict:
+    out = dict(seeds=list(seeds), run0=runs[0])
+    for split in ("val", "test"):
+        vals = [r.get(f"{split}_acc") for r in runs]
+        if any(v is None for v in vals):
+            out.update({f"{split}_acc": None, f"{split}_accs": vals, f"{split}_se": None})
+            continue
+        m, se = mean_se(vals)
+        out.update({f"{split}_acc": m, f"{split}_accs": vals, f"{split}_se": se})
+    return out
+
 
 # ---- the analysis ------------------------------------------------------------------------------
 
@@ -235,7 +276,11 @@ class Engine:
 class Contributions:
     """Measured accuracies (validation split) and memory of every setting of the analysis.
 
-    bias[k]       {"acc", "ram"} of bias-only k (trained settings; k = 0 is the base)
+    Every "acc" is the mean validation accuracy over the analysis seeds (`seeds`: protocol
+    seed, seed + 1, ...); "accs" holds the per-seed values and "se" the standard error of the
+    mean (None for one seed).
+
+    bias[k]       {"acc", "accs", "se", "ram"} of bias-only k (trained settings; k = 0 is the base)
     depth[k]      ram_bytes of bias-only k for every k (memory only): what backpropagating
                   down to layer n - k costs, the depth term of the search's memory model
     weights[i, r] {"acc", "ram", "alone", "cost"}: accuracy and ram of bias k* + W(i, r),
@@ -251,6 +296,7 @@ class Contributions:
     weights: dict
     depth: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)  # [(setting, reason)]
+    seeds: int = 1  # how many seeds each accuracy is the mean of
 
     def bias_gain(self, k: int) -> float:
         return self.bias[k]["acc"] - self.base["acc"]
@@ -260,7 +306,7 @@ class Contributions:
 
     def to_json(self) -> dict:
         return dict(n_layers=self.n_layers, fresh_head=self.fresh_head, base=self.base,
-                    best_k=self.best_k, skipped=self.skipped,
+                    best_k=self.best_k, skipped=self.skipped, seeds=self.seeds,
                     depth={str(k): v for k, v in sorted(self.depth.items())},
                     bias=[dict(k=k, **v) for k, v in sorted(self.bias.items())],
                     weights=[dict(layer=i, ratio=r, **v) for (i, r), v in sorted(self.weights.items())])
@@ -272,7 +318,7 @@ class Contributions:
                    {e["k"]: strip(e, ("k",)) for e in d["bias"]}, d["best_k"],
                    {(e["layer"], e["ratio"]): strip(e, ("layer", "ratio")) for e in d["weights"]},
                    {int(k): v for k, v in d.get("depth", {}).items()},
-                   [tuple(s) for s in d.get("skipped", [])])
+                   [tuple(s) for s in d.get("skipped", [])], int(d.get("seeds", 1)))
 
 
 def weight_options(graph, layers=None, ratios=RATIOS, fresh_head: bool = True) -> list:
@@ -306,9 +352,16 @@ def _fits(mem: dict, ram, flash) -> str | None:
     return None
 
 
+def _acc(r: dict) -> dict:
+    return dict(acc=r["val_acc"], se=r["val_se"], accs=r["val_accs"])
+
+
 def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
-            max_bias: int | None = None) -> Contributions:
-    """Contribution analysis under an optional budget (settings over it are not trained)."""
+            max_bias: int | None = None, seeds: int | None = None) -> Contributions:
+    """Contribution analysis under an optional budget (settings over it are not trained).
+    Every setting's accuracy is its mean validation accuracy over `seeds` runs (default: the
+    engine's analysis seeds); k* and every gain are computed on these means."""
+    seeds = engine.seeds if seeds is None else int(seeds)
     t = engine.task
     n = t.n_layers
     ks = [k for k in range(0, (max_bias or n) + 1) if not (t.fresh_head and k == 1)]
@@ -323,8 +376,9 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
         if why and k == 0:
             raise ValueError(f"the budget does not even fit training the head alone: {why}")
         (skipped.append((f"bias_last={k}", why)) if why else keep.append(k))
-    runs = engine.finetune([{"bias_last": k, "weights": {}} for k in keep], desc="runs: bias-only")
-    bias = {k: dict(acc=r["val_acc"], ram=depth[k]) for k, r in zip(keep, runs)}
+    runs = engine.finetune_seeds([{"bias_last": k, "weights": {}} for k in keep], seeds,
+                                 desc=f"runs: bias-only ({seeds} seeds)")
+    bias = {k: dict(**_acc(r), ram=depth[k]) for k, r in zip(keep, runs)}
     best_k = max(bias, key=lambda k: (round(bias[k]["acc"], 9), -bias[k]["ram"]))
     opts = weight_options(t.graph, layers, ratios, t.fresh_head)
     w_ref = [{"bias_last": best_k, "weights": {str(i): r}} for i, r in opts]
@@ -342,6 +396,6 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
             (m_alone["ram_bytes"] - depth.get(n - i, m_alone["ram_bytes"]))
         todo.append(((i, r), w_ref[j], dict(ram=m_ref["ram_bytes"], alone=m_alone["ram_bytes"],
                                            cost=int(cost))))
-    wr = engine.finetune([s for _, s, _ in todo], desc="runs: weights")
-    weights = {ir: dict(acc=r["val_acc"], **m) for (ir, _, m), r in zip(todo, wr)}
-    return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped)
+    wr = engine.finetune_seeds([s for _, s, _ in todo], seeds, desc=f"runs: weights ({seeds} seeds)")
+    weights = {ir: dict(**_acc(r), **m) for (ir, _, m), r in zip(todo, wr)}
+    return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped, seeds)

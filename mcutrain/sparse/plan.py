@@ -33,6 +33,7 @@ from .contribution import RATIOS, Engine, Protocol, analyze, prepare_task
 from .jobs import cpu_seconds
 from .search import Problem, search
 
+DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
 
 
@@ -140,7 +141,7 @@ def decide_classes(g, data, classes):
 
 def make_engine(model, data, classes=None, runner="local", cache_dir=None,
                 protocol: Protocol = Protocol(), val_fraction: float = 0.2,
-                progress: bool = True, flash: bool = False):
+                progress: bool = True, flash: bool = False, seeds: int = 1):
     from .runner import make_runner
 
     g, ds, name = load_inputs(model, data)
@@ -149,39 +150,52 @@ def make_engine(model, data, classes=None, runner="local", cache_dir=None,
     task = prepare_task(g, ds, root, classes, val_fraction, 0, protocol.seed, name)
     task.info = dict(model=str(model) if not hasattr(model, "nodes") else name, classes=classes,
                      data=str(data) if not isinstance(data, dict) else "arrays")
-    return Engine(task, ResultStore(task.dir), make_runner(runner), protocol, progress, flash)
+    return Engine(task, ResultStore(task.dir), make_runner(runner), protocol, progress, flash,
+                  seeds=seeds)
 
 
 def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner="local",
                 cache_dir=None, protocol: Protocol = Protocol(), val_fraction: float = 0.2,
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
-                progress: bool = True, echo=print, engine: Engine | None = None) -> dict:
-    """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc."""
+                progress: bool = True, echo=print, engine: Engine | None = None,
+                seeds: int = DEFAULT_SEEDS, top: int = 3) -> dict:
+    """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
+
+    seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
+    validation accuracy over this many runs, protocol seeds protocol.seed, +1, ...; the first
+    seed's runs are the single-seed plan's (same cache keys). top: runners-up of each search
+    that are trained as candidates (select_scheme)."""
     from ..compile import parse_bytes
 
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
     ram_b, flash_b = parse_bytes(ram), parse_bytes(flash)
     eng = engine or make_engine(model, data, classes, runner, cache_dir, protocol,
-                                val_fraction, progress, flash=flash_b is not None)
+                                val_fraction, progress, flash=flash_b is not None, seeds=seeds)
+    eng.seeds = int(seeds)
+    if eng.seeds < 1:
+        raise ValueError(f"seeds must be at least 1, not {seeds}")
     t = eng.task
     echo(f"plan: {t.name}, {t.n_layers} layers, {'fresh head of ' if t.fresh_head else ''}"
          f"{t.classes} classes; train {t.n_train} / val {t.n_val} / test {t.n_test}; "
+         f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting; "
          f"runner {eng.runner.name}; cache {t.dir}")
     lr_sweep = None
     if eng.protocol.lr is None:
         lr, lr_sweep = choose_lr(eng)
         eng.protocol = replace(eng.protocol, lr=lr)
-        echo(f"learning rate {lr:g} (sweep on the validation split: "
+        echo(f"learning rate {lr:g} (sweep on the validation split, seed {eng.protocol.seed}: "
              + ", ".join(f"{r['lr']:g}: {r['mean_val_acc']:.3f}" for r in lr_sweep) + ")")
     contrib = analyze(eng, ram_b, flash_b, ratios)
     t_an = time.time()
-    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method)
+    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top)
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
                ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
+               seeds=eng.seeds, seed_values=[p.seed for p in eng.seed_protocols()],
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                scheme=res.scheme, method=res.method, exact=res.exact, space=res.space,
                real_checks=res.real_checks, search_notes=res.notes,
-               base=dict(val_acc=contrib.base["acc"], ram_bytes=contrib.base["ram"]),
+               base=dict(val_acc=contrib.base["acc"], val_se=contrib.base.get("se"),
+                         ram_bytes=contrib.base["ram"]),
                ram_bytes=res.ram_bytes, extra_ram_bytes=res.ram_bytes - contrib.base["ram"],
                predicted_gain=res.score,
                predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
@@ -201,33 +215,43 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
 
 
 def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = "auto",
-                  noise_images: int = 2):
+                  noise_images: int = 2, top: int = 3):
     """The search's optimum, checked against what was measured, by real runs.
 
     Summed gains are noisy (a validation split of a few hundred images moves in steps of
-    1/n) and overlap, so the candidates are: (1) the optimum of the summed gains; (2) the
-    optimum when only weight options whose gain exceeds `noise_images` validation images
-    count; (3) the best setting the analysis measured within the budget. Each is trained
-    with the protocol (cache hits where already run) and the one with the best measured
-    validation accuracy is chosen (ties: less RAM). Returns (search Result of the chosen,
-    [candidate rows]); x_test plays no part."""
+    1/n, and a run moves with its seed) and overlap, so the candidates are: (1) the optimum
+    of the summed gains and its `top` - 1 runners-up (the next distinct schemes that fit, by
+    score); (2) the optimum (and one runner-up) when only weight options whose gain exceeds
+    `noise_images` validation images count; (3) the best setting the analysis measured
+    within the budget. Each is trained with the engine's analysis seeds (the same seeds as
+    the analysis; cache hits where already run) and the one with the best mean validation
+    accuracy is chosen (ties: less RAM). Returns (search Result of the chosen, [candidate
+    rows]); x_test plays no part."""
     import copy
 
     from .search import Result
 
     prob = Problem.from_contributions(contrib)
     ram_fn = _ram_fn(eng, flash_b)
-    found = [("sum of gains", search(prob, ram_b, ram_fn, method=method, seed=eng.protocol.seed))]
+    first = search(prob, ram_b, ram_fn, method=method, seed=eng.protocol.seed, top=top)
+    found = [("sum of gains", first)]
+    for j, (sch, score, ram) in enumerate(first.alternatives[1:top], start=2):
+        found.append((f"sum of gains #{j}", Result(sch, score, ram, first.method, False, first.space,
+                                                  0, [f"runner-up #{j} of the search"])))
     thr = noise_images / max(1, eng.task.n_val)
     quiet = copy.deepcopy(prob)
     quiet.weights = {i: [o for o in opts if o[1] >= thr] for i, opts in prob.weights.items()}
-    found.append((f"gains >= {noise_images} val images",
-                  search(quiet, ram_b, ram_fn, method=method, seed=eng.protocol.seed)))
+    q = search(quiet, ram_b, ram_fn, method=method, seed=eng.protocol.seed, top=min(top, 2))
+    label = f"gains >= {noise_images} val images"
+    found.append((label, q))
+    for j, (sch, score, ram) in enumerate(q.alternatives[1:min(top, 2)], start=2):
+        found.append((f"{label} #{j}", Result(sch, score, ram, q.method, False, q.space, 0,
+                                              [f"runner-up #{j} of the search"])))
     measured = [({"bias_last": k, "weights": {}}, v) for k, v in contrib.bias.items()]
     measured += [({"bias_last": contrib.best_k, "weights": {str(i): r}}, v)
                  for (i, r), v in contrib.weights.items()]
     fits = [(s, v) for s, v in measured if v["ram"] <= ram_b]
-    s, v = max(fits, key=lambda sv: (sv[1]["acc"], -sv[1]["ram"]))
+    s, v = max(fits, key=lambda sv: (round(sv[1]["acc"], 9), -sv[1]["ram"]))
     gain = v["acc"] - contrib.base["acc"]
     found.append(("best measured setting", Result(eng.canon(s), gain, v["ram"], "measured",
                                                   False, len(fits), 0, ["best single setting measured"])))
@@ -235,17 +259,23 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     for label, r in found:
         if all(eng.canon(r.scheme) != eng.canon(u[1].scheme) for u in uniq):
             uniq.append((label, r))
-    runs = eng.finetune([r.scheme for _, r in uniq], desc="candidate runs")
+    runs = eng.finetune_seeds([r.scheme for _, r in uniq], desc=f"candidate runs ({eng.seeds} seeds)")
     rows = [dict(label=label, scheme=eng.canon(r.scheme), method=r.method, exact=r.exact,
                  ram_bytes=r.ram_bytes, predicted_val_acc=min(1.0, contrib.base["acc"] + r.score),
-                 measured_val_acc=run["val_acc"], measured_test_acc=run.get("test_acc"))
+                 measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
+                 measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
+                 measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
+                 seeds=run["seeds"])
             for (label, r), run in zip(uniq, runs)]
-    best = max(range(len(uniq)), key=lambda j: (rows[j]["measured_val_acc"], -rows[j]["ram_bytes"]))
+    best = max(range(len(uniq)), key=lambda j: (round(rows[j]["measured_val_acc"], 9),
+                                                -rows[j]["ram_bytes"]))
     rows[best]["chosen"] = True
     chosen = uniq[best][1]
-    if chosen.method == "measured":  # keep the search's own account of how it got there
-        chosen.notes = uniq[0][1].notes + ["measured: a single measured setting beat the "
-                                           "searched combinations on the validation split"]
+    if best > 0:  # keep the search's own account of how it got there
+        why = ("a single measured setting" if chosen.method == "measured" else
+               f"the candidate '{uniq[best][0]}'")
+        chosen.notes = uniq[0][1].notes + [f"{uniq[best][0]}: {why} beat the search's optimum "
+                                           f"on the mean validation accuracy over {eng.seeds} seeds"]
         chosen.space, chosen.real_checks = uniq[0][1].space, uniq[0][1].real_checks
     return chosen, rows
 
@@ -294,10 +324,12 @@ def verify_scheme(eng: Engine, scheme: dict, ram_b, flash_b) -> dict:
         rep = compile_model(eng.task.graph, Path(d) / "out", update=scheme, ram=ram_b,
                             flash=flash_b, storage=eng.protocol.storage, qas=eng.protocol.qas,
                             seed=eng.protocol.seed, lr=eng.protocol.lr)
-    run = eng.finetune([scheme], desc="verification run")[0]
+    run = eng.finetune_seeds([scheme], desc="verification runs")[0]
     return dict(compiled_ram_bytes=rep["ram_bytes"], compiled_flash_bytes=rep["flash_bytes"],
-                measured_val_acc=run["val_acc"], measured_test_acc=run.get("test_acc"),
-                verification_run=run)
+                measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
+                measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
+                measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
+                verification_run=run["run0"])
 
 
 def alternatives_table(out: dict) -> list[dict]:
@@ -306,33 +338,43 @@ def alternatives_table(out: dict) -> list[dict]:
     base = c["base"]
     ref = next(b for b in c["bias"] if b["k"] == c["best_k"])
     rows = [dict(kind="bias-only", setting=f"bias_last={b['k']}", ram_bytes=b["ram"],
-                 extra_kb=(b["ram"] - base["ram"]) / 1024, val_acc=b["acc"],
-                 gain=b["acc"] - base["acc"]) for b in c["bias"]]
+                 extra_kb=(b["ram"] - base["ram"]) / 1024, val_acc=b["acc"], val_se=b.get("se"),
+                 val_accs=b.get("accs"), gain=b["acc"] - base["acc"]) for b in c["bias"]]
     rows += [dict(kind="weights", setting=f"bias_last={c['best_k']} + layer {w['layer']} "
                   f"r={w['ratio']:g}", ram_bytes=w["ram"], extra_kb=(w["ram"] - base["ram"]) / 1024,
-                  val_acc=w["acc"], gain=w["acc"] - ref["acc"]) for w in c["weights"]]
+                  val_acc=w["acc"], val_se=w.get("se"), val_accs=w.get("accs"),
+                  gain=w["acc"] - ref["acc"]) for w in c["weights"]]
     rows += [dict(kind="skipped", setting=s, ram_bytes=None, extra_kb=None, val_acc=None,
-                  gain=None, note=why) for s, why in c["skipped"]]
+                  val_se=None, val_accs=None, gain=None, note=why) for s, why in c["skipped"]]
     return rows
+
+
+def _pm(m, se) -> str:
+    return f"{m:.3f}" + ("" if se is None else f" ± {se:.3f}")
 
 
 def _echo_summary(out: dict, echo):
     kb = lambda b: f"{b / 1024:.1f} KB"  # noqa: E731
     first = out["candidates"][0]
+    n = out.get("seeds", 1)
     echo(f"search: {first['method']} ({'exact optimum' if first['exact'] else 'not exact'}; "
          f"space {out['space']:.3g} schemes, {out['real_checks']} checked with the planner)")
+    echo(f"candidates (validation accuracy: predicted, and measured as the mean"
+         f"{' ± se' if n > 1 else ''} of {n} seed{'s' if n > 1 else ''} {out.get('seed_values', [])}):")
     for c in out["candidates"]:
-        echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<26} ram {c['ram_bytes'] / 1024:6.1f} KB  "
-             f"val predicted {c['predicted_val_acc']:.3f} measured {c['measured_val_acc']:.3f}  "
-             f"{json.dumps(c['scheme'])}")
+        per = ("  (" + " ".join(f"{a:.3f}" for a in c["measured_val_accs"]) + ")") if n > 1 else ""
+        echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<28} ram {c['ram_bytes'] / 1024:6.1f} KB  "
+             f"val predicted {c['predicted_val_acc']:.3f} measured "
+             f"{_pm(c['measured_val_acc'], c.get('measured_val_se'))}{per}  {json.dumps(c['scheme'])}")
     echo(f"scheme: {json.dumps(out['scheme'])}")
     echo(f"ram {kb(out['ram_bytes'])} of budget {kb(out['ram_budget'])} "
          f"(extra over head-only training: {kb(out['extra_ram_bytes'])})")
-    line = f"validation accuracy: base {out['base']['val_acc']:.3f}, predicted {out['predicted_val_acc']:.3f}"
+    line = (f"validation accuracy{f' (means of {n} seeds)' if n > 1 else ''}: base "
+            f"{_pm(out['base']['val_acc'], out['base'].get('val_se'))}, predicted {out['predicted_val_acc']:.3f}")
     if "measured_val_acc" in out:
-        line += f", measured {out['measured_val_acc']:.3f}"
+        line += f", measured {_pm(out['measured_val_acc'], out.get('measured_val_se'))}"
         if out.get("measured_test_acc") is not None:
-            line += f" (test {out['measured_test_acc']:.3f})"
+            line += f" (test {_pm(out['measured_test_acc'], out.get('measured_test_se'))})"
     echo(line)
     sec = out["seconds"]
     echo(f"time: {sec['total']:.0f} s wall, {sec['cpu']:.0f} CPU seconds "
@@ -348,13 +390,27 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
     (d / "scheme.json").write_text(json.dumps(out["scheme"], indent=1) + "\n")
     (d / "plan.json").write_text(json.dumps(out, indent=1, default=_json_default) + "\n")
     rows = alternatives_table(out)
-    lines = ["| kind | setting | ram_bytes | extra RAM (KB) | val acc | gain |", "|---|---|---|---|---|---|"]
+    n = out.get("seeds", 1)
+    seeds = out.get("seed_values", [])
+    lines = [f"Validation accuracy: the mean over {n} seed{'s' if n > 1 else ''} {seeds} (± its "
+             "standard error, and each seed's value); gains are differences of the means.", "",
+             "| kind | setting | ram_bytes | extra RAM (KB) | val acc (mean ± se) | per seed | gain |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["kind"] == "skipped":
-            lines.append(f"| skipped | {r['setting']} | - | - | - | {r['note']} |")
+            lines.append(f"| skipped | {r['setting']} | - | - | - | - | {r['note']} |")
         else:
+            per = " ".join(f"{a:.3f}" for a in (r["val_accs"] or [r["val_acc"]]))
             lines.append(f"| {r['kind']} | {r['setting']} | {r['ram_bytes']} | {r['extra_kb']:.1f} "
-                         f"| {r['val_acc']:.3f} | {r['gain']:+.3f} |")
+                         f"| {_pm(r['val_acc'], r['val_se'])} | {per} | {r['gain']:+.3f} |")
+    lines += ["", f"Candidates of the selection ({n} seeds each; the chosen one is marked *):", "",
+              "| | candidate | ram_bytes | predicted val | val (mean ± se) | val per seed | scheme |",
+              "|---|---|---|---|---|---|---|"]
+    for c in out["candidates"]:
+        lines.append(f"| {'*' if c.get('chosen') else ''} | {c['label']} | {c['ram_bytes']} | "
+                     f"{c['predicted_val_acc']:.3f} | {_pm(c['measured_val_acc'], c.get('measured_val_se'))} | "
+                     + " ".join(f"{a:.3f}" for a in c.get("measured_val_accs", [c["measured_val_acc"]]))
+                     + f" | `{json.dumps(c['scheme'])}` |")
     (d / "alternatives.md").write_text("\n".join(lines) + "\n")
     plot_plan(out, d / "plot.png", echo)
     echo(f"wrote {d}/scheme.json, plan.json, alternatives.md, plot.png")
@@ -384,7 +440,8 @@ def plot_plan(out: dict, path, echo=print) -> bool:
         ax.scatter([x], [out["measured_val_acc"]], marker="X", s=100, label="searched (measured)")
     ax.axvline((out["ram_budget"] - base) / 1024, ls="--", c="gray", label="budget")
     ax.set_xlabel("extra RAM over head-only training (KB)")
-    ax.set_ylabel("validation accuracy")
+    n = out.get("seeds", 1)
+    ax.set_ylabel("validation accuracy" + (f" (mean of {n} seeds)" if n > 1 else ""))
     ax.set_title(f"{out['name']}: accuracy vs extra memory")
     ax.legend(fontsize=8)
     fig.tight_layout()

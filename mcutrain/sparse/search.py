@@ -68,6 +68,9 @@ class Result:
     space: int
     real_checks: int
     notes: list = field(default_factory=list)
+    # the best distinct schemes found that fit the real budget, best score first (this one
+    # first): [(scheme, score, ram_bytes)], up to the `top` asked of the search
+    alternatives: list = field(default_factory=list)
 
 
 class _Space:
@@ -105,24 +108,27 @@ class _Space:
         return {"bias_last": self.ks[genes[0]], "weights": w}
 
 
-def _first_fit(space, order, ram_fn, budget, batch, max_checks):
-    """Check schemes in the given order with the real planner; the first that fits."""
-    checks = 0
+def _first_fits(space, order, ram_fn, budget, batch, max_checks, top: int = 1):
+    """Check schemes in the given order with the real planner; the first `top` that fit
+    ([(genes, ram)], in order; fewer when the checks run out after the first)."""
+    checks, found = 0, []
     for lo in range(0, len(order), batch):
-        if checks >= max_checks:
-            return None, checks
+        if checks >= max_checks + (batch * 4 if found else 0):
+            break
         cand = order[lo:lo + batch]
         rams = ram_fn([space.scheme(g) for g in cand])
         checks += len(cand)
         for g, ram in zip(cand, rams):
             if ram <= budget:
-                return (g, ram), checks
-    return None, checks
+                found.append((g, ram))
+                if len(found) >= top:
+                    return found, checks
+    return found, checks
 
 
 def exact_search(p: Problem, budget: int, ram_fn, batch: int = 8, max_checks: int = 400,
-                 exact_limit: int = 200_000):
-    """Enumerate every scheme, best score first, until one fits the real budget."""
+                 exact_limit: int = 200_000, top: int = 1):
+    """Enumerate every scheme, best score first, until one (or `top`) fit the real budget."""
     sp = _Space(p, budget)
     if not sp.ks or sp.size > exact_limit:
         return None
@@ -141,14 +147,17 @@ def exact_search(p: Problem, budget: int, ram_fn, batch: int = 8, max_checks: in
     for j, o in enumerate(sp.opts):
         cost = cost + np.asarray([x[2] for x in o])[genes[:, j + 1]]
     order = np.lexsort((cost, -score))  # best score first; cheaper first among ties
-    found, checks = _first_fit(sp, [tuple(int(v) for v in genes[i]) for i in order], ram_fn,
-                               budget, batch, max_checks)
-    if found is None:
+    found, checks = _first_fits(sp, [tuple(int(v) for v in genes[i]) for i in order], ram_fn,
+                                budget, batch, max_checks, top)
+    if not found:
         return None
-    g, ram = found
+    g, ram = found[0]
     return Result(sp.scheme(g), sp.score(g), int(ram), "exact", True, sp.size, checks,
                   [f"exact: scored all {sp.size} schemes, checked {checks} with the planner in "
-                   "descending score order; the first that fits is optimal"])
+                   "descending score order; the first that fits is optimal"
+                   + (f" (and the next {len(found) - 1} that fit are the runners-up)"
+                      if len(found) > 1 else "")],
+                  [(sp.scheme(x), sp.score(x), int(r)) for x, r in found])
 
 
 def _dp(opts_list, cap: int, unit: int):
@@ -274,12 +283,13 @@ def _hill_climb(sp: _Space, genes, ram_fn, budget: int, moves: int = 16, steps: 
 
 def evolutionary_search(p: Problem, budget: int, ram_fn, pop: int = 64, gens: int = 60,
                         rounds: int = 6, verify_top: int = 8, seed: int = 0,
-                        optimism: float = 0.1) -> Result | None:
+                        optimism: float = 0.1, top: int = 1) -> Result | None:
     sp = _Space(p, budget)
     if not sp.ks:
         return None
     rng = np.random.default_rng(seed)
     notes, checks = [], 0
+    fitted = {}  # genes -> real ram of every candidate checked that fits
     limit = int(budget * (1 + optimism))  # the surrogate over-estimates some schemes
     best = None  # (score, genes)
     k0 = max(range(len(sp.ks)), key=lambda kk: p.bias[sp.ks[kk]][0])  # best bias-only
@@ -293,6 +303,8 @@ def evolutionary_search(p: Problem, budget: int, ram_fn, pop: int = 64, gens: in
         rams = ram_fn([sp.scheme(g) for g in cand])
         checks += len(cand)
         for g, r in zip(cand, rams):
+            if r <= budget:
+                fitted[g] = r
             if r <= budget and (best is None or sp.score(g) > best[0]):
                 best = (sp.score(g), g)
         n_fit = sum(r <= budget for r in rams)
@@ -308,29 +320,45 @@ def evolutionary_search(p: Problem, budget: int, ram_fn, pop: int = 64, gens: in
     if sp.score(g) > best[0]:
         notes.append(f"local search with the planner: {best[0]:.4f} -> {sp.score(g):.4f}")
     ram = ram_fn([sp.scheme(g)])[0]
+    fitted[g] = ram
+    if top > 1:  # runners-up: the best of the last population that fit (a few more checks)
+        more = [x for x in final if x not in fitted][:verify_top]
+        if more:
+            checks += len(more)
+            fitted.update({x: r for x, r in zip(more, ram_fn([sp.scheme(x) for x in more]))
+                           if r <= budget})
+    alts = sorted(fitted.items(), key=lambda gr: (-sp.score(gr[0]), gr[1]))
+    alts = [(g, ram)] + [(x, r) for x, r in alts if x != g][:top - 1]
     return Result(sp.scheme(g), sp.score(g), int(ram), "evolutionary", False, sp.size, checks,
                   [f"evolutionary: space of {sp.size:.3g} schemes is too large to enumerate; "
                    f"population {pop}, {gens} generations per round, surrogate-guided, "
-                   "every candidate checked with the planner"] + notes)
+                   "every candidate checked with the planner"] + notes,
+                  [(sp.scheme(x), sp.score(x), int(r)) for x, r in alts])
 
 
 def search(p: Problem, budget: int, ram_fn, method: str = "auto", exact_limit: int = 200_000,
-           seed: int = 0, **kw) -> Result:
-    """The best scheme under `budget` (ram_fn: list of schemes -> list of real ram_bytes)."""
+           seed: int = 0, top: int = 1, **kw) -> Result:
+    """The best scheme under `budget` (ram_fn: list of schemes -> list of real ram_bytes).
+    top > 1: Result.alternatives also holds the runners-up (distinct schemes that fit, by
+    descending score: exact, the next in score order; evolutionary, the best fitting ones
+    it checked)."""
     if p.base_ram > budget:
         raise ValueError(f"budget {budget} B is below the no-update training step "
                          f"({p.base_ram} B)")
     res = None
     if method in ("auto", "exact"):
-        res = exact_search(p, budget, ram_fn, exact_limit=exact_limit)
+        res = exact_search(p, budget, ram_fn, exact_limit=exact_limit, top=top)
         if res is None and method == "exact":
             raise ValueError(f"exact search: space of {_Space(p, budget).size:.3g} schemes is "
                              f"above the limit {exact_limit} (or nothing fits in the checks)")
     if res is None:
-        res = evolutionary_search(p, budget, ram_fn, seed=seed, **kw)
+        res = evolutionary_search(p, budget, ram_fn, seed=seed, top=top, **kw)
     fits = [(g, k) for k, (g, ram) in p.bias.items() if ram <= budget]
     g0, k0 = max(fits)
     if res is None or res.score < g0:  # never worse than the best measured bias-only setting
         res = Result({"bias_last": k0, "weights": {}}, g0, p.bias[k0][1], "bias-only", False,
-                     0, 0, ["fallback: the best measured bias-only setting"])
+                     0, 0, ["fallback: the best measured bias-only setting"],
+                     [({"bias_last": k0, "weights": {}}, g0, p.bias[k0][1])])
+    if not res.alternatives:
+        res.alternatives = [(res.scheme, res.score, res.ram_bytes)]
     return res

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -134,3 +135,32 @@ def test_evolutionary_on_a_large_synthetic_problem_matches_the_knapsack():
         assert sp.cost(opt) <= budget
         res = evolutionary_search(p, budget, model)
         assert res.score == pytest.approx(sp.score(opt)) and model([res.scheme])[0] <= budget
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_runners_up_are_the_next_best_schemes_that_fit(real_ram, seed):
+    """top=3: the exact search's alternatives are the 3 best distinct scores that fit (brute
+    force); the evolutionary search's are distinct, fit, and come best first."""
+    p = _problem(real_ram, seed)
+    rams = sorted(real_ram({"bias_last": k, "weights": {}}) for k in KS)
+    budget = (rams[-1] + rams[0]) // 2
+    fitting = []
+    for k in KS:
+        for choice in itertools.product(*[[None] + [o for o in p.weights[i] if o[1] > 0]
+                                          for i in LAYERS]):
+            s = {"bias_last": k, "weights": {str(i): o[0] for i, o in zip(LAYERS, choice) if o is not None}}
+            if real_ram(s) <= budget:
+                fitting.append(p.bias[k][0] + sum(o[1] for o in choice if o is not None))
+    want = sorted(fitting, reverse=True)[:3]
+    ex = exact_search(p, budget, _ram_fn(real_ram, []), top=3)
+    assert [a[1] for a in ex.alternatives] == pytest.approx(want)
+    assert ex.alternatives[0][0] == ex.scheme and all(real_ram(a[0]) == a[2] <= budget
+                                                      for a in ex.alternatives)
+    assert exact_search(p, budget, _ram_fn(real_ram, [])).alternatives == ex.alternatives[:1]
+    ev = evolutionary_search(p, budget, _ram_fn(real_ram, []), pop=24, gens=20, seed=seed, top=3)
+    assert ev.alternatives[0][0] == ev.scheme and 1 <= len(ev.alternatives) <= 3
+    keys = [json.dumps(a[0], sort_keys=True) for a in ev.alternatives]
+    assert len(set(keys)) == len(keys) and all(real_ram(a[0]) <= budget for a in ev.alternatives)
+    assert [a[1] for a in ev.alternatives] == sorted((a[1] for a in ev.alternatives), reverse=True)
+    res = search(p, budget, _ram_fn(real_ram, []), top=3)
+    assert res.alternatives == ex.alternatives
