@@ -17,6 +17,9 @@
 #include "mct_arm.h"
 
 #if MCT_ARM_DSP && MCT_ARM_FPU
+/* The inline assembly below needs an optimizing register allocator: these kernels are built
+ * at -O2 whatever the build's level (mcutrain build --opt -O0 included). */
+#pragma GCC optimize("O2")
 
 #include "mct_internal.h"
 
