@@ -126,36 +126,7 @@ static __attribute__((noinline)) void mct__pw_pair_slow(const mct__arm_rq *r_in,
  * sum does not wrap; SSAT to int8 changes nothing that the clamp to [act_min, act_max] (within
  * int8) would not. Four outputs of a pixel are then packed into a word (BFI) and clamped
  * bytewise (SSUB8 and SEL against act_min and act_max in every byte): one STR. */
-static inline int32_t mct__smmla(int32_t a, int32_t b, int32_t acc) {
-  int32_t r;
-  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-  return r;
-}
-
-static inline int32_t mct__fout(int32_t acc, int32_t mult, int32_t add, int32_t shr) {
-  return __ssat(mct__smmla(acc, mult, add) >> shr, 8);
-}
-
-/* The low bytes of v0..v3 as one word (v0 in byte 0). */
-static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
-  uint32_t r = (uint32_t)v0;
-  __asm__("bfi %0, %1, #8, #8" : "+r"(r) : "r"(v1));
-  __asm__("bfi %0, %1, #16, #8" : "+r"(r) : "r"(v2));
-  __asm__("bfi %0, %1, #24, #8" : "+r"(r) : "r"(v3));
-  return r;
-}
-
-/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte). */
-static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
-  uint32_t t;
-  __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
-          : "+r"(v), "=&r"(t)
-          : "r"(lo4), "r"(hi4));
-  return v;
-}
-
-static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline uint32_t mct__b4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
+/* mct__smmla, mct__fout, mct__pack4, mct__clamp4, mct__st32, mct__b4: mct_arm.h */
 
 static inline int32_t mct__clamp1(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);

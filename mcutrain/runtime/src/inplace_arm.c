@@ -247,30 +247,6 @@ static void mct__rows_1x1_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, c
 #define MCT__F_ROW 200 /* int16 of a widened strip row: (2 S + 1) * 3 values and one more */
 #define MCT__F_O 16   /* output channels at most */
 
-static inline int32_t mct__smmla(int32_t a, int32_t b, int32_t acc) {
-  int32_t r;
-  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-  return r;
-}
-static inline int32_t mct__fout(int32_t acc, int32_t mult, int32_t add, int32_t shr) {
-  return __ssat(mct__smmla(acc, mult, add) >> shr, 8);
-}
-static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
-  uint32_t r = (uint32_t)v0;
-  __asm__("bfi %0, %1, #8, #8" : "+r"(r) : "r"(v1));
-  __asm__("bfi %0, %1, #16, #8" : "+r"(r) : "r"(v2));
-  __asm__("bfi %0, %1, #24, #8" : "+r"(r) : "r"(v3));
-  return r;
-}
-static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
-  uint32_t t;
-  __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
-          : "+r"(v), "=&r"(t)
-          : "r"(lo4), "r"(hi4));
-  return v;
-}
-static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline uint32_t mct__b4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
 
 typedef struct {
   int32_t bias, mult, add, shr;

@@ -302,6 +302,40 @@ static inline float mct__vmla(float acc, float a, float b) {
   return acc;
 }
 
+/* The fast requantization of the pointwise and first-conv kernels (conv_arm.c explains when
+ * it is exact): SMMLA with the bias-and-rounding term, shift, SSAT; four outputs packed into a
+ * word and clamped bytewise. */
+static inline int32_t mct__smmla(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+
+static inline int32_t mct__fout(int32_t acc, int32_t mult, int32_t add, int32_t shr) {
+  return __ssat(mct__smmla(acc, mult, add) >> shr, 8);
+}
+
+/* The low bytes of v0..v3 as one word (v0 in byte 0). */
+static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+  uint32_t r = (uint32_t)v0;
+  __asm__("bfi %0, %1, #8, #8" : "+r"(r) : "r"(v1));
+  __asm__("bfi %0, %1, #16, #8" : "+r"(r) : "r"(v2));
+  __asm__("bfi %0, %1, #24, #8" : "+r"(r) : "r"(v3));
+  return r;
+}
+
+/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte). */
+static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
+  uint32_t t;
+  __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
+          : "+r"(v), "=&r"(t)
+          : "r"(lo4), "r"(hi4));
+  return v;
+}
+
+static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline uint32_t mct__b4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
+
 /* Kernels whose portable function calls a DSP version first (after checking its arguments):
  * the DSP version returns its status (MCT_OK or an MCT_E_* code, <= 0) when it did the work,
  * or MCT_ARM_PASS when the portable C must do it (shapes it does not cover). */
