@@ -76,7 +76,7 @@ def _cmd_plan(a) -> int:
                 out_dir=a.out or f"{a.model.rsplit('/', 1)[-1].split('.')[0]}-plan",
                 runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
                 val_fraction=a.val_fraction, progress=not a.quiet,
-                **({} if a.seeds is None else dict(seeds=a.seeds)))
+                rounds=a.rounds, **({} if a.seeds is None else dict(seeds=a.seeds)))
     return 0
 
 
@@ -99,6 +99,10 @@ def _add_plan_parser(sub):
     p.add_argument("--seeds", type=int,
                    help="runs per setting: every accuracy the analysis and the selection use is "
                         "the mean over seeds SEED .. SEED+N-1 (default 2, sparse.plan.DEFAULT_SEEDS)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="rounds of measured combinations: weight options added to the chosen "
+                        "scheme one at a time, trained, kept when they beat it on validation "
+                        "(0: the search's candidates only)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")

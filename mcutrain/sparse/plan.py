@@ -158,13 +158,14 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
                 cache_dir=None, protocol: Protocol = Protocol(), val_fraction: float = 0.2,
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
                 progress: bool = True, echo=print, engine: Engine | None = None,
-                seeds: int = DEFAULT_SEEDS, top: int = 3) -> dict:
+                seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2) -> dict:
     """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
 
     seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
     validation accuracy over this many runs, protocol seeds protocol.seed, +1, ...; the first
     seed's runs are the single-seed plan's (same cache keys). top: runners-up of each search
-    that are trained as candidates (select_scheme)."""
+    that are trained as candidates (select_scheme). rounds: rounds of measured combinations
+    on top of the best candidate (refine; 0: none)."""
     from ..compile import parse_bytes
 
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
@@ -187,7 +188,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
              + ", ".join(f"{r['lr']:g}: {r['mean_val_acc']:.3f}" for r in lr_sweep) + ")")
     contrib = analyze(eng, ram_b, flash_b, ratios)
     t_an = time.time()
-    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top)
+    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top, rounds=rounds)
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
                ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
                seeds=eng.seeds, seed_values=[p.seed for p in eng.seed_protocols()],
@@ -215,7 +216,8 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
 
 
 def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = "auto",
-                  noise_images: int = 2, top: int = 3):
+                  noise_images: int = 2, top: int = 3, rounds: int = 2, width: int = 4,
+                  margin_images: float = 1.0):
     """The search's optimum, checked against what was measured, by real runs.
 
     Summed gains are noisy (a validation split of a few hundred images moves in steps of
@@ -225,7 +227,8 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     `noise_images` validation images count; (3) the best setting the analysis measured
     within the budget. Each is trained with the engine's analysis seeds (the same seeds as
     the analysis; cache hits where already run) and the one with the best mean validation
-    accuracy is chosen (ties: less RAM). Returns (search Result of the chosen, [candidate
+    accuracy is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
+    (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
     rows]); x_test plays no part."""
     import copy
 
@@ -269,7 +272,6 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
             for (label, r), run in zip(uniq, runs)]
     best = max(range(len(uniq)), key=lambda j: (round(rows[j]["measured_val_acc"], 9),
                                                 -rows[j]["ram_bytes"]))
-    rows[best]["chosen"] = True
     chosen = uniq[best][1]
     if best > 0:  # keep the search's own account of how it got there
         why = ("a single measured setting" if chosen.method == "measured" else
@@ -277,7 +279,76 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
         chosen.notes = uniq[0][1].notes + [f"{uniq[best][0]}: {why} beat the search's optimum "
                                            f"on the mean validation accuracy over {eng.seeds} seeds"]
         chosen.space, chosen.real_checks = uniq[0][1].space, uniq[0][1].real_checks
+    if rounds > 0:
+        best = refine(eng, contrib, rows, best, ram_fn, ram_b, rounds, width, margin_images)
+        if rows[best].get("round"):
+            r = rows[best]
+            chosen = Result(r["scheme"], r["predicted_val_acc"] - contrib.base["acc"],
+                            r["ram_bytes"], chosen.method, False, chosen.space,
+                            chosen.real_checks, chosen.notes + [r["why"]])
+    rows[best]["chosen"] = True
     return chosen, rows
+
+
+def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, rounds: int = 2,
+           width: int = 4, margin_images: float = 1.0) -> int:
+    """Measured combinations on top of the chosen candidate (rows[cur]): summed single-option
+    gains do not predict what options give together (they overlap, and the chosen scheme
+    often leaves budget unused), so each round adds to the current scheme, one at a time, the
+    `width` weight options of the analysis with the largest measured gains that are not in it
+    yet and still fit the budget (real planner), trains each combination with the analysis
+    seeds, and moves to the best one only when its mean validation accuracy beats the current
+    scheme's by more than `margin_images` validation images (a guard against picking seed
+    noise). Up to `rounds` rounds. New rows (label "combination r.j", key "round") are
+    appended to `rows`; returns the index of the row now chosen. x_test plays no part."""
+    margin = margin_images / max(1, eng.task.n_val)
+    base_k = contrib.bias[contrib.best_k]["acc"]
+    opts = sorted(((v["acc"] - base_k, i, r) for (i, r), v in contrib.weights.items()
+                   if v["acc"] - base_k > 0), key=lambda t: (-round(t[0], 9), t[1], t[2]))
+    seen = {json.dumps(eng.canon(r["scheme"]), sort_keys=True) for r in rows}
+    for rnd in range(1, rounds + 1):
+        now = rows[cur]
+        adds = []
+        for gain, i, r in opts:
+            w = dict(now["scheme"]["weights"])
+            if float(w.get(str(i), 0.0)) >= r:
+                continue
+            w[str(i)] = r
+            s = eng.canon({"bias_last": now["scheme"]["bias_last"], "weights": w})
+            key = json.dumps(s, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                adds.append((gain, i, r, s))
+        fit = []
+        for j in range(0, len(adds), 2 * width):  # memory checks in batches, best gains first
+            chunk = adds[j:j + 2 * width]
+            fit += [(a, ram) for a, ram in zip(chunk, ram_fn([a[3] for a in chunk])) if ram <= ram_b]
+            if len(fit) >= width:
+                break
+        fit = fit[:width]
+        if not fit:
+            break
+        runs = eng.finetune_seeds([a[3] for a, _ in fit],
+                                  desc=f"combination runs, round {rnd} ({eng.seeds} seeds)")
+        new = []
+        for j, (((gain, i, r, s), ram), run) in enumerate(zip(fit, runs), start=1):
+            new.append(dict(label=f"combination {rnd}.{j}: + layer {i} weights x{r:g}",
+                            scheme=s, method="measured combination", exact=False,
+                            ram_bytes=int(ram), round=rnd,
+                            predicted_val_acc=min(1.0, now["predicted_val_acc"] + gain),
+                            measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
+                            measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
+                            measured_test_se=run.get("test_se"),
+                            measured_test_accs=run.get("test_accs"), seeds=run["seeds"],
+                            why=f"combination round {rnd}: + layer {i} weights x{r:g} on top of "
+                                f"'{now['label']}' beat it by more than {margin_images:g} "
+                                f"validation image(s) over {eng.seeds} seeds"))
+        rows.extend(new)
+        top = max(new, key=lambda r: (round(r["measured_val_acc"], 9), -r["ram_bytes"]))
+        if top["measured_val_acc"] <= now["measured_val_acc"] + margin + 1e-12:
+            break
+        cur = rows.index(top)
+    return cur
 
 
 LR_GRID = (0.002, 0.005, 0.01, 0.02)
@@ -363,7 +434,7 @@ def _echo_summary(out: dict, echo):
          f"{' ± se' if n > 1 else ''} of {n} seed{'s' if n > 1 else ''} {out.get('seed_values', [])}):")
     for c in out["candidates"]:
         per = ("  (" + " ".join(f"{a:.3f}" for a in c["measured_val_accs"]) + ")") if n > 1 else ""
-        echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<28} ram {c['ram_bytes'] / 1024:6.1f} KB  "
+        echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<40} ram {c['ram_bytes'] / 1024:6.1f} KB  "
              f"val predicted {c['predicted_val_acc']:.3f} measured "
              f"{_pm(c['measured_val_acc'], c.get('measured_val_se'))}{per}  {json.dumps(c['scheme'])}")
     echo(f"scheme: {json.dumps(out['scheme'])}")

@@ -1,0 +1,130 @@
+"""Measured combinations (plan.refine): weight options added to the chosen scheme one at a time,
+kept only when real runs beat it on validation by more than the margin, never over budget."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mcutrain.sparse.contribution import Contributions
+from mcutrain.sparse.jobs import canonical
+from mcutrain.sparse.plan import refine
+
+N_VAL = 100
+N_LAYERS = 6
+
+
+class FakeEngine:
+    """Accuracy of a scheme = base + sum of its options' values + a bonus for some pairs (what
+    summed single gains miss); seeds add +-noise around it. Counts the runs it is asked for."""
+
+    def __init__(self, value, pair_bonus=None, noise=0.0, seeds=2):
+        self.value, self.pair_bonus, self.noise, self.seeds = value, pair_bonus or {}, noise, seeds
+        self.task = SimpleNamespace(n_val=N_VAL, n_layers=N_LAYERS, fresh_head=True)
+        self.trained = []
+
+    def canon(self, s):
+        return canonical(s, N_LAYERS, True)
+
+    def acc(self, s):
+        opts = {(int(i), float(r)) for i, r in s["weights"].items()}
+        a = 0.5 + sum(self.value.get(o, 0.0) for o in opts)
+        a += sum(b for pair, b in self.pair_bonus.items() if set(pair) <= opts)
+        return a
+
+    def finetune_seeds(self, schemes, seeds=None, desc=""):
+        out = []
+        for s in schemes:
+            self.trained.append(json.dumps(self.canon(s), sort_keys=True))
+            accs = [self.acc(s) + self.noise * (-1) ** j for j in range(self.seeds)]
+            out.append(dict(val_acc=float(np.mean(accs)), val_se=0.0, val_accs=accs,
+                            test_acc=None, test_se=None, test_accs=None,
+                            seeds=list(range(self.seeds))))
+        return out
+
+
+def ram_of(s):
+    """Layer i trained at ratio r costs 100 r bytes over a base of 1000."""
+    return 1000 + sum(int(100 * float(r)) for r in s["weights"].values())
+
+
+def contrib(eng, opts):
+    weights = {o: dict(acc=0.5 + eng.value[o], ram=ram_of({"weights": {str(o[0]): o[1]}}))
+               for o in opts}
+    bias = {0: dict(acc=0.5, ram=1000)}
+    return Contributions(N_LAYERS, True, bias[0], bias, 0, weights)
+
+
+def start_rows(eng, scheme):
+    run = eng.finetune_seeds([scheme])[0]
+    return [dict(label="sum of gains", scheme=eng.canon(scheme), ram_bytes=ram_of(scheme),
+                 predicted_val_acc=run["val_acc"], measured_val_acc=run["val_acc"])]
+
+
+def ram_fn(schemes):
+    return [ram_of(s) for s in schemes]
+
+
+OPTS = [(1, 0.5), (2, 1.0), (3, 1.0), (4, 0.5)]
+
+
+def test_a_combination_the_sum_missed_is_found_and_stays_in_budget():
+    # alone, layer 3 looks weaker than layer 2 (1 image vs 4); on top of layer 1 it gives 10
+    # images more: the summed gains would add layer 2, the measured combination adds layer 3
+    eng = FakeEngine({(1, 0.5): 0.05, (2, 1.0): 0.04, (3, 1.0): 0.01, (4, 0.5): 0.005},
+                     pair_bonus={((1, 0.5), (3, 1.0)): 0.10})
+    c = contrib(eng, OPTS)
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
+    budget = 1000 + 50 + 100  # room for one more full layer
+    best = refine(eng, c, rows, 0, ram_fn, budget, rounds=3, width=4, margin_images=1)
+    assert rows[best]["scheme"]["weights"] == {"1": 0.5, "3": 1.0}
+    by_layer = {next(k for k in r["scheme"]["weights"] if k != "1"): r for r in rows[1:4]}
+    assert by_layer["2"]["predicted_val_acc"] > by_layer["3"]["predicted_val_acc"]
+    assert all(r["ram_bytes"] <= budget for r in rows)
+    assert all(r["round"] >= 1 and len(r["scheme"]["weights"]) >= 2 for r in rows[1:])
+    # the move beat the scheme it left by more than the margin
+    assert rows[best]["measured_val_acc"] > rows[0]["measured_val_acc"] + 1 / N_VAL
+
+
+def test_gains_within_the_margin_do_not_move_the_choice():
+    eng = FakeEngine({(1, 0.5): 0.05, (2, 1.0): 0.005})  # half an image
+    c = contrib(eng, OPTS[:2])
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
+    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=2, width=4, margin_images=1)
+    assert best == 0 and len(rows) == 2  # one round, one combination tried, not taken
+    assert rows[1]["measured_val_acc"] > rows[0]["measured_val_acc"]
+
+
+def test_nothing_to_add_under_the_budget_runs_nothing():
+    eng = FakeEngine({(1, 0.5): 0.05, (2, 1.0): 0.04})
+    c = contrib(eng, OPTS[:2])
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
+    n = len(eng.trained)
+    assert refine(eng, c, rows, 0, ram_fn, 1000 + 50 + 99, rounds=2) == 0
+    assert len(eng.trained) == n and len(rows) == 1
+
+
+def test_width_limits_the_runs_and_schemes_are_never_trained_twice():
+    value = {(i, 1.0): 0.02 * (10 - i) for i in range(1, 5)}  # layer 5 is the fresh head
+    eng = FakeEngine(value)
+    c = contrib(eng, list(value))
+    rows = start_rows(eng, {"bias_last": 0, "weights": {}})
+    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=3, width=2, margin_images=1)
+    per_round = {}
+    for r in rows[1:]:
+        per_round[r["round"]] = per_round.get(r["round"], 0) + 1
+    assert per_round == {1: 2, 2: 2, 3: 2}
+    assert len(eng.trained) == len(set(eng.trained))
+    # greedy by measured accuracy: layer 1, then 1+2, then 1+2+3
+    assert rows[best]["scheme"]["weights"] == {"1": 1.0, "2": 1.0, "3": 1.0}
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.02])
+def test_a_higher_ratio_of_a_layer_already_trained_is_an_option(noise):
+    eng = FakeEngine({(1, 0.5): 0.03, (1, 1.0): 0.08}, noise=noise)
+    c = contrib(eng, [(1, 0.5), (1, 1.0)])
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
+    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=1)
+    assert rows[best]["scheme"]["weights"] == {"1": 1.0}
