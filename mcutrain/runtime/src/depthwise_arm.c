@@ -527,6 +527,126 @@ static void mct__dw4_widen_t(const int8_t *wt, int32_t E, int32_t kh, int32_t kw
   }
 }
 
+/* ---- 3x3 stride 1 over a ring of pixel pairs (mct__dw4p_3x3) ------------------------------
+ * The ring in pair layout: a row is blocks of 16 bytes, block m holding padded columns 2m and
+ * 2m + 1 of channel c as the int16 pair (x_c[2m], x_c[2m + 1]) in its word c. Two outputs
+ * (columns 2m and 2m + 1) of a channel and kernel row then meet the pairs P0 = (x0, x1),
+ * P2 = (x2, x3) of blocks m, m + 1 and the weight pairs W01 = (w0, w1), W12 = (w1, w2):
+ *   out0 += x0 w0 + x1 w1 + x2 w2 = SMLAD(P0, W01) + SMLABT(P2, W12)
+ *   out1 += x1 w0 + x2 w1 + x3 w2 = SMLATB(P0, W01) + SMLAD(P2, W12)
+ * (the same int32 sums as the tap kernels, in another order). Requantization as the
+ * pointwise kernels: v = ssat8((SMMLA(acc, mult, add)) >> shr), add = (1 + 2 y_zero) << sh,
+ * shr = sh + 1, equal to ssat8(((acc * mult >> 32 >> sh) + 1 + 2 y_zero) >> 1) when |add| <
+ * 2^30 (SMMLA's sum then cannot wrap, |acc * mult >> 32| <= 2^30; floor((s + add) / 2^shr) =
+ * floor((floor(s / 2^sh) + 1 + 2 y_zero) / 2), nested floors): mct__dw4p_prep checks it. */
+typedef struct {
+  int32_t b[4];     /* 0: accumulator starts (mct__dw4q.b) */
+  int32_t f[4][4];  /* 16: channel c's mult, add, shr at 16 + 16 c */
+  int32_t ys;       /* 80: bytes between output pixels */
+  int32_t pad_[3];
+  uint32_t w[24];   /* 96: kernel row i, channels 2h, 2h + 1: W01, W01, W12, W12 at 96 + 32 i + 16 h */
+} mct__dw4p;
+typedef char mct__dw4p_layout[(offsetof(mct__dw4p, f) == 16 && offsetof(mct__dw4p, ys) == 80 &&
+                               offsetof(mct__dw4p, w) == 96) ? 1 : -1];
+
+/* K from the group's constants q (mode 0) and the four channels' 3x3 weights; 0 when some
+ * channel's add is out of range (the tap kernels then). */
+static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t ys,
+                          mct__dw4p *K) {
+  for (int32_t t = 0; t < 4; ++t) {
+    const int32_t sh = q->ms[2 * t + 1];
+    if (sh < 0 || sh > 29) return 0;
+    const int64_t add = (int64_t)q->k * ((int64_t)1 << sh);
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
+    K->b[t] = q->b[t];
+    K->f[t][0] = q->ms[2 * t], K->f[t][1] = (int32_t)add, K->f[t][2] = sh + 1, K->f[t][3] = 0;
+    for (int32_t i = 0; i < 3; ++i) {
+      const int8_t *w = wk[t] + 3 * i;
+      uint32_t *d = K->w + 8 * i + 4 * (t >> 1) + (t & 1);
+      d[0] = ((uint32_t)(int32_t)w[0] & 0xFFFFu) | (uint32_t)(int32_t)w[1] << 16;
+      d[2] = ((uint32_t)(int32_t)w[1] & 0xFFFFu) | (uint32_t)(int32_t)w[2] << 16;
+    }
+  }
+  K->ys = ys, K->pad_[0] = K->pad_[1] = K->pad_[2] = 0;
+  return 1;
+}
+
+/* one kernel row (pointer P, weights at WO) of channels 2h, 2h + 1 (PO: their byte offset in a
+ * block); accumulators r4, r5 (out0), r6, r7 (out1) */
+#define MCT__P3ROW(P, PO, PO2, WO, WO2)                                                       \
+  "ldrd r8, r9, [" P ", #" #PO "]\n\t"                                                        \
+  "ldrd r10, r11, [r3, #" #WO "]\n\t"                                                         \
+  "smlatb r6, r8, r10, r6\n\t"                                                                \
+  "smlad r4, r8, r10, r4\n\t"                                                                 \
+  "smlatb r7, r9, r11, r7\n\t"                                                                \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r8, r9, [" P ", #" #PO2 "]\n\t"                                                       \
+  "ldrd r10, r11, [r3, #" #WO2 "]\n\t"                                                        \
+  "smlabt r4, r8, r10, r4\n\t"                                                                \
+  "smlad r6, r8, r10, r6\n\t"                                                                 \
+  "smlabt r5, r9, r11, r5\n\t"                                                                \
+  "smlad r7, r9, r11, r7\n\t"
+/* channel c's two outputs A (out0), B (out1) requantized (constants at OFF, shr at SOFF) */
+#define MCT__P3REQ(A, B, OFF, SOFF)                                                           \
+  "ldrd r8, r9, [r3, #" #OFF "]\n\t"                                                          \
+  "ldr r10, [r3, #" #SOFF "]\n\t"                                                             \
+  "smmla " A ", " A ", r8, r9\n\t"                                                            \
+  "smmla " B ", " B ", r8, r9\n\t"                                                            \
+  "asr " A ", " A ", r10\n\t"                                                                 \
+  "asr " B ", " B ", r10\n\t"                                                                 \
+  "ssat " A ", #8, " A "\n\t"                                                                 \
+  "ssat " B ", #8, " B "\n\t"
+/* channels 2h, 2h + 1 of both outputs: accumulators from the biases (out1's by its first
+ * SMLATB, which reads the bias before SMLAD overwrites it), three rows, requantization, the
+ * four bytes to y (r12) and y + ys (lr) */
+#define MCT__P3HALF(BO, PO, PO2, W0, W02, W1, W12, W2, W22, C0, S0, C1, S1, Y0, Y1)          \
+  "ldrd r4, r5, [r3, #" #BO "]\n\t"                                                           \
+  "ldrd r8, r9, [r0, #" #PO "]\n\t"                                                           \
+  "ldrd r10, r11, [r3, #" #W0 "]\n\t"                                                         \
+  "smlatb r6, r8, r10, r4\n\t"                                                                \
+  "smlad r4, r8, r10, r4\n\t"                                                                 \
+  "smlatb r7, r9, r11, r5\n\t"                                                                \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r8, r9, [r0, #" #PO2 "]\n\t"                                                          \
+  "ldrd r10, r11, [r3, #" #W02 "]\n\t"                                                        \
+  "smlabt r4, r8, r10, r4\n\t"                                                                \
+  "smlad r6, r8, r10, r6\n\t"                                                                 \
+  "smlabt r5, r9, r11, r5\n\t"                                                                \
+  "smlad r7, r9, r11, r7\n\t"                                                                 \
+  MCT__P3ROW("r1", PO, PO2, W1, W12) MCT__P3ROW("r2", PO, PO2, W2, W22)                       \
+  MCT__P3REQ("r4", "r6", C0, S0) MCT__P3REQ("r5", "r7", C1, S1)                               \
+  "strb r4, [r12, #" #Y0 "]\n\t"                                                              \
+  "strb r5, [r12, #" #Y1 "]\n\t"                                                              \
+  "strb r6, [lr, #" #Y0 "]\n\t"                                                               \
+  "strb r7, [lr, #" #Y1 "]\n\t"
+
+/* Output pairs of one row: ring rows p0, p1, p2 (block of the pair's first column), y up to
+ * yend (exclusive, 2 ys a pair, at least one pair). Registers: rows r0-r2, K r3, sums r4-r7,
+ * inputs r8, r9, weights r10, r11, y r12, y + ys lr; yend on the stack. */
+__attribute__((naked, noinline)) static void mct__dw4p_3x3(const int8_t *p0, const int8_t *p1,
+                                                           const int8_t *p2,
+                                                           const mct__dw4p *K, int8_t *y,
+                                                           int8_t *yend) {
+  (void)p0, (void)p1, (void)p2, (void)K, (void)y, (void)yend;
+  __asm__ volatile(
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "ldr r12, [sp, #36]\n"
+      "1:\n\t"
+      "ldr lr, [r3, #80]\n\t"
+      "add lr, r12\n\t"
+      MCT__P3HALF(0, 0, 16, 96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)
+      MCT__P3HALF(8, 8, 24, 112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)
+      "ldr r8, [r3, #80]\n\t"
+      "adds r0, #16\n\t"
+      "adds r1, #16\n\t"
+      "adds r2, #16\n\t"
+      "add r12, lr, r8\n\t"
+      "ldr r8, [sp, #40]\n\t"
+      "cmp r12, r8\n\t"
+      "bne 1b\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
@@ -562,14 +682,25 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
             : [xe] "r"(ve), [xo] "r"(vo), "m"(*(const uint32_t(*)[2])pw));                    \
   } while (0)
 
+/* Pixel j's int16 of channel t in a pair-layout ring row (see mct__dw4p_3x3). */
+static inline int16_t *mct__pl_at(uint32_t *row, int32_t j, int32_t t) {
+  return (int16_t *)row + (size_t)(j >> 1) * 8 + (j & 1) + 2 * t;
+}
+
+/* The four expanded channels of npix pixels; pl = 0: two words a pixel at out (widened ring),
+ * pl = 1: into the pair-layout row out from padded column j0 on. */
 static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, int32_t npix,
                                                                const int32_t G,
                                                                const mct__pw4 *pw,
-                                                               const int mode, uint32_t *out) {
+                                                               const int mode, const int pl,
+                                                               uint32_t *out, int32_t j0) {
   const mct__dw4q *q = &pw->q;
   const int32_t lo = q->lo, hi = q->hi;
+  int16_t *o16 = pl ? mct__pl_at(out, j0, 0) : (int16_t *)0;
+  int32_t st = j0 & 1 ? 7 : 1; /* int16 steps to the next pixel: 1, then 7, ... */
+  if (!pl) out += 2 * (size_t)j0;
   const uint32_t *const oend = out + 2 * (size_t)(npix > 0 ? npix : 0);
-  for (; out != oend; x += 4 * G, out += 2) {
+  for (int32_t p = 0; pl ? p < npix : out != oend; x += 4 * G, ++p) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = pw->wq;
 #pragma GCC unroll 16
@@ -586,52 +717,73 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
     const int32_t v1 = mct__dw4_rq(a1, q, 1, k, mode, lo, hi);
     const int32_t v2 = mct__dw4_rq(a2, q, 2, k, mode, lo, hi);
     const int32_t v3 = mct__dw4_rq(a3, q, 3, k, mode, lo, hi);
-    out[0] = mct__pk16(v0, v2); /* widened, as the ring holds it */
-    out[1] = mct__pk16(v1, v3);
+    if (pl) {
+      o16[0] = (int16_t)v0, o16[2] = (int16_t)v1, o16[4] = (int16_t)v2, o16[6] = (int16_t)v3;
+      o16 += st, st ^= 6;
+    } else {
+      out[0] = mct__pk16(v0, v2); /* widened, as the ring holds it */
+      out[1] = mct__pk16(v1, v3);
+      out += 2;
+    }
   }
 }
 
 #define MCT__PW4(G)                                                                           \
-  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out) {\
-    mct__pw4_run(x, npix, G, pw, 0, out);                                                     \
+  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out,  \
+                           int32_t j0, int pl) {                                              \
+    if (pl)                                                                                   \
+      mct__pw4_run(x, npix, G, pw, 0, 1, out, j0);                                            \
+    else                                                                                      \
+      mct__pw4_run(x, npix, G, pw, 0, 0, out, j0);                                            \
   }
 MCT__NOSCHED MCT__PW4(2)
 MCT__NOSCHED MCT__PW4(4)
 MCT__NOSCHED MCT__PW4(6)
 MCT__NOSCHED static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                         uint32_t *out) {
-  mct__pw4_run(x, npix, G, pw, 0, out);
+                         uint32_t *out, int32_t j0, int pl) {
+  if (pl)
+    mct__pw4_run(x, npix, G, pw, 0, 1, out, j0);
+  else
+    mct__pw4_run(x, npix, G, pw, 0, 0, out, j0);
 }
 MCT__NOSCHED static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                           uint32_t *out) {
-  mct__pw4_run(x, npix, G, pw, 1, out);
+                           uint32_t *out, int32_t j0, int pl) {
+  if (pl)
+    mct__pw4_run(x, npix, G, pw, 1, 1, out, j0);
+  else
+    mct__pw4_run(x, npix, G, pw, 1, 0, out, j0);
 }
 
-/* Four expanded channels of npix pixels (x: C channels each) into out (four bytes a pixel). */
+/* Four expanded channels of npix pixels (x: C channels each) into the ring row out from
+ * padded column j0 on (pl: pair layout, else two words a pixel). */
 __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
-                            const mct__pw4 *pw, uint32_t *out) {
+                            const mct__pw4 *pw, uint32_t *out, int32_t j0, int pl) {
   const int32_t G = C / 4;
   if (pw->mode != 2) {
     if (pw->mode == 1)
-      mct__pw4_clamp(x, npix, G, pw, out);
+      mct__pw4_clamp(x, npix, G, pw, out, j0, pl);
     else if (G == 2)
-      mct__pw4_2(x, npix, pw, out);
+      mct__pw4_2(x, npix, pw, out, j0, pl);
     else if (G == 4)
-      mct__pw4_4(x, npix, pw, out);
+      mct__pw4_4(x, npix, pw, out, j0, pl);
     else if (G == 6)
-      mct__pw4_6(x, npix, pw, out);
+      mct__pw4_6(x, npix, pw, out, j0, pl);
     else
-      mct__pw4_any(x, npix, G, pw, out);
+      mct__pw4_any(x, npix, G, pw, out, j0, pl);
     for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
       if (pw->q.cmask >> t & 1)
         for (int32_t p = 0; p < npix; ++p) {
-          uint32_t *o = out + 2 * p + (t & 1);
+          if (pl) {
+            *mct__pl_at(out, j0 + p, t) = (int16_t)pw->q.cval[t];
+            continue;
+          }
+          uint32_t *o = out + 2 * (j0 + p) + (t & 1);
           *o = t >> 1 ? (*o & 0xFFFFu) | (uint32_t)pw->q.cval[t] << 16
                       : (*o & 0xFFFF0000u) | ((uint32_t)pw->q.cval[t] & 0xFFFFu);
         }
     return;
   }
-  for (int32_t p = 0; p < npix; ++p, x += C, out += 2) {
+  for (int32_t p = 0; p < npix; ++p, x += C) {
     int32_t a[4] = {0, 0, 0, 0};
     const uint32_t *w = pw->wq;
     for (int32_t g = 0; g < G; ++g, w += 8) {
@@ -642,8 +794,13 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
     }
     int32_t v[4];
     for (int32_t t = 0; t < 4; ++t) v[t] = mct__arm_out(r1, &pw->q.c[t], a[t] - pw->q.corr[t]);
-    out[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
-    out[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
+    if (pl) {
+      for (int32_t t = 0; t < 4; ++t) *mct__pl_at(out, j0 + p, t) = (int16_t)v[t];
+      continue;
+    }
+    uint32_t *o = out + 2 * (j0 + p);
+    o[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
+    o[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
   }
 }
 
@@ -664,24 +821,55 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
     for (int32_t t = 0; t < 4; ++t) wsum[t] += rowsum[4 * i + t];
   mct__dw4q q;
   const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
-  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs; border x_zero */
-  const uint32_t zz = mct__zz(r->x_zero);
-  for (int32_t k = 0; k < 2 * (kh + 1) * Wp; ++k) ring[k] = zz;
-  const size_t RW = (size_t)2 * Wp; /* words of a ring row */
-  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
-  const size_t step = (size_t)8 * g->stride_w, RYS = (size_t)Wo * ys;
+  const size_t RYS = (size_t)Wo * ys;
   const int fast33 = mode == 0 && kh == 3 && kw == 3 && g->stride_w <= 2 ? g->stride_w : 0;
+  /* 3x3 stride 1: the ring in pair layout (mct__dw4p_3x3) when it fits (one column more
+   * than the padded row: an odd row's last pair reads it) and the constants allow */
+  const int32_t NB = (Wp + 1) / 2;
+  mct__dw4p K;
+  const int pl = fast33 == 1 && Wo == Wp - 2 && Wo >= 1 &&
+                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, (int32_t)ys, &K);
+  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
+   * border x_zero */
+  const uint32_t zz = mct__zz(r->x_zero);
+  const size_t RW = pl ? (size_t)4 * NB : (size_t)2 * Wp; /* words of a ring row */
+  for (size_t k = 0; k < (size_t)(kh + 1) * RW; ++k) ring[k] = zz;
+  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
+  const size_t step = (size_t)8 * g->stride_w;
   int32_t done = 0;
   for (int32_t ro = 0; ro < Ho; ++ro) {
     const int32_t top = ro * sh - ph;
     int32_t need = top + kh;
     if (need > H) need = H;
     for (; done < need; ++done) {
-      uint32_t *d = ring + (size_t)(done % kh) * RW + 2 * pw_;
+      uint32_t *d = ring + (size_t)(done % kh) * RW;
       if (pw) {
-        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d);
+        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d, pw_, pl);
+      } else if (pl) {
+        const int8_t *s = x + (size_t)done * W * xs;
+        int32_t w = 0, j = pw_;
+        if (j & 1) { /* a first pixel in the upper halves */
+          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+          int16_t *h = mct__pl_at(d, j, 0);
+          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+          ++w, ++j, s += xs;
+        }
+        uint32_t *b = d + (size_t)(j >> 1) * 4;
+        for (; w + 2 <= W; w += 2, s += 2 * xs, b += 4) { /* two pixels, one block */
+          const uint32_t v0 = mct__ld32(s), v1 = mct__ld32(s + xs);
+          const uint32_t e0 = __sxtb16(v0), o0 = mct__sxtb16_hi(v0);
+          const uint32_t e1 = __sxtb16(v1), o1 = mct__sxtb16_hi(v1);
+          b[0] = (e0 & 0xFFFFu) | e1 << 16, b[1] = (o0 & 0xFFFFu) | o1 << 16;
+          b[2] = (e1 & 0xFFFF0000u) | e0 >> 16, b[3] = (o1 & 0xFFFF0000u) | o0 >> 16;
+        }
+        if (w < W) { /* a last pixel in the lower halves */
+          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+          int16_t *h = (int16_t *)b;
+          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+        }
       } else {
         const int8_t *s = x + (size_t)done * W * xs;
+        d += 2 * pw_;
         for (int32_t w = 0; w < W; ++w, s += xs, d += 2) {
           const uint32_t v = mct__ld32(s);
           d[0] = __sxtb16(v), d[1] = mct__sxtb16_hi(v);
@@ -694,7 +882,18 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * RW);
     }
     int8_t *yr = y + (size_t)ro * RYS;
-    if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
+    if (pl) {
+      const int32_t np = Wo / 2;
+      if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], &K, yr, yr + (size_t)np * 2 * ys);
+      if (Wo & 1) { /* the last output alone: its pair into a scratch word */
+        int8_t t8[8];
+        K.ys = 4;
+        const size_t off = (size_t)16 * np;
+        mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, &K, t8, t8 + 8);
+        K.ys = (int32_t)ys;
+        memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
+      }
+    } else if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
       mct__dw4_run(rows, 3, 3, 0, 8, Wo, wq, &q, 0, yr, ys);
     else if (fast33 == 2)
       mct__dw4_run(rows, 3, 3, 0, 16, Wo, wq, &q, 0, yr, ys);
