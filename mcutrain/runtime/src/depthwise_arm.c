@@ -543,15 +543,23 @@ typedef struct {
   int32_t b[4];     /* 0: accumulator starts (mct__dw4q.b) */
   int32_t f[4][4];  /* 16: channel c's mult, add, shr at 16 + 16 c */
   int32_t ys;       /* 80: bytes between output pixels */
-  int32_t pad_[3];
-  uint32_t w[24];   /* 96: kernel row i, channels 2h, 2h + 1: W01, W01, W12, W12 at 96 + 32 i + 16 h */
+  int8_t *yend;     /* 84: end of the outputs (kernels of more rows) */
+  int32_t pad_[2];
+  /* 96: kernel row i, channels 2h, 2h + 1 (word pairs, c = 2h first): E0, O1, E1, O2, ...,
+   * O_(K-1)/2 at 96 + 8 (K - 1) (2 i + h) + 8 s, E_k = (w_2k, w_2k+1), O_k = (w_2k-1, w_2k) */
+  uint32_t w[2 * 7 * 2 * 6];
 } mct__dw4p;
 typedef char mct__dw4p_layout[(offsetof(mct__dw4p, f) == 16 && offsetof(mct__dw4p, ys) == 80 &&
+                               offsetof(mct__dw4p, yend) == 84 &&
                                offsetof(mct__dw4p, w) == 96) ? 1 : -1];
 
-/* K from the group's constants q (mode 0) and the four channels' 3x3 weights; 0 when some
- * channel's add is out of range (the tap kernels then). */
-static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t ys,
+static inline uint32_t mct__wpair(int32_t lo, int32_t hi) {
+  return ((uint32_t)lo & 0xFFFFu) | (uint32_t)hi << 16;
+}
+
+/* K from the group's constants q (mode 0) and the four channels' KxK weights (K odd, <= 7);
+ * 0 when some channel's add is out of range (the tap kernels then). */
+static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t kn, int32_t ys,
                           mct__dw4p *K) {
   for (int32_t t = 0; t < 4; ++t) {
     const int32_t sh = q->ms[2 * t + 1];
@@ -560,14 +568,14 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
     if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
     K->b[t] = q->b[t];
     K->f[t][0] = q->ms[2 * t], K->f[t][1] = (int32_t)add, K->f[t][2] = sh + 1, K->f[t][3] = 0;
-    for (int32_t i = 0; i < 3; ++i) {
-      const int8_t *w = wk[t] + 3 * i;
-      uint32_t *d = K->w + 8 * i + 4 * (t >> 1) + (t & 1);
-      d[0] = ((uint32_t)(int32_t)w[0] & 0xFFFFu) | (uint32_t)(int32_t)w[1] << 16;
-      d[2] = ((uint32_t)(int32_t)w[1] & 0xFFFFu) | (uint32_t)(int32_t)w[2] << 16;
+    for (int32_t i = 0; i < kn; ++i) {
+      const int8_t *w = wk[t] + kn * i;
+      uint32_t *d = K->w + 2 * (kn - 1) * (2 * i + (t >> 1)) + (t & 1);
+      for (int32_t s = 0; s < kn - 1; ++s) /* E0, O1, E1, ...: pair (w_s, w_s+1) */
+        d[2 * s] = mct__wpair(w[s], w[s + 1]);
     }
   }
-  K->ys = ys, K->pad_[0] = K->pad_[1] = K->pad_[2] = 0;
+  K->ys = ys, K->yend = 0, K->pad_[0] = K->pad_[1] = 0;
   return 1;
 }
 
@@ -646,6 +654,96 @@ __attribute__((naked, noinline)) static void mct__dw4p_3x3(const int8_t *p0, con
       "bne 1b\n\t"
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
+
+/* KxK stride 1 (K = 5, 7) over the pair ring: as mct__dw4p_3x3, with the K row pointers in an
+ * array (r0) plus the pass's byte offset (r1): each row's pointer is loaded and offset once per
+ * half. Kernel row i of half h: pairs P0, P2, ..., P_(K-1) of blocks m .. m + (K-1)/2,
+ *   out0 += SMLAD(P_2k, E_k) (k < (K-1)/2) + SMLABT(P_(K-1), O_(K-1)/2)
+ *   out1 += SMLATB(P0, E0) + SMLAD(P_2k, O_k) (k >= 1).
+ * Registers as the 3x3 kernel but lr: the row pointer, then y + ys; yend in K. */
+#define MCT__DW4P_BIG(NAME, KN)                                                               \
+  __attribute__((naked, noinline)) static void NAME(const int8_t *const *rows, size_t off,    \
+                                                    const mct__dw4p *K, int8_t *y) {          \
+    (void)rows, (void)off, (void)K, (void)y;                                                  \
+    __asm__ volatile(                                                                         \
+        ".macro mct_pr_" #KN " i, h, first\n\t"                                               \
+        "ldr lr, [r0, #4*\\i]\n\t"                                                            \
+        "add lr, r1\n\t"                                                                      \
+        "ldrd r8, r9, [lr, #8*\\h]\n\t"                                                       \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h)]\n\t"                            \
+        ".if \\first\n\t"                                                                     \
+        "smlatb r6, r8, r10, r4\n\t"                                                          \
+        "smlatb r7, r9, r11, r5\n\t"                                                          \
+        ".else\n\t"                                                                           \
+        "smlatb r6, r8, r10, r6\n\t"                                                          \
+        "smlatb r7, r9, r11, r7\n\t"                                                          \
+        ".endif\n\t"                                                                          \
+        "smlad r4, r8, r10, r4\n\t"                                                           \
+        "smlad r5, r9, r11, r5\n\t"                                                           \
+        ".irp k, 1, 2, 3\n\t"                                                                 \
+        ".if \\k <= (" #KN "-1)/2\n\t"                                                        \
+        "ldrd r8, r9, [lr, #8*\\h + 16*\\k]\n\t"                                              \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h) + 8*(2*\\k-1)]\n\t"              \
+        "smlad r6, r8, r10, r6\n\t"                                                           \
+        "smlad r7, r9, r11, r7\n\t"                                                           \
+        ".if \\k < (" #KN "-1)/2\n\t"                                                         \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h) + 8*(2*\\k)]\n\t"                \
+        "smlad r4, r8, r10, r4\n\t"                                                           \
+        "smlad r5, r9, r11, r5\n\t"                                                           \
+        ".else\n\t"                                                                           \
+        "smlabt r4, r8, r10, r4\n\t"                                                          \
+        "smlabt r5, r9, r11, r5\n\t"                                                          \
+        ".endif\n\t"                                                                          \
+        ".endif\n\t"                                                                          \
+        ".endr\n\t"                                                                           \
+        ".endm\n\t"                                                                           \
+        ".macro mct_ph_" #KN " h\n\t"                                                         \
+        "ldrd r4, r5, [r2, #8*\\h]\n\t"                                                       \
+        "mct_pr_" #KN " 0, \\h, 1\n\t"                                                        \
+        ".irp i, 1, 2, 3, 4, 5, 6\n\t"                                                        \
+        ".if \\i < " #KN "\n\t"                                                               \
+        "mct_pr_" #KN " \\i, \\h, 0\n\t"                                                      \
+        ".endif\n\t"                                                                          \
+        ".endr\n\t"                                                                           \
+        "ldrd r8, r9, [r2, #16 + 32*\\h]\n\t"                                                 \
+        "ldr r10, [r2, #24 + 32*\\h]\n\t"                                                     \
+        "smmla r4, r4, r8, r9\n\t"                                                            \
+        "smmla r6, r6, r8, r9\n\t"                                                            \
+        "asr r4, r4, r10\n\t"                                                                 \
+        "asr r6, r6, r10\n\t"                                                                 \
+        "ssat r4, #8, r4\n\t"                                                                 \
+        "ssat r6, #8, r6\n\t"                                                                 \
+        "ldrd r8, r9, [r2, #32 + 32*\\h]\n\t"                                                 \
+        "ldr r10, [r2, #40 + 32*\\h]\n\t"                                                     \
+        "smmla r5, r5, r8, r9\n\t"                                                            \
+        "smmla r7, r7, r8, r9\n\t"                                                            \
+        "asr r5, r5, r10\n\t"                                                                 \
+        "asr r7, r7, r10\n\t"                                                                 \
+        "ssat r5, #8, r5\n\t"                                                                 \
+        "ssat r7, #8, r7\n\t"                                                                 \
+        "ldr lr, [r2, #80]\n\t"                                                               \
+        "strb r4, [r3, #2*\\h]\n\t"                                                           \
+        "strb r5, [r3, #2*\\h+1]\n\t"                                                         \
+        "add lr, r3\n\t"                                                                      \
+        "strb r6, [lr, #2*\\h]\n\t"                                                           \
+        "strb r7, [lr, #2*\\h+1]\n\t"                                                         \
+        ".endm\n\t"                                                                           \
+        "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"                                       \
+        "1:\n\t"                                                                              \
+        "mct_ph_" #KN " 0\n\t"                                                                \
+        "mct_ph_" #KN " 1\n\t"                                                                \
+        "ldr r8, [r2, #80]\n\t"                                                               \
+        "adds r1, #16\n\t"                                                                    \
+        "add r3, r3, r8, lsl #1\n\t"                                                          \
+        "ldr r8, [r2, #84]\n\t"                                                               \
+        "cmp r3, r8\n\t"                                                                      \
+        "bne 1b\n\t"                                                                          \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"                                      \
+        ".purgem mct_ph_" #KN "\n\t"                                                          \
+        ".purgem mct_pr_" #KN "\n\t");                                                        \
+  }
+MCT__DW4P_BIG(mct__dw4p_5x5, 5)
+MCT__DW4P_BIG(mct__dw4p_7x7, 7)
 
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
@@ -827,8 +925,9 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
    * than the padded row: an odd row's last pair reads it) and the constants allow */
   const int32_t NB = (Wp + 1) / 2;
   mct__dw4p K;
-  const int pl = fast33 == 1 && Wo == Wp - 2 && Wo >= 1 &&
-                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, (int32_t)ys, &K);
+  const int pl = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
+                 Wo == Wp - (kw - 1) && Wo >= 1 &&
+                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, &K);
   /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
    * border x_zero */
   const uint32_t zz = mct__zz(r->x_zero);
@@ -884,15 +983,27 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
     int8_t *yr = y + (size_t)ro * RYS;
     if (pl) {
       const int32_t np = Wo / 2;
-      if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], &K, yr, yr + (size_t)np * 2 * ys);
-      if (Wo & 1) { /* the last output alone: its pair into a scratch word */
-        int8_t t8[8];
-        K.ys = 4;
-        const size_t off = (size_t)16 * np;
-        mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, &K, t8, t8 + 8);
-        K.ys = (int32_t)ys;
-        memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
+      int8_t t8[8];
+      if (kh == 3) {
+        if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], &K, yr, yr + (size_t)np * 2 * ys);
+        if (Wo & 1) { /* the last output alone: its pair into a scratch word */
+          K.ys = 4;
+          const size_t off = (size_t)16 * np;
+          mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, &K, t8, t8 + 8);
+          K.ys = (int32_t)ys;
+        }
+      } else {
+        void (*const f)(const int8_t *const *, size_t, const mct__dw4p *, int8_t *) =
+            kh == 5 ? mct__dw4p_5x5 : mct__dw4p_7x7;
+        K.yend = yr + (size_t)np * 2 * ys;
+        if (np) f(rows, 0, &K, yr);
+        if (Wo & 1) {
+          K.ys = 4, K.yend = t8 + 8;
+          f(rows, (size_t)16 * np, &K, t8);
+          K.ys = (int32_t)ys;
+        }
       }
+      if (Wo & 1) memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
     } else if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
       mct__dw4_run(rows, 3, 3, 0, 8, Wo, wq, &q, 0, yr, ys);
     else if (fast33 == 2)
