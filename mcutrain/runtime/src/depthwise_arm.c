@@ -557,6 +557,22 @@ static inline uint32_t mct__wpair(int32_t lo, int32_t hi) {
   return ((uint32_t)lo & 0xFFFFu) | (uint32_t)hi << 16;
 }
 
+/* One channel's kn x kn weights as pairs E0, O1, E1, ... (pair s: (w_s, w_s+1)) of every row,
+ * d: row 0's first word of the channel. */
+static inline __attribute__((always_inline)) void mct__dw4p_wrows(const int8_t *w, const int32_t kn,
+                                                                  uint32_t *d) {
+#pragma GCC unroll 8
+  for (int32_t i = 0; i < kn; ++i, w += kn, d += 4 * (kn - 1)) {
+    int32_t a = w[0];
+#pragma GCC unroll 8
+    for (int32_t s = 0; s < kn - 1; ++s) {
+      const int32_t b = w[s + 1];
+      d[2 * s] = mct__pk16(a, b);
+      a = b;
+    }
+  }
+}
+
 /* K from the group's constants q (mode 0) and the four channels' KxK weights (K odd, <= 7);
  * 0 when some channel's add is out of range (the tap kernels then). */
 static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t kn, int32_t ys,
@@ -568,12 +584,12 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
     if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
     K->b[t] = q->b[t];
     K->f[t][0] = q->ms[2 * t], K->f[t][1] = (int32_t)add, K->f[t][2] = sh + 1, K->f[t][3] = 0;
-    for (int32_t i = 0; i < kn; ++i) {
-      const int8_t *w = wk[t] + kn * i;
-      uint32_t *d = K->w + 2 * (kn - 1) * (2 * i + (t >> 1)) + (t & 1);
-      for (int32_t s = 0; s < kn - 1; ++s) /* E0, O1, E1, ...: pair (w_s, w_s+1) */
-        d[2 * s] = mct__wpair(w[s], w[s + 1]);
-    }
+    if (kn == 3)
+      mct__dw4p_wrows(wk[t], 3, K->w + 4 * (t >> 1) + (t & 1));
+    else if (kn == 5)
+      mct__dw4p_wrows(wk[t], 5, K->w + 8 * (t >> 1) + (t & 1));
+    else
+      mct__dw4p_wrows(wk[t], 7, K->w + 12 * (t >> 1) + (t & 1));
   }
   K->ys = ys, K->yend = 0, K->pad_[0] = K->pad_[1] = 0;
   return 1;
@@ -902,6 +918,19 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
   }
 }
 
+/* The sum of n int8 (n <= 2^8: the int16 pair sums cannot wrap). */
+static inline int32_t mct__bsum(const int8_t *w, int32_t n) {
+  uint32_t e = 0, o = 0;
+  int32_t k = 0, s = 0;
+  for (; k + 4 <= n; k += 4) {
+    const uint32_t v = mct__ld32(w + k);
+    e = __sxtab16(e, v);
+    __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v));
+  }
+  for (; k < n; ++k) s += w[k];
+  return s + (int16_t)e + ((int32_t)e >> 16) + (int16_t)o + ((int32_t)o >> 16);
+}
+
 /* Channels e..e+3 of a depthwise conv g (multiplier 1) through the group ring: the source
  * rows either from HWC x (xs bytes a pixel: copied) or, with pw, the 1x1 of x's pixels (C1
  * channels). y: output (oh, ow) channel e at y[(oh * out_w + ow) * ys]. In place (y == x's
@@ -914,9 +943,7 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   const int32_t Wp = W + 2 * pw_, kk = kh * kw;
   uint32_t wq[2 * MCT__DW4_KK], ring[MCT__DW4_RING];
   int32_t rowsum[4 * MCT__DW4_K], wsum[4] = {0, 0, 0, 0};
-  mct__dw4_widen(wk, kh, kw, wq, rowsum);
-  for (int32_t i = 0; i < kh; ++i)
-    for (int32_t t = 0; t < 4; ++t) wsum[t] += rowsum[4 * i + t];
+  for (int32_t t = 0; t < 4; ++t) wsum[t] = mct__bsum(wk[t], kk);
   mct__dw4q q;
   const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
   const size_t RYS = (size_t)Wo * ys;
@@ -930,9 +957,21 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
                  4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, &K);
   /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
    * border x_zero */
+  if (!pl) mct__dw4_widen(wk, kh, kw, wq, rowsum);
   const uint32_t zz = mct__zz(r->x_zero);
   const size_t RW = pl ? (size_t)4 * NB : (size_t)2 * Wp; /* words of a ring row */
-  for (size_t k = 0; k < (size_t)(kh + 1) * RW; ++k) ring[k] = zz;
+  { /* x_zero in the border columns of every row (the rows' pixels come later) and in padrow */
+    const size_t la = pl ? (size_t)4 * ((pw_ + 1) / 2) : (size_t)2 * pw_;
+    const size_t rb = pl ? (size_t)4 * ((pw_ + W) / 2) : (size_t)2 * (pw_ + W);
+    for (int32_t i = 0; i < kh; ++i) {
+      uint32_t *d = ring + (size_t)i * RW;
+      for (size_t k = 0; k < la; ++k) d[k] = zz;
+      for (size_t k = rb; k < RW; ++k) d[k] = zz;
+    }
+    uint32_t *d = ring + (size_t)kh * RW;
+    for (size_t k = 0; k + 4 <= RW; k += 4) d[k] = d[k + 1] = d[k + 2] = d[k + 3] = zz;
+    for (size_t k = RW & ~(size_t)3; k < RW; ++k) d[k] = zz;
+  }
   const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
   const size_t step = (size_t)8 * g->stride_w;
   int32_t done = 0;
