@@ -597,14 +597,14 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
 
 /* one kernel row (pointer P, weights at WO) of channels 2h, 2h + 1 (PO: their byte offset in a
  * block); accumulators r4, r5 (out0), r6, r7 (out1) */
-#define MCT__P3ROW(P, PO, PO2, WO, WO2)                                                       \
-  "ldrd r8, r9, [" P ", #" #PO "]\n\t"                                                        \
+#define MCT__P3ROW(A0, A2, WO, WO2)                                                           \
+  "ldrd r8, r9, " A0 "\n\t"                                                                   \
   "ldrd r10, r11, [r3, #" #WO "]\n\t"                                                         \
   "smlatb r6, r8, r10, r6\n\t"                                                                \
   "smlad r4, r8, r10, r4\n\t"                                                                 \
   "smlatb r7, r9, r11, r7\n\t"                                                                \
   "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r8, r9, [" P ", #" #PO2 "]\n\t"                                                       \
+  "ldrd r8, r9, " A2 "\n\t"                                                                   \
   "ldrd r10, r11, [r3, #" #WO2 "]\n\t"                                                        \
   "smlabt r4, r8, r10, r4\n\t"                                                                \
   "smlad r6, r8, r10, r6\n\t"                                                                 \
@@ -623,21 +623,22 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
 /* channels 2h, 2h + 1 of both outputs: accumulators from the biases (out1's by its first
  * SMLATB, which reads the bias before SMLAD overwrites it), three rows, requantization, the
  * four bytes to y (r12) and y + ys (lr) */
-#define MCT__P3HALF(BO, PO, PO2, W0, W02, W1, W12, W2, W22, C0, S0, C1, S1, Y0, Y1)          \
+#define MCT__P3HALF(BO, R0A, R0B, R1A, R1B, R2A, R2B, W0, W02, W1, W12, W2, W22, C0, S0, C1,  \
+                    S1, Y0, Y1)                                                               \
   "ldrd r4, r5, [r3, #" #BO "]\n\t"                                                           \
-  "ldrd r8, r9, [r0, #" #PO "]\n\t"                                                           \
+  "ldrd r8, r9, " R0A "\n\t"                                                                  \
   "ldrd r10, r11, [r3, #" #W0 "]\n\t"                                                         \
   "smlatb r6, r8, r10, r4\n\t"                                                                \
   "smlad r4, r8, r10, r4\n\t"                                                                 \
   "smlatb r7, r9, r11, r5\n\t"                                                                \
   "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r8, r9, [r0, #" #PO2 "]\n\t"                                                          \
+  "ldrd r8, r9, " R0B "\n\t"                                                                  \
   "ldrd r10, r11, [r3, #" #W02 "]\n\t"                                                        \
   "smlabt r4, r8, r10, r4\n\t"                                                                \
   "smlad r6, r8, r10, r6\n\t"                                                                 \
   "smlabt r5, r9, r11, r5\n\t"                                                                \
   "smlad r7, r9, r11, r7\n\t"                                                                 \
-  MCT__P3ROW("r1", PO, PO2, W1, W12) MCT__P3ROW("r2", PO, PO2, W2, W22)                       \
+  MCT__P3ROW(R1A, R1B, W1, W12) MCT__P3ROW(R2A, R2B, W2, W22)                                 \
   MCT__P3REQ("r4", "r6", C0, S0) MCT__P3REQ("r5", "r7", C1, S1)                               \
   "strb r4, [r12, #" #Y0 "]\n\t"                                                              \
   "strb r5, [r12, #" #Y1 "]\n\t"                                                              \
@@ -658,12 +659,13 @@ __attribute__((naked, noinline)) static void mct__dw4p_3x3(const int8_t *p0, con
       "1:\n\t"
       "ldr lr, [r3, #80]\n\t"
       "add lr, r12\n\t"
-      MCT__P3HALF(0, 0, 16, 96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)
-      MCT__P3HALF(8, 8, 24, 112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)
+      /* half 0 moves the row pointers on to the next block (post-indexed P0 loads): its
+       * P2 and half 1's pairs then at -8, 0, +8 */
+      MCT__P3HALF(0, "[r0], #16", "[r0]", "[r1], #16", "[r1]", "[r2], #16", "[r2]",
+                  96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)
+      MCT__P3HALF(8, "[r0, #-8]", "[r0, #8]", "[r1, #-8]", "[r1, #8]", "[r2, #-8]", "[r2, #8]",
+                  112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)
       "ldr r8, [r3, #80]\n\t"
-      "adds r0, #16\n\t"
-      "adds r1, #16\n\t"
-      "adds r2, #16\n\t"
       "add r12, lr, r8\n\t"
       "ldr r8, [sp, #40]\n\t"
       "cmp r12, r8\n\t"
