@@ -311,6 +311,13 @@ static inline __attribute__((always_inline)) uint32_t mct__pk16(int32_t lo, int3
   return r;
 }
 
+/* (lo's high half, hi's high half) in one word. */
+static inline __attribute__((always_inline)) uint32_t mct__pk16hi(uint32_t lo, uint32_t hi) {
+  uint32_t r;
+  __asm__("pkhtb %[r], %[b], %[a], asr #16" : [r] "=r"(r) : [a] "r"(lo), [b] "r"(hi));
+  return r;
+}
+
 /* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
  * the input and of the weights by LDRD, both pointers moved on. */
 #define MCT__DW4_TAPW(px, pw, a0, a1, a2, a3)                                                    \
@@ -999,8 +1006,8 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
           const uint32_t v0 = mct__ld32(s), v1 = mct__ld32(s + xs);
           const uint32_t e0 = __sxtb16(v0), o0 = mct__sxtb16_hi(v0);
           const uint32_t e1 = __sxtb16(v1), o1 = mct__sxtb16_hi(v1);
-          b[0] = (e0 & 0xFFFFu) | e1 << 16, b[1] = (o0 & 0xFFFFu) | o1 << 16;
-          b[2] = (e1 & 0xFFFF0000u) | e0 >> 16, b[3] = (o1 & 0xFFFF0000u) | o0 >> 16;
+          b[0] = mct__pk16((int32_t)e0, (int32_t)e1), b[1] = mct__pk16((int32_t)o0, (int32_t)o1);
+          b[2] = mct__pk16hi(e0, e1), b[3] = mct__pk16hi(o0, o1);
         }
         if (w < W) { /* a last pixel in the lower halves */
           const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
@@ -1017,9 +1024,15 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       }
     }
     const int8_t *rows[MCT__DW_MAXK];
+    int32_t slot = top >= 0 ? top % kh : 0; /* ring row of input row top + i */
     for (int32_t i = 0; i < kh; ++i) {
       const int32_t hr = top + i;
-      rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * RW);
+      if (hr < 0 || hr >= H) {
+        rows[i] = padrow;
+      } else {
+        rows[i] = (const int8_t *)(ring + (size_t)slot * RW);
+        slot = slot + 1 == kh ? 0 : slot + 1;
+      }
     }
     int8_t *yr = y + (size_t)ro * RYS;
     if (pl) {
@@ -1216,18 +1229,19 @@ int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const 
 /* ---- streamed expansion + depthwise (stream.c) ------------------------------------------ */
 
 /* Four channels of one output pixel: sum over the valid taps of (v - x_zero) * w, channels
- * e..e+3 at once (SXTB16 splits even/odd channels; SMLABB / SMLATT keep them apart). */
+ * e..e+3 at once (SXTB16 splits even/odd channels; SMLABB / SMLATT keep them apart); the
+ * window's columns inside the image [j0, j1) found once. */
 static inline void mct__stream_px4(const int8_t *const *rows, const int8_t *wt, int32_t kh,
                                    int32_t kw, int32_t left, int32_t W, int32_t E, int32_t e,
                                    uint32_t zz, int32_t a[4]) {
+  const int32_t j0 = left < 0 ? -left : 0, j1 = W - left < kw ? W - left : kw;
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (int32_t i = 0; i < kh; ++i) {
-    if (!rows[i]) continue;
-    for (int32_t j = 0; j < kw; ++j) {
-      const int32_t col = left + j;
-      if (col < 0 || col >= W) continue;
-      const uint32_t v = mct__ld32(rows[i] + (size_t)col * E + e);
-      const uint32_t wv = mct__ld32(wt + (size_t)(i * kw + j) * E + e);
+    if (!rows[i] || j1 <= j0) continue;
+    const int8_t *p = rows[i] + (size_t)(left + j0) * E + e;
+    const int8_t *q = wt + (size_t)(i * kw + j0) * E + e;
+    for (int32_t j = j0; j < j1; ++j, p += E, q += E) {
+      const uint32_t v = mct__ld32(p), wv = mct__ld32(q);
       const int32_t ve = (int32_t)__ssub16(__sxtb16(v), zz);
       const int32_t vo = (int32_t)__ssub16(mct__sxtb16_hi(v), zz);
       const int32_t we = (int32_t)__sxtb16(wv), wo = (int32_t)mct__sxtb16_hi(wv);
@@ -1286,6 +1300,11 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
       for (int32_t t = 0; t < 4; ++t) a[t] -= r->x_zero * wsum[e + t];
     } else {
       mct__stream_px4(rows, wt, kh, kw, left, W, E, e, zz, a);
+      if (tab) { /* the table's bias has x_zero * wsum in it: the same exact sum (QADD) */
+        for (int32_t t = 0; t < 4; ++t)
+          out[e + t] = mct__arm_out_t(tab + e + t, a[t] + r->x_zero * wsum[e + t], yz, lo, hi);
+        continue;
+      }
     }
     for (int32_t t = 0; t < 4; ++t) {
       const mct__arq c = mct__arm_ch(r, e + t);
