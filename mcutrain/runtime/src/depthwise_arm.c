@@ -783,13 +783,14 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   int32_t ws[4];
   for (int32_t t = 0; t < 4; ++t) {
     const int8_t *wr = w1 + (size_t)(e + t) * C;
-    ws[t] = 0;
-    for (int32_t c = 0; c < C; ++c) ws[t] += wr[c];
+    uint32_t se = 0, so = 0; /* int16 pair sums (C <= 64: |half| <= 16 * 128 * 2) */
     for (int32_t g = 0; g < C / 4; ++g) {
-      const uint32_t v = mct__ld32(wr + 4 * g);
-      pw->wq[8 * g + 2 * t] = __sxtb16(v);
-      pw->wq[8 * g + 2 * t + 1] = mct__sxtb16_hi(v);
+      const uint32_t v = mct__ld32(wr + 4 * g), ve = __sxtb16(v), vo = mct__sxtb16_hi(v);
+      pw->wq[8 * g + 2 * t] = ve;
+      pw->wq[8 * g + 2 * t + 1] = vo;
+      se = __sadd16(se, ve), so = __sadd16(so, vo);
     }
+    ws[t] = (int16_t)se + ((int32_t)se >> 16) + (int16_t)so + ((int32_t)so >> 16);
   }
   pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
 }
