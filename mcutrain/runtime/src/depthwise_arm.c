@@ -11,6 +11,10 @@
  *                        LDRDs and four SMLABB / SMLATT, requantization SMMUL, ASR, ADD, SSAT.
  *                        In place, output row r is written only once every input row it
  *                        covers is in the ring (mct__dw4_inplace_ok).
+ *   pair ring            (mct__dw4p_*) 3x3, 5x5, 7x7 stride 1 with the SSAT form: the ring
+ *                        holds pairs of neighbouring pixels of a channel as int16 pairs, so
+ *                        two outputs a pass take SMLAD (two MACs) for most taps; naked
+ *                        assembly, SMMLA / ASR / SSAT requantization where exact.
  *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
  *                        same group kernels straight from the ring (rows outside the image:
  *                        fewer kernel rows, their own weight sums folded), borders clipped
@@ -655,7 +659,7 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
 /* Output pairs of one row: ring rows p0, p1, p2 (block of the pair's first column), y up to
  * yend (exclusive, 2 ys a pair, at least one pair). Registers: rows r0-r2, K r3, sums r4-r7,
  * inputs r8, r9, weights r10, r11, y r12, y + ys lr; yend on the stack. */
-__attribute__((naked, noinline)) static void mct__dw4p_3x3(const int8_t *p0, const int8_t *p1,
+__attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *p0, const int8_t *p1,
                                                            const int8_t *p2,
                                                            const mct__dw4p *K, int8_t *y,
                                                            int8_t *yend) {
@@ -685,9 +689,11 @@ __attribute__((naked, noinline)) static void mct__dw4p_3x3(const int8_t *p0, con
  * half. Kernel row i of half h: pairs P0, P2, ..., P_(K-1) of blocks m .. m + (K-1)/2,
  *   out0 += SMLAD(P_2k, E_k) (k < (K-1)/2) + SMLABT(P_(K-1), O_(K-1)/2)
  *   out1 += SMLATB(P0, E0) + SMLAD(P_2k, O_k) (k >= 1).
- * Registers as the 3x3 kernel but lr: the row pointer, then y + ys; yend in K. */
+ * Registers: the row array r0, the pass's offset r1, K r2, y r3, sums r4-r7, pairs r8, r9,
+ * weights r10, r11, lr the row pointer (then y + ys); yend in K. */
 #define MCT__DW4P_BIG(NAME, KN)                                                               \
-  __attribute__((naked, noinline)) static void NAME(const int8_t *const *rows, size_t off,    \
+  __attribute__((naked, noinline, noipa)) static void NAME(const int8_t *const *rows,         \
+                                                          size_t off,                       \
                                                     const mct__dw4p *K, int8_t *y) {          \
     (void)rows, (void)off, (void)K, (void)y;                                                  \
     __asm__ volatile(                                                                         \
@@ -958,8 +964,8 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
   const size_t RYS = (size_t)Wo * ys;
   const int fast33 = mode == 0 && kh == 3 && kw == 3 && g->stride_w <= 2 ? g->stride_w : 0;
-  /* 3x3 stride 1: the ring in pair layout (mct__dw4p_3x3) when it fits (one column more
-   * than the padded row: an odd row's last pair reads it) and the constants allow */
+  /* 3x3, 5x5, 7x7 stride 1: the ring in pair layout (mct__dw4p_*) when it fits (one column
+   * more than the padded row: an odd row's last pair reads it) and the constants allow */
   const int32_t NB = (Wp + 1) / 2;
   mct__dw4p K;
   const int pl = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
