@@ -957,7 +957,12 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w, sh = g->stride_h;
   const int32_t ph = g->pad_h, pw_ = g->pad_w, Ho = g->out_h, Wo = g->out_w;
   const int32_t Wp = W + 2 * pw_, kk = kh * kw;
-  uint32_t wq[2 * MCT__DW4_KK], ring[MCT__DW4_RING];
+  uint32_t ring[MCT__DW4_RING];
+  union { /* the tap kernels' widened weights or the pair kernels' constants: one of them */
+    uint32_t wq[2 * MCT__DW4_KK];
+    mct__dw4p K;
+  } u;
+  uint32_t *const wq = u.wq;
   int32_t rowsum[4 * MCT__DW4_K], wsum[4] = {0, 0, 0, 0};
   for (int32_t t = 0; t < 4; ++t) wsum[t] = mct__bsum(wk[t], kk);
   mct__dw4q q;
@@ -967,10 +972,10 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   /* 3x3, 5x5, 7x7 stride 1: the ring in pair layout (mct__dw4p_*) when it fits (one column
    * more than the padded row: an odd row's last pair reads it) and the constants allow */
   const int32_t NB = (Wp + 1) / 2;
-  mct__dw4p K;
+  mct__dw4p *const K = &u.K;
   const int pl = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
                  Wo == Wp - (kw - 1) && Wo >= 1 &&
-                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, &K);
+                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, K);
   /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
    * border x_zero */
   if (!pl) mct__dw4_widen(wk, kh, kw, wq, rowsum);
@@ -1046,22 +1051,22 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       const int32_t np = Wo / 2;
       int8_t t8[8];
       if (kh == 3) {
-        if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], &K, yr, yr + (size_t)np * 2 * ys);
+        if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], K, yr, yr + (size_t)np * 2 * ys);
         if (Wo & 1) { /* the last output alone: its pair into a scratch word */
-          K.ys = 4;
+          K->ys = 4;
           const size_t off = (size_t)16 * np;
-          mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, &K, t8, t8 + 8);
-          K.ys = (int32_t)ys;
+          mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, K, t8, t8 + 8);
+          K->ys = (int32_t)ys;
         }
       } else {
         void (*const f)(const int8_t *const *, size_t, const mct__dw4p *, int8_t *) =
             kh == 5 ? mct__dw4p_5x5 : mct__dw4p_7x7;
-        K.yend = yr + (size_t)np * 2 * ys;
-        if (np) f(rows, 0, &K, yr);
+        K->yend = yr + (size_t)np * 2 * ys;
+        if (np) f(rows, 0, K, yr);
         if (Wo & 1) {
-          K.ys = 4, K.yend = t8 + 8;
-          f(rows, (size_t)16 * np, &K, t8);
-          K.ys = (int32_t)ys;
+          K->ys = 4, K->yend = t8 + 8;
+          f(rows, (size_t)16 * np, K, t8);
+          K->ys = (int32_t)ys;
         }
       }
       if (Wo & 1) memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
