@@ -560,6 +560,40 @@ static void gw2_add_cases(void) {
 }
 /* ---- end gw2 ---- */
 
+/* ---- dwp: depthwise_arm.c's pair-ring kernels (3x3, 5x5, 7x7 stride 1, full range) ---- */
+/* Even and odd output widths (the last output alone), a single pair, a single output, rows
+ * at the ring's limit, paddings below (k - 1) / 2, large shifts (sh = 29: the fast form at its
+ * edge or, with y_zero != 0, the tap kernels). In place and with the fused expansion. */
+static void dwp_cases(void) {
+  static const int32_t cfg[][8] = {/* H, W, C (= E), K, pad, Ci, big shifts, slice */
+                                   {9, 14, 8, 5, 2, 8, 0, 0},   {7, 11, 12, 5, 2, 16, 0, 1},
+                                   {6, 9, 4, 5, 0, 4, 0, 0},    {10, 12, 8, 7, 3, 8, 0, 1},
+                                   {9, 13, 4, 7, 3, 12, 0, 0},  {8, 8, 8, 7, 1, 8, 0, 0},
+                                   {5, 2, 8, 3, 1, 8, 0, 0},    {4, 1, 4, 3, 1, 4, 0, 0},
+                                   {6, 7, 8, 3, 1, 8, 1, 0},    {7, 10, 8, 5, 2, 8, 1, 0},
+                                   {5, 40, 4, 5, 2, 4, 0, 0},   {4, 66, 4, 3, 1, 4, 0, 1},
+                                   {6, 28, 8, 7, 3, 8, 0, 0},   {5, 9, 12, 3, 0, 20, 0, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3], Ci = cfg[k][5];
+    mct_conv_geom g = geom(H, Wd, C, C, K, 1, cfg[k][4], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, 1);
+    for (int32_t c = 0; c < C; ++c) /* the requantization's SMMUL form throughout */
+      if (SHIFT[c] > -2) SHIFT[c] = -2 - (int32_t)(rnd() % 9);
+    if (cfg[k][6]) SHIFT[0] = SHIFT[5] = -31, q.y_zero = k & 1 ? 0 : q.y_zero;
+    fill8(X, H * Wd * (C > Ci ? C : Ci)), fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    memcpy(Y, X, (size_t)H * Wd * C);
+    int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, cfg[k][7] ? &ws : 0, BIAS, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, k % 3 != 1);
+    fill8(W2, C * Ci);
+    st = mct_expand_dw_s8(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
+/* ---- end dwp ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -579,6 +613,7 @@ int main(void) {
   dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
+  dwp_cases(); /* dwp (opt-dw) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -11,6 +11,10 @@
  *                        LDRDs and four SMLABB / SMLATT, requantization SMMUL, ASR, ADD, SSAT.
  *                        In place, output row r is written only once every input row it
  *                        covers is in the ring (mct__dw4_inplace_ok).
+ *   pair ring            (mct__dw4p_*) 3x3, 5x5, 7x7 stride 1 with the SSAT form: the ring
+ *                        holds pairs of neighbouring pixels of a channel as int16 pairs, so
+ *                        two outputs a pass take SMLAD (two MACs) for most taps; naked
+ *                        assembly, SMMLA / ASR / SSAT requantization where exact.
  *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
  *                        same group kernels straight from the ring (rows outside the image:
  *                        fewer kernel rows, their own weight sums folded), borders clipped
@@ -311,6 +315,13 @@ static inline __attribute__((always_inline)) uint32_t mct__pk16(int32_t lo, int3
   return r;
 }
 
+/* (lo's high half, hi's high half) in one word. */
+static inline __attribute__((always_inline)) uint32_t mct__pk16hi(uint32_t lo, uint32_t hi) {
+  uint32_t r;
+  __asm__("pkhtb %[r], %[b], %[a], asr #16" : [r] "=r"(r) : [a] "r"(lo), [b] "r"(hi));
+  return r;
+}
+
 /* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
  * the input and of the weights by LDRD, both pointers moved on. */
 #define MCT__DW4_TAPW(px, pw, a0, a1, a2, a3)                                                    \
@@ -527,6 +538,244 @@ static void mct__dw4_widen_t(const int8_t *wt, int32_t E, int32_t kh, int32_t kw
   }
 }
 
+/* ---- 3x3 stride 1 over a ring of pixel pairs (mct__dw4p_3x3) ------------------------------
+ * The ring in pair layout: a row is blocks of 16 bytes, block m holding padded columns 2m and
+ * 2m + 1 of channel c as the int16 pair (x_c[2m], x_c[2m + 1]) in its word c. Two outputs
+ * (columns 2m and 2m + 1) of a channel and kernel row then meet the pairs P0 = (x0, x1),
+ * P2 = (x2, x3) of blocks m, m + 1 and the weight pairs W01 = (w0, w1), W12 = (w1, w2):
+ *   out0 += x0 w0 + x1 w1 + x2 w2 = SMLAD(P0, W01) + SMLABT(P2, W12)
+ *   out1 += x1 w0 + x2 w1 + x3 w2 = SMLATB(P0, W01) + SMLAD(P2, W12)
+ * (the same int32 sums as the tap kernels, in another order). Requantization as the
+ * pointwise kernels: v = ssat8((SMMLA(acc, mult, add)) >> shr), add = (1 + 2 y_zero) << sh,
+ * shr = sh + 1, equal to ssat8(((acc * mult >> 32 >> sh) + 1 + 2 y_zero) >> 1) when |add| <
+ * 2^30 (SMMLA's sum then cannot wrap, |acc * mult >> 32| <= 2^30; floor((s + add) / 2^shr) =
+ * floor((floor(s / 2^sh) + 1 + 2 y_zero) / 2), nested floors): mct__dw4p_prep checks it. */
+typedef struct {
+  int32_t b[4];     /* 0: accumulator starts (mct__dw4q.b) */
+  int32_t f[4][4];  /* 16: channel c's mult, add, shr at 16 + 16 c */
+  int32_t ys;       /* 80: bytes between output pixels */
+  int8_t *yend;     /* 84: end of the outputs (kernels of more rows) */
+  int32_t pad_[2];
+  /* 96: kernel row i, channels 2h, 2h + 1 (word pairs, c = 2h first): E0, O1, E1, O2, ...,
+   * O_(K-1)/2 at 96 + 8 (K - 1) (2 i + h) + 8 s, E_k = (w_2k, w_2k+1), O_k = (w_2k-1, w_2k) */
+  uint32_t w[2 * 7 * 2 * 6];
+} mct__dw4p;
+typedef char mct__dw4p_layout[(offsetof(mct__dw4p, f) == 16 && offsetof(mct__dw4p, ys) == 80 &&
+                               offsetof(mct__dw4p, yend) == 84 &&
+                               offsetof(mct__dw4p, w) == 96) ? 1 : -1];
+
+static inline uint32_t mct__wpair(int32_t lo, int32_t hi) {
+  return ((uint32_t)lo & 0xFFFFu) | (uint32_t)hi << 16;
+}
+
+/* One channel's kn x kn weights as pairs E0, O1, E1, ... (pair s: (w_s, w_s+1)) of every row,
+ * d: row 0's first word of the channel. */
+static inline __attribute__((always_inline)) void mct__dw4p_wrows(const int8_t *w, const int32_t kn,
+                                                                  uint32_t *d) {
+#pragma GCC unroll 8
+  for (int32_t i = 0; i < kn; ++i, w += kn, d += 4 * (kn - 1)) {
+    int32_t a = w[0];
+#pragma GCC unroll 8
+    for (int32_t s = 0; s < kn - 1; ++s) {
+      const int32_t b = w[s + 1];
+      d[2 * s] = mct__pk16(a, b);
+      a = b;
+    }
+  }
+}
+
+/* K from the group's constants q (mode 0) and the four channels' KxK weights (K odd, <= 7);
+ * 0 when some channel's add is out of range (the tap kernels then). */
+static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t kn, int32_t ys,
+                          mct__dw4p *K) {
+  for (int32_t t = 0; t < 4; ++t) {
+    const int32_t sh = q->ms[2 * t + 1];
+    if (sh < 0 || sh > 29) return 0;
+    const int64_t add = (int64_t)q->k * ((int64_t)1 << sh);
+    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
+    K->b[t] = q->b[t];
+    K->f[t][0] = q->ms[2 * t], K->f[t][1] = (int32_t)add, K->f[t][2] = sh + 1, K->f[t][3] = 0;
+    if (kn == 3)
+      mct__dw4p_wrows(wk[t], 3, K->w + 4 * (t >> 1) + (t & 1));
+    else if (kn == 5)
+      mct__dw4p_wrows(wk[t], 5, K->w + 8 * (t >> 1) + (t & 1));
+    else
+      mct__dw4p_wrows(wk[t], 7, K->w + 12 * (t >> 1) + (t & 1));
+  }
+  K->ys = ys, K->yend = 0, K->pad_[0] = K->pad_[1] = 0;
+  return 1;
+}
+
+/* one kernel row (pointer P, weights at WO) of channels 2h, 2h + 1 (PO: their byte offset in a
+ * block); accumulators r4, r5 (out0), r6, r7 (out1) */
+#define MCT__P3ROW(A0, A2, WO, WO2)                                                           \
+  "ldrd r8, r9, " A0 "\n\t"                                                                   \
+  "ldrd r10, r11, [r3, #" #WO "]\n\t"                                                         \
+  "smlatb r6, r8, r10, r6\n\t"                                                                \
+  "smlad r4, r8, r10, r4\n\t"                                                                 \
+  "smlatb r7, r9, r11, r7\n\t"                                                                \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r8, r9, " A2 "\n\t"                                                                   \
+  "ldrd r10, r11, [r3, #" #WO2 "]\n\t"                                                        \
+  "smlabt r4, r8, r10, r4\n\t"                                                                \
+  "smlad r6, r8, r10, r6\n\t"                                                                 \
+  "smlabt r5, r9, r11, r5\n\t"                                                                \
+  "smlad r7, r9, r11, r7\n\t"
+/* channel c's two outputs A (out0), B (out1) requantized (constants at OFF, shr at SOFF) */
+#define MCT__P3REQ(A, B, OFF, SOFF)                                                           \
+  "ldrd r8, r9, [r3, #" #OFF "]\n\t"                                                          \
+  "ldr r10, [r3, #" #SOFF "]\n\t"                                                             \
+  "smmla " A ", " A ", r8, r9\n\t"                                                            \
+  "smmla " B ", " B ", r8, r9\n\t"                                                            \
+  "asr " A ", " A ", r10\n\t"                                                                 \
+  "asr " B ", " B ", r10\n\t"                                                                 \
+  "ssat " A ", #8, " A "\n\t"                                                                 \
+  "ssat " B ", #8, " B "\n\t"
+/* channels 2h, 2h + 1 of both outputs: accumulators from the biases (out1's by its first
+ * SMLATB, which reads the bias before SMLAD overwrites it), three rows, requantization, the
+ * four bytes to y (r12) and y + ys (lr) */
+#define MCT__P3HALF(BO, R0A, R0B, R1A, R1B, R2A, R2B, W0, W02, W1, W12, W2, W22, C0, S0, C1,  \
+                    S1, Y0, Y1)                                                               \
+  "ldrd r4, r5, [r3, #" #BO "]\n\t"                                                           \
+  "ldrd r8, r9, " R0A "\n\t"                                                                  \
+  "ldrd r10, r11, [r3, #" #W0 "]\n\t"                                                         \
+  "smlatb r6, r8, r10, r4\n\t"                                                                \
+  "smlad r4, r8, r10, r4\n\t"                                                                 \
+  "smlatb r7, r9, r11, r5\n\t"                                                                \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r8, r9, " R0B "\n\t"                                                                  \
+  "ldrd r10, r11, [r3, #" #W02 "]\n\t"                                                        \
+  "smlabt r4, r8, r10, r4\n\t"                                                                \
+  "smlad r6, r8, r10, r6\n\t"                                                                 \
+  "smlabt r5, r9, r11, r5\n\t"                                                                \
+  "smlad r7, r9, r11, r7\n\t"                                                                 \
+  MCT__P3ROW(R1A, R1B, W1, W12) MCT__P3ROW(R2A, R2B, W2, W22)                                 \
+  MCT__P3REQ("r4", "r6", C0, S0) MCT__P3REQ("r5", "r7", C1, S1)                               \
+  "strb r4, [r12, #" #Y0 "]\n\t"                                                              \
+  "strb r5, [r12, #" #Y1 "]\n\t"                                                              \
+  "strb r6, [lr, #" #Y0 "]\n\t"                                                               \
+  "strb r7, [lr, #" #Y1 "]\n\t"
+
+/* Output pairs of one row: ring rows p0, p1, p2 (block of the pair's first column), y up to
+ * yend (exclusive, 2 ys a pair, at least one pair). Registers: rows r0-r2, K r3, sums r4-r7,
+ * inputs r8, r9, weights r10, r11, y r12, y + ys lr; yend on the stack. */
+__attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *p0, const int8_t *p1,
+                                                           const int8_t *p2,
+                                                           const mct__dw4p *K, int8_t *y,
+                                                           int8_t *yend) {
+  (void)p0, (void)p1, (void)p2, (void)K, (void)y, (void)yend;
+  __asm__ volatile(
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "ldr r12, [sp, #36]\n"
+      "1:\n\t"
+      "ldr lr, [r3, #80]\n\t"
+      "add lr, r12\n\t"
+      /* half 0 moves the row pointers on to the next block (post-indexed P0 loads): its
+       * P2 and half 1's pairs then at -8, 0, +8 */
+      MCT__P3HALF(0, "[r0], #16", "[r0]", "[r1], #16", "[r1]", "[r2], #16", "[r2]",
+                  96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)
+      MCT__P3HALF(8, "[r0, #-8]", "[r0, #8]", "[r1, #-8]", "[r1, #8]", "[r2, #-8]", "[r2, #8]",
+                  112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)
+      "ldr r8, [r3, #80]\n\t"
+      "add r12, lr, r8\n\t"
+      "ldr r8, [sp, #40]\n\t"
+      "cmp r12, r8\n\t"
+      "bne 1b\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
+/* KxK stride 1 (K = 5, 7) over the pair ring: as mct__dw4p_3x3, with the K row pointers in an
+ * array (r0) plus the pass's byte offset (r1): each row's pointer is loaded and offset once per
+ * half. Kernel row i of half h: pairs P0, P2, ..., P_(K-1) of blocks m .. m + (K-1)/2,
+ *   out0 += SMLAD(P_2k, E_k) (k < (K-1)/2) + SMLABT(P_(K-1), O_(K-1)/2)
+ *   out1 += SMLATB(P0, E0) + SMLAD(P_2k, O_k) (k >= 1).
+ * Registers: the row array r0, the pass's offset r1, K r2, y r3, sums r4-r7, pairs r8, r9,
+ * weights r10, r11, lr the row pointer (then y + ys); yend in K. */
+#define MCT__DW4P_BIG(NAME, KN)                                                               \
+  __attribute__((naked, noinline, noipa)) static void NAME(const int8_t *const *rows,         \
+                                                          size_t off,                       \
+                                                    const mct__dw4p *K, int8_t *y) {          \
+    (void)rows, (void)off, (void)K, (void)y;                                                  \
+    __asm__ volatile(                                                                         \
+        ".macro mct_pr_" #KN " i, h, first\n\t"                                               \
+        "ldr lr, [r0, #4*\\i]\n\t"                                                            \
+        "add lr, r1\n\t"                                                                      \
+        "ldrd r8, r9, [lr, #8*\\h]\n\t"                                                       \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h)]\n\t"                            \
+        ".if \\first\n\t"                                                                     \
+        "smlatb r6, r8, r10, r4\n\t"                                                          \
+        "smlatb r7, r9, r11, r5\n\t"                                                          \
+        ".else\n\t"                                                                           \
+        "smlatb r6, r8, r10, r6\n\t"                                                          \
+        "smlatb r7, r9, r11, r7\n\t"                                                          \
+        ".endif\n\t"                                                                          \
+        "smlad r4, r8, r10, r4\n\t"                                                           \
+        "smlad r5, r9, r11, r5\n\t"                                                           \
+        ".irp k, 1, 2, 3\n\t"                                                                 \
+        ".if \\k <= (" #KN "-1)/2\n\t"                                                        \
+        "ldrd r8, r9, [lr, #8*\\h + 16*\\k]\n\t"                                              \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h) + 8*(2*\\k-1)]\n\t"              \
+        "smlad r6, r8, r10, r6\n\t"                                                           \
+        "smlad r7, r9, r11, r7\n\t"                                                           \
+        ".if \\k < (" #KN "-1)/2\n\t"                                                         \
+        "ldrd r10, r11, [r2, #96 + 8*(" #KN "-1)*(2*\\i+\\h) + 8*(2*\\k)]\n\t"                \
+        "smlad r4, r8, r10, r4\n\t"                                                           \
+        "smlad r5, r9, r11, r5\n\t"                                                           \
+        ".else\n\t"                                                                           \
+        "smlabt r4, r8, r10, r4\n\t"                                                          \
+        "smlabt r5, r9, r11, r5\n\t"                                                          \
+        ".endif\n\t"                                                                          \
+        ".endif\n\t"                                                                          \
+        ".endr\n\t"                                                                           \
+        ".endm\n\t"                                                                           \
+        ".macro mct_ph_" #KN " h\n\t"                                                         \
+        "ldrd r4, r5, [r2, #8*\\h]\n\t"                                                       \
+        "mct_pr_" #KN " 0, \\h, 1\n\t"                                                        \
+        ".irp i, 1, 2, 3, 4, 5, 6\n\t"                                                        \
+        ".if \\i < " #KN "\n\t"                                                               \
+        "mct_pr_" #KN " \\i, \\h, 0\n\t"                                                      \
+        ".endif\n\t"                                                                          \
+        ".endr\n\t"                                                                           \
+        "ldrd r8, r9, [r2, #16 + 32*\\h]\n\t"                                                 \
+        "ldr r10, [r2, #24 + 32*\\h]\n\t"                                                     \
+        "smmla r4, r4, r8, r9\n\t"                                                            \
+        "smmla r6, r6, r8, r9\n\t"                                                            \
+        "asr r4, r4, r10\n\t"                                                                 \
+        "asr r6, r6, r10\n\t"                                                                 \
+        "ssat r4, #8, r4\n\t"                                                                 \
+        "ssat r6, #8, r6\n\t"                                                                 \
+        "ldrd r8, r9, [r2, #32 + 32*\\h]\n\t"                                                 \
+        "ldr r10, [r2, #40 + 32*\\h]\n\t"                                                     \
+        "smmla r5, r5, r8, r9\n\t"                                                            \
+        "smmla r7, r7, r8, r9\n\t"                                                            \
+        "asr r5, r5, r10\n\t"                                                                 \
+        "asr r7, r7, r10\n\t"                                                                 \
+        "ssat r5, #8, r5\n\t"                                                                 \
+        "ssat r7, #8, r7\n\t"                                                                 \
+        "ldr lr, [r2, #80]\n\t"                                                               \
+        "strb r4, [r3, #2*\\h]\n\t"                                                           \
+        "strb r5, [r3, #2*\\h+1]\n\t"                                                         \
+        "add lr, r3\n\t"                                                                      \
+        "strb r6, [lr, #2*\\h]\n\t"                                                           \
+        "strb r7, [lr, #2*\\h+1]\n\t"                                                         \
+        ".endm\n\t"                                                                           \
+        "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"                                       \
+        "1:\n\t"                                                                              \
+        "mct_ph_" #KN " 0\n\t"                                                                \
+        "mct_ph_" #KN " 1\n\t"                                                                \
+        "ldr r8, [r2, #80]\n\t"                                                               \
+        "adds r1, #16\n\t"                                                                    \
+        "add r3, r3, r8, lsl #1\n\t"                                                          \
+        "ldr r8, [r2, #84]\n\t"                                                               \
+        "cmp r3, r8\n\t"                                                                      \
+        "bne 1b\n\t"                                                                          \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"                                      \
+        ".purgem mct_ph_" #KN "\n\t"                                                          \
+        ".purgem mct_pr_" #KN "\n\t");                                                        \
+  }
+MCT__DW4P_BIG(mct__dw4p_5x5, 5)
+MCT__DW4P_BIG(mct__dw4p_7x7, 7)
+
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
@@ -540,13 +789,14 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   int32_t ws[4];
   for (int32_t t = 0; t < 4; ++t) {
     const int8_t *wr = w1 + (size_t)(e + t) * C;
-    ws[t] = 0;
-    for (int32_t c = 0; c < C; ++c) ws[t] += wr[c];
+    uint32_t se = 0, so = 0; /* int16 pair sums (C <= 64: |half| <= 16 * 128 * 2) */
     for (int32_t g = 0; g < C / 4; ++g) {
-      const uint32_t v = mct__ld32(wr + 4 * g);
-      pw->wq[8 * g + 2 * t] = __sxtb16(v);
-      pw->wq[8 * g + 2 * t + 1] = mct__sxtb16_hi(v);
+      const uint32_t v = mct__ld32(wr + 4 * g), ve = __sxtb16(v), vo = mct__sxtb16_hi(v);
+      pw->wq[8 * g + 2 * t] = ve;
+      pw->wq[8 * g + 2 * t + 1] = vo;
+      se = __sadd16(se, ve), so = __sadd16(so, vo);
     }
+    ws[t] = (int16_t)se + ((int32_t)se >> 16) + (int16_t)so + ((int32_t)so >> 16);
   }
   pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
 }
@@ -562,14 +812,25 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
             : [xe] "r"(ve), [xo] "r"(vo), "m"(*(const uint32_t(*)[2])pw));                    \
   } while (0)
 
+/* Pixel j's int16 of channel t in a pair-layout ring row (see mct__dw4p_3x3). */
+static inline int16_t *mct__pl_at(uint32_t *row, int32_t j, int32_t t) {
+  return (int16_t *)row + (size_t)(j >> 1) * 8 + (j & 1) + 2 * t;
+}
+
+/* The four expanded channels of npix pixels; pl = 0: two words a pixel at out (widened ring),
+ * pl = 1: into the pair-layout row out from padded column j0 on. */
 static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, int32_t npix,
                                                                const int32_t G,
                                                                const mct__pw4 *pw,
-                                                               const int mode, uint32_t *out) {
+                                                               const int mode, const int pl,
+                                                               uint32_t *out, int32_t j0) {
   const mct__dw4q *q = &pw->q;
   const int32_t lo = q->lo, hi = q->hi;
+  int16_t *o16 = pl ? mct__pl_at(out, j0, 0) : (int16_t *)0;
+  int32_t st = j0 & 1 ? 7 : 1; /* int16 steps to the next pixel: 1, then 7, ... */
+  if (!pl) out += 2 * (size_t)j0;
   const uint32_t *const oend = out + 2 * (size_t)(npix > 0 ? npix : 0);
-  for (; out != oend; x += 4 * G, out += 2) {
+  for (int32_t p = 0; pl ? p < npix : out != oend; x += 4 * G, ++p) {
     int32_t a0 = q->b[0], a1 = q->b[1], a2 = q->b[2], a3 = q->b[3];
     const uint32_t *w = pw->wq;
 #pragma GCC unroll 16
@@ -586,52 +847,73 @@ static inline __attribute__((always_inline)) void mct__pw4_run(const int8_t *x, 
     const int32_t v1 = mct__dw4_rq(a1, q, 1, k, mode, lo, hi);
     const int32_t v2 = mct__dw4_rq(a2, q, 2, k, mode, lo, hi);
     const int32_t v3 = mct__dw4_rq(a3, q, 3, k, mode, lo, hi);
-    out[0] = mct__pk16(v0, v2); /* widened, as the ring holds it */
-    out[1] = mct__pk16(v1, v3);
+    if (pl) {
+      o16[0] = (int16_t)v0, o16[2] = (int16_t)v1, o16[4] = (int16_t)v2, o16[6] = (int16_t)v3;
+      o16 += st, st ^= 6;
+    } else {
+      out[0] = mct__pk16(v0, v2); /* widened, as the ring holds it */
+      out[1] = mct__pk16(v1, v3);
+      out += 2;
+    }
   }
 }
 
 #define MCT__PW4(G)                                                                           \
-  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out) {\
-    mct__pw4_run(x, npix, G, pw, 0, out);                                                     \
+  static void mct__pw4_##G(const int8_t *x, int32_t npix, const mct__pw4 *pw, uint32_t *out,  \
+                           int32_t j0, int pl) {                                              \
+    if (pl)                                                                                   \
+      mct__pw4_run(x, npix, G, pw, 0, 1, out, j0);                                            \
+    else                                                                                      \
+      mct__pw4_run(x, npix, G, pw, 0, 0, out, j0);                                            \
   }
 MCT__NOSCHED MCT__PW4(2)
 MCT__NOSCHED MCT__PW4(4)
 MCT__NOSCHED MCT__PW4(6)
 MCT__NOSCHED static void mct__pw4_any(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                         uint32_t *out) {
-  mct__pw4_run(x, npix, G, pw, 0, out);
+                         uint32_t *out, int32_t j0, int pl) {
+  if (pl)
+    mct__pw4_run(x, npix, G, pw, 0, 1, out, j0);
+  else
+    mct__pw4_run(x, npix, G, pw, 0, 0, out, j0);
 }
 MCT__NOSCHED static void mct__pw4_clamp(const int8_t *x, int32_t npix, int32_t G, const mct__pw4 *pw,
-                           uint32_t *out) {
-  mct__pw4_run(x, npix, G, pw, 1, out);
+                           uint32_t *out, int32_t j0, int pl) {
+  if (pl)
+    mct__pw4_run(x, npix, G, pw, 1, 1, out, j0);
+  else
+    mct__pw4_run(x, npix, G, pw, 1, 0, out, j0);
 }
 
-/* Four expanded channels of npix pixels (x: C channels each) into out (four bytes a pixel). */
+/* Four expanded channels of npix pixels (x: C channels each) into the ring row out from
+ * padded column j0 on (pl: pair layout, else two words a pixel). */
 __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, const int8_t *x, int32_t npix, int32_t C,
-                            const mct__pw4 *pw, uint32_t *out) {
+                            const mct__pw4 *pw, uint32_t *out, int32_t j0, int pl) {
   const int32_t G = C / 4;
   if (pw->mode != 2) {
     if (pw->mode == 1)
-      mct__pw4_clamp(x, npix, G, pw, out);
+      mct__pw4_clamp(x, npix, G, pw, out, j0, pl);
     else if (G == 2)
-      mct__pw4_2(x, npix, pw, out);
+      mct__pw4_2(x, npix, pw, out, j0, pl);
     else if (G == 4)
-      mct__pw4_4(x, npix, pw, out);
+      mct__pw4_4(x, npix, pw, out, j0, pl);
     else if (G == 6)
-      mct__pw4_6(x, npix, pw, out);
+      mct__pw4_6(x, npix, pw, out, j0, pl);
     else
-      mct__pw4_any(x, npix, G, pw, out);
+      mct__pw4_any(x, npix, G, pw, out, j0, pl);
     for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
       if (pw->q.cmask >> t & 1)
         for (int32_t p = 0; p < npix; ++p) {
-          uint32_t *o = out + 2 * p + (t & 1);
+          if (pl) {
+            *mct__pl_at(out, j0 + p, t) = (int16_t)pw->q.cval[t];
+            continue;
+          }
+          uint32_t *o = out + 2 * (j0 + p) + (t & 1);
           *o = t >> 1 ? (*o & 0xFFFFu) | (uint32_t)pw->q.cval[t] << 16
                       : (*o & 0xFFFF0000u) | ((uint32_t)pw->q.cval[t] & 0xFFFFu);
         }
     return;
   }
-  for (int32_t p = 0; p < npix; ++p, x += C, out += 2) {
+  for (int32_t p = 0; p < npix; ++p, x += C) {
     int32_t a[4] = {0, 0, 0, 0};
     const uint32_t *w = pw->wq;
     for (int32_t g = 0; g < G; ++g, w += 8) {
@@ -642,9 +924,27 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
     }
     int32_t v[4];
     for (int32_t t = 0; t < 4; ++t) v[t] = mct__arm_out(r1, &pw->q.c[t], a[t] - pw->q.corr[t]);
-    out[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
-    out[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
+    if (pl) {
+      for (int32_t t = 0; t < 4; ++t) *mct__pl_at(out, j0 + p, t) = (int16_t)v[t];
+      continue;
+    }
+    uint32_t *o = out + 2 * (j0 + p);
+    o[0] = ((uint32_t)v[0] & 0xFFFFu) | (uint32_t)v[2] << 16;
+    o[1] = ((uint32_t)v[1] & 0xFFFFu) | (uint32_t)v[3] << 16;
   }
+}
+
+/* The sum of n int8 (n <= 2^8: the int16 pair sums cannot wrap). */
+static inline int32_t mct__bsum(const int8_t *w, int32_t n) {
+  uint32_t e = 0, o = 0;
+  int32_t k = 0, s = 0;
+  for (; k + 4 <= n; k += 4) {
+    const uint32_t v = mct__ld32(w + k);
+    e = __sxtab16(e, v);
+    __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v));
+  }
+  for (; k < n; ++k) s += w[k];
+  return s + (int16_t)e + ((int32_t)e >> 16) + (int16_t)o + ((int32_t)o >> 16);
 }
 
 /* Channels e..e+3 of a depthwise conv g (multiplier 1) through the group ring: the source
@@ -657,31 +957,78 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   const int32_t H = g->in_h, W = g->in_w, kh = g->k_h, kw = g->k_w, sh = g->stride_h;
   const int32_t ph = g->pad_h, pw_ = g->pad_w, Ho = g->out_h, Wo = g->out_w;
   const int32_t Wp = W + 2 * pw_, kk = kh * kw;
-  uint32_t wq[2 * MCT__DW4_KK], ring[MCT__DW4_RING];
+  uint32_t ring[MCT__DW4_RING];
+  union { /* the tap kernels' widened weights or the pair kernels' constants: one of them */
+    uint32_t wq[2 * MCT__DW4_KK];
+    mct__dw4p K;
+  } u;
+  uint32_t *const wq = u.wq;
   int32_t rowsum[4 * MCT__DW4_K], wsum[4] = {0, 0, 0, 0};
-  mct__dw4_widen(wk, kh, kw, wq, rowsum);
-  for (int32_t i = 0; i < kh; ++i)
-    for (int32_t t = 0; t < 4; ++t) wsum[t] += rowsum[4 * i + t];
+  for (int32_t t = 0; t < 4; ++t) wsum[t] = mct__bsum(wk[t], kk);
   mct__dw4q q;
   const int mode = mct__dw4_consts(r, o, wsum, kk, &q);
-  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs; border x_zero */
-  const uint32_t zz = mct__zz(r->x_zero);
-  for (int32_t k = 0; k < 2 * (kh + 1) * Wp; ++k) ring[k] = zz;
-  const size_t RW = (size_t)2 * Wp; /* words of a ring row */
-  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
-  const size_t step = (size_t)8 * g->stride_w, RYS = (size_t)Wo * ys;
+  const size_t RYS = (size_t)Wo * ys;
   const int fast33 = mode == 0 && kh == 3 && kw == 3 && g->stride_w <= 2 ? g->stride_w : 0;
+  /* 3x3, 5x5, 7x7 stride 1: the ring in pair layout (mct__dw4p_*) when it fits (one column
+   * more than the padded row: an odd row's last pair reads it) and the constants allow */
+  const int32_t NB = (Wp + 1) / 2;
+  mct__dw4p *const K = &u.K;
+  const int pl = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
+                 Wo == Wp - (kw - 1) && Wo >= 1 &&
+                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, K);
+  /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
+   * border x_zero */
+  if (!pl) mct__dw4_widen(wk, kh, kw, wq, rowsum);
+  const uint32_t zz = mct__zz(r->x_zero);
+  const size_t RW = pl ? (size_t)4 * NB : (size_t)2 * Wp; /* words of a ring row */
+  { /* x_zero in the border columns of every row (the rows' pixels come later) and in padrow */
+    const size_t la = pl ? (size_t)4 * ((pw_ + 1) / 2) : (size_t)2 * pw_;
+    const size_t rb = pl ? (size_t)4 * ((pw_ + W) / 2) : (size_t)2 * (pw_ + W);
+    for (int32_t i = 0; i < kh; ++i) {
+      uint32_t *d = ring + (size_t)i * RW;
+      for (size_t k = 0; k < la; ++k) d[k] = zz;
+      for (size_t k = rb; k < RW; ++k) d[k] = zz;
+    }
+    uint32_t *d = ring + (size_t)kh * RW;
+    for (size_t k = 0; k + 4 <= RW; k += 4) d[k] = d[k + 1] = d[k + 2] = d[k + 3] = zz;
+    for (size_t k = RW & ~(size_t)3; k < RW; ++k) d[k] = zz;
+  }
+  const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
+  const size_t step = (size_t)8 * g->stride_w;
   int32_t done = 0;
   for (int32_t ro = 0; ro < Ho; ++ro) {
     const int32_t top = ro * sh - ph;
     int32_t need = top + kh;
     if (need > H) need = H;
     for (; done < need; ++done) {
-      uint32_t *d = ring + (size_t)(done % kh) * RW + 2 * pw_;
+      uint32_t *d = ring + (size_t)(done % kh) * RW;
       if (pw) {
-        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d);
+        mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d, pw_, pl);
+      } else if (pl) {
+        const int8_t *s = x + (size_t)done * W * xs;
+        int32_t w = 0, j = pw_;
+        if (j & 1) { /* a first pixel in the upper halves */
+          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+          int16_t *h = mct__pl_at(d, j, 0);
+          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+          ++w, ++j, s += xs;
+        }
+        uint32_t *b = d + (size_t)(j >> 1) * 4;
+        for (; w + 2 <= W; w += 2, s += 2 * xs, b += 4) { /* two pixels, one block */
+          const uint32_t v0 = mct__ld32(s), v1 = mct__ld32(s + xs);
+          const uint32_t e0 = __sxtb16(v0), o0 = mct__sxtb16_hi(v0);
+          const uint32_t e1 = __sxtb16(v1), o1 = mct__sxtb16_hi(v1);
+          b[0] = mct__pk16((int32_t)e0, (int32_t)e1), b[1] = mct__pk16((int32_t)o0, (int32_t)o1);
+          b[2] = mct__pk16hi(e0, e1), b[3] = mct__pk16hi(o0, o1);
+        }
+        if (w < W) { /* a last pixel in the lower halves */
+          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+          int16_t *h = (int16_t *)b;
+          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+        }
       } else {
         const int8_t *s = x + (size_t)done * W * xs;
+        d += 2 * pw_;
         for (int32_t w = 0; w < W; ++w, s += xs, d += 2) {
           const uint32_t v = mct__ld32(s);
           d[0] = __sxtb16(v), d[1] = mct__sxtb16_hi(v);
@@ -689,12 +1036,41 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       }
     }
     const int8_t *rows[MCT__DW_MAXK];
+    int32_t slot = top >= 0 ? top % kh : 0; /* ring row of input row top + i */
     for (int32_t i = 0; i < kh; ++i) {
       const int32_t hr = top + i;
-      rows[i] = hr < 0 || hr >= H ? padrow : (const int8_t *)(ring + (size_t)(hr % kh) * RW);
+      if (hr < 0 || hr >= H) {
+        rows[i] = padrow;
+      } else {
+        rows[i] = (const int8_t *)(ring + (size_t)slot * RW);
+        slot = slot + 1 == kh ? 0 : slot + 1;
+      }
     }
     int8_t *yr = y + (size_t)ro * RYS;
-    if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
+    if (pl) {
+      const int32_t np = Wo / 2;
+      int8_t t8[8];
+      if (kh == 3) {
+        if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], K, yr, yr + (size_t)np * 2 * ys);
+        if (Wo & 1) { /* the last output alone: its pair into a scratch word */
+          K->ys = 4;
+          const size_t off = (size_t)16 * np;
+          mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, K, t8, t8 + 8);
+          K->ys = (int32_t)ys;
+        }
+      } else {
+        void (*const f)(const int8_t *const *, size_t, const mct__dw4p *, int8_t *) =
+            kh == 5 ? mct__dw4p_5x5 : mct__dw4p_7x7;
+        K->yend = yr + (size_t)np * 2 * ys;
+        if (np) f(rows, 0, K, yr);
+        if (Wo & 1) {
+          K->ys = 4, K->yend = t8 + 8;
+          f(rows, (size_t)16 * np, K, t8);
+          K->ys = (int32_t)ys;
+        }
+      }
+      if (Wo & 1) memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
+    } else if (fast33 == 1) /* the common cases inline: weights and constants at fixed stack offsets */
       mct__dw4_run(rows, 3, 3, 0, 8, Wo, wq, &q, 0, yr, ys);
     else if (fast33 == 2)
       mct__dw4_run(rows, 3, 3, 0, 16, Wo, wq, &q, 0, yr, ys);
@@ -865,18 +1241,19 @@ int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const 
 /* ---- streamed expansion + depthwise (stream.c) ------------------------------------------ */
 
 /* Four channels of one output pixel: sum over the valid taps of (v - x_zero) * w, channels
- * e..e+3 at once (SXTB16 splits even/odd channels; SMLABB / SMLATT keep them apart). */
+ * e..e+3 at once (SXTB16 splits even/odd channels; SMLABB / SMLATT keep them apart); the
+ * window's columns inside the image [j0, j1) found once. */
 static inline void mct__stream_px4(const int8_t *const *rows, const int8_t *wt, int32_t kh,
                                    int32_t kw, int32_t left, int32_t W, int32_t E, int32_t e,
                                    uint32_t zz, int32_t a[4]) {
+  const int32_t j0 = left < 0 ? -left : 0, j1 = W - left < kw ? W - left : kw;
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (int32_t i = 0; i < kh; ++i) {
-    if (!rows[i]) continue;
-    for (int32_t j = 0; j < kw; ++j) {
-      const int32_t col = left + j;
-      if (col < 0 || col >= W) continue;
-      const uint32_t v = mct__ld32(rows[i] + (size_t)col * E + e);
-      const uint32_t wv = mct__ld32(wt + (size_t)(i * kw + j) * E + e);
+    if (!rows[i] || j1 <= j0) continue;
+    const int8_t *p = rows[i] + (size_t)(left + j0) * E + e;
+    const int8_t *q = wt + (size_t)(i * kw + j0) * E + e;
+    for (int32_t j = j0; j < j1; ++j, p += E, q += E) {
+      const uint32_t v = mct__ld32(p), wv = mct__ld32(q);
       const int32_t ve = (int32_t)__ssub16(__sxtb16(v), zz);
       const int32_t vo = (int32_t)__ssub16(mct__sxtb16_hi(v), zz);
       const int32_t we = (int32_t)__sxtb16(wv), wo = (int32_t)mct__sxtb16_hi(wv);
@@ -935,6 +1312,11 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
       for (int32_t t = 0; t < 4; ++t) a[t] -= r->x_zero * wsum[e + t];
     } else {
       mct__stream_px4(rows, wt, kh, kw, left, W, E, e, zz, a);
+      if (tab) { /* the table's bias has x_zero * wsum in it: the same exact sum (QADD) */
+        for (int32_t t = 0; t < 4; ++t)
+          out[e + t] = mct__arm_out_t(tab + e + t, a[t] + r->x_zero * wsum[e + t], yz, lo, hi);
+        continue;
+      }
     }
     for (int32_t t = 0; t < 4; ++t) {
       const mct__arq c = mct__arm_ch(r, e + t);
