@@ -560,6 +560,42 @@ static void gw2_add_cases(void) {
 }
 /* ---- end gw2 ---- */
 
+/* ---- grad (opt-grad): weight gradient rows of a 1x1 conv, several at once -------------- */
+static void grad_rows_case(mct_conv_geom *g, int32_t C, int32_t O, int32_t np, int32_t r0,
+                           int32_t nr, int32_t xz) {
+  fill8(X, np * C), fillf(G, np * O, 1), fillf(S, O, 0);
+  for (int32_t o = r0 + 1; o < O; o += 5) /* rows whose gradient is +-0 at every pixel */
+    for (int32_t p = 0; p < np; ++p) G[p * O + o] = p & 1 ? -0.0f : 0.0f;
+  for (int32_t p = 1; p < np; p += 3) /* pixels with no non-zero gradient in the rows */
+    for (int32_t o = 0; o < O; ++o) G[p * O + o] = 0.0f;
+  for (int32_t i = 0; i < nr * C * g->k_h * g->k_w; ++i) GW[i] = -7.0f;
+  int st = mct_conv2d_grad_weight_rows_f32(g, X, C, xz, 0.0125f, G, r0, nr, S, GW);
+  emit(&st, 4), emit(GW, 4 * nr * C * g->k_h * g->k_w);
+}
+static void grad_rows_cases(void) {
+  /* {pixels, C, O, r0, rows, x_zero (300: random)} */
+  static const int32_t cfg[][6] = {
+      {16, 56, 70, 3, 18, 300}, {64, 32, 40, 0, 40, -128}, {16, 64, 80, 16, 64, 127},
+      {300, 10, 30, 5, 25, 300}, {1, 112, 10, 0, 10, 3},  {16, 20, 80, 0, 70, 300},
+      {9, 48, 50, 49, 1, -5},   {16, 7, 100, 36, 64, 300}, {64, 24, 30, 2, 0, 300},
+      {16, 40, 12, 0, 12, 200}, {4, 16, 33, 1, 31, -128}, {49, 29, 17, 0, 17, 300}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    grad_rows_case(&g, C, O, np, cfg[k][3], cfg[k][4], cfg[k][5] == 300 ? rint_(-128, 127) : cfg[k][5]);
+  }
+  for (int32_t C = 1; C <= 31; ++C, ++case_no) { /* every block width and remainder */
+    mct_conv_geom g = geom(1, 7, C, 21, 1, 1, 0, 1);
+    grad_rows_case(&g, C, 21, 7, C & 3, 21 - (C & 3), rint_(-128, 127));
+  }
+  { /* not a 1x1 conv: the per-row kernels */
+    mct_conv_geom g = geom(5, 5, 6, 8, 3, 1, 1, 1);
+    grad_rows_case(&g, 6, 8, 25, 1, 6, 9);
+    ++case_no;
+  }
+}
+/* ---- end opt-grad ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -579,6 +615,7 @@ int main(void) {
   dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
+  grad_rows_cases(); /* opt-grad */
   mct_sh_close(out_fd);
   return 0;
 }
