@@ -594,6 +594,24 @@ static void grad_rows_cases(void) {
     ++case_no;
   }
 }
+/* depthwise input gradient in place, blocks of eight channels by input rows (mct__dw_line):
+ * uncovered input rows and columns (stride 2, no padding), a table too large for tmp (one
+ * input row), kernels 1 to 7 wide: {H, W, C, k, stride, pad} */
+static void grad_dw_cases(void) {
+  static const int32_t cfg[][6] = {{8, 8, 16, 3, 2, 0}, {9, 10, 8, 5, 2, 0}, {1, 9, 8, 3, 2, 1},
+                                   {1, 12, 16, 3, 1, 1}, {6, 6, 24, 1, 1, 0}, {5, 9, 8, 7, 1, 3},
+                                   {7, 7, 8, 7, 2, 0}, {3, 4, 16, 2, 2, 1}, {10, 3, 9, 5, 1, 2}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    fillf(F, H * Wd * C, 1), fillf(S, C, 0);
+    int st = mct_depthwise_grad_input_f32_inplace(&g, F, W1, k & 1 ? &ws : 0, k & 2 ? 0 : S,
+                                                  G);
+    emit(&st, 4), emit(F, 4 * H * Wd * C);
+  }
+}
 /* ---- end opt-grad ---- */
 
 int main(void) {
@@ -616,6 +634,7 @@ int main(void) {
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
   grad_rows_cases(); /* opt-grad */
+  grad_dw_cases();   /* opt-grad */
   mct_sh_close(out_fd);
   return 0;
 }

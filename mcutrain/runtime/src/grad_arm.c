@@ -1641,7 +1641,7 @@ static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float
 
 /* o[t * 8 + 0..4) = float(a[t]), float(b[t]), float(c[t]), float(d[t]) for t < n (n >= 1):
  * four kernels interleaved, each weight one LDRSB and one table LDR, four stored by STM. */
-static void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d,
+static __attribute__((noinline)) void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d,
                        const uint32_t *lut, uint32_t *o, int32_t n) {
   __asm__ volatile(
       "1:\n\t"
@@ -1658,11 +1658,163 @@ static void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const 
       : "r4", "r5", "r6", "r7", "cc", "memory");
 }
 
+/* One input row of a block of eight channels, all asm: per input pixel its table entry
+ * (gradient and weight byte offsets of its first tap, minus the bytes of its taps), then its
+ * rows (nrows, the same for the whole input row) through the taps unrolled seven times and
+ * entered at the pixel's first tap (BX), the sums stored to dst (cstride bytes apart). The
+ * taps and rows in the order of mct__dw_pix_s1/_s2. Offsets: the asm reads the fields by
+ * position. */
+typedef struct {
+  const int32_t *tab;     /* 0: per input pixel {g offset, w offset, -(taps * tap code bytes)} */
+  float *dst;             /* 4 */
+  const float *grow;      /* 8: the gradients of the row's first output row */
+  const float *wrow;      /* 12: the taps of kernel row i (see mct__dwg_block8) */
+  int32_t nrows, w;       /* 16, 20: output rows, input pixels (>= 1 each) */
+  int32_t gstride, wstride, cstride; /* 24, 28, 32: bytes per output row, kernel row, pixel */
+  const float *zeros;     /* 36 */
+} mct__dwl;
+
+static __attribute__((noinline)) void mct__dw_line_s1(const mct__dwl *P) {
+  register const mct__dwl *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldmia r0, {r1, r2, r3, r4, r5, r7}\n\t"
+      "adr.w r6, 5f\n\t"
+      "adds r6, r6, #1\n\t"
+      "4:\n\t"
+      "ldmia r1!, {r8, r9, r10}\n\t"
+      "add r12, r3, r8\n\tadd lr, r4, r9\n\tadd r10, r10, r6\n\t"
+      "ldr r8, [r0, #36]\n\tvldmia r8, {s0-s7}\n\t"
+      "mov r11, r5\n\t"
+      "3:\n\t"
+      "mov r8, r12\n\tmov r9, lr\n\tbx r10\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "5:\n\t"
+      "ldrd r8, r9, [r0, #24]\n\t"
+      "add r12, r12, r8\n\tadd lr, lr, r9\n\t"
+      "subs r11, r11, #1\n\tbne 3b\n\t"
+      "vstmia r2, {s0-s7}\n\t"
+      "ldr r8, [r0, #32]\n\tadd r2, r2, r8\n\t"
+      "subs r7, r7, #1\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
+  register const mct__dwl *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldmia r0, {r1, r2, r3, r4, r5, r7}\n\t"
+      "adr.w r6, 5f\n\t"
+      "adds r6, r6, #1\n\t"
+      "4:\n\t"
+      "ldmia r1!, {r8, r9, r10}\n\t"
+      "add r12, r3, r8\n\tadd lr, r4, r9\n\tadd r10, r10, r6\n\t"
+      "ldr r8, [r0, #36]\n\tvldmia r8, {s0-s7}\n\t"
+      "mov r11, r5\n\t"
+      "3:\n\t"
+      "mov r8, r12\n\tmov r9, lr\n\tbx r10\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "vldmia r8!, {s8-s15}\n\t"
+      "vldmdb r9!, {s16-s23}\n\t"
+      "sub.w r9, r9, #32\n\t"
+      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
+      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
+      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      "5:\n\t"
+      "ldrd r8, r9, [r0, #24]\n\t"
+      "add r12, r12, r8\n\tadd lr, lr, r9\n\t"
+      "subs r11, r11, #1\n\tbne 3b\n\t"
+      "vstmia r2, {s0-s7}\n\t"
+      "ldr r8, [r0, #32]\n\tadd r2, r2, r8\n\t"
+      "subs r7, r7, #1\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+}
+
+
+#define MCT__DWL_KW 7 /* kernel width of the unrolled taps */
+
 static const float mct__ones[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
 
-/* Channels [c0, c0 + 8) (stride 1 or 2; see above). */
+/* Channels [c0, c0 + 8) (stride 1 or 2; see above). tab: mct__dwl's per input column
+ * table (NULL: the per-pixel loop). */
 static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *const *wk,
-                            const float *s, int32_t c0, float *gb, float *wr) {
+                            const float *s, int32_t c0, float *gb, float *wr,
+                            const int32_t *tab) {
   const int32_t C = g->in_c, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
   const int32_t kh = g->k_h, kw = g->k_w, sh = g->stride_h, sw = g->stride_w;
   const int32_t ph = g->pad_h, pw = g->pad_w;
@@ -1672,11 +1824,28 @@ static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *co
   mct__dw_copy8(buf + c0, C * 4, s, gb, OH * OW);
   mct__dwk k;
   k.grow = OW * 32, k.wrow = -sh * kw * 32;
+  mct__dwl L;
+  L.tab = tab, L.w = W, L.gstride = OW * 32, L.wstride = -sh * kw * 32, L.cstride = C * 4;
+  L.zeros = mct__zeros;
   for (int32_t ih = 0; ih < H; ++ih) {
     /* output rows oh with 0 <= ih + ph - oh * sh < kh */
     const int32_t th = ih + ph;
     int32_t oh0 = th - kh + 1 <= 0 ? 0 : (th - kh + sh) / sh, oh1 = th / sh;
     if (oh1 > OH - 1) oh1 = OH - 1;
+    if (tab) {
+      float *dst = buf + (size_t)ih * W * C + c0;
+      if (oh0 > oh1) {
+        for (int32_t iw = 0; iw < W; ++iw) memcpy(dst + (size_t)iw * C, mct__zeros, 32);
+        continue;
+      }
+      L.dst = dst, L.nrows = oh1 - oh0 + 1;
+      L.grow = gb + oh0 * OW * 8, L.wrow = wr + (th - oh0 * sh) * kw * 8;
+      if (sw == 1)
+        mct__dw_line_s1(&L);
+      else
+        mct__dw_line_s2(&L);
+      continue;
+    }
     for (int32_t iw = 0; iw < W; ++iw) {
       float *dst = buf + (size_t)(ih * W + iw) * C + c0;
       const int32_t tw = iw + pw;
@@ -1697,12 +1866,31 @@ static void mct__dwg_block8(const mct_conv_geom *g, float *buf, const int8_t *co
   }
 }
 
-/* Channels [0, 8 * (C / 8)) by blocks of eight; returns how many. */
+/* Channels [0, 8 * (C / 8)) by blocks of eight; returns how many. tmp (ntmp int32): the
+ * per input column table of mct__dw_line_s1/_s2 when it fits and kw <= MCT__DWL_KW: for
+ * column iw its output columns ow0 .. ow1 (none: zero taps), their first tap j. */
 __attribute__((noinline)) static int32_t mct__dwg_blocks(const mct_conv_geom *g, float *buf,
                                                          const int8_t *w, const mct_wsplit *ws,
-                                                         const float *w_scale, int32_t *next) {
-  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
+                                                         const float *w_scale, int32_t *next,
+                                                         int32_t *tmp, int32_t ntmp) {
+  const int32_t C = g->in_c, kk = g->k_h * g->k_w, W = g->in_w, kw = g->k_w, sw = g->stride_w;
   float gb[MCT__DWB_G], wr[MCT__DWB_TAPS * 8];
+  int32_t *tab = 0;
+  if (kw <= MCT__DWL_KW && 3 * W <= ntmp) {
+    tab = tmp;
+    const int32_t tapb = sw == 1 ? 40 : 44; /* code bytes of one unrolled tap */
+    for (int32_t iw = 0; iw < W; ++iw) {
+      const int32_t tw = iw + g->pad_w;
+      int32_t ow0 = tw - kw + 1 <= 0 ? 0 : (tw - kw + sw) / sw, ow1 = tw / sw;
+      if (ow1 > g->out_w - 1) ow1 = g->out_w - 1;
+      int32_t *t = tab + 3 * iw;
+      if (ow0 > ow1) {
+        t[0] = t[1] = t[2] = 0;
+      } else {
+        t[0] = ow0 * 32, t[1] = (tw - ow0 * sw + 1) * 32, t[2] = -(ow1 - ow0 + 1) * tapb;
+      }
+    }
+  }
   int32_t c = 0;
   for (; c + 8 <= C; c += 8) {
     const int8_t *wk[8];
@@ -1710,7 +1898,7 @@ __attribute__((noinline)) static int32_t mct__dwg_blocks(const mct_conv_geom *g,
       wk[u] = w + (size_t)(c + u) * kk;
       if (ws && *next < ws->n_sel && ws->sel[*next] == c + u) wk[u] = ws->wt + (size_t)((*next)++) * kk;
     }
-    mct__dwg_block8(g, buf, wk, w_scale ? w_scale + c : mct__ones, c, gb, wr);
+    mct__dwg_block8(g, buf, wk, w_scale ? w_scale + c : mct__ones, c, gb, wr, tab);
   }
   return c;
 }
@@ -1727,7 +1915,7 @@ int mct__depthwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
   int32_t next = 0; /* cursor into the ascending ws->sel */
   int32_t c = 0;
   if (nout * 8 <= MCT__DWB_G && kk <= MCT__DWB_TAPS && (g->stride_w == 1 || g->stride_w == 2))
-    c = mct__dwg_blocks(g, buf, w, ws, w_scale, &next);
+    c = mct__dwg_blocks(g, buf, w, ws, w_scale, &next, (int32_t *)(void *)tmp, nout + nin);
   for (; c < C; ++c) {
     const int8_t *wk = w + (size_t)c * kk;
     if (ws && next < ws->n_sel && ws->sel[next] == c) wk = ws->wt + (size_t)(next++) * kk;
