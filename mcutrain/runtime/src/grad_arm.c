@@ -1053,49 +1053,61 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
  * receives the products of the per-row kernel in the same order (pixels ascending, zero G
  * skipped), each one VMLA (product rounded, then added); the scaling by x_scale * w_scale
  * comes last, as there. Generated: mct__gwr<B> for m >= 1 consecutive blocks of B = 1..15
- * channels, the first at x (the pixel's x + its channel) and byte offset off in a row; l holds
- * n >= 1 (G bits, row address) pairs. */
+ * channels, the first at x (the pixel's x + its channel); l holds 2n >= 2 (G bits, tag)
+ * entries, two per pass, the block of a row at tag * L + off (mod 2^32; off advances by the
+ * block's bytes). An odd list is padded with (+0, the first tag), whose +-0 products change
+ * no sum (a sum from +0 is never -0, as above). */
 static void mct__gwr1(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s16, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0}\n\t"
       "vmla.f32 s0, s15, s16\n\t"
       "vstmia r5, {s0}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0}\n\t"
+      "vmla.f32 s0, s15, s16\n\t"
+      "vstmia r9, {s0}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #1\n\tadds %[off], %[off], #4\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s15", "s16", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s15", "s16", "cc", "memory");
 }
 
 static void mct__gwr2(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s1}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t"
       "vstmia r5, {s0-s1}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s1}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t"
+      "vstmia r9, {s0-s1}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #2\n\tadds %[off], %[off], #8\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s15", "s16", "s17", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s15", "s16", "s17", "cc", "memory");
 }
 
 static void mct__gwr3(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1103,20 +1115,25 @@ static void mct__gwr3(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldrsb r4, [%[x], #2]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s18, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s2}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t"
       "vstmia r5, {s0-s2}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s2}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t"
+      "vstmia r9, {s0-s2}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #3\n\tadds %[off], %[off], #12\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s15", "s16", "s17", "s18", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s15", "s16", "s17", "s18", "cc", "memory");
 }
 
 static void mct__gwr4(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1125,20 +1142,25 @@ static void mct__gwr4(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s3}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vstmia r5, {s0-s3}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s3}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vstmia r9, {s0-s3}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #4\n\tadds %[off], %[off], #16\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
 }
 
 static void mct__gwr5(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1148,21 +1170,27 @@ static void mct__gwr5(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldrsb r4, [%[x], #4]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s20, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s4}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t"
       "vstmia r5, {s0-s4}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s4}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t"
+      "vstmia r9, {s0-s4}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #5\n\tadds %[off], %[off], #20\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s15", "s16", "s17", "s18", "s19", "s20", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s15", "s16", "s17", "s18", "s19", "s20", "cc", "memory");
 }
 
 static void mct__gwr6(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1173,21 +1201,27 @@ static void mct__gwr6(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s5}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t"
       "vstmia r5, {s0-s5}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s5}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t"
+      "vstmia r9, {s0-s5}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #6\n\tadds %[off], %[off], #24\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "cc", "memory");
 }
 
 static void mct__gwr7(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1199,21 +1233,27 @@ static void mct__gwr7(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldrsb r4, [%[x], #6]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s22, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s6}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t"
       "vstmia r5, {s0-s6}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s6}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t"
+      "vstmia r9, {s0-s6}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #7\n\tadds %[off], %[off], #28\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "cc", "memory");
 }
 
 static void mct__gwr8(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1226,21 +1266,27 @@ static void mct__gwr8(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s7}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vstmia r5, {s0-s7}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s7}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vstmia r9, {s0-s7}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #8\n\tadds %[off], %[off], #32\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
 static void mct__gwr9(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1254,22 +1300,29 @@ static void mct__gwr9(const int8_t *x, const float *lut, const uint32_t *l, int3
       "ldrsb r4, [%[x], #8]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s24, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s8}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t"
       "vstmia r5, {s0-s8}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s8}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t"
+      "vstmia r9, {s0-s8}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #9\n\tadds %[off], %[off], #36\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "cc", "memory");
 }
 
 static void mct__gwr10(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1284,22 +1337,29 @@ static void mct__gwr10(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s9}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t"
       "vstmia r5, {s0-s9}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s9}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t"
+      "vstmia r9, {s0-s9}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #10\n\tadds %[off], %[off], #40\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "cc", "memory");
 }
 
 static void mct__gwr11(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1315,22 +1375,29 @@ static void mct__gwr11(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldrsb r4, [%[x], #10]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s26, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s10}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t"
       "vstmia r5, {s0-s10}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s10}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t"
+      "vstmia r9, {s0-s10}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #11\n\tadds %[off], %[off], #44\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "cc", "memory");
 }
 
 static void mct__gwr12(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1347,22 +1414,29 @@ static void mct__gwr12(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s26, s27, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s11}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
       "vstmia r5, {s0-s11}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s11}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
+      "vstmia r9, {s0-s11}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #12\n\tadds %[off], %[off], #48\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
 static void mct__gwr13(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1380,23 +1454,31 @@ static void mct__gwr13(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldrsb r4, [%[x], #12]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s28, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s12}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
       "vmla.f32 s12, s15, s28\n\t"
       "vstmia r5, {s0-s12}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s12}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
+      "vmla.f32 s12, s15, s28\n\t"
+      "vstmia r9, {s0-s12}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #13\n\tadds %[off], %[off], #52\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "cc", "memory");
 }
 
 static void mct__gwr14(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1415,23 +1497,31 @@ static void mct__gwr14(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s28, s29, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s13}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
       "vmla.f32 s12, s15, s28\n\t""vmla.f32 s13, s15, s29\n\t"
       "vstmia r5, {s0-s13}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s13}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
+      "vmla.f32 s12, s15, s28\n\t""vmla.f32 s13, s15, s29\n\t"
+      "vstmia r9, {s0-s13}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #14\n\tadds %[off], %[off], #56\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "cc", "memory");
 }
 
 static void mct__gwr15(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
-                      int32_t off, int32_t m) {
+                      uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
@@ -1451,23 +1541,31 @@ static void mct__gwr15(const int8_t *x, const float *lut, const uint32_t *l, int
       "ldrsb r4, [%[x], #14]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s30, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
-      "ldmia r6!, {r4, r5}\n\tvmov s15, r4\n\tadd r5, r5, %[off]\n\t"
+      "ldmia r6!, {r4, r5, r8, r9}\n\t"
+      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
       "vldmia r5, {s0-s14}\n\t"
       "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
       "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
       "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
       "vmla.f32 s12, s15, s28\n\t""vmla.f32 s13, s15, s29\n\t""vmla.f32 s14, s15, s30\n\t"
       "vstmia r5, {s0-s14}\n\t"
+      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
+      "vldmia r9, {s0-s14}\n\t"
+      "vmla.f32 s0, s15, s16\n\t""vmla.f32 s1, s15, s17\n\t""vmla.f32 s2, s15, s18\n\t""vmla.f32 s3, s15, s19\n\t"
+      "vmla.f32 s4, s15, s20\n\t""vmla.f32 s5, s15, s21\n\t""vmla.f32 s6, s15, s22\n\t""vmla.f32 s7, s15, s23\n\t"
+      "vmla.f32 s8, s15, s24\n\t""vmla.f32 s9, s15, s25\n\t""vmla.f32 s10, s15, s26\n\t""vmla.f32 s11, s15, s27\n\t"
+      "vmla.f32 s12, s15, s28\n\t""vmla.f32 s13, s15, s29\n\t""vmla.f32 s14, s15, s30\n\t"
+      "vstmia r9, {s0-s14}\n\t"
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #15\n\tadds %[off], %[off], #60\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
-      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n)
-      : "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "cc", "memory");
+      : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "cc", "memory");
 }
 
-typedef void (*mct__gwr_fn)(const int8_t *, const float *, const uint32_t *, int32_t, int32_t,
-                            int32_t);
+typedef void (*mct__gwr_fn)(const int8_t *, const float *, const uint32_t *, int32_t, uint32_t,
+                            int32_t, int32_t);
 static const mct__gwr_fn mct__gwr_k[16] = {0, mct__gwr1, mct__gwr2, mct__gwr3, mct__gwr4,
                                            mct__gwr5, mct__gwr6, mct__gwr7, mct__gwr8,
                                            mct__gwr9, mct__gwr10, mct__gwr11, mct__gwr12,
@@ -1491,7 +1589,28 @@ static void mct__scale_f32(float *p, int32_t n, float s) {
   for (int32_t i = 0; i < (n & 7); ++i) p[i] *= s;
 }
 
-#define MCT__GWR_MAX 64 /* rows of one call (their list on the stack: 512 bytes) */
+#define MCT__GWR_MAX 64 /* rows of one call (their list on the stack: 520 bytes) */
+
+/* The entries (g[k] bits, address of g[k + 1]) of the k < n with g[k] not +-0, from l on;
+ * returns the end of the list. */
+static uint32_t *mct__gw_list(const uint32_t *g, int32_t n, uint32_t *l) {
+  int32_t n2 = n >> 1;
+  if (n2)
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr r4, [%[g]], #4\n\tlsls r5, r4, #1\n\tit ne\n\tstrdne r4, %[g], [%[l]], #8\n\t"
+        "ldr r4, [%[g]], #4\n\tlsls r5, r4, #1\n\tit ne\n\tstrdne r4, %[g], [%[l]], #8\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [g] "+r"(g), [l] "+r"(l), [n] "+r"(n2)
+        :
+        : "r4", "r5", "cc", "memory");
+  if (n & 1) {
+    const uint32_t u = *g++;
+    if (u << 1) l[0] = u, l[1] = (uint32_t)(uintptr_t)g, l += 2;
+  }
+  return l;
+}
 
 /* mct_conv2d_grad_weight_rows_f32 of a 1x1 conv (stride 1, no padding, groups 1); arguments
  * are checked by conv_grad.c. */
@@ -1506,20 +1625,19 @@ int mct__grad_weight_rows_f32_dsp(const mct_conv_geom *g, const int8_t *xs, int3
   const int32_t nb = (L + 14) / 15, bw = (L + nb - 1) / nb; /* blocks of bw channels */
   const int32_t bm = L / bw, br = L - bm * bw;                /* bm of them, then br */
   const float *lut = mct__i2f + 255 - x_zero; /* lut[x] = x - x_zero */
-  uint32_t lst[2 * MCT__GWR_MAX];
+  uint32_t lst[2 * MCT__GWR_MAX + 2];
   memset(gw, 0, (size_t)n_rows * L * sizeof(float));
   for (int32_t p = 0; p < npix; ++p) {
     const uint32_t *gp = (const uint32_t *)(const void *)(gy + (size_t)p * O + r0);
-    uint32_t *l = lst, a = (uint32_t)(uintptr_t)gw;
-    for (int32_t k = 0; k < n_rows; ++k, a += (uint32_t)L * 4u) {
-      const uint32_t u = gp[k];
-      if (u << 1) l[0] = u, l[1] = a, l += 2;
-    }
-    const int32_t n = (int32_t)(l - lst) / 2;
-    if (!n) continue;
+    uint32_t *l = mct__gw_list(gp, n_rows, lst);
+    if (l == lst) continue;
+    if ((l - lst) & 2) l[0] = 0, l[1] = lst[1], l += 2; /* even: (+0, the first tag) */
+    const int32_t n = (int32_t)(l - lst) / 4;         /* pairs of entries */
+    /* row k (tag gp + k + 1) at gw + k * L floats: tag * L + base */
+    const uint32_t base = (uint32_t)(uintptr_t)gw - ((uint32_t)(uintptr_t)gp + 4u) * (uint32_t)L;
     const int8_t *x = xs + (size_t)p * n_ch;
-    mct__gwr_k[bw](x, lut, lst, n, 0, bm);
-    if (br) mct__gwr_k[br](x + bm * bw, lut, lst, n, bm * bw * 4, 1);
+    mct__gwr_k[bw](x, lut, lst, n, base, bm, L);
+    if (br) mct__gwr_k[br](x + bm * bw, lut, lst, n, base + (uint32_t)(bm * bw * 4), 1, L);
   }
   for (int32_t k = 0; k < n_rows; ++k) mct__scale_f32(gw + (size_t)k * L, L, x_scale * w_scale[r0 + k]);
   return 1;
