@@ -884,6 +884,27 @@ static int mct__ip_few(const float *src, float *x, int32_t np, int32_t C, int32_
   return 1;
 }
 
+/* d[i] *= s[i] for i < n: eight at a time (VLDM, VMULs, VSTM), then one by one. */
+static void mct__mul_f32(float *d, const float *s, int32_t n) {
+  int32_t n8 = n >> 3;
+  if (n8)
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[d], {s0-s7}\n\t"
+        "vldmia %[s]!, {s8-s15}\n\t"
+        "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+        "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\tvmul.f32 s5, s5, s13\n\t"
+        "vmul.f32 s6, s6, s14\n\tvmul.f32 s7, s7, s15\n\t"
+        "vstmia %[d]!, {s0-s7}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [d] "+r"(d), [s] "+r"(s), [n] "+r"(n8)
+        :
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+          "s14", "s15", "cc", "memory");
+  for (int32_t i = 0; i < (n & 7); ++i) d[i] *= s[i];
+}
+
 /* G is first scaled in place (G * s_w[o], the portable kernel's gv: a zero G gives +-0, whose
  * products change no sum, as skipping it does). Then blocks of pixels: a block whose gx rows
  * lie wholly outside every gradient still to be read (its own included) is computed straight
@@ -900,10 +921,7 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
     return MCT_ARM_PASS;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   if (w_scale)
-    for (int32_t p = 0; p < npix; ++p) {
-      float *gp = buf + (size_t)p * O;
-      for (int32_t o = 0; o < O; ++o) gp[o] *= w_scale[o];
-    }
+    for (int32_t p = 0; p < npix; ++p) mct__mul_f32(buf + (size_t)p * O, w_scale, O);
   float cp[MCT__IP_COPY];
   float *const cbuf = O <= MCT__IP_COPY ? cp : tmp;
   const int32_t ncap = O <= MCT__IP_COPY ? MCT__IP_COPY / O : 1;
