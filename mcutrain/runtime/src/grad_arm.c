@@ -31,520 +31,539 @@
  * s12..s31, then per pixel: its four partial sums and K gradients loaded (VLDM), K x 4 VMLAs,
  * the sums stored back (VSTM). g rows gstride bytes apart, a rows astride bytes apart. The
  * loop does two pixels per pass (an odd first one alone); the "c" kernels read consecutive
- * gradient rows (gstride K * 4) with writeback. */
-static void mct__gs1(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
-  }
+ * gradient rows (gstride K * 4) with writeback. All in asm, the tiles of four columns c = 0,
+ * 4, ... < n4 included: the weight rows' pointers advance in r4.. (arguments in mct__gsa). */
+typedef struct {
+  const float *g; /* 0: the first pixel's K gradients */
+  int32_t np;     /* 4: pixels (>= 1) */
+  float *end;     /* 8: x + n4 */
+  int32_t gs, as; /* 12, 16: bytes between gradient rows, between rows of x */
+  float *x;       /* 20 */
+  const int8_t *const *rows; /* 24: the K weight rows (their columns 0, 1, ...) */
+} mct__gsa;
+
+static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldr r4, [r9]\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
 
-static void mct__gs2(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s5}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s5}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s5}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r5}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
 }
 
-static void mct__gs3(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s6}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s6}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s6}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r6}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
-static void mct__gs4(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
-        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s7}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s7}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s7}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r7}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s24, s25, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s26, s27, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-static void mct__gs5(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
-        "ldr r6, [%[rows], #16]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s28, s29, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s30, s31, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
-        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
-        "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
-        "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s8}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s8}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g], {s4-s8}\n\tadd %[g], %[g], %[gs]\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r8}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s24, s25, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s26, s27, r9, r10\n\t"
+      "ldrsb r9, [r8], #1\n\tldrsb r10, [r8], #1\n\tvmov s28, s29, r9, r10\n\t"
+      "ldrsb r9, [r8], #1\n\tldrsb r10, [r8], #1\n\tvmov s30, s31, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
-static void mct__gs1c(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldr r4, [r9]\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
 
-static void mct__gs2c(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s5}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s5}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s5}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r5}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s5}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s5}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s5}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "cc", "memory");
 }
 
-static void mct__gs3c(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s6}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s6}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s6}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r6}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
-static void mct__gs4c(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
-        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s7}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s7}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s7}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r7}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s24, s25, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s26, s27, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s7}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s7}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s7}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-static void mct__gs5c(const int8_t *const *rows, int32_t n4, const float *g, int32_t gstride,
-                     float *x, int32_t astride, int32_t np) {
-  for (int32_t c = 0; c < n4; c += 4) {
-    const float *gg = g;
-    float *a = x + c;
-    int32_t n = np;
-    __asm__ volatile(
-        "ldr r6, [%[rows], #0]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s12, s13, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s14, s15, r4, r5\n\t"
-        "ldr r6, [%[rows], #4]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s16, s17, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s18, s19, r4, r5\n\t"
-        "ldr r6, [%[rows], #8]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s20, s21, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s22, s23, r4, r5\n\t"
-        "ldr r6, [%[rows], #12]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s24, s25, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s26, s27, r4, r5\n\t"
-        "ldr r6, [%[rows], #16]\n\tadd r6, r6, %[c]\n\t"
-        "ldrsb r4, [r6]\n\tldrsb r5, [r6, #1]\n\tvmov s28, s29, r4, r5\n\t"
-        "ldrsb r4, [r6, #2]\n\tldrsb r5, [r6, #3]\n\tvmov s30, s31, r4, r5\n\t"
-        "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
-        "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
-        "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
-        "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
-        "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
-        "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
-        "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
-        "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
-        "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
-        "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
-        "lsrs %[n], %[n], #1\n\tbcc 2f\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s8}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "cmp %[n], #0\n\tbeq 3f\n\t"
-        "2:\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s8}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "vldmia %[a], {s0-s3}\n\t"
-        "vldmia %[g]!, {s4-s8}\n\t"
-        "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
-        "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
-        "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
-        "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
-        "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
-        "vstmia %[a], {s0-s3}\n\tadd %[a], %[a], %[as]\n\t"
-        "subs %[n], %[n], #1\n\tbne 2b\n\t"
-        "3:"
-        : [g] "+r"(gg), [a] "+r"(a), [n] "+r"(n)
-        : [rows] "r"(rows), [c] "r"(c), [gs] "r"(gstride), [as] "r"(astride)
-        : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
-  }
+static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r9, [r0, #24]\n\t"
+      "ldmia r9, {r4-r8}\n\t"
+      "ldrd r11, r12, [r0, #12]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s12, s13, r9, r10\n\t"
+      "ldrsb r9, [r4], #1\n\tldrsb r10, [r4], #1\n\tvmov s14, s15, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s16, s17, r9, r10\n\t"
+      "ldrsb r9, [r5], #1\n\tldrsb r10, [r5], #1\n\tvmov s18, s19, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s20, s21, r9, r10\n\t"
+      "ldrsb r9, [r6], #1\n\tldrsb r10, [r6], #1\n\tvmov s22, s23, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s24, s25, r9, r10\n\t"
+      "ldrsb r9, [r7], #1\n\tldrsb r10, [r7], #1\n\tvmov s26, s27, r9, r10\n\t"
+      "ldrsb r9, [r8], #1\n\tldrsb r10, [r8], #1\n\tvmov s28, s29, r9, r10\n\t"
+      "ldrsb r9, [r8], #1\n\tldrsb r10, [r8], #1\n\tvmov s30, s31, r9, r10\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s8}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s8}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s8}\n\t"
+      "vmla.f32 s0, s4, s12\n\t""vmla.f32 s1, s4, s13\n\t""vmla.f32 s2, s4, s14\n\t""vmla.f32 s3, s4, s15\n\t"
+      "vmla.f32 s0, s5, s16\n\t""vmla.f32 s1, s5, s17\n\t""vmla.f32 s2, s5, s18\n\t""vmla.f32 s3, s5, s19\n\t"
+      "vmla.f32 s0, s6, s20\n\t""vmla.f32 s1, s6, s21\n\t""vmla.f32 s2, s6, s22\n\t""vmla.f32 s3, s6, s23\n\t"
+      "vmla.f32 s0, s7, s24\n\t""vmla.f32 s1, s7, s25\n\t""vmla.f32 s2, s7, s26\n\t""vmla.f32 s3, s7, s27\n\t"
+      "vmla.f32 s0, s8, s28\n\t""vmla.f32 s1, s8, s29\n\t""vmla.f32 s2, s8, s30\n\t""vmla.f32 s3, s8, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
 
-typedef void (*mct__gs_fn)(const int8_t *const *, int32_t, const float *, int32_t, float *,
-                           int32_t, int32_t);
+typedef void (*mct__gs_fn)(const mct__gsa *);
 static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
 static const mct__gs_fn mct__gs_kc[6] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct__gs4c,
                                          mct__gs5c};
@@ -554,7 +573,9 @@ static const mct__gs_fn mct__gs_kc[6] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct
  * (read with writeback, the "c" kernels). */
 static void mct__gs_cols(const int8_t *const *rows, int32_t C, int32_t n4, int32_t K,
                          const float *g, int32_t gc, float *x, int32_t np) {
-  (gc == K ? mct__gs_kc : mct__gs_k)[K](rows, n4, g, gc * 4, x, C * 4, np);
+  if (n4 <= 0) return;
+  const mct__gsa P = {g, np, x + n4, gc * 4, C * 4, x, rows};
+  (gc == K ? mct__gs_kc : mct__gs_k)[K](&P);
 }
 
 /* One pixel, one weight column: sum_o (g[o] * s_w[o]) * w[o * wstride], zero g skipped. */
