@@ -612,6 +612,25 @@ static void grad_dw_cases(void) {
     emit(&st, 4), emit(F, 4 * H * Wd * C);
   }
 }
+/* 1x1 input gradient in place with wide blocks read straight from the buffer (gradient
+ * groups made consecutive, more than one chunk of pixels): {pixels, C, O, slice, scale} */
+static void grad_ip_cases(void) {
+  static const int32_t cfg[][5] = {{300, 64, 10, 0, 1}, {40, 48, 13, 1, 0}, {200, 40, 44, 0, 1},
+                                   {130, 36, 7, 0, 1},  {64, 96, 16, 1, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(S, O, 0);
+    mct_wsplit ws = slice(C, 5, O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    for (int32_t i = 0; i < np * (C > O ? C : O); ++i) F[i] = -1.5f;
+    fillf(F, np * O, 1);
+    int st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, cfg[k][3] ? &ws : 0,
+                                                  cfg[k][4] ? S : 0, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
 /* ---- end opt-grad ---- */
 
 int main(void) {
@@ -635,6 +654,7 @@ int main(void) {
   pw2_cases(); /* pw2 (opt-pw2) */
   grad_rows_cases(); /* opt-grad */
   grad_dw_cases();   /* opt-grad */
+  grad_ip_cases();   /* opt-grad */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -871,16 +871,48 @@ static void mct__ip_small(const float *gt, float *x, int32_t np, int32_t C, int3
 /* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
  * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
  * frozen channels' (+0) ones. */
+/* d[p * K + k] = s[p * O + k] for p < np (np >= 1), k < K <= 5: one group of gradients made
+ * consecutive (a plain copy). */
+static void mct__group_copy(const float *s, int32_t O, int32_t K, int32_t np, float *d) {
+  if (K == 5) {
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[s], {s0-s4}\n\t"
+        "vstmia %[d]!, {s0-s4}\n\t"
+        "add %[s], %[s], %[os]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [s] "+r"(s), [d] "+r"(d), [n] "+r"(np)
+        : [os] "r"(O * 4)
+        : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
+    return;
+  }
+  for (int32_t p = 0; p < np; ++p)
+    for (int32_t k = 0; k < K; ++k) d[p * K + k] = s[(size_t)p * O + k];
+}
+
+/* gb (ngb floats, or NULL): where each group of five gradients is first made consecutive
+ * (for at most ngb / 5 pixels at a time) when there are enough columns, so the tiles read
+ * them with writeback. */
 static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
-                          const int8_t *w, const mct_wsplit *ws) {
+                          const int8_t *w, const mct_wsplit *ws, float *gb, int32_t ngb) {
   const int32_t n4 = C & ~3;
   memset(x, 0, (size_t)np * C * sizeof(float));
+  const int32_t pc = gb && n4 >= 32 ? ngb / 5 : 0;
   if (n4)
     for (int32_t o = 0; o < O; o += 5) {
       const int32_t K = O - o < 5 ? O - o : 5;
       const int8_t *rows[5];
       for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)(o + k) * C;
-      mct__gs_cols(rows, C, n4, K, g + o, O, x, np);
+      if (!pc) {
+        mct__gs_cols(rows, C, n4, K, g + o, O, x, np);
+        continue;
+      }
+      for (int32_t p0 = 0; p0 < np; p0 += pc) {
+        const int32_t m = np - p0 < pc ? np - p0 : pc;
+        mct__group_copy(g + (size_t)p0 * O + o, O, K, m, gb);
+        mct__gs_cols(rows, C, n4, K, gb, K, x + (size_t)p0 * C, m);
+      }
     }
   for (int32_t p = 0; p < np; ++p) {
     const float *gp = g + (size_t)p * O;
@@ -952,10 +984,11 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
       const int32_t a0 = ad < ac ? ad : ac;
       if (mct__ip_few(buf + (size_t)a0 * O, buf + (size_t)a0 * C, b - a0, C, O, w, ws, cp, tmp)) {
       } else if (ad < ac) {
-        mct__ip_block(buf + (size_t)ad * O, buf + (size_t)ad * C, b - ad, C, O, w, ws);
+        mct__ip_block(buf + (size_t)ad * O, buf + (size_t)ad * C, b - ad, C, O, w, ws, cp,
+                      MCT__IP_COPY);
       } else {
         memcpy(cbuf, buf + (size_t)ac * O, (size_t)(b - ac) * O * sizeof(float));
-        mct__ip_block(cbuf, buf + (size_t)ac * C, b - ac, C, O, w, ws);
+        mct__ip_block(cbuf, buf + (size_t)ac * C, b - ac, C, O, w, ws, 0, 0);
       }
       b = a0;
     }
@@ -967,10 +1000,11 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
       const int32_t b0 = bd > bc ? bd : bc;
       if (mct__ip_few(buf + (size_t)a * O, buf + (size_t)a * C, b0 - a, C, O, w, ws, cp, tmp)) {
       } else if (bd > bc) {
-        mct__ip_block(buf + (size_t)a * O, buf + (size_t)a * C, bd - a, C, O, w, ws);
+        mct__ip_block(buf + (size_t)a * O, buf + (size_t)a * C, bd - a, C, O, w, ws, cp,
+                      MCT__IP_COPY);
       } else {
         memcpy(cbuf, buf + (size_t)a * O, (size_t)(bc - a) * O * sizeof(float));
-        mct__ip_block(cbuf, buf + (size_t)a * C, bc - a, C, O, w, ws);
+        mct__ip_block(cbuf, buf + (size_t)a * C, bc - a, C, O, w, ws, 0, 0);
       }
       a = b0;
     }
