@@ -622,6 +622,23 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
 
 static const float mct__zeros[16];
 
+/* p[i] = +0 for i < n: sixteen floats per VSTM, then one by one. */
+static void mct__zero_f32(float *p, size_t n) {
+  size_t n16 = n >> 4;
+  if (n16)
+    __asm__ volatile(
+        "vldmia %[z], {s0-s15}\n\t"
+        "1:\n\t"
+        "vstmia %[p]!, {s0-s15}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [p] "+r"(p), [n] "+r"(n16)
+        : [z] "r"(mct__zeros)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+          "s14", "s15", "cc", "memory");
+  for (size_t i = 0; i < (n & 15); ++i) p[i] = 0.0f;
+}
+
 /* ---- few pixels: sums held in registers ------------------------------------------------------ */
 
 /* x[p][c + j] = sum over o < n, in order, of g[o * P + p] * w[o * wst + j] for p < P, j < Q
@@ -897,7 +914,7 @@ static void mct__group_copy(const float *s, int32_t O, int32_t K, int32_t np, fl
 static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
                           const int8_t *w, const mct_wsplit *ws, float *gb, int32_t ngb) {
   const int32_t n4 = C & ~3;
-  memset(x, 0, (size_t)np * C * sizeof(float));
+  mct__zero_f32(x, (size_t)np * C);
   const int32_t pc = gb && n4 >= 32 ? ngb / 5 : 0;
   if (n4)
     for (int32_t o = 0; o < O; o += 5) {
@@ -1699,7 +1716,7 @@ int mct__grad_weight_rows_f32_dsp(const mct_conv_geom *g, const int8_t *xs, int3
   const int32_t bm = L / bw, br = L - bm * bw;                /* bm of them, then br */
   const float *lut = mct__i2f + 255 - x_zero; /* lut[x] = x - x_zero */
   uint32_t lst[2 * MCT__GWR_MAX + 2];
-  memset(gw, 0, (size_t)n_rows * L * sizeof(float));
+  mct__zero_f32(gw, (size_t)n_rows * L);
   for (int32_t p = 0; p < npix; ++p) {
     const uint32_t *gp = (const uint32_t *)(const void *)(gy + (size_t)p * O + r0);
     uint32_t *l = mct__gw_list(gp, n_rows, lst);
@@ -2379,7 +2396,7 @@ int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_
     return 0;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, n4 = C & ~3;
   float sg[MCT__GI_PIX * 5];
-  memset(gx, 0, (size_t)npix * C * sizeof(float));
+  mct__zero_f32(gx, (size_t)npix * C);
   for (int32_t p0 = 0; p0 < npix; p0 += MCT__GI_PIX) {
     const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
     const float *gp = gy + (size_t)p0 * O;
@@ -2403,7 +2420,7 @@ int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_
     for (int32_t p0 = 0; p0 < npix; p0 += pb) {
       const int32_t np = npix - p0 < pb ? npix - p0 : pb;
       const float *gp = gy + (size_t)p0 * O;
-      memset(ts, 0, (size_t)np * s4 * sizeof(float));
+      mct__zero_f32(ts, (size_t)np * s4);
       mct__gi_stream(gp, O, w_scale, ws->wt, n, s4, ts, s4, np, sg);
       for (int32_t p = 0; p < np; ++p)
         for (int32_t s = 0; s < s4; ++s) gx[(size_t)(p0 + p) * C + ws->sel[s]] = ts[p * s4 + s];
