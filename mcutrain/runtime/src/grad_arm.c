@@ -563,13 +563,92 @@ static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
 }
 
 
+/* Six gradients per pixel (consecutive, read three at a time with writeback) x 4 columns:
+ * the 24 weights in s8..s31, the sums in s0..s3, as the K <= 5 kernels otherwise. */
+static __attribute__((noinline)) void mct__gs6c(const mct__gsa *P) {
+  register const mct__gsa *p __asm__("r0") = P;
+  __asm__ volatile(
+      "ldr r10, [r0, #24]\n\t"
+      "ldmia r10, {r4-r9}\n\t"
+      "ldr r12, [r0, #16]\n\t"
+      "ldr lr, [r0, #20]\n\t"
+      "4:\n\t"
+      "ldmia r0, {r1, r2}\n\t"
+      "mov r3, lr\n\t"
+      "ldrsb r10, [r4], #1\n\tldrsb r11, [r4], #1\n\tvmov s8, s9, r10, r11\n\t"
+      "ldrsb r10, [r4], #1\n\tldrsb r11, [r4], #1\n\tvmov s10, s11, r10, r11\n\t"
+      "ldrsb r10, [r5], #1\n\tldrsb r11, [r5], #1\n\tvmov s12, s13, r10, r11\n\t"
+      "ldrsb r10, [r5], #1\n\tldrsb r11, [r5], #1\n\tvmov s14, s15, r10, r11\n\t"
+      "ldrsb r10, [r6], #1\n\tldrsb r11, [r6], #1\n\tvmov s16, s17, r10, r11\n\t"
+      "ldrsb r10, [r6], #1\n\tldrsb r11, [r6], #1\n\tvmov s18, s19, r10, r11\n\t"
+      "ldrsb r10, [r7], #1\n\tldrsb r11, [r7], #1\n\tvmov s20, s21, r10, r11\n\t"
+      "ldrsb r10, [r7], #1\n\tldrsb r11, [r7], #1\n\tvmov s22, s23, r10, r11\n\t"
+      "ldrsb r10, [r8], #1\n\tldrsb r11, [r8], #1\n\tvmov s24, s25, r10, r11\n\t"
+      "ldrsb r10, [r8], #1\n\tldrsb r11, [r8], #1\n\tvmov s26, s27, r10, r11\n\t"
+      "ldrsb r10, [r9], #1\n\tldrsb r11, [r9], #1\n\tvmov s28, s29, r10, r11\n\t"
+      "ldrsb r10, [r9], #1\n\tldrsb r11, [r9], #1\n\tvmov s30, s31, r10, r11\n\t"
+      "vcvt.f32.s32 s8, s8\n\t""vcvt.f32.s32 s9, s9\n\t"
+      "vcvt.f32.s32 s10, s10\n\t""vcvt.f32.s32 s11, s11\n\t"
+      "vcvt.f32.s32 s12, s12\n\t""vcvt.f32.s32 s13, s13\n\t"
+      "vcvt.f32.s32 s14, s14\n\t""vcvt.f32.s32 s15, s15\n\t"
+      "vcvt.f32.s32 s16, s16\n\t""vcvt.f32.s32 s17, s17\n\t"
+      "vcvt.f32.s32 s18, s18\n\t""vcvt.f32.s32 s19, s19\n\t"
+      "vcvt.f32.s32 s20, s20\n\t""vcvt.f32.s32 s21, s21\n\t"
+      "vcvt.f32.s32 s22, s22\n\t""vcvt.f32.s32 s23, s23\n\t"
+      "vcvt.f32.s32 s24, s24\n\t""vcvt.f32.s32 s25, s25\n\t"
+      "vcvt.f32.s32 s26, s26\n\t""vcvt.f32.s32 s27, s27\n\t"
+      "vcvt.f32.s32 s28, s28\n\t""vcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\t""vcvt.f32.s32 s31, s31\n\t"
+      "lsrs r2, r2, #1\n\tbcc 2f\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s8\n\t""vmla.f32 s1, s4, s9\n\t""vmla.f32 s2, s4, s10\n\t""vmla.f32 s3, s4, s11\n\t"
+      "vmla.f32 s0, s5, s12\n\t""vmla.f32 s1, s5, s13\n\t""vmla.f32 s2, s5, s14\n\t""vmla.f32 s3, s5, s15\n\t"
+      "vmla.f32 s0, s6, s16\n\t""vmla.f32 s1, s6, s17\n\t""vmla.f32 s2, s6, s18\n\t""vmla.f32 s3, s6, s19\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s20\n\t""vmla.f32 s1, s4, s21\n\t""vmla.f32 s2, s4, s22\n\t""vmla.f32 s3, s4, s23\n\t"
+      "vmla.f32 s0, s5, s24\n\t""vmla.f32 s1, s5, s25\n\t""vmla.f32 s2, s5, s26\n\t""vmla.f32 s3, s5, s27\n\t"
+      "vmla.f32 s0, s6, s28\n\t""vmla.f32 s1, s6, s29\n\t""vmla.f32 s2, s6, s30\n\t""vmla.f32 s3, s6, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "cmp r2, #0\n\tbeq 3f\n\t"
+      "2:\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s8\n\t""vmla.f32 s1, s4, s9\n\t""vmla.f32 s2, s4, s10\n\t""vmla.f32 s3, s4, s11\n\t"
+      "vmla.f32 s0, s5, s12\n\t""vmla.f32 s1, s5, s13\n\t""vmla.f32 s2, s5, s14\n\t""vmla.f32 s3, s5, s15\n\t"
+      "vmla.f32 s0, s6, s16\n\t""vmla.f32 s1, s6, s17\n\t""vmla.f32 s2, s6, s18\n\t""vmla.f32 s3, s6, s19\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s20\n\t""vmla.f32 s1, s4, s21\n\t""vmla.f32 s2, s4, s22\n\t""vmla.f32 s3, s4, s23\n\t"
+      "vmla.f32 s0, s5, s24\n\t""vmla.f32 s1, s5, s25\n\t""vmla.f32 s2, s5, s26\n\t""vmla.f32 s3, s5, s27\n\t"
+      "vmla.f32 s0, s6, s28\n\t""vmla.f32 s1, s6, s29\n\t""vmla.f32 s2, s6, s30\n\t""vmla.f32 s3, s6, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "vldmia r3, {s0-s3}\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s8\n\t""vmla.f32 s1, s4, s9\n\t""vmla.f32 s2, s4, s10\n\t""vmla.f32 s3, s4, s11\n\t"
+      "vmla.f32 s0, s5, s12\n\t""vmla.f32 s1, s5, s13\n\t""vmla.f32 s2, s5, s14\n\t""vmla.f32 s3, s5, s15\n\t"
+      "vmla.f32 s0, s6, s16\n\t""vmla.f32 s1, s6, s17\n\t""vmla.f32 s2, s6, s18\n\t""vmla.f32 s3, s6, s19\n\t"
+      "vldmia r1!, {s4-s6}\n\t"
+      "vmla.f32 s0, s4, s20\n\t""vmla.f32 s1, s4, s21\n\t""vmla.f32 s2, s4, s22\n\t""vmla.f32 s3, s4, s23\n\t"
+      "vmla.f32 s0, s5, s24\n\t""vmla.f32 s1, s5, s25\n\t""vmla.f32 s2, s5, s26\n\t""vmla.f32 s3, s5, s27\n\t"
+      "vmla.f32 s0, s6, s28\n\t""vmla.f32 s1, s6, s29\n\t""vmla.f32 s2, s6, s30\n\t""vmla.f32 s3, s6, s31\n\t"
+      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      "subs r2, r2, #1\n\tbne 2b\n\t"
+      "3:\n\t"
+      "add lr, lr, #16\n\tldr r10, [r0, #8]\n\tcmp lr, r10\n\tbne 4b"
+      :
+      : "r"(p)
+      : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+        "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+
 typedef void (*mct__gs_fn)(const mct__gsa *);
 static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
-static const mct__gs_fn mct__gs_kc[6] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct__gs4c,
-                                         mct__gs5c};
+static const mct__gs_fn mct__gs_kc[7] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct__gs4c,
+                                         mct__gs5c, mct__gs6c};
 
 /* x[p][c] += sum_{k < K} g[p * gc + k] * rows[k][c] for c < n4 (a multiple of 4), p < np
- * (rows of x C apart), k in order. Two pixels per pass; gc == K: the gradients consecutive
+ * (rows of x C apart), k in order (K <= 5, or 6 with gc == K). Two pixels per pass; gc == K: the gradients consecutive
  * (read with writeback, the "c" kernels). */
 static void mct__gs_cols(const int8_t *const *rows, int32_t C, int32_t n4, int32_t K,
                          const float *g, int32_t gc, float *x, int32_t np) {
@@ -888,38 +967,38 @@ static void mct__ip_small(const float *gt, float *x, int32_t np, int32_t C, int3
 /* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
  * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
  * frozen channels' (+0) ones. */
-/* d[p * K + k] = s[p * O + k] for p < np (np >= 1), k < K <= 5: one group of gradients made
+/* d[p * K + k] = s[p * O + k] for p < np (np >= 1), k < K <= 6: one group of gradients made
  * consecutive (a plain copy). */
 static void mct__group_copy(const float *s, int32_t O, int32_t K, int32_t np, float *d) {
-  if (K == 5) {
+  if (K == 6) {
     __asm__ volatile(
         "1:\n\t"
-        "vldmia %[s], {s0-s4}\n\t"
-        "vstmia %[d]!, {s0-s4}\n\t"
+        "vldmia %[s], {s0-s5}\n\t"
+        "vstmia %[d]!, {s0-s5}\n\t"
         "add %[s], %[s], %[os]\n\t"
         "subs %[n], %[n], #1\n\t"
         "bne 1b"
         : [s] "+r"(s), [d] "+r"(d), [n] "+r"(np)
         : [os] "r"(O * 4)
-        : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
+        : "s0", "s1", "s2", "s3", "s4", "s5", "cc", "memory");
     return;
   }
   for (int32_t p = 0; p < np; ++p)
     for (int32_t k = 0; k < K; ++k) d[p * K + k] = s[(size_t)p * O + k];
 }
 
-/* gb (ngb floats, or NULL): where each group of five gradients is first made consecutive
- * (for at most ngb / 5 pixels at a time) when there are enough columns, so the tiles read
- * them with writeback. */
+/* gb (ngb floats, or NULL): where each group of six gradients is first made consecutive
+ * (for at most ngb / 6 pixels at a time) when there are enough columns, so the tiles read
+ * them with writeback (six per tile); otherwise groups of five read in place. */
 static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
                           const int8_t *w, const mct_wsplit *ws, float *gb, int32_t ngb) {
   const int32_t n4 = C & ~3;
   mct__zero_f32(x, (size_t)np * C);
-  const int32_t pc = gb && n4 >= 32 ? ngb / 5 : 0;
+  const int32_t pc = gb && n4 >= 32 ? ngb / 6 : 0, G = pc ? 6 : 5; /* outputs per group */
   if (n4)
-    for (int32_t o = 0; o < O; o += 5) {
-      const int32_t K = O - o < 5 ? O - o : 5;
-      const int8_t *rows[5];
+    for (int32_t o = 0; o < O; o += G) {
+      const int32_t K = O - o < G ? O - o : G;
+      const int8_t *rows[6];
       for (int32_t k = 0; k < K; ++k) rows[k] = w + (size_t)(o + k) * C;
       if (!pc) {
         mct__gs_cols(rows, C, n4, K, g + o, O, x, np);
@@ -2310,7 +2389,7 @@ static void mct__pg_columns(const float *gy, int32_t O, const float *w_scale, co
           mct__pg_1x1(gy + (size_t)p * O, w_scale, w + u, wstride, O);
 }
 
-#define MCT__GI_PIX 64 /* pixels of a block: their K scaled gradients on the stack (1.25 KB) */
+#define MCT__GI_PIX 64 /* pixels of a block: their K <= 6 scaled gradients on the stack (1.5 KB) */
 
 /* Whether output channel o has a non-zero gradient among np pixels (g = &G[0][o], rows O
  * apart): +-0 is the only value whose bits shifted left by one are 0. */
@@ -2350,21 +2429,55 @@ static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np)
         "s10", "s11", "s12", "cc", "memory");
 }
 
+typedef struct {
+  int32_t off[6]; /* byte offsets of the six output channels in a gradient row */
+  float sc[6];    /* their s_w (1 without: x * 1 = x) */
+  int32_t gstride; /* bytes between gradient rows */
+} mct__g6;
+
+/* d[p][k] = g[p][o_k] * s_w[o_k] for k < 6, p < np (np >= 1). */
+static void mct__gather6(const float *g, const mct__g6 *t, float *d, int32_t np) {
+  __asm__ volatile(
+      "ldmia %[t]!, {r4-r9}\n\t"
+      "vldmia %[t]!, {s8-s13}\n\t"
+      "ldr %[t], [%[t]]\n\t"
+      "1:\n\t"
+      "ldr r10, [%[g], r4]\n\tldr r11, [%[g], r5]\n\tvmov s0, s1, r10, r11\n\t"
+      "ldr r10, [%[g], r6]\n\tldr r11, [%[g], r7]\n\tvmov s2, s3, r10, r11\n\t"
+      "ldr r10, [%[g], r8]\n\tldr r11, [%[g], r9]\n\tvmov s4, s5, r10, r11\n\t"
+      "vmul.f32 s0, s0, s8\n\tvmul.f32 s1, s1, s9\n\tvmul.f32 s2, s2, s10\n\t"
+      "vmul.f32 s3, s3, s11\n\tvmul.f32 s4, s4, s12\n\tvmul.f32 s5, s5, s13\n\t"
+      "vstmia %[d]!, {s0-s5}\n\t"
+      "add %[g], %[g], %[t]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [g] "+r"(g), [d] "+r"(d), [n] "+r"(np), [t] "+r"(t)
+      :
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "s0", "s1", "s2", "s3", "s4", "s5",
+        "s8", "s9", "s10", "s11", "s12", "s13", "cc", "memory");
+}
+
 /* acc[p * as + c] += (G[p][o] * s_w[o]) * W[o * wst + c] for the output channels o with a
  * non-zero gradient among pixels p < np (in o order; the others add only +-0 products, which
  * change no sum), c < n4 (a multiple of 4): their scaled gradients (the portable kernel's gv)
- * gathered five at a time into sg ([p][K]) and streamed through the K x 4 weight tiles. */
+ * gathered six at a time into sg ([p][K]) and streamed through the K x 4 weight tiles. */
 static void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
                            int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np,
                            float *sg) {
   for (int32_t o = 0; o < O;) {
-    int32_t K = 0, os[5];
-    for (; o < O && K < 5; ++o)
+    int32_t K = 0, os[6];
+    for (; o < O && K < 6; ++o)
       if (mct__live(gp + o, O, np)) os[K++] = o;
     if (!K) break;
-    const int8_t *rows[5];
+    const int8_t *rows[6];
     for (int32_t k = 0; k < K; ++k) rows[k] = W + (size_t)os[k] * wst;
-    if (K == 5) {
+    if (K == 6) {
+      mct__g6 t;
+      for (int32_t k = 0; k < 6; ++k)
+        t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
+      t.gstride = O * 4;
+      mct__gather6(gp, &t, sg, np);
+    } else if (K == 5) {
       mct__g5 t;
       for (int32_t k = 0; k < 5; ++k)
         t.off[k] = os[k] * 4, t.sc[k] = w_scale ? w_scale[os[k]] : 1.0f;
@@ -2394,7 +2507,7 @@ int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_
       g->pad_h != 0 || g->pad_w != 0)
     return 0;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, n4 = C & ~3;
-  float sg[MCT__GI_PIX * 5];
+  float sg[MCT__GI_PIX * 6];
   mct__zero_f32(gx, (size_t)npix * C);
   for (int32_t p0 = 0; p0 < npix; p0 += MCT__GI_PIX) {
     const int32_t np = npix - p0 < MCT__GI_PIX ? npix - p0 : MCT__GI_PIX;
