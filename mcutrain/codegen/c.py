@@ -21,6 +21,8 @@ from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
 from .layout import CTYPE, SIZEOF, Buf, c_ident, hwc
 
 ALIAS_OPS = ("reshape",)
+WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
+WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
 
 class CodegenError(ValueError):
@@ -351,8 +353,22 @@ class FuncGen:
                 shape = list(p.shape)
                 if ch is not None:
                     shape[n.attrs["sgd"].get("axis", 0)] = len(ch)
-                out[i] = 4 * int(np.prod(shape[1:]))
+                out[i] = 4 * int(np.prod(shape[1:])) * self._wg_block(n)
         return out
+
+    def _wg_block(self, n) -> int:
+        """Gradient rows computed (and then updated) per step of a fused weight_grad_update:
+        a block of rows through mct_conv2d_grad_weight_rows_f32 for groups-1 int8 layers
+        (its scratch at most WG_BLOCK_BYTES), else one."""
+        ga = n.attrs["grad"]
+        if ga.get("w_scale") is None or ga.get("groups", 1) != 1:
+            return 1
+        a = n.attrs["sgd"]
+        shape = list(self.g.values[n.inputs[2]].shape)
+        if a.get("channels") is not None:
+            shape[a.get("axis", 0)] = len(a["channels"])
+        row_bytes = 4 * int(np.prod(shape[1:]))
+        return max(1, min(shape[0], WG_BLOCK_ROWS, WG_BLOCK_BYTES // row_bytes))
 
     def scratch(self, i, ctype: str = "float") -> str:
         return f"(({ctype} *)(mct_arena + {self.off(f'scratch.{i}')}))"
@@ -617,9 +633,8 @@ class FuncGen:
             return [f"for (int32_t r = 0; r < {rows}; ++r)",
                     f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                     f"{xsc}, {self.ref(gy)}, {gy_c}, {xs_c}, {sc}[{gy_c}], {self.ref(gw)} + r * {row_len});"]
-        return [f"for (int32_t r = 0; r < {rows}; ++r)",
-                f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
-                f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {self.ref(gw)} + r * {row_len});"]
+        return [f"st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
+                f"{xsc}, {self.ref(gy)}, 0, {rows}, {sc}, {self.ref(gw)});"]
 
     def _dw_saved_channel(self, n, chans, ga=None) -> str:
         """Saved-input channel of weight row r of a grouped conv: the gathered entry r, or
@@ -745,6 +760,15 @@ class FuncGen:
                 grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                         f"{xsc}, {self.ref(gy)}, {gyc}, {xs_c}, {sc}[{gyc}], {row});")
             else:
+                blk = self._wg_block(n)
+                if blk > 1:  # a block of rows, then their update
+                    nr = f"{rows} - r < {blk} ? {rows} - r : {blk}"
+                    return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; r += {blk}) {{",
+                            f"    const int32_t nr = {nr};",
+                            f"    st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {self.ref(xs)}, {n_ch}, "
+                            f"{xz}, {xsc}, {self.ref(gy)}, r, nr, {sc}, {row});",
+                            f"    st |= mct_sgd_{kind}(&s, r, nr, {self.ref(param)}, {row}, {mom});",
+                            "  }", "}"]
                 grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                         f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {row});")
         return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",

@@ -593,6 +593,78 @@ static void dwp_cases(void) {
   }
 }
 /* ---- end dwp ---- */
+/* ---- grad (opt-grad): weight gradient rows of a 1x1 conv, several at once -------------- */
+static void grad_rows_case(mct_conv_geom *g, int32_t C, int32_t O, int32_t np, int32_t r0,
+                           int32_t nr, int32_t xz) {
+  fill8(X, np * C), fillf(G, np * O, 1), fillf(S, O, 0);
+  for (int32_t o = r0 + 1; o < O; o += 5) /* rows whose gradient is +-0 at every pixel */
+    for (int32_t p = 0; p < np; ++p) G[p * O + o] = p & 1 ? -0.0f : 0.0f;
+  for (int32_t p = 1; p < np; p += 3) /* pixels with no non-zero gradient in the rows */
+    for (int32_t o = 0; o < O; ++o) G[p * O + o] = 0.0f;
+  for (int32_t i = 0; i < nr * C * g->k_h * g->k_w; ++i) GW[i] = -7.0f;
+  int st = mct_conv2d_grad_weight_rows_f32(g, X, C, xz, 0.0125f, G, r0, nr, S, GW);
+  emit(&st, 4), emit(GW, 4 * nr * C * g->k_h * g->k_w);
+}
+static void grad_rows_cases(void) {
+  /* {pixels, C, O, r0, rows, x_zero (300: random)} */
+  static const int32_t cfg[][6] = {
+      {16, 56, 70, 3, 18, 300}, {64, 32, 40, 0, 40, -128}, {16, 64, 80, 16, 64, 127},
+      {300, 10, 30, 5, 25, 300}, {1, 112, 10, 0, 10, 3},  {16, 20, 80, 0, 70, 300},
+      {9, 48, 50, 49, 1, -5},   {16, 7, 100, 36, 64, 300}, {64, 24, 30, 2, 0, 300},
+      {16, 40, 12, 0, 12, 200}, {4, 16, 33, 1, 31, -128}, {49, 29, 17, 0, 17, 300}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    grad_rows_case(&g, C, O, np, cfg[k][3], cfg[k][4], cfg[k][5] == 300 ? rint_(-128, 127) : cfg[k][5]);
+  }
+  for (int32_t C = 1; C <= 31; ++C, ++case_no) { /* every block width and remainder */
+    mct_conv_geom g = geom(1, 7, C, 21, 1, 1, 0, 1);
+    grad_rows_case(&g, C, 21, 7, C & 3, 21 - (C & 3), rint_(-128, 127));
+  }
+  { /* not a 1x1 conv: the per-row kernels */
+    mct_conv_geom g = geom(5, 5, 6, 8, 3, 1, 1, 1);
+    grad_rows_case(&g, 6, 8, 25, 1, 6, 9);
+    ++case_no;
+  }
+}
+/* depthwise input gradient in place, blocks of eight channels by input rows (mct__dw_line):
+ * uncovered input rows and columns (stride 2, no padding), a table too large for tmp (one
+ * input row), kernels 1 to 7 wide: {H, W, C, k, stride, pad} */
+static void grad_dw_cases(void) {
+  static const int32_t cfg[][6] = {{8, 8, 16, 3, 2, 0}, {9, 10, 8, 5, 2, 0}, {1, 9, 8, 3, 2, 1},
+                                   {1, 12, 16, 3, 1, 1}, {6, 6, 24, 1, 1, 0}, {5, 9, 8, 7, 1, 3},
+                                   {7, 7, 8, 7, 2, 0}, {3, 4, 16, 2, 2, 1}, {10, 3, 9, 5, 1, 2}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    fill8(W1, C * K * K);
+    mct_wsplit ws = slice(C, 3, K * K);
+    fillf(F, H * Wd * C, 1), fillf(S, C, 0);
+    int st = mct_depthwise_grad_input_f32_inplace(&g, F, W1, k & 1 ? &ws : 0, k & 2 ? 0 : S,
+                                                  G);
+    emit(&st, 4), emit(F, 4 * H * Wd * C);
+  }
+}
+/* 1x1 input gradient in place with wide blocks read straight from the buffer (gradient
+ * groups made consecutive, more than one chunk of pixels): {pixels, C, O, slice, scale} */
+static void grad_ip_cases(void) {
+  static const int32_t cfg[][5] = {{300, 64, 10, 0, 1}, {40, 48, 13, 1, 0}, {200, 40, 44, 0, 1},
+                                   {130, 36, 7, 0, 1},  {64, 96, 16, 1, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t np = cfg[k][0], C = cfg[k][1], O = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    fill8(W1, O * C), fillf(S, O, 0);
+    mct_wsplit ws = slice(C, 5, O);
+    for (int32_t o = 0; o < O; ++o)
+      for (int32_t j = 0; j < ws.n_sel; ++j) W1[o * C + SEL[j]] = 0;
+    for (int32_t i = 0; i < np * (C > O ? C : O); ++i) F[i] = -1.5f;
+    fillf(F, np * O, 1);
+    int st = mct_pointwise_grad_input_f32_inplace(&g, F, W1, cfg[k][3] ? &ws : 0,
+                                                  cfg[k][4] ? S : 0, M);
+    emit(&st, 4), emit(F, 4 * np * C);
+  }
+}
+/* ---- end opt-grad ---- */
 
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
@@ -614,6 +686,9 @@ int main(void) {
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
   dwp_cases(); /* dwp (opt-dw) */
+  grad_rows_cases(); /* opt-grad */
+  grad_dw_cases();   /* opt-grad */
+  grad_ip_cases();   /* opt-grad */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -167,6 +167,13 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
                                    int32_t x_zero, float x_scale, const float *gy, int32_t gy_c,
                                    int32_t xs_c, float w_scale_o, float *gw);
 
+/* Rows r0 .. r0 + n_rows - 1 of a groups-1 conv's weight gradient at once (row k at
+ * gw + k * n_ch * kh * kw, gy channel r0 + k, scale w_scale[r0 + k]): the same floats as
+ * n_rows calls of mct_conv2d_grad_weight_row_f32, each x converted once for all of them. */
+int mct_conv2d_grad_weight_rows_f32(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
+                                    int32_t x_zero, float x_scale, const float *gy, int32_t r0,
+                                    int32_t n_rows, const float *w_scale, float *gw);
+
 /* gb[o] = b_scale[o] * sum_hw g[hw][o]  (b_scale NULL: 1). */
 int mct_bias_grad_f32(int32_t hw, int32_t c, const float *g, const float *b_scale, float *gb);
 

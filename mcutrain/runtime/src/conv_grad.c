@@ -35,6 +35,10 @@ int mct__bias_grad_avx2_run(int32_t hw, int32_t c, const float *g, const float *
 #endif
 int mct__bias_grad_f32_dsp(int32_t hw, int32_t c, const float *g, const float *b_scale,
                            float *gb); /* grad_arm.c (Cortex-M4F/M7) */
+int mct__grad_weight_rows_f32_dsp(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
+                                  int32_t x_zero, float x_scale, const float *gy, int32_t r0,
+                                  int32_t n_rows, const float *w_scale,
+                                  float *gw); /* grad_arm.c (Cortex-M4F/M7) */
 
 /* Output pixel (oh, ow)'s window clipped to the image (as in conv.c). */
 typedef struct {
@@ -176,6 +180,31 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
     }
   }
   for (int32_t k = 0; k < nc * kk; ++k) gw[k] *= s;
+  return MCT_OK;
+}
+
+/* ---- grad weight (several output channels) -------------------------------------------------- */
+
+/* Rows r0 .. r0 + n_rows - 1 of a groups-1 conv, row k at gw + k * n_ch * kh * kw: by
+ * definition the per-row function's floats (on the device a pixel-major kernel for 1x1 convs
+ * sums the same products in the same order, converting each x once for all the rows). */
+int mct_conv2d_grad_weight_rows_f32(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
+                                    int32_t x_zero, float x_scale, const float *gy, int32_t r0,
+                                    int32_t n_rows, const float *w_scale, float *gw) {
+  if (!mct__geom_ok(g) || !xs || !gy || !gw || !w_scale || n_ch <= 0 || g->groups != 1 ||
+      r0 < 0 || n_rows < 0 || n_rows > g->out_c - r0)
+    return MCT_E_ARG;
+  if (n_rows == 0) return MCT_OK;
+#if MCT_ARM_DSP && MCT_ARM_FPU
+  if (mct__grad_weight_rows_f32_dsp(g, xs, n_ch, x_zero, x_scale, gy, r0, n_rows, w_scale, gw))
+    return MCT_OK;
+#endif
+  const size_t L = (size_t)n_ch * g->k_h * g->k_w;
+  for (int32_t k = 0; k < n_rows; ++k) {
+    const int st = mct_conv2d_grad_weight_row_f32(g, xs, n_ch, x_zero, x_scale, gy, r0 + k, 0,
+                                                  w_scale[r0 + k], gw + (size_t)k * L);
+    if (st != MCT_OK) return st;
+  }
   return MCT_OK;
 }
 
