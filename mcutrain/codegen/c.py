@@ -22,6 +22,7 @@ from .layout import CTYPE, SIZEOF, Buf, c_ident, hwc
 
 ALIAS_OPS = ("reshape",)
 WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
+# (where the arena has room: _plan never lets the blocks make the arena larger than one row each)
 WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
 
@@ -199,6 +200,7 @@ class FuncGen:
         self.nodes = [cg.g.nodes[i] for i in node_ids]
         self.parent: dict = {}
         self.mode: dict = {}  # node index -> emission mode for in-place ops
+        self.wg_rows: dict = {}  # weight_grad_update output -> gradient rows per block
         self._analyze()
         self._plan()
 
@@ -300,6 +302,36 @@ class FuncGen:
         return val.nbytes
 
     def _plan(self):
+        """The memory plan, with each fused weight update's block of gradient rows as large
+        as it can be (up to _wg_cap) without making the arena larger than with one row per
+        block: first one row everywhere (the arena to keep), then all at their caps; if that
+        grows the arena, node by node (in order) the largest block, halving from the cap,
+        that keeps it."""
+        caps = {n.outputs[0]: self._wg_cap(n) for n in self.nodes if n.op == "weight_grad_update"}
+        grow = {k: c for k, c in caps.items() if c > 1}
+        self.wg_rows = {k: 1 for k in caps}
+        self._plan_once()
+        if not grow:
+            return
+        keep = self.plan.arena_bytes
+        self.wg_rows.update(grow)
+        self._plan_once()
+        if self.plan.arena_bytes <= keep:
+            return
+        self.wg_rows.update({k: 1 for k in grow})
+        for k, cap in grow.items():
+            rows = cap
+            while rows > 1:
+                self.wg_rows[k] = rows
+                self._plan_once()
+                if self.plan.arena_bytes <= keep:
+                    break
+                rows //= 2
+            self.wg_rows[k] = max(rows, 1)
+        self._plan_once()
+        assert self.plan.arena_bytes <= keep
+
+    def _plan_once(self):
         """One planned buffer per alias root; its parts are the members' own extents and
         lifetimes, so an in-place chain is only as large as what is alive in it."""
         born, died, ext = {}, {}, {}
@@ -357,9 +389,14 @@ class FuncGen:
         return out
 
     def _wg_block(self, n) -> int:
-        """Gradient rows computed (and then updated) per step of a fused weight_grad_update:
-        a block of rows through mct_conv2d_grad_weight_rows_f32 for groups-1 int8 layers
-        (its scratch at most WG_BLOCK_BYTES), else one."""
+        """Gradient rows computed (and then updated) per step of a fused weight_grad_update,
+        as _plan chose them."""
+        return self.wg_rows.get(n.outputs[0], 1)
+
+    def _wg_cap(self, n) -> int:
+        """The most gradient rows per step of a fused weight_grad_update: a block of rows
+        through mct_conv2d_grad_weight_rows_f32 for groups-1 int8 layers (its scratch at most
+        WG_BLOCK_BYTES), else one."""
         ga = n.attrs["grad"]
         if ga.get("w_scale") is None or ga.get("groups", 1) != 1:
             return 1
