@@ -356,6 +356,34 @@ static void pw2_cases(void) {
   }
 }
 /* ---- end pw2 ------------------------------------------------------------------------------ */
+/* ---- pw3 (opt-pw): the interleaved two-pixel kernel (C % 8 == 0, up to 576 channels) ---- */
+/* C % 16 == 8 (the loop entered halfway), O odd or 1, odd pixel counts, channels outside the
+ * fast formula, clamps or not, both directions in place, C just past the kernel's limit. */
+static void pw3_cases(void) {
+  /* C, O, pixels, bad channels, spoil, full range */
+  static const int32_t cfg[][6] = {
+      {120, 25, 7, 0, 0, 0},  {72, 1, 5, 0, 0, 1},    {40, 3, 4, 2, 0, 0},
+      {568, 11, 3, 1, 0, 1},  {576, 9, 5, 3, 0, 0},   {584, 7, 3, 0, 0, 0},
+      {8, 40, 3, 0, 0, 0},    {200, 17, 1, 4, 0, 1},  {136, 32, 6, 16, 0, 0},
+      {136, 30, 4, 17, 0, 1}, {88, 12, 5, 1, 1, 0},   {88, 12, 5, 1, 2, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][3], cfg[k][5], cfg[k][4]);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, 0, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    mct_requant q2 = pw2_rq(C, cfg[k][3], cfg[k][5], 0);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+}
+/* ---- end pw3 ------------------------------------------------------------------------------ */
 /* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
 /* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
  * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
@@ -579,6 +607,7 @@ int main(void) {
   dw_group_cases();
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
+  pw3_cases(); /* pw3 (opt-pw) */
   mct_sh_close(out_fd);
   return 0;
 }
