@@ -956,6 +956,165 @@ static void mct__pw2i(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p
     mct__pw2i_exact(r, xx, C, w, fix[k], y0, y1);
 }
 
+/* ---- pointwise, blocks of pixel pairs -------------------------------------------------------
+ * The same layers (no trained slice, C % 8 == 0, a bias) when a block of at least two pixel
+ * pairs fits the stack buffer with one pair of weight rows: the block's pixels widened first
+ * (mct__widen2i, pair after pair; so its outputs may overlap its inputs as the in-place kernel
+ * allows, blocks taken from the end when `backward`), then per pair of output channels their
+ * weights widened once into int16 (group g: row 0's two words, row 1's) and every pixel pair
+ * of the block against them: per four input channels one LDM of the pixels' words, one of
+ * the weights', eight SMLADs (10 instructions per 16 MACs). */
+#define MCT__BLK_W 640 /* words of the buffer (2.5 KB): the weights (C) and the pairs (C each) */
+#define MCT__BLK_MIN 2 /* pixel pairs per block at least */
+
+typedef struct {
+  const uint32_t *xend; /* 0: the end of the block's widened pairs */
+  const uint32_t *wv;   /* 4: the two rows' widened weights */
+  int32_t bias[2];      /* 8 */
+  int32_t k[6];         /* 16: mult, add, shr of row 0, then of row 1 */
+  uint32_t lo4, hi4;    /* 40, 44 */
+  int8_t *yp;           /* 48: the first pair's outputs o, o + 1 */
+  int32_t O;            /* 52: pixel stride of y */
+  const uint32_t *xb;   /* 56: the block's widened pairs */
+  int32_t mid;          /* 60: C % 16 == 8: enter the loop halfway */
+  const uint32_t *wend; /* 64: the end of wv */
+} mct__bctx;
+typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__bctx, k) == 16 &&
+                               offsetof(mct__bctx, lo4) == 40 && offsetof(mct__bctx, yp) == 48 &&
+                               offsetof(mct__bctx, xb) == 56 && offsetof(mct__bctx, mid) == 60 &&
+                               offsetof(mct__bctx, wend) == 64)
+                                  ? 1
+                                  : -1];
+
+/* four input channels of both pixels (r12) against both rows (lr) */
+#define MCT__NBG                                                                              \
+  "ldm r12!, {r4, r5, r6, r7}\n\t"                                                            \
+  "ldm lr!, {r8, r9, r10, r11}\n\t"                                                           \
+  "smlad r0, r4, r8, r0\n\t"                                                                  \
+  "smlad r1, r4, r10, r1\n\t"                                                                 \
+  "smlad r2, r6, r8, r2\n\t"                                                                  \
+  "smlad r3, r6, r10, r3\n\t"                                                                 \
+  "smlad r0, r5, r9, r0\n\t"                                                                  \
+  "smlad r1, r5, r11, r1\n\t"                                                                 \
+  "smlad r2, r7, r9, r2\n\t"                                                                  \
+  "smlad r3, r7, r11, r3\n\t"
+#define MCT__NBCLAMP                                                                          \
+  "ldrd r4, r5, [lr, #40]\n\t"                                                                \
+  "ssub8 r6, r0, r4\n\t"                                                                      \
+  "sel r0, r0, r4\n\t"                                                                        \
+  "ssub8 r6, r0, r5\n\t"                                                                      \
+  "sel r0, r5, r0\n\t"
+
+/* The block's pixel pairs for two output channels (a naked function, as the tile kernel):
+ * accumulators r0, r1 (pixel a, rows 0, 1), r2, r3 (pixel b), the pixels' words r4-r7, the
+ * weights' r8-r11, inputs r12, weights lr; the end of the weights at [sp], the context at
+ * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword. */
+#define MCT__NBLK(NAME, CLAMP)                                                                \
+  static __attribute__((naked, noinline)) void NAME(mct__bctx *c) {                           \
+    __asm__ volatile(                                                                         \
+        "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
+        "ldr r1, [r0, #64]\n\t"                                                               \
+        "push {r1}\n\t"                                                                       \
+        "ldr r12, [r0, #56]\n"                                                                \
+        "1:\n\t"                                                                              \
+        "ldr lr, [sp, #4]\n\t"                                                                \
+        "ldrd r0, r1, [lr, #8]\n\t"                                                           \
+        "mov r2, r0\n\t"                                                                      \
+        "mov r3, r1\n\t"                                                                      \
+        "ldr r4, [lr, #60]\n\t"                                                               \
+        "ldr lr, [lr, #4]\n\t"                                                                \
+        "cbnz r4, 4f\n"                                                                       \
+        "2:\n\t" MCT__NBG MCT__NBG                                                            \
+        "4:\n\t" MCT__NBG MCT__NBG                                                            \
+        "ldr r7, [sp]\n\t"                                                                    \
+        "cmp lr, r7\n\t"                                                                      \
+        "bne 2b\n\t"                                                                          \
+        "ldr lr, [sp, #4]\n\t"                                                                \
+        "add r10, lr, #16\n\t"                                                                \
+        "ldm r10, {r4, r5, r6, r7, r8, r9}\n\t"                                               \
+        "smmla r0, r0, r4, r5\n\t"                                                            \
+        "smmla r2, r2, r4, r5\n\t"                                                            \
+        "smmla r1, r1, r7, r8\n\t"                                                            \
+        "smmla r3, r3, r7, r8\n\t"                                                            \
+        "asr r0, r0, r6\n\t"                                                                  \
+        "asr r2, r2, r6\n\t"                                                                  \
+        "asr r1, r1, r9\n\t"                                                                  \
+        "asr r3, r3, r9\n\t"                                                                  \
+        "ssat r0, #8, r0\n\t"                                                                 \
+        "ssat r2, #8, r2\n\t"                                                                 \
+        "ssat r1, #8, r1\n\t"                                                                 \
+        "ssat r3, #8, r3\n\t"                                                                 \
+        "bfi r0, r1, #8, #8\n\t"                                                              \
+        "bfi r2, r3, #8, #8\n\t"                                                              \
+        "bfi r0, r2, #16, #16\n\t" CLAMP                                                      \
+        "ldrd r4, r5, [lr, #48]\n\t"                                                          \
+        "strh r0, [r4]\n\t"                                                                   \
+        "lsr r0, r0, #16\n\t"                                                                 \
+        "strh r0, [r4, r5]\n\t"                                                               \
+        "add r4, r4, r5, lsl #1\n\t"                                                          \
+        "str r4, [lr, #48]\n\t"                                                               \
+        "ldr r5, [lr]\n\t"                                                                    \
+        "cmp r12, r5\n\t"                                                                     \
+        "bne 1b\n\t"                                                                          \
+        "add sp, sp, #8\n\t"                                                                  \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__NBLK(mct__nblk, "")
+MCT__NBLK(mct__nblk_c, MCT__NBCLAMP)
+
+/* Pixels p0 .. p0 + np - 1 (np even) of the layer (see mct__arm_pw_layer; the fast formula
+ * valid but for the nfix channels in fix) by blocks of pixel pairs. */
+static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const int8_t *x,
+                                                     int32_t p0, int32_t np, int32_t C,
+                                                     int32_t O, const int8_t *w, int8_t *y,
+                                                     const uint16_t *fix, int32_t nfix,
+                                                     int backward) {
+  uint32_t buf[MCT__BLK_W] __attribute__((aligned(8)));
+  uint32_t *wv = buf, *xb = buf + C;
+  const int32_t nb = 2 * (MCT__BLK_W / C - 1); /* pixels per block */
+  const int clamp = r->act_min > -128 || r->act_max < 127;
+  void (*kern)(mct__bctx *) = clamp ? mct__nblk_c : mct__nblk;
+  const uint32_t c1 = (uint32_t)(1 + 2 * r->y_zero);
+  mct__bctx bc;
+  bc.wv = wv, bc.wend = wv + C, bc.xb = xb, bc.mid = C % 16 != 0, bc.O = O;
+  bc.lo4 = mct__b4(r->act_min), bc.hi4 = mct__b4(r->act_max);
+  for (int32_t t = 0; t < np; t += nb) {
+    const int32_t n = np - t < nb ? np - t : nb;
+    const int32_t first = backward ? p0 + np - t - n : p0 + t;
+    const int8_t *xf = x + (size_t)first * C;
+    for (int32_t i = 0; i < n; i += 2)
+      mct__widen2i(xf + (size_t)i * C, xf + (size_t)(i + 1) * C, r->x_zero, C,
+                   xb + (size_t)i / 2 * C);
+    bc.xend = xb + (size_t)n / 2 * C;
+    int8_t *yf = y + (size_t)first * O;
+    for (int32_t o = 0; o + 2 <= O; o += 2) {
+      const int8_t *w0 = w + (size_t)o * C, *w1 = w0 + C;
+      for (int32_t g = 0; g < C / 4; ++g) {
+        const uint32_t u = mct__ld32(w0 + 4 * g), v = mct__ld32(w1 + 4 * g);
+        wv[4 * g] = __sxtb16(u);
+        wv[4 * g + 1] = mct__sxtb16_hi(u);
+        wv[4 * g + 2] = __sxtb16(v);
+        wv[4 * g + 3] = mct__sxtb16_hi(v);
+      }
+      for (int32_t j = 0; j < 2; ++j) { /* shift in [-31, -2] (mct__fix_list) */
+        const int32_t sh = -2 - r->shift[o + j];
+        bc.bias[j] = r->bias[o + j];
+        bc.k[3 * j] = r->mult[o + j];
+        bc.k[3 * j + 1] = (int32_t)(c1 << sh);
+        bc.k[3 * j + 2] = sh + 1;
+      }
+      bc.yp = yf + o;
+      kern(&bc);
+    }
+    for (int32_t i = 0; i < n; i += 2) { /* the odd last channel, those outside the formula */
+      int8_t *ya = yf + (size_t)i * O;
+      const uint32_t *xp = xb + (size_t)i / 2 * C;
+      if (O & 1) mct__pw2i_exact(r, xp, C, w, O - 1, ya, ya + O);
+      for (int32_t k = 0; k < nfix; ++k) mct__pw2i_exact(r, xp, C, w, fix[k], ya, ya + O);
+    }
+  }
+}
+
 void mct__arm_pw_pair(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p, int32_t C,
                       int32_t O, const int8_t *w, int8_t *y0, int8_t *y1) {
   if (C <= MCT__P2_MAX && mct__fast_ok(r, O, C))
@@ -981,6 +1140,10 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
     const int32_t nfix = mct__fix_list(r, O, C, fix);
     if (nfix < 0) return 0;
     int32_t k = 0;
+    if (npix >= 4 && MCT__BLK_W / C - 1 >= MCT__BLK_MIN) { /* blocks of pairs, then an odd one */
+      k = npix & ~1;
+      mct__pw_blocks(r, x, backward ? npix & 1 : 0, k, C, O, w, y, fix, nfix, backward);
+    }
     for (; k + 2 <= npix; k += 2) {
       const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
       mct__pw2i(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, y + (size_t)p * O,
