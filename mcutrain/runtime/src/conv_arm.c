@@ -815,14 +815,67 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
  * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. */
 static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
                                 uint32_t *xx) {
-  const uint32_t zz = mct__zz(xz);
-  for (int32_t g = 0; g < C / 4; ++g, xx += 4) {
-    const uint32_t va = mct__ld32(a + 4 * g), vb = mct__ld32(b + 4 * g);
-    xx[0] = __ssub16(__sxtb16(va), zz);
-    xx[1] = __ssub16(mct__sxtb16_hi(va), zz);
-    xx[2] = __ssub16(__sxtb16(vb), zz);
-    xx[3] = __ssub16(mct__sxtb16_hi(vb), zz);
-  }
+  const uint32_t zz = mct__zz(xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
+  uint32_t u, v, e, h;
+  do {
+    __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "ssub16 %[e], %[e], %[zz]\n\t"
+                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "ssub16 %[e], %[e], %[zz]\n\t"
+                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "ssub16 %[e], %[e], %[zz]\n\t"
+                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "ssub16 %[e], %[e], %[zz]\n\t"
+                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "strd %[e], %[h], [%[p]], #8"
+                     : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
+                       [e] "=&r"(e), [h] "=&r"(h)
+                     : [zz] "r"(zz)
+                     : "memory");
+  } while (xx != end);
+}
+
+/* Weight rows w0, w1 (C % 8 == 0) as int16 pairs: for group g, wv[4 g], wv[4 g + 1] of w0
+ * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1. */
+static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t C, uint32_t *wv) {
+  const uint32_t *end = wv + C;
+  uint32_t u, v, e, h;
+  do {
+    __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8"
+                     : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
+                       [e] "=&r"(e), [h] "=&r"(h)
+                     :
+                     : "memory");
+  } while (wv != end);
 }
 
 /* Channel o of both pixels (widened by mct__widen2i) with the exact mct__arm_out. */
@@ -1088,14 +1141,7 @@ static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const
     bc.xend = xb + (size_t)n / 2 * C;
     int8_t *yf = y + (size_t)first * O;
     for (int32_t o = 0; o + 2 <= O; o += 2) {
-      const int8_t *w0 = w + (size_t)o * C, *w1 = w0 + C;
-      for (int32_t g = 0; g < C / 4; ++g) {
-        const uint32_t u = mct__ld32(w0 + 4 * g), v = mct__ld32(w1 + 4 * g);
-        wv[4 * g] = __sxtb16(u);
-        wv[4 * g + 1] = mct__sxtb16_hi(u);
-        wv[4 * g + 2] = __sxtb16(v);
-        wv[4 * g + 3] = mct__sxtb16_hi(v);
-      }
+      mct__widen_rows2(w + (size_t)o * C, w + (size_t)(o + 1) * C, C, wv);
       for (int32_t j = 0; j < 2; ++j) { /* shift in [-31, -2] (mct__fix_list) */
         const int32_t sh = -2 - r->shift[o + j];
         bc.bias[j] = r->bias[o + j];
