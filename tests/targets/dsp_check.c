@@ -387,6 +387,31 @@ static void pw3_cases(void) {
   }
 }
 /* ---- end pw3 ------------------------------------------------------------------------------ */
+/* ---- pw4 (opt-pw): blocks of pixel pairs with trained slices, C % 8 != 0 ----------------- */
+static void pw4_cases(void) {
+  /* C, O, pixels, n_sel (-1: none), bad channels, full range */
+  static const int32_t cfg[][6] = {
+      {56, 20, 16, 28, 0, 0}, {45, 13, 9, 7, 2, 1},   {200, 10, 6, 8, 1, 0},
+      {61, 7, 27, -1, 3, 1},  {33, 9, 5, 1, 0, 0},    {40, 90, 7, 12, 1, 0},
+      {100, 30, 11, -1, 0, 0}, {64, 12, 30, 64, 4, 1}, {36, 8, 4, 3, 0, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][4], cfg[k][5], 0);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    mct_wsplit ws;
+    const mct_wsplit *wp = 0;
+    if (cfg[k][3] >= 0) ws = pw_slice(C, cfg[k][3], O), wp = &ws;
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    st = mct_conv2d_s8(&g, &q, X, PW_W, wp, 0, Y); /* no bias */
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+  }
+}
+/* ---- end pw4 ------------------------------------------------------------------------------ */
 /* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
 /* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
  * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
@@ -611,6 +636,7 @@ int main(void) {
   pw_cases(); /* pw (opt-pw) */
   pw2_cases(); /* pw2 (opt-pw2) */
   pw3_cases(); /* pw3 (opt-pw) */
+  pw4_cases(); /* pw4 (opt-pw) */
   mct_sh_close(out_fd);
   return 0;
 }

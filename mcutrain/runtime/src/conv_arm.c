@@ -1115,36 +1115,110 @@ typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__b
 MCT__NBLK(mct__nblk, "")
 MCT__NBLK(mct__nblk_c, MCT__NBCLAMP)
 
+/* A block pair's layout: its C channels, then the trained slice's ns (gathered), each part
+ * rounded up to a multiple of 8 with zeros (inputs and weights both: products 0): Ct words
+ * per pixel pair and per pair of weight rows, in groups of four channels as mct__widen2i. */
+static inline int32_t mct__blk_ct(int32_t C, int32_t ns) {
+  return (C + 7) / 8 * 8 + (ns + 7) / 8 * 8;
+}
+
+/* n values of pixels a, b (a[sel[j]], or a[j] when sel is NULL), minus z, zeros after them
+ * to a multiple of 8 (the bytes gathered first, padded with z), as interleaved groups. */
+#define MCT__BLK_T (MCT__BLK_W / (MCT__BLK_MIN + 1)) /* the layout's words at most */
+static __attribute__((noinline)) void mct__tail2i(const int8_t *a, const int8_t *b,
+                                                  const int32_t *sel, int32_t n, int32_t z,
+                                                  uint32_t *xx) {
+  if (n <= 0) return;
+  int8_t ta[MCT__BLK_T] __attribute__((aligned(4))), tb[MCT__BLK_T] __attribute__((aligned(4)));
+  const int32_t n8 = (n + 7) / 8 * 8;
+  for (int32_t j = 0; j < n8; ++j) {
+    const int32_t c = j < n ? (sel ? sel[j] : j) : 0;
+    ta[j] = j < n ? a[c] : (int8_t)z;
+    tb[j] = j < n ? b[c] : (int8_t)z;
+  }
+  mct__widen2i(ta, tb, z, n8, xx);
+}
+
+/* The layout's words of pixels a, b into xx. */
+static void mct__blk_widen(const int8_t *a, const int8_t *b, int32_t C, const mct_wsplit *ws,
+                           int32_t z, uint32_t *xx) {
+  const int32_t C8 = C / 8 * 8;
+  if (C8) mct__widen2i(a, b, z, C8, xx);
+  mct__tail2i(a + C8, b + C8, NULL, C - C8, z, xx + C8);
+  if (ws) mct__tail2i(a, b, ws->sel, ws->n_sel, z, xx + (C + 7) / 8 * 8);
+}
+
+/* Weight rows o, o + 1 in the layout (the slice's rows of ws->wt after them). */
+static __attribute__((noinline)) void mct__blk_rows(const int8_t *w, int32_t C,
+                                                    const mct_wsplit *ws, int32_t o,
+                                                    uint32_t *wv) {
+  const int32_t C8 = C / 8 * 8, ns = ws ? ws->n_sel : 0;
+  const int8_t *w0 = w + (size_t)o * C;
+  if (C8) mct__widen_rows2(w0, w0 + C, C8, wv);
+  for (int32_t part = 0; part < 2; ++part) {
+    const int32_t n = part ? ns : C - C8, n8 = (n + 7) / 8 * 8;
+    if (n <= 0) continue;
+    const int8_t *r0 = part ? ws->wt + (size_t)o * ns : w0 + C8;
+    const int8_t *r1 = part ? r0 + ns : r0 + C;
+    int8_t t0[MCT__BLK_T] __attribute__((aligned(4))), t1[MCT__BLK_T] __attribute__((aligned(4)));
+    for (int32_t j = 0; j < n8; ++j) t0[j] = j < n ? r0[j] : 0, t1[j] = j < n ? r1[j] : 0;
+    mct__widen_rows2(t0, t1, n8, wv + (part ? (C + 7) / 8 * 8 : C8));
+  }
+}
+
+/* Channel o of a block pair (its words at xp) with the exact mct__arm_out, into ya, yb. */
+static __attribute__((noinline)) void mct__blk_exact(const mct__arm_rq *r, const uint32_t *xp,
+                                                     int32_t C, const int8_t *w,
+                                                     const mct_wsplit *ws, int32_t o,
+                                                     int8_t *ya, int8_t *yb) {
+  const int32_t ns = ws ? ws->n_sel : 0, Cp = (C + 7) / 8 * 8;
+  const int16_t *h = (const int16_t *)xp;
+  int32_t a0 = 0, a1 = 0;
+  for (int32_t t = 0; t < Cp + ns; ++t) {
+    if (t >= C && t < Cp) continue;
+    const int32_t wt = t < C ? w[(size_t)o * C + t] : ws->wt[(size_t)o * ns + (t - Cp)];
+    /* value t: group t / 4, lane t % 4 at halfword 2 (lane & 1) + (lane >> 1) of the group's
+     * words (pixel b two words on) */
+    const int32_t l = t & 3, i = 8 * (t >> 2) + 2 * (l & 1) + (l >> 1);
+    a0 += h[i] * wt, a1 += h[i + 4] * wt;
+  }
+  const mct__arq c = mct__arm_ch(r, o);
+  *ya = mct__arm_out(r, &c, a0);
+  *yb = mct__arm_out(r, &c, a1);
+}
+
 /* Pixels p0 .. p0 + np - 1 (np even) of the layer (see mct__arm_pw_layer; the fast formula
  * valid but for the nfix channels in fix) by blocks of pixel pairs. */
 static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const int8_t *x,
                                                      int32_t p0, int32_t np, int32_t C,
-                                                     int32_t O, const int8_t *w, int8_t *y,
+                                                     int32_t O, const int8_t *w,
+                                                     const mct_wsplit *ws, int8_t *y,
                                                      const uint16_t *fix, int32_t nfix,
                                                      int backward) {
   uint32_t buf[MCT__BLK_W] __attribute__((aligned(8)));
-  uint32_t *wv = buf, *xb = buf + C;
-  const int32_t nb = 2 * (MCT__BLK_W / C - 1); /* pixels per block */
+  const int32_t Ct = mct__blk_ct(C, ws ? ws->n_sel : 0);
+  uint32_t *wv = buf, *xb = buf + Ct;
+  const int32_t nb = 2 * (MCT__BLK_W / Ct - 1); /* pixels per block */
   const int clamp = r->act_min > -128 || r->act_max < 127;
   void (*kern)(mct__bctx *) = clamp ? mct__nblk_c : mct__nblk;
   const uint32_t c1 = (uint32_t)(1 + 2 * r->y_zero);
   mct__bctx bc;
-  bc.wv = wv, bc.wend = wv + C, bc.xb = xb, bc.mid = C % 16 != 0, bc.O = O;
+  bc.wv = wv, bc.wend = wv + Ct, bc.xb = xb, bc.mid = Ct % 16 != 0, bc.O = O;
   bc.lo4 = mct__b4(r->act_min), bc.hi4 = mct__b4(r->act_max);
   for (int32_t t = 0; t < np; t += nb) {
     const int32_t n = np - t < nb ? np - t : nb;
     const int32_t first = backward ? p0 + np - t - n : p0 + t;
     const int8_t *xf = x + (size_t)first * C;
     for (int32_t i = 0; i < n; i += 2)
-      mct__widen2i(xf + (size_t)i * C, xf + (size_t)(i + 1) * C, r->x_zero, C,
-                   xb + (size_t)i / 2 * C);
-    bc.xend = xb + (size_t)n / 2 * C;
+      mct__blk_widen(xf + (size_t)i * C, xf + (size_t)(i + 1) * C, C, ws, r->x_zero,
+                     xb + (size_t)i / 2 * Ct);
+    bc.xend = xb + (size_t)n / 2 * Ct;
     int8_t *yf = y + (size_t)first * O;
     for (int32_t o = 0; o + 2 <= O; o += 2) {
-      mct__widen_rows2(w + (size_t)o * C, w + (size_t)(o + 1) * C, C, wv);
+      mct__blk_rows(w, C, ws, o, wv);
       for (int32_t j = 0; j < 2; ++j) { /* shift in [-31, -2] (mct__fix_list) */
         const int32_t sh = -2 - r->shift[o + j];
-        bc.bias[j] = r->bias[o + j];
+        bc.bias[j] = r->bias ? r->bias[o + j] : 0;
         bc.k[3 * j] = r->mult[o + j];
         bc.k[3 * j + 1] = (int32_t)(c1 << sh);
         bc.k[3 * j + 2] = sh + 1;
@@ -1154,9 +1228,10 @@ static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const
     }
     for (int32_t i = 0; i < n; i += 2) { /* the odd last channel, those outside the formula */
       int8_t *ya = yf + (size_t)i * O;
-      const uint32_t *xp = xb + (size_t)i / 2 * C;
-      if (O & 1) mct__pw2i_exact(r, xp, C, w, O - 1, ya, ya + O);
-      for (int32_t k = 0; k < nfix; ++k) mct__pw2i_exact(r, xp, C, w, fix[k], ya, ya + O);
+      const uint32_t *xp = xb + (size_t)i / 2 * Ct;
+      if (O & 1) mct__blk_exact(r, xp, C, w, ws, O - 1, ya + O - 1, ya + O + O - 1);
+      for (int32_t k = 0; k < nfix; ++k)
+        mct__blk_exact(r, xp, C, w, ws, fix[k], ya + fix[k], ya + O + fix[k]);
     }
   }
 }
@@ -1182,38 +1257,27 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
     return 1;
   }
   uint16_t fix[MCT__FIX];
-  if (!ws && r->bias && C % 8 == 0 && C <= MCT__P2I_MAX) { /* two pixels interleaved */
-    const int32_t nfix = mct__fix_list(r, O, C, fix);
-    if (nfix < 0) return 0;
-    int32_t k = 0;
-    if (npix >= 4 && MCT__BLK_W / C - 1 >= MCT__BLK_MIN) { /* blocks of pairs, then an odd one */
-      k = npix & ~1;
-      mct__pw_blocks(r, x, backward ? npix & 1 : 0, k, C, O, w, y, fix, nfix, backward);
-    }
-    for (; k + 2 <= npix; k += 2) {
-      const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
-      mct__pw2i(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, y + (size_t)p * O,
-                y + (size_t)q * O, fix, nfix);
-    }
-    if (k < npix) { /* the last pixel, as a pair with itself */
-      const int32_t p = backward ? 0 : npix - 1;
-      mct__pw2i(r, x + (size_t)p * C, x + (size_t)p * C, C, O, w, y + (size_t)p * O,
-                y + (size_t)p * O, fix, nfix);
-    }
-    return 1;
-  }
-  const int32_t nfix = C + ns > MCT__P2_MAX ? -1 : mct__fix_list(r, O, C + ns, fix);
+  /* the interleaved two-pixel kernel; blocks of pixel pairs (the even part, then the odd
+   * pixel by a two-pixel kernel) */
+  const int i2 = !ws && r->bias && C % 8 == 0 && C <= MCT__P2I_MAX;
+  const int blk = npix >= 4 && MCT__BLK_W / mct__blk_ct(C, ns) - 1 >= MCT__BLK_MIN;
+  if (!i2 && !blk && C + ns > MCT__P2_MAX) return 0;
+  const int32_t nfix = mct__fix_list(r, O, C + ns, fix);
   if (nfix < 0) return 0;
   int32_t k = 0;
-  for (; k + 2 <= npix; k += 2) {
-    const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
-    mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)q * O, fix, nfix);
+  if (blk) {
+    k = npix & ~1;
+    mct__pw_blocks(r, x, backward ? npix & 1 : 0, k, C, O, w, ws, y, fix, nfix, backward);
   }
-  if (k < npix) { /* the last pixel, as a pair with itself */
-    const int32_t p = backward ? 0 : npix - 1;
-    mct__pw2(r, x + (size_t)p * C, x + (size_t)p * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)p * O, fix, nfix);
+  for (; k < npix; k += 2) { /* an odd last pixel as a pair with itself */
+    const int32_t p = backward ? npix - 1 - k : k;
+    const int32_t q = k + 1 == npix ? p : (backward ? p - 1 : p + 1);
+    if (i2)
+      mct__pw2i(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, y + (size_t)p * O,
+                y + (size_t)q * O, fix, nfix);
+    else
+      mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
+               y + (size_t)q * O, fix, nfix);
   }
   return 1;
 }
