@@ -267,22 +267,21 @@ static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *xp
  * every optimization level, frame pointer or not). Registers: accumulators r0-r3 (pixel 0,
  * channels 0-3) and r4-r7 (pixel 1), input words r8, r9, weight words r10, r11, inputs r12,
  * weights lr; the context (mct__tctx) at [sp]. Per pair: the biases by two LDMs, K steps of
- * 11 instructions (16 MACs), SMMLA/ASR/SSAT per output, BFI packing, the optional clamp,
- * one STR per pixel. */
+ * 11 instructions (16 MACs), an LDM of each channel's constants, SMMLA/ASR/SSAT per output,
+ * BFI packing, the clamp (a variant with, one without), one STR per pixel; the pairs end
+ * when the inputs reach xend. */
 typedef struct {
   int32_t bias[4];    /* 0 */
-  int32_t ma[8];      /* 16: mult, add of channel j at 16 + 8 j */
-  int32_t shr[4];     /* 48 */
+  int32_t k[12];      /* 16: mult, add, shr of channel j at 16 + 12 j */
   uint32_t lo4, hi4;  /* 64, 68 */
   int8_t *yp;         /* 72: the pair's first output */
   int32_t O;          /* 76: pixel stride of y */
-  int32_t pairs;      /* 80: pixel pairs left */
+  const uint32_t *xend; /* 80: the end of the pairs' inputs */
   const uint32_t *wv; /* 84: the weights, k-major */
-  int32_t clamp;      /* 88 */
 } mct__tctx;
-typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__tctx, yp) == 72 &&
-                               offsetof(mct__tctx, pairs) == 80 &&
-                               offsetof(mct__tctx, wv) == 84 && offsetof(mct__tctx, clamp) == 88)
+typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tctx, lo4) == 64 &&
+                               offsetof(mct__tctx, yp) == 72 &&
+                               offsetof(mct__tctx, xend) == 80 && offsetof(mct__tctx, wv) == 84)
                                   ? 1
                                   : -1];
 
@@ -299,18 +298,28 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__t
   "smlad r3, r8, r11, r3\n\t"                                                                 \
   "smlad r7, r9, r11, r7\n\t"
 #define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
-/* channel j's constants into r8-r10, then both pixels' outputs j */
-#define MCT__NREQ(J, A, B, OFF, SOFF)                                                         \
-  "ldrd r8, r9, [lr, #" #OFF "]\n\t"                                                          \
-  "ldr r10, [lr, #" #SOFF "]\n\t"                                                             \
+/* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
+#define MCT__NREQ(A, B)                                                                       \
+  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
   "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
   "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
   "asr " #A ", " #A ", r10\n\t"                                                               \
   "asr " #B ", " #B ", r10\n\t"                                                               \
   "ssat " #A ", #8, " #A "\n\t"                                                               \
   "ssat " #B ", #8, " #B "\n\t"
+/* both pixels' words clamped bytewise (lr at the context's lo4) */
+#define MCT__NTCLAMP                                                                          \
+  "ldrd r8, r9, [lr]\n\t"                                                                     \
+  "ssub8 r10, r0, r8\n\t"                                                                     \
+  "sel r0, r0, r8\n\t"                                                                        \
+  "ssub8 r10, r0, r9\n\t"                                                                     \
+  "sel r0, r9, r0\n\t"                                                                        \
+  "ssub8 r10, r4, r8\n\t"                                                                     \
+  "sel r4, r4, r8\n\t"                                                                        \
+  "ssub8 r10, r4, r9\n\t"                                                                     \
+  "sel r4, r9, r4\n\t"
 
-#define MCT__NTILE(NAME, STEPS)                                                               \
+#define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
     __asm__ volatile(                                                                         \
         "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
@@ -321,43 +330,34 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__t
         "ldm lr, {r4, r5, r6, r7}\n\t"                                                        \
         "ldr lr, [lr, #84]\n\t" STEPS                                                          \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__NREQ(0, r0, r4, 16, 48) MCT__NREQ(1, r1, r5, 24, 52)                             \
-        MCT__NREQ(2, r2, r6, 32, 56) MCT__NREQ(3, r3, r7, 40, 60)                             \
+        "add lr, lr, #16\n\t"                                                                 \
+        MCT__NREQ(r0, r4) MCT__NREQ(r1, r5) MCT__NREQ(r2, r6) MCT__NREQ(r3, r7)               \
         "bfi r0, r1, #8, #8\n\t"                                                              \
         "bfi r4, r5, #8, #8\n\t"                                                              \
         "bfi r0, r2, #16, #8\n\t"                                                             \
         "bfi r4, r6, #16, #8\n\t"                                                             \
         "bfi r0, r3, #24, #8\n\t"                                                             \
-        "bfi r4, r7, #24, #8\n\t"                                                             \
-        "ldr r8, [lr, #88]\n\t"                                                               \
-        "cmp r8, #0\n\t"                                                                      \
-        "beq 2f\n\t"                                                                          \
-        "ldrd r8, r9, [lr, #64]\n\t"                                                          \
-        "ssub8 r10, r0, r8\n\t"                                                               \
-        "sel r0, r0, r8\n\t"                                                                  \
-        "ssub8 r10, r0, r9\n\t"                                                               \
-        "sel r0, r9, r0\n\t"                                                                  \
-        "ssub8 r10, r4, r8\n\t"                                                               \
-        "sel r4, r4, r8\n\t"                                                                  \
-        "ssub8 r10, r4, r9\n\t"                                                               \
-        "sel r4, r9, r4\n"                                                                    \
-        "2:\n\t"                                                                              \
-        "ldrd r8, r9, [lr, #72]\n\t"                                                          \
+        "bfi r4, r7, #24, #8\n\t" CLAMP                                                       \
+        "ldrd r8, r9, [lr, #8]\n\t"                                                           \
         "str r0, [r8]\n\t"                                                                    \
         "str r4, [r8, r9]\n\t"                                                                \
         "add r8, r8, r9, lsl #1\n\t"                                                          \
-        "ldr r10, [lr, #80]\n\t"                                                              \
-        "str r8, [lr, #72]\n\t"                                                               \
-        "subs r10, r10, #1\n\t"                                                               \
-        "str r10, [lr, #80]\n\t"                                                              \
+        "str r8, [lr, #8]\n\t"                                                                \
+        "ldr r10, [lr, #16]\n\t"                                                              \
+        "cmp r12, r10\n\t"                                                                    \
         "bne 1b\n\t"                                                                          \
         "add sp, sp, #4\n\t"                                                                  \
         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
   }
-MCT__NTILE(mct__ntile_4, MCT__NSTEP4)
-MCT__NTILE(mct__ntile_8, MCT__NSTEP4 MCT__NSTEP4)
-MCT__NTILE(mct__ntile_12, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
-MCT__NTILE(mct__ntile_16, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
+#define MCT__NSTEP8 MCT__NSTEP4 MCT__NSTEP4
+MCT__NTILE(mct__ntile_4, MCT__NSTEP4, "")
+MCT__NTILE(mct__ntile_8, MCT__NSTEP8, "")
+MCT__NTILE(mct__ntile_12, MCT__NSTEP8 MCT__NSTEP4, "")
+MCT__NTILE(mct__ntile_16, MCT__NSTEP8 MCT__NSTEP8, "")
+MCT__NTILE(mct__ntile_4c, MCT__NSTEP4, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_8c, MCT__NSTEP8, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_12c, MCT__NSTEP8 MCT__NSTEP4, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_16c, MCT__NSTEP8 MCT__NSTEP8, MCT__NTCLAMP)
 
 /* Any other K (C not a multiple of 8). */
 static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
@@ -440,12 +440,14 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
   const int64_t amax = (int64_t)C * 255 * 128;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
   const int clamp = lo > -128 || hi < 127, all_fast = mct__fast_ok(r, O, C);
-  void (*kern)(const uint32_t *, mct__tctx *) = K == 4 ? mct__ntile_4 : K == 8 ? mct__ntile_8 :
-                                                K == 12 ? mct__ntile_12 :
-                                                K == 16 ? mct__ntile_16 : NULL;
+  void (*kern)(const uint32_t *, mct__tctx *) =
+      K == 4 ? (clamp ? mct__ntile_4c : mct__ntile_4) :
+      K == 8 ? (clamp ? mct__ntile_8c : mct__ntile_8) :
+      K == 12 ? (clamp ? mct__ntile_12c : mct__ntile_12) :
+      K == 16 ? (clamp ? mct__ntile_16c : mct__ntile_16) : NULL;
   uint32_t xt[MCT__TW] __attribute__((aligned(8))), wv[4 * (MCT_ARM_TILE_C / 2)];
   mct__tctx tc;
-  tc.lo4 = lo4, tc.hi4 = hi4, tc.clamp = clamp, tc.wv = wv;
+  tc.lo4 = lo4, tc.hi4 = hi4, tc.wv = wv;
   for (int32_t t0 = 0; t0 < npix; t0 += nt) {
     const int32_t n = npix - t0 < nt ? npix - t0 : nt;
     const int32_t first = backward ? npix - t0 - n : t0;
@@ -464,8 +466,8 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
           f[j] = mct__fq_of(r, o + j);
         else
           fast &= mct__fq_chk(r, o + j, amax, &f[j]);
-        tc.bias[j] = f[j].bias, tc.ma[2 * j] = f[j].mult, tc.ma[2 * j + 1] = f[j].add;
-        tc.shr[j] = f[j].shr;
+        tc.bias[j] = f[j].bias, tc.k[3 * j] = f[j].mult, tc.k[3 * j + 1] = f[j].add;
+        tc.k[3 * j + 2] = f[j].shr;
       }
       int8_t *yo = yt + o;
       if (!fast) {
@@ -473,11 +475,11 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
       } else if (!kern) {
         mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4, clamp);
       } else {
-        tc.yp = yo, tc.O = O, tc.pairs = n / 2;
-        if (tc.pairs) kern(xt, &tc);
+        tc.yp = yo, tc.O = O, tc.xend = xt + (size_t)(n / 2) * 2 * K;
+        if (n >= 2) kern(xt, &tc);
         if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
           int8_t last[8];
-          tc.yp = last, tc.O = 4, tc.pairs = 1;
+          tc.yp = last, tc.O = 4, tc.xend = xt + (size_t)(n + 1) * K;
           kern(xt + (size_t)(n - 1) * K, &tc);
           memcpy(yo + (size_t)(n - 1) * O, last, 4);
         }
