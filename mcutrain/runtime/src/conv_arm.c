@@ -1150,21 +1150,29 @@ static void mct__blk_widen(const int8_t *a, const int8_t *b, int32_t C, const mc
   if (ws) mct__tail2i(a, b, ws->sel, ws->n_sel, z, xx + (C + 7) / 8 * 8);
 }
 
+/* Rows r0, r1 of n weights in the layout (zeros after them to a multiple of 8). */
+static inline __attribute__((always_inline)) void mct__rows2_any(const int8_t *r0,
+                                                                 const int8_t *r1, int32_t n,
+                                                                 uint32_t *q) {
+  const int32_t n8 = n / 8 * 8;
+  if (n8) mct__widen_rows2(r0, r1, n8, q);
+  if (n > n8) { /* the last n % 8 from a zero-padded copy */
+    int8_t t0[8] __attribute__((aligned(4))) = {0}, t1[8] __attribute__((aligned(4))) = {0};
+    for (int32_t j = 0; j < n - n8; ++j) t0[j] = r0[n8 + j], t1[j] = r1[n8 + j];
+    mct__widen_rows2(t0, t1, 8, q + n8);
+  }
+}
+
 /* Weight rows o, o + 1 in the layout (the slice's rows of ws->wt after them). */
-static __attribute__((noinline)) void mct__blk_rows(const int8_t *w, int32_t C,
-                                                    const mct_wsplit *ws, int32_t o,
-                                                    uint32_t *wv) {
-  const int32_t C8 = C / 8 * 8, ns = ws ? ws->n_sel : 0;
+static inline __attribute__((always_inline)) void mct__blk_rows(const int8_t *w, int32_t C,
+                                                                const mct_wsplit *ws,
+                                                                int32_t o, uint32_t *wv) {
   const int8_t *w0 = w + (size_t)o * C;
-  if (C8) mct__widen_rows2(w0, w0 + C, C8, wv);
-  for (int32_t part = 0; part < 2; ++part) {
-    const int32_t n = part ? ns : C - C8, n8 = (n + 7) / 8 * 8;
-    if (n <= 0) continue;
-    const int8_t *r0 = part ? ws->wt + (size_t)o * ns : w0 + C8;
-    const int8_t *r1 = part ? r0 + ns : r0 + C;
-    int8_t t0[MCT__BLK_T] __attribute__((aligned(4))), t1[MCT__BLK_T] __attribute__((aligned(4)));
-    for (int32_t j = 0; j < n8; ++j) t0[j] = j < n ? r0[j] : 0, t1[j] = j < n ? r1[j] : 0;
-    mct__widen_rows2(t0, t1, n8, wv + (part ? (C + 7) / 8 * 8 : C8));
+  mct__rows2_any(w0, w0 + C, C, wv);
+  if (ws) {
+    const int32_t ns = ws->n_sel;
+    const int8_t *s0 = ws->wt + (size_t)o * ns;
+    mct__rows2_any(s0, s0 + ns, ns, wv + (C + 7) / 8 * 8);
   }
 }
 
