@@ -133,17 +133,28 @@ static inline int32_t mct__clamp1(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Given sh = -2 - shift in [0, 29], |1 + 2 y_zero| = ac1 <= 255 and amax < 2^31 (checked by
+ * the callers): 1 when (1 + 2 y_zero) << sh is below 2^30 in magnitude (|c1| 2^sh < 2^30 iff
+ * |c1| < 2^(30 - sh)) and no accumulator of up to amax in magnitude can push the bias b past
+ * the int32 limits: the fast formula's other conditions, in 32-bit arithmetic. */
+static inline int mct__ch_fits(int32_t sh, int32_t b, int32_t ac1, int32_t amax) {
+  return ac1 < (1 << (30 - sh)) && b <= INT32_MAX - amax && b >= INT32_MIN + amax;
+}
+
+/* The ranges mct__ch_fits assumes (else the callers answer "not fast", always safe). */
+static inline int mct__fits_range(const mct__arm_rq *r, int32_t n) {
+  return n >= 0 && n <= 65536 && r->y_zero >= -128 && r->y_zero <= 127;
+}
+
 /* 1 when every channel of r (O of them) takes the fast formula with accumulators of n
  * products (|x - x_zero| <= 255, |w| <= 128) plus the bias. */
 static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
-  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  if (!mct__fits_range(r, n)) return 0;
+  const int32_t amax = n * 255 * 128, c1 = 1 + 2 * r->y_zero, ac1 = c1 < 0 ? -c1 : c1;
   for (int32_t o = 0; o < O; ++o) {
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return 0;
-    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
-    const int64_t b = r->bias ? r->bias[o] : 0;
-    if (b + amax > INT32_MAX || b - amax < INT32_MIN) return 0;
+    if (!mct__ch_fits(-2 - shift, r->bias ? r->bias[o] : 0, ac1, amax)) return 0;
   }
   return 1;
 }
@@ -156,15 +167,13 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
  * wrapping in SMLAD / SMMLA or in unsigned C) and its outputs are recomputed exactly. */
 #define MCT__FIX 16
 static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_t *fix) {
-  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  if (!mct__fits_range(r, n)) return -1;
+  const int32_t amax = n * 255 * 128, c1 = 1 + 2 * r->y_zero, ac1 = c1 < 0 ? -c1 : c1;
   int32_t nfix = 0;
   for (int32_t o = 0; o < O; ++o) {
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return -1;
-    const int64_t b = r->bias ? r->bias[o] : 0;
-    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30) || b + amax > INT32_MAX ||
-        b - amax < INT32_MIN) {
+    if (!mct__ch_fits(-2 - shift, r->bias ? r->bias[o] : 0, ac1, amax)) {
       if (nfix == MCT__FIX) return -1;
       fix[nfix++] = (uint16_t)o;
     }
