@@ -1040,12 +1040,13 @@ typedef struct {
   int8_t *yp;           /* 48: the first pair's outputs o, o + 1 */
   int32_t O;            /* 52: pixel stride of y */
   const uint32_t *xb;   /* 56: the block's widened pairs */
-  int32_t mid;          /* 60: C % 16 == 8: enter the loop halfway */
+  int32_t entry;        /* 60: where the first pass of the loop (eight groups) starts: at
+                         * two groups times this, so that the passes end with the weights */
   const uint32_t *wend; /* 64: the end of wv */
 } mct__bctx;
 typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__bctx, k) == 16 &&
                                offsetof(mct__bctx, lo4) == 40 && offsetof(mct__bctx, yp) == 48 &&
-                               offsetof(mct__bctx, xb) == 56 && offsetof(mct__bctx, mid) == 60 &&
+                               offsetof(mct__bctx, xb) == 56 && offsetof(mct__bctx, entry) == 60 &&
                                offsetof(mct__bctx, wend) == 64)
                                   ? 1
                                   : -1];
@@ -1087,12 +1088,17 @@ typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__b
         "mov r3, r1\n\t"                                                                      \
         "ldr r4, [lr, #60]\n\t"                                                               \
         "ldr lr, [lr, #4]\n\t"                                                                \
-        "cbnz r4, 4f\n"                                                                       \
-        "2:\n\t" MCT__NBG MCT__NBG                                                            \
-        "4:\n\t" MCT__NBG MCT__NBG                                                            \
+        "tbb [pc, r4]\n"                                                                      \
+        "5:\n\t"                                                                              \
+        ".byte (20f - 5b) / 2, (21f - 5b) / 2, (22f - 5b) / 2, (23f - 5b) / 2\n\t"          \
+        ".align 1\n"                                                                          \
+        "20:\n\t" MCT__NBG MCT__NBG                                                           \
+        "21:\n\t" MCT__NBG MCT__NBG                                                           \
+        "22:\n\t" MCT__NBG MCT__NBG                                                           \
+        "23:\n\t" MCT__NBG MCT__NBG                                                           \
         "ldr r7, [sp]\n\t"                                                                    \
         "cmp lr, r7\n\t"                                                                      \
-        "bne 2b\n\t"                                                                          \
+        "bne 20b\n\t"                                                                         \
         "ldr lr, [sp, #4]\n\t"                                                                \
         "add r10, lr, #16\n\t"                                                                \
         "ldm r10, {r4, r5, r6, r7, r8, r9}\n\t"                                               \
@@ -1222,7 +1228,7 @@ static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const
   void (*kern)(mct__bctx *) = clamp ? mct__nblk_c : mct__nblk;
   const uint32_t c1 = (uint32_t)(1 + 2 * r->y_zero);
   mct__bctx bc;
-  bc.wv = wv, bc.wend = wv + Ct, bc.xb = xb, bc.mid = Ct % 16 != 0, bc.O = O;
+  bc.wv = wv, bc.wend = wv + Ct, bc.xb = xb, bc.entry = (8 - Ct / 4 % 8) / 2 % 4, bc.O = O;
   bc.lo4 = mct__b4(r->act_min), bc.hi4 = mct__b4(r->act_max);
   for (int32_t t = 0; t < np; t += nb) {
     const int32_t n = np - t < nb ? np - t : nb;
