@@ -1196,10 +1196,19 @@ static __attribute__((noinline)) void mct__blk_exact(const mct__arm_rq *r, const
                                                      int32_t C, const int8_t *w,
                                                      const mct_wsplit *ws, int32_t o,
                                                      int8_t *ya, int8_t *yb) {
-  const int32_t ns = ws ? ws->n_sel : 0, Cp = (C + 7) / 8 * 8;
+  const int32_t ns = ws ? ws->n_sel : 0, Cp = (C + 7) / 8 * 8, C4 = C / 4 * 4;
   const int16_t *h = (const int16_t *)xp;
+  const int8_t *wo = w + (size_t)o * C;
   int32_t a0 = 0, a1 = 0;
-  for (int32_t t = 0; t < Cp + ns; ++t) {
+  for (int32_t g = 0; g < C4 / 4; ++g) { /* whole groups: SMLAD */
+    const uint32_t v = mct__ld32(wo + 4 * g);
+    const int32_t e = (int32_t)__sxtb16(v), d = (int32_t)mct__sxtb16_hi(v);
+    a0 = __smlad((int32_t)xp[4 * g], e, a0);
+    a0 = __smlad((int32_t)xp[4 * g + 1], d, a0);
+    a1 = __smlad((int32_t)xp[4 * g + 2], e, a1);
+    a1 = __smlad((int32_t)xp[4 * g + 3], d, a1);
+  }
+  for (int32_t t = C4; t < Cp + ns; ++t) {
     if (t >= C && t < Cp) continue;
     const int32_t wt = t < C ? w[(size_t)o * C + t] : ws->wt[(size_t)o * ns + (t - Cp)];
     /* value t: group t / 4, lane t % 4 at halfword 2 (lane & 1) + (lane >> 1) of the group's
