@@ -190,7 +190,7 @@ typedef struct {
  * output channels at a time: their widened weights (k-major: wv[4 k + j]) and constants on the stack,
  * two pixels x four channels per pass (eight accumulators: each input word meets four weight
  * words, each weight word two pixels), four outputs of a pixel stored as one word. */
-#define MCT__TW 512 /* widened words of a tile (2 KB): 512 / K pixels */
+#define MCT__TW 256 /* widened words of a tile (1 KB): 256 / K pixels */
 
 /* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
 static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
