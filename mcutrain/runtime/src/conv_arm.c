@@ -376,6 +376,19 @@ static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t 
   mct__tile24(xp, n, K, wv, f, yp, O, lo4, hi4, clamp);
 }
 
+/* A tile's n pixels (xt) for the four channels in tc by the kernel, outputs to yo. */
+static inline void mct__tile_run(void (*kern)(const uint32_t *, mct__tctx *), const uint32_t *xt,
+                                 int32_t n, int32_t K, mct__tctx *tc, int8_t *yo, int32_t O) {
+  tc->yp = yo, tc->O = O, tc->xend = xt + (size_t)(n / 2) * 2 * K;
+  if (n >= 2) kern(xt, tc);
+  if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
+    int8_t last[8];
+    tc->yp = last, tc->O = 4, tc->xend = xt + (size_t)(n + 1) * K;
+    kern(xt + (size_t)(n - 1) * K, tc);
+    memcpy(yo + (size_t)(n - 1) * O, last, 4);
+  }
+}
+
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
  * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
@@ -449,6 +462,7 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
   const int64_t amax = (int64_t)C * 255 * 128;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
   const int clamp = lo > -128 || hi < 127, all_fast = mct__fast_ok(r, O, C);
+  const uint32_t c1u = (uint32_t)(1 + 2 * r->y_zero);
   void (*kern)(const uint32_t *, mct__tctx *) =
       K == 4 ? (clamp ? mct__ntile_4c : mct__ntile_4) :
       K == 8 ? (clamp ? mct__ntile_8c : mct__ntile_8) :
@@ -467,6 +481,19 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
+      if (kern && all_fast) { /* the usual case: the constants straight into the context */
+        const int32_t *sp = r->shift + o, *mp = r->mult + o, *bp = r->bias ? r->bias + o : NULL;
+        for (int32_t j = 0; j < 4; ++j) {
+          mct__pairs_k4(w + (size_t)(o + j) * C, C, wv + j);
+          const int32_t sh = -2 - sp[j];
+          tc.bias[j] = bp ? bp[j] : 0;
+          tc.k[3 * j] = mp[j];
+          tc.k[3 * j + 1] = (int32_t)(c1u << sh);
+          tc.k[3 * j + 2] = sh + 1;
+        }
+        mct__tile_run(kern, xt, n, K, &tc, yt + o, O);
+        continue;
+      }
       mct__fq f[4];
       int fast = 1;
       for (int32_t j = 0; j < 4; ++j) {
@@ -484,14 +511,7 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
       } else if (!kern) {
         mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4, clamp);
       } else {
-        tc.yp = yo, tc.O = O, tc.xend = xt + (size_t)(n / 2) * 2 * K;
-        if (n >= 2) kern(xt, &tc);
-        if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
-          int8_t last[8];
-          tc.yp = last, tc.O = 4, tc.xend = xt + (size_t)(n + 1) * K;
-          kern(xt + (size_t)(n - 1) * K, &tc);
-          memcpy(yo + (size_t)(n - 1) * O, last, 4);
-        }
+        mct__tile_run(kern, xt, n, K, &tc, yo, O);
       }
     }
     for (; o < O; ++o) { /* the last O % 4 channels one by one */
