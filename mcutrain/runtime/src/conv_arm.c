@@ -389,18 +389,25 @@ static inline void mct__tile_run(void (*kern)(const uint32_t *, mct__tctx *), co
   }
 }
 
+/* n + the sign-extended bytes 1 and 3 of x, in both 16-bit halves (SXTAB16, ROR #8). */
+static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(n), "r"(x));
+  return r;
+}
+
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
  * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
                                   uint32_t *out) {
-  const uint32_t zz = mct__zz(z);
+  const uint32_t nz = mct__zz(-z); /* x - z by SXTAB16 (see mct__widen2i) */
   const int32_t G = C / 4;
   for (int32_t g = 0; g < G; ++g, out += 4) {
     const uint32_t va = mct__ld32(xa + 4 * g), vb = mct__ld32(xb + 4 * g);
-    out[0] = __ssub16(__sxtb16(va), zz);
-    out[1] = __ssub16(__sxtb16(vb), zz);
-    out[2] = __ssub16(mct__sxtb16_hi(va), zz);
-    out[3] = __ssub16(mct__sxtb16_hi(vb), zz);
+    out[0] = __sxtab16(nz, va);
+    out[1] = __sxtab16(nz, vb);
+    out[2] = mct__sxtab16_hi(nz, va);
+    out[3] = mct__sxtab16_hi(nz, vb);
   }
   for (int32_t c = 4 * G; c < C; c += 2, out += 2) {
     const int32_t a0 = (int32_t)xa[c] - z, a1 = c + 1 < C ? (int32_t)xa[c + 1] - z : 0;
@@ -842,40 +849,33 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
  * O and the channels outside the fast formula (mct__fix_list) are computed exactly in C. */
 #define MCT__P2I_MAX 576 /* input channels: the buffer is MCT__P2I_MAX words (2.25 KB) */
 
-/* a, b (C channels, C % 4 == 0) minus xz as int16 pairs: for group g, xx[4 g], xx[4 g + 1]
- * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. */
+/* a, b (C channels, C % 8 == 0) minus xz as int16 pairs: for group g, xx[4 g], xx[4 g + 1]
+ * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. SXTAB16 adds the sign-extended bytes
+ * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction. */
 static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
                                 uint32_t *xx) {
-  const uint32_t zz = mct__zz(xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
+  const uint32_t nz = mct__zz(-xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
   uint32_t u, v, e, h;
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "ssub16 %[e], %[e], %[zz]\n\t"
-                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "sxtab16 %[e], %[nz], %[u]\n\t"
+                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
                      "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "ssub16 %[e], %[e], %[zz]\n\t"
-                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "sxtab16 %[e], %[nz], %[v]\n\t"
+                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
                      "strd %[e], %[h], [%[p]], #8\n\t"
                      "ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "ssub16 %[e], %[e], %[zz]\n\t"
-                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "sxtab16 %[e], %[nz], %[u]\n\t"
+                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
                      "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "ssub16 %[e], %[e], %[zz]\n\t"
-                     "ssub16 %[h], %[h], %[zz]\n\t"
+                     "sxtab16 %[e], %[nz], %[v]\n\t"
+                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
                      "strd %[e], %[h], [%[p]], #8"
                      : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
                        [e] "=&r"(e), [h] "=&r"(h)
-                     : [zz] "r"(zz)
+                     : [nz] "r"(nz)
                      : "memory");
   } while (xx != end);
 }
