@@ -2,12 +2,16 @@
  * conv.c on ARMv7E-M cores (see mct_arm.h). Same results as conv.c, bit for bit.
  *
  *   pointwise  few input channels (<= 32): tiles of pixels, two pixels x four output
- *              channels per pass (naked assembly, 11 instructions per 16 MACs); more: two
- *              pixels x two channels per pass (naked assembly without a trained slice: 15
- *              instructions per 16 MACs with both pixels interleaved, C % 8 == 0, up to 576
- *              channels; else 17); the fast requantization (SMMLA, SSAT, bytewise
- *              clamp) when every channel allows it (mct__fast_ok), else the exact fallbacks;
- *              per pixel (pw_pixel) for the rest.
+ *              channels per pass (naked assembly, 11 instructions per 16 MACs); more:
+ *              blocks of pixel pairs when at least two pairs fit the 2.5 KB buffer (any C,
+ *              trained slice or not): the block's inputs and each pair of weight rows
+ *              widened once, two pixels x two channels per pass (naked assembly, 10
+ *              instructions per 16 MACs); else two pixels at a time (without a trained
+ *              slice and C % 8 == 0, up to 576 channels: interleaved, naked assembly, 15
+ *              instructions per 16 MACs; else 17); the fast requantization (SMMLA, SSAT,
+ *              bytewise clamp) when every channel allows it (the few that do not are
+ *              recomputed exactly: mct__fix_list), else the exact fallbacks; per pixel
+ *              (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
  * Other geometries (depthwise, general) stay with conv.c's loops (return 0).
  */
