@@ -279,7 +279,7 @@ static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *xp
 /* The tile kernel's pixel pairs in assembly (a naked function: its registers are its own at
  * every optimization level, frame pointer or not). Registers: accumulators r0-r3 (pixel 0,
  * channels 0-3) and r4-r7 (pixel 1), input words r8, r9, weight words r10, r11, inputs r12,
- * weights lr; the context (mct__tctx) at [sp]. Per pair: the biases by two LDMs, K steps of
+ * weights lr; the context (mct__tctx) + 16 at [sp]. Per pair: the biases by two LDMDBs, K steps of
  * 11 instructions (16 MACs), an LDM of each channel's constants, SMMLA/ASR/SSAT per output,
  * BFI packing, the clamp (a variant with, one without), one STR per pixel; the pairs end
  * when the inputs reach xend. */
@@ -335,15 +335,15 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
 #define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
     __asm__ volatile(                                                                         \
+        "add r1, r1, #16\n\t" /* [sp]: the context's constants */                           \
         "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
         "mov r12, r0\n"                                                                       \
         "1:\n\t"                                                                              \
         "ldr lr, [sp]\n\t"                                                                    \
-        "ldm lr, {r0, r1, r2, r3}\n\t"                                                        \
-        "ldm lr, {r4, r5, r6, r7}\n\t"                                                        \
-        "ldr lr, [lr, #84]\n\t" STEPS                                                          \
+        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
+        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
+        "ldr lr, [lr, #68]\n\t" STEPS                                                          \
         "ldr lr, [sp]\n\t"                                                                    \
-        "add lr, lr, #16\n\t"                                                                 \
         MCT__NREQ(r0, r4) MCT__NREQ(r1, r5) MCT__NREQ(r2, r6) MCT__NREQ(r3, r7)               \
         "bfi r0, r1, #8, #8\n\t"                                                              \
         "bfi r4, r5, #8, #8\n\t"                                                              \
