@@ -279,10 +279,10 @@ static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *xp
 /* The tile kernel's pixel pairs in assembly (a naked function: its registers are its own at
  * every optimization level, frame pointer or not). Registers: accumulators r0-r3 (pixel 0,
  * channels 0-3) and r4-r7 (pixel 1), input words r8, r9, weight words r10, r11, inputs r12,
- * weights lr; the context (mct__tctx) + 16 at [sp]. Per pair: the biases by two LDMDBs, K steps of
- * 11 instructions (16 MACs), an LDM of each channel's constants, SMMLA/ASR/SSAT per output,
- * BFI packing, the clamp (a variant with, one without), one STR per pixel; the pairs end
- * when the inputs reach xend. */
+ * weights lr; the context (mct__tctx) + 16 at [sp]. Per pair: the biases by two LDMDBs, K
+ * steps of 11 instructions (16 MACs), an LDM of each channel's constants, SMMLA/ASR/SSAT per
+ * output, BFI packing, the clamp (a variant with, one without), one STR per pixel; the pairs
+ * end when the inputs reach xend. */
 typedef struct {
   int32_t bias[4];    /* 0 */
   int32_t k[12];      /* 16: mult, add, shr of channel j at 16 + 12 j */
