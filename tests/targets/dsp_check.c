@@ -407,6 +407,8 @@ static void pw4_cases(void) {
     emit(&st, 4), emit(Y, np * O);
     st = mct_conv2d_s8(&g, &q, X, PW_W, wp, 0, Y); /* no bias */
     emit(&st, 4), emit(Y, np * O);
+    st = mct_conv2d_s8(&g, &q, X + 1, PW_W + 3, wp, BIAS, Y); /* unaligned rows */
+    emit(&st, 4), emit(Y, np * O);
     memcpy(Y, X, (size_t)np * C);
     st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
     emit(&st, 4), emit(Y, np * O);

@@ -860,6 +860,30 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
                                 uint32_t *xx) {
   const uint32_t nz = mct__zz(-xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
   uint32_t u, v, e, h;
+  if ((((uintptr_t)a | (uintptr_t)b) & 3) == 0) { /* word-aligned pixels: LDRD */
+    uint32_t u1, v1;
+    do {
+      __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
+                       "ldrd %[v], %[v1], [%[b]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[v]\n\t"
+                       "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u1]\n\t"
+                       "sxtab16 %[h], %[nz], %[u1], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[v1]\n\t"
+                       "sxtab16 %[h], %[nz], %[v1], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8"
+                       : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
+                         [u1] "=&r"(u1), [v1] "=&r"(v1), [e] "=&r"(e), [h] "=&r"(h)
+                       : [nz] "r"(nz)
+                       : "memory");
+    } while (xx != end);
+    return;
+  }
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
@@ -889,6 +913,30 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
 static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t C, uint32_t *wv) {
   const uint32_t *end = wv + C;
   uint32_t u, v, e, h;
+  if ((((uintptr_t)w0 | (uintptr_t)w1) & 3) == 0) { /* word-aligned rows: LDRD */
+    uint32_t u1, v1;
+    do {
+      __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
+                       "ldrd %[v], %[v1], [%[b]], #8\n\t"
+                       "sxtb16 %[h], %[u], ror #8\n\t"
+                       "sxtb16 %[u], %[u]\n\t"
+                       "strd %[u], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[v], ror #8\n\t"
+                       "sxtb16 %[v], %[v]\n\t"
+                       "strd %[v], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[u1], ror #8\n\t"
+                       "sxtb16 %[u1], %[u1]\n\t"
+                       "strd %[u1], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[v1], ror #8\n\t"
+                       "sxtb16 %[v1], %[v1]\n\t"
+                       "strd %[v1], %[h], [%[p]], #8"
+                       : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
+                         [u1] "=&r"(u1), [v1] "=&r"(v1), [h] "=&r"(h)
+                       :
+                       : "memory");
+    } while (wv != end);
+    return;
+  }
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
