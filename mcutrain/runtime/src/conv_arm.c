@@ -198,7 +198,28 @@ typedef struct {
 
 /* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
 static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
-  const int32_t G = n / 4;
+  int32_t G = n / 4;
+  if (G >= 2) { /* two words per pass */
+    const int8_t *end = v + G / 2 * 8;
+    uint32_t a, b, e;
+    do {
+      __asm__ volatile("ldr %[a], [%[v]], #4\n\t"
+                       "ldr %[b], [%[v]], #4\n\t"
+                       "sxtb16 %[e], %[a]\n\t"
+                       "sxtb16 %[a], %[a], ror #8\n\t"
+                       "str %[e], [%[o]]\n\t"
+                       "str %[a], [%[o], #16]\n\t"
+                       "sxtb16 %[e], %[b]\n\t"
+                       "sxtb16 %[b], %[b], ror #8\n\t"
+                       "str %[e], [%[o], #32]\n\t"
+                       "str %[b], [%[o], #48]\n\t"
+                       "add %[o], %[o], #64"
+                       : [v] "+r"(v), [o] "+r"(out), [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e)
+                       :
+                       : "memory");
+    } while (v != end);
+    n -= G / 2 * 8, G &= 1;
+  }
   for (int32_t g = 0; g < G; ++g, out += 8) {
     const uint32_t x = mct__ld32(v + 4 * g);
     out[0] = __sxtb16(x);
