@@ -426,7 +426,34 @@ static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
                                   uint32_t *out) {
   const uint32_t nz = mct__zz(-z); /* x - z by SXTAB16 (see mct__widen2i) */
-  const int32_t G = C / 4;
+  int32_t G = C / 4;
+  if (G >= 2) { /* two groups per pass */
+    const int8_t *end = xa + G / 2 * 8;
+    uint32_t u, v, e, f;
+    do {
+      __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                       "ldr %[v], [%[b]], #4\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[f], %[nz], %[v]\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
+                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "ldr %[u], [%[a]], #4\n\t"
+                       "ldr %[v], [%[b]], #4\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[f], %[nz], %[v]\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
+                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[f], [%[p]], #8"
+                       : [a] "+r"(xa), [b] "+r"(xb), [p] "+r"(out), [u] "=&r"(u), [v] "=&r"(v),
+                         [e] "=&r"(e), [f] "=&r"(f)
+                       : [nz] "r"(nz)
+                       : "memory");
+    } while (xa != end);
+    C -= G / 2 * 8, G &= 1;
+  }
   for (int32_t g = 0; g < G; ++g, out += 4) {
     const uint32_t va = mct__ld32(xa + 4 * g), vb = mct__ld32(xb + 4 * g);
     out[0] = __sxtab16(nz, va);
