@@ -356,6 +356,65 @@ static void pw2_cases(void) {
   }
 }
 /* ---- end pw2 ------------------------------------------------------------------------------ */
+/* ---- pw3 (opt-pw): the interleaved two-pixel kernel (C % 8 == 0, up to 576 channels) ---- */
+/* C % 16 == 8 (the loop entered halfway), O odd or 1, odd pixel counts, channels outside the
+ * fast formula, clamps or not, both directions in place, C just past the kernel's limit. */
+static void pw3_cases(void) {
+  /* C, O, pixels, bad channels, spoil, full range */
+  static const int32_t cfg[][6] = {
+      {120, 25, 7, 0, 0, 0},  {72, 1, 5, 0, 0, 1},    {40, 3, 4, 2, 0, 0},
+      {568, 11, 3, 1, 0, 1},  {576, 9, 5, 3, 0, 0},   {584, 7, 3, 0, 0, 0},
+      {8, 40, 3, 0, 0, 0},    {200, 17, 1, 4, 0, 1},  {136, 32, 6, 16, 0, 0},
+      {136, 30, 4, 17, 0, 1}, {88, 12, 5, 1, 1, 0},   {88, 12, 5, 1, 2, 1},
+      {48, 10, 53, 2, 0, 0},  {96, 21, 23, 3, 0, 1},  {48, 96, 13, 1, 0, 0},
+      {40, 64, 11, 0, 0, 1},  {192, 6, 8, 0, 0, 0},   {200, 9, 9, 2, 0, 0},
+      {56, 8, 4, 0, 0, 1},    {8, 56, 6, 1, 0, 0},    {8, 40, 300, 0, 0, 0},
+      {24, 16, 75, 1, 0, 1},  {32, 12, 37, 0, 0, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][3], cfg[k][5], cfg[k][4]);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, 0, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+    mct_conv_geom g2 = geom(1, np, O, C, 1, 1, 0, 1); /* the other direction */
+    mct_requant q2 = pw2_rq(C, cfg[k][3], cfg[k][5], 0);
+    memcpy(Y, X, (size_t)np * O);
+    st = mct_pointwise_s8_inplace(&g2, &q2, Y, PW_W, 0, BIAS, T);
+    emit(&st, 4), emit(Y, np * C);
+  }
+}
+/* ---- end pw3 ------------------------------------------------------------------------------ */
+/* ---- pw4 (opt-pw): blocks of pixel pairs with trained slices, C % 8 != 0 ----------------- */
+static void pw4_cases(void) {
+  /* C, O, pixels, n_sel (-1: none), bad channels, full range */
+  static const int32_t cfg[][6] = {
+      {56, 20, 16, 28, 0, 0}, {45, 13, 9, 7, 2, 1},   {200, 10, 6, 8, 1, 0},
+      {61, 7, 27, -1, 3, 1},  {33, 9, 5, 1, 0, 0},    {40, 90, 7, 12, 1, 0},
+      {100, 30, 11, -1, 0, 0}, {64, 12, 30, 64, 4, 1}, {36, 8, 4, 3, 0, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t C = cfg[k][0], O = cfg[k][1], np = cfg[k][2];
+    mct_conv_geom g = geom(1, np, C, O, 1, 1, 0, 1);
+    mct_requant q = pw2_rq(O, cfg[k][4], cfg[k][5], 0);
+    fill8(X, np * C), fill8(PW_W, O * C);
+    mct_wsplit ws;
+    const mct_wsplit *wp = 0;
+    if (cfg[k][3] >= 0) ws = pw_slice(C, cfg[k][3], O), wp = &ws;
+    int st = mct_conv2d_s8(&g, &q, X, PW_W, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, np * O);
+    st = mct_conv2d_s8(&g, &q, X, PW_W, wp, 0, Y); /* no bias */
+    emit(&st, 4), emit(Y, np * O);
+    st = mct_conv2d_s8(&g, &q, X + 1, PW_W + 3, wp, BIAS, Y); /* unaligned rows */
+    emit(&st, 4), emit(Y, np * O);
+    memcpy(Y, X, (size_t)np * C);
+    st = mct_pointwise_s8_inplace(&g, &q, Y, PW_W, wp, BIAS, T);
+    emit(&st, 4), emit(Y, np * O);
+  }
+}
+/* ---- end pw4 ------------------------------------------------------------------------------ */
 /* ---- dw: depthwise_arm.c's group kernel (four channels over a zero-point-padded ring) ---- */
 /* In place, fused expansion (1x1 of 4, 8, ..., 24 input channels) and streamed: 3x3 stride 1
  * and 2, 5x5, no padding, rows wider than the ring (fallback), channel remainders, trained
@@ -689,6 +748,8 @@ int main(void) {
   grad_rows_cases(); /* opt-grad */
   grad_dw_cases();   /* opt-grad */
   grad_ip_cases();   /* opt-grad */
+  pw3_cases(); /* pw3 (opt-pw) */
+  pw4_cases(); /* pw4 (opt-pw) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -2,11 +2,16 @@
  * conv.c on ARMv7E-M cores (see mct_arm.h). Same results as conv.c, bit for bit.
  *
  *   pointwise  few input channels (<= 32): tiles of pixels, two pixels x four output
- *              channels per pass (naked assembly, 11 instructions per 16 MACs); more: two
- *              pixels x two channels per pass (naked assembly without a trained slice, 17
- *              instructions per 16 MACs); the fast requantization (SMMLA, SSAT, bytewise
- *              clamp) when every channel allows it (mct__fast_ok), else the exact fallbacks;
- *              per pixel (pw_pixel) for the rest.
+ *              channels per pass (naked assembly, 11 instructions per 16 MACs); more:
+ *              blocks of pixel pairs when at least two pairs fit the 2.5 KB buffer (any C,
+ *              trained slice or not): the block's inputs and each pair of weight rows
+ *              widened once, two pixels x two channels per pass (naked assembly, 10
+ *              instructions per 16 MACs); else two pixels at a time (without a trained
+ *              slice and C % 8 == 0, up to 576 channels: interleaved, naked assembly, 15
+ *              instructions per 16 MACs; else 17); the fast requantization (SMMLA, SSAT,
+ *              bytewise clamp) when every channel allows it (the few that do not are
+ *              recomputed exactly: mct__fix_list), else the exact fallbacks; per pixel
+ *              (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
  * Other geometries (depthwise, general) stay with conv.c's loops (return 0).
  */
@@ -132,17 +137,28 @@ static inline int32_t mct__clamp1(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Given sh = -2 - shift in [0, 29], |1 + 2 y_zero| = ac1 <= 255 and amax < 2^31 (checked by
+ * the callers): 1 when (1 + 2 y_zero) << sh is below 2^30 in magnitude (|c1| 2^sh < 2^30 iff
+ * |c1| < 2^(30 - sh)) and no accumulator of up to amax in magnitude can push the bias b past
+ * the int32 limits: the fast formula's other conditions, in 32-bit arithmetic. */
+static inline int mct__ch_fits(int32_t sh, int32_t b, int32_t ac1, int32_t amax) {
+  return ac1 < (1 << (30 - sh)) && b <= INT32_MAX - amax && b >= INT32_MIN + amax;
+}
+
+/* The ranges mct__ch_fits assumes (else the callers answer "not fast", always safe). */
+static inline int mct__fits_range(const mct__arm_rq *r, int32_t n) {
+  return n >= 0 && n <= 65536 && r->y_zero >= -128 && r->y_zero <= 127;
+}
+
 /* 1 when every channel of r (O of them) takes the fast formula with accumulators of n
  * products (|x - x_zero| <= 255, |w| <= 128) plus the bias. */
 static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
-  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  if (!mct__fits_range(r, n)) return 0;
+  const int32_t amax = n * 255 * 128, c1 = 1 + 2 * r->y_zero, ac1 = c1 < 0 ? -c1 : c1;
   for (int32_t o = 0; o < O; ++o) {
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return 0;
-    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
-    const int64_t b = r->bias ? r->bias[o] : 0;
-    if (b + amax > INT32_MAX || b - amax < INT32_MIN) return 0;
+    if (!mct__ch_fits(-2 - shift, r->bias ? r->bias[o] : 0, ac1, amax)) return 0;
   }
   return 1;
 }
@@ -155,15 +171,13 @@ static int mct__fast_ok(const mct__arm_rq *r, int32_t O, int32_t n) {
  * wrapping in SMLAD / SMMLA or in unsigned C) and its outputs are recomputed exactly. */
 #define MCT__FIX 16
 static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_t *fix) {
-  const int64_t amax = (int64_t)n * 255 * 128, c1 = 1 + 2 * (int64_t)r->y_zero;
+  if (!mct__fits_range(r, n)) return -1;
+  const int32_t amax = n * 255 * 128, c1 = 1 + 2 * r->y_zero, ac1 = c1 < 0 ? -c1 : c1;
   int32_t nfix = 0;
   for (int32_t o = 0; o < O; ++o) {
     const int32_t shift = r->shift[o];
     if (shift > -2 || shift < -31) return -1;
-    const int64_t b = r->bias ? r->bias[o] : 0;
-    const int64_t add = c1 * ((int64_t)1 << (-2 - shift));
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30) || b + amax > INT32_MAX ||
-        b - amax < INT32_MIN) {
+    if (!mct__ch_fits(-2 - shift, r->bias ? r->bias[o] : 0, ac1, amax)) {
       if (nfix == MCT__FIX) return -1;
       fix[nfix++] = (uint16_t)o;
     }
@@ -184,7 +198,28 @@ typedef struct {
 
 /* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
 static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
-  const int32_t G = n / 4;
+  int32_t G = n / 4;
+  if (G >= 2) { /* two words per pass */
+    const int8_t *end = v + G / 2 * 8;
+    uint32_t a, b, e;
+    do {
+      __asm__ volatile("ldr %[a], [%[v]], #4\n\t"
+                       "ldr %[b], [%[v]], #4\n\t"
+                       "sxtb16 %[e], %[a]\n\t"
+                       "sxtb16 %[a], %[a], ror #8\n\t"
+                       "str %[e], [%[o]]\n\t"
+                       "str %[a], [%[o], #16]\n\t"
+                       "sxtb16 %[e], %[b]\n\t"
+                       "sxtb16 %[b], %[b], ror #8\n\t"
+                       "str %[e], [%[o], #32]\n\t"
+                       "str %[b], [%[o], #48]\n\t"
+                       "add %[o], %[o], #64"
+                       : [v] "+r"(v), [o] "+r"(out), [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e)
+                       :
+                       : "memory");
+    } while (v != end);
+    n -= G / 2 * 8, G &= 1;
+  }
   for (int32_t g = 0; g < G; ++g, out += 8) {
     const uint32_t x = mct__ld32(v + 4 * g);
     out[0] = __sxtb16(x);
@@ -265,23 +300,22 @@ static inline __attribute__((always_inline)) void mct__tile24(const uint32_t *xp
 /* The tile kernel's pixel pairs in assembly (a naked function: its registers are its own at
  * every optimization level, frame pointer or not). Registers: accumulators r0-r3 (pixel 0,
  * channels 0-3) and r4-r7 (pixel 1), input words r8, r9, weight words r10, r11, inputs r12,
- * weights lr; the context (mct__tctx) at [sp]. Per pair: the biases by two LDMs, K steps of
- * 11 instructions (16 MACs), SMMLA/ASR/SSAT per output, BFI packing, the optional clamp,
- * one STR per pixel. */
+ * weights lr; the context (mct__tctx) + 16 at [sp]. Per pair: the biases by two LDMDBs, K
+ * steps of 11 instructions (16 MACs), an LDM of each channel's constants, SMMLA/ASR/SSAT per
+ * output, BFI packing, the clamp (a variant with, one without), one STR per pixel; the pairs
+ * end when the inputs reach xend. */
 typedef struct {
   int32_t bias[4];    /* 0 */
-  int32_t ma[8];      /* 16: mult, add of channel j at 16 + 8 j */
-  int32_t shr[4];     /* 48 */
+  int32_t k[12];      /* 16: mult, add, shr of channel j at 16 + 12 j */
   uint32_t lo4, hi4;  /* 64, 68 */
   int8_t *yp;         /* 72: the pair's first output */
   int32_t O;          /* 76: pixel stride of y */
-  int32_t pairs;      /* 80: pixel pairs left */
+  const uint32_t *xend; /* 80: the end of the pairs' inputs */
   const uint32_t *wv; /* 84: the weights, k-major */
-  int32_t clamp;      /* 88 */
 } mct__tctx;
-typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__tctx, yp) == 72 &&
-                               offsetof(mct__tctx, pairs) == 80 &&
-                               offsetof(mct__tctx, wv) == 84 && offsetof(mct__tctx, clamp) == 88)
+typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tctx, lo4) == 64 &&
+                               offsetof(mct__tctx, yp) == 72 &&
+                               offsetof(mct__tctx, xend) == 80 && offsetof(mct__tctx, wv) == 84)
                                   ? 1
                                   : -1];
 
@@ -298,65 +332,66 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, lo4) == 64 && offsetof(mct__t
   "smlad r3, r8, r11, r3\n\t"                                                                 \
   "smlad r7, r9, r11, r7\n\t"
 #define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
-/* channel j's constants into r8-r10, then both pixels' outputs j */
-#define MCT__NREQ(J, A, B, OFF, SOFF)                                                         \
-  "ldrd r8, r9, [lr, #" #OFF "]\n\t"                                                          \
-  "ldr r10, [lr, #" #SOFF "]\n\t"                                                             \
+/* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
+#define MCT__NREQ(A, B)                                                                       \
+  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
   "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
   "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
   "asr " #A ", " #A ", r10\n\t"                                                               \
   "asr " #B ", " #B ", r10\n\t"                                                               \
   "ssat " #A ", #8, " #A "\n\t"                                                               \
   "ssat " #B ", #8, " #B "\n\t"
+/* both pixels' words clamped bytewise (lr at the context's lo4) */
+#define MCT__NTCLAMP                                                                          \
+  "ldrd r8, r9, [lr]\n\t"                                                                     \
+  "ssub8 r10, r0, r8\n\t"                                                                     \
+  "sel r0, r0, r8\n\t"                                                                        \
+  "ssub8 r10, r0, r9\n\t"                                                                     \
+  "sel r0, r9, r0\n\t"                                                                        \
+  "ssub8 r10, r4, r8\n\t"                                                                     \
+  "sel r4, r4, r8\n\t"                                                                        \
+  "ssub8 r10, r4, r9\n\t"                                                                     \
+  "sel r4, r9, r4\n\t"
 
-#define MCT__NTILE(NAME, STEPS)                                                               \
+#define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
     __asm__ volatile(                                                                         \
+        "add r1, r1, #16\n\t" /* [sp]: the context's constants */                           \
         "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
         "mov r12, r0\n"                                                                       \
         "1:\n\t"                                                                              \
         "ldr lr, [sp]\n\t"                                                                    \
-        "ldm lr, {r0, r1, r2, r3}\n\t"                                                        \
-        "ldm lr, {r4, r5, r6, r7}\n\t"                                                        \
-        "ldr lr, [lr, #84]\n\t" STEPS                                                          \
+        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
+        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
+        "ldr lr, [lr, #68]\n\t" STEPS                                                          \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__NREQ(0, r0, r4, 16, 48) MCT__NREQ(1, r1, r5, 24, 52)                             \
-        MCT__NREQ(2, r2, r6, 32, 56) MCT__NREQ(3, r3, r7, 40, 60)                             \
+        MCT__NREQ(r0, r4) MCT__NREQ(r1, r5) MCT__NREQ(r2, r6) MCT__NREQ(r3, r7)               \
         "bfi r0, r1, #8, #8\n\t"                                                              \
         "bfi r4, r5, #8, #8\n\t"                                                              \
         "bfi r0, r2, #16, #8\n\t"                                                             \
         "bfi r4, r6, #16, #8\n\t"                                                             \
         "bfi r0, r3, #24, #8\n\t"                                                             \
-        "bfi r4, r7, #24, #8\n\t"                                                             \
-        "ldr r8, [lr, #88]\n\t"                                                               \
-        "cmp r8, #0\n\t"                                                                      \
-        "beq 2f\n\t"                                                                          \
-        "ldrd r8, r9, [lr, #64]\n\t"                                                          \
-        "ssub8 r10, r0, r8\n\t"                                                               \
-        "sel r0, r0, r8\n\t"                                                                  \
-        "ssub8 r10, r0, r9\n\t"                                                               \
-        "sel r0, r9, r0\n\t"                                                                  \
-        "ssub8 r10, r4, r8\n\t"                                                               \
-        "sel r4, r4, r8\n\t"                                                                  \
-        "ssub8 r10, r4, r9\n\t"                                                               \
-        "sel r4, r9, r4\n"                                                                    \
-        "2:\n\t"                                                                              \
-        "ldrd r8, r9, [lr, #72]\n\t"                                                          \
+        "bfi r4, r7, #24, #8\n\t" CLAMP                                                       \
+        "ldrd r8, r9, [lr, #8]\n\t"                                                           \
         "str r0, [r8]\n\t"                                                                    \
         "str r4, [r8, r9]\n\t"                                                                \
         "add r8, r8, r9, lsl #1\n\t"                                                          \
-        "ldr r10, [lr, #80]\n\t"                                                              \
-        "str r8, [lr, #72]\n\t"                                                               \
-        "subs r10, r10, #1\n\t"                                                               \
-        "str r10, [lr, #80]\n\t"                                                              \
+        "str r8, [lr, #8]\n\t"                                                                \
+        "ldr r10, [lr, #16]\n\t"                                                              \
+        "cmp r12, r10\n\t"                                                                    \
         "bne 1b\n\t"                                                                          \
         "add sp, sp, #4\n\t"                                                                  \
         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
   }
-MCT__NTILE(mct__ntile_4, MCT__NSTEP4)
-MCT__NTILE(mct__ntile_8, MCT__NSTEP4 MCT__NSTEP4)
-MCT__NTILE(mct__ntile_12, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
-MCT__NTILE(mct__ntile_16, MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4 MCT__NSTEP4)
+#define MCT__NSTEP8 MCT__NSTEP4 MCT__NSTEP4
+MCT__NTILE(mct__ntile_4, MCT__NSTEP4, "")
+MCT__NTILE(mct__ntile_8, MCT__NSTEP8, "")
+MCT__NTILE(mct__ntile_12, MCT__NSTEP8 MCT__NSTEP4, "")
+MCT__NTILE(mct__ntile_16, MCT__NSTEP8 MCT__NSTEP8, "")
+MCT__NTILE(mct__ntile_4c, MCT__NSTEP4, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_8c, MCT__NSTEP8, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_12c, MCT__NSTEP8 MCT__NSTEP4, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_16c, MCT__NSTEP8 MCT__NSTEP8, MCT__NTCLAMP)
 
 /* Any other K (C not a multiple of 8). */
 static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
@@ -366,18 +401,65 @@ static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t 
   mct__tile24(xp, n, K, wv, f, yp, O, lo4, hi4, clamp);
 }
 
+/* A tile's n pixels (xt) for the four channels in tc by the kernel, outputs to yo. */
+static inline void mct__tile_run(void (*kern)(const uint32_t *, mct__tctx *), const uint32_t *xt,
+                                 int32_t n, int32_t K, mct__tctx *tc, int8_t *yo, int32_t O) {
+  tc->yp = yo, tc->O = O, tc->xend = xt + (size_t)(n / 2) * 2 * K;
+  if (n >= 2) kern(xt, tc);
+  if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
+    int8_t last[8];
+    tc->yp = last, tc->O = 4, tc->xend = xt + (size_t)(n + 1) * K;
+    kern(xt + (size_t)(n - 1) * K, tc);
+    memcpy(yo + (size_t)(n - 1) * O, last, 4);
+  }
+}
+
+/* n + the sign-extended bytes 1 and 3 of x, in both 16-bit halves (SXTAB16, ROR #8). */
+static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(n), "r"(x));
+  return r;
+}
+
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
  * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
                                   uint32_t *out) {
-  const uint32_t zz = mct__zz(z);
-  const int32_t G = C / 4;
+  const uint32_t nz = mct__zz(-z); /* x - z by SXTAB16 (see mct__widen2i) */
+  int32_t G = C / 4;
+  if (G >= 2) { /* two groups per pass */
+    const int8_t *end = xa + G / 2 * 8;
+    uint32_t u, v, e, f;
+    do {
+      __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                       "ldr %[v], [%[b]], #4\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[f], %[nz], %[v]\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
+                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "ldr %[u], [%[a]], #4\n\t"
+                       "ldr %[v], [%[b]], #4\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[f], %[nz], %[v]\n\t"
+                       "strd %[e], %[f], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
+                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[f], [%[p]], #8"
+                       : [a] "+r"(xa), [b] "+r"(xb), [p] "+r"(out), [u] "=&r"(u), [v] "=&r"(v),
+                         [e] "=&r"(e), [f] "=&r"(f)
+                       : [nz] "r"(nz)
+                       : "memory");
+    } while (xa != end);
+    C -= G / 2 * 8, G &= 1;
+  }
   for (int32_t g = 0; g < G; ++g, out += 4) {
     const uint32_t va = mct__ld32(xa + 4 * g), vb = mct__ld32(xb + 4 * g);
-    out[0] = __ssub16(__sxtb16(va), zz);
-    out[1] = __ssub16(__sxtb16(vb), zz);
-    out[2] = __ssub16(mct__sxtb16_hi(va), zz);
-    out[3] = __ssub16(mct__sxtb16_hi(vb), zz);
+    out[0] = __sxtab16(nz, va);
+    out[1] = __sxtab16(nz, vb);
+    out[2] = mct__sxtab16_hi(nz, va);
+    out[3] = mct__sxtab16_hi(nz, vb);
   }
   for (int32_t c = 4 * G; c < C; c += 2, out += 2) {
     const int32_t a0 = (int32_t)xa[c] - z, a1 = c + 1 < C ? (int32_t)xa[c + 1] - z : 0;
@@ -439,12 +521,15 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
   const int64_t amax = (int64_t)C * 255 * 128;
   const uint32_t lo4 = mct__b4(lo), hi4 = mct__b4(hi);
   const int clamp = lo > -128 || hi < 127, all_fast = mct__fast_ok(r, O, C);
-  void (*kern)(const uint32_t *, mct__tctx *) = K == 4 ? mct__ntile_4 : K == 8 ? mct__ntile_8 :
-                                                K == 12 ? mct__ntile_12 :
-                                                K == 16 ? mct__ntile_16 : NULL;
+  const uint32_t c1u = (uint32_t)(1 + 2 * r->y_zero);
+  void (*kern)(const uint32_t *, mct__tctx *) =
+      K == 4 ? (clamp ? mct__ntile_4c : mct__ntile_4) :
+      K == 8 ? (clamp ? mct__ntile_8c : mct__ntile_8) :
+      K == 12 ? (clamp ? mct__ntile_12c : mct__ntile_12) :
+      K == 16 ? (clamp ? mct__ntile_16c : mct__ntile_16) : NULL;
   uint32_t xt[MCT__TW] __attribute__((aligned(8))), wv[4 * (MCT_ARM_TILE_C / 2)];
   mct__tctx tc;
-  tc.lo4 = lo4, tc.hi4 = hi4, tc.clamp = clamp, tc.wv = wv;
+  tc.lo4 = lo4, tc.hi4 = hi4, tc.wv = wv;
   for (int32_t t0 = 0; t0 < npix; t0 += nt) {
     const int32_t n = npix - t0 < nt ? npix - t0 : nt;
     const int32_t first = backward ? npix - t0 - n : t0;
@@ -455,6 +540,19 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
     int8_t *yt = y + (size_t)first * O;
     int32_t o = 0;
     for (; o + 4 <= O; o += 4) {
+      if (kern && all_fast) { /* the usual case: the constants straight into the context */
+        const int32_t *sp = r->shift + o, *mp = r->mult + o, *bp = r->bias ? r->bias + o : NULL;
+        for (int32_t j = 0; j < 4; ++j) {
+          mct__pairs_k4(w + (size_t)(o + j) * C, C, wv + j);
+          const int32_t sh = -2 - sp[j];
+          tc.bias[j] = bp ? bp[j] : 0;
+          tc.k[3 * j] = mp[j];
+          tc.k[3 * j + 1] = (int32_t)(c1u << sh);
+          tc.k[3 * j + 2] = sh + 1;
+        }
+        mct__tile_run(kern, xt, n, K, &tc, yt + o, O);
+        continue;
+      }
       mct__fq f[4];
       int fast = 1;
       for (int32_t j = 0; j < 4; ++j) {
@@ -463,8 +561,8 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
           f[j] = mct__fq_of(r, o + j);
         else
           fast &= mct__fq_chk(r, o + j, amax, &f[j]);
-        tc.bias[j] = f[j].bias, tc.ma[2 * j] = f[j].mult, tc.ma[2 * j + 1] = f[j].add;
-        tc.shr[j] = f[j].shr;
+        tc.bias[j] = f[j].bias, tc.k[3 * j] = f[j].mult, tc.k[3 * j + 1] = f[j].add;
+        tc.k[3 * j + 2] = f[j].shr;
       }
       int8_t *yo = yt + o;
       if (!fast) {
@@ -472,14 +570,7 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
       } else if (!kern) {
         mct__tile24_n(xt, n, K, wv, f, yo, O, lo4, hi4, clamp);
       } else {
-        tc.yp = yo, tc.O = O, tc.pairs = n / 2;
-        if (tc.pairs) kern(xt, &tc);
-        if (n & 1) { /* the last pixel (paired with its copy): into a word, then stored */
-          int8_t last[8];
-          tc.yp = last, tc.O = 4, tc.pairs = 1;
-          kern(xt + (size_t)(n - 1) * K, &tc);
-          memcpy(yo + (size_t)(n - 1) * O, last, 4);
-        }
+        mct__tile_run(kern, xt, n, K, &tc, yo, O);
       }
     }
     for (; o < O; ++o) { /* the last O % 4 channels one by one */
@@ -801,6 +892,504 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
     mct__pw2_fix(r, xx, C, w, ws, S, fix[k], y0, y1);
 }
 
+/* ---- pointwise, two pixels interleaved -----------------------------------------------------
+ * No trained slice, C a multiple of 8 (up to MCT__P2I_MAX), a bias: both pixels widened into
+ * one stack buffer interleaved by groups of four channels (pixel a's two words, then pixel
+ * b's: one LDM reads all four), before any output is written; then two output channels at a
+ * time (each weight word loaded and widened once for both pixels): 15 instructions per 16
+ * MACs, four groups per loop pass (a C % 16 == 8 enters halfway). The last channel of an odd
+ * O and the channels outside the fast formula (mct__fix_list) are computed exactly in C. */
+#define MCT__P2I_MAX 576 /* input channels: the buffer is MCT__P2I_MAX words (2.25 KB) */
+
+/* a, b (C channels, C % 8 == 0) minus xz as int16 pairs: for group g, xx[4 g], xx[4 g + 1]
+ * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. SXTAB16 adds the sign-extended bytes
+ * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction. */
+static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
+                                uint32_t *xx) {
+  const uint32_t nz = mct__zz(-xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
+  uint32_t u, v, e, h;
+  if ((((uintptr_t)a | (uintptr_t)b) & 3) == 0) { /* word-aligned pixels: LDRD */
+    uint32_t u1, v1;
+    do {
+      __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
+                       "ldrd %[v], %[v1], [%[b]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u]\n\t"
+                       "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[v]\n\t"
+                       "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[u1]\n\t"
+                       "sxtab16 %[h], %[nz], %[u1], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8\n\t"
+                       "sxtab16 %[e], %[nz], %[v1]\n\t"
+                       "sxtab16 %[h], %[nz], %[v1], ror #8\n\t"
+                       "strd %[e], %[h], [%[p]], #8"
+                       : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
+                         [u1] "=&r"(u1), [v1] "=&r"(v1), [e] "=&r"(e), [h] "=&r"(h)
+                       : [nz] "r"(nz)
+                       : "memory");
+    } while (xx != end);
+    return;
+  }
+  do {
+    __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtab16 %[e], %[nz], %[u]\n\t"
+                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtab16 %[e], %[nz], %[v]\n\t"
+                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtab16 %[e], %[nz], %[u]\n\t"
+                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtab16 %[e], %[nz], %[v]\n\t"
+                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8"
+                     : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
+                       [e] "=&r"(e), [h] "=&r"(h)
+                     : [nz] "r"(nz)
+                     : "memory");
+  } while (xx != end);
+}
+
+/* Weight rows w0, w1 (C % 8 == 0) as int16 pairs: for group g, wv[4 g], wv[4 g + 1] of w0
+ * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1. */
+static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t C, uint32_t *wv) {
+  const uint32_t *end = wv + C;
+  uint32_t u, v, e, h;
+  if ((((uintptr_t)w0 | (uintptr_t)w1) & 3) == 0) { /* word-aligned rows: LDRD */
+    uint32_t u1, v1;
+    do {
+      __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
+                       "ldrd %[v], %[v1], [%[b]], #8\n\t"
+                       "sxtb16 %[h], %[u], ror #8\n\t"
+                       "sxtb16 %[u], %[u]\n\t"
+                       "strd %[u], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[v], ror #8\n\t"
+                       "sxtb16 %[v], %[v]\n\t"
+                       "strd %[v], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[u1], ror #8\n\t"
+                       "sxtb16 %[u1], %[u1]\n\t"
+                       "strd %[u1], %[h], [%[p]], #8\n\t"
+                       "sxtb16 %[h], %[v1], ror #8\n\t"
+                       "sxtb16 %[v1], %[v1]\n\t"
+                       "strd %[v1], %[h], [%[p]], #8"
+                       : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
+                         [u1] "=&r"(u1), [v1] "=&r"(v1), [h] "=&r"(h)
+                       :
+                       : "memory");
+    } while (wv != end);
+    return;
+  }
+  do {
+    __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "ldr %[u], [%[a]], #4\n\t"
+                     "ldr %[v], [%[b]], #4\n\t"
+                     "sxtb16 %[e], %[u]\n\t"
+                     "sxtb16 %[h], %[u], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     "sxtb16 %[e], %[v]\n\t"
+                     "sxtb16 %[h], %[v], ror #8\n\t"
+                     "strd %[e], %[h], [%[p]], #8"
+                     : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
+                       [e] "=&r"(e), [h] "=&r"(h)
+                     :
+                     : "memory");
+  } while (wv != end);
+}
+
+/* Channel o of both pixels (widened by mct__widen2i) with the exact mct__arm_out. */
+static __attribute__((noinline)) void mct__pw2i_exact(const mct__arm_rq *r, const uint32_t *xx,
+                                                      int32_t C, const int8_t *w, int32_t o,
+                                                      int8_t *y0, int8_t *y1) {
+  const int8_t *wo = w + (size_t)o * C;
+  int32_t a0 = 0, a1 = 0;
+  for (int32_t g = 0; g < C / 4; ++g, xx += 4) {
+    const uint32_t v = mct__ld32(wo + 4 * g);
+    const int32_t e = (int32_t)__sxtb16(v), h = (int32_t)mct__sxtb16_hi(v);
+    a0 = __smlad((int32_t)xx[0], e, a0);
+    a0 = __smlad((int32_t)xx[1], h, a0);
+    a1 = __smlad((int32_t)xx[2], e, a1);
+    a1 = __smlad((int32_t)xx[3], h, a1);
+  }
+  const mct__arq c = mct__arm_ch(r, o);
+  y0[o] = mct__arm_out(r, &c, a0);
+  y1[o] = mct__arm_out(r, &c, a1);
+}
+
+/* four input channels of both pixels against rows w0 (r11), w1 (r12) */
+#define MCT__NGI                                                                              \
+  "ldm r10!, {r4, r5, r6, r7}\n\t"                                                            \
+  "ldr r8, [r11], #4\n\t"                                                                     \
+  "sxtb16 r9, r8\n\t"                                                                         \
+  "sxtb16 r8, r8, ror #8\n\t"                                                                 \
+  "smlad r0, r4, r9, r0\n\t"                                                                  \
+  "smlad r2, r6, r9, r2\n\t"                                                                  \
+  "ldr r9, [r12], #4\n\t"                                                                     \
+  "smlad r0, r5, r8, r0\n\t"                                                                  \
+  "smlad r2, r7, r8, r2\n\t"                                                                  \
+  "sxtb16 r8, r9\n\t"                                                                         \
+  "sxtb16 r9, r9, ror #8\n\t"                                                                 \
+  "smlad r1, r4, r8, r1\n\t"                                                                  \
+  "smlad r3, r6, r8, r3\n\t"                                                                  \
+  "smlad r1, r5, r9, r1\n\t"                                                                  \
+  "smlad r3, r7, r9, r3\n\t"
+
+/* As mct__npair (same context, same registers but for the inputs: r10 walks the interleaved
+ * buffer), C % 8 == 0. */
+static __attribute__((naked, noinline)) void mct__npairi(mct__pctx *c) {
+  __asm__ volatile(
+      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+      "1:\n\t"
+      "ldr lr, [sp]\n\t"
+      "ldr r10, [lr]\n\t"             /* xx */
+      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
+      "ldr r9, [lr, #16]\n\t"         /* bias */
+      "ldrd r0, r1, [r9], #8\n\t"
+      "str r9, [lr, #16]\n\t"
+      "mov r2, r0\n\t"
+      "mov r3, r1\n\t"
+      "ldr r9, [lr, #4]\n\t"          /* C */
+      "add lr, r11, r9\n\t"           /* the end of row w0 */
+      "tst r9, #8\n\t"
+      "bne 4f\n"
+      "2:\n\t" MCT__NGI MCT__NGI
+      "4:\n\t" MCT__NGI MCT__NGI
+      "cmp r11, lr\n\t"
+      "bne 2b\n\t"
+      "ldr lr, [sp]\n\t"
+      "ldr r9, [lr, #4]\n\t"
+      "add r11, r12, r9\n\t"          /* the next pair: rows o + 2 (= w1's end), o + 3 */
+      "strd r12, r11, [lr, #8]\n\t"
+      "ldr r9, [lr, #20]\n\t"         /* mult */
+      "ldrd r4, r5, [r9], #8\n\t"
+      "str r9, [lr, #20]\n\t"
+      "ldr r9, [lr, #24]\n\t"         /* shift: shr = ~shift = -1 - shift */
+      "ldrd r6, r7, [r9], #8\n\t"
+      "str r9, [lr, #24]\n\t"
+      "mvn r6, r6\n\t"
+      "mvn r7, r7\n\t"
+      "ldr r9, [lr, #28]\n\t"         /* c1: add = (c1 << shr) >> 1 = c1 << sh, exact */
+      "lsl r8, r9, r6\n\t"
+      "asr r8, r8, #1\n\t"
+      "smmla r0, r0, r4, r8\n\t"
+      "smmla r2, r2, r4, r8\n\t"
+      "asr r0, r0, r6\n\t"
+      "asr r2, r2, r6\n\t"
+      "ssat r0, #8, r0\n\t"
+      "ssat r2, #8, r2\n\t"
+      "lsl r8, r9, r7\n\t"
+      "asr r8, r8, #1\n\t"
+      "smmla r1, r1, r5, r8\n\t"
+      "smmla r3, r3, r5, r8\n\t"
+      "asr r1, r1, r7\n\t"
+      "asr r3, r3, r7\n\t"
+      "ssat r1, #8, r1\n\t"
+      "ssat r3, #8, r3\n\t"
+      "bfi r0, r1, #8, #8\n\t"
+      "bfi r2, r3, #8, #8\n\t"
+      "bfi r0, r2, #16, #16\n\t"      /* a_o, a_o+1, b_o, b_o+1 */
+      "ldr r9, [lr, #52]\n\t"
+      "cmp r9, #0\n\t"
+      "beq 3f\n\t"
+      "ldrd r4, r5, [lr, #32]\n\t"
+      "ssub8 r9, r0, r4\n\t"
+      "sel r0, r0, r4\n\t"
+      "ssub8 r9, r0, r5\n\t"
+      "sel r0, r5, r0\n"
+      "3:\n\t"
+      "ldrd r4, r5, [lr, #40]\n\t"
+      "strh r0, [r4], #2\n\t"
+      "lsr r0, r0, #16\n\t"
+      "strh r0, [r5], #2\n\t"
+      "strd r4, r5, [lr, #40]\n\t"
+      "ldr r9, [lr, #48]\n\t"
+      "subs r9, r9, #1\n\t"
+      "str r9, [lr, #48]\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #4\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
+/* Two pixels x0p, x1p (see above; the fast formula valid but for the nfix channels in fix),
+ * outputs to y0, y1 (which may overlap the inputs). */
+static void mct__pw2i(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p, int32_t C,
+                      int32_t O, const int8_t *w, int8_t *y0, int8_t *y1, const uint16_t *fix,
+                      int32_t nfix) {
+  uint32_t xx[MCT__P2I_MAX] __attribute__((aligned(8)));
+  mct__widen2i(x0p, x1p, r->x_zero, C, xx);
+  if (O >= 2) {
+    mct__pctx pc = {xx, C, w, w + C, r->bias, r->mult, r->shift, 1 + 2 * r->y_zero,
+                    mct__b4(r->act_min), mct__b4(r->act_max), y0, y1, O / 2,
+                    r->act_min > -128 || r->act_max < 127};
+    mct__npairi(&pc);
+  }
+  if (O & 1) mct__pw2i_exact(r, xx, C, w, O - 1, y0, y1);
+  for (int32_t k = 0; k < nfix; ++k) /* channels outside the fast formula: again, exactly */
+    mct__pw2i_exact(r, xx, C, w, fix[k], y0, y1);
+}
+
+/* ---- pointwise, blocks of pixel pairs -------------------------------------------------------
+ * The same layers (no trained slice, C % 8 == 0, a bias) when a block of at least two pixel
+ * pairs fits the stack buffer with one pair of weight rows: the block's pixels widened first
+ * (mct__widen2i, pair after pair; so its outputs may overlap its inputs as the in-place kernel
+ * allows, blocks taken from the end when `backward`), then per pair of output channels their
+ * weights widened once into int16 (group g: row 0's two words, row 1's) and every pixel pair
+ * of the block against them: per four input channels one LDM of the pixels' words, one of
+ * the weights', eight SMLADs (10 instructions per 16 MACs). */
+#define MCT__BLK_W 640 /* words of the buffer (2.5 KB): the weights (C) and the pairs (C each) */
+#define MCT__BLK_MIN 2 /* pixel pairs per block at least */
+
+typedef struct {
+  const uint32_t *xend; /* 0: the end of the block's widened pairs */
+  const uint32_t *wv;   /* 4: the two rows' widened weights */
+  int32_t bias[2];      /* 8 */
+  int32_t k[6];         /* 16: mult, add, shr of row 0, then of row 1 */
+  uint32_t lo4, hi4;    /* 40, 44 */
+  int8_t *yp;           /* 48: the first pair's outputs o, o + 1 */
+  int32_t O;            /* 52: pixel stride of y */
+  const uint32_t *xb;   /* 56: the block's widened pairs */
+  int32_t entry;        /* 60: where the first pass of the loop (eight groups) starts: at
+                         * two groups times this, so that the passes end with the weights */
+  const uint32_t *wend; /* 64: the end of wv */
+} mct__bctx;
+typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__bctx, k) == 16 &&
+                               offsetof(mct__bctx, lo4) == 40 && offsetof(mct__bctx, yp) == 48 &&
+                               offsetof(mct__bctx, xb) == 56 && offsetof(mct__bctx, entry) == 60 &&
+                               offsetof(mct__bctx, wend) == 64)
+                                  ? 1
+                                  : -1];
+
+/* four input channels of both pixels (r12) against both rows (lr) */
+#define MCT__NBG                                                                              \
+  "ldm r12!, {r4, r5, r6, r7}\n\t"                                                            \
+  "ldm lr!, {r8, r9, r10, r11}\n\t"                                                           \
+  "smlad r0, r4, r8, r0\n\t"                                                                  \
+  "smlad r1, r4, r10, r1\n\t"                                                                 \
+  "smlad r2, r6, r8, r2\n\t"                                                                  \
+  "smlad r3, r6, r10, r3\n\t"                                                                 \
+  "smlad r0, r5, r9, r0\n\t"                                                                  \
+  "smlad r1, r5, r11, r1\n\t"                                                                 \
+  "smlad r2, r7, r9, r2\n\t"                                                                  \
+  "smlad r3, r7, r11, r3\n\t"
+#define MCT__NBCLAMP                                                                          \
+  "ldrd r4, r5, [lr, #40]\n\t"                                                                \
+  "ssub8 r6, r0, r4\n\t"                                                                      \
+  "sel r0, r0, r4\n\t"                                                                        \
+  "ssub8 r6, r0, r5\n\t"                                                                      \
+  "sel r0, r5, r0\n\t"
+
+/* The block's pixel pairs for two output channels (a naked function, as the tile kernel):
+ * accumulators r0, r1 (pixel a, rows 0, 1), r2, r3 (pixel b), the pixels' words r4-r7, the
+ * weights' r8-r11, inputs r12, weights lr; the end of the weights at [sp], the context at
+ * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword. */
+#define MCT__NBLK(NAME, CLAMP)                                                                \
+  static __attribute__((naked, noinline)) void NAME(mct__bctx *c) {                           \
+    __asm__ volatile(                                                                         \
+        "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
+        "ldr r1, [r0, #64]\n\t"                                                               \
+        "push {r1}\n\t"                                                                       \
+        "ldr r12, [r0, #56]\n"                                                                \
+        "1:\n\t"                                                                              \
+        "ldr lr, [sp, #4]\n\t"                                                                \
+        "ldrd r0, r1, [lr, #8]\n\t"                                                           \
+        "mov r2, r0\n\t"                                                                      \
+        "mov r3, r1\n\t"                                                                      \
+        "ldr r4, [lr, #60]\n\t"                                                               \
+        "ldr lr, [lr, #4]\n\t"                                                                \
+        "tbb [pc, r4]\n"                                                                      \
+        "5:\n\t"                                                                              \
+        ".byte (20f - 5b) / 2, (21f - 5b) / 2, (22f - 5b) / 2, (23f - 5b) / 2\n\t"          \
+        ".align 1\n"                                                                          \
+        "20:\n\t" MCT__NBG MCT__NBG                                                           \
+        "21:\n\t" MCT__NBG MCT__NBG                                                           \
+        "22:\n\t" MCT__NBG MCT__NBG                                                           \
+        "23:\n\t" MCT__NBG MCT__NBG                                                           \
+        "ldr r7, [sp]\n\t"                                                                    \
+        "cmp lr, r7\n\t"                                                                      \
+        "bne 20b\n\t"                                                                         \
+        "ldr lr, [sp, #4]\n\t"                                                                \
+        "add r10, lr, #16\n\t"                                                                \
+        "ldm r10, {r4, r5, r6, r7, r8, r9}\n\t"                                               \
+        "smmla r0, r0, r4, r5\n\t"                                                            \
+        "smmla r2, r2, r4, r5\n\t"                                                            \
+        "smmla r1, r1, r7, r8\n\t"                                                            \
+        "smmla r3, r3, r7, r8\n\t"                                                            \
+        "asr r0, r0, r6\n\t"                                                                  \
+        "asr r2, r2, r6\n\t"                                                                  \
+        "asr r1, r1, r9\n\t"                                                                  \
+        "asr r3, r3, r9\n\t"                                                                  \
+        "ssat r0, #8, r0\n\t"                                                                 \
+        "ssat r2, #8, r2\n\t"                                                                 \
+        "ssat r1, #8, r1\n\t"                                                                 \
+        "ssat r3, #8, r3\n\t"                                                                 \
+        "bfi r0, r1, #8, #8\n\t"                                                              \
+        "bfi r2, r3, #8, #8\n\t"                                                              \
+        "bfi r0, r2, #16, #16\n\t" CLAMP                                                      \
+        "ldrd r4, r5, [lr, #48]\n\t"                                                          \
+        "strh r0, [r4]\n\t"                                                                   \
+        "lsr r0, r0, #16\n\t"                                                                 \
+        "strh r0, [r4, r5]\n\t"                                                               \
+        "add r4, r4, r5, lsl #1\n\t"                                                          \
+        "str r4, [lr, #48]\n\t"                                                               \
+        "ldr r5, [lr]\n\t"                                                                    \
+        "cmp r12, r5\n\t"                                                                     \
+        "bne 1b\n\t"                                                                          \
+        "add sp, sp, #8\n\t"                                                                  \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__NBLK(mct__nblk, "")
+MCT__NBLK(mct__nblk_c, MCT__NBCLAMP)
+
+/* A block pair's layout: its C channels, then the trained slice's ns (gathered), each part
+ * rounded up to a multiple of 8 with zeros (inputs and weights both: products 0): Ct words
+ * per pixel pair and per pair of weight rows, in groups of four channels as mct__widen2i. */
+static inline int32_t mct__blk_ct(int32_t C, int32_t ns) {
+  return (C + 7) / 8 * 8 + (ns + 7) / 8 * 8;
+}
+
+/* n values of pixels a, b (a[sel[j]], or a[j] when sel is NULL), minus z, zeros after them
+ * to a multiple of 8 (the bytes gathered first, padded with z), as interleaved groups. */
+#define MCT__BLK_T (MCT__BLK_W / (MCT__BLK_MIN + 1)) /* the layout's words at most */
+static __attribute__((noinline)) void mct__tail2i(const int8_t *a, const int8_t *b,
+                                                  const int32_t *sel, int32_t n, int32_t z,
+                                                  uint32_t *xx) {
+  if (n <= 0) return;
+  int8_t ta[MCT__BLK_T] __attribute__((aligned(4))), tb[MCT__BLK_T] __attribute__((aligned(4)));
+  const int32_t n8 = (n + 7) / 8 * 8;
+  for (int32_t j = 0; j < n8; ++j) {
+    const int32_t c = j < n ? (sel ? sel[j] : j) : 0;
+    ta[j] = j < n ? a[c] : (int8_t)z;
+    tb[j] = j < n ? b[c] : (int8_t)z;
+  }
+  mct__widen2i(ta, tb, z, n8, xx);
+}
+
+/* The layout's words of pixels a, b into xx. */
+static void mct__blk_widen(const int8_t *a, const int8_t *b, int32_t C, const mct_wsplit *ws,
+                           int32_t z, uint32_t *xx) {
+  const int32_t C8 = C / 8 * 8;
+  if (C8) mct__widen2i(a, b, z, C8, xx);
+  mct__tail2i(a + C8, b + C8, NULL, C - C8, z, xx + C8);
+  if (ws) mct__tail2i(a, b, ws->sel, ws->n_sel, z, xx + (C + 7) / 8 * 8);
+}
+
+/* Rows r0, r1 of n weights in the layout (zeros after them to a multiple of 8). */
+static inline __attribute__((always_inline)) void mct__rows2_any(const int8_t *r0,
+                                                                 const int8_t *r1, int32_t n,
+                                                                 uint32_t *q) {
+  const int32_t n8 = n / 8 * 8;
+  if (n8) mct__widen_rows2(r0, r1, n8, q);
+  if (n > n8) { /* the last n % 8 from a zero-padded copy */
+    int8_t t0[8] __attribute__((aligned(4))) = {0}, t1[8] __attribute__((aligned(4))) = {0};
+    for (int32_t j = 0; j < n - n8; ++j) t0[j] = r0[n8 + j], t1[j] = r1[n8 + j];
+    mct__widen_rows2(t0, t1, 8, q + n8);
+  }
+}
+
+/* Weight rows o, o + 1 in the layout (the slice's rows of ws->wt after them). */
+static inline __attribute__((always_inline)) void mct__blk_rows(const int8_t *w, int32_t C,
+                                                                const mct_wsplit *ws,
+                                                                int32_t o, uint32_t *wv) {
+  const int8_t *w0 = w + (size_t)o * C;
+  mct__rows2_any(w0, w0 + C, C, wv);
+  if (ws) {
+    const int32_t ns = ws->n_sel;
+    const int8_t *s0 = ws->wt + (size_t)o * ns;
+    mct__rows2_any(s0, s0 + ns, ns, wv + (C + 7) / 8 * 8);
+  }
+}
+
+/* Channel o of a block pair (its words at xp) with the exact mct__arm_out, into ya, yb. */
+static __attribute__((noinline)) void mct__blk_exact(const mct__arm_rq *r, const uint32_t *xp,
+                                                     int32_t C, const int8_t *w,
+                                                     const mct_wsplit *ws, int32_t o,
+                                                     int8_t *ya, int8_t *yb) {
+  const int32_t ns = ws ? ws->n_sel : 0, Cp = (C + 7) / 8 * 8, C4 = C / 4 * 4;
+  const int16_t *h = (const int16_t *)xp;
+  const int8_t *wo = w + (size_t)o * C;
+  int32_t a0 = 0, a1 = 0;
+  for (int32_t g = 0; g < C4 / 4; ++g) { /* whole groups: SMLAD */
+    const uint32_t v = mct__ld32(wo + 4 * g);
+    const int32_t e = (int32_t)__sxtb16(v), d = (int32_t)mct__sxtb16_hi(v);
+    a0 = __smlad((int32_t)xp[4 * g], e, a0);
+    a0 = __smlad((int32_t)xp[4 * g + 1], d, a0);
+    a1 = __smlad((int32_t)xp[4 * g + 2], e, a1);
+    a1 = __smlad((int32_t)xp[4 * g + 3], d, a1);
+  }
+  for (int32_t t = C4; t < Cp + ns; ++t) {
+    if (t >= C && t < Cp) continue;
+    const int32_t wt = t < C ? w[(size_t)o * C + t] : ws->wt[(size_t)o * ns + (t - Cp)];
+    /* value t: group t / 4, lane t % 4 at halfword 2 (lane & 1) + (lane >> 1) of the group's
+     * words (pixel b two words on) */
+    const int32_t l = t & 3, i = 8 * (t >> 2) + 2 * (l & 1) + (l >> 1);
+    a0 += h[i] * wt, a1 += h[i + 4] * wt;
+  }
+  const mct__arq c = mct__arm_ch(r, o);
+  *ya = mct__arm_out(r, &c, a0);
+  *yb = mct__arm_out(r, &c, a1);
+}
+
+/* Pixels p0 .. p0 + np - 1 (np even) of the layer (see mct__arm_pw_layer; the fast formula
+ * valid but for the nfix channels in fix) by blocks of pixel pairs. */
+static __attribute__((noinline)) void mct__pw_blocks(const mct__arm_rq *r, const int8_t *x,
+                                                     int32_t p0, int32_t np, int32_t C,
+                                                     int32_t O, const int8_t *w,
+                                                     const mct_wsplit *ws, int8_t *y,
+                                                     const uint16_t *fix, int32_t nfix,
+                                                     int backward) {
+  uint32_t buf[MCT__BLK_W] __attribute__((aligned(8)));
+  const int32_t Ct = mct__blk_ct(C, ws ? ws->n_sel : 0);
+  uint32_t *wv = buf, *xb = buf + Ct;
+  const int32_t nb = 2 * (MCT__BLK_W / Ct - 1); /* pixels per block */
+  const int clamp = r->act_min > -128 || r->act_max < 127;
+  void (*kern)(mct__bctx *) = clamp ? mct__nblk_c : mct__nblk;
+  const uint32_t c1 = (uint32_t)(1 + 2 * r->y_zero);
+  mct__bctx bc;
+  bc.wv = wv, bc.wend = wv + Ct, bc.xb = xb, bc.entry = (8 - Ct / 4 % 8) / 2 % 4, bc.O = O;
+  bc.lo4 = mct__b4(r->act_min), bc.hi4 = mct__b4(r->act_max);
+  for (int32_t t = 0; t < np; t += nb) {
+    const int32_t n = np - t < nb ? np - t : nb;
+    const int32_t first = backward ? p0 + np - t - n : p0 + t;
+    const int8_t *xf = x + (size_t)first * C;
+    for (int32_t i = 0; i < n; i += 2)
+      mct__blk_widen(xf + (size_t)i * C, xf + (size_t)(i + 1) * C, C, ws, r->x_zero,
+                     xb + (size_t)i / 2 * Ct);
+    bc.xend = xb + (size_t)n / 2 * Ct;
+    int8_t *yf = y + (size_t)first * O;
+    for (int32_t o = 0; o + 2 <= O; o += 2) {
+      mct__blk_rows(w, C, ws, o, wv);
+      for (int32_t j = 0; j < 2; ++j) { /* shift in [-31, -2] (mct__fix_list) */
+        const int32_t sh = -2 - r->shift[o + j];
+        bc.bias[j] = r->bias ? r->bias[o + j] : 0;
+        bc.k[3 * j] = r->mult[o + j];
+        bc.k[3 * j + 1] = (int32_t)(c1 << sh);
+        bc.k[3 * j + 2] = sh + 1;
+      }
+      bc.yp = yf + o;
+      kern(&bc);
+    }
+    for (int32_t i = 0; i < n; i += 2) { /* the odd last channel, those outside the formula */
+      int8_t *ya = yf + (size_t)i * O;
+      const uint32_t *xp = xb + (size_t)i / 2 * Ct;
+      if (O & 1) mct__blk_exact(r, xp, C, w, ws, O - 1, ya + O - 1, ya + O + O - 1);
+      for (int32_t k = 0; k < nfix; ++k)
+        mct__blk_exact(r, xp, C, w, ws, fix[k], ya + fix[k], ya + O + fix[k]);
+    }
+  }
+}
+
 void mct__arm_pw_pair(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p, int32_t C,
                       int32_t O, const int8_t *w, int8_t *y0, int8_t *y1) {
   if (C <= MCT__P2_MAX && mct__fast_ok(r, O, C))
@@ -822,18 +1411,27 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
     return 1;
   }
   uint16_t fix[MCT__FIX];
-  const int32_t nfix = C + ns > MCT__P2_MAX ? -1 : mct__fix_list(r, O, C + ns, fix);
+  /* the interleaved two-pixel kernel; blocks of pixel pairs (the even part, then the odd
+   * pixel by a two-pixel kernel) */
+  const int i2 = !ws && r->bias && C % 8 == 0 && C <= MCT__P2I_MAX;
+  const int blk = npix >= 4 && MCT__BLK_W / mct__blk_ct(C, ns) - 1 >= MCT__BLK_MIN;
+  if (!i2 && !blk && C + ns > MCT__P2_MAX) return 0;
+  const int32_t nfix = mct__fix_list(r, O, C + ns, fix);
   if (nfix < 0) return 0;
   int32_t k = 0;
-  for (; k + 2 <= npix; k += 2) {
-    const int32_t p = backward ? npix - 1 - k : k, q = backward ? p - 1 : p + 1;
-    mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)q * O, fix, nfix);
+  if (blk) {
+    k = npix & ~1;
+    mct__pw_blocks(r, x, backward ? npix & 1 : 0, k, C, O, w, ws, y, fix, nfix, backward);
   }
-  if (k < npix) { /* the last pixel, as a pair with itself */
-    const int32_t p = backward ? 0 : npix - 1;
-    mct__pw2(r, x + (size_t)p * C, x + (size_t)p * C, C, O, w, ws, y + (size_t)p * O,
-             y + (size_t)p * O, fix, nfix);
+  for (; k < npix; k += 2) { /* an odd last pixel as a pair with itself */
+    const int32_t p = backward ? npix - 1 - k : k;
+    const int32_t q = k + 1 == npix ? p : (backward ? p - 1 : p + 1);
+    if (i2)
+      mct__pw2i(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, y + (size_t)p * O,
+                y + (size_t)q * O, fix, nfix);
+    else
+      mct__pw2(r, x + (size_t)p * C, x + (size_t)q * C, C, O, w, ws, y + (size_t)p * O,
+               y + (size_t)q * O, fix, nfix);
   }
   return 1;
 }

@@ -393,23 +393,22 @@ static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, c
 /* The strip's pixel pairs for four output channels in assembly (a naked function: its
  * registers are its own at every optimization level). Registers: accumulators r0-r3 (first
  * pixel), r4-r7 (second), input words r8, r9, weight words r10, r11, the pair's window r12
- * (the second pixel 12 bytes on), weights lr (k-major, read in order); the context at [sp]:
- * the same layout as conv_arm.c's tile kernel. */
+ * (the second pixel 12 bytes on), weights lr (k-major, read in order); the context + 16 at
+ * [sp] (the layout of conv_arm.c's tile kernel): constants by one LDM per channel, a variant
+ * with the clamp and one without, the pairs end when the windows reach xend. */
 typedef struct {
   int32_t bias[4];    /* 0 */
-  int32_t ma[8];      /* 16: mult, add of channel j at 16 + 8 j */
-  int32_t shr[4];     /* 48 */
+  int32_t k[12];      /* 16: mult, add, shr of channel j at 16 + 12 j */
   uint32_t lo4, hi4;  /* 64, 68 */
   int8_t *yp;         /* 72 */
   int32_t O;          /* 76 */
-  int32_t pairs;      /* 80 */
+  const int16_t *xend; /* 80: the end of the pairs' windows (24 bytes a pair) */
   const uint32_t *wv; /* 84 */
-  int32_t clamp;      /* 88 */
 } mct__fctx;
-typedef char mct__fctx_layout[(offsetof(mct__fctx, lo4) == 64 && offsetof(mct__fctx, yp) == 72 &&
-                               offsetof(mct__fctx, pairs) == 80 &&
-                               offsetof(mct__fctx, wv) == 84 && offsetof(mct__fctx, clamp) == 88 &&
-                               MCT__F_ROW == 200)
+typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fctx, lo4) == 64 &&
+                               offsetof(mct__fctx, yp) == 72 &&
+                               offsetof(mct__fctx, xend) == 80 &&
+                               offsetof(mct__fctx, wv) == 84 && MCT__F_ROW == 200)
                                   ? 1
                                   : -1];
 
@@ -427,81 +426,84 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, lo4) == 64 && offsetof(mct__f
   "smlad r6, r9, r10, r6\n\t"                                                                 \
   "smlad r3, r8, r11, r3\n\t"                                                                 \
   "smlad r7, r9, r11, r7\n\t"
-#define MCT__NFREQ(A, B, OFF, SOFF)                                                           \
-  "ldrd r8, r9, [lr, #" #OFF "]\n\t"                                                          \
-  "ldr r10, [lr, #" #SOFF "]\n\t"                                                             \
+/* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
+#define MCT__NFREQ(A, B)                                                                      \
+  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
   "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
   "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
   "asr " #A ", " #A ", r10\n\t"                                                               \
   "asr " #B ", " #B ", r10\n\t"                                                               \
   "ssat " #A ", #8, " #A "\n\t"                                                               \
   "ssat " #B ", #8, " #B "\n\t"
+/* both pixels' words clamped bytewise (lr at the context's lo4) */
+#define MCT__NFCLAMP                                                                          \
+  "ldrd r8, r9, [lr]\n\t"                                                                     \
+  "ssub8 r10, r0, r8\n\t"                                                                     \
+  "sel r0, r0, r8\n\t"                                                                        \
+  "ssub8 r10, r0, r9\n\t"                                                                     \
+  "sel r0, r9, r0\n\t"                                                                        \
+  "ssub8 r10, r4, r8\n\t"                                                                     \
+  "sel r4, r4, r8\n\t"                                                                        \
+  "ssub8 r10, r4, r9\n\t"                                                                     \
+  "sel r4, r9, r4\n\t"
 
-static __attribute__((naked, noinline)) void mct__nfirst(const int16_t *xp, mct__fctx *c) {
-  __asm__ volatile(
-      "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-      "mov r12, r0\n"
-      "1:\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldm lr, {r0, r1, r2, r3}\n\t"
-      "ldm lr, {r4, r5, r6, r7}\n\t"
-      "ldr lr, [lr, #84]\n\t"
-      MCT__NF(0, 12) MCT__NF(4, 16) MCT__NF(8, 20) MCT__NF(12, 24) MCT__NF(16, 28)
-      MCT__NF(400, 412) MCT__NF(404, 416) MCT__NF(408, 420) MCT__NF(412, 424) MCT__NF(416, 428)
-      MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820) MCT__NF(812, 824) MCT__NF(816, 828)
-      "ldr lr, [sp]\n\t"
-      MCT__NFREQ(r0, r4, 16, 48) MCT__NFREQ(r1, r5, 24, 52)
-      MCT__NFREQ(r2, r6, 32, 56) MCT__NFREQ(r3, r7, 40, 60)
-      "bfi r0, r1, #8, #8\n\t"
-      "bfi r4, r5, #8, #8\n\t"
-      "bfi r0, r2, #16, #8\n\t"
-      "bfi r4, r6, #16, #8\n\t"
-      "bfi r0, r3, #24, #8\n\t"
-      "bfi r4, r7, #24, #8\n\t"
-      "ldr r8, [lr, #88]\n\t"
-      "cmp r8, #0\n\t"
-      "beq 2f\n\t"
-      "ldrd r8, r9, [lr, #64]\n\t"
-      "ssub8 r10, r0, r8\n\t"
-      "sel r0, r0, r8\n\t"
-      "ssub8 r10, r0, r9\n\t"
-      "sel r0, r9, r0\n\t"
-      "ssub8 r10, r4, r8\n\t"
-      "sel r4, r4, r8\n\t"
-      "ssub8 r10, r4, r9\n\t"
-      "sel r4, r9, r4\n"
-      "2:\n\t"
-      "ldrd r8, r9, [lr, #72]\n\t"
-      "str r0, [r8]\n\t"
-      "str r4, [r8, r9]\n\t"
-      "add r8, r8, r9, lsl #1\n\t"
-      "ldr r10, [lr, #80]\n\t"
-      "str r8, [lr, #72]\n\t"
-      "add r12, r12, #24\n\t"
-      "subs r10, r10, #1\n\t"
-      "str r10, [lr, #80]\n\t"
-      "bne 1b\n\t"
-      "add sp, sp, #4\n\t"
-      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
-}
+/* The context + 16 (its constants) at [sp]; a variant with the clamp, one without. */
+#define MCT__NFIRST(NAME, CLAMP)                                                              \
+  static __attribute__((naked, noinline)) void NAME(const int16_t *xp, mct__fctx *c) {        \
+    __asm__ volatile(                                                                         \
+        "add r1, r1, #16\n\t"                                                                 \
+        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
+        "mov r12, r0\n"                                                                       \
+        "1:\n\t"                                                                              \
+        "ldr lr, [sp]\n\t"                                                                    \
+        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
+        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
+        "ldr lr, [lr, #68]\n\t"                                                               \
+        MCT__NF(0, 12) MCT__NF(4, 16) MCT__NF(8, 20) MCT__NF(12, 24) MCT__NF(16, 28)          \
+        MCT__NF(400, 412) MCT__NF(404, 416) MCT__NF(408, 420) MCT__NF(412, 424)               \
+        MCT__NF(416, 428) MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820)               \
+        MCT__NF(812, 824) MCT__NF(816, 828)                                                   \
+        "ldr lr, [sp]\n\t"                                                                    \
+        MCT__NFREQ(r0, r4) MCT__NFREQ(r1, r5) MCT__NFREQ(r2, r6) MCT__NFREQ(r3, r7)           \
+        "bfi r0, r1, #8, #8\n\t"                                                              \
+        "bfi r4, r5, #8, #8\n\t"                                                              \
+        "bfi r0, r2, #16, #8\n\t"                                                             \
+        "bfi r4, r6, #16, #8\n\t"                                                             \
+        "bfi r0, r3, #24, #8\n\t"                                                             \
+        "bfi r4, r7, #24, #8\n\t" CLAMP                                                       \
+        "ldrd r8, r9, [lr, #8]\n\t"                                                           \
+        "str r0, [r8]\n\t"                                                                    \
+        "str r4, [r8, r9]\n\t"                                                                \
+        "add r8, r8, r9, lsl #1\n\t"                                                          \
+        "str r8, [lr, #8]\n\t"                                                                \
+        "add r12, r12, #24\n\t"                                                               \
+        "ldr r10, [lr, #16]\n\t"                                                              \
+        "cmp r12, r10\n\t"                                                                    \
+        "bne 1b\n\t"                                                                          \
+        "add sp, sp, #4\n\t"                                                                  \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__NFIRST(mct__nfirst, "")
+MCT__NFIRST(mct__nfirst_c, MCT__NFCLAMP)
 
 /* n pixels of a strip, all channels (O a multiple of 4), by mct__nfirst. */
 static void mct__first_strip_n(const int16_t *rb, int32_t n, const uint32_t *wv,
                                const mct__fq *tab, int32_t O, int8_t *yp, uint32_t lo4,
                                uint32_t hi4, int clamp) {
   mct__fctx c;
-  c.lo4 = lo4, c.hi4 = hi4, c.clamp = clamp;
+  void (*kern)(const int16_t *, mct__fctx *) = clamp ? mct__nfirst_c : mct__nfirst;
+  c.lo4 = lo4, c.hi4 = hi4;
   for (int32_t o = 0; o < O; o += 4, wv += 60, tab += 4) {
     for (int32_t j = 0; j < 4; ++j) {
-      c.bias[j] = tab[j].bias, c.ma[2 * j] = tab[j].mult, c.ma[2 * j + 1] = tab[j].add;
-      c.shr[j] = tab[j].shr;
+      c.bias[j] = tab[j].bias, c.k[3 * j] = tab[j].mult, c.k[3 * j + 1] = tab[j].add;
+      c.k[3 * j + 2] = tab[j].shr;
     }
-    c.wv = wv, c.yp = yp + o, c.O = O, c.pairs = n / 2;
-    if (c.pairs) mct__nfirst(rb, &c);
+    c.wv = wv, c.yp = yp + o, c.O = O, c.xend = rb + 12 * (n / 2);
+    if (n >= 2) kern(rb, &c);
     if (n & 1) { /* the last pixel (its partner's outputs thrown away) */
       int8_t last[8];
-      c.yp = last, c.O = 4, c.pairs = 1;
-      mct__nfirst(rb + 6 * (n - 1), &c);
+      c.yp = last, c.O = 4, c.xend = rb + 6 * (n - 1) + 12;
+      kern(rb + 6 * (n - 1), &c);
       memcpy(yp + (size_t)(n - 1) * O + o, last, 4);
     }
   }
