@@ -1148,7 +1148,7 @@ static void mct__pw2i(const mct__arm_rq *r, const int8_t *x0p, const int8_t *x1p
  * weights widened once into int16 (group g: row 0's two words, row 1's) and every pixel pair
  * of the block against them: per four input channels one LDM of the pixels' words, one of
  * the weights', eight SMLADs (10 instructions per 16 MACs). */
-#define MCT__BLK_W 640 /* words of the buffer (2.5 KB): the weights (C) and the pairs (C each) */
+#define MCT__BLK_W 768 /* words of the buffer (3 KB): the weights (C) and the pairs (C each) */
 #define MCT__BLK_MIN 2 /* pixel pairs per block at least */
 
 typedef struct {
