@@ -28,7 +28,7 @@ static int32_t rint_(int32_t lo, int32_t hi) {
 static int8_t X[40000], Y[40000], T[8192], W1[20000], W2[4096], WT[4096], RING[8192], WORK[8192];
 static uint8_t BITS[4096];
 static float F[20000], G[20000], S[1024], M[16384], GW[16384];
-static int32_t MULT[1024], SHIFT[1024], BIAS[1024], BIAS2[1024], MULT2[1024], SHIFT2[1024], SEL[64];
+static int32_t MULT[1024], SHIFT[1024], BIAS[1024], BIAS2[1024], MULT2[1024], SHIFT2[1024], SEL[1024];
 static int out_fd, case_no;
 
 static void emit(const void *p, uint32_t n) {
@@ -63,6 +63,8 @@ static mct_conv_geom geom(int32_t h, int32_t w, int32_t c, int32_t o, int32_t k,
   return g;
 }
 static mct_wsplit slice(int32_t n_channels, int32_t n_sel, int32_t rows) {
+  if (n_sel > (int32_t)(sizeof SEL / sizeof SEL[0]) || rows * n_sel > (int32_t)sizeof WT)
+    __builtin_trap(); /* a case larger than the buffers: fail loudly, never overwrite */
   int32_t j = 0;
   for (int32_t c = 0; c < n_channels && j < n_sel; ++c)
     if ((int32_t)(rnd() % (uint32_t)n_channels) < 2 * n_sel || n_channels - c == n_sel - j)
@@ -230,6 +232,8 @@ static mct_requant pw_rq(int32_t n, int full, int spoil) {
   return q;
 }
 static mct_wsplit pw_slice(int32_t C, int32_t ns, int32_t rows) {
+  if (ns > (int32_t)(sizeof PW_SEL / sizeof PW_SEL[0]) || rows * ns > (int32_t)sizeof PW_WT)
+    __builtin_trap(); /* as slice() */
   int32_t j = 0;
   for (int32_t c = 0; c < C && j < ns; ++c)
     if ((int32_t)(rnd() % (uint32_t)C) < 2 * ns || C - c == ns - j) PW_SEL[j++] = c;

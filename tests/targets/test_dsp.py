@@ -21,13 +21,13 @@ pytestmark = needs_qemu
 CHECK = Path(__file__).with_name("dsp_check.c")
 
 
-def build_and_run(tmp: Path, cpu_name: str, portable: bool) -> bytes:
+def build_and_run(tmp: Path, cpu_name: str, portable: bool, opt: str = "-O2") -> bytes:
     cpu = CPUS[cpu_name]
-    d = tmp / f"{cpu_name}-{'portable' if portable else 'dsp'}"
+    d = tmp / f"{cpu_name}{opt}-{'portable' if portable else 'dsp'}"
     d.mkdir(parents=True)
     lay = Layout(ram=2 << 20, flash=2 << 20, stack=16384, slot=2048)
     (d / "link.ld").write_text(linker_script(cpu, lay))
-    flags = compile_flags(cpu, "-O2", portable)
+    flags = compile_flags(cpu, opt, portable)
     srcs = [CHECK, DEVICE_SRC / "startup.c", DEVICE_SRC / "semihost.c",
             *sorted((RUNTIME / "src").glob("*.c"))]
     cmd = [cortex_m.tool("arm-none-eabi-gcc"), *flags, f"-I{DEVICE_SRC}", f"-I{INCLUDE}",
@@ -53,10 +53,13 @@ def records(data: bytes) -> list:
     return out
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
-def test_dsp_kernels_equal_portable_c(tmp_path, cpu):
-    dsp = records(build_and_run(tmp_path, cpu, portable=False))
-    ref = records(build_and_run(tmp_path, cpu, portable=True))
+# -O2 is what mcutrain builds; -O0 (debug builds) and -Os are what a user's IDE may use: the
+# assembly kernels must hold their registers at every level
+@pytest.mark.parametrize("cpu,opt", [("cortex-m4", "-O2"), ("cortex-m7", "-O2"),
+                                     ("cortex-m7", "-O0"), ("cortex-m4", "-Os")])
+def test_dsp_kernels_equal_portable_c(tmp_path, cpu, opt):
+    dsp = records(build_and_run(tmp_path, cpu, portable=False, opt=opt))
+    ref = records(build_and_run(tmp_path, cpu, portable=True, opt=opt))
     assert len(dsp) == len(ref) > 100
     bad = [(i, case) for i, ((case, a), (_, b)) in enumerate(zip(dsp, ref)) if a != b]
     assert not bad, f"DSP output differs from the portable C in records {bad[:10]}"
