@@ -729,6 +729,42 @@ static void grad_ip_cases(void) {
 }
 /* ---- end opt-grad ---- */
 
+/* ---- dw2: depthwise_arm.c's fused 1x1 in assembly (mct__pw4a_*) ---- */
+/* Input groups G = 2 .. 10 (and odd ones: the C kernels), both ring layouts (pair ring for
+ * stride 1, widened for stride 2 / other kernels), first columns even and odd, a single
+ * column, an unaligned input (the C kernels), large shifts at the SMMLA form's edge. */
+static void dw2_pw_cases(void) {
+  static const int32_t cfg[][9] = {/* H, W, C (= E), K, stride, pad, Ci, x offset, big sh */
+                                   {6, 9, 8, 3, 1, 1, 32, 0, 0},  {5, 7, 8, 3, 2, 1, 40, 0, 0},
+                                   {7, 10, 4, 5, 1, 2, 24, 0, 0}, {6, 6, 8, 3, 2, 1, 8, 0, 1},
+                                   {4, 1, 4, 3, 1, 1, 16, 0, 0},  {5, 8, 8, 7, 2, 3, 32, 0, 0},
+                                   {6, 9, 8, 5, 1, 0, 40, 0, 1},  {5, 6, 4, 3, 1, 1, 16, 1, 0},
+                                   {5, 11, 12, 3, 1, 1, 20, 0, 0}, {3, 13, 8, 3, 1, 1, 16, 2, 0},
+                                   {6, 12, 8, 3, 1, 1, 24, 0, 1}, {4, 7, 4, 3, 2, 1, 40, 0, 0},
+                                   {5, 9, 8, 3, 1, 1, 40, 0, 0},  {6, 8, 4, 3, 2, 1, 24, 0, 0},
+                                   {5, 9, 8, 5, 2, 2, 16, 0, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3], Ci = cfg[k][6];
+    mct_conv_geom g = geom(H, Wd, C, C, K, cfg[k][4], cfg[k][5], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, 1);
+    for (int32_t c = 0; c < C; ++c) /* outputs mostly inside the range, not saturated */
+      SHIFT[c] = -9 - (int32_t)(rnd() % 6), BIAS[c] = rint_(-40000, 40000);
+    int8_t *x = X + cfg[k][7];
+    fill8(x, H * Wd * Ci), fill8(W1, C * K * K);
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, k != 9);
+    for (int32_t c = 0; c < C; ++c)
+      if (SHIFT2[c] > -2 || BIAS2[c] > 1000000 || BIAS2[c] < -1000000)
+        SHIFT2[c] = -6 - (int32_t)(rnd() % 8), BIAS2[c] = rint_(-40000, 40000);
+    if (cfg[k][8]) /* sh = 29: exact with y_zero = 0 (the assembly), else the C kernels */
+      SHIFT2[1] = SHIFT2[6] = -31, q1.y_zero = k & 1 ? 0 : q1.y_zero;
+    fill8(W2, C * Ci);
+    int st = mct_expand_dw_s8(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, x, Y, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
+/* ---- end dw2 ---- */
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -754,6 +790,7 @@ int main(void) {
   grad_ip_cases();   /* opt-grad */
   pw3_cases(); /* pw3 (opt-pw) */
   pw4_cases(); /* pw4 (opt-pw) */
+  dw2_pw_cases(); /* dw2 (opt-dw2) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -779,10 +779,14 @@ MCT__DW4P_BIG(mct__dw4p_7x7, 7)
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
-  uint32_t wq[2 * MCT__PW4_C];
+  int32_t kb[4]; /* mct__pw4a_*: accumulator starts, then (wq) the weights, then at wq[8 G]
+                  * each channel's mult, add, shr (the SMMLA form, as mct__dw4p_prep) */
+  uint32_t wq[2 * MCT__PW4_C + 12];
   mct__dw4q q;
   int mode;
+  int fast; /* mode 0 and the SMMLA form exact for every channel: mct__pw4a_* */
 } mct__pw4;
+typedef char mct__pw4_layout[offsetof(mct__pw4, wq) == 16 ? 1 : -1];
 
 static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, int32_t e,
                           mct__pw4 *pw) {
@@ -799,7 +803,111 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
     ws[t] = (int16_t)se + ((int32_t)se >> 16) + (int16_t)so + ((int32_t)so >> 16);
   }
   pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
+  pw->fast = pw->mode == 0;
+  for (int32_t t = 0; t < 4 && pw->fast; ++t) {
+    const int32_t sh = pw->q.ms[2 * t + 1];
+    const int64_t add = (int64_t)pw->q.k * ((int64_t)1 << (sh >= 0 && sh <= 29 ? sh : 0));
+    if (sh < 0 || sh > 29 || add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) {
+      pw->fast = 0;
+      break;
+    }
+    pw->kb[t] = pw->q.b[t];
+    uint32_t *f = pw->wq + 2 * C + 3 * t; /* wq[8 G + 3 t] */
+    f[0] = (uint32_t)pw->q.ms[2 * t], f[1] = (uint32_t)(int32_t)add, f[2] = (uint32_t)(sh + 1);
+  }
 }
+
+/* The fused 1x1 in assembly (mode 0, SMMLA form): one pixel a pass, its four channels' sums
+ * in r2-r5 from kb by one LDM; per two groups of four input channels one LDRD of the pixel's
+ * bytes (x word-aligned), four SXTB16, then per two output channels one LDM of their four
+ * weight words and four SMLADs (the weights in the order they are used, the pointer r1 moved
+ * on by the LDMs, so the channels' constants follow them and r1 goes back once a pixel);
+ * requantization SMMLA / ASR / SSAT (as mct__dw4p_3x3). PL: into a pair-layout ring row
+ * (int16 at o, o + 4, o + 8, o + 12; o moves by st = 2 or 14 bytes, alternately), else two
+ * words a pixel (PKHBT) at o. o, st and the end of x on the stack (one LDM). */
+#define MCT__PW4A_PAIR                                                                        \
+  "ldrd r6, r8, [r0], #8\n\t"                                                                 \
+  "sxtb16 r7, r6, ror #8\n\t"                                                                \
+  "sxtb16 r6, r6\n\t"                                                                        \
+  "sxtb16 r9, r8, ror #8\n\t"                                                                \
+  "sxtb16 r8, r8\n\t"                                                                        \
+  "ldm r1!, {r10, r11, r12, lr}\n\t"                                                         \
+  "smlad r2, r6, r10, r2\n\t"                                                                \
+  "smlad r2, r7, r11, r2\n\t"                                                                \
+  "smlad r3, r6, r12, r3\n\t"                                                                \
+  "smlad r3, r7, lr, r3\n\t"                                                                 \
+  "ldm r1!, {r10, r11, r12, lr}\n\t"                                                         \
+  "smlad r4, r6, r10, r4\n\t"                                                                \
+  "smlad r4, r7, r11, r4\n\t"                                                                \
+  "smlad r5, r6, r12, r5\n\t"                                                                \
+  "smlad r5, r7, lr, r5\n\t"                                                                 \
+  "ldm r1!, {r10, r11, r12, lr}\n\t"                                                         \
+  "smlad r2, r8, r10, r2\n\t"                                                                \
+  "smlad r2, r9, r11, r2\n\t"                                                                \
+  "smlad r3, r8, r12, r3\n\t"                                                                \
+  "smlad r3, r9, lr, r3\n\t"                                                                 \
+  "ldm r1!, {r10, r11, r12, lr}\n\t"                                                         \
+  "smlad r4, r8, r10, r4\n\t"                                                                \
+  "smlad r4, r9, r11, r4\n\t"                                                                \
+  "smlad r5, r8, r12, r5\n\t"                                                                \
+  "smlad r5, r9, lr, r5\n\t"
+#define MCT__PW4A_RQ2(A, B)                                                                   \
+  "ldm r1!, {r6, r7, r8, r9, r10, r11}\n\t"                                                  \
+  "smmla " A ", " A ", r6, r7\n\t"                                                            \
+  "smmla " B ", " B ", r9, r10\n\t"                                                           \
+  "asr " A ", " A ", r8\n\t"                                                                  \
+  "asr " B ", " B ", r11\n\t"                                                                 \
+  "ssat " A ", #8, " A "\n\t"                                                                 \
+  "ssat " B ", #8, " B "\n\t"
+#define MCT__PW4A(NAME, G, PL)                                                                \
+  __attribute__((naked, noinline, noipa)) static void NAME(                                   \
+      const int8_t *x, const int32_t *k, void *o, const int8_t *xend, int32_t st) {           \
+    (void)x, (void)k, (void)o, (void)xend, (void)st;                                          \
+    __asm__ volatile(                                                                         \
+        "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+        "ldr r4, [sp, #36]\n\t"                                                               \
+        "sub sp, #16\n\t"                                                                     \
+        "strd r2, r4, [sp]\n\t"                                                               \
+        "str r3, [sp, #8]\n"                                                                   \
+        "1:\n\t"                                                                              \
+        "ldm r1!, {r2, r3, r4, r5}\n\t"                                                       \
+        ".rept " #G " / 2\n\t" MCT__PW4A_PAIR ".endr\n\t"                                    \
+        MCT__PW4A_RQ2("r2", "r3") MCT__PW4A_RQ2("r4", "r5")                                   \
+        "sub r1, r1, #(16 + 32 * " #G " + 48)\n\t"                                             \
+        "ldm sp, {r6, r7, r8}\n\t"                                                            \
+        ".if " #PL "\n\t"                                                                     \
+        "strh r2, [r6]\n\t"                                                                   \
+        "strh r3, [r6, #4]\n\t"                                                               \
+        "strh r4, [r6, #8]\n\t"                                                               \
+        "strh r5, [r6, #12]\n\t"                                                              \
+        "add r6, r7\n\t"                                                                      \
+        "eor r7, r7, #12\n\t"                                                                 \
+        "stm sp, {r6, r7}\n\t"                                                                \
+        ".else\n\t"                                                                           \
+        "pkhbt r2, r2, r4, lsl #16\n\t"                                                       \
+        "pkhbt r3, r3, r5, lsl #16\n\t"                                                       \
+        "strd r2, r3, [r6], #8\n\t"                                                           \
+        "str r6, [sp]\n\t"                                                                    \
+        ".endif\n\t"                                                                          \
+        "cmp r0, r8\n\t"                                                                      \
+        "bne 1b\n\t"                                                                          \
+        "add sp, #16\n\t"                                                                     \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__PW4A(mct__pw4a_2w, 2, 0)
+MCT__PW4A(mct__pw4a_4w, 4, 0)
+MCT__PW4A(mct__pw4a_6w, 6, 0)
+MCT__PW4A(mct__pw4a_8w, 8, 0)
+MCT__PW4A(mct__pw4a_10w, 10, 0)
+MCT__PW4A(mct__pw4a_2p, 2, 1)
+MCT__PW4A(mct__pw4a_4p, 4, 1)
+MCT__PW4A(mct__pw4a_6p, 6, 1)
+MCT__PW4A(mct__pw4a_8p, 8, 1)
+MCT__PW4A(mct__pw4a_10p, 10, 1)
+typedef void (*mct__pw4a_fn)(const int8_t *, const int32_t *, void *, const int8_t *, int32_t);
+static mct__pw4a_fn const mct__pw4a_tab[2][5] = {
+    {mct__pw4a_2w, mct__pw4a_4w, mct__pw4a_6w, mct__pw4a_8w, mct__pw4a_10w},
+    {mct__pw4a_2p, mct__pw4a_4p, mct__pw4a_6p, mct__pw4a_8p, mct__pw4a_10p}};
 
 /* a += the four products of (ve, vo) and the next two weight words (LDRD, pointer moved on). */
 #define MCT__PW4_MAC(ve, vo, pw, a)                                                              \
@@ -890,7 +998,13 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
                             const mct__pw4 *pw, uint32_t *out, int32_t j0, int pl) {
   const int32_t G = C / 4;
   if (pw->mode != 2) {
-    if (pw->mode == 1)
+    if (pw->fast && npix > 0 && G % 2 == 0 && G <= 10 && !((uintptr_t)x & 3)) {
+      const mct__pw4a_fn f = mct__pw4a_tab[pl ? 1 : 0][G / 2 - 1];
+      if (pl)
+        f(x, pw->kb, mct__pl_at(out, j0, 0), x + (size_t)npix * C, j0 & 1 ? 14 : 2);
+      else
+        f(x, pw->kb, out + 2 * (size_t)j0, x + (size_t)npix * C, 8);
+    } else if (pw->mode == 1)
       mct__pw4_clamp(x, npix, G, pw, out, j0, pl);
     else if (G == 2)
       mct__pw4_2(x, npix, pw, out, j0, pl);
