@@ -763,6 +763,29 @@ static void dw2_pw_cases(void) {
     emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
   }
 }
+/* The pair kernels' scaled requantization (weights, start and add times 2^(9 - shr)):
+ * shr from 1 to 9 and beyond (the plain form then), biases large enough that the scaled
+ * sums would not fit int32 for some channels (the plain form for their group). */
+static void dw2_scale_cases(void) {
+  static const int32_t cfg[][6] = {/* H, W, C, K, pad, bias class */
+                                   {6, 9, 16, 3, 1, 0}, {5, 8, 16, 3, 1, 1}, {7, 9, 8, 5, 2, 1},
+                                   {8, 7, 8, 7, 3, 1},  {6, 10, 12, 5, 2, 2}, {5, 6, 16, 3, 1, 2}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, K, 1, cfg[k][4], C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, 1);
+    for (int32_t c = 0; c < C; ++c) {
+      SHIFT[c] = c % 7 == 3 ? -11 - (int32_t)(rnd() % 8) : -2 - (int32_t)(rnd() % 9);
+      if (cfg[k][5] == 0) SHIFT[c] = -2 - (int32_t)(rnd() % 9);
+      BIAS[c] = cfg[k][5] == 1 ? rint_(-40000, 40000) * (1 << (rnd() % 13))
+                               : (rnd() & 1 ? 1 : -1) * rint_(1 << 22, 1 << 24);
+    }
+    fill8(X, H * Wd * C), fill8(W1, C * K * K);
+    memcpy(Y, X, (size_t)H * Wd * C);
+    int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, 0, BIAS, T);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
 /* ---- end dw2 ---- */
 
 int main(void) {
@@ -791,6 +814,7 @@ int main(void) {
   pw3_cases(); /* pw3 (opt-pw) */
   pw4_cases(); /* pw4 (opt-pw) */
   dw2_pw_cases(); /* dw2 (opt-dw2) */
+  dw2_scale_cases(); /* dw2 (opt-dw2) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -571,39 +571,66 @@ static inline uint32_t mct__wpair(int32_t lo, int32_t hi) {
 /* One channel's kn x kn weights as pairs E0, O1, E1, ... (pair s: (w_s, w_s+1)) of every row,
  * d: row 0's first word of the channel. */
 static inline __attribute__((always_inline)) void mct__dw4p_wrows(const int8_t *w, const int32_t kn,
-                                                                  uint32_t *d) {
+                                                                  uint32_t *d, int32_t ks) {
 #pragma GCC unroll 8
   for (int32_t i = 0; i < kn; ++i, w += kn, d += 4 * (kn - 1)) {
-    int32_t a = w[0];
+    int32_t a = w[0] * (1 << ks);
 #pragma GCC unroll 8
     for (int32_t s = 0; s < kn - 1; ++s) {
-      const int32_t b = w[s + 1];
+      const int32_t b = w[s + 1] * (1 << ks);
       d[2 * s] = mct__pk16(a, b);
       a = b;
     }
   }
 }
 
+/* The scaled form (S = MCT__RQS): a channel whose shr = sh + 1 is at most S has its weights,
+ * accumulator start and add multiplied by 2^ks, ks = S - shr, so that the shift is SSAT's
+ * immediate asr #S: with y = acc * mult / 2^32 (a rational) and add an integer,
+ *   floor((floor(2^ks y) + 2^ks add) / 2^(shr + ks)) = floor((y + add) / 2^shr)
+ *     = floor((floor(y) + add) / 2^shr)                      (nested floors),
+ * the unscaled SMMLA form's value, provided every sum stays an exact int32: the weights 2^ks w
+ * fit int16 (ks <= 8, |w| <= 128), and (|start| + taps * 128 * 128) * 2^ks < 2^31 bounds every
+ * partial sum (ring values are int8, so |x w| <= 128 * 128); |2^ks add| < 2^30 as before.
+ * mct__rqs_ks: ks of a channel (start b, n taps), or -1 when it does not fit. */
+#define MCT__RQS 9
+#define MCT__RQS_S "9" /* MCT__RQS in the assembly */
+static inline int32_t mct__rqs_ks(int32_t b, int32_t sh, int32_t n) {
+  /* sh + ks = S - 1 = 8, so |2^ks add| = |1 + 2 y_zero| 2^8 < 2^16 */
+  const int32_t ks = MCT__RQS - 1 - sh;
+  if ((uint32_t)ks > 8u) return -1;
+  const uint32_t ab = b < 0 ? 0u - (uint32_t)b : (uint32_t)b; /* |b| < 2^31 - n 2^14 */
+  return ab + (uint32_t)n * 16384u < (1u << (31 - ks)) ? ks : -1;
+}
+
 /* K from the group's constants q (mode 0) and the four channels' KxK weights (K odd, <= 7);
- * 0 when some channel's add is out of range (the tap kernels then). */
+ * 0 when some channel's add is out of range (the tap kernels then); 2: the scaled form
+ * (mct__rqs_ks) for all four channels, 1: the plain SMMLA / ASR / SSAT form. */
 static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t kn, int32_t ys,
                           mct__dw4p *K) {
+  int32_t ks[4];
+  int scaled = 1;
   for (int32_t t = 0; t < 4; ++t) {
-    const int32_t sh = q->ms[2 * t + 1];
+    ks[t] = mct__rqs_ks(q->b[t], q->ms[2 * t + 1], kn * kn);
+    if (ks[t] < 0) scaled = 0;
+  }
+  for (int32_t t = 0; t < 4; ++t) {
+    const int32_t sh = q->ms[2 * t + 1], e = scaled ? ks[t] : 0;
     if (sh < 0 || sh > 29) return 0;
     const int64_t add = (int64_t)q->k * ((int64_t)1 << sh);
     if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
-    K->b[t] = q->b[t];
-    K->f[t][0] = q->ms[2 * t], K->f[t][1] = (int32_t)add, K->f[t][2] = sh + 1, K->f[t][3] = 0;
+    K->b[t] = (int32_t)((uint32_t)q->b[t] << e);
+    K->f[t][0] = q->ms[2 * t], K->f[t][1] = scaled ? q->k * (1 << (MCT__RQS - 1)) : (int32_t)add;
+    K->f[t][2] = sh + 1, K->f[t][3] = 0;
     if (kn == 3)
-      mct__dw4p_wrows(wk[t], 3, K->w + 4 * (t >> 1) + (t & 1));
+      mct__dw4p_wrows(wk[t], 3, K->w + 4 * (t >> 1) + (t & 1), e);
     else if (kn == 5)
-      mct__dw4p_wrows(wk[t], 5, K->w + 8 * (t >> 1) + (t & 1));
+      mct__dw4p_wrows(wk[t], 5, K->w + 8 * (t >> 1) + (t & 1), e);
     else
-      mct__dw4p_wrows(wk[t], 7, K->w + 12 * (t >> 1) + (t & 1));
+      mct__dw4p_wrows(wk[t], 7, K->w + 12 * (t >> 1) + (t & 1), e);
   }
   K->ys = ys, K->yend = 0, K->pad_[0] = K->pad_[1] = 0;
-  return 1;
+  return scaled ? 2 : 1;
 }
 
 /* one kernel row (pointer P, weights at WO) of channels 2h, 2h + 1 (PO: their byte offset in a
@@ -624,13 +651,20 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
 /* channel c's two outputs A (out0), B (out1) requantized (constants at OFF, shr at SOFF) */
 #define MCT__P3REQ(A, B, OFF, SOFF)                                                           \
   "ldrd r8, r9, [r3, #" #OFF "]\n\t"                                                          \
+  ".if mct_sc == 0\n\t"                                                                         \
   "ldr r10, [r3, #" #SOFF "]\n\t"                                                             \
+  ".endif\n\t"                                                                                \
   "smmla " A ", " A ", r8, r9\n\t"                                                            \
   "smmla " B ", " B ", r8, r9\n\t"                                                            \
+  ".if mct_sc == 0\n\t"                                                                         \
   "asr " A ", " A ", r10\n\t"                                                                 \
   "asr " B ", " B ", r10\n\t"                                                                 \
   "ssat " A ", #8, " A "\n\t"                                                                 \
-  "ssat " B ", #8, " B "\n\t"
+  "ssat " B ", #8, " B "\n\t"                                                                 \
+  ".else\n\t"                                                                                 \
+  "ssat " A ", #8, " A ", asr #" MCT__RQS_S "\n\t"                                             \
+  "ssat " B ", #8, " B ", asr #" MCT__RQS_S "\n\t"                                             \
+  ".endif\n\t"
 /* channels 2h, 2h + 1 of both outputs: accumulators from the biases (out1's by its first
  * SMLATB, which reads the bias before SMLAD overwrites it), three rows, requantization, the
  * four bytes to y (r12) and y + ys (lr) */
@@ -659,30 +693,34 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
 /* Output pairs of one row: ring rows p0, p1, p2 (block of the pair's first column), y up to
  * yend (exclusive, 2 ys a pair, at least one pair). Registers: rows r0-r2, K r3, sums r4-r7,
  * inputs r8, r9, weights r10, r11, y r12, y + ys lr; yend on the stack. */
-__attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *p0, const int8_t *p1,
-                                                           const int8_t *p2,
-                                                           const mct__dw4p *K, int8_t *y,
-                                                           int8_t *yend) {
-  (void)p0, (void)p1, (void)p2, (void)K, (void)y, (void)yend;
-  __asm__ volatile(
-      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-      "ldr r12, [sp, #36]\n"
-      "1:\n\t"
-      "ldr lr, [r3, #80]\n\t"
-      "add lr, r12\n\t"
-      /* half 0 moves the row pointers on to the next block (post-indexed P0 loads): its
-       * P2 and half 1's pairs then at -8, 0, +8 */
-      MCT__P3HALF(0, "[r0], #16", "[r0]", "[r1], #16", "[r1]", "[r2], #16", "[r2]",
-                  96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)
-      MCT__P3HALF(8, "[r0, #-8]", "[r0, #8]", "[r1, #-8]", "[r1, #8]", "[r2, #-8]", "[r2, #8]",
-                  112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)
-      "ldr r8, [r3, #80]\n\t"
-      "add r12, lr, r8\n\t"
-      "ldr r8, [sp, #40]\n\t"
-      "cmp r12, r8\n\t"
-      "bne 1b\n\t"
-      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+#define MCT__DW4P3(NAME, SC)                                                                  \
+__attribute__((naked, noinline, noipa)) static void NAME(const int8_t *p0, const int8_t *p1,  \
+                                                           const int8_t *p2,                 \
+                                                           const mct__dw4p *K, int8_t *y,    \
+                                                           int8_t *yend) {                   \
+  (void)p0, (void)p1, (void)p2, (void)K, (void)y, (void)yend;                                 \
+  __asm__ volatile(                                                                           \
+      ".set mct_sc, " #SC "\n\t"                                                              \
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                       \
+      "ldr r12, [sp, #36]\n"                                                                  \
+      "1:\n\t"                                                                                \
+      "ldr lr, [r3, #80]\n\t"                                                                 \
+      "add lr, r12\n\t"                                                                       \
+      /* half 0 moves the row pointers on to the next block (post-indexed P0 loads): its      \
+       * P2 and half 1's pairs then at -8, 0, +8 */                                            \
+      MCT__P3HALF(0, "[r0], #16", "[r0]", "[r1], #16", "[r1]", "[r2], #16", "[r2]",           \
+                  96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)                          \
+      MCT__P3HALF(8, "[r0, #-8]", "[r0, #8]", "[r1, #-8]", "[r1, #8]", "[r2, #-8]", "[r2, #8]", \
+                  112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)                         \
+      "ldr r8, [r3, #80]\n\t"                                                                 \
+      "add r12, lr, r8\n\t"                                                                   \
+      "ldr r8, [sp, #40]\n\t"                                                                 \
+      "cmp r12, r8\n\t"                                                                       \
+      "bne 1b\n\t"                                                                            \
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                      \
 }
+MCT__DW4P3(mct__dw4p_3x3, 0)
+MCT__DW4P3(mct__dw4p_3x3s, 1) /* the scaled form (mct__rqs_ks) */
 
 /* KxK stride 1 (K = 5, 7) over the pair ring: as mct__dw4p_3x3, with the K row pointers in an
  * array (r0) plus the pass's byte offset (r1): each row's pointer is loaded and offset once per
@@ -691,12 +729,13 @@ __attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *
  *   out1 += SMLATB(P0, E0) + SMLAD(P_2k, O_k) (k >= 1).
  * Registers: the row array r0, the pass's offset r1, K r2, y r3, sums r4-r7, pairs r8, r9,
  * weights r10, r11, lr the row pointer (then y + ys); yend in K. */
-#define MCT__DW4P_BIG(NAME, KN)                                                               \
+#define MCT__DW4P_BIG(NAME, KN, SC)                                                           \
   __attribute__((naked, noinline, noipa)) static void NAME(const int8_t *const *rows,         \
                                                           size_t off,                       \
                                                     const mct__dw4p *K, int8_t *y) {          \
     (void)rows, (void)off, (void)K, (void)y;                                                  \
     __asm__ volatile(                                                                         \
+        ".set mct_sc, " #SC "\n\t"                                                            \
         ".macro mct_pr_" #KN " i, h, first\n\t"                                               \
         "ldr lr, [r0, #4*\\i]\n\t"                                                            \
         "add lr, r1\n\t"                                                                      \
@@ -737,6 +776,7 @@ __attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *
         ".endif\n\t"                                                                          \
         ".endr\n\t"                                                                           \
         "ldrd r8, r9, [r2, #16 + 32*\\h]\n\t"                                                 \
+        ".if mct_sc == 0\n\t"                                                                 \
         "ldr r10, [r2, #24 + 32*\\h]\n\t"                                                     \
         "smmla r4, r4, r8, r9\n\t"                                                            \
         "smmla r6, r6, r8, r9\n\t"                                                            \
@@ -752,6 +792,17 @@ __attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *
         "asr r7, r7, r10\n\t"                                                                 \
         "ssat r5, #8, r5\n\t"                                                                 \
         "ssat r7, #8, r7\n\t"                                                                 \
+        ".else\n\t"                                                                           \
+        "smmla r4, r4, r8, r9\n\t"                                                            \
+        "smmla r6, r6, r8, r9\n\t"                                                            \
+        "ssat r4, #8, r4, asr #" MCT__RQS_S "\n\t"                                            \
+        "ssat r6, #8, r6, asr #" MCT__RQS_S "\n\t"                                            \
+        "ldrd r8, r9, [r2, #32 + 32*\\h]\n\t"                                                 \
+        "smmla r5, r5, r8, r9\n\t"                                                            \
+        "smmla r7, r7, r8, r9\n\t"                                                            \
+        "ssat r5, #8, r5, asr #" MCT__RQS_S "\n\t"                                            \
+        "ssat r7, #8, r7, asr #" MCT__RQS_S "\n\t"                                            \
+        ".endif\n\t"                                                                          \
         "ldr lr, [r2, #80]\n\t"                                                               \
         "strb r4, [r3, #2*\\h]\n\t"                                                           \
         "strb r5, [r3, #2*\\h+1]\n\t"                                                         \
@@ -773,8 +824,10 @@ __attribute__((naked, noinline, noipa)) static void mct__dw4p_3x3(const int8_t *
         ".purgem mct_ph_" #KN "\n\t"                                                          \
         ".purgem mct_pr_" #KN "\n\t");                                                        \
   }
-MCT__DW4P_BIG(mct__dw4p_5x5, 5)
-MCT__DW4P_BIG(mct__dw4p_7x7, 7)
+MCT__DW4P_BIG(mct__dw4p_5x5, 5, 0)
+MCT__DW4P_BIG(mct__dw4p_7x7, 7, 0)
+MCT__DW4P_BIG(mct__dw4p_5x5s, 5, 1) /* the scaled form (mct__rqs_ks) */
+MCT__DW4P_BIG(mct__dw4p_7x7s, 7, 1)
 
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
@@ -1087,9 +1140,11 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
    * more than the padded row: an odd row's last pair reads it) and the constants allow */
   const int32_t NB = (Wp + 1) / 2;
   mct__dw4p *const K = &u.K;
-  const int pl = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
-                 Wo == Wp - (kw - 1) && Wo >= 1 &&
-                 4 * (kh + 1) * NB <= MCT__DW4_RING && mct__dw4p_prep(&q, wk, kh, (int32_t)ys, K);
+  const int plk = mode == 0 && kh == kw && (kh == 3 || kh == 5 || kh == 7) && g->stride_w == 1 &&
+                  Wo == Wp - (kw - 1) && Wo >= 1 && 4 * (kh + 1) * NB <= MCT__DW4_RING
+                      ? mct__dw4p_prep(&q, wk, kh, (int32_t)ys, K)
+                      : 0;
+  const int pl = plk != 0;
   /* the ring widened: per pixel (x0, x2) and (x1, x3) as int16 pairs (or pairs of pixels);
    * border x_zero */
   if (!pl) mct__dw4_widen(wk, kh, kw, wq, rowsum);
@@ -1165,16 +1220,19 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       const int32_t np = Wo / 2;
       int8_t t8[8];
       if (kh == 3) {
-        if (np) mct__dw4p_3x3(rows[0], rows[1], rows[2], K, yr, yr + (size_t)np * 2 * ys);
+        void (*const f)(const int8_t *, const int8_t *, const int8_t *, const mct__dw4p *,
+                        int8_t *, int8_t *) = plk == 2 ? mct__dw4p_3x3s : mct__dw4p_3x3;
+        if (np) f(rows[0], rows[1], rows[2], K, yr, yr + (size_t)np * 2 * ys);
         if (Wo & 1) { /* the last output alone: its pair into a scratch word */
           K->ys = 4;
           const size_t off = (size_t)16 * np;
-          mct__dw4p_3x3(rows[0] + off, rows[1] + off, rows[2] + off, K, t8, t8 + 8);
+          f(rows[0] + off, rows[1] + off, rows[2] + off, K, t8, t8 + 8);
           K->ys = (int32_t)ys;
         }
       } else {
         void (*const f)(const int8_t *const *, size_t, const mct__dw4p *, int8_t *) =
-            kh == 5 ? mct__dw4p_5x5 : mct__dw4p_7x7;
+            kh == 5 ? (plk == 2 ? mct__dw4p_5x5s : mct__dw4p_5x5)
+                    : (plk == 2 ? mct__dw4p_7x7s : mct__dw4p_7x7);
         K->yend = yr + (size_t)np * 2 * ys;
         if (np) f(rows, 0, K, yr);
         if (Wo & 1) {
