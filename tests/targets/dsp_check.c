@@ -786,6 +786,31 @@ static void dw2_scale_cases(void) {
     emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
   }
 }
+/* The streamed 3x3 stride 2 (mct__dw4b_3x3): rows of fewer and more than 20 outputs (the
+ * scaled form from 20), shifts beyond the scaled form, large biases, channel remainders. */
+static void dw2_rows_cases(void) {
+  static const int32_t cfg[][5] = {/* H, W, C (= E), Ci, bias class */
+                                   {7, 45, 8, 8, 0},  {6, 50, 12, 16, 1}, {9, 41, 6, 8, 0},
+                                   {5, 44, 16, 12, 2}, {8, 30, 8, 8, 1},  {5, 47, 10, 12, 0}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], Ci = cfg[k][3];
+    mct_conv_geom g = geom(H, Wd, C, C, 3, 2, 1, C);
+    mct_requant q = rq(C, MULT, SHIFT, BIAS, 1);
+    for (int32_t c = 0; c < C; ++c) {
+      SHIFT[c] = c % 5 == 2 && k % 2 ? -11 - (int32_t)(rnd() % 8) : -2 - (int32_t)(rnd() % 10);
+      BIAS[c] = cfg[k][4] == 0 ? rint_(-40000, 40000)
+                : cfg[k][4] == 1 ? rint_(-40000, 40000) * (1 << (rnd() % 13))
+                                 : (rnd() & 1 ? 1 : -1) * rint_(1 << 22, 1 << 24);
+    }
+    fill8(X, H * Wd * Ci), fill8(W1, C * 9);
+    mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);
+    mct_requant q1 = rq(C, MULT2, SHIFT2, BIAS2, 1);
+    fill8(W2, C * Ci);
+    memset(Y, 0, (size_t)g.out_h * g.out_w * C);
+    int st = mct_expand_dw_s8_rows(&g1, &q1, W2, BIAS2, &g, &q, W1, BIAS, X, Y, RING, WORK);
+    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
+  }
+}
 /* ---- end dw2 ---- */
 
 int main(void) {
@@ -815,6 +840,7 @@ int main(void) {
   pw4_cases(); /* pw4 (opt-pw) */
   dw2_pw_cases(); /* dw2 (opt-dw2) */
   dw2_scale_cases(); /* dw2 (opt-dw2) */
+  dw2_rows_cases(); /* dw2 (opt-dw2) */
   mct_sh_close(out_fd);
   return 0;
 }

@@ -1511,6 +1511,107 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
   }
 }
 
+/* ---- 3x3 stride 2 straight from an int8 HWC ring (mct__dw4b_3x3) -------------------------
+ * Four channels of one output a pass, as mct__dw4_3x3b_ssat (SXTB16 and SMLABB / SMLATT per
+ * tap), in assembly: rows in r0-r2, each tap's word by one LDR at [row], [row, ps],
+ * [row, ps, lsl #1]; the constants K (K[0..3]: accumulator starts, by one LDM; K[4..21]: the
+ * widened weights, tap t at 16 + 8 t; channel c's mult, add, shr at 88 + 16 c) in r12; y in lr,
+ * yend and ys on the stack. Requantization SMMLA / ASR / SSAT (sc 0) or the scaled form
+ * (sc 1, mct__rqs_ks: SMMLA, SSAT asr #9). */
+#define MCT__B3TAP(R, A, WO)                                                                  \
+  "ldr r4, " A "\n\t"                                                                         \
+  "ldrd r6, r7, [r12, #" #WO "]\n\t"                                                          \
+  "sxtb16 r5, r4, ror #8\n\t"                                                                \
+  "sxtb16 r4, r4\n\t"                                                                        \
+  "smlabb r8, r4, r6, r8\n\t"                                                                \
+  "smlatt r10, r4, r6, r10\n\t"                                                              \
+  "smlabb r9, r5, r7, r9\n\t"                                                                \
+  "smlatt r11, r5, r7, r11\n\t"
+#define MCT__B3ROW(R, WO0, WO1, WO2)                                                          \
+  MCT__B3TAP(R, "[" R "]", WO0) MCT__B3TAP(R, "[" R ", r3]", WO1)                             \
+  MCT__B3TAP(R, "[" R ", r3, lsl #1]", WO2)
+#define MCT__B3RQ(A, C, OFF, SOFF)                                                            \
+  "ldrd r6, r7, [r12, #" #OFF "]\n\t"                                                         \
+  ".if mct_sc == 0\n\t"                                                                       \
+  "ldr r4, [r12, #" #SOFF "]\n\t"                                                             \
+  "smmla " A ", " A ", r6, r7\n\t"                                                            \
+  "asr " A ", " A ", r4\n\t"                                                                  \
+  "ssat " A ", #8, " A "\n\t"                                                                 \
+  ".else\n\t"                                                                                 \
+  "smmla " A ", " A ", r6, r7\n\t"                                                            \
+  "ssat " A ", #8, " A ", asr #" MCT__RQS_S "\n\t"                                             \
+  ".endif\n\t"                                                                                \
+  "strb " A ", [lr, #" #C "]\n\t"
+#define MCT__DW4B3(NAME, SC)                                                                  \
+  __attribute__((naked, noinline, noipa)) static void NAME(                                   \
+      const int8_t *const *rows, size_t ps, const uint32_t *K, int8_t *y, int8_t *yend,       \
+      size_t ys) {                                                                            \
+    (void)rows, (void)ps, (void)K, (void)y, (void)yend, (void)ys;                             \
+    __asm__ volatile(                                                                         \
+        ".set mct_sc, " #SC "\n\t"                                                            \
+        "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+        "mov r12, r2\n\t"                                                                     \
+        "mov lr, r3\n\t"                                                                      \
+        "mov r3, r1\n\t"                                                                      \
+        "ldr r2, [r0, #8]\n\t"                                                                \
+        "ldr r1, [r0, #4]\n\t"                                                                \
+        "ldr r0, [r0]\n"                                                                       \
+        "1:\n\t"                                                                              \
+        "ldm r12, {r8, r9, r10, r11}\n\t"                                                     \
+        MCT__B3ROW("r0", 16, 24, 32) MCT__B3ROW("r1", 40, 48, 56)                             \
+        MCT__B3ROW("r2", 64, 72, 80)                                                          \
+        "add r0, r0, r3, lsl #1\n\t"                                                          \
+        "add r1, r1, r3, lsl #1\n\t"                                                          \
+        "add r2, r2, r3, lsl #1\n\t"                                                          \
+        MCT__B3RQ("r8", 0, 88, 96) MCT__B3RQ("r9", 1, 104, 112)                               \
+        MCT__B3RQ("r10", 2, 120, 128) MCT__B3RQ("r11", 3, 136, 144)                           \
+        "ldrd r6, r7, [sp, #36]\n\t"                                                          \
+        "add lr, r7\n\t"                                                                      \
+        "cmp lr, r6\n\t"                                                                      \
+        "bne 1b\n\t"                                                                          \
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+  }
+MCT__DW4B3(mct__dw4b_3x3, 0)
+MCT__DW4B3(mct__dw4b_3x3s, 1)
+
+/* K for mct__dw4b_3x3 in place around the widened weights (K + 4, as mct__dw4_widen_t made
+ * them; K[22..37] are past the 3x3 weights) from the group's constants q (mode 0): 2 the
+ * scaled form (the weights rescaled in place; tried when `scaled`), 1 the plain one, 0
+ * neither (add too large). */
+static int mct__dw4b_prep(const mct__dw4q *q, uint32_t *K, int scaled) {
+  int32_t ks[4];
+  for (int32_t t = 0; t < 4; ++t) {
+    const int32_t sh = q->ms[2 * t + 1];
+    if ((uint32_t)sh > 21u) return 0; /* |add| = |1 + 2 y_zero| 2^sh < 2^8 2^21 */
+    ks[t] = mct__rqs_ks(q->b[t], sh, 9);
+    if (ks[t] < 0) scaled = 0;
+  }
+  for (int32_t t = 0; t < 4; ++t) {
+    const int32_t sh = q->ms[2 * t + 1], e = scaled ? ks[t] : 0;
+    K[t] = (uint32_t)q->b[t] << e;
+    uint32_t *f = K + 22 + 4 * t;
+    f[0] = (uint32_t)q->ms[2 * t];
+    f[1] = (uint32_t)(scaled ? q->k * (1 << (MCT__RQS - 1)) : q->k * (1 << sh));
+    f[2] = (uint32_t)(sh + 1), f[3] = 0;
+  }
+  if (scaled) { /* tap word 2 j: channels (0, 2), 2 j + 1: (1, 3); both halves times 2^ks */
+    const int32_t m02 = (int32_t)mct__wpair(1 << ks[0], 1 << ks[2]);
+    const int32_t m13 = (int32_t)mct__wpair(1 << ks[1], 1 << ks[3]);
+#pragma GCC unroll 9
+    for (int32_t j = 0; j < 9; ++j) {
+      const int32_t v = (int32_t)K[4 + 2 * j], u = (int32_t)K[5 + 2 * j];
+      int32_t a, b, c, d;
+      __asm__("smulbb %0, %1, %2" : "=r"(a) : "r"(v), "r"(m02));
+      __asm__("smultt %0, %1, %2" : "=r"(b) : "r"(v), "r"(m02));
+      __asm__("smulbb %0, %1, %2" : "=r"(c) : "r"(u), "r"(m13));
+      __asm__("smultt %0, %1, %2" : "=r"(d) : "r"(u), "r"(m13));
+      K[4 + 2 * j] = mct__pk16(a, b);
+      K[5 + 2 * j] = mct__pk16(c, d);
+    }
+  }
+  return scaled ? 2 : 1;
+}
+
 /* Interior outputs [oa, ob) of one output row of the streamed kernel, four channels at a
  * time straight from the ring (rows: ring rows of kernel rows i0..i1 - 1, column 0). */
 __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
@@ -1522,7 +1623,8 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
   const int32_t kh = g2->k_h, kw = g2->k_w, sw = g2->stride_w, pw = g2->pad_w;
   const int8_t *gr[MCT__DW4_K];
   for (int32_t e = 0; e + 4 <= E; e += 4) {
-    uint32_t wq[2 * MCT__DW4_KK];
+    uint32_t wk4[4 + 2 * MCT__DW4_KK]; /* mct__dw4b_prep's K around the weights wq */
+    uint32_t *const wq = wk4 + 4;
     int32_t rowsum[4 * MCT__DW4_K], ws4[4] = {0, 0, 0, 0};
     mct__dw4_widen_t(wt + e, E, kh, kw, wq, rowsum);
     for (int32_t i = i0; i < i1; ++i)
@@ -1541,8 +1643,16 @@ __attribute__((noinline)) static void mct__rows_groups(const mct_conv_geom *g2,
       mode = mct__dw4_consts(r, e, ws4, (i1 - i0) * kw, &q4);
     }
     for (int32_t i = 0; i < i1 - i0; ++i) gr[i] = rows[i] + (size_t)(oa * sw - pw) * E + e;
-    mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
-                      &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
+    int b3 = 0;
+    if (mode == 0 && kh == 3 && kw == 3 && i0 == 0 && i1 == 3 && sw == 2 && ob > oa)
+      b3 = mct__dw4b_prep(&q4, wk4, ob - oa >= 20); /* rescaling pays from ~20 outputs */
+    if (b3) {
+      int8_t *yo = row_out + (size_t)oa * E + e;
+      (b3 == 2 ? mct__dw4b_3x3s : mct__dw4b_3x3)(gr, (size_t)E, wk4, yo,
+                                                  yo + (size_t)(ob - oa) * E, (size_t)E);
+    } else
+      mct__dw4_dispatch(gr, i1 - i0, kw, (size_t)E, (size_t)sw * E, ob - oa, wq + 2 * i0 * kw,
+                        &q4, mode, r, row_out + (size_t)oa * E + e, (size_t)E);
     if (q4.cmask && mode != 2) mct__dw4_fixc(&q4, row_out + (size_t)oa * E + e, (size_t)E, ob - oa);
   }
 }
