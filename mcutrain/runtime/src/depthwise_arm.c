@@ -842,7 +842,7 @@ typedef struct {
 typedef char mct__pw4_layout[offsetof(mct__pw4, wq) == 16 ? 1 : -1];
 
 static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, int32_t e,
-                          mct__pw4 *pw) {
+                          int aligned, mct__pw4 *pw) {
   int32_t ws[4];
   for (int32_t t = 0; t < 4; ++t) {
     const int8_t *wr = w1 + (size_t)(e + t) * C;
@@ -856,17 +856,31 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
     ws[t] = (int16_t)se + ((int32_t)se >> 16) + (int16_t)so + ((int32_t)so >> 16);
   }
   pw->mode = mct__dw4_consts(r1, e, ws, C, &pw->q);
-  pw->fast = pw->mode == 0;
+  /* the assembly for every pixel of this group (so the weights may be rescaled): mode 0, an
+   * even G up to 10, x word-aligned (pixels C = 4 G bytes apart), the scaled form */
+  const int32_t G = C / 4;
+  int32_t ks[4];
+  pw->fast = pw->mode == 0 && G % 2 == 0 && G <= 10 && aligned;
   for (int32_t t = 0; t < 4 && pw->fast; ++t) {
-    const int32_t sh = pw->q.ms[2 * t + 1];
-    const int64_t add = (int64_t)pw->q.k * ((int64_t)1 << (sh >= 0 && sh <= 29 ? sh : 0));
-    if (sh < 0 || sh > 29 || add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) {
-      pw->fast = 0;
-      break;
+    ks[t] = mct__rqs_ks(pw->q.b[t], pw->q.ms[2 * t + 1], C);
+    if (ks[t] < 0) pw->fast = 0;
+  }
+  if (!pw->fast) return;
+  for (int32_t t = 0; t < 4; ++t) {
+    pw->kb[t] = (int32_t)((uint32_t)pw->q.b[t] << ks[t]);
+    uint32_t *f = pw->wq + 2 * C + 2 * t; /* wq[8 G + 2 t] */
+    f[0] = (uint32_t)pw->q.ms[2 * t], f[1] = (uint32_t)(pw->q.k * (1 << (MCT__RQS - 1)));
+    const int32_t m = (int32_t)(0x10001u << ks[t]); /* 2^ks in both halves */
+    for (int32_t g = 0; g < G; ++g) {
+      uint32_t *w = pw->wq + 8 * g + 2 * t;
+      const int32_t v = (int32_t)w[0], u = (int32_t)w[1];
+      int32_t a, b, c, d;
+      __asm__("smulbb %0, %1, %2" : "=r"(a) : "r"(v), "r"(m));
+      __asm__("smultt %0, %1, %2" : "=r"(b) : "r"(v), "r"(m));
+      __asm__("smulbb %0, %1, %2" : "=r"(c) : "r"(u), "r"(m));
+      __asm__("smultt %0, %1, %2" : "=r"(d) : "r"(u), "r"(m));
+      w[0] = mct__pk16(a, b), w[1] = mct__pk16(c, d);
     }
-    pw->kb[t] = pw->q.b[t];
-    uint32_t *f = pw->wq + 2 * C + 3 * t; /* wq[8 G + 3 t] */
-    f[0] = (uint32_t)pw->q.ms[2 * t], f[1] = (uint32_t)(int32_t)add, f[2] = (uint32_t)(sh + 1);
   }
 }
 
@@ -875,7 +889,9 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
  * bytes (x word-aligned), four SXTB16, then per two output channels one LDM of their four
  * weight words and four SMLADs (the weights in the order they are used, the pointer r1 moved
  * on by the LDMs, so the channels' constants follow them and r1 goes back once a pixel);
- * requantization SMMLA / ASR / SSAT (as mct__dw4p_3x3). PL: into a pair-layout ring row
+ * requantization in the scaled form (mct__rqs_ks: weights and starts rescaled by
+ * mct__pw4_prep; the four channels' mult, add by one LDM, SMMLA, SSAT asr #9), else the C
+ * kernels. PL: into a pair-layout ring row
  * (int16 at o, o + 4, o + 8, o + 12; o moves by st = 2 or 14 bytes, alternately), else two
  * words a pixel (PKHBT) at o. o, st and the end of x on the stack (one LDM). */
 #define MCT__PW4A_PAIR                                                                        \
@@ -904,14 +920,16 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   "smlad r4, r9, r11, r4\n\t"                                                                \
   "smlad r5, r8, r12, r5\n\t"                                                                \
   "smlad r5, r9, lr, r5\n\t"
-#define MCT__PW4A_RQ2(A, B)                                                                   \
-  "ldm r1!, {r6, r7, r8, r9, r10, r11}\n\t"                                                  \
-  "smmla " A ", " A ", r6, r7\n\t"                                                            \
-  "smmla " B ", " B ", r9, r10\n\t"                                                           \
-  "asr " A ", " A ", r8\n\t"                                                                  \
-  "asr " B ", " B ", r11\n\t"                                                                 \
-  "ssat " A ", #8, " A "\n\t"                                                                 \
-  "ssat " B ", #8, " B "\n\t"
+#define MCT__PW4A_RQ                                                                          \
+  "ldm r1!, {r6, r7, r8, r9, r10, r11, r12, lr}\n\t"                                          \
+  "smmla r2, r2, r6, r7\n\t"                                                                  \
+  "smmla r3, r3, r8, r9\n\t"                                                                  \
+  "smmla r4, r4, r10, r11\n\t"                                                                \
+  "smmla r5, r5, r12, lr\n\t"                                                                 \
+  "ssat r2, #8, r2, asr #" MCT__RQS_S "\n\t"                                                  \
+  "ssat r3, #8, r3, asr #" MCT__RQS_S "\n\t"                                                  \
+  "ssat r4, #8, r4, asr #" MCT__RQS_S "\n\t"                                                  \
+  "ssat r5, #8, r5, asr #" MCT__RQS_S "\n\t"
 #define MCT__PW4A(NAME, G, PL)                                                                \
   __attribute__((naked, noinline, noipa)) static void NAME(                                   \
       const int8_t *x, const int32_t *k, void *o, const int8_t *xend, int32_t st) {           \
@@ -925,8 +943,8 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
         "1:\n\t"                                                                              \
         "ldm r1!, {r2, r3, r4, r5}\n\t"                                                       \
         ".rept " #G " / 2\n\t" MCT__PW4A_PAIR ".endr\n\t"                                    \
-        MCT__PW4A_RQ2("r2", "r3") MCT__PW4A_RQ2("r4", "r5")                                   \
-        "sub r1, r1, #(16 + 32 * " #G " + 48)\n\t"                                             \
+        MCT__PW4A_RQ                                                                          \
+        "sub r1, r1, #(16 + 32 * " #G " + 32)\n\t"                                             \
         "ldm sp, {r6, r7, r8}\n\t"                                                            \
         ".if " #PL "\n\t"                                                                     \
         "strh r2, [r6]\n\t"                                                                   \
@@ -1051,9 +1069,11 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
                             const mct__pw4 *pw, uint32_t *out, int32_t j0, int pl) {
   const int32_t G = C / 4;
   if (pw->mode != 2) {
-    if (pw->fast && npix > 0 && G % 2 == 0 && G <= 10 && !((uintptr_t)x & 3)) {
+    if (pw->fast) { /* every call of this group (mct__pw4_prep) */
       const mct__pw4a_fn f = mct__pw4a_tab[pl ? 1 : 0][G / 2 - 1];
-      if (pl)
+      if (npix <= 0)
+        ;
+      else if (pl)
         f(x, pw->kb, mct__pl_at(out, j0, 0), x + (size_t)npix * C, j0 & 1 ? 14 : 2);
       else
         f(x, pw->kb, out + 2 * (size_t)j0, x + (size_t)npix * C, 8);
@@ -1395,7 +1415,7 @@ int mct__expand_dw_s8_dsp(const mct_conv_geom *g1, const mct_requant *q1, const 
   if (m == 1 && C % 4 == 0 && C <= MCT__PW4_C && mct__dw4_fits(g2))
     for (; e + 4 <= E; e += 4) { /* four expanded channels at a time, rows into the ring */
       mct__pw4 pw;
-      mct__pw4_prep(&r1, w1, C, e, &pw);
+      mct__pw4_prep(&r1, w1, C, e, !((uintptr_t)x & 3), &pw);
       const int8_t *wk[4];
       for (int32_t t = 0; t < 4; ++t) wk[t] = w2 + (size_t)(e + t) * kk;
       mct__dw4_group(g2, &r2, wk, e, x, 0, &r1, &pw, C, y + e, (size_t)O);
