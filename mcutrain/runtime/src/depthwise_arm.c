@@ -1121,6 +1121,55 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
   }
 }
 
+/* n >= 1 pixel pairs (four channels at s, s + xs; the next pair 2 xs on) into consecutive
+ * pair-layout blocks at b: per pair two LDRs, four SXTB16, four PKHBT / PKHTB, one STM. */
+__attribute__((naked, noinline, noipa)) static void mct__pl_pairs(const int8_t *s, size_t xs,
+                                                                 uint32_t *b, int32_t n) {
+  (void)s, (void)xs, (void)b, (void)n;
+  __asm__ volatile(
+      "push {r4, r5, r6, r7, r8, r9, lr}\n"
+      "1:\n\t"
+      "ldr r8, [r0]\n\t"
+      "ldr r9, [r0, r1]\n\t"
+      "add r0, r0, r1, lsl #1\n\t"
+      "sxtb16 r12, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "sxtb16 lr, r9, ror #8\n\t"
+      "sxtb16 r9, r9\n\t"
+      "pkhbt r4, r8, r9, lsl #16\n\t"
+      "pkhbt r5, r12, lr, lsl #16\n\t"
+      "pkhtb r6, r9, r8, asr #16\n\t"
+      "pkhtb r7, lr, r12, asr #16\n\t"
+      "stmia r2!, {r4, r5, r6, r7}\n\t"
+      "subs r3, #1\n\t"
+      "bne 1b\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, pc}\n\t");
+}
+
+/* W pixels (four channels each, xs bytes apart, from s) into the pair-layout ring row d from
+ * padded column j on. */
+__attribute__((noinline)) static void mct__pl_row(const int8_t *s, size_t xs, uint32_t *d,
+                                                   int32_t j, int32_t W) {
+  int32_t w = 0;
+  if (j & 1) { /* a first pixel in the upper halves */
+    const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+    int16_t *h = mct__pl_at(d, j, 0);
+    h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+    ++w, ++j, s += xs;
+  }
+  uint32_t *b = d + (size_t)(j >> 1) * 4;
+  const int32_t np = (W - w) >> 1;
+  if (np > 0) { /* two pixels, one block */
+    mct__pl_pairs(s, xs, b, np);
+    w += 2 * np, s += (size_t)2 * np * xs, b += 4 * np;
+  }
+  if (w < W) { /* a last pixel in the lower halves */
+    const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
+    int16_t *h = (int16_t *)b;
+    h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
+  }
+}
+
 /* The sum of n int8 (n <= 2^8: the int16 pair sums cannot wrap). */
 static inline int32_t mct__bsum(const int8_t *w, int32_t n) {
   uint32_t e = 0, o = 0;
@@ -1194,27 +1243,7 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       if (pw) {
         mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d, pw_, pl);
       } else if (pl) {
-        const int8_t *s = x + (size_t)done * W * xs;
-        int32_t w = 0, j = pw_;
-        if (j & 1) { /* a first pixel in the upper halves */
-          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
-          int16_t *h = mct__pl_at(d, j, 0);
-          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
-          ++w, ++j, s += xs;
-        }
-        uint32_t *b = d + (size_t)(j >> 1) * 4;
-        for (; w + 2 <= W; w += 2, s += 2 * xs, b += 4) { /* two pixels, one block */
-          const uint32_t v0 = mct__ld32(s), v1 = mct__ld32(s + xs);
-          const uint32_t e0 = __sxtb16(v0), o0 = mct__sxtb16_hi(v0);
-          const uint32_t e1 = __sxtb16(v1), o1 = mct__sxtb16_hi(v1);
-          b[0] = mct__pk16((int32_t)e0, (int32_t)e1), b[1] = mct__pk16((int32_t)o0, (int32_t)o1);
-          b[2] = mct__pk16hi(e0, e1), b[3] = mct__pk16hi(o0, o1);
-        }
-        if (w < W) { /* a last pixel in the lower halves */
-          const uint32_t v = mct__ld32(s), e = __sxtb16(v), od = mct__sxtb16_hi(v);
-          int16_t *h = (int16_t *)b;
-          h[0] = (int16_t)e, h[2] = (int16_t)od, h[4] = (int16_t)(e >> 16), h[6] = (int16_t)(od >> 16);
-        }
+        mct__pl_row(x + (size_t)done * W * xs, xs, d, pw_, W);
       } else {
         const int8_t *s = x + (size_t)done * W * xs;
         d += 2 * pw_;
