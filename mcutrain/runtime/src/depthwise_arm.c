@@ -241,14 +241,19 @@ static int mct__dw4_consts(const mct__arm_rq *r, int32_t o, const int32_t wsum[4
                            mct__dw4q *q) {
   int fast = 1;
   const int64_t lim = (int64_t)INT32_MAX - (int64_t)kk * 16384;
+  /* everything read once into locals (the stores to q could alias it otherwise) */
+  const int32_t xz = r->x_zero, *const bp = r->bias ? r->bias + o : NULL;
+  const int32_t *const mp = r->mult + o, *const sp = r->shift + o;
   q->cmask = 0;
   for (int32_t t = 0; t < 4; ++t) {
-    q->c[t] = mct__arm_ch(r, o + t);
-    const int64_t b = (int64_t)q->c[t].bias - (int64_t)r->x_zero * wsum[t];
+    const int32_t bias = bp ? bp[t] : 0, mult = mp[t], shift = sp[t];
+    const int32_t sh = shift <= -2 ? -2 - shift : -1, corr = xz * wsum[t];
+    q->c[t].bias = bias, q->c[t].mult = mult, q->c[t].shift = shift, q->c[t].sh = sh;
+    const int64_t b = (int64_t)bias - corr;
     q->b[t] = (int32_t)b;
-    q->ms[2 * t] = q->c[t].mult, q->ms[2 * t + 1] = q->c[t].sh;
-    q->corr[t] = r->x_zero * wsum[t];
-    if (q->c[t].sh < 0 || b > lim || b < -lim) {
+    q->ms[2 * t] = mult, q->ms[2 * t + 1] = sh;
+    q->corr[t] = corr;
+    if (sh < 0 || b > lim || b < -lim) {
       /* an extreme bias (or a large multiplier): the output is monotone in the exact sum,
        * |sum| <= 255 * 128 * kk; when both ends give the same byte, so does every sum */
       const int32_t A = 32640 * kk;
@@ -616,11 +621,12 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
   }
   for (int32_t t = 0; t < 4; ++t) {
     const int32_t sh = q->ms[2 * t + 1], e = scaled ? ks[t] : 0;
-    if (sh < 0 || sh > 29) return 0;
-    const int64_t add = (int64_t)q->k * ((int64_t)1 << sh);
-    if (add >= ((int64_t)1 << 30) || add <= -((int64_t)1 << 30)) return 0;
+    if ((uint32_t)sh > 29u) return 0;
+    const int32_t alim = 1 << (30 - sh); /* |add| = |k| 2^sh < 2^30 */
+    if (q->k >= alim || q->k <= -alim) return 0;
     K->b[t] = (int32_t)((uint32_t)q->b[t] << e);
-    K->f[t][0] = q->ms[2 * t], K->f[t][1] = scaled ? q->k * (1 << (MCT__RQS - 1)) : (int32_t)add;
+    K->f[t][0] = q->ms[2 * t];
+    K->f[t][1] = scaled ? q->k * (1 << (MCT__RQS - 1)) : (int32_t)((uint32_t)q->k << sh);
     K->f[t][2] = sh + 1, K->f[t][3] = 0;
     if (kn == 3)
       mct__dw4p_wrows(wk[t], 3, K->w + 4 * (t >> 1) + (t & 1), e);
@@ -1087,7 +1093,8 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
       mct__pw4_6(x, npix, pw, out, j0, pl);
     else
       mct__pw4_any(x, npix, G, pw, out, j0, pl);
-    for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
+    if (pw->q.cmask)
+     for (int32_t t = 0; t < 4; ++t) /* constant channels: their int16 half of the word */
       if (pw->q.cmask >> t & 1)
         for (int32_t p = 0; p < npix; ++p) {
           if (pl) {
@@ -1234,12 +1241,15 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   const int8_t *padrow = (const int8_t *)(ring + (size_t)kh * RW);
   const size_t step = (size_t)8 * g->stride_w;
   int32_t done = 0;
+  uint32_t *const ring_end = ring + (size_t)kh * RW;
+  uint32_t *dnext = ring; /* ring row of input row done (done % kh) */
   for (int32_t ro = 0; ro < Ho; ++ro) {
     const int32_t top = ro * sh - ph;
     int32_t need = top + kh;
     if (need > H) need = H;
     for (; done < need; ++done) {
-      uint32_t *d = ring + (size_t)(done % kh) * RW;
+      uint32_t *d = dnext;
+      dnext = dnext + RW == ring_end ? ring : dnext + RW;
       if (pw) {
         mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d, pw_, pl);
       } else if (pl) {
@@ -1254,14 +1264,15 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       }
     }
     const int8_t *rows[MCT__DW_MAXK];
-    int32_t slot = top >= 0 ? top % kh : 0; /* ring row of input row top + i */
-    for (int32_t i = 0; i < kh; ++i) {
-      const int32_t hr = top + i;
-      if (hr < 0 || hr >= H) {
-        rows[i] = padrow;
-      } else {
-        rows[i] = (const int8_t *)(ring + (size_t)slot * RW);
-        slot = slot + 1 == kh ? 0 : slot + 1;
+    { /* ring row of input row top + i: top's row, then on (rows outside the image: padrow) */
+      const uint32_t *rp = top >= 0 ? ring + (size_t)(top % kh) * RW : ring;
+      for (int32_t i = 0, hr = top; i < kh; ++i, ++hr) {
+        if ((uint32_t)hr >= (uint32_t)H) {
+          rows[i] = padrow;
+          continue;
+        }
+        rows[i] = (const int8_t *)rp;
+        rp = rp + RW == ring_end ? ring : rp + RW;
       }
     }
     int8_t *yr = y + (size_t)ro * RYS;
