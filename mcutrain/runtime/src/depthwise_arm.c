@@ -559,7 +559,7 @@ typedef struct {
   int32_t b[4];     /* 0: accumulator starts (mct__dw4q.b) */
   int32_t f[4][4];  /* 16: channel c's mult, add, shr at 16 + 16 c */
   int32_t ys;       /* 80: bytes between output pixels */
-  int8_t *yend;     /* 84: end of the outputs (kernels of more rows) */
+  int8_t *yend;     /* 84: end of the outputs */
   int32_t pad_[2];
   /* 96: kernel row i, channels 2h, 2h + 1 (word pairs, c = 2h first): E0, O1, E1, O2, ...,
    * O_(K-1)/2 at 96 + 8 (K - 1) (2 i + h) + 8 s, E_k = (w_2k, w_2k+1), O_k = (w_2k-1, w_2k) */
@@ -697,8 +697,9 @@ static int mct__dw4p_prep(const mct__dw4q *q, const int8_t *const wk[4], int32_t
   "strb r7, [lr, #" #Y1 "]\n\t"
 
 /* Output pairs of one row: ring rows p0, p1, p2 (block of the pair's first column), y up to
- * yend (exclusive, 2 ys a pair, at least one pair). Registers: rows r0-r2, K r3, sums r4-r7,
- * inputs r8, r9, weights r10, r11, y r12, y + ys lr; yend on the stack. */
+ * K->yend (exclusive, 2 ys a pair, at least one pair; the argument yend is not read).
+ * Registers: rows r0-r2, K r3, sums r4-r7, inputs r8, r9, weights r10, r11, y r12, y + ys lr;
+ * ys and yend by one LDRD off K. */
 #define MCT__DW4P3(NAME, SC)                                                                  \
 __attribute__((naked, noinline, noipa)) static void NAME(const int8_t *p0, const int8_t *p1,  \
                                                            const int8_t *p2,                 \
@@ -708,20 +709,20 @@ __attribute__((naked, noinline, noipa)) static void NAME(const int8_t *p0, const
   __asm__ volatile(                                                                           \
       ".set mct_sc, " #SC "\n\t"                                                              \
       "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                       \
-      "ldr r12, [sp, #36]\n"                                                                  \
-      "1:\n\t"                                                                                \
+      "ldr r12, [sp, #36]\n\t"                                                                \
       "ldr lr, [r3, #80]\n\t"                                                                 \
-      "add lr, r12\n\t"                                                                       \
+      "add lr, r12\n"                                                                          \
+      "1:\n\t"                                                                                \
       /* half 0 moves the row pointers on to the next block (post-indexed P0 loads): its      \
        * P2 and half 1's pairs then at -8, 0, +8 */                                            \
       MCT__P3HALF(0, "[r0], #16", "[r0]", "[r1], #16", "[r1]", "[r2], #16", "[r2]",           \
                   96, 104, 128, 136, 160, 168, 16, 24, 32, 40, 0, 1)                          \
       MCT__P3HALF(8, "[r0, #-8]", "[r0, #8]", "[r1, #-8]", "[r1, #8]", "[r2, #-8]", "[r2, #8]", \
                   112, 120, 144, 152, 176, 184, 48, 56, 64, 72, 2, 3)                         \
-      "ldr r8, [r3, #80]\n\t"                                                                 \
-      "add r12, lr, r8\n\t"                                                                   \
-      "ldr r8, [sp, #40]\n\t"                                                                 \
-      "cmp r12, r8\n\t"                                                                       \
+      "ldrd r8, r9, [r3, #80]\n\t" /* ys, yend */                                            \
+      "add r12, r12, r8, lsl #1\n\t"                                                          \
+      "add lr, lr, r8, lsl #1\n\t"                                                            \
+      "cmp r12, r9\n\t"                                                                       \
       "bne 1b\n\t"                                                                            \
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                      \
 }
@@ -820,11 +821,10 @@ MCT__DW4P3(mct__dw4p_3x3s, 1) /* the scaled form (mct__rqs_ks) */
         "1:\n\t"                                                                              \
         "mct_ph_" #KN " 0\n\t"                                                                \
         "mct_ph_" #KN " 1\n\t"                                                                \
-        "ldr r8, [r2, #80]\n\t"                                                               \
+        "ldrd r8, r9, [r2, #80]\n\t"                                                          \
         "adds r1, #16\n\t"                                                                    \
         "add r3, r3, r8, lsl #1\n\t"                                                          \
-        "ldr r8, [r2, #84]\n\t"                                                               \
-        "cmp r3, r8\n\t"                                                                      \
+        "cmp r3, r9\n\t"                                                                      \
         "bne 1b\n\t"                                                                          \
         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"                                      \
         ".purgem mct_ph_" #KN "\n\t"                                                          \
@@ -1282,9 +1282,10 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
       if (kh == 3) {
         void (*const f)(const int8_t *, const int8_t *, const int8_t *, const mct__dw4p *,
                         int8_t *, int8_t *) = plk == 2 ? mct__dw4p_3x3s : mct__dw4p_3x3;
-        if (np) f(rows[0], rows[1], rows[2], K, yr, yr + (size_t)np * 2 * ys);
+        K->yend = yr + (size_t)np * 2 * ys;
+        if (np) f(rows[0], rows[1], rows[2], K, yr, K->yend);
         if (Wo & 1) { /* the last output alone: its pair into a scratch word */
-          K->ys = 4;
+          K->ys = 4, K->yend = t8 + 8;
           const size_t off = (size_t)16 * np;
           f(rows[0] + off, rows[1] + off, rows[2] + off, K, t8, t8 + 8);
           K->ys = (int32_t)ys;
