@@ -769,7 +769,9 @@ static void dw2_pw_cases(void) {
 static void dw2_scale_cases(void) {
   static const int32_t cfg[][6] = {/* H, W, C, K, pad, bias class */
                                    {6, 9, 16, 3, 1, 0}, {5, 8, 16, 3, 1, 1}, {7, 9, 8, 5, 2, 1},
-                                   {8, 7, 8, 7, 3, 1},  {6, 10, 12, 5, 2, 2}, {5, 6, 16, 3, 1, 2}};
+                                   {8, 7, 8, 7, 3, 1},  {6, 10, 12, 5, 2, 2}, {5, 6, 16, 3, 1, 2},
+                                   {4, 5, 8, 3, 2, 0},  {1, 6, 4, 3, 1, 0},  {3, 9, 8, 3, 0, 1},
+                                   {2, 1, 4, 3, 1, 0}};
   for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
     const int32_t H = cfg[k][0], Wd = cfg[k][1], C = cfg[k][2], K = cfg[k][3];
     mct_conv_geom g = geom(H, Wd, C, C, K, 1, cfg[k][4], C);

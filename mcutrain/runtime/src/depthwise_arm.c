@@ -1243,6 +1243,43 @@ MCT__NOSCHED static void mct__dw4_group(const mct_conv_geom *g, const mct__arm_r
   int32_t done = 0;
   uint32_t *const ring_end = ring + (size_t)kh * RW;
   uint32_t *dnext = ring; /* ring row of input row done (done % kh) */
+  if (pl && kh == 3 && sh == 1) { /* the common case lean: three row pointers shifted a row */
+    void (*const f)(const int8_t *, const int8_t *, const int8_t *, const mct__dw4p *,
+                    int8_t *, int8_t *) = plk == 2 ? mct__dw4p_3x3s : mct__dw4p_3x3;
+    const int32_t np = Wo / 2;
+    const size_t oddoff = (size_t)16 * np, pstep = (size_t)np * 2 * ys;
+    const int8_t *p0 = padrow, *p1 = padrow, *p2 = padrow; /* rows top .. top + 2 */
+    int8_t *yr = y;
+    for (int32_t ro = 0, top = -ph; ro < Ho; ++ro, ++top, yr += RYS) {
+      p0 = p1, p1 = p2, p2 = padrow;
+      const int32_t need = top + 3 > H ? H : top + 3;
+      for (; done < need; ++done) { /* row done (then top + 2, or the rows of the first pass) */
+        uint32_t *d = dnext;
+        dnext = dnext + RW == ring_end ? ring : dnext + RW;
+        if (pw)
+          mct__pw4_pixels(r1, x + (size_t)done * W * C1, W, C1, pw, d, pw_, 1);
+        else
+          mct__pl_row(x + (size_t)done * W * xs, xs, d, pw_, W);
+        const int32_t i = done - top; /* its kernel row (0 .. 2) */
+        if (i == 0) p0 = (const int8_t *)d;
+        else if (i == 1) p1 = (const int8_t *)d;
+        else p2 = (const int8_t *)d;
+      }
+      if (np) {
+        K->yend = yr + pstep;
+        f(p0, p1, p2, K, yr, K->yend);
+      }
+      if (Wo & 1) { /* the last output alone: its pair into a scratch word */
+        int8_t t8[8];
+        K->ys = 4, K->yend = t8 + 8;
+        f(p0 + oddoff, p1 + oddoff, p2 + oddoff, K, t8, t8 + 8);
+        K->ys = (int32_t)ys;
+        memcpy(yr + (size_t)(Wo - 1) * ys, t8, 4);
+      }
+      if (q.cmask) mct__dw4_fixc(&q, yr, ys, Wo);
+    }
+    return;
+  }
   for (int32_t ro = 0; ro < Ho; ++ro) {
     const int32_t top = ro * sh - ph;
     int32_t need = top + kh;
