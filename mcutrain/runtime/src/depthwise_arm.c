@@ -839,8 +839,8 @@ MCT__DW4P_BIG(mct__dw4p_7x7s, 7, 1)
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
   int32_t kb[4]; /* mct__pw4a_*: accumulator starts, then (wq) the weights, then at wq[8 G]
-                  * each channel's mult, add, shr (the SMMLA form, as mct__dw4p_prep) */
-  uint32_t wq[2 * MCT__PW4_C + 12];
+                  * each channel's mult, add (the scaled form, mct__rqs_ks) */
+  uint32_t wq[2 * MCT__PW4_C + 8];
   mct__dw4q q;
   int mode;
   int fast; /* mode 0 and the SMMLA form exact for every channel: mct__pw4a_* */
