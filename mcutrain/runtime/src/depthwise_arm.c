@@ -225,7 +225,6 @@ static void mct__arm_dw_plane_pad(const mct_conv_geom *g, const mct__arm_rq *r, 
 #define MCT__PW4_C 64       /* input channels of the fused 1x1 in groups */
 
 typedef struct {
-  int32_t b[4];  /* accumulator start: bias - x_zero * wsum (modes 0, 1) */
   int32_t ms[8]; /* mult, sh of each channel */
   int32_t k;     /* 1 + 2 * y_zero */
   int32_t lo, hi;
@@ -233,6 +232,7 @@ typedef struct {
   mct__arq c[4];   /* mode 2: the channels' full constants */
   int32_t cmask;   /* modes 0, 1: channels whose every output is cval (computed as 0, then set) */
   int8_t cval[4];
+  int32_t b[4]; /* accumulator start: bias - x_zero * wsum (modes 0, 1); last (mct__pw4) */
 } mct__dw4q;
 
 /* Constants of channels o..o+3 whose weight sums are wsum; returns the mode: 0 SSAT, 1 clamp
@@ -838,17 +838,21 @@ MCT__DW4P_BIG(mct__dw4p_7x7s, 7, 1)
 /* The fused 1x1 for four expanded channels: weights as SMLAD pairs (per group of four input
  * channels: channel 0's (c0, c2), (c1, c3), then channels 1, 2, 3), constants as mct__dw4q. */
 typedef struct {
-  int32_t kb[4]; /* mct__pw4a_*: accumulator starts, then (wq) the weights, then at wq[8 G]
-                  * each channel's mult, add (the scaled form, mct__rqs_ks) */
-  uint32_t wq[2 * MCT__PW4_C + 8];
-  mct__dw4q q;
+  mct__dw4q q; /* mct__pw4a_*: its last field, b, the accumulator starts, then the weights wq,
+                * then at wq[8 G] each channel's mult, add (the scaled form, mct__rqs_ks; G <=
+                * 10, so they fit in wq) */
+  uint32_t wq[2 * MCT__PW4_C];
   int mode;
-  int fast; /* mode 0 and the SMMLA form exact for every channel: mct__pw4a_* */
+  int fast; /* mode 0, the scaled form for every channel: mct__pw4a_* for every pixel */
 } mct__pw4;
-typedef char mct__pw4_layout[offsetof(mct__pw4, wq) == 16 ? 1 : -1];
+typedef char mct__pw4_layout[offsetof(mct__pw4, wq) == offsetof(mct__pw4, q.b) + 16 &&
+                                     8 * 10 + 8 <= 2 * MCT__PW4_C
+                                 ? 1
+                                 : -1];
 
-static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, int32_t e,
-                          int aligned, mct__pw4 *pw) {
+__attribute__((noinline)) static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1,
+                                                    int32_t C, int32_t e, int aligned,
+                                                    mct__pw4 *pw) {
   int32_t ws[4];
   for (int32_t t = 0; t < 4; ++t) {
     const int8_t *wr = w1 + (size_t)(e + t) * C;
@@ -873,7 +877,7 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   }
   if (!pw->fast) return;
   for (int32_t t = 0; t < 4; ++t) {
-    pw->kb[t] = (int32_t)((uint32_t)pw->q.b[t] << ks[t]);
+    pw->q.b[t] = (int32_t)((uint32_t)pw->q.b[t] << ks[t]); /* only mct__pw4a_* reads it now */
     uint32_t *f = pw->wq + 2 * C + 2 * t; /* wq[8 G + 2 t] */
     f[0] = (uint32_t)pw->q.ms[2 * t], f[1] = (uint32_t)(pw->q.k * (1 << (MCT__RQS - 1)));
     const int32_t m = (int32_t)(0x10001u << ks[t]); /* 2^ks in both halves */
@@ -890,16 +894,16 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
   }
 }
 
-/* The fused 1x1 in assembly (mode 0, SMMLA form): one pixel a pass, its four channels' sums
- * in r2-r5 from kb by one LDM; per two groups of four input channels one LDRD of the pixel's
- * bytes (x word-aligned), four SXTB16, then per two output channels one LDM of their four
- * weight words and four SMLADs (the weights in the order they are used, the pointer r1 moved
- * on by the LDMs, so the channels' constants follow them and r1 goes back once a pixel);
- * requantization in the scaled form (mct__rqs_ks: weights and starts rescaled by
+/* The fused 1x1 in assembly (mode 0): one pixel a pass, its four channels' sums in r2-r5
+ * from k (mct__pw4's q.b) by one LDM; per two groups of four input channels one LDRD of the
+ * pixel's bytes (x word-aligned), four SXTB16, then per two output channels one LDM of their
+ * four weight words and four SMLADs (the weights in the order they are used, the pointer r1
+ * moved on by the LDMs, so the channels' constants follow them and r1 goes back once a
+ * pixel); requantization in the scaled form (mct__rqs_ks: weights and starts rescaled by
  * mct__pw4_prep; the four channels' mult, add by one LDM, SMMLA, SSAT asr #9), else the C
- * kernels. PL: into a pair-layout ring row
- * (int16 at o, o + 4, o + 8, o + 12; o moves by st = 2 or 14 bytes, alternately), else two
- * words a pixel (PKHBT) at o. o, st and the end of x on the stack (one LDM). */
+ * kernels. PL: into a pair-layout ring row (int16 at o, o + 4, o + 8, o + 12; o moves by
+ * st = 2 or 14 bytes, alternately), else two words a pixel (PKHBT) at o. o, st and the end
+ * of x on the stack (one LDM). */
 #define MCT__PW4A_PAIR                                                                        \
   "ldrd r6, r8, [r0], #8\n\t"                                                                 \
   "sxtb16 r7, r6, ror #8\n\t"                                                                \
@@ -943,7 +947,7 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
     __asm__ volatile(                                                                         \
         "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
         "ldr r4, [sp, #36]\n\t"                                                               \
-        "sub sp, #16\n\t"                                                                     \
+        "sub sp, #12\n\t"                                                                     \
         "strd r2, r4, [sp]\n\t"                                                               \
         "str r3, [sp, #8]\n"                                                                   \
         "1:\n\t"                                                                              \
@@ -968,7 +972,7 @@ static void mct__pw4_prep(const mct__arm_rq *r1, const int8_t *w1, int32_t C, in
         ".endif\n\t"                                                                          \
         "cmp r0, r8\n\t"                                                                      \
         "bne 1b\n\t"                                                                          \
-        "add sp, #16\n\t"                                                                     \
+        "add sp, #12\n\t"                                                                     \
         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
   }
 MCT__PW4A(mct__pw4a_2w, 2, 0)
@@ -1080,9 +1084,9 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
       if (npix <= 0)
         ;
       else if (pl)
-        f(x, pw->kb, mct__pl_at(out, j0, 0), x + (size_t)npix * C, j0 & 1 ? 14 : 2);
+        f(x, pw->q.b, mct__pl_at(out, j0, 0), x + (size_t)npix * C, j0 & 1 ? 14 : 2);
       else
-        f(x, pw->kb, out + 2 * (size_t)j0, x + (size_t)npix * C, 8);
+        f(x, pw->q.b, out + 2 * (size_t)j0, x + (size_t)npix * C, 8);
     } else if (pw->mode == 1)
       mct__pw4_clamp(x, npix, G, pw, out, j0, pl);
     else if (G == 2)
