@@ -14,7 +14,10 @@
  *   pair ring            (mct__dw4p_*) 3x3, 5x5, 7x7 stride 1 with the SSAT form: the ring
  *                        holds pairs of neighbouring pixels of a channel as int16 pairs, so
  *                        two outputs a pass take SMLAD (two MACs) for most taps; naked
- *                        assembly, SMMLA / ASR / SSAT requantization where exact.
+ *                        assembly, SMMLA / ASR / SSAT requantization where exact, or the
+ *                        scaled form (mct__rqs_ks: weights and starts times 2^(9 - shr), then
+ *                        SMMLA / SSAT asr #9). The fused 1x1 (mct__pw4a_*) and the streamed
+ *                        3x3 stride 2 (mct__dw4b_3x3) in assembly too.
  *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
  *                        same group kernels straight from the ring (rows outside the image:
  *                        fewer kernel rows, their own weight sums folded), borders clipped
