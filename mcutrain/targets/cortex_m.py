@@ -517,6 +517,7 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
             raise DeviceBuildError(_overflow_error(bdir, objs, flags, p.stderr, lay, report))
         raise DeviceBuildError(f"device link failed:\n{p.stderr[-4000:]}")
     elf = bdir / "model.elf"
+    check_load_segments(elf, lay)
     sec = section_sizes(elf)
     ram_used = sum(sec.get(s, 0) for s in (".stack", ".data", ".bss"))
     code = sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.extab",
@@ -540,6 +541,37 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
         ram_breakdown=dict(groups),
         linker_memory_usage=[ln.strip() for ln in p.stdout.splitlines()
                              if re.match(r"\s*(FLASH|PSTORE|RAM):", ln)])
+
+
+def load_segments(elf) -> list:
+    """(physical address, bytes from the file, bytes in memory) of every PT_LOAD program
+    header of a 32-bit little-endian ELF: what a loader (QEMU's -kernel) writes, then
+    zero-fills up to the memory size, at that address."""
+    import struct
+
+    b = Path(elf).read_bytes()
+    if b[:4] != b"\x7fELF" or b[4] != 1 or b[5] != 1:
+        raise DeviceBuildError(f"{elf}: not a 32-bit little-endian ELF")
+    phoff, = struct.unpack_from("<I", b, 28)
+    phentsize, phnum = struct.unpack_from("<HH", b, 42)
+    out = []
+    for k in range(phnum):
+        typ, _off, _va, pa, fsz, msz = struct.unpack_from("<6I", b, phoff + k * phentsize)
+        if typ == 1 and msz:
+            out.append((pa, fsz, msz))
+    return out
+
+
+def check_load_segments(elf, lay: Layout) -> None:
+    """No loadable segment may reach into the parameter store: the emulator maps the store
+    file there, and a segment overlapping it (e.g. .bss given a load address in flash) stops
+    QEMU with "Some ROM regions are overlapping" (a real loader would erase parameters)."""
+    lo, hi = lay.flash_code, lay.flash_code + lay.pstore
+    bad = [(a, n) for a, _, n in load_segments(elf) if a < hi and a + n > lo]
+    if bad:
+        raise DeviceBuildError(
+            f"{elf}: loadable segments inside the parameter store 0x{lo:X}-0x{hi:X}: " +
+            ", ".join(f"0x{a:X}-0x{a + n:X}" for a, n in bad) + " (linker script bug)")
 
 
 def _gcc_version() -> str:

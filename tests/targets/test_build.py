@@ -70,6 +70,30 @@ def test_build_writes_sizes_to_report(tmp_path, cpu):
     assert addr["__stack_bottom"] == 0x20000000
     assert addr["__stack_top"] == 0x20000000 + dev["stack_bytes"]
     assert addr["mct_arena"] >= addr["__stack_top"]
+    # what a loader writes or zero-fills: code and .data's image below the parameter store,
+    # .stack/.data/.bss in RAM (a .bss with a load address in flash once reached the store)
+    segs = cortex_m.load_segments(out / dev["elf"])
+    lo, ram = dev["pstore_origin"], range(0x20000000, 0x20000000 + dev["ram_budget"] + 1)
+    assert any(a == 0 for a, _, _ in segs) and any(a in ram for a, _, _ in segs)
+    for a, fsz, msz in segs:
+        if a in ram:
+            assert a + msz in ram
+        else:  # flash holds only what the file brings (no zero-filled memory there)
+            assert fsz == msz and a + msz <= lo, hex(a)
+
+
+@needs_toolchain
+def test_a_segment_inside_the_parameter_store_is_an_error(tmp_path):
+    out = tmp_path / "out"
+    compile_tiny(out)
+    info = build_device(out, "cortex-m4")
+    elf = out / info["elf"]
+    code = info["flash_code_bytes"]
+    cortex_m.check_load_segments(elf, Layout(ram=64 << 10, flash=code + 4096, stack=2048,
+                                             slot=2048))  # the store right after the code
+    with pytest.raises(DeviceBuildError, match="inside the parameter store"):
+        cortex_m.check_load_segments(elf, Layout(ram=64 << 10, flash=code + 2048, stack=2048,
+                                                 slot=2048))  # its first 2 KB over the code
 
 
 @needs_toolchain
