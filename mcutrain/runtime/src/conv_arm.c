@@ -332,26 +332,6 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
   "smlad r3, r8, r11, r3\n\t"                                                                 \
   "smlad r7, r9, r11, r7\n\t"
 #define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
-/* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
-#define MCT__NREQ(A, B)                                                                       \
-  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
-  "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
-  "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
-  "asr " #A ", " #A ", r10\n\t"                                                               \
-  "asr " #B ", " #B ", r10\n\t"                                                               \
-  "ssat " #A ", #8, " #A "\n\t"                                                               \
-  "ssat " #B ", #8, " #B "\n\t"
-/* both pixels' words clamped bytewise (lr at the context's lo4) */
-#define MCT__NTCLAMP                                                                          \
-  "ldrd r8, r9, [lr]\n\t"                                                                     \
-  "ssub8 r10, r0, r8\n\t"                                                                     \
-  "sel r0, r0, r8\n\t"                                                                        \
-  "ssub8 r10, r0, r9\n\t"                                                                     \
-  "sel r0, r9, r0\n\t"                                                                        \
-  "ssub8 r10, r4, r8\n\t"                                                                     \
-  "sel r4, r4, r8\n\t"                                                                        \
-  "ssub8 r10, r4, r9\n\t"                                                                     \
-  "sel r4, r9, r4\n\t"
 
 #define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
@@ -365,7 +345,8 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
         "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
         "ldr lr, [lr, #68]\n\t" STEPS                                                          \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__NREQ(r0, r4) MCT__NREQ(r1, r5) MCT__NREQ(r2, r6) MCT__NREQ(r3, r7)               \
+        MCT__ASM_REQ2(r0, r4) MCT__ASM_REQ2(r1, r5)                                           \
+        MCT__ASM_REQ2(r2, r6) MCT__ASM_REQ2(r3, r7)                                           \
         "bfi r0, r1, #8, #8\n\t"                                                              \
         "bfi r4, r5, #8, #8\n\t"                                                              \
         "bfi r0, r2, #16, #8\n\t"                                                             \
@@ -388,10 +369,10 @@ MCT__NTILE(mct__ntile_4, MCT__NSTEP4, "")
 MCT__NTILE(mct__ntile_8, MCT__NSTEP8, "")
 MCT__NTILE(mct__ntile_12, MCT__NSTEP8 MCT__NSTEP4, "")
 MCT__NTILE(mct__ntile_16, MCT__NSTEP8 MCT__NSTEP8, "")
-MCT__NTILE(mct__ntile_4c, MCT__NSTEP4, MCT__NTCLAMP)
-MCT__NTILE(mct__ntile_8c, MCT__NSTEP8, MCT__NTCLAMP)
-MCT__NTILE(mct__ntile_12c, MCT__NSTEP8 MCT__NSTEP4, MCT__NTCLAMP)
-MCT__NTILE(mct__ntile_16c, MCT__NSTEP8 MCT__NSTEP8, MCT__NTCLAMP)
+MCT__NTILE(mct__ntile_4c, MCT__NSTEP4, MCT__ASM_CLAMP2)
+MCT__NTILE(mct__ntile_8c, MCT__NSTEP8, MCT__ASM_CLAMP2)
+MCT__NTILE(mct__ntile_12c, MCT__NSTEP8 MCT__NSTEP4, MCT__ASM_CLAMP2)
+MCT__NTILE(mct__ntile_16c, MCT__NSTEP8 MCT__NSTEP8, MCT__ASM_CLAMP2)
 
 /* Any other K (C not a multiple of 8). */
 static __attribute__((noinline)) void mct__tile24_n(const uint32_t *xp, int32_t n, int32_t K,
@@ -707,6 +688,63 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
   "smlad r1, r5, r9, r1\n\t"                                                                  \
   "smlad r3, r7, r9, r3\n\t"
 
+/* The two-pixel kernels' channel-pair tail (mct__npair, mct__npairi): the next
+ * pair's rows into the context, the fast requantization of both pixels' two outputs, the
+ * optional clamp, a halfword store per pixel, the pair count; returns when it ends. */
+#define MCT__PAIR_TAIL \
+      "ldr lr, [sp]\n\t"                                                                   \
+      "ldr r9, [lr, #4]\n\t"                                                               \
+      "add r11, r12, r9\n\t"          /* the next pair: rows o + 2 (= w1's end), o + 3 */  \
+      "strd r12, r11, [lr, #8]\n\t"                                                        \
+      "ldr r9, [lr, #20]\n\t"         /* mult */                                           \
+      "ldrd r4, r5, [r9], #8\n\t"                                                          \
+      "str r9, [lr, #20]\n\t"                                                              \
+      "ldr r9, [lr, #24]\n\t"         /* shift: shr = ~shift = -1 - shift */               \
+      "ldrd r6, r7, [r9], #8\n\t"                                                          \
+      "str r9, [lr, #24]\n\t"                                                              \
+      "mvn r6, r6\n\t"                                                                     \
+      "mvn r7, r7\n\t"                                                                     \
+      "ldr r9, [lr, #28]\n\t"         /* c1: add = (c1 << shr) >> 1 = c1 << sh, exact */   \
+      "lsl r8, r9, r6\n\t"                                                                 \
+      "asr r8, r8, #1\n\t"                                                                 \
+      "smmla r0, r0, r4, r8\n\t"                                                           \
+      "smmla r2, r2, r4, r8\n\t"                                                           \
+      "asr r0, r0, r6\n\t"                                                                 \
+      "asr r2, r2, r6\n\t"                                                                 \
+      "ssat r0, #8, r0\n\t"                                                                \
+      "ssat r2, #8, r2\n\t"                                                                \
+      "lsl r8, r9, r7\n\t"                                                                 \
+      "asr r8, r8, #1\n\t"                                                                 \
+      "smmla r1, r1, r5, r8\n\t"                                                           \
+      "smmla r3, r3, r5, r8\n\t"                                                           \
+      "asr r1, r1, r7\n\t"                                                                 \
+      "asr r3, r3, r7\n\t"                                                                 \
+      "ssat r1, #8, r1\n\t"                                                                \
+      "ssat r3, #8, r3\n\t"                                                                \
+      "bfi r0, r1, #8, #8\n\t"                                                             \
+      "bfi r2, r3, #8, #8\n\t"                                                             \
+      "bfi r0, r2, #16, #16\n\t"      /* a_o, a_o+1, b_o, b_o+1 */                         \
+      "ldr r9, [lr, #52]\n\t"                                                              \
+      "cmp r9, #0\n\t"                                                                     \
+      "beq 3f\n\t"                                                                         \
+      "ldrd r4, r5, [lr, #32]\n\t"                                                         \
+      "ssub8 r9, r0, r4\n\t"                                                               \
+      "sel r0, r0, r4\n\t"                                                                 \
+      "ssub8 r9, r0, r5\n\t"                                                               \
+      "sel r0, r5, r0\n"                                                                   \
+      "3:\n\t"                                                                             \
+      "ldrd r4, r5, [lr, #40]\n\t"                                                         \
+      "strh r0, [r4], #2\n\t"                                                              \
+      "lsr r0, r0, #16\n\t"                                                                \
+      "strh r0, [r5], #2\n\t"                                                              \
+      "strd r4, r5, [lr, #40]\n\t"                                                         \
+      "ldr r9, [lr, #48]\n\t"                                                              \
+      "subs r9, r9, #1\n\t"                                                                \
+      "str r9, [lr, #48]\n\t"                                                              \
+      "bne 1b\n\t"                                                                         \
+      "add sp, sp, #4\n\t"                                                                 \
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
+
 static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
   __asm__ volatile(
       "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
@@ -724,58 +762,7 @@ static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
       "2:\n\t" MCT__NG22 MCT__NG22
       "cmp r11, lr\n\t"
       "bne 2b\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r9, [lr, #4]\n\t"
-      "add r11, r12, r9\n\t"          /* the next pair: rows o + 2 (= w1's end), o + 3 */
-      "strd r12, r11, [lr, #8]\n\t"
-      "ldr r9, [lr, #20]\n\t"         /* mult */
-      "ldrd r4, r5, [r9], #8\n\t"
-      "str r9, [lr, #20]\n\t"
-      "ldr r9, [lr, #24]\n\t"         /* shift: shr = ~shift = -1 - shift */
-      "ldrd r6, r7, [r9], #8\n\t"
-      "str r9, [lr, #24]\n\t"
-      "mvn r6, r6\n\t"
-      "mvn r7, r7\n\t"
-      "ldr r9, [lr, #28]\n\t"         /* c1: add = (c1 << shr) >> 1 = c1 << sh, exact */
-      "lsl r8, r9, r6\n\t"
-      "asr r8, r8, #1\n\t"
-      "smmla r0, r0, r4, r8\n\t"
-      "smmla r2, r2, r4, r8\n\t"
-      "asr r0, r0, r6\n\t"
-      "asr r2, r2, r6\n\t"
-      "ssat r0, #8, r0\n\t"
-      "ssat r2, #8, r2\n\t"
-      "lsl r8, r9, r7\n\t"
-      "asr r8, r8, #1\n\t"
-      "smmla r1, r1, r5, r8\n\t"
-      "smmla r3, r3, r5, r8\n\t"
-      "asr r1, r1, r7\n\t"
-      "asr r3, r3, r7\n\t"
-      "ssat r1, #8, r1\n\t"
-      "ssat r3, #8, r3\n\t"
-      "bfi r0, r1, #8, #8\n\t"
-      "bfi r2, r3, #8, #8\n\t"
-      "bfi r0, r2, #16, #16\n\t"      /* a_o, a_o+1, b_o, b_o+1 */
-      "ldr r9, [lr, #52]\n\t"
-      "cmp r9, #0\n\t"
-      "beq 3f\n\t"
-      "ldrd r4, r5, [lr, #32]\n\t"
-      "ssub8 r9, r0, r4\n\t"
-      "sel r0, r0, r4\n\t"
-      "ssub8 r9, r0, r5\n\t"
-      "sel r0, r5, r0\n"
-      "3:\n\t"
-      "ldrd r4, r5, [lr, #40]\n\t"
-      "strh r0, [r4], #2\n\t"
-      "lsr r0, r0, #16\n\t"
-      "strh r0, [r5], #2\n\t"
-      "strd r4, r5, [lr, #40]\n\t"
-      "ldr r9, [lr, #48]\n\t"
-      "subs r9, r9, #1\n\t"
-      "str r9, [lr, #48]\n\t"
-      "bne 1b\n\t"
-      "add sp, sp, #4\n\t"
-      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+      MCT__PAIR_TAIL);
 }
 
 /* mct__arm_widen of both pixels, pixel b MCT__PD words after pixel a, in one pass. */
@@ -1068,58 +1055,7 @@ static __attribute__((naked, noinline)) void mct__npairi(mct__pctx *c) {
       "4:\n\t" MCT__NGI MCT__NGI
       "cmp r11, lr\n\t"
       "bne 2b\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r9, [lr, #4]\n\t"
-      "add r11, r12, r9\n\t"          /* the next pair: rows o + 2 (= w1's end), o + 3 */
-      "strd r12, r11, [lr, #8]\n\t"
-      "ldr r9, [lr, #20]\n\t"         /* mult */
-      "ldrd r4, r5, [r9], #8\n\t"
-      "str r9, [lr, #20]\n\t"
-      "ldr r9, [lr, #24]\n\t"         /* shift: shr = ~shift = -1 - shift */
-      "ldrd r6, r7, [r9], #8\n\t"
-      "str r9, [lr, #24]\n\t"
-      "mvn r6, r6\n\t"
-      "mvn r7, r7\n\t"
-      "ldr r9, [lr, #28]\n\t"         /* c1: add = (c1 << shr) >> 1 = c1 << sh, exact */
-      "lsl r8, r9, r6\n\t"
-      "asr r8, r8, #1\n\t"
-      "smmla r0, r0, r4, r8\n\t"
-      "smmla r2, r2, r4, r8\n\t"
-      "asr r0, r0, r6\n\t"
-      "asr r2, r2, r6\n\t"
-      "ssat r0, #8, r0\n\t"
-      "ssat r2, #8, r2\n\t"
-      "lsl r8, r9, r7\n\t"
-      "asr r8, r8, #1\n\t"
-      "smmla r1, r1, r5, r8\n\t"
-      "smmla r3, r3, r5, r8\n\t"
-      "asr r1, r1, r7\n\t"
-      "asr r3, r3, r7\n\t"
-      "ssat r1, #8, r1\n\t"
-      "ssat r3, #8, r3\n\t"
-      "bfi r0, r1, #8, #8\n\t"
-      "bfi r2, r3, #8, #8\n\t"
-      "bfi r0, r2, #16, #16\n\t"      /* a_o, a_o+1, b_o, b_o+1 */
-      "ldr r9, [lr, #52]\n\t"
-      "cmp r9, #0\n\t"
-      "beq 3f\n\t"
-      "ldrd r4, r5, [lr, #32]\n\t"
-      "ssub8 r9, r0, r4\n\t"
-      "sel r0, r0, r4\n\t"
-      "ssub8 r9, r0, r5\n\t"
-      "sel r0, r5, r0\n"
-      "3:\n\t"
-      "ldrd r4, r5, [lr, #40]\n\t"
-      "strh r0, [r4], #2\n\t"
-      "lsr r0, r0, #16\n\t"
-      "strh r0, [r5], #2\n\t"
-      "strd r4, r5, [lr, #40]\n\t"
-      "ldr r9, [lr, #48]\n\t"
-      "subs r9, r9, #1\n\t"
-      "str r9, [lr, #48]\n\t"
-      "bne 1b\n\t"
-      "add sp, sp, #4\n\t"
-      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+      MCT__PAIR_TAIL);
 }
 
 /* Two pixels x0p, x1p (see above; the fast formula valid but for the nfix channels in fix),

@@ -427,25 +427,6 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
   "smlad r3, r8, r11, r3\n\t"                                                                 \
   "smlad r7, r9, r11, r7\n\t"
 /* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
-#define MCT__NFREQ(A, B)                                                                      \
-  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
-  "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
-  "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
-  "asr " #A ", " #A ", r10\n\t"                                                               \
-  "asr " #B ", " #B ", r10\n\t"                                                               \
-  "ssat " #A ", #8, " #A "\n\t"                                                               \
-  "ssat " #B ", #8, " #B "\n\t"
-/* both pixels' words clamped bytewise (lr at the context's lo4) */
-#define MCT__NFCLAMP                                                                          \
-  "ldrd r8, r9, [lr]\n\t"                                                                     \
-  "ssub8 r10, r0, r8\n\t"                                                                     \
-  "sel r0, r0, r8\n\t"                                                                        \
-  "ssub8 r10, r0, r9\n\t"                                                                     \
-  "sel r0, r9, r0\n\t"                                                                        \
-  "ssub8 r10, r4, r8\n\t"                                                                     \
-  "sel r4, r4, r8\n\t"                                                                        \
-  "ssub8 r10, r4, r9\n\t"                                                                     \
-  "sel r4, r9, r4\n\t"
 
 /* The context + 16 (its constants) at [sp]; a variant with the clamp, one without. */
 #define MCT__NFIRST(NAME, CLAMP)                                                              \
@@ -464,7 +445,8 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
         MCT__NF(416, 428) MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820)               \
         MCT__NF(812, 824) MCT__NF(816, 828)                                                   \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__NFREQ(r0, r4) MCT__NFREQ(r1, r5) MCT__NFREQ(r2, r6) MCT__NFREQ(r3, r7)           \
+        MCT__ASM_REQ2(r0, r4) MCT__ASM_REQ2(r1, r5)                                           \
+        MCT__ASM_REQ2(r2, r6) MCT__ASM_REQ2(r3, r7)                                           \
         "bfi r0, r1, #8, #8\n\t"                                                              \
         "bfi r4, r5, #8, #8\n\t"                                                              \
         "bfi r0, r2, #16, #8\n\t"                                                             \
@@ -484,7 +466,7 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
   }
 MCT__NFIRST(mct__nfirst, "")
-MCT__NFIRST(mct__nfirst_c, MCT__NFCLAMP)
+MCT__NFIRST(mct__nfirst_c, MCT__ASM_CLAMP2)
 
 /* n pixels of a strip, all channels (O a multiple of 4), by mct__nfirst. */
 static void mct__first_strip_n(const int16_t *rb, int32_t n, const uint32_t *wv,

@@ -391,6 +391,29 @@ int mct__add_s8_dsp(const mct_add_params *p, int32_t n, const int8_t *a, const i
 int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, const float *g,
                     float *mom);
 
+/* Assembly text shared by the naked pixel-pair kernels (conv_arm.c tiles, inplace_arm.c
+ * first conv). One channel's accumulators A (pixel 0) and B (pixel 1) requantized by its
+ * fast constants (mult, add, shr; lr walks them), r8-r10 clobbered: */
+#define MCT__ASM_REQ2(A, B)                                                                   \
+  "ldm lr!, {r8, r9, r10}\n\t"                                                                \
+  "smmla " #A ", " #A ", r8, r9\n\t"                                                          \
+  "smmla " #B ", " #B ", r8, r9\n\t"                                                          \
+  "asr " #A ", " #A ", r10\n\t"                                                               \
+  "asr " #B ", " #B ", r10\n\t"                                                               \
+  "ssat " #A ", #8, " #A "\n\t"                                                               \
+  "ssat " #B ", #8, " #B "\n\t"
+/* both pixels' packed words (r0, r4) clamped bytewise to lo4/hi4 at [lr], r8-r10 clobbered: */
+#define MCT__ASM_CLAMP2                                                                       \
+  "ldrd r8, r9, [lr]\n\t"                                                                     \
+  "ssub8 r10, r0, r8\n\t"                                                                     \
+  "sel r0, r0, r8\n\t"                                                                        \
+  "ssub8 r10, r0, r9\n\t"                                                                     \
+  "sel r0, r9, r0\n\t"                                                                        \
+  "ssub8 r10, r4, r8\n\t"                                                                     \
+  "sel r4, r4, r8\n\t"                                                                        \
+  "ssub8 r10, r4, r9\n\t"                                                                     \
+  "sel r4, r9, r4\n\t"
+
 #else
 #define MCT_ARM_DSP 0
 #define MCT_ARM_FPU 0
