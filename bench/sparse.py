@@ -27,7 +27,7 @@ the mean validation accuracy over seeds 0..N-1, so with the defaults the selecti
 are the ones the selection maximized; seed 2 and all test values played no part). The goals are computed on the means, with the differences
 of means and their standard errors (paired by seed: the same seeds give the same sample order).
 With the defaults the searched rows' validation means are therefore partly the numbers the
-selection maximized (selection bias: they flatter the searched scheme); --check-seeds (default 3) also
+selection maximized (selection bias: they flatter the searched scheme); --check-seeds (default 6) also
 trains the paper's and the searched schemes at the paper's budgets with seeds 3, 4, 5, which
 no decision saw (goals.searched_vs_paper_fresh_seeds).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
@@ -521,7 +521,7 @@ def main(argv=None):
     ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
                     help="seeds of the contribution analysis and of the selection's candidates "
                          "(the library's plan --seeds)")
-    ap.add_argument("--check-seeds", type=int, default=3,
+    ap.add_argument("--check-seeds", type=int, default=6,
                     help="the paper's and the searched schemes (paper budgets) also on this many "
                          "further seeds, which neither the analysis nor the selection used (0: off)")
     ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
