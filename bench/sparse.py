@@ -28,7 +28,7 @@ are the ones the selection maximized; seed 2 and all test values played no part)
 of means and their standard errors (paired by seed: the same seeds give the same sample order).
 With the defaults the searched rows' validation means are therefore partly the numbers the
 selection maximized (selection bias: they flatter the searched scheme); --check-seeds (default 6) also
-trains the paper's and the searched schemes at the paper's budgets with seeds 3, 4, 5, which
+trains the paper's and the searched schemes at the paper's budgets with seeds 3 to 8, which
 no decision saw (goals.searched_vs_paper_fresh_seeds).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
