@@ -195,14 +195,15 @@ class CGen:
 class FuncGen:
     """One C function (the training step, or inference) over an ordered list of nodes."""
 
-    def __init__(self, cg: CGen, node_ids, tag: str):
+    def __init__(self, cg: CGen, node_ids, tag: str, blocks: bool = True):
+        """blocks=False: one gradient row per fused update step (same arena: see _plan)."""
         self.cg, self.g, self.tag = cg, cg.g, tag
         self.nodes = [cg.g.nodes[i] for i in node_ids]
         self.parent: dict = {}
         self.mode: dict = {}  # node index -> emission mode for in-place ops
         self.wg_rows: dict = {}  # weight_grad_update output -> gradient rows per block
         self._analyze()
-        self._plan()
+        self._plan(blocks)
 
     # ---- storage ------------------------------------------------------------------------
     # Aliases carry a byte offset: pos(v) = pos(root) + delta (in-place kernels may place an
@@ -301,35 +302,52 @@ class FuncGen:
             return val.nbytes // val.shape[ax] * len(ch)
         return val.nbytes
 
-    def _plan(self):
+    def _plan(self, blocks: bool = True):
         """The memory plan, with each fused weight update's block of gradient rows as large
-        as it can be (up to _wg_cap) without making the arena larger than with one row per
-        block: first one row everywhere (the arena to keep), then all at their caps; if that
-        grows the arena, node by node (in order) the largest block, halving from the cap,
-        that keeps it."""
+        as it can be (up to _wg_cap) while the arena stays exactly the size it has with one
+        row per block: first one row everywhere (the arena to keep), then all at their caps;
+        while that is larger, the blocks that end above the kept size are halved (if none
+        does: those of the updates whose step has a buffer above it; else all); then each
+        halved block is doubled again, one at a time, as long as the size stays. If that does not end at exactly the
+        kept size, one row everywhere. So blocks never change the RAM figures, and a plan
+        without them (blocks=False, the sparse planner's memory-only path) gives the same."""
         caps = {n.outputs[0]: self._wg_cap(n) for n in self.nodes if n.op == "weight_grad_update"}
-        grow = {k: c for k, c in caps.items() if c > 1}
         self.wg_rows = {k: 1 for k in caps}
         self._plan_once()
-        if not grow:
+        rows = {k: c for k, c in caps.items() if c > 1}
+        if not blocks or not rows:
             return
         keep = self.plan.arena_bytes
-        self.wg_rows.update(grow)
-        self._plan_once()
-        if self.plan.arena_bytes <= keep:
-            return
-        self.wg_rows.update({k: 1 for k in grow})
-        for k, cap in grow.items():
-            rows = cap
-            while rows > 1:
-                self.wg_rows[k] = rows
-                self._plan_once()
-                if self.plan.arena_bytes <= keep:
-                    break
-                rows //= 2
-            self.wg_rows[k] = max(rows, 1)
-        self._plan_once()
-        assert self.plan.arena_bytes <= keep
+        step = {n.outputs[0]: i for i, n in enumerate(self.nodes) if n.outputs[0] in rows}
+        for _ in range(16):
+            self.wg_rows.update(rows)
+            self._plan_once()
+            if self.plan.arena_bytes <= keep:
+                break
+            big = [k for k, r in rows.items() if r > 1]
+            end = {b.name: self.plan.offsets[b.name] + b.size for b in self.plan.buffers}
+            hit = [k for k in big if end.get(f"scratch.{step[k]}", 0) > keep]  # its own block
+            if not hit:  # the blocks pushed other buffers up: those at steps above the size
+                over = {t for b in self.plan.buffers for lo, hi, first, last in b.spans()
+                        if self.plan.offsets[b.name] + hi > keep for t in range(first, last + 1)}
+                hit = [k for k in big if step[k] in over] or big
+            if not hit:
+                break
+            for k in hit:
+                rows[k] //= 2
+        if self.plan.arena_bytes == keep:  # then each halved block doubled again while it fits
+            for k in [k for k in rows if rows[k] < caps[k]]:
+                while rows[k] < caps[k]:
+                    self.wg_rows[k] = min(caps[k], 2 * rows[k])
+                    self._plan_once()
+                    if self.plan.arena_bytes != keep:
+                        self.wg_rows[k] = rows[k]
+                        break
+                    rows[k] = self.wg_rows[k]
+            self._plan_once()
+        if self.plan.arena_bytes != keep:
+            self.wg_rows = {k: 1 for k in caps}
+            self._plan_once()
 
     def _plan_once(self):
         """One planned buffer per alias root; its parts are the members' own extents and

@@ -328,7 +328,7 @@ class _MemoryOnly:
         from ..ref.interp import needed_nodes
 
         self.cgen = CGen(tg)
-        self.train = FuncGen(self.cgen, range(len(tg.nodes)), "T")
+        self.train = FuncGen(self.cgen, range(len(tg.nodes)), "T", blocks=False)
         self.infer = FuncGen(self.cgen, needed_nodes(tg, [tg.meta["train"]["logits"]]), "F")
         self.train.body()  # the emitters reject what the code generator cannot compile
         self.infer.body()
