@@ -435,17 +435,16 @@ def print_tables(out: dict):
         print(f"| {q['label']} | {' | '.join(cells)} | {gap[0]} / {gap[1]} |")
     g = out["goals"]
     print("\ngoals (on the means; differences in points ± paired standard error):")
-    if "searched_vs_paper" in g:
-        sv = g["searched_vs_paper"]
-        print(f"  searched vs paper: met on val {sv['met_val']}, on test {sv['met_test']}; "
-              f"no budget worse by > 2 se: val {sv['within_2se_val']}, test {sv['within_2se_test']}")
-        for p in sv["pairs"]:
-            print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
-                  f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
-    if "searched_vs_paper_fresh_seeds" in g:
-        sv = g["searched_vs_paper_fresh_seeds"]
-        print(f"  searched vs paper on fresh seeds {sv['seeds']} (no decision used them): met on val "
-              f"{sv['met_val']}, on test {sv['met_test']}")
+    for key in ("searched_vs_paper", "searched_vs_paper_fresh_seeds"):
+        if key not in g:
+            continue
+        sv = g[key]
+        if key == "searched_vs_paper":
+            print(f"  searched vs paper: met on val {sv['met_val']}, on test {sv['met_test']}; "
+                  f"no budget worse by > 2 se: val {sv['within_2se_val']}, test {sv['within_2se_test']}")
+        else:
+            print(f"  searched vs paper on fresh seeds {sv['seeds']} (no decision used them): met on "
+                  f"val {sv['met_val']}, on test {sv['met_test']}")
         for p in sv["pairs"]:
             print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
                   f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")

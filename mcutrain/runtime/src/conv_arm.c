@@ -345,19 +345,7 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
         "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
         "ldr lr, [lr, #68]\n\t" STEPS                                                          \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_REQ2(r0, r4) MCT__ASM_REQ2(r1, r5)                                           \
-        MCT__ASM_REQ2(r2, r6) MCT__ASM_REQ2(r3, r7)                                           \
-        "bfi r0, r1, #8, #8\n\t"                                                              \
-        "bfi r4, r5, #8, #8\n\t"                                                              \
-        "bfi r0, r2, #16, #8\n\t"                                                             \
-        "bfi r4, r6, #16, #8\n\t"                                                             \
-        "bfi r0, r3, #24, #8\n\t"                                                             \
-        "bfi r4, r7, #24, #8\n\t" CLAMP                                                       \
-        "ldrd r8, r9, [lr, #8]\n\t"                                                           \
-        "str r0, [r8]\n\t"                                                                    \
-        "str r4, [r8, r9]\n\t"                                                                \
-        "add r8, r8, r9, lsl #1\n\t"                                                          \
-        "str r8, [lr, #8]\n\t"                                                                \
+        MCT__ASM_OUT2(CLAMP)                                                                  \
         "ldr r10, [lr, #16]\n\t"                                                              \
         "cmp r12, r10\n\t"                                                                    \
         "bne 1b\n\t"                                                                          \
@@ -670,10 +658,9 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
                                   ? 1
                                   : -1];
 
-#define MCT__NG22                                                                             \
-  "ldrd r4, r5, [r10], #8\n\t"                                                                \
-  "ldr r8, [r11], #4\n\t"                                                                     \
-  "ldrd r6, r7, [r10, #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                                     \
+/* Both pixels' words r4-r7 (four input channels) times weight word r8 (row w0, loaded) and
+ * the next word of row w1 (r12): the two-pixel groups' MACs after their loads. */
+#define MCT__G22_MACS                                                                         \
   "sxtb16 r9, r8\n\t"                                                                         \
   "sxtb16 r8, r8, ror #8\n\t"                                                                 \
   "smlad r0, r4, r9, r0\n\t"                                                                  \
@@ -687,6 +674,12 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
   "smlad r3, r6, r8, r3\n\t"                                                                  \
   "smlad r1, r5, r9, r1\n\t"                                                                  \
   "smlad r3, r7, r9, r3\n\t"
+
+#define MCT__NG22                                                                             \
+  "ldrd r4, r5, [r10], #8\n\t"                                                                \
+  "ldr r8, [r11], #4\n\t"                                                                     \
+  "ldrd r6, r7, [r10, #" MCT__STR(MCT__PD) " * 4 - 8]\n\t"                                     \
+  MCT__G22_MACS
 
 /* The two-pixel kernels' channel-pair tail (mct__npair, mct__npairi): the next
  * pair's rows into the context, the fast requantization of both pixels' two outputs, the
@@ -1019,19 +1012,7 @@ static __attribute__((noinline)) void mct__pw2i_exact(const mct__arm_rq *r, cons
 #define MCT__NGI                                                                              \
   "ldm r10!, {r4, r5, r6, r7}\n\t"                                                            \
   "ldr r8, [r11], #4\n\t"                                                                     \
-  "sxtb16 r9, r8\n\t"                                                                         \
-  "sxtb16 r8, r8, ror #8\n\t"                                                                 \
-  "smlad r0, r4, r9, r0\n\t"                                                                  \
-  "smlad r2, r6, r9, r2\n\t"                                                                  \
-  "ldr r9, [r12], #4\n\t"                                                                     \
-  "smlad r0, r5, r8, r0\n\t"                                                                  \
-  "smlad r2, r7, r8, r2\n\t"                                                                  \
-  "sxtb16 r8, r9\n\t"                                                                         \
-  "sxtb16 r9, r9, ror #8\n\t"                                                                 \
-  "smlad r1, r4, r8, r1\n\t"                                                                  \
-  "smlad r3, r6, r8, r3\n\t"                                                                  \
-  "smlad r1, r5, r9, r1\n\t"                                                                  \
-  "smlad r3, r7, r9, r3\n\t"
+  MCT__G22_MACS
 
 /* As mct__npair (same context, same registers but for the inputs: r10 walks the interleaved
  * buffer), C % 8 == 0. */

@@ -445,19 +445,7 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
         MCT__NF(416, 428) MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820)               \
         MCT__NF(812, 824) MCT__NF(816, 828)                                                   \
         "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_REQ2(r0, r4) MCT__ASM_REQ2(r1, r5)                                           \
-        MCT__ASM_REQ2(r2, r6) MCT__ASM_REQ2(r3, r7)                                           \
-        "bfi r0, r1, #8, #8\n\t"                                                              \
-        "bfi r4, r5, #8, #8\n\t"                                                              \
-        "bfi r0, r2, #16, #8\n\t"                                                             \
-        "bfi r4, r6, #16, #8\n\t"                                                             \
-        "bfi r0, r3, #24, #8\n\t"                                                             \
-        "bfi r4, r7, #24, #8\n\t" CLAMP                                                       \
-        "ldrd r8, r9, [lr, #8]\n\t"                                                           \
-        "str r0, [r8]\n\t"                                                                    \
-        "str r4, [r8, r9]\n\t"                                                                \
-        "add r8, r8, r9, lsl #1\n\t"                                                          \
-        "str r8, [lr, #8]\n\t"                                                                \
+        MCT__ASM_OUT2(CLAMP)                                                                  \
         "add r12, r12, #24\n\t"                                                               \
         "ldr r10, [lr, #16]\n\t"                                                              \
         "cmp r12, r10\n\t"                                                                    \

@@ -414,6 +414,25 @@ int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, c
   "ssub8 r10, r4, r9\n\t"                                                                     \
   "sel r4, r9, r4\n\t"
 
+/* After the MACs: the four channels of both pixels requantized (MCT__ASM_REQ2, lr at the
+ * context's constants), packed into r0 / r4, CLAMP (MCT__ASM_CLAMP2 or nothing), stored at
+ * the pair's output ([lr, #8] then, pixel stride [lr, #12]) and that pointer moved on two
+ * pixels. */
+#define MCT__ASM_OUT2(CLAMP)                                                                  \
+  MCT__ASM_REQ2(r0, r4) MCT__ASM_REQ2(r1, r5)                                                 \
+  MCT__ASM_REQ2(r2, r6) MCT__ASM_REQ2(r3, r7)                                                 \
+  "bfi r0, r1, #8, #8\n\t"                                                                    \
+  "bfi r4, r5, #8, #8\n\t"                                                                    \
+  "bfi r0, r2, #16, #8\n\t"                                                                   \
+  "bfi r4, r6, #16, #8\n\t"                                                                   \
+  "bfi r0, r3, #24, #8\n\t"                                                                   \
+  "bfi r4, r7, #24, #8\n\t" CLAMP                                                             \
+  "ldrd r8, r9, [lr, #8]\n\t"                                                                 \
+  "str r0, [r8]\n\t"                                                                          \
+  "str r4, [r8, r9]\n\t"                                                                      \
+  "add r8, r8, r9, lsl #1\n\t"                                                                \
+  "str r8, [lr, #8]\n\t"
+
 #else
 #define MCT_ARM_DSP 0
 #define MCT_ARM_FPU 0
