@@ -56,7 +56,8 @@ from common import RESULTS, SHARED, write_json  # noqa: E402
 
 from mcutrain.sparse.contribution import Protocol, analyze  # noqa: E402
 from mcutrain.sparse.jobs import int8_cut  # noqa: E402
-from mcutrain.sparse.plan import DEFAULT_SEEDS, choose_lr, make_engine, select_scheme  # noqa: E402
+from mcutrain.sparse.plan import (DEFAULT_FOLDS, DEFAULT_SEEDS, choose_lr, make_engine,  # noqa: E402
+                                  select_scheme)
 
 # The paper's schemes for mcunet-5fps (its labels): compilation/mcu_ir_gen.py of
 # mit-han-lab/tiny-training, n_bias_update + 1 (its count leaves out the new head) and
@@ -144,17 +145,19 @@ def family_runs(eng, schemes: dict, base_ram: int, seeds) -> list:
 
 
 def searched_runs(eng, contrib, budgets: dict, seeds) -> list:
-    """plan.select_scheme at each budget (the search, its candidates checked by real runs on
-    val with the engine's analysis seeds), then the chosen scheme trained with every seed."""
+    """plan.select_scheme at each budget (the search, its candidates checked by real runs with
+    the engine's analysis seeds and compared over its folds of x_train), then the chosen scheme
+    trained with every seed."""
     rows = []
     for label, budget in budgets.items():
         res, cands = select_scheme(eng, contrib, budget)
         runs = multi_seed_runs(eng, [res.scheme], seeds, desc=f"runs: searched {label}")[0]
         first = cands[0]
+        chosen = next(c for c in cands if c.get("chosen"))
         rows.append(dict(label=label, budget=budget, scheme=eng.canon(res.scheme),
                          ram_bytes=res.ram_bytes, extra_kb=(res.ram_bytes - contrib.base["ram"]) / 1024,
-                         method=first["method"], exact=first["exact"], chosen_by=next(
-                             c["label"] for c in cands if c.get("chosen")),
+                         method=first["method"], exact=first["exact"], chosen_by=chosen["label"],
+                         chosen_cv_acc=chosen["cv_acc"], chosen_cv_se=chosen["cv_se"],
                          predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
                          **seed_stats(runs, seeds), candidates=cands))
     return rows
@@ -240,7 +243,7 @@ def run_dataset(ds: dict, args) -> dict:
     t0 = time.time()
     eng = make_engine(ds["model"], ds["data"], runner=args.runner, cache_dir=args.cache,
                       protocol=Protocol(epochs=ds["epochs"], lr=args.lr), progress=not args.quiet,
-                      seeds=args.analysis_seeds)
+                      seeds=args.analysis_seeds, folds=args.folds)
     t = eng.task
     lr_sweep = None
     if eng.protocol.lr is None:
@@ -294,7 +297,7 @@ def run_dataset(ds: dict, args) -> dict:
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
                fresh_seed_check=fresh,
-               analysis_seeds=[p.seed for p in eng.seed_protocols()],
+               analysis_seeds=[p.seed for p in eng.seed_protocols()], selection_folds=eng.folds,
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
                analysis_job_cpu_seconds=round(c_an, 1), analysis_engine_stats=st_an,
                seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
@@ -423,7 +426,9 @@ def print_tables(out: dict):
     print()
     for r in out["families"]["searched"]:
         print(f"  searched {r['label']}: search {r['method']}{' (exact)' if r['exact'] else ''}, "
-              f"chosen: {r['chosen_by']}, predicted val {r['predicted_val_acc']:.3f}, scheme {r['scheme']}")
+              f"chosen: {r['chosen_by']} (score {_pm(r['chosen_cv_acc'], r['chosen_cv_se'])} over "
+              f"{out.get('selection_folds', 1)} fold(s)), predicted val {r['predicted_val_acc']:.3f}, "
+              f"scheme {r['scheme']}")
     print("\n| QAS study (mean of the seeds), test / val | int8 + QAS | int8, no QAS | float32 twin "
           "| QAS - fp32 (points, ± paired se) |")
     print("|---|---|---|---|---|")
@@ -520,6 +525,9 @@ def main(argv=None):
     ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
                     help="seeds of the contribution analysis and of the selection's candidates "
                          "(the library's plan --seeds)")
+    ap.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
+                    help="folds of x_train the selection compares candidates on (the library's "
+                         "default; 1: the validation split alone)")
     ap.add_argument("--check-seeds", type=int, default=6,
                     help="the paper's and the searched schemes (paper budgets) also on this many "
                          "further seeds, which neither the analysis nor the selection used (0: off)")

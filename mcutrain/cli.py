@@ -52,6 +52,8 @@ def _cmd_compile(a) -> int:
         opts = dict(out_dir=f"{a.out.rstrip('/')}.plan")
         if a.seeds is not None:
             opts["seeds"] = a.seeds
+        if a.folds is not None:
+            opts["folds"] = a.folds
         auto = dict(data=a.data, plan_options=opts)
     r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
                       ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
@@ -76,7 +78,8 @@ def _cmd_plan(a) -> int:
                 out_dir=a.out or f"{a.model.rsplit('/', 1)[-1].split('.')[0]}-plan",
                 runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
                 val_fraction=a.val_fraction, progress=not a.quiet,
-                rounds=a.rounds, **({} if a.seeds is None else dict(seeds=a.seeds)))
+                rounds=a.rounds, **({} if a.seeds is None else dict(seeds=a.seeds)),
+                **({} if a.folds is None else dict(folds=a.folds)))
     return 0
 
 
@@ -101,8 +104,12 @@ def _add_plan_parser(sub):
                         "the mean over seeds SEED .. SEED+N-1 (default 2, sparse.plan.DEFAULT_SEEDS)")
     p.add_argument("--rounds", type=int, default=2,
                    help="rounds of measured combinations: weight options added to the chosen "
-                        "scheme one at a time, trained, kept when they beat it on validation "
-                        "(0: the search's candidates only)")
+                        "scheme one at a time, trained, kept when they beat it (0: the search's "
+                        "candidates only)")
+    p.add_argument("--folds", type=int,
+                   help="the candidates and combinations are compared by their accuracy over "
+                        "N folds of x_train (fold 0 = the validation split; default 5, "
+                        "sparse.plan.DEFAULT_FOLDS; 1: on the validation split alone)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
@@ -187,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input-shape", help="C,H,W of a PyTorch model's input")
     c.add_argument("--seeds", type=int, help="--update auto: runs per setting of the plan, as "
                                              "`mcutrain plan --seeds` (default 2)")
+    c.add_argument("--folds", type=int, help="--update auto: folds the plan compares its "
+                                             "candidates on, as `mcutrain plan --folds` (default 5)")
     c.set_defaults(func=_cmd_compile)
     _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")

@@ -139,12 +139,16 @@ class Engine:
     runner, each result cached (cache.get / cache.put) as soon as it finishes."""
 
     def __init__(self, task: Task, cache, runner, protocol: Protocol = Protocol(),
-                 progress: bool = True, flash: bool = False, chunk: int = 64, seeds: int = 1):
+                 progress: bool = True, flash: bool = False, chunk: int = 64, seeds: int = 1,
+                 folds: int = 1):
         self.task, self.cache, self.runner = task, cache, runner
         self.protocol, self.progress, self.flash, self.chunk = protocol, progress, flash, chunk
         self.seeds = int(seeds)  # analysis seeds: protocol.seed, protocol.seed + 1, ...
+        self.folds = int(folds)  # folds of x_train the selection scores candidates on
         if self.seeds < 1:
             raise ValueError(f"seeds must be at least 1, not {seeds}")
+        if self.folds < 1:
+            raise ValueError(f"folds must be at least 1, not {folds}")
         self.stats = dict(runs=0, runs_hits=0, memory=0, memory_hits=0, feature_images=0,
                           cpu_s=0.0)  # CPU seconds of the jobs run (not of cache hits)
 
@@ -217,19 +221,24 @@ class Engine:
         self.stats["feature_images"] += n_img * len(todo)
 
     def finetune(self, schemes, protocol=None, evals=("val", "test"),
-                 desc: str = "fine-tuning runs") -> list[dict]:
+                 desc: str = "fine-tuning runs", fold=0, folds: int = 1) -> list[dict]:
         """One fine-tuning run per scheme (cached by task, scheme, protocol and splits).
-        protocol: one for all runs (default: the engine's), or a list, one per scheme."""
+        protocol: one for all runs (default: the engine's), or a list, one per scheme.
+        fold: 0 (the task's split), or a fold 1 .. folds - 1 of x_train (jobs.fold_split), one
+        for all runs or a list, one per scheme."""
         schemes = [self.canon(s) for s in schemes]
         protos = protocol if isinstance(protocol, (list, tuple)) else [protocol or self.protocol] * len(schemes)
         if any(p.lr is None for p in protos):
             raise ValueError("the protocol has no learning rate yet (plan.choose_lr picks one)")
         t = self.task
         self.ensure_features({cut_node(t.dir, earliest_layer(s, t.n_layers)) for s in schemes})
+        fl = [int(f) for f in fold] if isinstance(fold, (list, tuple)) else [int(fold)] * len(schemes)
         pj = [p.to_json() for p in protos]
-        keys = [f"{scheme_key(s)}|{scheme_key(p)}|{','.join(evals)}" for s, p in zip(schemes, pj)]
+        keys = [f"{scheme_key(s)}|{scheme_key(p)}|{','.join(evals)}" + (f"|fold={f}/{folds}" if f else "")
+                for s, p, f in zip(schemes, pj, fl)]
         jobs = [dict(dir=str(t.dir), task_key=t.key, scheme=s, protocol=p, eval=tuple(evals),
-                     lib_root=str(t.dir / "libs")) for s, p in zip(schemes, pj)]
+                     lib_root=str(t.dir / "libs"), fold=f, folds=int(folds))
+                for s, p, f in zip(schemes, pj, fl)]
         return self._cached("run", keys, jobs, finetune_job, desc)
 
     def seed_protocols(self, seeds: int | None = None) -> list:
@@ -250,6 +259,32 @@ class Engine:
                              protocol=[p for _ in schemes for p in protos], desc=desc)
         return [seed_summary(flat[j * n:(j + 1) * n], [p.seed for p in protos])
                 for j in range(len(schemes))]
+
+    def scored_runs(self, schemes, desc: str = "fine-tuning runs") -> list[dict]:
+        """What the selection decides on: finetune_seeds on the task's split, plus the
+        cross-validated accuracy over `self.folds` folds of x_train (fold 0: those runs;
+        folds 1 .. folds - 1: the same schemes and seeds trained and validated on the other
+        folds, jobs.fold_split). Adds per scheme: cv_acc (the mean over folds and seeds, i.e.
+        over every x_train image once per seed), cv_accs (per fold, the mean over the seeds),
+        cv_se (the standard error over the folds; None for one fold), folds. With one fold,
+        cv_acc is val_acc."""
+        rows = self.finetune_seeds(schemes, desc=desc)
+        k = int(self.folds)
+        protos = self.seed_protocols()
+        n = len(protos)
+        flat = []
+        if k > 1:
+            combos = [(s, p, f) for s in schemes for f in range(1, k) for p in protos]
+            flat = self.finetune([c[0] for c in combos], protocol=[c[1] for c in combos],
+                                 evals=("val",), desc=desc + f", folds 2-{k}",
+                                 fold=[c[2] for c in combos], folds=k)
+        per = (k - 1) * n
+        for j, row in enumerate(rows):
+            accs = [row["val_acc"]] + [float(np.mean([r["val_acc"] for r in flat[
+                j * per + (f - 1) * n: j * per + f * n]])) for f in range(1, k)]
+            m, se = mean_se(accs)
+            row.update(cv_acc=m, cv_se=se, cv_accs=accs, folds=k)
+        return rows
 
 
 def mean_se(values) -> tuple[float, float | None]:

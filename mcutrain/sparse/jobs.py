@@ -83,6 +83,37 @@ def _task_files(task_dir: str):
     return g, split
 
 
+FOLD_SEED = 0  # how the default training split is cut into the other folds (fixed: the
+# fold sets are part of every fold run's identity, like the split)
+
+
+@lru_cache(maxsize=16)
+def fold_split(task_dir: str, fold: int, folds: int):
+    """(train, val) indices of fold `fold` of `folds`, over all of x_train (train + val of the
+    task's split). Fold 0 is the task's own split (its runs are the plain runs); the task's
+    training split is cut, class by class, into folds - 1 near-equal seeded chunks, and fold
+    f >= 1 validates on chunk f - 1 of every class and trains on the rest, so every x_train
+    image is validated on exactly once over the folds."""
+    _, split = _task_files(task_dir)
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} of {folds}")
+    if fold == 0:
+        return split["train"], split["val"]
+    train = split["train"]
+    y = split["y"][train]
+    rng = np.random.default_rng(FOLD_SEED)
+    val = []
+    for c in np.unique(y):
+        idx = train[y == c]
+        val.append(np.array_split(idx[rng.permutation(len(idx))], folds - 1)[fold - 1])
+    val = np.sort(np.concatenate(val))
+    if not len(val):
+        raise ValueError(f"fold {fold} of {folds} has no images: the training split has fewer "
+                         f"than {folds - 1} images of every class")
+    keep = np.setdiff1d(np.concatenate([split["train"], split["val"]]), val)
+    return keep, val
+
+
 def int8_cut(g, layer: int):
     """(node k, value, suffix graph, layer offset): the last single-tensor boundary at or
     before `layer` whose tensor is int8 (what the compiled step takes as input; a float
@@ -274,7 +305,8 @@ def cpu_seconds() -> float:
 def finetune_job(job: dict) -> dict:
     """One fine-tuning run: compile the suffix after the frozen prefix, train on the train
     split with the protocol, score on the requested splits. job: dir, scheme (global layer
-    indices), protocol, eval (tuple of "val"/"test"), lib_root."""
+    indices), protocol, eval (tuple of "val"/"test"), lib_root; optional fold, folds: train
+    and validate on that fold of x_train (fold_split) instead of the task's split."""
     t0, c0 = time.time(), cpu_seconds()
     d, scheme, proto = job["dir"], job["scheme"], Protocol(**job["protocol"])
     g, split = _task_files(d)
@@ -289,6 +321,9 @@ def finetune_job(job: dict) -> dict:
     t1 = time.time()
     feats = np.load(feature_path(d, node), mmap_mode="r")
     y, train = split["y"], split["train"]
+    if job.get("fold"):  # another fold of x_train: its own train and val sets
+        split = dict(split)
+        train, split["val"] = fold_split(d, int(job["fold"]), int(job["folds"]))
     rng = np.random.default_rng(proto.seed)
     total, step, diverged, losses = proto.epochs * len(train), 0, False, []
     for _ in range(proto.epochs):

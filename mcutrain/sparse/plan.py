@@ -34,6 +34,7 @@ from .jobs import cpu_seconds
 from .search import Problem, search
 
 DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
+DEFAULT_FOLDS = 5  # the selection scores its candidates over this many folds of x_train
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
 
 
@@ -141,7 +142,7 @@ def decide_classes(g, data, classes):
 
 def make_engine(model, data, classes=None, runner="local", cache_dir=None,
                 protocol: Protocol = Protocol(), val_fraction: float = 0.2,
-                progress: bool = True, flash: bool = False, seeds: int = 1):
+                progress: bool = True, flash: bool = False, seeds: int = 1, folds: int = 1):
     from .runner import make_runner
 
     g, ds, name = load_inputs(model, data)
@@ -151,35 +152,42 @@ def make_engine(model, data, classes=None, runner="local", cache_dir=None,
     task.info = dict(model=str(model) if not hasattr(model, "nodes") else name, classes=classes,
                      data=str(data) if not isinstance(data, dict) else "arrays")
     return Engine(task, ResultStore(task.dir), make_runner(runner), protocol, progress, flash,
-                  seeds=seeds)
+                  seeds=seeds, folds=folds)
 
 
 def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner="local",
                 cache_dir=None, protocol: Protocol = Protocol(), val_fraction: float = 0.2,
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
                 progress: bool = True, echo=print, engine: Engine | None = None,
-                seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2) -> dict:
+                seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2,
+                folds: int = DEFAULT_FOLDS) -> dict:
     """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
 
     seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
     validation accuracy over this many runs, protocol seeds protocol.seed, +1, ...; the first
     seed's runs are the single-seed plan's (same cache keys). top: runners-up of each search
     that are trained as candidates (select_scheme). rounds: rounds of measured combinations
-    on top of the best candidate (refine; 0: none)."""
+    on top of the best candidate (refine; 0: none). folds: the candidates and combinations are
+    compared by their accuracy cross-validated over this many folds of x_train (fold 0 is the
+    validation split of the analysis; 1: on that split alone)."""
     from ..compile import parse_bytes
 
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
     ram_b, flash_b = parse_bytes(ram), parse_bytes(flash)
     eng = engine or make_engine(model, data, classes, runner, cache_dir, protocol,
-                                val_fraction, progress, flash=flash_b is not None, seeds=seeds)
-    eng.seeds = int(seeds)
+                                val_fraction, progress, flash=flash_b is not None, seeds=seeds,
+                                folds=folds)
+    eng.seeds, eng.folds = int(seeds), int(folds)
     if eng.seeds < 1:
         raise ValueError(f"seeds must be at least 1, not {seeds}")
+    if eng.folds < 1:
+        raise ValueError(f"folds must be at least 1, not {folds}")
     t = eng.task
     echo(f"plan: {t.name}, {t.n_layers} layers, {'fresh head of ' if t.fresh_head else ''}"
          f"{t.classes} classes; train {t.n_train} / val {t.n_val} / test {t.n_test}; "
          f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting; "
-         f"runner {eng.runner.name}; cache {t.dir}")
+         + (f"candidates compared over {eng.folds} folds of x_train; " if eng.folds > 1 else "")
+         + f"runner {eng.runner.name}; cache {t.dir}")
     lr_sweep = None
     if eng.protocol.lr is None:
         lr, lr_sweep = choose_lr(eng)
@@ -192,6 +200,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
                ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
                seeds=eng.seeds, seed_values=[p.seed for p in eng.seed_protocols()],
+               folds=eng.folds,
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                scheme=res.scheme, method=res.method, exact=res.exact, space=res.space,
                real_checks=res.real_checks, search_notes=res.notes,
@@ -262,22 +271,18 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     for label, r in found:
         if all(eng.canon(r.scheme) != eng.canon(u[1].scheme) for u in uniq):
             uniq.append((label, r))
-    runs = eng.finetune_seeds([r.scheme for _, r in uniq], desc=f"candidate runs ({eng.seeds} seeds)")
+    runs = eng.scored_runs([r.scheme for _, r in uniq], desc=f"candidate runs ({_runs_desc(eng)})")
     rows = [dict(label=label, scheme=eng.canon(r.scheme), method=r.method, exact=r.exact,
                  ram_bytes=r.ram_bytes, predicted_val_acc=min(1.0, contrib.base["acc"] + r.score),
-                 measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
-                 measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
-                 measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
-                 seeds=run["seeds"])
+                 **_measured(run))
             for (label, r), run in zip(uniq, runs)]
-    best = max(range(len(uniq)), key=lambda j: (round(rows[j]["measured_val_acc"], 9),
-                                                -rows[j]["ram_bytes"]))
+    best = max(range(len(uniq)), key=lambda j: _rank(rows[j]))
     chosen = uniq[best][1]
     if best > 0:  # keep the search's own account of how it got there
         why = ("a single measured setting" if chosen.method == "measured" else
                f"the candidate '{uniq[best][0]}'")
         chosen.notes = uniq[0][1].notes + [f"{uniq[best][0]}: {why} beat the search's optimum "
-                                           f"on the mean validation accuracy over {eng.seeds} seeds"]
+                                           f"on the {_score_name(eng)}"]
         chosen.space, chosen.real_checks = uniq[0][1].space, uniq[0][1].real_checks
     if rounds > 0:
         best = refine(eng, contrib, rows, best, ram_fn, ram_b, rounds, width, margin_images)
@@ -328,27 +333,51 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
         fit = fit[:width]
         if not fit:
             break
-        runs = eng.finetune_seeds([a[3] for a, _ in fit],
-                                  desc=f"combination runs, round {rnd} ({eng.seeds} seeds)")
+        runs = eng.scored_runs([a[3] for a, _ in fit],
+                               desc=f"combination runs, round {rnd} ({_runs_desc(eng)})")
         new = []
         for j, (((gain, i, r, s), ram), run) in enumerate(zip(fit, runs), start=1):
             new.append(dict(label=f"combination {rnd}.{j}: + layer {i} weights x{r:g}",
                             scheme=s, method="measured combination", exact=False,
                             ram_bytes=int(ram), round=rnd,
                             predicted_val_acc=min(1.0, now["predicted_val_acc"] + gain),
-                            measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
-                            measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
-                            measured_test_se=run.get("test_se"),
-                            measured_test_accs=run.get("test_accs"), seeds=run["seeds"],
+                            **_measured(run),
                             why=f"combination round {rnd}: + layer {i} weights x{r:g} on top of "
                                 f"'{now['label']}' beat it by more than {margin_images:g} "
-                                f"validation image(s) over {eng.seeds} seeds"))
+                                f"validation image(s) on the {_score_name(eng)}"))
         rows.extend(new)
-        top = max(new, key=lambda r: (round(r["measured_val_acc"], 9), -r["ram_bytes"]))
-        if top["measured_val_acc"] <= now["measured_val_acc"] + margin + 1e-12:
+        top = max(new, key=_rank)
+        if top["score"] <= now["score"] + margin + 1e-12:
             break
         cur = rows.index(top)
     return cur
+
+
+def _measured(run: dict) -> dict:
+    """A candidate row's measured fields: validation and test on the task's split (mean, se,
+    per seed), the cross-validated accuracy over the folds, and `score`, what the selection
+    decides on (cv_acc: with one fold, the validation mean)."""
+    return dict(measured_val_acc=run["val_acc"], measured_val_se=run["val_se"],
+                measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
+                measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
+                seeds=run["seeds"], cv_acc=run["cv_acc"], cv_se=run["cv_se"],
+                cv_accs=run["cv_accs"], folds=run["folds"], score=run["cv_acc"])
+
+
+def _rank(row: dict):
+    """The best candidate: the highest score, then the least RAM."""
+    return round(row["score"], 9), -row["ram_bytes"]
+
+
+def _score_name(eng) -> str:
+    n = f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''}"
+    if eng.folds > 1:
+        return f"mean accuracy over {eng.folds} folds of x_train and {n}"
+    return f"mean validation accuracy over {n}"
+
+
+def _runs_desc(eng) -> str:
+    return f"{eng.seeds} seeds" + (f" x {eng.folds} folds" if eng.folds > 1 else "")
 
 
 LR_GRID = (0.002, 0.005, 0.01, 0.02)
@@ -432,11 +461,16 @@ def _echo_summary(out: dict, echo):
          f"space {out['space']:.3g} schemes, {out['real_checks']} checked with the planner)")
     echo(f"candidates (validation accuracy: predicted, and measured as the mean"
          f"{' ± se' if n > 1 else ''} of {n} seed{'s' if n > 1 else ''} {out.get('seed_values', [])}):")
+    folds = out.get("folds", 1)
+    if folds > 1:
+        echo(f"  chosen by 'cv': the accuracy over {folds} folds of x_train (each image validated "
+             f"once per seed; fold 0 is the validation split), mean ± se over the folds")
     for c in out["candidates"]:
         per = ("  (" + " ".join(f"{a:.3f}" for a in c["measured_val_accs"]) + ")") if n > 1 else ""
+        cv = f"  cv {_pm(c['cv_acc'], c.get('cv_se'))}" if folds > 1 else ""
         echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<40} ram {c['ram_bytes'] / 1024:6.1f} KB  "
              f"val predicted {c['predicted_val_acc']:.3f} measured "
-             f"{_pm(c['measured_val_acc'], c.get('measured_val_se'))}{per}  {json.dumps(c['scheme'])}")
+             f"{_pm(c['measured_val_acc'], c.get('measured_val_se'))}{per}{cv}  {json.dumps(c['scheme'])}")
     echo(f"scheme: {json.dumps(out['scheme'])}")
     echo(f"ram {kb(out['ram_bytes'])} of budget {kb(out['ram_budget'])} "
          f"(extra over head-only training: {kb(out['extra_ram_bytes'])})")
@@ -474,13 +508,19 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
             per = " ".join(f"{a:.3f}" for a in (r["val_accs"] or [r["val_acc"]]))
             lines.append(f"| {r['kind']} | {r['setting']} | {r['ram_bytes']} | {r['extra_kb']:.1f} "
                          f"| {_pm(r['val_acc'], r['val_se'])} | {per} | {r['gain']:+.3f} |")
-    lines += ["", f"Candidates of the selection ({n} seeds each; the chosen one is marked *):", "",
-              "| | candidate | ram_bytes | predicted val | val (mean ± se) | val per seed | scheme |",
-              "|---|---|---|---|---|---|---|"]
+    folds = out.get("folds", 1)
+    lines += ["", f"Candidates of the selection ({n} seeds each; the chosen one is marked *; "
+              + (f"chosen by cv, the accuracy over {folds} folds of x_train, mean ± se over the "
+                 "folds, fold 0 being the validation split" if folds > 1 else
+                 "chosen by the validation mean") + "):", "",
+              "| | candidate | ram_bytes | predicted val | val (mean ± se) | val per seed | cv (mean ± se) | cv per fold | scheme |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for c in out["candidates"]:
         lines.append(f"| {'*' if c.get('chosen') else ''} | {c['label']} | {c['ram_bytes']} | "
                      f"{c['predicted_val_acc']:.3f} | {_pm(c['measured_val_acc'], c.get('measured_val_se'))} | "
                      + " ".join(f"{a:.3f}" for a in c.get("measured_val_accs", [c["measured_val_acc"]]))
+                     + f" | {_pm(c['cv_acc'], c.get('cv_se'))} | "
+                     + " ".join(f"{a:.3f}" for a in c["cv_accs"])
                      + f" | `{json.dumps(c['scheme'])}` |")
     (d / "alternatives.md").write_text("\n".join(lines) + "\n")
     plot_plan(out, d / "plot.png", echo)

@@ -39,7 +39,12 @@ def test_plan_result_is_within_budget_and_verified(first_plan):
     assert first["label"] == "sum of gains" and first["method"] == "exact" and first["exact"]
     chosen = [c for c in res["candidates"] if c.get("chosen")]
     assert len(chosen) == 1 and chosen[0]["scheme"] == res["scheme"]
-    assert chosen[0]["measured_val_acc"] == max(c["measured_val_acc"] for c in res["candidates"])
+    # decided on the accuracy over the 5 folds of x_train (fold 0: the validation split)
+    assert res["folds"] == 5
+    for c in res["candidates"]:
+        assert c["score"] == c["cv_acc"] == pytest.approx(np.mean(c["cv_accs"]))
+        assert len(c["cv_accs"]) == 5 and c["cv_accs"][0] == c["measured_val_acc"]
+    assert chosen[0]["score"] == max(c["score"] for c in res["candidates"])
     assert 0 <= res["measured_val_acc"] <= 1 and res["measured_test_acc"] is not None
     assert res["cache_stats"]["runs"] > 5
 

@@ -10,7 +10,7 @@ import pytest
 
 from mcutrain.sparse.contribution import Contributions
 from mcutrain.sparse.jobs import canonical
-from mcutrain.sparse.plan import refine
+from mcutrain.sparse.plan import _measured, refine
 
 N_VAL = 100
 N_LAYERS = 6
@@ -18,10 +18,13 @@ N_LAYERS = 6
 
 class FakeEngine:
     """Accuracy of a scheme = base + sum of its options' values + a bonus for some pairs (what
-    summed single gains miss); seeds add +-noise around it. Counts the runs it is asked for."""
+    summed single gains miss); seeds add +-noise around it. On folds 1 .. folds - 1 of the
+    cross-validation an option may be worth `fold_shift` more (or less) than on the validation
+    split (fold 0). Counts the runs it is asked for."""
 
-    def __init__(self, value, pair_bonus=None, noise=0.0, seeds=2):
+    def __init__(self, value, pair_bonus=None, noise=0.0, seeds=2, folds=1, fold_shift=None):
         self.value, self.pair_bonus, self.noise, self.seeds = value, pair_bonus or {}, noise, seeds
+        self.folds, self.fold_shift = folds, fold_shift or {}
         self.task = SimpleNamespace(n_val=N_VAL, n_layers=N_LAYERS, fresh_head=True)
         self.trained = []
 
@@ -45,6 +48,16 @@ class FakeEngine:
         return out
 
 
+    def scored_runs(self, schemes, desc=""):
+        rows = self.finetune_seeds(schemes)
+        for s, row in zip(schemes, rows):
+            opts = {(int(i), float(r)) for i, r in s["weights"].items()}
+            other = row["val_acc"] + sum(self.fold_shift.get(o, 0.0) for o in opts)
+            accs = [row["val_acc"]] + [other] * (self.folds - 1)
+            row.update(cv_acc=float(np.mean(accs)), cv_se=None, cv_accs=accs, folds=self.folds)
+        return rows
+
+
 def ram_of(s):
     """Layer i trained at ratio r costs 100 r bytes over a base of 1000."""
     return 1000 + sum(int(100 * float(r)) for r in s["weights"].values())
@@ -58,9 +71,9 @@ def contrib(eng, opts):
 
 
 def start_rows(eng, scheme):
-    run = eng.finetune_seeds([scheme])[0]
+    run = eng.scored_runs([scheme])[0]
     return [dict(label="sum of gains", scheme=eng.canon(scheme), ram_bytes=ram_of(scheme),
-                 predicted_val_acc=run["val_acc"], measured_val_acc=run["val_acc"])]
+                 predicted_val_acc=run["val_acc"], **_measured(run))]
 
 
 def ram_fn(schemes):
@@ -128,3 +141,16 @@ def test_a_higher_ratio_of_a_layer_already_trained_is_an_option(noise):
     rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
     best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=1)
     assert rows[best]["scheme"]["weights"] == {"1": 1.0}
+
+
+@pytest.mark.parametrize("folds", [1, 5])
+def test_a_move_that_wins_on_validation_only_is_not_made_with_folds(folds):
+    # + layer 2 gains 4 validation images on fold 0, but loses 2 on each other fold: decided
+    # on the validation split alone it moves, cross-validated over 5 folds it does not
+    eng = FakeEngine({(1, 0.5): 0.05, (2, 1.0): 0.04}, folds=folds, fold_shift={(2, 1.0): -0.06})
+    c = contrib(eng, OPTS[:2])
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
+    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=1)
+    assert len(rows) == 2 and rows[1]["measured_val_acc"] > rows[0]["measured_val_acc"] + 1 / N_VAL
+    assert best == (1 if folds == 1 else 0)
+    assert rows[1]["score"] == rows[1]["cv_acc"] and len(rows[1]["cv_accs"]) == folds

@@ -111,7 +111,7 @@ def test_search_sees_the_means_and_finds_the_brute_force_optimum(plans, tiny_gra
     assert all(c["ram_bytes"] <= two["ram_budget"] for c in two["candidates"])
 
 
-def test_candidates_are_chosen_by_the_mean_over_the_seeds(plans):
+def test_candidates_are_chosen_by_the_mean_over_the_seeds_and_folds(plans):
     _, _, two, _ = plans
     for c in two["candidates"]:
         assert c["seeds"] == [0, 1] and len(c["measured_val_accs"]) == 2
@@ -119,8 +119,12 @@ def test_candidates_are_chosen_by_the_mean_over_the_seeds(plans):
         assert c["measured_test_acc"] == pytest.approx(np.mean(c["measured_test_accs"]))
     chosen = [c for c in two["candidates"] if c.get("chosen")]
     assert len(chosen) == 1 and chosen[0]["scheme"] == two["scheme"]
-    top = max(round(c["measured_val_acc"], 9) for c in two["candidates"])
-    ties = [c for c in two["candidates"] if round(c["measured_val_acc"], 9) == top]
+    # the score: over the folds of x_train, each fold's accuracy the mean over the two seeds
+    # (fold 0: the validation split's mean)
+    for c in two["candidates"]:
+        assert c["cv_accs"][0] == c["measured_val_acc"] and c["score"] == c["cv_acc"]
+    top = max(round(c["score"], 9) for c in two["candidates"])
+    ties = [c for c in two["candidates"] if round(c["score"], 9) == top]
     assert chosen[0]["ram_bytes"] == min(c["ram_bytes"] for c in ties)
     assert two["measured_val_acc"] == chosen[0]["measured_val_acc"]
     assert two["measured_val_accs"] == chosen[0]["measured_val_accs"]
