@@ -56,8 +56,8 @@ from common import RESULTS, SHARED, write_json  # noqa: E402
 
 from mcutrain.sparse.contribution import Protocol, analyze  # noqa: E402
 from mcutrain.sparse.jobs import int8_cut  # noqa: E402
-from mcutrain.sparse.plan import (DEFAULT_FOLDS, DEFAULT_SEEDS, choose_lr, make_engine,  # noqa: E402
-                                  select_scheme)
+from mcutrain.sparse.plan import (DEFAULT_FOLDS, DEFAULT_METRIC, DEFAULT_SEEDS,  # noqa: E402
+                                  choose_lr, make_engine, select_scheme)
 
 # The paper's schemes for mcunet-5fps (its labels): compilation/mcu_ir_gen.py of
 # mit-han-lab/tiny-training, n_bias_update + 1 (its count leaves out the new head) and
@@ -158,7 +158,7 @@ def searched_runs(eng, contrib, budgets: dict, seeds) -> list:
                          ram_bytes=res.ram_bytes, extra_kb=(res.ram_bytes - contrib.base["ram"]) / 1024,
                          method=first["method"], exact=first["exact"], chosen_by=chosen["label"],
                          chosen_cv_acc=chosen["cv_acc"], chosen_cv_se=chosen["cv_se"],
-                         predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
+                         predicted_val_acc=contrib.predicted_acc(res.scheme),
                          **seed_stats(runs, seeds), candidates=cands))
     return rows
 
@@ -263,7 +263,7 @@ def run_dataset(ds: dict, args) -> dict:
                    for f in ds["budget_fracs"]}
     budgets = dict(sorted(budgets.items(), key=lambda kv: kv[1]))
     c_an = eng.stats["cpu_s"]
-    contrib = analyze(eng, ram=max(budgets.values()))
+    contrib = analyze(eng, ram=max(budgets.values()), metric=args.metric)
     t_an = time.time() - t0
     c_an = eng.stats["cpu_s"] - c_an
     st_an = dict(eng.stats)
@@ -298,6 +298,7 @@ def run_dataset(ds: dict, args) -> dict:
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
                fresh_seed_check=fresh,
                analysis_seeds=[p.seed for p in eng.seed_protocols()], selection_folds=eng.folds,
+               analysis_metric=contrib.metric,
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
                analysis_job_cpu_seconds=round(c_an, 1), analysis_engine_stats=st_an,
                seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
@@ -528,6 +529,8 @@ def main(argv=None):
     ap.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                     help="folds of x_train the selection compares candidates on (the library's "
                          "default; 1: the validation split alone)")
+    ap.add_argument("--metric", default=DEFAULT_METRIC, choices=["loss", "acc"],
+                    help="what the analysis measures gains in (the library's default)")
     ap.add_argument("--check-seeds", type=int, default=6,
                     help="the paper's and the searched schemes (paper budgets) also on this many "
                          "further seeds, which neither the analysis nor the selection used (0: off)")

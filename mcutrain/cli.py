@@ -54,6 +54,8 @@ def _cmd_compile(a) -> int:
             opts["seeds"] = a.seeds
         if a.folds is not None:
             opts["folds"] = a.folds
+        if a.metric is not None:
+            opts["metric"] = a.metric
         auto = dict(data=a.data, plan_options=opts)
     r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
                       ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
@@ -79,7 +81,8 @@ def _cmd_plan(a) -> int:
                 runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
                 val_fraction=a.val_fraction, progress=not a.quiet,
                 rounds=a.rounds, **({} if a.seeds is None else dict(seeds=a.seeds)),
-                **({} if a.folds is None else dict(folds=a.folds)))
+                **({} if a.folds is None else dict(folds=a.folds)),
+                **({} if a.metric is None else dict(metric=a.metric)))
     return 0
 
 
@@ -110,6 +113,9 @@ def _add_plan_parser(sub):
                    help="the candidates and combinations are compared by their accuracy over "
                         "N folds of x_train (fold 0 = the validation split; default 5, "
                         "sparse.plan.DEFAULT_FOLDS; 1: on the validation split alone)")
+    p.add_argument("--metric", choices=["loss", "acc"],
+                   help="what the contribution analysis measures gains in: the validation loss "
+                        "(cross-entropy; default, finer) or accuracy")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
@@ -196,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "`mcutrain plan --seeds` (default 2)")
     c.add_argument("--folds", type=int, help="--update auto: folds the plan compares its "
                                              "candidates on, as `mcutrain plan --folds` (default 5)")
+    c.add_argument("--metric", choices=["loss", "acc"],
+                   help="--update auto: gains measured in, as `mcutrain plan --metric` (default loss)")
     c.set_defaults(func=_cmd_compile)
     _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")

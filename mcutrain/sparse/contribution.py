@@ -276,7 +276,7 @@ class Engine:
         if k > 1:
             combos = [(s, p, f) for s in schemes for f in range(1, k) for p in protos]
             flat = self.finetune([c[0] for c in combos], protocol=[c[1] for c in combos],
-                                 evals=("val",), desc=desc + f", folds 2-{k}",
+                                 evals=("val",), desc=desc + f", folds 1-{k - 1}",
                                  fold=[c[2] for c in combos], folds=k)
         per = (k - 1) * n
         for j, row in enumerate(rows):
@@ -294,18 +294,27 @@ def mean_se(values) -> tuple[float, float | None]:
 
 
 def seed_summary(runs: list, seeds: list) -> dict:
+    """Per split and measure (acc, loss: the mean cross-entropy over the images): the mean over
+    the seeds (val_acc, val_loss, ...), the per-seed values (val_accs, val_losses, ...) and the
+    standard error of the mean (val_se, val_loss_se, ...)."""
     out = dict(seeds=list(seeds), run0=runs[0])
     for split in ("val", "test"):
-        vals = [r.get(f"{split}_acc") for r in runs]
-        if any(v is None for v in vals):
-            out.update({f"{split}_acc": None, f"{split}_accs": vals, f"{split}_se": None})
-            continue
-        m, se = mean_se(vals)
-        out.update({f"{split}_acc": m, f"{split}_accs": vals, f"{split}_se": se})
+        for m_, many, se_ in (("acc", "accs", "se"), ("loss", "losses", "loss_se")):
+            vals = [r.get(f"{split}_{m_}") for r in runs]
+            if any(v is None for v in vals):
+                out.update({f"{split}_{m_}": None, f"{split}_{many}": vals, f"{split}_{se_}": None})
+                continue
+            m, se = mean_se(vals)
+            out.update({f"{split}_{m_}": m, f"{split}_{many}": vals, f"{split}_{se_}": se})
     return out
 
 
 # ---- the analysis ------------------------------------------------------------------------------
+
+def oriented(e: dict, metric: str) -> float:
+    """A setting's measurement in the metric, oriented so that higher is better."""
+    return -e["loss"] if metric == "loss" else e["acc"]
+
 
 @dataclass
 class Contributions:
@@ -313,7 +322,9 @@ class Contributions:
 
     Every "acc" is the mean validation accuracy over the analysis seeds (`seeds`: protocol
     seed, seed + 1, ...); "accs" holds the per-seed values and "se" the standard error of the
-    mean (None for one seed).
+    mean (None for one seed); "loss", "losses", "loss_se" the same for the mean validation
+    cross-entropy. `metric` says which of the two the gains (and k*) are measured in:
+    "acc": gain = accuracy difference; "loss": gain = loss decrease.
 
     bias[k]       {"acc", "accs", "se", "ram"} of bias-only k (trained settings; k = 0 is the base)
     depth[k]      ram_bytes of bias-only k for every k (memory only): what backpropagating
@@ -332,16 +343,31 @@ class Contributions:
     depth: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)  # [(setting, reason)]
     seeds: int = 1  # how many seeds each accuracy is the mean of
+    metric: str = "acc"  # what a gain is: "acc" (accuracy up) or "loss" (validation loss down)
 
-    def bias_gain(self, k: int) -> float:
-        return self.bias[k]["acc"] - self.base["acc"]
+    def value(self, e: dict, metric: str | None = None) -> float:
+        return oriented(e, metric or self.metric)
 
-    def weight_gain(self, i: int, r: float) -> float:
-        return self.weights[(i, r)]["acc"] - self.bias[self.best_k]["acc"]
+    def bias_gain(self, k: int, metric: str | None = None) -> float:
+        return self.value(self.bias[k], metric) - self.value(self.base, metric)
+
+    def weight_gain(self, i: int, r: float, metric: str | None = None) -> float:
+        return self.value(self.weights[(i, r)], metric) - self.value(self.bias[self.best_k], metric)
+
+    def predicted_acc(self, scheme: dict) -> float:
+        """Base accuracy + the measured accuracy gains of the scheme's bias setting and weight
+        options (capped at 1): the paper's additive prediction, in accuracy whatever the
+        metric. An option the analysis did not measure adds nothing."""
+        k = int(scheme.get("bias_last", 0))
+        a = self.bias_gain(k, "acc") if k in self.bias else 0.0
+        for i, r in scheme.get("weights", {}).items():
+            if (int(i), float(r)) in self.weights:
+                a += self.weight_gain(int(i), float(r), "acc")
+        return min(1.0, self.base["acc"] + a)
 
     def to_json(self) -> dict:
         return dict(n_layers=self.n_layers, fresh_head=self.fresh_head, base=self.base,
-                    best_k=self.best_k, skipped=self.skipped, seeds=self.seeds,
+                    best_k=self.best_k, skipped=self.skipped, seeds=self.seeds, metric=self.metric,
                     depth={str(k): v for k, v in sorted(self.depth.items())},
                     bias=[dict(k=k, **v) for k, v in sorted(self.bias.items())],
                     weights=[dict(layer=i, ratio=r, **v) for (i, r), v in sorted(self.weights.items())])
@@ -353,7 +379,8 @@ class Contributions:
                    {e["k"]: strip(e, ("k",)) for e in d["bias"]}, d["best_k"],
                    {(e["layer"], e["ratio"]): strip(e, ("layer", "ratio")) for e in d["weights"]},
                    {int(k): v for k, v in d.get("depth", {}).items()},
-                   [tuple(s) for s in d.get("skipped", [])], int(d.get("seeds", 1)))
+                   [tuple(s) for s in d.get("skipped", [])], int(d.get("seeds", 1)),
+                   d.get("metric", "acc"))
 
 
 def weight_options(graph, layers=None, ratios=RATIOS, fresh_head: bool = True) -> list:
@@ -388,14 +415,23 @@ def _fits(mem: dict, ram, flash) -> str | None:
 
 
 def _acc(r: dict) -> dict:
-    return dict(acc=r["val_acc"], se=r["val_se"], accs=r["val_accs"])
+    return dict(acc=r["val_acc"], se=r["val_se"], accs=r["val_accs"], loss=r["val_loss"],
+                loss_se=r["val_loss_se"], losses=r["val_losses"])
+
+
+METRICS = ("loss", "acc")
 
 
 def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
-            max_bias: int | None = None, seeds: int | None = None) -> Contributions:
+            max_bias: int | None = None, seeds: int | None = None,
+            metric: str = "acc") -> Contributions:
     """Contribution analysis under an optional budget (settings over it are not trained).
-    Every setting's accuracy is its mean validation accuracy over `seeds` runs (default: the
-    engine's analysis seeds); k* and every gain are computed on these means."""
+    Every setting's accuracy (and loss) is its mean over `seeds` runs (default: the engine's
+    analysis seeds) on the validation split; k* and every gain are computed on these means,
+    in `metric`: "acc" (validation accuracy) or "loss" (validation cross-entropy, lower is
+    better: a finer measure, since a few hundred images move accuracy in steps of 1/n)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
     seeds = engine.seeds if seeds is None else int(seeds)
     t = engine.task
     n = t.n_layers
@@ -414,7 +450,7 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
     runs = engine.finetune_seeds([{"bias_last": k, "weights": {}} for k in keep], seeds,
                                  desc=f"runs: bias-only ({seeds} seeds)")
     bias = {k: dict(**_acc(r), ram=depth[k]) for k, r in zip(keep, runs)}
-    best_k = max(bias, key=lambda k: (round(bias[k]["acc"], 9), -bias[k]["ram"]))
+    best_k = max(bias, key=lambda k: (round(oriented(bias[k], metric), 9), -bias[k]["ram"]))
     opts = weight_options(t.graph, layers, ratios, t.fresh_head)
     w_ref = [{"bias_last": best_k, "weights": {str(i): r}} for i, r in opts]
     w_alone = [{"bias_last": 0, "weights": {str(i): r}} for i, r in opts]
@@ -433,4 +469,5 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
                                            cost=int(cost))))
     wr = engine.finetune_seeds([s for _, s, _ in todo], seeds, desc=f"runs: weights ({seeds} seeds)")
     weights = {ir: dict(**_acc(r), **m) for (ir, _, m), r in zip(todo, wr)}
-    return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped, seeds)
+    return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped, seeds,
+                         metric)

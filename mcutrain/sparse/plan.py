@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .contribution import RATIOS, Engine, Protocol, analyze, prepare_task
+from .contribution import RATIOS, Engine, Protocol, analyze, oriented, prepare_task
 from .jobs import cpu_seconds
 from .search import Problem, search
 
 DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
 DEFAULT_FOLDS = 5  # the selection scores its candidates over this many folds of x_train
+DEFAULT_METRIC = "loss"  # what the analysis measures gains in (contribution.METRICS)
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
 
 
@@ -160,7 +161,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
                 progress: bool = True, echo=print, engine: Engine | None = None,
                 seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2,
-                folds: int = DEFAULT_FOLDS) -> dict:
+                folds: int = DEFAULT_FOLDS, metric: str = DEFAULT_METRIC) -> dict:
     """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
 
     seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
@@ -169,7 +170,9 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     that are trained as candidates (select_scheme). rounds: rounds of measured combinations
     on top of the best candidate (refine; 0: none). folds: the candidates and combinations are
     compared by their accuracy cross-validated over this many folds of x_train (fold 0 is the
-    validation split of the analysis; 1: on that split alone)."""
+    validation split of the analysis; 1: on that split alone). metric: what the contribution
+    analysis measures gains (and picks k*) in: "loss" (the mean validation cross-entropy) or
+    "acc" (validation accuracy); the selection always compares accuracy."""
     from ..compile import parse_bytes
 
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
@@ -185,7 +188,8 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     t = eng.task
     echo(f"plan: {t.name}, {t.n_layers} layers, {'fresh head of ' if t.fresh_head else ''}"
          f"{t.classes} classes; train {t.n_train} / val {t.n_val} / test {t.n_test}; "
-         f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting; "
+         f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting; gains in validation "
+         f"{'loss' if metric == 'loss' else 'accuracy'}; "
          + (f"candidates compared over {eng.folds} folds of x_train; " if eng.folds > 1 else "")
          + f"runner {eng.runner.name}; cache {t.dir}")
     lr_sweep = None
@@ -194,7 +198,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
         eng.protocol = replace(eng.protocol, lr=lr)
         echo(f"learning rate {lr:g} (sweep on the validation split, seed {eng.protocol.seed}: "
              + ", ".join(f"{r['lr']:g}: {r['mean_val_acc']:.3f}" for r in lr_sweep) + ")")
-    contrib = analyze(eng, ram_b, flash_b, ratios)
+    contrib = analyze(eng, ram_b, flash_b, ratios, metric=metric)
     t_an = time.time()
     res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top, rounds=rounds)
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
@@ -207,8 +211,8 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
                base=dict(val_acc=contrib.base["acc"], val_se=contrib.base.get("se"),
                          ram_bytes=contrib.base["ram"]),
                ram_bytes=res.ram_bytes, extra_ram_bytes=res.ram_bytes - contrib.base["ram"],
-               predicted_gain=res.score,
-               predicted_val_acc=min(1.0, contrib.base["acc"] + res.score),
+               metric=contrib.metric, predicted_gain=res.score,
+               predicted_val_acc=contrib.predicted_acc(res.scheme),
                candidates=cands,
                contributions=contrib.to_json(), runner=eng.runner.name, lr_sweep=lr_sweep)
     if verify:
@@ -250,21 +254,21 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     for j, (sch, score, ram) in enumerate(first.alternatives[1:top], start=2):
         found.append((f"sum of gains #{j}", Result(sch, score, ram, first.method, False, first.space,
                                                   0, [f"runner-up #{j} of the search"])))
-    thr = noise_images / max(1, eng.task.n_val)
-    quiet = copy.deepcopy(prob)
-    quiet.weights = {i: [o for o in opts if o[1] >= thr] for i, opts in prob.weights.items()}
-    q = search(quiet, ram_b, ram_fn, method=method, seed=eng.protocol.seed, top=min(top, 2))
-    label = f"gains >= {noise_images} val images"
-    found.append((label, q))
-    for j, (sch, score, ram) in enumerate(q.alternatives[1:min(top, 2)], start=2):
-        found.append((f"{label} #{j}", Result(sch, score, ram, q.method, False, q.space, 0,
-                                              [f"runner-up #{j} of the search"])))
+    thr, label = noise_threshold(contrib, noise_images, eng.task.n_val)
+    if thr is not None:
+        quiet = copy.deepcopy(prob)
+        quiet.weights = {i: [o for o in opts if o[1] >= thr] for i, opts in prob.weights.items()}
+        q = search(quiet, ram_b, ram_fn, method=method, seed=eng.protocol.seed, top=min(top, 2))
+        found.append((label, q))
+        for j, (sch, score, ram) in enumerate(q.alternatives[1:min(top, 2)], start=2):
+            found.append((f"{label} #{j}", Result(sch, score, ram, q.method, False, q.space, 0,
+                                                  [f"runner-up #{j} of the search"])))
     measured = [({"bias_last": k, "weights": {}}, v) for k, v in contrib.bias.items()]
     measured += [({"bias_last": contrib.best_k, "weights": {str(i): r}}, v)
                  for (i, r), v in contrib.weights.items()]
     fits = [(s, v) for s, v in measured if v["ram"] <= ram_b]
-    s, v = max(fits, key=lambda sv: (round(sv[1]["acc"], 9), -sv[1]["ram"]))
-    gain = v["acc"] - contrib.base["acc"]
+    s, v = max(fits, key=lambda sv: (round(contrib.value(sv[1]), 9), -sv[1]["ram"]))
+    gain = contrib.value(v) - contrib.value(contrib.base)
     found.append(("best measured setting", Result(eng.canon(s), gain, v["ram"], "measured",
                                                   False, len(fits), 0, ["best single setting measured"])))
     uniq = []
@@ -273,8 +277,8 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
             uniq.append((label, r))
     runs = eng.scored_runs([r.scheme for _, r in uniq], desc=f"candidate runs ({_runs_desc(eng)})")
     rows = [dict(label=label, scheme=eng.canon(r.scheme), method=r.method, exact=r.exact,
-                 ram_bytes=r.ram_bytes, predicted_val_acc=min(1.0, contrib.base["acc"] + r.score),
-                 **_measured(run))
+                 ram_bytes=r.ram_bytes, predicted_gain=r.score,
+                 predicted_val_acc=contrib.predicted_acc(r.scheme), **_measured(run))
             for (label, r), run in zip(uniq, runs)]
     best = max(range(len(uniq)), key=lambda j: _rank(rows[j]))
     chosen = uniq[best][1]
@@ -288,8 +292,7 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
         best = refine(eng, contrib, rows, best, ram_fn, ram_b, rounds, width, margin_images)
         if rows[best].get("round"):
             r = rows[best]
-            chosen = Result(r["scheme"], r["predicted_val_acc"] - contrib.base["acc"],
-                            r["ram_bytes"], chosen.method, False, chosen.space,
+            chosen = Result(r["scheme"], r["predicted_gain"], r["ram_bytes"], chosen.method, False, chosen.space,
                             chosen.real_checks, chosen.notes + [r["why"]])
     rows[best]["chosen"] = True
     return chosen, rows
@@ -307,9 +310,8 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
     noise). Up to `rounds` rounds. New rows (label "combination r.j", key "round") are
     appended to `rows`; returns the index of the row now chosen. x_test plays no part."""
     margin = margin_images / max(1, eng.task.n_val)
-    base_k = contrib.bias[contrib.best_k]["acc"]
-    opts = sorted(((v["acc"] - base_k, i, r) for (i, r), v in contrib.weights.items()
-                   if v["acc"] - base_k > 0), key=lambda t: (-round(t[0], 9), t[1], t[2]))
+    opts = sorted(((contrib.weight_gain(i, r), i, r) for (i, r) in contrib.weights
+                   if contrib.weight_gain(i, r) > 0), key=lambda t: (-round(t[0], 9), t[1], t[2]))
     seen = {json.dumps(eng.canon(r["scheme"]), sort_keys=True) for r in rows}
     for rnd in range(1, rounds + 1):
         now = rows[cur]
@@ -340,7 +342,8 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
             new.append(dict(label=f"combination {rnd}.{j}: + layer {i} weights x{r:g}",
                             scheme=s, method="measured combination", exact=False,
                             ram_bytes=int(ram), round=rnd,
-                            predicted_val_acc=min(1.0, now["predicted_val_acc"] + gain),
+                            predicted_gain=now["predicted_gain"] + gain,
+                            predicted_val_acc=contrib.predicted_acc(s),
                             **_measured(run),
                             why=f"combination round {rnd}: + layer {i} weights x{r:g} on top of "
                                 f"'{now['label']}' beat it by more than {margin_images:g} "
@@ -351,6 +354,19 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
             break
         cur = rows.index(top)
     return cur
+
+
+def noise_threshold(contrib, noise_images: int, n_val: int):
+    """(threshold, label) of the 'quiet' search, which counts only weight options gaining more
+    than the noise: in accuracy, `noise_images` validation images; in loss, twice the median
+    standard error (over the seeds) of the options' mean losses. (None, None) where the loss
+    has no standard error (one seed)."""
+    if contrib.metric == "acc":
+        return noise_images / max(1, n_val), f"gains >= {noise_images} val images"
+    ses = [v.get("loss_se") for v in contrib.weights.values()]
+    if not ses or any(se is None for se in ses):
+        return None, None
+    return 2 * float(np.median(ses)), "gains >= 2 se"
 
 
 def _measured(run: dict) -> dict:
@@ -437,15 +453,19 @@ def alternatives_table(out: dict) -> list[dict]:
     c = out["contributions"]
     base = c["base"]
     ref = next(b for b in c["bias"] if b["k"] == c["best_k"])
+    metric = c.get("metric", "acc")
+    gain = lambda e, r: oriented(e, metric) - oriented(r, metric)  # noqa: E731
     rows = [dict(kind="bias-only", setting=f"bias_last={b['k']}", ram_bytes=b["ram"],
                  extra_kb=(b["ram"] - base["ram"]) / 1024, val_acc=b["acc"], val_se=b.get("se"),
-                 val_accs=b.get("accs"), gain=b["acc"] - base["acc"]) for b in c["bias"]]
+                 val_accs=b.get("accs"), val_loss=b.get("loss"), gain=gain(b, base))
+             for b in c["bias"]]
     rows += [dict(kind="weights", setting=f"bias_last={c['best_k']} + layer {w['layer']} "
                   f"r={w['ratio']:g}", ram_bytes=w["ram"], extra_kb=(w["ram"] - base["ram"]) / 1024,
                   val_acc=w["acc"], val_se=w.get("se"), val_accs=w.get("accs"),
-                  gain=w["acc"] - ref["acc"]) for w in c["weights"]]
+                  val_loss=w.get("loss"), gain=gain(w, ref)) for w in c["weights"]]
     rows += [dict(kind="skipped", setting=s, ram_bytes=None, extra_kb=None, val_acc=None,
-                  val_se=None, val_accs=None, gain=None, note=why) for s, why in c["skipped"]]
+                  val_se=None, val_accs=None, val_loss=None, gain=None, note=why)
+             for s, why in c["skipped"]]
     return rows
 
 
@@ -497,17 +517,21 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
     rows = alternatives_table(out)
     n = out.get("seeds", 1)
     seeds = out.get("seed_values", [])
-    lines = [f"Validation accuracy: the mean over {n} seed{'s' if n > 1 else ''} {seeds} (± its "
-             "standard error, and each seed's value); gains are differences of the means.", "",
-             "| kind | setting | ram_bytes | extra RAM (KB) | val acc (mean ± se) | per seed | gain |",
-             "|---|---|---|---|---|---|---|"]
+    metric = out.get("metric", "acc")
+    lines = [f"Validation accuracy and loss (cross-entropy): the mean over {n} seed"
+             f"{'s' if n > 1 else ''} {seeds} (accuracy ± its standard error, and each seed's "
+             f"value); gains are differences of the means, in {'loss (decrease)' if metric == 'loss' else 'accuracy'}"
+             " (the metric of the analysis).", "",
+             "| kind | setting | ram_bytes | extra RAM (KB) | val acc (mean ± se) | per seed | val loss | gain |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["kind"] == "skipped":
-            lines.append(f"| skipped | {r['setting']} | - | - | - | - | {r['note']} |")
+            lines.append(f"| skipped | {r['setting']} | - | - | - | - | - | {r['note']} |")
         else:
             per = " ".join(f"{a:.3f}" for a in (r["val_accs"] or [r["val_acc"]]))
+            loss = "-" if r["val_loss"] is None else f"{r['val_loss']:.4f}"
             lines.append(f"| {r['kind']} | {r['setting']} | {r['ram_bytes']} | {r['extra_kb']:.1f} "
-                         f"| {_pm(r['val_acc'], r['val_se'])} | {per} | {r['gain']:+.3f} |")
+                         f"| {_pm(r['val_acc'], r['val_se'])} | {per} | {loss} | {r['gain']:+.4f} |")
     folds = out.get("folds", 1)
     lines += ["", f"Candidates of the selection ({n} seeds each; the chosen one is marked *; "
               + (f"chosen by cv, the accuracy over {folds} folds of x_train, mean ± se over the "

@@ -8,7 +8,7 @@ import pytest
 
 from mcutrain.compile import compile_model
 from mcutrain.data.datasets import to_int8_hwc
-from mcutrain.sparse.contribution import Contributions, stratified_split, weight_options
+from mcutrain.sparse.contribution import Contributions, analyze, stratified_split, weight_options
 from mcutrain.sparse.jobs import int8_cut, measure_memory
 from mcutrain.sparse.plan import make_engine
 from mcutrain.targets.host import CompiledModel
@@ -95,3 +95,22 @@ def test_gains_are_relative_to_base_and_best_bias():
     assert c.bias_gain(2) == pytest.approx(0.2) and c.bias_gain(3) == pytest.approx(0.1)
     assert c.weight_gain(1, 1.0) == pytest.approx(0.05)
     assert Contributions.from_json(c.to_json()) == c
+
+
+def test_loss_metric_gains_are_loss_decreases_and_the_prediction_stays_in_accuracy():
+    bias = {0: dict(acc=0.5, loss=1.0, ram=100), 2: dict(acc=0.7, loss=0.8, ram=120),
+            3: dict(acc=0.72, loss=0.9, ram=130)}
+    weights = {(1, 1.0): dict(acc=0.68, loss=0.7, ram=150), (2, 0.5): dict(acc=0.75, loss=0.85, ram=140)}
+    c = Contributions(4, True, bias[0], bias, 2, weights, metric="loss")
+    assert c.bias_gain(2) == pytest.approx(0.2) and c.bias_gain(3) == pytest.approx(0.1)
+    assert c.weight_gain(1, 1.0) == pytest.approx(0.1) and c.weight_gain(2, 0.5) == pytest.approx(-0.05)
+    assert c.bias_gain(3, "acc") == pytest.approx(0.22)  # either measure on request
+    # the prediction: base accuracy + the measured accuracy gains of what the scheme trains
+    assert c.predicted_acc({"bias_last": 2, "weights": {"1": 1.0, "2": 0.5}}) == pytest.approx(0.5 + 0.2 - 0.02 + 0.05)
+    assert c.predicted_acc({"bias_last": 3, "weights": {"3": 1.0}}) == pytest.approx(0.72)  # 3 unmeasured
+    assert Contributions.from_json(c.to_json()) == c
+
+
+def test_analyze_rejects_an_unknown_metric():
+    with pytest.raises(ValueError, match="metric must be one of"):
+        analyze(None, metric="f1")

@@ -49,13 +49,17 @@ def test_every_contribution_is_the_mean_over_the_seeds(plans, tiny_graph, tiny_t
     for seed in (0, 1):
         runs = eng.finetune([s for s, _ in settings], protocol=replace(eng.protocol, seed=seed))
         for (_, e), r in zip(settings, runs):
-            assert e["accs"][seed] == r["val_acc"]
+            assert e["accs"][seed] == r["val_acc"] and e["losses"][seed] == r["val_loss"]
     assert eng.stats["runs"] == 0 and eng.stats["runs_hits"] - hits == 2 * len(settings)
     for _, e in settings:
         assert e["acc"] == pytest.approx(np.mean(e["accs"]))
         assert e["se"] == pytest.approx(np.std(e["accs"], ddof=1) / np.sqrt(2))
-    # k* is the best mean; the base is bias-only 0's mean
-    best = max(c["bias"], key=lambda b: (round(b["acc"], 9), -b["ram"]))
+        assert e["loss"] == pytest.approx(np.mean(e["losses"]))
+        assert e["loss_se"] == pytest.approx(np.std(e["losses"], ddof=1) / np.sqrt(2))
+    # k* is the best mean in the plan's metric (the default: the lowest loss); the base is
+    # bias-only 0's mean
+    assert two["metric"] == c["metric"] == "loss"
+    best = max(c["bias"], key=lambda b: (round(-b["loss"], 9), -b["ram"]))
     assert c["best_k"] == best["k"] and c["base"]["acc"] == c["bias"][0]["acc"] == two["base"]["val_acc"]
 
 
@@ -81,13 +85,13 @@ def test_search_sees_the_means_and_finds_the_brute_force_optimum(plans, tiny_gra
     cache, _, two, _ = plans
     contrib = Contributions.from_json(two["contributions"])
     prob = Problem.from_contributions(contrib)
-    base = contrib.base["acc"]
+    assert contrib.metric == "loss"  # a gain is a decrease of the mean validation loss
     for k, (gain, _) in prob.bias.items():
-        assert gain == pytest.approx(np.mean(contrib.bias[k]["accs"]) - np.mean(contrib.bias[0]["accs"]))
+        assert gain == pytest.approx(np.mean(contrib.bias[0]["losses"]) - np.mean(contrib.bias[k]["losses"]))
     for i, opts in prob.weights.items():
         for r, gain, _ in opts:
-            assert gain == pytest.approx(np.mean(contrib.weights[(i, r)]["accs"])
-                                         - np.mean(contrib.bias[contrib.best_k]["accs"]))
+            assert gain == pytest.approx(np.mean(contrib.bias[contrib.best_k]["losses"])
+                                         - np.mean(contrib.weights[(i, r)]["losses"]))
     # brute force over every scheme of the space (every k measured, every option measured)
     eng = _engine(tiny_graph, tiny_task_data, cache)
     layers = sorted(prob.weights)
@@ -101,10 +105,15 @@ def test_search_sees_the_means_and_finds_the_brute_force_optimum(plans, tiny_gra
     best = max(s for s, r in zip(scores, rams) if r <= two["ram_budget"])
     first = two["candidates"][0]
     assert first["label"] == "sum of gains" and first["exact"]
-    assert first["predicted_val_acc"] == pytest.approx(min(1.0, base + best))
+    assert first["predicted_gain"] == pytest.approx(best)
+    # the accuracy prediction: the base + the scheme's measured accuracy gains
+    k, w = first["scheme"]["bias_last"], first["scheme"]["weights"]
+    acc = contrib.base["acc"] + (contrib.bias[k]["acc"] - contrib.base["acc"] if k in contrib.bias else 0)
+    acc += sum(contrib.weights[(int(i), r)]["acc"] - contrib.bias[contrib.best_k]["acc"] for i, r in w.items())
+    assert first["predicted_val_acc"] == pytest.approx(min(1.0, acc))
     # runners-up: distinct, within the budget, not better than the optimum, in score order
     runner_ups = [c for c in two["candidates"] if c["label"].startswith("sum of gains #")]
-    preds = [first["predicted_val_acc"]] + [c["predicted_val_acc"] for c in runner_ups]
+    preds = [first["predicted_gain"]] + [c["predicted_gain"] for c in runner_ups]
     assert preds == sorted(preds, reverse=True)
     keys = [json.dumps(c["scheme"], sort_keys=True) for c in two["candidates"]]
     assert len(set(keys)) == len(keys)
