@@ -237,10 +237,11 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     1/n, and a run moves with its seed) and overlap, so the candidates are: (1) the optimum
     of the summed gains and its `top` - 1 runners-up (the next distinct schemes that fit, by
     score); (2) the optimum (and one runner-up) when only weight options whose gain exceeds
-    `noise_images` validation images count; (3) the best setting the analysis measured
-    within the budget. Each is trained with the engine's analysis seeds (the same seeds as
-    the analysis; cache hits where already run) and the one with the best mean validation
-    accuracy is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
+    the noise count (noise_threshold: `noise_images` validation images in accuracy, 2 se in
+    loss); (3) the best setting the analysis measured within the budget. Each is trained with
+    the engine's analysis seeds (cache hits where already run) and over its folds of x_train
+    (Engine.scored_runs), and the one with the best score, the accuracy over the folds and
+    seeds, is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
     (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
     rows]); x_test plays no part."""
     import copy
@@ -305,8 +306,8 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
     often leaves budget unused), so each round adds to the current scheme, one at a time, the
     `width` weight options of the analysis with the largest measured gains that are not in it
     yet and still fit the budget (real planner), trains each combination with the analysis
-    seeds, and moves to the best one only when its mean validation accuracy beats the current
-    scheme's by more than `margin_images` validation images (a guard against picking seed
+    seeds (and folds), and moves to the best one only when its score beats the current
+    scheme's by more than `margin_images` validation images (a guard against picking
     noise). Up to `rounds` rounds. New rows (label "combination r.j", key "round") are
     appended to `rows`; returns the index of the row now chosen. x_test plays no part."""
     margin = margin_images / max(1, eng.task.n_val)
