@@ -56,6 +56,8 @@ def _cmd_compile(a) -> int:
             opts["folds"] = a.folds
         if a.metric is not None:
             opts["metric"] = a.metric
+        if a.promote is not None:
+            opts["promote"] = a.promote
         auto = dict(data=a.data, plan_options=opts)
     r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
                       ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
@@ -82,7 +84,8 @@ def _cmd_plan(a) -> int:
                 val_fraction=a.val_fraction, progress=not a.quiet,
                 rounds=a.rounds, **({} if a.seeds is None else dict(seeds=a.seeds)),
                 **({} if a.folds is None else dict(folds=a.folds)),
-                **({} if a.metric is None else dict(metric=a.metric)))
+                **({} if a.metric is None else dict(metric=a.metric)),
+                **({} if a.promote is None else dict(promote=a.promote)))
     return 0
 
 
@@ -116,6 +119,10 @@ def _add_plan_parser(sub):
     p.add_argument("--metric", choices=["loss", "acc"],
                    help="what the contribution analysis measures gains in: the validation loss "
                         "(cross-entropy; default, finer) or accuracy")
+    p.add_argument("--promote", type=float,
+                   help="racing over the seeds: after each seed, this share of the weight "
+                        "options (and of the candidates) still in the race gets the next one "
+                        "(default 1/3, sparse.plan.DEFAULT_PROMOTE; 1: every setting gets every seed)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
@@ -204,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "candidates on, as `mcutrain plan --folds` (default 5)")
     c.add_argument("--metric", choices=["loss", "acc"],
                    help="--update auto: gains measured in, as `mcutrain plan --metric` (default loss)")
+    c.add_argument("--promote", type=float, help="--update auto: racing over the seeds, as "
+                                                 "`mcutrain plan --promote` (default 1/3)")
     c.set_defaults(func=_cmd_compile)
     _add_plan_parser(sub)
     t = sub.add_parser("train", help="train a compiled model on the host (the generated C)")

@@ -10,6 +10,10 @@ scored on a validation split carved from x_train (x_test is kept for the final r
                 best bias-only setting k*                                         acc_w[i, r]
     gains       dacc_b[k] = acc_b[k] - acc_0,  dacc_w[i, r] = acc_w[i, r] - acc_b[k*]
 
+With several analysis seeds, the weight options are raced over them (race(): successive
+halving): every option runs with the first seed, and only the leading share (Engine.promote,
+1/3 in a plan) goes on to the next; the others stop there and the search does not use them.
+
 Memory of each setting is `ram_bytes` of the full model's compiled training step (the real
 plan), measured before any run: a setting over the budget is not trained at all.
 
@@ -140,11 +144,14 @@ class Engine:
 
     def __init__(self, task: Task, cache, runner, protocol: Protocol = Protocol(),
                  progress: bool = True, flash: bool = False, chunk: int = 64, seeds: int = 1,
-                 folds: int = 1):
+                 folds: int = 1, promote: float = 1.0):
         self.task, self.cache, self.runner = task, cache, runner
         self.protocol, self.progress, self.flash, self.chunk = protocol, progress, flash, chunk
         self.seeds = int(seeds)  # analysis seeds: protocol.seed, protocol.seed + 1, ...
         self.folds = int(folds)  # folds of x_train the selection scores candidates on
+        # racing: after each seed, this share of the settings still in the race gets the next
+        # (race(); 1: every setting gets every seed)
+        self.promote = check_promote(promote)
         if self.seeds < 1:
             raise ValueError(f"seeds must be at least 1, not {seeds}")
         if self.folds < 1:
@@ -260,31 +267,79 @@ class Engine:
         return [seed_summary(flat[j * n:(j + 1) * n], [p.seed for p in protos])
                 for j in range(len(schemes))]
 
-    def scored_runs(self, schemes, desc: str = "fine-tuning runs") -> list[dict]:
-        """What the selection decides on: finetune_seeds on the task's split, plus the
-        cross-validated accuracy over `self.folds` folds of x_train (fold 0: those runs;
-        folds 1 .. folds - 1: the same schemes and seeds trained and validated on the other
-        folds, jobs.fold_split). Adds per scheme: cv_acc (the mean over folds and seeds, i.e.
-        over every x_train image once per seed), cv_accs (per fold, the mean over the seeds),
-        cv_se (the standard error over the folds; None for one fold), folds. With one fold,
-        cv_acc is val_acc."""
-        rows = self.finetune_seeds(schemes, desc=desc)
+    def scored_runs(self, schemes, desc: str = "fine-tuning runs",
+                    promote: float | None = None) -> list[dict]:
+        """What the selection decides on: each scheme trained with the analysis seeds on the
+        task's split (fold 0: finetune_seeds' runs, same cache keys) and on folds 1 ..
+        folds - 1 of x_train (jobs.fold_split), raced over the seeds (race(); promote:
+        default the engine's). Per scheme: finetune_seeds' fields over the seeds it got, and
+        cv_acc (the mean over folds and those seeds, i.e. over every x_train image once per
+        seed), cv_accs (per fold, the mean over the seeds), cv_se (the standard error over the
+        folds; None for one fold), folds, raced_out (True where the race stopped it before
+        the last seed: its score rests on fewer seeds, so it is never chosen over a scheme
+        that got them all). With one fold, cv_acc is val_acc."""
+        schemes = list(schemes)
         k = int(self.folds)
         protos = self.seed_protocols()
-        n = len(protos)
-        flat = []
-        if k > 1:
-            combos = [(s, p, f) for s in schemes for f in range(1, k) for p in protos]
-            flat = self.finetune([c[0] for c in combos], protocol=[c[1] for c in combos],
-                                 evals=("val",), desc=desc + f", folds 1-{k - 1}",
-                                 fold=[c[2] for c in combos], folds=k)
-        per = (k - 1) * n
-        for j, row in enumerate(rows):
-            accs = [row["val_acc"]] + [float(np.mean([r["val_acc"] for r in flat[
-                j * per + (f - 1) * n: j * per + f * n]])) for f in range(1, k)]
+
+        def run_seed(s: int, items: list) -> list:
+            p = protos[s]
+            tag = f"{desc}, seed {p.seed}" + (f" ({len(items)} of {len(schemes)})" if len(items) < len(schemes) else "")
+            plain = self.finetune([schemes[j] for j in items], protocol=p, desc=tag)
+            flat = []
+            if k > 1:
+                flat = self.finetune([schemes[j] for j in items for _ in range(1, k)], protocol=p,
+                                     evals=("val",), desc=tag + f", folds 1-{k - 1}",
+                                     fold=[f for _ in items for f in range(1, k)], folds=k)
+            return [dict(run=r, folds=[x["val_acc"] for x in flat[m * (k - 1):(m + 1) * (k - 1)]])
+                    for m, r in enumerate(plain)]
+
+        raced = race(len(schemes), len(protos), self.promote if promote is None else promote,
+                     run_seed, lambda res: float(np.mean([res["run"]["val_acc"]] + res["folds"])))
+        rows = []
+        for per_seed in raced:
+            row = seed_summary([x["run"] for x in per_seed], [p.seed for p in protos[:len(per_seed)]])
+            accs = [row["val_acc"]] + [float(np.mean([x["folds"][f] for x in per_seed]))
+                                       for f in range(k - 1)]
             m, se = mean_se(accs)
-            row.update(cv_acc=m, cv_se=se, cv_accs=accs, folds=k)
+            row.update(cv_acc=m, cv_se=se, cv_accs=accs, folds=k,
+                       raced_out=len(per_seed) < len(protos))
+            rows.append(row)
         return rows
+
+
+def check_promote(promote) -> float:
+    p = float(promote)
+    if not 0 < p <= 1:
+        raise ValueError(f"promote must be in (0, 1], not {promote}")
+    return p
+
+
+def race(n_items: int, n_seeds: int, promote: float, run_seed, score) -> list[list]:
+    """Successive halving over seeds: every item is run with seed 0; after each seed, the best
+    ceil(promote x the items still in the race) by their mean score over the seeds so far
+    (ties: the lower index) go on to the next seed, the others stop there. Each seed's runs
+    are one batch. run_seed(s, items) -> one result per item (seed index s); score(result)
+    -> float, higher is better. Returns per item its results in seed order (at least one).
+
+    Why: a setting's mean over seeds is what the decisions compare, and the extra seeds
+    matter where the decision is close: among the settings that lead. A setting far behind
+    after its first seed is not chosen whatever its second seed gives (the noise is the same
+    for all), so its second run is spent where it can change the outcome. promote = 1: every
+    item gets every seed (the plain multi-seed mean)."""
+    promote = check_promote(promote)
+    out: list = [[] for _ in range(n_items)]
+    alive = list(range(n_items))
+    for s in range(n_seeds):
+        if s > 0:
+            keep = max(1, math.ceil(promote * len(alive) - 1e-9))
+            mean = {j: float(np.mean([score(r) for r in out[j]])) for j in alive}
+            alive = sorted(sorted(alive, key=lambda j: (-round(mean[j], 12), j))[:keep])
+        if not alive:
+            break
+        for j, r in zip(alive, run_seed(s, alive)):
+            out[j].append(r)
+    return out
 
 
 def mean_se(values) -> tuple[float, float | None]:
@@ -316,6 +371,11 @@ def oriented(e: dict, metric: str) -> float:
     return -e["loss"] if metric == "loss" else e["acc"]
 
 
+def _seed_mean(e: dict, n: int, metric: str) -> float:
+    """The mean of the first n per-seed values, oriented (higher is better)."""
+    return -float(np.mean(e["losses"][:n])) if metric == "loss" else float(np.mean(e["accs"][:n]))
+
+
 @dataclass
 class Contributions:
     """Measured accuracies (validation split) and memory of every setting of the analysis.
@@ -332,7 +392,9 @@ class Contributions:
     weights[i, r] {"acc", "ram", "alone", "cost"}: accuracy and ram of bias k* + W(i, r),
                   ram of W(i, r) alone (no biases), and its own cost without the depth term:
                   ram(k* + W) - depth[k*] when layer i is within the last k* layers, else
-                  ram(W alone) - depth[n - i]
+                  ram(W alone) - depth[n - i]; "raced_out": True where the race over the
+                  seeds (race(), Engine.promote) stopped the option before the last seed:
+                  its values are over the seeds it got, and the search does not use it
     """
     n_layers: int
     fresh_head: bool
@@ -352,7 +414,18 @@ class Contributions:
         return self.value(self.bias[k], metric) - self.value(self.base, metric)
 
     def weight_gain(self, i: int, r: float, metric: str | None = None) -> float:
-        return self.value(self.weights[(i, r)], metric) - self.value(self.bias[self.best_k], metric)
+        """The option's gain over bias k*, paired by seed: over the seeds the option was run
+        with (an option the race stopped early is compared with k*'s runs of those seeds)."""
+        w, ref = self.weights[(i, r)], self.bias[self.best_k]
+        n = len(w.get("accs") or [None])
+        if n < len(ref.get("accs") or [None]):
+            return _seed_mean(w, n, metric or self.metric) - _seed_mean(ref, n, metric or self.metric)
+        return self.value(w, metric) - self.value(ref, metric)
+
+    def usable(self, i: int, r: float) -> bool:
+        """Whether the search may use the option: measured with every analysis seed (an
+        option the race stopped after fewer seeds ranked below the promoted share)."""
+        return not self.weights[(i, r)].get("raced_out")
 
     def predicted_acc(self, scheme: dict) -> float:
         """Base accuracy + the measured accuracy gains of the scheme's bias setting and weight
@@ -467,7 +540,17 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
             (m_alone["ram_bytes"] - depth.get(n - i, m_alone["ram_bytes"]))
         todo.append(((i, r), w_ref[j], dict(ram=m_ref["ram_bytes"], alone=m_alone["ram_bytes"],
                                            cost=int(cost))))
-    wr = engine.finetune_seeds([s for _, s, _ in todo], seeds, desc=f"runs: weights ({seeds} seeds)")
-    weights = {ir: dict(**_acc(r), **m) for (ir, _, m), r in zip(todo, wr)}
+    protos = engine.seed_protocols(seeds)
+    raced = race(len(todo), len(protos), engine.promote,
+                 lambda s, items: engine.finetune(
+                     [todo[j][1] for j in items], protocol=protos[s],
+                     desc=f"runs: weights, seed {protos[s].seed} ({len(items)} options)"),
+                 lambda r: oriented(dict(acc=r["val_acc"], loss=r["val_loss"]), metric))
+    weights = {}
+    for (ir, _, m), rs in zip(todo, raced):
+        e = dict(**_acc(seed_summary(rs, [p.seed for p in protos[:len(rs)]])), **m)
+        if len(rs) < len(protos):
+            e["raced_out"] = True
+        weights[ir] = e
     return Contributions(n, t.fresh_head, bias[0], bias, best_k, weights, depth, skipped, seeds,
                          metric)

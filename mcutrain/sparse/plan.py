@@ -29,13 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .contribution import RATIOS, Engine, Protocol, analyze, oriented, prepare_task
+from .contribution import (RATIOS, Contributions, Engine, Protocol, analyze, check_promote,
+                           prepare_task)
 from .jobs import cpu_seconds
 from .search import Problem, search
 
 DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
 DEFAULT_FOLDS = 5  # the selection scores its candidates over this many folds of x_train
 DEFAULT_METRIC = "loss"  # what the analysis measures gains in (contribution.METRICS)
+DEFAULT_PROMOTE = 1 / 3  # racing: the share of the settings still in the race that gets the
+# next seed (contribution.race; weight options and the selection's candidates)
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
 
 
@@ -143,7 +146,8 @@ def decide_classes(g, data, classes):
 
 def make_engine(model, data, classes=None, runner="local", cache_dir=None,
                 protocol: Protocol = Protocol(), val_fraction: float = 0.2,
-                progress: bool = True, flash: bool = False, seeds: int = 1, folds: int = 1):
+                progress: bool = True, flash: bool = False, seeds: int = 1, folds: int = 1,
+                promote: float = DEFAULT_PROMOTE):
     from .runner import make_runner
 
     g, ds, name = load_inputs(model, data)
@@ -153,7 +157,7 @@ def make_engine(model, data, classes=None, runner="local", cache_dir=None,
     task.info = dict(model=str(model) if not hasattr(model, "nodes") else name, classes=classes,
                      data=str(data) if not isinstance(data, dict) else "arrays")
     return Engine(task, ResultStore(task.dir), make_runner(runner), protocol, progress, flash,
-                  seeds=seeds, folds=folds)
+                  seeds=seeds, folds=folds, promote=promote)
 
 
 def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner="local",
@@ -161,7 +165,8 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
                 progress: bool = True, echo=print, engine: Engine | None = None,
                 seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2,
-                folds: int = DEFAULT_FOLDS, metric: str = DEFAULT_METRIC) -> dict:
+                folds: int = DEFAULT_FOLDS, metric: str = DEFAULT_METRIC,
+                promote: float = DEFAULT_PROMOTE) -> dict:
     """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
 
     seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
@@ -172,15 +177,18 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     compared by their accuracy cross-validated over this many folds of x_train (fold 0 is the
     validation split of the analysis; 1: on that split alone). metric: what the contribution
     analysis measures gains (and picks k*) in: "loss" (the mean validation cross-entropy) or
-    "acc" (validation accuracy); the selection always compares accuracy."""
+    "acc" (validation accuracy); the selection always compares accuracy. promote: racing
+    over the seeds (contribution.race): after each seed, this share of the weight options (and
+    of the selection's candidates) still in the race gets the next; 1: every one gets every
+    seed."""
     from ..compile import parse_bytes
 
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
     ram_b, flash_b = parse_bytes(ram), parse_bytes(flash)
     eng = engine or make_engine(model, data, classes, runner, cache_dir, protocol,
                                 val_fraction, progress, flash=flash_b is not None, seeds=seeds,
-                                folds=folds)
-    eng.seeds, eng.folds = int(seeds), int(folds)
+                                folds=folds, promote=promote)
+    eng.seeds, eng.folds, eng.promote = int(seeds), int(folds), check_promote(promote)
     if eng.seeds < 1:
         raise ValueError(f"seeds must be at least 1, not {seeds}")
     if eng.folds < 1:
@@ -204,6 +212,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
                ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
                seeds=eng.seeds, seed_values=[p.seed for p in eng.seed_protocols()],
+               promote=eng.promote,
                folds=eng.folds,
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                scheme=res.scheme, method=res.method, exact=res.exact, space=res.space,
@@ -266,7 +275,7 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
                                                   [f"runner-up #{j} of the search"])))
     measured = [({"bias_last": k, "weights": {}}, v) for k, v in contrib.bias.items()]
     measured += [({"bias_last": contrib.best_k, "weights": {str(i): r}}, v)
-                 for (i, r), v in contrib.weights.items()]
+                 for (i, r), v in contrib.weights.items() if contrib.usable(i, r)]
     fits = [(s, v) for s, v in measured if v["ram"] <= ram_b]
     s, v = max(fits, key=lambda sv: (round(contrib.value(sv[1]), 9), -sv[1]["ram"]))
     gain = contrib.value(v) - contrib.value(contrib.base)
@@ -312,7 +321,8 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
     appended to `rows`; returns the index of the row now chosen. x_test plays no part."""
     margin = margin_images / max(1, eng.task.n_val)
     opts = sorted(((contrib.weight_gain(i, r), i, r) for (i, r) in contrib.weights
-                   if contrib.weight_gain(i, r) > 0), key=lambda t: (-round(t[0], 9), t[1], t[2]))
+                   if contrib.usable(i, r) and contrib.weight_gain(i, r) > 0),
+                  key=lambda t: (-round(t[0], 9), t[1], t[2]))
     seen = {json.dumps(eng.canon(r["scheme"]), sort_keys=True) for r in rows}
     for rnd in range(1, rounds + 1):
         now = rows[cur]
@@ -364,7 +374,7 @@ def noise_threshold(contrib, noise_images: int, n_val: int):
     has no standard error (one seed)."""
     if contrib.metric == "acc":
         return noise_images / max(1, n_val), f"gains >= {noise_images} val images"
-    ses = [v.get("loss_se") for v in contrib.weights.values()]
+    ses = [v.get("loss_se") for (i, r), v in contrib.weights.items() if contrib.usable(i, r)]
     if not ses or any(se is None for se in ses):
         return None, None
     return 2 * float(np.median(ses)), "gains >= 2 se"
@@ -378,12 +388,14 @@ def _measured(run: dict) -> dict:
                 measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
                 measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
                 seeds=run["seeds"], cv_acc=run["cv_acc"], cv_se=run["cv_se"],
-                cv_accs=run["cv_accs"], folds=run["folds"], score=run["cv_acc"])
+                cv_accs=run["cv_accs"], folds=run["folds"], score=run["cv_acc"],
+                raced_out=bool(run.get("raced_out")))
 
 
 def _rank(row: dict):
-    """The best candidate: the highest score, then the least RAM."""
-    return round(row["score"], 9), -row["ram_bytes"]
+    """The best candidate: one that got every seed (not stopped by the race), then the highest
+    score, then the least RAM."""
+    return not row.get("raced_out"), round(row["score"], 9), -row["ram_bytes"]
 
 
 def _score_name(eng) -> str:
@@ -452,18 +464,18 @@ def verify_scheme(eng: Engine, scheme: dict, ram_b, flash_b) -> dict:
 def alternatives_table(out: dict) -> list[dict]:
     """Every measured setting: kind, setting, ram_bytes, extra RAM, val accuracy, gain."""
     c = out["contributions"]
+    con = Contributions.from_json(c)
     base = c["base"]
-    ref = next(b for b in c["bias"] if b["k"] == c["best_k"])
-    metric = c.get("metric", "acc")
-    gain = lambda e, r: oriented(e, metric) - oriented(r, metric)  # noqa: E731
     rows = [dict(kind="bias-only", setting=f"bias_last={b['k']}", ram_bytes=b["ram"],
                  extra_kb=(b["ram"] - base["ram"]) / 1024, val_acc=b["acc"], val_se=b.get("se"),
-                 val_accs=b.get("accs"), val_loss=b.get("loss"), gain=gain(b, base))
+                 val_accs=b.get("accs"), val_loss=b.get("loss"), gain=con.bias_gain(b["k"]))
              for b in c["bias"]]
-    rows += [dict(kind="weights", setting=f"bias_last={c['best_k']} + layer {w['layer']} "
+    rows += [dict(kind="weights" + (" (raced out)" if w.get("raced_out") else ""),
+                  setting=f"bias_last={c['best_k']} + layer {w['layer']} "
                   f"r={w['ratio']:g}", ram_bytes=w["ram"], extra_kb=(w["ram"] - base["ram"]) / 1024,
                   val_acc=w["acc"], val_se=w.get("se"), val_accs=w.get("accs"),
-                  val_loss=w.get("loss"), gain=gain(w, ref)) for w in c["weights"]]
+                  val_loss=w.get("loss"), gain=con.weight_gain(w["layer"], w["ratio"]))
+             for w in c["weights"]]
     rows += [dict(kind="skipped", setting=s, ram_bytes=None, extra_kb=None, val_acc=None,
                   val_se=None, val_accs=None, val_loss=None, gain=None, note=why)
              for s, why in c["skipped"]]
@@ -522,7 +534,10 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
     lines = [f"Validation accuracy and loss (cross-entropy): the mean over {n} seed"
              f"{'s' if n > 1 else ''} {seeds} (accuracy ± its standard error, and each seed's "
              f"value); gains are differences of the means, in {'loss (decrease)' if metric == 'loss' else 'accuracy'}"
-             " (the metric of the analysis).", "",
+             " (the metric of the analysis). Weight options are raced over the seeds: the "
+             f"leading {out.get('promote', 1):.3g} of them get each next seed; a \"raced out\" "
+             "option stopped earlier (its values and gain, paired with k*'s runs of the same "
+             "seeds, are over the seeds it got) and the search does not use it.", "",
              "| kind | setting | ram_bytes | extra RAM (KB) | val acc (mean ± se) | per seed | val loss | gain |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

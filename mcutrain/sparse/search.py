@@ -40,7 +40,8 @@ class Problem:
         bias = {k: (c.bias_gain(k), v["ram"]) for k, v in c.bias.items()}
         weights: dict = {}
         for (i, r), v in sorted(c.weights.items()):
-            weights.setdefault(i, []).append((r, c.weight_gain(i, r), v["cost"]))
+            if c.usable(i, r):  # not stopped early by the race over the seeds
+                weights.setdefault(i, []).append((r, c.weight_gain(i, r), v["cost"]))
         depth = {k: v for k, v in c.depth.items() if v is not None}
         return cls(c.base["ram"], bias, depth, c.n_layers, weights)
 
