@@ -283,15 +283,17 @@ def _compiled(lib_dir: Path, suffix, scheme: dict, proto: Protocol):
     return cm
 
 
-def _evaluate(cm, feats, y, idx) -> tuple[float, float]:
-    correct, loss = 0, 0.0
+def _evaluate(cm, feats, y, idx) -> tuple[float, float, str]:
+    """(accuracy, mean cross-entropy, which images were right: "1"/"0" per image of idx, in
+    order: what paired comparisons over the images need)."""
+    right, loss = [], 0.0
     for i in idx:
         z = cm.forward(feats[i]).astype(np.float64)
-        correct += int(np.argmax(z) == y[i])
+        right.append("1" if np.argmax(z) == y[i] else "0")
         m = z.max()
         loss += float(m + np.log(np.exp(z - m).sum()) - z[y[i]])
     n = max(1, len(idx))
-    return correct / n, loss / n
+    return right.count("1") / n, loss / n, "".join(right)
 
 
 def cpu_seconds() -> float:
@@ -306,7 +308,9 @@ def finetune_job(job: dict) -> dict:
     """One fine-tuning run: compile the suffix after the frozen prefix, train on the train
     split with the protocol, score on the requested splits. job: dir, scheme (global layer
     indices), protocol, eval (tuple of "val"/"test"), lib_root; optional fold, folds: train
-    and validate on that fold of x_train (fold_split) instead of the task's split."""
+    and validate on that fold of x_train (fold_split) instead of the task's split. Per split
+    scored: <split>_acc, <split>_loss (mean cross-entropy) and <split>_right ("1"/"0" per
+    image of the split, in index order)."""
     t0, c0 = time.time(), cpu_seconds()
     d, scheme, proto = job["dir"], job["scheme"], Protocol(**job["protocol"])
     g, split = _task_files(d)
@@ -347,7 +351,7 @@ def finetune_job(job: dict) -> dict:
                compile_s=round(t1 - t0, 2), train_s=round(t2 - t1, 2))
     for s in job.get("eval", ("val",)):
         if len(split[s]):
-            out[f"{s}_acc"], out[f"{s}_loss"] = _evaluate(cm, feats, y, split[s])
+            out[f"{s}_acc"], out[f"{s}_loss"], out[f"{s}_right"] = _evaluate(cm, feats, y, split[s])
     out["seconds"] = round(time.time() - t0, 2)
     out["cpu_s"] = round(cpu_seconds() - c0, 2)
     return out

@@ -55,7 +55,8 @@ def _train_full_model(g_head, scheme, data, split, tmp_path):
             cm.lr = PROTO.lr * 0.5 * (1 + math.cos(math.pi * step / total))
             cm.train_step(x[i], int(y[i]))
             step += 1
-    return float(np.mean([np.argmax(cm.forward(x[i])) == y[i] for i in split["val"]])), cm
+    right = [bool(np.argmax(cm.forward(x[i])) == y[i]) for i in split["val"]]
+    return float(np.mean(right)), cm, "".join("1" if r else "0" for r in right)
 
 
 def test_suffix_run_equals_full_model_run(tiny_graph, tiny_task_data, tmp_path, plan_cache):
@@ -66,8 +67,9 @@ def test_suffix_run_equals_full_model_run(tiny_graph, tiny_task_data, tmp_path, 
     run = eng.finetune([scheme])[0]
     assert run["cut_layer"] == 4 and run["cut_node"] > 0
     split = dict(np.load(eng.task.dir / "split.npz"))
-    acc, _ = _train_full_model(eng.task.graph, scheme, tiny_task_data, split, tmp_path)
-    assert run["val_acc"] == acc
+    acc, _, right = _train_full_model(eng.task.graph, scheme, tiny_task_data, split, tmp_path)
+    assert run["val_acc"] == acc and run["val_right"] == right and len(right) == len(split["val"])
+    assert run["test_right"].count("1") == round(run["test_acc"] * len(split["test"]))
 
 
 def test_stratified_split_keeps_class_shares():
