@@ -213,7 +213,9 @@ def torch_twin_run(eng, scheme: dict, proto: Protocol) -> dict:
         for s in ("val", "test"):
             idx = torch.from_numpy(split[s])
             z = model(feats[idx]).reshape(len(idx), -1)
-            out[f"{s}_acc"] = float((z.argmax(1) == y[idx]).float().mean())
+            right = (z.argmax(1) == y[idx]).numpy()
+            out[f"{s}_acc"] = float(right.mean())
+            out[f"{s}_right"] = "".join("1" if r else "0" for r in right)
     return out
 
 
@@ -230,11 +232,12 @@ def qas_study(eng, schemes: dict, seeds) -> list:
                     r = torch_twin_run(eng, scheme, p)
                 else:
                     r = eng.finetune([scheme], protocol=p, desc=f"runs: {label} {mode} seed {sd}")[0]
-                accs.append((r["val_acc"], r["test_acc"]))
-            vm, vse = mean_se([a for a, _ in accs])
-            tm, tse = mean_se([b for _, b in accs])
-            row[mode] = dict(val=[a for a, _ in accs], test=[b for _, b in accs],
-                             val_mean=vm, test_mean=tm, val_se=vse, test_se=tse)
+                accs.append((r["val_acc"], r["test_acc"], r.get("val_right"), r.get("test_right")))
+            vm, vse = mean_se([a[0] for a in accs])
+            tm, tse = mean_se([a[1] for a in accs])
+            row[mode] = dict(val=[a[0] for a in accs], test=[a[1] for a in accs],
+                             val_mean=vm, test_mean=tm, val_se=vse, test_se=tse,
+                             val_right=[a[2] for a in accs], test_right=[a[3] for a in accs])
         rows.append(row)
     return rows
 
@@ -417,12 +420,16 @@ def goals(out: dict) -> dict:
         best_searched_test=max(s["test_acc"] for s in f["searched"]))
     for q in out["qas"]:
         for split in ("test", "val"):
-            d = diff_stats(q["int8_qas"][split], q["fp32"][split])
+            d = diff_stats(q["int8_qas"][split], q["fp32"][split], q["int8_qas"][f"{split}_right"],
+                           q["fp32"][f"{split}_right"])
             q[f"gap_points_{split}"] = 100 * d["diff"]
             q[f"gap_points_{split}_se"] = None if d["se"] is None else 100 * d["se"]
+            q[f"gap_points_{split}_se_images"] = None if d.get("se_images") is None else 100 * d["se_images"]
     g["qas_within_half_point"] = [dict(label=q["label"], gap_test=q["gap_points_test"],
                                        gap_test_se=q["gap_points_test_se"], gap_val=q["gap_points_val"],
-                                       gap_val_se=q["gap_points_val_se"], met=q["gap_points_test"] >= -0.5,
+                                       gap_val_se=q["gap_points_val_se"],
+                                       gap_test_se_images=q["gap_points_test_se_images"],
+                                       met=q["gap_points_test"] >= -0.5,
                                        met_val=q["gap_points_val"] >= -0.5)
                                   for q in out["qas"]]
     return g
@@ -479,6 +486,8 @@ def print_tables(out: dict):
         cells = [f"{q[m]['test_mean']:.3f} / {q[m]['val_mean']:.3f}" for m in ("int8_qas", "int8_no_qas", "fp32")]
         gap = [f"{q[f'gap_points_{sp}']:+.2f}" + ("" if q.get(f"gap_points_{sp}_se") is None
                                                     else f" ± {q[f'gap_points_{sp}_se']:.2f}")
+               + ("" if q.get(f"gap_points_{sp}_se_images") is None
+                  else f" [± {q[f'gap_points_{sp}_se_images']:.2f} by image]")
                for sp in ("test", "val")]
         print(f"| {q['label']} | {' | '.join(cells)} | {gap[0]} / {gap[1]} |")
     g = out["goals"]
@@ -567,7 +576,7 @@ def plot(out: dict, path: Path) -> bool:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+", default=["default", "flowers5"])
-    ap.add_argument("--seeds", type=int, default=3, help="seeds of the QAS / fp32 study")
+    ap.add_argument("--seeds", type=int, default=6, help="seeds of the QAS / fp32 study")
     ap.add_argument("--family-seeds", type=int, default=3,
                     help="seeds of every family setting (the first is the protocol's, as the analysis)")
     ap.add_argument("--analysis-seeds", type=int, default=DEFAULT_SEEDS,
