@@ -8,10 +8,7 @@ import sys
 def _cmd_demo(a) -> int:
     from .demo import run_demo
 
-    scheme = None
-    if a.scheme:
-        from .sparse.select import parse_scheme  # noqa: F401  (validated when the graph is built)
-        scheme = a.scheme
+    scheme = a.scheme or None  # validated when the training graph is built
     run_demo(epochs=a.epochs, lr=a.lr, scheme=scheme, storage=a.storage, qas=not a.no_qas,
              seed=a.seed, progress=not a.quiet, json_path=a.json)
     return 0

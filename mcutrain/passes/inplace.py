@@ -82,11 +82,9 @@ def mark_inplace(g: Graph) -> Graph:
             kind = conv_kind(n, g)
         elif n.op == "conv2d_grad_input" and n.attrs.get("w_scale") is not None:
             x = n.inputs[0]
-            w = g.values[n.inputs[1]]
             probe = replace(n, inputs=(n.outputs[0], n.inputs[1], n.inputs[1]))
             kind = conv_kind(probe, g)
             kind = kind if kind in ("pointwise", "depthwise") else ""
-            del w
         else:
             continue
         if kind and g.values[x].role in ("act", "input") and last[x] == i:
