@@ -11,8 +11,10 @@ scored on a validation split carved from x_train (x_test is kept for the final r
     gains       dacc_b[k] = acc_b[k] - acc_0,  dacc_w[i, r] = acc_w[i, r] - acc_b[k*]
 
 With several analysis seeds, the weight options are raced over them (race(): successive
-halving): every option runs with the first seed, and only the leading share (Engine.promote,
-1/3 in a plan) goes on to the next; the others stop there and the search does not use them.
+halving): every option runs with the first seed, and only those still in contention go on to
+the next: the leading share (Engine.promote, 1/3 in a plan) and every option whose gain over
+k* so far is positive (the only ones the search can use); the others stop there, with a gain
+that is not positive, and the search does not use them.
 
 Memory of each setting is `ram_bytes` of the full model's compiled training step (the real
 plan), measured before any run: a setting over the budget is not trained at all.
@@ -315,18 +317,21 @@ def check_promote(promote) -> float:
     return p
 
 
-def race(n_items: int, n_seeds: int, promote: float, run_seed, score) -> list[list]:
+def race(n_items: int, n_seeds: int, promote: float, run_seed, score,
+         contends=None) -> list[list]:
     """Successive halving over seeds: every item is run with seed 0; after each seed, the best
     ceil(promote x the items still in the race) by their mean score over the seeds so far
-    (ties: the lower index) go on to the next seed, the others stop there. Each seed's runs
-    are one batch. run_seed(s, items) -> one result per item (seed index s); score(result)
-    -> float, higher is better. Returns per item its results in seed order (at least one).
+    (ties: the lower index), and every item for which contends(j, its results so far) is
+    true, go on to the next seed; the others stop there. Each seed's runs are one batch.
+    run_seed(s, items) -> one result per item (seed index s); score(result) -> float, higher
+    is better. Returns per item its results in seed order (at least one).
 
     Why: a setting's mean over seeds is what the decisions compare, and the extra seeds
-    matter where the decision is close: among the settings that lead. A setting far behind
-    after its first seed is not chosen whatever its second seed gives (the noise is the same
-    for all), so its second run is spent where it can change the outcome. promote = 1: every
-    item gets every seed (the plain multi-seed mean)."""
+    matter where a decision can still go either way: among the settings that lead (and, for
+    a search that combines many settings, every one it could still use: `contends`). A
+    setting far behind after its first seed is not chosen whatever its second seed gives (the
+    noise is the same for all), so its second run is spent where it can change the outcome.
+    promote = 1: every item gets every seed (the plain multi-seed mean)."""
     promote = check_promote(promote)
     out: list = [[] for _ in range(n_items)]
     alive = list(range(n_items))
@@ -334,7 +339,8 @@ def race(n_items: int, n_seeds: int, promote: float, run_seed, score) -> list[li
         if s > 0:
             keep = max(1, math.ceil(promote * len(alive) - 1e-9))
             mean = {j: float(np.mean([score(r) for r in out[j]])) for j in alive}
-            alive = sorted(sorted(alive, key=lambda j: (-round(mean[j], 12), j))[:keep])
+            lead = sorted(alive, key=lambda j: (-round(mean[j], 12), j))[:keep]
+            alive = sorted(set(lead) | {j for j in alive if contends and contends(j, out[j])})
         if not alive:
             break
         for j, r in zip(alive, run_seed(s, alive)):
@@ -393,8 +399,9 @@ class Contributions:
                   ram of W(i, r) alone (no biases), and its own cost without the depth term:
                   ram(k* + W) - depth[k*] when layer i is within the last k* layers, else
                   ram(W alone) - depth[n - i]; "raced_out": True where the race over the
-                  seeds (race(), Engine.promote) stopped the option before the last seed:
-                  its values are over the seeds it got, and the search does not use it
+                  seeds (race(), Engine.promote) stopped the option before the last seed
+                  (its gain so far was not positive, and it did not lead): its values are
+                  over the seeds it got, and the search does not use it
     """
     n_layers: int
     fresh_head: bool
@@ -541,11 +548,18 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
         todo.append(((i, r), w_ref[j], dict(ram=m_ref["ram_bytes"], alone=m_alone["ram_bytes"],
                                            cost=int(cost))))
     protos = engine.seed_protocols(seeds)
+    value = lambda r: oriented(dict(acc=r["val_acc"], loss=r["val_loss"]), metric)  # noqa: E731
+    ref = (list(bias[best_k]["accs"]) if metric == "acc" else
+           [-x for x in bias[best_k]["losses"]])  # k*'s value per seed, oriented
+
+    def gaining(j, rs):  # a positive gain over k* so far (paired by seed): the search may use it
+        return float(np.mean([value(r) - ref[s] for s, r in enumerate(rs)])) > 0
+
     raced = race(len(todo), len(protos), engine.promote,
                  lambda s, items: engine.finetune(
                      [todo[j][1] for j in items], protocol=protos[s],
                      desc=f"runs: weights, seed {protos[s].seed} ({len(items)} options)"),
-                 lambda r: oriented(dict(acc=r["val_acc"], loss=r["val_loss"]), metric))
+                 value, contends=gaining)
     weights = {}
     for (ir, _, m), rs in zip(todo, raced):
         e = dict(**_acc(seed_summary(rs, [p.seed for p in protos[:len(rs)]])), **m)

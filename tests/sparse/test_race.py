@@ -37,6 +37,14 @@ def test_race_promotes_the_leading_share_by_the_mean_so_far():
     assert [r["seed"] for r in out[1]] == [0, 1, 2] and all(r["item"] == 1 for r in out[1])
 
 
+def test_race_also_promotes_every_item_still_in_contention():
+    values = {j: [0.1 * j, 0.0] for j in range(6)}
+    calls, run_seed, score = _scripted(values)
+    out = race(6, 2, 1 / 3, run_seed, score, contends=lambda j, rs: rs[0]["v"] > 0.25)
+    assert calls[1] == (1, [3, 4, 5])  # the leading 2 (5, 4), and 3 still in contention
+    assert [len(r) for r in out] == [1, 1, 1, 2, 2, 2]
+
+
 def test_race_ties_go_to_the_lower_index_and_promote_1_runs_everything():
     values = {j: [0.5, 0.5] for j in range(4)}
     calls, run_seed, score = _scripted(values)
@@ -91,11 +99,15 @@ def test_the_analysis_races_the_weight_options(raced):
     eng, c, runs, full = raced
     n = len(c.weights)
     promoted = [ir for ir, w in c.weights.items() if not w.get("raced_out")]
-    assert len(promoted) == math.ceil(n / 3) and 0 < len(promoted) < n
-    # the promoted ones are the best by seed 0's loss (ties: the earlier option)
+    assert 0 < len(promoted) < n
+    # promoted: the leading third by seed 0's loss (ties: the earlier option), and every
+    # option with a lower seed-0 loss than k*'s seed-0 run (a positive gain: in contention)
     order = sorted(c.weights, key=lambda ir: (round(c.weights[ir]["losses"][0], 12),
                                               list(c.weights).index(ir)))
-    assert set(promoted) == set(order[:len(promoted)])
+    k0 = c.bias[c.best_k]["losses"][0]
+    gaining = {ir for ir, w in c.weights.items() if w["losses"][0] < k0}
+    assert set(promoted) == set(order[:math.ceil(n / 3)]) | gaining
+    assert all(c.weight_gain(*ir) <= 0 for ir in c.weights if ir not in promoted)
     for ir, w in c.weights.items():
         assert len(w["losses"]) == (2 if ir in promoted else 1)
         assert w["loss"] == pytest.approx(np.mean(w["losses"]))
