@@ -430,8 +430,8 @@ class Contributions:
         return self.value(w, metric) - self.value(ref, metric)
 
     def usable(self, i: int, r: float) -> bool:
-        """Whether the search may use the option: measured with every analysis seed (an
-        option the race stopped after fewer seeds ranked below the promoted share)."""
+        """Whether the search may use the option: not stopped early by the race (a raced-out
+        option did not lead, and its gain over its seeds was not positive)."""
         return not self.weights[(i, r)].get("raced_out")
 
     def predicted_acc(self, scheme: dict) -> float:
