@@ -237,9 +237,12 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     return out
 
 
+LEANER = (0.5, 0.75)  # the search's optimum under these shares of the extra budget: candidates too
+
+
 def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = "auto",
                   noise_images: int = 2, top: int = 3, rounds: int = 2, width: int = 4,
-                  margin_images: float = 1.0):
+                  margin_images: float = 1.0, leaner=LEANER):
     """The search's optimum, checked against what was measured, by real runs.
 
     Summed gains are noisy (a validation split of a few hundred images moves in steps of
@@ -247,10 +250,14 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     of the summed gains and its `top` - 1 runners-up (the next distinct schemes that fit, by
     score); (2) the optimum (and one runner-up) when only weight options whose gain exceeds
     the noise count (noise_threshold: `noise_images` validation images in accuracy, 2 se in
-    loss); (3) the best setting the analysis measured within the budget. Each is trained with
-    the engine's analysis seeds (cache hits where already run) and over its folds of x_train
-    (Engine.scored_runs), and the one with the best score, the accuracy over the folds and
-    seeds, is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
+    loss); (3) the optimum under each share f of the extra budget in `leaner` (base ram +
+    f x (budget - base ram)): summed noisy gains reward packing the budget with every option
+    that measured a little above zero, so the optima of smaller budgets, leaner schemes, are
+    the path along which the cross-validation picks how much to pack (as a regularization
+    strength is picked by cross-validation); (4) the best setting the analysis measured
+    within the budget. Each is trained with the engine's analysis seeds (cache hits where
+    already run, raced) and over its folds of x_train (Engine.scored_runs), and the one with
+    the best score, the accuracy over the folds and seeds, is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
     (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
     rows]); x_test plays no part."""
     import copy
@@ -273,6 +280,11 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
         for j, (sch, score, ram) in enumerate(q.alternatives[1:min(top, 2)], start=2):
             found.append((f"{label} #{j}", Result(sch, score, ram, q.method, False, q.space, 0,
                                                   [f"runner-up #{j} of the search"])))
+    for f in leaner:
+        b = int(contrib.base["ram"] + f * (ram_b - contrib.base["ram"]))
+        r = search(prob, b, ram_fn, method=method, seed=eng.protocol.seed)
+        r.notes = r.notes + [f"the optimum under {f:g} of the extra budget ({b} B)"]
+        found.append((f"sum of gains, {f:g} of the extra budget", r))
     measured = [({"bias_last": k, "weights": {}}, v) for k, v in contrib.bias.items()]
     measured += [({"bias_last": contrib.best_k, "weights": {str(i): r}}, v)
                  for (i, r), v in contrib.weights.items() if contrib.usable(i, r)]
