@@ -30,6 +30,9 @@ With the defaults the searched rows' validation means are therefore partly the n
 selection maximized (selection bias: they flatter the searched scheme); --check-seeds (default 6) also
 trains the paper's and the searched schemes at the paper's budgets with seeds 3 to 8, which
 no decision saw (goals.searched_vs_paper_fresh_seeds).
+The paper's schemes are also scored as the selection scores its candidates (accuracy over the
+folds of x_train, the analysis seeds; paper_cv): a diagnostic of whether a shortfall is the
+search's (it never proposed as good a scheme) or the selection's (it chose against the folds).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
 TorchBaseline, frozen float prefix computed once, plain SGD at batch 1, same rate, schedule,
@@ -280,6 +283,12 @@ def run_dataset(ds: dict, args) -> dict:
         last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram, seeds),
         paper=family_runs(eng, paper, base_ram, seeds) if paper else [],
         searched=searched_runs(eng, contrib, budgets, seeds))
+    paper_cv = None
+    if paper:  # the selection's own score of the paper's schemes (a diagnostic, no decision)
+        rows = eng.scored_runs(list(paper.values()), desc="runs: the paper's schemes over the folds",
+                               promote=1.0)
+        paper_cv = {k: dict(cv_acc=r["cv_acc"], cv_se=r["cv_se"], cv_accs=r["cv_accs"])
+                    for k, r in zip(paper, rows)}
     fresh = None
     if paper and args.check_seeds:  # the paper's and the searched schemes on seeds no decision saw
         fresh_seeds = [seeds[-1] + 1 + i for i in range(args.check_seeds)]
@@ -301,7 +310,7 @@ def run_dataset(ds: dict, args) -> dict:
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
-               fresh_seed_check=fresh,
+               fresh_seed_check=fresh, paper_cv=paper_cv,
                analysis_seeds=[p.seed for p in eng.seed_protocols()], selection_folds=eng.folds,
                analysis_metric=contrib.metric,
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
@@ -346,7 +355,9 @@ def goals(out: dict) -> dict:
         for s in f["searched"]:
             for p in f["paper"]:
                 if s["label"] == f"paper {p['label']} budget":
-                    pr = dict(budget=p["label"], paper_extra_kb=p["extra_kb"], searched_extra_kb=s["extra_kb"])
+                    pr = dict(budget=p["label"], paper_extra_kb=p["extra_kb"], searched_extra_kb=s["extra_kb"],
+                              searched_cv=s["chosen_cv_acc"],
+                              paper_cv=(out.get("paper_cv") or {}).get(p["label"], {}).get("cv_acc"))
                     for split in ("val", "test"):
                         pr.update({f"paper_{split}": p[f"{split}_acc"], f"paper_{split}_se": p[f"{split}_se"],
                                    f"searched_{split}": s[f"{split}_acc"],
@@ -499,6 +510,10 @@ def print_tables(out: dict):
         if key == "searched_vs_paper":
             print(f"  searched vs paper: met on val {sv['met_val']}, on test {sv['met_test']}; "
                   f"no budget worse by > 2 se: val {sv['within_2se_val']}, test {sv['within_2se_test']}")
+            if all(p.get("paper_cv") is not None for p in sv["pairs"]):
+                print("    the selection's score (accuracy over the folds of x_train; the paper's: a "
+                      "diagnostic), searched vs paper: " + ", ".join(
+                          f"{p['budget']} {p['searched_cv']:.3f} vs {p['paper_cv']:.3f}" for p in sv["pairs"]))
         elif key == "searched_vs_paper_fresh_seeds":
             print(f"  searched vs paper on fresh seeds {sv['seeds']} (no decision used them): met on "
                   f"val {sv['met_val']}, on test {sv['met_test']}")
