@@ -196,7 +196,9 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     t = eng.task
     echo(f"plan: {t.name}, {t.n_layers} layers, {'fresh head of ' if t.fresh_head else ''}"
          f"{t.classes} classes; train {t.n_train} / val {t.n_val} / test {t.n_test}; "
-         f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting; gains in validation "
+         f"{eng.seeds} seed{'s' if eng.seeds > 1 else ''} per setting"
+         + (f" (raced: the leading {100 * eng.promote:.0f} % and every gaining option get each next seed)"
+            if eng.seeds > 1 and eng.promote < 1 else "") + "; gains in validation "
          f"{'loss' if metric == 'loss' else 'accuracy'}; "
          + (f"candidates compared over {eng.folds} folds of x_train; " if eng.folds > 1 else "")
          + f"runner {eng.runner.name}; cache {t.dir}")
@@ -257,8 +259,8 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     strength is picked by cross-validation); (4) the best setting the analysis measured
     within the budget. Each is trained with the engine's analysis seeds (cache hits where
     already run, raced) and over its folds of x_train (Engine.scored_runs), and the one with
-    the best score, the accuracy over the folds and seeds, is chosen (ties: less RAM). Then `rounds` rounds of measured combinations
-    (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
+    the best score, the accuracy over the folds and seeds, is chosen (ties: less RAM). Then
+    `rounds` rounds of measured combinations (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
     rows]); x_test plays no part."""
     import copy
 
