@@ -549,8 +549,8 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
                                            cost=int(cost))))
     protos = engine.seed_protocols(seeds)
     value = lambda r: oriented(dict(acc=r["val_acc"], loss=r["val_loss"]), metric)  # noqa: E731
-    ref = (list(bias[best_k]["accs"]) if metric == "acc" else
-           [-x for x in bias[best_k]["losses"]])  # k*'s value per seed, oriented
+    ref = [oriented(dict(acc=a, loss=l), metric)  # k*'s value per seed, oriented
+           for a, l in zip(bias[best_k]["accs"], bias[best_k]["losses"])]
 
     def gaining(j, rs):  # a positive gain over k* so far (paired by seed): the search may use it
         return float(np.mean([value(r) - ref[s] for s, r in enumerate(rs)])) > 0

@@ -260,8 +260,8 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     within the budget. Each is trained with the engine's analysis seeds (cache hits where
     already run, raced) and over its folds of x_train (Engine.scored_runs), and the one with
     the best score, the accuracy over the folds and seeds, is chosen (ties: less RAM). Then
-    `rounds` rounds of measured combinations (refine) may add weight options to it. Returns (search Result of the chosen, [candidate
-    rows]); x_test plays no part."""
+    `rounds` rounds of measured combinations (refine) may add weight options to it. Returns
+    (search Result of the chosen, [candidate rows]); x_test plays no part."""
     import copy
 
     from .search import Result
