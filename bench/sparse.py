@@ -283,12 +283,15 @@ def run_dataset(ds: dict, args) -> dict:
         last_k=family_runs(eng, {f"last:{k}": f"last:{k}" for k in ds["last_grid"]}, base_ram, seeds),
         paper=family_runs(eng, paper, base_ram, seeds) if paper else [],
         searched=searched_runs(eng, contrib, budgets, seeds))
-    paper_cv = None
+    paper_cv = cv_pairs = ablation = None
     if paper:  # the selection's own score of the paper's schemes (a diagnostic, no decision)
         rows = eng.scored_runs(list(paper.values()), desc="runs: the paper's schemes over the folds",
                                promote=1.0)
         paper_cv = {k: dict(cv_acc=r["cv_acc"], cv_se=r["cv_se"], cv_accs=r["cv_accs"])
                     for k, r in zip(paper, rows)}
+        cv_pairs = cv_comparison(eng, paper, dict(zip(paper, rows)), fams["searched"])
+        if args.ablation:
+            ablation = ablate_behind(eng, contrib, paper, dict(zip(paper, rows)), cv_pairs)
     fresh = None
     if paper and args.check_seeds:  # the paper's and the searched schemes on seeds no decision saw
         fresh_seeds = [seeds[-1] + 1 + i for i in range(args.check_seeds)]
@@ -310,7 +313,8 @@ def run_dataset(ds: dict, args) -> dict:
                split=dict(train=t.n_train, val=t.n_val, test=t.n_test),
                protocol=eng.protocol.to_json(), lr_sweep=lr_sweep, base_ram_bytes=base_ram,
                full_ram_bytes=full_ram, budgets=budgets, family_seeds=seeds, families=fams, qas=qas,
-               fresh_seed_check=fresh, paper_cv=paper_cv,
+               fresh_seed_check=fresh, paper_cv=paper_cv, cv_vs_paper=cv_pairs,
+               paper_ablation=ablation,
                analysis_seeds=[p.seed for p in eng.seed_protocols()], selection_folds=eng.folds,
                analysis_metric=contrib.metric,
                contributions=contrib.to_json(), analysis_seconds=round(t_an, 1),
@@ -318,6 +322,78 @@ def run_dataset(ds: dict, args) -> dict:
                seconds=round(time.time() - t0, 1), engine_stats=eng.stats)
     out["goals"] = goals(out)
     return out
+
+
+def cv_stats(row: dict) -> dict:
+    """A scored_runs row as per-seed accuracies over every x_train image (its folds pooled) and
+    which images each seed got right: what diff_stats pairs by image."""
+    return dict(cv=[r.count("1") / len(r) for r in row["cv_right"]], cv_right=row["cv_right"])
+
+
+def cv_diff(a: dict, b: dict) -> dict:
+    """diff_stats of two scored_runs rows on their folds pooled: every x_train image once per
+    seed, paired by seed and by image."""
+    x, y = cv_stats(a), cv_stats(b)
+    return diff_stats(x["cv"], y["cv"], x["cv_right"], y["cv_right"])
+
+
+def cv_comparison(eng, paper: dict, paper_rows: dict, searched: list) -> list:
+    """Searched minus the paper's scheme at each paper budget on the selection's own score (the
+    folds of x_train, the analysis seeds; x_test plays no part): the difference of the pooled
+    accuracies, paired by seed and by image. With 5 folds that is 8x the images of the test
+    split, so it resolves differences the test split cannot; it is not free of selection (the
+    searched scheme won its candidates on it), so it is a diagnostic, not a goal."""
+    pairs = []
+    for k in paper:
+        s = next(r for r in searched if r["label"] == f"paper {k} budget")
+        srow = eng.scored_runs([s["scheme"]], desc=f"runs: searched {k} over the folds", promote=1.0)[0]
+        if srow.get("cv_right") is None or paper_rows[k].get("cv_right") is None:
+            continue
+        pairs.append(dict(budget=k, searched=cv_stats(srow)["cv"], paper=cv_stats(paper_rows[k])["cv"],
+                          diff=cv_diff(srow, paper_rows[k])))
+    return pairs
+
+
+def ablate_behind(eng, contrib, paper: dict, paper_rows: dict, cv_pairs: list) -> list:
+    """At each budget where the searched scheme is behind the paper's on the folds: which parts
+    of the paper's scheme make it better. The paper's scheme without each of its weight
+    options in turn, and with each option trained in full halved, each scored over the folds
+    as the selection scores its candidates, minus the paper's scheme (paired by image); and
+    what the contribution analysis (on top of k*) measured for that option alone. A part whose
+    removal costs accuracy here while its single-option gain was noise is what the additive
+    search could not see."""
+    out = []
+    for pr in cv_pairs:
+        if pr["diff"]["diff"] >= 0:
+            continue
+        k = pr["budget"]
+        base = eng.canon(paper[k])
+        variants, single = {}, {}
+        for i, r in base["weights"].items():
+            w = {j: x for j, x in base["weights"].items() if j != i}
+            variants[f"without layer {i} x{r:g}"] = dict(base, weights=w)
+            single[f"without layer {i} x{r:g}"] = (int(i), float(r))
+            if float(r) == 1.0:
+                variants[f"layer {i} x1/2"] = dict(base, weights=dict(base["weights"], **{i: 0.5}))
+        mem = eng.memory(list(variants.values()), desc=f"memory: ablation of the paper's {k}")
+        rows = eng.scored_runs(list(variants.values()), desc=f"runs: ablation of the paper's {k}",
+                               promote=1.0)
+        out.append(dict(budget=k, scheme=base, cv=float(np.mean(cv_stats(paper_rows[k])["cv"])),
+                        variants=[dict(label=lab, scheme=sch, ram_bytes=m.get("ram_bytes"),
+                                       cv=float(np.mean(cv_stats(row)["cv"])),
+                                       diff=cv_diff(row, paper_rows[k]),
+                                       **_single(contrib, single.get(lab)))
+                                  for (lab, sch), m, row in zip(variants.items(), mem, rows)]))
+    return out
+
+
+def _single(contrib, opt) -> dict:
+    """What the analysis measured for one weight option alone on top of k*: its gain (in the
+    analysis metric) and whether the race stopped it."""
+    if opt is None or opt not in contrib.weights:
+        return {}
+    return dict(single_gain=contrib.weight_gain(*opt), single_metric=contrib.metric,
+                single_raced_out=not contrib.usable(*opt), single_seeds=len(contrib.weights[opt].get("accs") or [0]))
 
 
 def diff_stats(a: list, b: list, right_a=None, right_b=None) -> dict:
@@ -525,6 +601,20 @@ def print_tables(out: dict):
         for p in sv["pairs"]:
             print(f"    {p['budget']:>6}: val {p['searched_val']:.3f} vs {p['paper_val']:.3f} ({_d(p['diff_val'])}), "
                   f"test {p['searched_test']:.3f} vs {p['paper_test']:.3f} ({_d(p['diff_test'])})")
+        if key == "searched_vs_paper":
+            if out.get("cv_vs_paper"):
+                print("    searched - paper on the folds of x_train pooled (every x_train image once per "
+                      "analysis seed; a diagnostic): " + ", ".join(
+                          f"{p['budget']} {_d(p['diff'])}" for p in out["cv_vs_paper"]))
+            for ab in out.get("paper_ablation") or []:
+                print(f"    ablation of the paper's {ab['budget']} scheme (cv {ab['cv']:.3f}; variant - "
+                      "paper on the folds; single: the option's gain alone on top of k* in the analysis):")
+                for v in ab["variants"]:
+                    one = "" if "single_gain" not in v else (
+                        f"; single {v['single_gain']:+.4f} in {v['single_metric']}"
+                        + (" (raced out)" if v["single_raced_out"] else ""))
+                    print(f"      {v['label']:<24} {v['ram_bytes'] / 1024:6.1f} KB  cv {v['cv']:.3f}  "
+                          f"{_d(v['diff'])}{one}")
     m = g["memory_saving"]
     print(f"  best last-k (on val means): {m['best_last_k']} ({m['best_last_k_extra_kb']:.1f} KB): "
           f"val {_pm(m['best_last_k_val'], m['best_last_k_val_se'])}, "
@@ -605,6 +695,9 @@ def main(argv=None):
     ap.add_argument("--check-seeds", type=int, default=6,
                     help="the paper's and the searched schemes (paper budgets) also on this many "
                          "further seeds, which neither the analysis nor the selection used (0: off)")
+    ap.add_argument("--no-ablation", dest="ablation", action="store_false",
+                    help="skip the ablation of the paper's schemes at budgets where the searched "
+                         "scheme is behind on the folds (a diagnostic)")
     ap.add_argument("--lr", type=float, help="learning rate (default: plan.choose_lr's sweep)")
     ap.add_argument("--runner", default="local")
     ap.add_argument("--workers", type=int, help="local workers (same as --runner local:N)")

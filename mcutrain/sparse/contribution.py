@@ -277,9 +277,13 @@ class Engine:
         default the engine's). Per scheme: finetune_seeds' fields over the seeds it got, and
         cv_acc (the mean over folds and those seeds, i.e. over every x_train image once per
         seed), cv_accs (per fold, the mean over the seeds), cv_se (the standard error over the
-        folds; None for one fold), folds, raced_out (True where the race stopped it before
-        the last seed: its score rests on fewer seeds, so it is never chosen over a scheme
-        that got them all). With one fold, cv_acc is val_acc."""
+        folds; None for one fold), folds, cv_right (per seed, which images it got right,
+        "1"/"0", over the validation images of fold 0 and then of folds 1 .. folds - 1: every
+        x_train image once, in the same order for every scheme, so that two schemes' scores
+        can be compared paired by image; None where a cached run predates per-image results),
+        raced_out (True where the race stopped it before the last seed: its score rests on
+        fewer seeds, so it is never chosen over a scheme that got them all). With one fold,
+        cv_acc is val_acc."""
         schemes = list(schemes)
         k = int(self.folds)
         protos = self.seed_protocols()
@@ -293,8 +297,13 @@ class Engine:
                 flat = self.finetune([schemes[j] for j in items for _ in range(1, k)], protocol=p,
                                      evals=("val",), desc=tag + f", folds 1-{k - 1}",
                                      fold=[f for _ in items for f in range(1, k)], folds=k)
-            return [dict(run=r, folds=[x["val_acc"] for x in flat[m * (k - 1):(m + 1) * (k - 1)]])
-                    for m, r in enumerate(plain)]
+            out = []
+            for m, r in enumerate(plain):
+                mine = flat[m * (k - 1):(m + 1) * (k - 1)]
+                rights = [x.get("val_right") for x in [r] + mine]
+                out.append(dict(run=r, folds=[x["val_acc"] for x in mine],
+                                right=None if None in rights else "".join(rights)))
+            return out
 
         raced = race(len(schemes), len(protos), self.promote if promote is None else promote,
                      run_seed, lambda res: float(np.mean([res["run"]["val_acc"]] + res["folds"])))
@@ -304,7 +313,9 @@ class Engine:
             accs = [row["val_acc"]] + [float(np.mean([x["folds"][f] for x in per_seed]))
                                        for f in range(k - 1)]
             m, se = mean_se(accs)
+            rights = [x["right"] for x in per_seed]
             row.update(cv_acc=m, cv_se=se, cv_accs=accs, folds=k,
+                       cv_right=None if None in rights else rights,
                        raced_out=len(per_seed) < len(protos))
             rows.append(row)
         return rows

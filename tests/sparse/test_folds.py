@@ -71,6 +71,20 @@ def test_fold_0_runs_are_the_plain_runs_and_the_score_is_the_fold_mean(engine):
     assert row["cv_accs"][1:] == pytest.approx(per_fold)
     assert row["cv_acc"] == pytest.approx(np.mean([plain["val_acc"]] + per_fold))
     assert row["folds"] == K and row["cv_se"] is not None
+    # per seed, which images it got right: fold 0's validation images, then folds 1..K-1's,
+    # every x_train image once; each fold's share right is that fold's accuracy
+    d = str(engine.task.dir)
+    sizes = [len(fold_split(d, f, K)[1]) for f in range(K)]
+    assert len(row["cv_right"]) == 2
+    for right, p in zip(row["cv_right"], engine.seed_protocols()):
+        assert len(right) == sum(sizes) == engine.task.n_train + engine.task.n_val
+        assert set(right) <= {"0", "1"}
+        edges = np.cumsum([0] + sizes)
+        accs = [engine.finetune([s], protocol=p, evals=("val",), fold=f, folds=K)[0]["val_acc"]
+                for f in range(K)]
+        for f in range(K):
+            seg = right[edges[f]:edges[f + 1]]
+            assert seg.count("1") / len(seg) == pytest.approx(accs[f])
     engine.folds = 1
     try:
         one = engine.scored_runs([s])[0]
