@@ -33,6 +33,12 @@ no decision saw (goals.searched_vs_paper_fresh_seeds).
 The paper's schemes are also scored as the selection scores its candidates (accuracy over the
 folds of x_train, the analysis seeds; paper_cv): a diagnostic of whether a shortfall is the
 search's (it never proposed as good a scheme) or the selection's (it chose against the folds).
+On the folds pooled (every x_train image once per analysis seed, 8x the test split's images with
+5 folds), the searched and the paper's schemes are also compared paired by image (cv_vs_paper),
+and wherever the searched one is behind, the paper's scheme is ablated (paper_ablation: without
+each weight option, and with each full option halved, over the folds, beside what the analysis
+measured for that option alone), which says which of its parts the search failed to see
+(--no-ablation skips it).
 QAS: the searched and the paper's ~100 KB schemes, int8 with QAS, int8 without QAS (same
 rate), and a float32 twin (the dequantized model in PyTorch eager: bench/common.py's
 TorchBaseline, frozen float prefix computed once, plain SGD at batch 1, same rate, schedule,
@@ -82,7 +88,13 @@ FIELDS = ("families.<family>[]: val_acc / test_acc are the means over the seeds 
           "val_se / test_se the standard errors of the means, val_seed0 / test_seed0 the protocol "
           "seed's run. goals: on the means; diff_* = dict(diff, se paired by seed, se_unpaired), "
           "in accuracy units; the best last-k and the searched scheme reaching it are chosen on "
-          "validation means (memory_saving_reference_best_last_k_by_test picks by test: not a verdict).")
+          "validation means (memory_saving_reference_best_last_k_by_test picks by test: not a verdict). "
+          "cv_vs_paper[]: searched and paper at each paper budget on the folds of x_train pooled "
+          "(searched / paper: per analysis seed, the accuracy over every x_train image; diff: "
+          "searched - paper, se paired by seed and se_images paired by image). paper_ablation[]: "
+          "where the searched scheme is behind there, the paper's scheme's variants over the folds "
+          "(diff: variant - paper; single_gain: the option alone on top of k* in the analysis, in "
+          "single_metric, gain = loss decrease or accuracy increase).")
 
 
 def datasets(selected):
