@@ -8,14 +8,17 @@ step, as what is alive in it then).
 Offsets come from a greedy planner in the manner of TensorFlow Lite Micro's
 GreedyMemoryPlanner: buffers in decreasing size (ties: earlier start, then name), each
 placed at the lowest offset where none of its parts meets a part of an already placed buffer
-alive at the same time. Every plan is checked for overlaps and compared with a lower bound:
-the largest total of simultaneously live bytes (no plan can use less).
+alive at the same time; a few other orders are tried too, and a plan still above the lower
+bound is improved by a local search over the order of the largest buffers (improve()). Every
+plan is checked for overlaps and compared with a lower bound: the largest total of
+simultaneously live bytes (no plan can use less).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 ALIGN = 16
+PLANNER_VERSION = 2  # part of the plan cache's memory keys: a change here re-measures them
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,15 @@ ORDERS = {
     "end": lambda b: (-b.last, -b.size, b.name),
 }
 RANDOM_ORDERS = 12  # seeded shuffles of the size order tried as well (deterministic)
+MOVE_BUFFERS = 6  # improve(): the largest buffers whose placement order it permutes
+MOVE_EVALS = 40  # improve(): at most this many greedy plans
 
 
 def plan_memory(buffers, align: int = ALIGN) -> Plan:
     """The smallest of the greedy plans over a few placement orders (largest first, as
-    TensorFlow Lite Micro does, plus size x lifetime, start, and lifetime orders)."""
+    TensorFlow Lite Micro does, plus size x lifetime, start, and lifetime orders, and seeded
+    perturbations of the first), then, while it is above the lower bound, improved by moving
+    one of the largest buffers earlier in its order (improve())."""
     bufs = [b for b in buffers if b.size > 0]
     names = [b.name for b in bufs]
     if len(set(names)) != len(names):
@@ -98,13 +105,15 @@ def plan_memory(buffers, align: int = ALIGN) -> Plan:
     for b in bufs:
         if b.first > b.last:
             raise ValueError(f"buffer {b.name}: lifetime [{b.first}, {b.last}] is empty")
-    plans = [_greedy(bufs, sorted(bufs, key=key), align) for key in ORDERS.values()]
-    best = min(plans, key=lambda p: p.arena_bytes)
+    orders = [sorted(bufs, key=key) for key in ORDERS.values()]
+    plans = [_greedy(bufs, o, align) for o in orders]
+    j = min(range(len(plans)), key=lambda i: plans[i].arena_bytes)
+    best, best_order = plans[j], orders[j]
     if best.arena_bytes > best.lower_bound:
         import random
 
         rng = random.Random(0)
-        base = sorted(bufs, key=ORDERS["size"])
+        base = orders[0]
         for _ in range(RANDOM_ORDERS):
             # perturb the size order: swap neighbours at random
             order = list(base)
@@ -113,10 +122,47 @@ def plan_memory(buffers, align: int = ALIGN) -> Plan:
                     order[i], order[i + 1] = order[i + 1], order[i]
             p = _greedy(bufs, order, align)
             if p.arena_bytes < best.arena_bytes:
-                best = p
+                best, best_order = p, order
             if best.arena_bytes <= best.lower_bound:
                 break
+    if best.arena_bytes > best.lower_bound:
+        best = improve(bufs, best_order, best, align, MOVE_BUFFERS, MOVE_EVALS)
     return best
+
+
+def improve(bufs, order, plan: Plan, align: int = ALIGN, k: int = MOVE_BUFFERS,
+            evals: int = MOVE_EVALS) -> Plan:
+    """Local search over the placement order: move one of the k largest buffers to just
+    before another of them placed earlier, keep the first move that shrinks the arena, and start
+    again from there, until no move helps, the lower bound is reached, or `evals` plans have
+    been tried. What it mends: an in-place group (several values written over each other) is
+    as large as its largest part, but that part may live only for a few steps at the end of
+    the group's lifetime, so largest-first can put it at the bottom where a smaller buffer
+    whose small part overlaps it in time had to go above it; placing the smaller one first
+    lets the large one sit just above its small part (measured on mcunet-5fps: 108.8 KB ->
+    94.7 KB for a 93.0 KB lower bound)."""
+    order = list(order)
+    tried = 0
+    while plan.arena_bytes > plan.lower_bound and tried < evals:
+        big = sorted(sorted(range(len(order)), key=lambda i: (-order[i].size, i))[:k])
+        better = None
+        for a in range(len(big)):
+            for b in range(a + 1, len(big)):
+                if tried >= evals:
+                    break
+                i, j = big[a], big[b]
+                o = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+                p = _greedy(bufs, o, align)
+                tried += 1
+                if p.arena_bytes < plan.arena_bytes:
+                    better = (p, o)
+                    break
+            if better or tried >= evals:
+                break
+        if better is None:
+            break
+        plan, order = better
+    return plan
 
 
 def _greedy(bufs, order, align) -> Plan:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..schedule.memory import PLANNER_VERSION
 from .jobs import (Protocol, canonical, cut_node, earliest_layer, feature_path, features_job,
                    finetune_job, memory_job, scheme_key, sha)
 from .select import find_layers
@@ -191,7 +192,8 @@ class Engine:
         """Memory of the full model's training step for each scheme (cached)."""
         schemes = [self.canon(s) for s in schemes]
         p = self.protocol
-        keys = [f"{scheme_key(s)}|{p.storage}|{p.seed}|flash={self.flash}" for s in schemes]
+        keys = [f"{scheme_key(s)}|{p.storage}|{p.seed}|flash={self.flash}|planner={PLANNER_VERSION}"
+                for s in schemes]
         jobs = [dict(dir=str(self.task.dir), scheme=s, storage=p.storage, seed=p.seed,
                      flash=self.flash) for s in schemes]
         return self._cached("memory", keys, jobs, memory_job, desc)

@@ -58,3 +58,41 @@ def test_groups_count_only_their_live_parts():
     check_no_overlap(plan)
     with pytest.raises(OverlapError):
         check_no_overlap(Plan(plan.buffers, {"chain": 0, "c": 300}, 1000, 1000))
+
+
+def _late_peak_groups():
+    # two in-place groups whose largest parts live only at the end of their lifetimes: A is
+    # 600 B at steps 6-8 (100 B before), B 400 B at steps 10-12 (128 B at steps 7-9, while A
+    # is large), and E (128 B, steps 9-13) beside B. Largest first puts A at 0 and pushes B
+    # above A's 600 B; B first lets A sit just above B's small part.
+    A = Buffer("A", 600, 0, 8, parts=((0, 100, 0, 5), (0, 600, 6, 8)))
+    B = Buffer("B", 400, 7, 12, parts=((0, 128, 7, 9), (0, 400, 10, 12)))
+    E = Buffer("E", 128, 9, 13)
+    return [A, B, E]
+
+
+def test_improve_moves_a_smaller_group_first_and_reaches_the_bound():
+    from mcutrain.schedule.memory import ORDERS, _greedy, improve
+
+    bufs = _late_peak_groups()
+    assert lower_bound(bufs) == 728
+    greedy = {name: _greedy(bufs, sorted(bufs, key=key), 1) for name, key in ORDERS.items()}
+    assert min(p.arena_bytes for p in greedy.values()) == 856  # every fixed order misses it
+    start = greedy["size"]
+    assert start.arena_bytes == 1000
+    better = improve(bufs, sorted(bufs, key=ORDERS["size"]), start, align=1)
+    check_no_overlap(better)
+    assert better.arena_bytes == better.lower_bound == 728
+    assert better.offsets["B"] == 0 and better.offsets["A"] == 128
+    none = improve(bufs, sorted(bufs, key=ORDERS["size"]), start, align=1, evals=0)
+    assert none.arena_bytes == 1000  # the evaluation budget is respected
+
+
+def test_plan_memory_improves_when_the_fixed_orders_miss(monkeypatch):
+    import mcutrain.schedule.memory as mem
+
+    monkeypatch.setattr(mem, "RANDOM_ORDERS", 0)  # only the fixed orders, then improve()
+    plan = mem.plan_memory(_late_peak_groups(), align=1)
+    assert plan.arena_bytes == plan.lower_bound == 728
+    monkeypatch.setattr(mem, "MOVE_EVALS", 0)
+    assert mem.plan_memory(_late_peak_groups(), align=1).arena_bytes == 856
