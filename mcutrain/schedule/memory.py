@@ -141,27 +141,24 @@ def improve(bufs, order, plan: Plan, align: int = ALIGN, k: int = MOVE_BUFFERS,
     whose small part overlaps it in time had to go above it; placing the smaller one first
     lets the large one sit just above its small part (measured on mcunet-5fps: 108.8 KB ->
     94.7 KB for a 93.0 KB lower bound)."""
-    order = list(order)
-    tried = 0
-    while plan.arena_bytes > plan.lower_bound and tried < evals:
+    def moves(order):  # each of the k largest moved to just before one placed earlier
         big = sorted(sorted(range(len(order)), key=lambda i: (-order[i].size, i))[:k])
-        better = None
-        for a in range(len(big)):
-            for b in range(a + 1, len(big)):
-                if tried >= evals:
-                    break
-                i, j = big[a], big[b]
-                o = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
-                p = _greedy(bufs, o, align)
-                tried += 1
-                if p.arena_bytes < plan.arena_bytes:
-                    better = (p, o)
-                    break
-            if better or tried >= evals:
+        for a, i in enumerate(big):
+            for j in big[a + 1:]:
+                yield order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+
+    order, tried = list(order), 0
+    while plan.arena_bytes > plan.lower_bound and tried < evals:
+        for o in moves(order):
+            if tried >= evals:
+                return plan
+            p = _greedy(bufs, o, align)
+            tried += 1
+            if p.arena_bytes < plan.arena_bytes:
+                plan, order = p, o
                 break
-        if better is None:
-            break
-        plan, order = better
+        else:
+            break  # no move helps
     return plan
 
 
