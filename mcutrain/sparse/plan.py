@@ -37,6 +37,7 @@ from .search import Problem, search
 DEFAULT_SEEDS = 2  # analysis seeds: every setting's accuracy is a mean over this many runs
 DEFAULT_FOLDS = 5  # the selection scores its candidates over this many folds of x_train
 DEFAULT_METRIC = "loss"  # what the analysis measures gains in (contribution.METRICS)
+DEFAULT_ROUNDS = 3  # rounds of measured moves (options added or dropped) from the best candidate
 DEFAULT_PROMOTE = 1 / 3  # racing: the share of the settings still in the race that gets the
 # next seed (contribution.race; weight options and the selection's candidates)
 DEFAULT_CACHE = Path(os.environ.get("MCUTRAIN_CACHE", Path.home() / ".cache" / "mcutrain")) / "plan"
@@ -164,16 +165,18 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
                 cache_dir=None, protocol: Protocol = Protocol(), val_fraction: float = 0.2,
                 ratios=RATIOS, method: str = "auto", verify: bool = True,
                 progress: bool = True, echo=print, engine: Engine | None = None,
-                seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = 2,
+                seeds: int = DEFAULT_SEEDS, top: int = 3, rounds: int = DEFAULT_ROUNDS,
                 folds: int = DEFAULT_FOLDS, metric: str = DEFAULT_METRIC,
-                promote: float = DEFAULT_PROMOTE) -> dict:
+                promote: float = DEFAULT_PROMOTE, drops: int | None = None) -> dict:
     """Find the scheme that fits `ram` (and `flash`) and learns the most; see module doc.
 
     seeds: every accuracy the decisions use (contribution analysis, candidates) is the mean
     validation accuracy over this many runs, protocol seeds protocol.seed, +1, ...; the first
     seed's runs are the single-seed plan's (same cache keys). top: runners-up of each search
-    that are trained as candidates (select_scheme). rounds: rounds of measured combinations
-    on top of the best candidate (refine; 0: none). folds: the candidates and combinations are
+    that are trained as candidates (select_scheme). rounds: rounds of measured moves from
+    the best candidate (refine: weight options added or dropped one at a time; 0: none);
+    drops: how many of the scheme's options each round tries dropping (default: 4, as many
+    as it tries adding; 0: additions only). folds: the candidates and combinations are
     compared by their accuracy cross-validated over this many folds of x_train (fold 0 is the
     validation split of the analysis; 1: on that split alone). metric: what the contribution
     analysis measures gains (and picks k*) in: "loss" (the mean validation cross-entropy) or
@@ -210,7 +213,8 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
              + ", ".join(f"{r['lr']:g}: {r['mean_val_acc']:.3f}" for r in lr_sweep) + ")")
     contrib = analyze(eng, ram_b, flash_b, ratios, metric=metric)
     t_an = time.time()
-    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top, rounds=rounds)
+    res, cands = select_scheme(eng, contrib, ram_b, flash_b, method, top=top, rounds=rounds,
+                               drops=drops)
     out = dict(model=t.info.get("model"), name=t.name, classes=t.info.get("classes"),
                ram_budget=ram_b, flash_budget=flash_b, protocol=eng.protocol.to_json(),
                seeds=eng.seeds, seed_values=[p.seed for p in eng.seed_protocols()],
@@ -243,8 +247,9 @@ LEANER = (0.5, 0.75)  # the search's optimum under these shares of the extra bud
 
 
 def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = "auto",
-                  noise_images: int = 2, top: int = 3, rounds: int = 2, width: int = 4,
-                  margin_images: float = 1.0, leaner=LEANER):
+                  noise_images: int = 2, top: int = 3, rounds: int = DEFAULT_ROUNDS,
+                  width: int = 4, margin_images: float = 1.0, leaner=LEANER,
+                  drops: int | None = None):
     """The search's optimum, checked against what was measured, by real runs.
 
     Summed gains are noisy (a validation split of a few hundred images moves in steps of
@@ -260,7 +265,7 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     within the budget. Each is trained with the engine's analysis seeds (cache hits where
     already run, raced) and over its folds of x_train (Engine.scored_runs), and the one with
     the best score, the accuracy over the folds and seeds, is chosen (ties: less RAM). Then
-    `rounds` rounds of measured combinations (refine) may add weight options to it. Returns
+    `rounds` rounds of measured moves (refine) may add weight options to it or drop some. Returns
     (search Result of the chosen, [candidate rows]); x_test plays no part."""
     import copy
 
@@ -313,7 +318,7 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
                                            f"on the {_score_name(eng)}"]
         chosen.space, chosen.real_checks = uniq[0][1].space, uniq[0][1].real_checks
     if rounds > 0:
-        best = refine(eng, contrib, rows, best, ram_fn, ram_b, rounds, width, margin_images)
+        best = refine(eng, contrib, rows, best, ram_fn, ram_b, rounds, width, margin_images, drops)
         if rows[best].get("round"):
             r = rows[best]
             chosen = Result(r["scheme"], r["predicted_gain"], r["ram_bytes"], chosen.method, False, chosen.space,
@@ -322,34 +327,59 @@ def select_scheme(eng: Engine, contrib, ram_b: int, flash_b=None, method: str = 
     return chosen, rows
 
 
-def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, rounds: int = 2,
-           width: int = 4, margin_images: float = 1.0) -> int:
-    """Measured combinations on top of the chosen candidate (rows[cur]): summed single-option
-    gains do not predict what options give together (they overlap, and the chosen scheme
-    often leaves budget unused), so each round adds to the current scheme, one at a time, the
-    `width` weight options of the analysis with the largest measured gains that are not in it
-    yet and still fit the budget (real planner), trains each combination with the analysis
-    seeds (and folds), and moves to the best one only when its score beats the current
-    scheme's by more than `margin_images` validation images (a guard against picking
-    noise). Up to `rounds` rounds. New rows (label "combination r.j", key "round") are
-    appended to `rows`; returns the index of the row now chosen. x_test plays no part."""
+def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, rounds: int = DEFAULT_ROUNDS,
+           width: int = 4, margin_images: float = 1.0, drops: int | None = None) -> int:
+    """Measured moves from the chosen candidate (rows[cur]): summed single-option gains do not
+    predict what options give together (they overlap, and the chosen scheme often leaves
+    budget unused or packs it with options whose gains were noise), so each round tries, one
+    move at a time: adding each of the `width` weight options of the analysis with the largest
+    measured gains that are not in the scheme yet and still fit the budget (real planner), and
+    dropping each of the `drops` (default: `width`) weight options of the scheme with the
+    smallest measured gains. Each move is trained with the analysis seeds (and folds, raced);
+    an addition is taken only when its score beats the current scheme's by more than
+    `margin_images` validation images (a guard against picking noise that costs memory), a
+    drop when its score is not below the current scheme's (less memory and fewer trained
+    options for the same accuracy; what it frees may take an addition in the next round).
+    The best move taken becomes the current scheme; up to `rounds` rounds. New rows (label
+    "combination r.j: +/- layer i ...", key "round") are appended to `rows`; returns the index
+    of the row now chosen. x_test plays no part."""
     margin = margin_images / max(1, eng.task.n_val)
+    drops = width if drops is None else int(drops)
     opts = sorted(((contrib.weight_gain(i, r), i, r) for (i, r) in contrib.weights
                    if contrib.usable(i, r) and contrib.weight_gain(i, r) > 0),
                   key=lambda t: (-round(t[0], 9), t[1], t[2]))
     seen = {json.dumps(eng.canon(r["scheme"]), sort_keys=True) for r in rows}
+
+    def gain_of(i: int, r: float) -> float:
+        return contrib.weight_gain(i, r) if (i, r) in contrib.weights else 0.0
+
+    def new_scheme(w: dict):
+        s = eng.canon({"bias_last": rows[cur]["scheme"]["bias_last"], "weights": w})
+        key = json.dumps(s, sort_keys=True)
+        if key in seen:
+            return None
+        seen.add(key)
+        return s
+
     for rnd in range(1, rounds + 1):
         now = rows[cur]
+        cut = []  # (-gain, i, r, scheme): drop the options of the scheme with the smallest gains
+        held = sorted((gain_of(int(i), float(r)), int(i), float(r))
+                      for i, r in now["scheme"]["weights"].items())
+        for gain, i, r in held:
+            if len(cut) >= drops:
+                break
+            s = new_scheme({k: v for k, v in now["scheme"]["weights"].items() if int(k) != i})
+            if s is not None:
+                cut.append((-gain, i, r, s))
         adds = []
         for gain, i, r in opts:
             w = dict(now["scheme"]["weights"])
             if float(w.get(str(i), 0.0)) >= r:
                 continue
             w[str(i)] = r
-            s = eng.canon({"bias_last": now["scheme"]["bias_last"], "weights": w})
-            key = json.dumps(s, sort_keys=True)
-            if key not in seen:
-                seen.add(key)
+            s = new_scheme(w)
+            if s is not None:
                 adds.append((gain, i, r, s))
         fit = []
         for j in range(0, len(adds), 2 * width):  # memory checks in batches, best gains first
@@ -358,26 +388,34 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
             if len(fit) >= width:
                 break
         fit = fit[:width]
+        if cut:
+            fit += list(zip(cut, ram_fn([c[3] for c in cut])))
         if not fit:
             break
         runs = eng.scored_runs([a[3] for a, _ in fit],
                                desc=f"combination runs, round {rnd} ({_runs_desc(eng)})")
         new = []
+        n_add = len(fit) - len(cut)
         for j, (((gain, i, r, s), ram), run) in enumerate(zip(fit, runs), start=1):
-            new.append(dict(label=f"combination {rnd}.{j}: + layer {i} weights x{r:g}",
+            add = j <= n_add
+            move = (f"+ layer {i} weights x{r:g}" if add else f"- layer {i} weights x{r:g}")
+            rule = (f"beat it by more than {margin_images:g} validation image(s)" if add else
+                    "was not below it")
+            new.append(dict(label=f"combination {rnd}.{j}: {move}",
                             scheme=s, method="measured combination", exact=False,
-                            ram_bytes=int(ram), round=rnd,
+                            ram_bytes=int(ram), round=rnd, move="add" if add else "drop",
                             predicted_gain=now["predicted_gain"] + gain,
                             predicted_val_acc=contrib.predicted_acc(s),
                             **_measured(run),
-                            why=f"combination round {rnd}: + layer {i} weights x{r:g} on top of "
-                                f"'{now['label']}' beat it by more than {margin_images:g} "
-                                f"validation image(s) on the {_score_name(eng)}"))
+                            why=f"combination round {rnd}: {move} on '{now['label']}' {rule} "
+                                f"on the {_score_name(eng)}"))
         rows.extend(new)
-        top = max(new, key=_rank)
-        if top["score"] <= now["score"] + margin + 1e-12:
+        taken = [n for n in new if not n["raced_out"] and (
+            n["score"] > now["score"] + margin + 1e-12 if n["move"] == "add"
+            else n["score"] >= now["score"] - 1e-12)]
+        if not taken:
             break
-        cur = rows.index(top)
+        cur = rows.index(max(taken, key=_rank))
     return cur
 
 

@@ -1,5 +1,6 @@
 """Measured combinations (plan.refine): weight options added to the chosen scheme one at a time,
-kept only when real runs beat it on validation by more than the margin, never over budget."""
+kept only when real runs beat it on validation by more than the margin, never over budget; and
+options of the scheme dropped one at a time, kept when real runs are not worse."""
 from __future__ import annotations
 
 import json
@@ -97,7 +98,11 @@ def test_a_combination_the_sum_missed_is_found_and_stays_in_budget():
     by_layer = {next(k for k in r["scheme"]["weights"] if k != "1"): r for r in rows[1:4]}
     assert by_layer["2"]["predicted_val_acc"] > by_layer["3"]["predicted_val_acc"]
     assert all(r["ram_bytes"] <= budget for r in rows)
-    assert all(r["round"] >= 1 and len(r["scheme"]["weights"]) >= 2 for r in rows[1:])
+    assert all(r["round"] >= 1 for r in rows[1:])
+    assert all(len(r["scheme"]["weights"]) >= 2 for r in rows[1:] if r["move"] == "add")
+    # the drops were tried (layer 1 alone was the start; without layer 1: new) and lost
+    drops = [r for r in rows[1:] if r["move"] == "drop"]
+    assert [r["scheme"]["weights"] for r in drops] == [{}, {"3": 1.0}]
     # the move beat the scheme it left by more than the margin
     assert rows[best]["measured_val_acc"] > rows[0]["measured_val_acc"] + 1 / N_VAL
 
@@ -107,7 +112,8 @@ def test_gains_within_the_margin_do_not_move_the_choice():
     c = contrib(eng, OPTS[:2])
     rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
     best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=2, width=4, margin_images=1)
-    assert best == 0 and len(rows) == 2  # one round, one combination tried, not taken
+    assert best == 0 and len(rows) == 3  # one round: one addition and one drop tried, not taken
+    assert [r["move"] for r in rows[1:]] == ["add", "drop"]
     assert rows[1]["measured_val_acc"] > rows[0]["measured_val_acc"]
 
 
@@ -116,8 +122,11 @@ def test_nothing_to_add_under_the_budget_runs_nothing():
     c = contrib(eng, OPTS[:2])
     rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
     n = len(eng.trained)
-    assert refine(eng, c, rows, 0, ram_fn, 1000 + 50 + 99, rounds=2) == 0
+    assert refine(eng, c, rows, 0, ram_fn, 1000 + 50 + 99, rounds=2, drops=0) == 0
     assert len(eng.trained) == n and len(rows) == 1
+    # with drops, only the drop is trained (and not taken: without layer 1 is worse)
+    assert refine(eng, c, rows, 0, ram_fn, 1000 + 50 + 99, rounds=2) == 0
+    assert len(eng.trained) == n + 1 and [r["move"] for r in rows[1:]] == ["drop"]
 
 
 def test_width_limits_the_runs_and_schemes_are_never_trained_twice():
@@ -125,7 +134,7 @@ def test_width_limits_the_runs_and_schemes_are_never_trained_twice():
     eng = FakeEngine(value)
     c = contrib(eng, list(value))
     rows = start_rows(eng, {"bias_last": 0, "weights": {}})
-    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=3, width=2, margin_images=1)
+    best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=3, width=2, margin_images=1, drops=0)
     per_round = {}
     for r in rows[1:]:
         per_round[r["round"]] = per_round.get(r["round"], 0) + 1
@@ -152,6 +161,46 @@ def test_a_move_that_wins_on_validation_only_is_not_made_with_folds(folds):
     c = contrib(eng, OPTS[:2])
     rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5}})
     best = refine(eng, c, rows, 0, ram_fn, 10_000, rounds=1)
-    assert len(rows) == 2 and rows[1]["measured_val_acc"] > rows[0]["measured_val_acc"] + 1 / N_VAL
+    assert [r["move"] for r in rows[1:]] == ["add", "drop"]
+    assert rows[1]["measured_val_acc"] > rows[0]["measured_val_acc"] + 1 / N_VAL
     assert best == (1 if folds == 1 else 0)
     assert rows[1]["score"] == rows[1]["cv_acc"] and len(rows[1]["cv_accs"]) == folds
+
+
+def measured_contrib(eng, measured):
+    """The analysis as it measured the options (`measured`: option -> gain), which need not be
+    what they are worth (eng.value)."""
+    weights = {o: dict(acc=0.5 + g, ram=ram_of({"weights": {str(o[0]): o[1]}}))
+               for o, g in measured.items()}
+    bias = {0: dict(acc=0.5, ram=1000)}
+    return Contributions(N_LAYERS, True, bias[0], bias, 0, weights)
+
+
+def test_a_noise_option_is_dropped_and_the_memory_it_frees_takes_a_better_one():
+    # layer 2 measured +0.02 alone (noise: it is worth -0.01), layer 3 measured +0.015 (it is
+    # worth +0.06); the budget holds layer 1 and one full layer. The summed gains chose 1 + 2;
+    # adding 3 does not fit, dropping 2 is not worse, then adding 3 fits and wins
+    eng = FakeEngine({(1, 0.5): 0.05, (2, 1.0): -0.01, (3, 1.0): 0.06})
+    c = measured_contrib(eng, {(1, 0.5): 0.05, (2, 1.0): 0.02, (3, 1.0): 0.015})
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 0.5, "2": 1.0}})
+    budget = 1000 + 50 + 100
+    best = refine(eng, c, rows, 0, ram_fn, budget, rounds=3)
+    assert rows[best]["scheme"]["weights"] == {"1": 0.5, "3": 1.0}
+    assert all(r["ram_bytes"] <= budget for r in rows)
+    assert rows[best]["move"] == "add" and rows[best]["round"] == 2
+    assert "+ layer 3" in rows[best]["why"]
+    dropped = next(r for r in rows[1:] if r["move"] == "drop" and r["scheme"]["weights"] == {"1": 0.5})
+    assert dropped["round"] == 1 and dropped["score"] >= rows[0]["score"]
+    assert f"on '{dropped['label']}'" in rows[best]["why"]  # the addition was made on the drop
+
+
+def test_drops_try_the_smallest_measured_gains_first_and_a_worse_drop_is_not_taken():
+    value = {(1, 1.0): 0.05, (2, 1.0): 0.04, (3, 1.0): 0.03}
+    eng = FakeEngine(value)
+    c = measured_contrib(eng, {(1, 1.0): 0.05, (2, 1.0): 0.04, (3, 1.0): 0.03})
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 1.0, "2": 1.0, "3": 1.0}})
+    best = refine(eng, c, rows, 0, ram_fn, 1300, rounds=2, drops=2)
+    assert best == 0  # every option is worth its place
+    assert [r["scheme"]["weights"] for r in rows[1:]] == [{"1": 1.0, "2": 1.0}, {"1": 1.0, "3": 1.0}]
+    assert [round(r["predicted_gain"], 9) for r in rows[1:]] == [round(0.12 - 0.03, 9),
+                                                                 round(0.12 - 0.04, 9)]
