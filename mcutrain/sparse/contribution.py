@@ -272,7 +272,7 @@ class Engine:
                 for j in range(len(schemes))]
 
     def scored_runs(self, schemes, desc: str = "fine-tuning runs",
-                    promote: float | None = None) -> list[dict]:
+                    promote: float | None = None, contends=None) -> list[dict]:
         """What the selection decides on: each scheme trained with the analysis seeds on the
         task's split (fold 0: finetune_seeds' runs, same cache keys) and on folds 1 ..
         folds - 1 of x_train (jobs.fold_split), raced over the seeds (race(); promote:
@@ -284,8 +284,10 @@ class Engine:
         x_train image once, in the same order for every scheme, so that two schemes' scores
         can be compared paired by image; None where a cached run predates per-image results),
         raced_out (True where the race stopped it before the last seed: its score rests on
-        fewer seeds, so it is never chosen over a scheme that got them all). With one fold,
-        cv_acc is val_acc."""
+        fewer seeds, so it is never chosen over a scheme that got them all), cv_seed_accs (per
+        seed it got, its score over the folds: what the race compares). contends(j, scores):
+        scheme j, with these per-seed scores so far, stays in the race whatever its rank (race()).
+        With one fold, cv_acc is val_acc."""
         schemes = list(schemes)
         k = int(self.folds)
         protos = self.seed_protocols()
@@ -307,8 +309,12 @@ class Engine:
                                 right=None if None in rights else "".join(rights)))
             return out
 
+        def score(res) -> float:
+            return float(np.mean([res["run"]["val_acc"]] + res["folds"]))
+
         raced = race(len(schemes), len(protos), self.promote if promote is None else promote,
-                     run_seed, lambda res: float(np.mean([res["run"]["val_acc"]] + res["folds"])))
+                     run_seed, score, None if contends is None else
+                     (lambda j, res: contends(j, [score(r) for r in res])))
         rows = []
         for per_seed in raced:
             row = seed_summary([x["run"] for x in per_seed], [p.seed for p in protos[:len(per_seed)]])
@@ -318,6 +324,7 @@ class Engine:
             rights = [x["right"] for x in per_seed]
             row.update(cv_acc=m, cv_se=se, cv_accs=accs, folds=k,
                        cv_right=None if None in rights else rights,
+                       cv_seed_accs=[score(x) for x in per_seed],
                        raced_out=len(per_seed) < len(protos))
             rows.append(row)
         return rows

@@ -340,6 +340,9 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
     `margin_images` validation images (a guard against picking noise that costs memory), a
     drop when its score is not below the current scheme's (less memory and fewer trained
     options for the same accuracy; what it frees may take an addition in the next round).
+    Racing over the seeds (Engine.scored_runs): besides the leading share, every move whose
+    score so far meets its rule against the current scheme's over the same seeds gets the next
+    seed, since it could still be taken.
     The best move taken becomes the current scheme; up to `rounds` rounds. New rows (label
     "combination r.j: +/- layer i ...", key "round") are appended to `rows`; returns the index
     of the row now chosen. x_test plays no part."""
@@ -392,10 +395,20 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
             fit += list(zip(cut, ram_fn([c[3] for c in cut])))
         if not fit:
             break
-        runs = eng.scored_runs([a[3] for a, _ in fit],
+        n_add = len(fit) - len(cut)
+        ref = now.get("cv_seed_accs")
+
+        def contends(j: int, scores: list) -> bool:
+            # a move that could still be taken stays in the race (the seeds so far, against
+            # the current scheme's scores over the same seeds)
+            if not ref or len(ref) < len(scores):
+                return False
+            need = float(np.mean(ref[:len(scores)])) + (margin if j < n_add else 0.0)
+            return float(np.mean(scores)) >= need - 1e-12
+
+        runs = eng.scored_runs([a[3] for a, _ in fit], contends=contends,
                                desc=f"combination runs, round {rnd} ({_runs_desc(eng)})")
         new = []
-        n_add = len(fit) - len(cut)
         for j, (((gain, i, r, s), ram), run) in enumerate(zip(fit, runs), start=1):
             add = j <= n_add
             move = (f"+ layer {i} weights x{r:g}" if add else f"- layer {i} weights x{r:g}")
@@ -440,7 +453,8 @@ def _measured(run: dict) -> dict:
                 measured_val_accs=run["val_accs"], measured_test_acc=run.get("test_acc"),
                 measured_test_se=run.get("test_se"), measured_test_accs=run.get("test_accs"),
                 seeds=run["seeds"], cv_acc=run["cv_acc"], cv_se=run["cv_se"],
-                cv_accs=run["cv_accs"], folds=run["folds"], score=run["cv_acc"],
+                cv_accs=run["cv_accs"], cv_seed_accs=run.get("cv_seed_accs"),
+                folds=run["folds"], score=run["cv_acc"],
                 raced_out=bool(run.get("raced_out")))
 
 

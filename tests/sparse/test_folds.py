@@ -71,6 +71,12 @@ def test_fold_0_runs_are_the_plain_runs_and_the_score_is_the_fold_mean(engine):
     assert row["cv_accs"][1:] == pytest.approx(per_fold)
     assert row["cv_acc"] == pytest.approx(np.mean([plain["val_acc"]] + per_fold))
     assert row["folds"] == K and row["cv_se"] is not None
+    # per seed, the score the race compares: that seed's mean over the folds
+    for sc, p in zip(row["cv_seed_accs"], engine.seed_protocols()):
+        assert sc == pytest.approx(np.mean(
+            [engine.finetune([s], protocol=p, evals=("val",), fold=f, folds=K)[0]["val_acc"]
+             for f in range(K)]))
+    assert np.mean(row["cv_seed_accs"]) == pytest.approx(row["cv_acc"])
     # per seed, which images it got right: fold 0's validation images, then folds 1..K-1's,
     # every x_train image once; each fold's share right is that fold's accuracy
     d = str(engine.task.dir)
@@ -91,3 +97,18 @@ def test_fold_0_runs_are_the_plain_runs_and_the_score_is_the_fold_mean(engine):
     finally:
         engine.folds = K
     assert one["cv_acc"] == one["val_acc"] and one["cv_accs"] == [one["val_acc"]] and one["cv_se"] is None
+
+
+def test_a_scheme_in_contention_gets_every_seed_whatever_its_rank(engine):
+    schemes = [{"bias_last": k, "weights": {}} for k in (1, 2, 3, 4)]
+    seen = []
+
+    def contends(j, scores):
+        seen.append((j, len(scores)))
+        return j == 0
+
+    rows = engine.scored_runs(schemes, promote=0.25, contends=contends)
+    assert sorted(seen) == [(j, 1) for j in range(4)]  # asked once per scheme, after seed 0
+    lead = max(range(4), key=lambda j: (round(rows[j]["cv_seed_accs"][0], 12), -j))
+    assert [not r["raced_out"] for r in rows] == [j in (0, lead) for j in range(4)]
+    assert [len(r["cv_seed_accs"]) for r in rows] == [2 if j in (0, lead) else 1 for j in range(4)]

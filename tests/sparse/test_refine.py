@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mcutrain.sparse.contribution import Contributions
+from mcutrain.sparse.contribution import Contributions, race
 from mcutrain.sparse.jobs import canonical
 from mcutrain.sparse.plan import _measured, refine
 
@@ -23,9 +23,10 @@ class FakeEngine:
     cross-validation an option may be worth `fold_shift` more (or less) than on the validation
     split (fold 0). Counts the runs it is asked for."""
 
-    def __init__(self, value, pair_bonus=None, noise=0.0, seeds=2, folds=1, fold_shift=None):
+    def __init__(self, value, pair_bonus=None, noise=0.0, seeds=2, folds=1, fold_shift=None,
+                 promote=None):
         self.value, self.pair_bonus, self.noise, self.seeds = value, pair_bonus or {}, noise, seeds
-        self.folds, self.fold_shift = folds, fold_shift or {}
+        self.folds, self.fold_shift, self.promote = folds, fold_shift or {}, promote
         self.task = SimpleNamespace(n_val=N_VAL, n_layers=N_LAYERS, fresh_head=True)
         self.trained = []
 
@@ -49,13 +50,33 @@ class FakeEngine:
         return out
 
 
-    def scored_runs(self, schemes, desc=""):
+    def scored_runs(self, schemes, desc="", contends=None):
+        if self.promote is not None:  # raced over the seeds as Engine.scored_runs races
+            return self.raced_runs(schemes, contends)
         rows = self.finetune_seeds(schemes)
         for s, row in zip(schemes, rows):
             opts = {(int(i), float(r)) for i, r in s["weights"].items()}
             other = row["val_acc"] + sum(self.fold_shift.get(o, 0.0) for o in opts)
             accs = [row["val_acc"]] + [other] * (self.folds - 1)
             row.update(cv_acc=float(np.mean(accs)), cv_se=None, cv_accs=accs, folds=self.folds)
+        return rows
+
+    def raced_runs(self, schemes, contends):
+        def run_seed(seed, items):
+            out = []
+            for j in items:
+                self.trained.append((json.dumps(self.canon(schemes[j]), sort_keys=True), seed))
+                out.append(self.acc(schemes[j]) + self.noise * (-1) ** seed)
+            return out
+
+        raced = race(len(schemes), self.seeds, self.promote, run_seed, lambda a: a, contends)
+        rows = []
+        for accs in raced:
+            m = float(np.mean(accs))
+            rows.append(dict(val_acc=m, val_se=0.0, val_accs=accs, test_acc=None, test_se=None,
+                             test_accs=None, seeds=list(range(len(accs))), cv_acc=m, cv_se=None,
+                             cv_accs=[m], cv_seed_accs=list(accs), folds=1,
+                             raced_out=len(accs) < self.seeds))
         return rows
 
 
@@ -204,3 +225,26 @@ def test_drops_try_the_smallest_measured_gains_first_and_a_worse_drop_is_not_tak
     assert [r["scheme"]["weights"] for r in rows[1:]] == [{"1": 1.0, "2": 1.0}, {"1": 1.0, "3": 1.0}]
     assert [round(r["predicted_gain"], 9) for r in rows[1:]] == [round(0.12 - 0.03, 9),
                                                                  round(0.12 - 0.04, 9)]
+
+
+def test_a_move_that_could_still_be_taken_gets_every_seed_in_the_race():
+    # four drops, the leading third (2) of them by the first seed go on: dropping layer 3 or 2
+    # (worth -0.02, -0.01) leads; dropping layer 4 (worth 0) ties the scheme, so it could
+    # still be taken and gets the second seed too; dropping layer 1 (worth +0.05) loses and
+    # stops after one seed
+    eng = FakeEngine({(1, 1.0): 0.05, (2, 1.0): -0.01, (3, 1.0): -0.02, (4, 1.0): 0.0},
+                     promote=1 / 3)
+    c = measured_contrib(eng, {(1, 1.0): 0.05, (2, 1.0): 0.01, (3, 1.0): 0.02, (4, 1.0): 0.005})
+    rows = start_rows(eng, {"bias_last": 0, "weights": {"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0}})
+    best = refine(eng, c, rows, 0, ram_fn, 1400, rounds=1)
+    by_drop = {next(k for k in "1234" if k not in r["scheme"]["weights"]): r for r in rows[1:]}
+    assert sorted(by_drop) == ["1", "2", "3", "4"]
+    assert not by_drop["4"]["raced_out"] and len(by_drop["4"]["cv_seed_accs"]) == 2
+    assert by_drop["1"]["raced_out"] and len(by_drop["1"]["cv_seed_accs"]) == 1
+    assert not by_drop["3"]["raced_out"] and not by_drop["2"]["raced_out"]
+    assert rows[best] is by_drop["3"]
+    # without the contention rule only the leading two would have gone on
+    rows2 = start_rows(eng, {"bias_last": 0, "weights": {"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0}})
+    rows2[0]["cv_seed_accs"] = None
+    refine(eng, c, rows2, 0, ram_fn, 1400, rounds=1)
+    assert sum(not r["raced_out"] for r in rows2[1:]) == 2
