@@ -79,7 +79,8 @@ def _cmd_plan(a) -> int:
                 out_dir=a.out or f"{a.model.rsplit('/', 1)[-1].split('.')[0]}-plan",
                 runner=runner, cache_dir=a.cache, protocol=proto, method=a.method,
                 val_fraction=a.val_fraction, progress=not a.quiet,
-                rounds=a.rounds, drops=a.drops, **({} if a.seeds is None else dict(seeds=a.seeds)),
+                drops=a.drops, **({} if a.rounds is None else dict(rounds=a.rounds)),
+                **({} if a.seeds is None else dict(seeds=a.seeds)),
                 **({} if a.folds is None else dict(folds=a.folds)),
                 **({} if a.metric is None else dict(metric=a.metric)),
                 **({} if a.promote is None else dict(promote=a.promote)))
@@ -105,7 +106,7 @@ def _add_plan_parser(sub):
     p.add_argument("--seeds", type=int,
                    help="runs per setting: every accuracy the analysis and the selection use is "
                         "the mean over seeds SEED .. SEED+N-1 (default 2, sparse.plan.DEFAULT_SEEDS)")
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=int,
                    help="rounds of measured moves: weight options added to the chosen scheme "
                         "or dropped from it one at a time, trained, an addition kept when it "
                         "beats it by more than one validation image, a drop when it is not "

@@ -398,13 +398,15 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
         n_add = len(fit) - len(cut)
         ref = now.get("cv_seed_accs")
 
+        def meets(add: bool, score: float, against: float) -> bool:
+            # an addition must beat the current scheme by the margin, a drop must not be below
+            return score > against + margin + 1e-12 if add else score >= against - 1e-12
+
         def contends(j: int, scores: list) -> bool:
             # a move that could still be taken stays in the race (the seeds so far, against
             # the current scheme's scores over the same seeds)
-            if not ref or len(ref) < len(scores):
-                return False
-            need = float(np.mean(ref[:len(scores)])) + (margin if j < n_add else 0.0)
-            return float(np.mean(scores)) >= need - 1e-12
+            return bool(ref) and len(ref) >= len(scores) and meets(
+                j < n_add, float(np.mean(scores)), float(np.mean(ref[:len(scores)])))
 
         runs = eng.scored_runs([a[3] for a, _ in fit], contends=contends,
                                desc=f"combination runs, round {rnd} ({_runs_desc(eng)})")
@@ -423,9 +425,8 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
                             why=f"combination round {rnd}: {move} on '{now['label']}' {rule} "
                                 f"on the {_score_name(eng)}"))
         rows.extend(new)
-        taken = [n for n in new if not n["raced_out"] and (
-            n["score"] > now["score"] + margin + 1e-12 if n["move"] == "add"
-            else n["score"] >= now["score"] - 1e-12)]
+        taken = [n for n in new
+                 if not n["raced_out"] and meets(n["move"] == "add", n["score"], now["score"])]
         if not taken:
             break
         cur = rows.index(max(taken, key=_rank))
