@@ -18,7 +18,7 @@ from ..ir.graph import Graph
 from ..ops.optim import take_slice
 from ..ref.interp import needed_nodes
 from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
-from .layout import CTYPE, SIZEOF, Buf, c_ident, hwc
+from .layout import CTYPE, SIZEOF, c_ident, hwc
 
 ALIAS_OPS = ("reshape",)
 WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most

@@ -83,7 +83,7 @@ def _torch_emulation(g, env, x):
 
 @pytest.mark.parametrize("linear_head", [False, True])
 def test_whole_graph_gradients_match_torch_emulation(linear_head):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     g = tiny_int8_model(seed=3, linear_head=linear_head)
     tg = make_training_graph(g, TrainConfig(scheme="full", qas=False))
     x, y = _data(1, seed=4)

@@ -7,9 +7,7 @@ import numpy as np
 
 from mcutrain.ops.common import pair
 
-# conv_geom and split_weights live in conftest.py (shared with test_kernels.py); imported here
-# for test_inplace.py and test_stream.py as well.
-from .conftest import G, Q, W, conv_attrs, conv_geom, conv_requant, i32, split_weights, vp
+from .conftest import G, Q, W, conv_attrs, conv_requant, i32, vp
 
 INT32_MAX = 2**31 - 1
 GUARD = 64  # guard bytes on each side of every buffer handed to a kernel

@@ -16,9 +16,9 @@ import pytest
 from mcutrain.ops.common import pair
 from mcutrain.passes.inplace import conv_rows_gap
 
-from .conftest import (assert_exact, assert_rel, byref, ptr, ref, requant, to_hwc, to_nchw,
-                       wsplit)
-from .inplace_helpers import (Arena, bind, conv_case, conv_geom, random_sel, split_weights)
+from .conftest import (assert_exact, assert_rel, byref, conv_geom, ptr, ref, requant,
+                       split_weights, to_hwc, to_nchw, wsplit)
+from .inplace_helpers import Arena, bind, conv_case, random_sel
 
 SEEDS = (0, 1, 2)
 

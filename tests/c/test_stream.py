@@ -9,8 +9,8 @@ import pytest
 
 from mcutrain.passes.inplace import expand_rows_gap
 
-from .conftest import assert_exact, byref, ptr, ref, requant, to_hwc, to_nchw
-from .inplace_helpers import Arena, bind, conv_case, conv_geom
+from .conftest import assert_exact, byref, conv_geom, ptr, ref, requant, to_hwc, to_nchw
+from .inplace_helpers import Arena, bind, conv_case
 from .test_inplace import EXPAND
 
 SEEDS = (0, 1, 2)

@@ -16,7 +16,7 @@ PARAM_GRAD_OPS = ("conv2d_grad_weight", "linear_grad_weight", "conv2d_grad_bias"
 
 
 def _param_grad_lifetimes(g):
-    prod, cons = g.producer(), g.consumers()
+    cons = g.consumers()
     spans = []
     for i, n in enumerate(g.nodes):
         if n.op in PARAM_GRAD_OPS:

@@ -203,6 +203,7 @@ def test_quantized_graph_structure(small_q):
         assert w.dtype == "i8" and w.q.per_channel and w.q.zero_point == 0
         assert np.abs(wq).max() <= 127 and np.all(np.abs(wq).reshape(len(wq), -1).max(1) == 127)
         assert b.dtype == "i32" and np.allclose(b.q.scales(), x.q.s * w.q.scales())
+        assert bq.dtype == np.int32 and bq.shape == (len(wq),)
         assert n.attrs["x_zero"] == x.q.zero_point
         real = x.q.s * w.q.scales() / n.attrs["y_scale"]
         assert np.allclose(fp.multiplier_value(n.attrs["mult"], n.attrs["shift"]), real, rtol=1e-9)
