@@ -553,6 +553,12 @@ def _pm(m, se) -> str:
     return f"{m:.3f}" + ("" if se is None else f" ± {se:.3f}")
 
 
+def _pred(acc: float) -> str:
+    """A predicted accuracy; marked where the summed gains reached the cap of 1 (they overlap,
+    so the sum overestimates, and past 1 it no longer ranks the schemes)."""
+    return f"{acc:.3f}" + (" (capped)" if acc >= 1.0 else "")
+
+
 def _echo_summary(out: dict, echo):
     kb = lambda b: f"{b / 1024:.1f} KB"  # noqa: E731
     first = out["candidates"][0]
@@ -569,13 +575,13 @@ def _echo_summary(out: dict, echo):
         per = ("  (" + " ".join(f"{a:.3f}" for a in c["measured_val_accs"]) + ")") if n > 1 else ""
         cv = f"  cv {_pm(c['cv_acc'], c.get('cv_se'))}" if folds > 1 else ""
         echo(f"  {'*' if c.get('chosen') else ' '} {c['label']:<40} ram {c['ram_bytes'] / 1024:6.1f} KB  "
-             f"val predicted {c['predicted_val_acc']:.3f} measured "
+             f"val predicted {_pred(c['predicted_val_acc'])} measured "
              f"{_pm(c['measured_val_acc'], c.get('measured_val_se'))}{per}{cv}  {json.dumps(c['scheme'])}")
     echo(f"scheme: {json.dumps(out['scheme'])}")
     echo(f"ram {kb(out['ram_bytes'])} of budget {kb(out['ram_budget'])} "
          f"(extra over head-only training: {kb(out['extra_ram_bytes'])})")
     line = (f"validation accuracy{f' (means of {n} seeds)' if n > 1 else ''}: base "
-            f"{_pm(out['base']['val_acc'], out['base'].get('val_se'))}, predicted {out['predicted_val_acc']:.3f}")
+            f"{_pm(out['base']['val_acc'], out['base'].get('val_se'))}, predicted {_pred(out['predicted_val_acc'])}")
     if "measured_val_acc" in out:
         line += f", measured {_pm(out['measured_val_acc'], out.get('measured_val_se'))}"
         if out.get("measured_test_acc") is not None:
@@ -624,7 +630,7 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
               "|---|---|---|---|---|---|---|---|---|"]
     for c in out["candidates"]:
         lines.append(f"| {'*' if c.get('chosen') else ''} | {c['label']} | {c['ram_bytes']} | "
-                     f"{c['predicted_val_acc']:.3f} | {_pm(c['measured_val_acc'], c.get('measured_val_se'))} | "
+                     f"{_pred(c['predicted_val_acc'])} | {_pm(c['measured_val_acc'], c.get('measured_val_se'))} | "
                      + " ".join(f"{a:.3f}" for a in c.get("measured_val_accs", [c["measured_val_acc"]]))
                      + f" | {_pm(c['cv_acc'], c.get('cv_se'))} | "
                      + " ".join(f"{a:.3f}" for a in c["cv_accs"])

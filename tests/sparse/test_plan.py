@@ -8,7 +8,7 @@ import pytest
 
 from mcutrain.cli import main
 from mcutrain.sparse.jobs import finetune_job
-from mcutrain.sparse.plan import make_engine, plan_scheme
+from mcutrain.sparse.plan import _pred, make_engine, plan_scheme
 from mcutrain.sparse.runner import LocalRunner, SerialRunner, make_runner
 
 from .conftest import PROTO
@@ -179,3 +179,9 @@ def test_cli_plan_then_compile_the_scheme(tiny_graph, tiny_task_data, tmp_path, 
                  "--update", "auto", "--data", str(tmp_path / "data.npz"), "--ram", "3KB"]) == 0
     rep2 = json.loads((tmp_path / "c2" / "report.json").read_text())
     assert rep2["auto_update"]["scheme"] == rep2["scheme"]
+
+
+def test_a_prediction_at_the_cap_says_so():
+    # summed accuracy gains overlap; past 1 they are capped and no longer rank schemes
+    assert _pred(0.8704) == "0.870"
+    assert _pred(1.0) == "1.000 (capped)"

@@ -160,6 +160,9 @@ def test_plan_output_says_how_many_seeds(tiny_graph, tiny_task_data, plans, tmp_
                       echo=lines.append, seeds=2, out_dir=tmp_path / "p")
     text = "\n".join(lines)
     assert "2 seeds per setting" in text and "mean ± se of 2 seeds [0, 1]" in text
+    for c in out["candidates"]:  # a prediction at the cap of 1 says so
+        line = next(x for x in lines if f" {c['label']} " in x and "val predicted" in x)
+        assert ("(capped)" in line) == (c["predicted_val_acc"] >= 1.0)
     assert out["cache_stats"]["runs"] == 0  # all from the cache
     plan = json.loads((tmp_path / "p" / "plan.json").read_text())
     assert plan["seeds"] == 2 and plan["contributions"]["seeds"] == 2
