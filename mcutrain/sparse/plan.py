@@ -353,6 +353,10 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
                   key=lambda t: (-round(t[0], 9), t[1], t[2]))
     seen = {json.dumps(eng.canon(r["scheme"]), sort_keys=True) for r in rows}
 
+    def meets(add: bool, score: float, against: float) -> bool:
+        # an addition must beat the current scheme by the margin, a drop must not be below
+        return score > against + margin + 1e-12 if add else score >= against - 1e-12
+
     def gain_of(i: int, r: float) -> float:
         return contrib.weight_gain(i, r) if (i, r) in contrib.weights else 0.0
 
@@ -397,10 +401,6 @@ def refine(eng: Engine, contrib, rows: list, cur: int, ram_fn, ram_b: int, round
             break
         n_add = len(fit) - len(cut)
         ref = now.get("cv_seed_accs")
-
-        def meets(add: bool, score: float, against: float) -> bool:
-            # an addition must beat the current scheme by the margin, a drop must not be below
-            return score > against + margin + 1e-12 if add else score >= against - 1e-12
 
         def contends(j: int, scores: list) -> bool:
             # a move that could still be taken stays in the race (the seeds so far, against
