@@ -6,10 +6,8 @@ renamed into place at the end, so a failure (over budget, unsupported op) leaves
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +17,15 @@ from .codegen.c import generate
 from .ir.graph import Graph
 from .ir.verify import verify
 from .passes.pipeline import PIPELINE, run_pipeline
-from .targets.host import INCLUDE, runtime_sources
+from .outdir import check_output_dir, output_dir
+from .targets.host import CFLAGS as HOST_CFLAGS
+from .targets.host import INCLUDE, RUNTIME_ABI, runtime_sources
+from .errors import InputError, McuError, UsageError
 
 REPORT_VERSION = 1
 
 
-class BudgetError(ValueError):
+class BudgetError(McuError, ValueError):
     pass
 
 
@@ -34,18 +35,23 @@ def parse_bytes(text) -> int | None:
         return None
     if isinstance(text, (int, np.integer)):
         return int(text)
-    m = re.fullmatch(r"\s*([\d.]+)\s*([kKmM]?)(i?[bB])?\s*", str(text))
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)(i?[bB])?\s*", str(text))
     if not m:
-        raise ValueError(f"cannot read a memory size from {text!r} (e.g. 256KB, 1MB)")
+        raise UsageError(f"cannot read a memory size from {text!r} (e.g. 256KB, 1MB)")
     mult = {"": 1, "k": 1024, "m": 1024 * 1024}[m[2].lower()]
     return int(float(m[1]) * mult)
 
 
-def load_model(model, data_x=None, input_shape=None) -> Graph:
-    """An int8 inference graph from a zoo .pkl, a saved graph .npz, or `file.py:factory`."""
+def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) -> Graph:
+    """An int8 inference graph from a zoo .pkl, a saved graph .npz, or `file.py:factory`
+    (allow_float: a saved float graph too, e.g. to print it)."""
     if isinstance(model, Graph):
         return model
     spec = str(model)
+    path = spec.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", spec) else spec
+    if spec.endswith((".pkl", ".npz")) or path != spec:
+        if not Path(path).is_file():
+            raise UsageError(f"model {path}: no such file")
     if spec.endswith(".pkl"):
         from .frontend.zoo import load_zoo
 
@@ -58,11 +64,11 @@ def load_model(model, data_x=None, input_shape=None) -> Graph:
         from .ir.serialize import load_graph
 
         g = load_graph(spec)
-        if g.values[g.inputs[0]].dtype != "i8":
-            raise ValueError(f"{spec} holds a float graph: quantize it first "
+        if g.values[g.inputs[0]].dtype != "i8" and not allow_float:
+            raise InputError(f"{spec} holds a float graph: quantize it first "
                              "(mcutrain.quant.quantize.quantize_model)")
         return g
-    raise ValueError(f"unknown model {spec!r}: give a zoo .pkl, a saved graph .npz, or "
+    raise UsageError(f"unknown model {spec!r}: give a zoo .pkl, a saved graph .npz, or "
                      "path/to/file.py:factory")
 
 
@@ -139,12 +145,16 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
 
     update="auto": plan the scheme first (sparse/plan.py: contribution analysis on `data`
-    under the `ram`/`flash` budget, then search), then compile it as usual."""
+    under the `ram`/`flash` budget, then search), then compile it as usual. An out_dir that
+    is neither new nor an earlier compile output is refused before any work."""
+    inputs = [] if isinstance(model, Graph) else [model]
+    check_output_dir(out_dir, inputs=inputs + ([data] if data is not None else []),
+                     kinds=("compile",))
+    if update == "auto" and (data is None or ram is None):
+        raise UsageError("--update auto needs --data (it fine-tunes on it) and a --ram budget")
     g = load_model(model, data_x=data_x, input_shape=input_shape)
     plan = None
     if update == "auto":
-        if data is None or ram is None:
-            raise ValueError("--update auto needs --data (it fine-tunes on it) and a --ram budget")
         from .sparse.plan import plan_scheme
 
         opts = dict(plan_options or {})
@@ -160,7 +170,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     gen = generate(tg)
     mem = memory_report(gen, tg)
     t = tg.meta["train"]
-    report = dict(version=REPORT_VERSION, model=name or str(model) if not isinstance(model, Graph)
+    report = dict(version=REPORT_VERSION, runtime_abi=RUNTIME_ABI, model=name or str(model) if not isinstance(model, Graph)
                   else (name or g.meta.get("name", "graph")), **mem,
                   ram_budget=parse_bytes(ram), flash_budget=parse_bytes(flash),
                   macs_per_step=macs_per_step(tg), scheme=t["scheme"], config=t["config"],
@@ -198,10 +208,15 @@ def macs_per_step(tg: Graph) -> int:
     return int(total)
 
 
-MAKEFILE = """# Builds the training step as a shared library for the host (mcutrain train uses it).
+def makefile() -> str:
+    """The host Makefile shipped in every output: the flags of targets/host.py, the one
+    definition the tests and `mcutrain train` build with."""
+    flags = " ".join(f for f in HOST_CFLAGS if not f.startswith("-O"))
+    return f"""# Builds the training step as a shared library for the host (mcutrain train builds the
+# same sources with the same flags). `make CFLAGS=-O3` changes the optimization level only.
 CC ?= cc
 CFLAGS ?= -O2
-CFLAGS += -std=c99 -fPIC -ffp-contract=off -Iruntime/include -I.
+CFLAGS += {flags} -Iruntime/include -I.
 SRC = model.c $(wildcard runtime/src/*.c)
 
 libmodel.so: $(SRC) model.h
@@ -213,12 +228,12 @@ clean:
 
 
 def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
+    """The compile output folder, built complete under a temporary name, then put in place
+    (outdir.output_dir: an earlier output is replaced only now, anything else was refused)."""
     from .ir.serialize import save_graph
 
     out = Path(out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
-    try:
+    with output_dir(out, "compile") as tmp:
         (tmp / "model.c").write_text(gen.model_c)
         (tmp / "model.h").write_text(gen.model_h)
         (tmp / "runtime" / "include").mkdir(parents=True)
@@ -227,19 +242,9 @@ def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
             shutil.copy2(p, tmp / "runtime" / "include" / p.name)
         for p in runtime_sources() + sorted(runtime_sources()[0].parent.glob("*.h")):
             shutil.copy2(p, tmp / "runtime" / "src" / p.name)
-        (tmp / "Makefile").write_text(MAKEFILE)
+        (tmp / "Makefile").write_text(makefile())
         save_graph(tg, tmp / "train_graph.npz")
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

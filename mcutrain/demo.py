@@ -5,20 +5,22 @@ graph, to data it has not seen: the same digits photographed by a sensor mounted
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from .autodiff import TrainConfig, make_training_graph
 from .data.arrays import images_to_int8
+from .errors import UsageError, check_range
+from .outdir import atomic_write_text
 from .ref.interp import run
 from .ref.trainer import ReferenceTrainer
 from .sparse.select import find_layers
 
 DEFAULT_EPOCHS = 6
 DEFAULT_LR = 0.005
+WRITTEN_BY = "mcutrain demo"  # in --json files: an earlier result may be replaced
 
 
 def default_scheme(n_layers: int) -> dict:
@@ -40,6 +42,10 @@ def run_demo(epochs: int = DEFAULT_EPOCHS, lr: float = DEFAULT_LR, scheme=None,
                                      to_float_input)
     from .quant.quantize import quantize_model
 
+    check_range("--epochs", epochs, 1, integer=True)
+    check_range("--lr", lr, 0, lo_open=True)
+    if json_path:
+        check_json_output(json_path)
     t0 = time.time()
     task = digits_task()
     fg = load_default_float_graph()
@@ -76,10 +82,22 @@ def run_demo(epochs: int = DEFAULT_EPOCHS, lr: float = DEFAULT_LR, scheme=None,
     return res
 
 
+def check_json_output(path) -> None:
+    """--json PATH: new, or a results file an earlier demo wrote (anything else is refused)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--json {path}: is a folder; give a file name")
+    if p.exists():
+        try:
+            ours = json.loads(p.read_text()).get("written_by") == WRITTEN_BY
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise UsageError(f"--json {path}: exists and is not a result file of mcutrain demo; "
+                             "give a new file name")
+
+
 def _write_json(path: str, obj) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(p, json.dumps(dict(obj, written_by=WRITTEN_BY), indent=2))

@@ -2,34 +2,24 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .data.arrays import DataError
 from .data.datasets import load_dataset, to_int8_hwc
+from .errors import DivergedError, check_range
+from .outdir import atomic_write, atomic_write_text, check_our_output
+from .progress import bar as progress_bar
 from .targets.host import CompiledModel
 
 PARAMS_FILE = "params.npz"
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def open_model(out_dir) -> CompiledModel:
     """The compiled model with its last trained parameters (params.npz) loaded, if any."""
-    cm = CompiledModel(out_dir)
+    cm = CompiledModel(check_our_output(out_dir))
     p = Path(out_dir) / PARAMS_FILE
     if p.exists():
         with np.load(p, allow_pickle=False) as f:
@@ -39,21 +29,30 @@ def open_model(out_dir) -> CompiledModel:
     return cm
 
 
-def save_params(cm: CompiledModel, out_dir) -> Path:
+def write_params(out_dir, params: dict, step: int) -> Path:
+    """params.npz, written only when every value is finite (a diverged set never replaces
+    good parameters), to a temporary name renamed into place."""
+    bad = [k for k, v in params.items() if v.dtype.kind == "f" and not np.all(np.isfinite(v))]
+    if bad:
+        raise DivergedError(f"not saving parameters with non-finite values ({', '.join(bad[:3])})")
     path = Path(out_dir) / PARAMS_FILE
-    params = cm.get_params()
-    params["__step__"] = np.asarray(cm.step)
+    data = dict(params, __step__=np.asarray(step))
+
     def write(tmp):
         with open(tmp, "wb") as f:
-            np.savez(f, **params)
+            np.savez(f, **data)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return path
+
+
+def save_params(cm: CompiledModel, out_dir) -> Path:
+    return write_params(out_dir, cm.get_params(), cm.step)
 
 
 def _check_labels(y, classes: int, what: str):
     if len(y) and (y.max() >= classes):
-        raise ValueError(f"{what} has label {int(y.max())} but the model has {classes} classes "
+        raise DataError(f"{what} has label {int(y.max())} but the model has {classes} classes "
                          "(compile with --classes N for a new head)")
 
 
@@ -65,7 +64,11 @@ def evaluate(cm: CompiledModel, x_u8: np.ndarray, y: np.ndarray) -> float:
 
 def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: int = 0,
                 progress: bool = True, echo=print, limit: int | None = None) -> dict:
-    """Train the compiled model on DATA; saves params.npz and train_log.json into out_dir."""
+    """Train the compiled model on DATA; saves params.npz and train_log.json into out_dir.
+
+    The divergence guard (runtime guard.c) watches every step's loss: when it turns
+    non-finite or explodes, training stops, the parameters of the last complete epoch (or
+    those it started from) are kept and saved, and DivergedError says so."""
     cm = open_model(out_dir)
     ds = load_dataset(data, cm.input_hwc)
     x, y = ds["x_train"], ds["y_train"]
@@ -76,42 +79,67 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
     if has_test:
         _check_labels(ds["y_test"], cm.classes, "test data")
     if lr is not None:
-        cm.lr = lr
+        cm.lr = check_range("--lr", lr, 0, lo_open=True)
     xi = to_int8_hwc(x)
     rng = np.random.default_rng(seed)
     log = dict(model=cm.report.get("model"), scheme=cm.report.get("scheme"), lr=cm.lr,
                epochs=[], samples=len(x))
+    guard = cm.guard()
+    good = (cm.get_params(), cm.step, 0)  # the last good parameters: step, epoch
     for ep in range(1, epochs + 1):
         order = rng.permutation(len(x))
-        it = order
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(order, desc=f"epoch {ep}/{epochs}", leave=False)
-            it = bar
-        t0, losses, correct = time.time(), [], 0
-        for k, i in enumerate(it):
-            loss = cm.train_step(xi[i], int(y[i]))
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} at step {cm.step}: lower --lr")
-            losses.append(loss)
-            correct += int(np.argmax(cm.logits()) == y[i])
-            if bar is not None and k % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-        rec = dict(epoch=ep, loss=float(np.mean(losses)), train_acc=correct / len(x),
-                   seconds=round(time.time() - t0, 2),
-                   steps_per_second=round(len(x) / max(time.time() - t0, 1e-9), 1))
+        rec, diverged = _host_epoch(cm, xi, y, order, guard, ep, epochs, progress)
+        if diverged is not None:
+            cm.set_params(good[0])
+            cm.step = good[1]
+            return _stop_diverged(out_dir, cm, log, diverged, good[2], echo)
         if has_test:
             rec["test_acc"] = evaluate(cm, ds["x_test"], ds["y_test"])
         log["epochs"].append(rec)
         extra = f"  test acc {rec['test_acc']:.3f}" if has_test else ""
         echo(f"epoch {ep}: loss {rec['loss']:.4f}  train acc {rec['train_acc']:.3f}{extra}  "
              f"({rec['steps_per_second']} steps/s)")
+        good = (cm.get_params(), cm.step, ep)
     save_params(cm, out_dir)
-    out = Path(out_dir) / "train_log.json"
-    _atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1)))
+    atomic_write_text(Path(out_dir) / "train_log.json", json.dumps(log, indent=1))
     return log
+
+
+def _host_epoch(cm, xi, y, order, guard, ep, epochs, progress):
+    """One epoch of steps in `order`: (record, None), or (None, what diverged)."""
+    bar = progress_bar(order, desc=f"epoch {ep}/{epochs}", leave=False, enabled=progress)
+    t0, losses, correct = time.time(), [], 0
+    try:
+        for k, i in enumerate(bar):
+            loss = cm.train_step(xi[i], int(y[i]))
+            why = guard.step(loss)
+            if why:
+                return None, dict(step=cm.step, epoch=ep, loss=float(loss), reason=why)
+            losses.append(loss)
+            correct += int(np.argmax(cm.logits()) == y[i])
+            if k % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    finally:
+        bar.close()
+    dt = max(time.time() - t0, 1e-9)
+    return dict(epoch=ep, loss=float(np.mean(losses)), train_acc=correct / len(order),
+                seconds=round(dt, 2), steps_per_second=round(len(order) / dt, 1)), None
+
+
+def _stop_diverged(out_dir, cm, log, d: dict, good_epoch: int, echo):
+    """Save the last good parameters and the log, then raise DivergedError."""
+    kept = f"epoch {good_epoch}" if good_epoch else "the start of this run"
+    log["diverged"] = dict(d, kept=kept)
+    if good_epoch:
+        save_params(cm, out_dir)
+    atomic_write_text(Path(out_dir) / "train_log.json", json.dumps(log, indent=1))
+    raise DivergedError(diverged_message(d, cm.lr, kept))
+
+
+def diverged_message(d: dict, lr: float, kept: str) -> str:
+    what = f"became {d['loss']}" if d["reason"] == "non-finite" else f"exploded to {d['loss']:.4g}"
+    return (f"training diverged at step {d['step']} (epoch {d['epoch']}): the loss {what} with "
+            f"lr {lr:g}; stopped and kept the parameters of {kept} (lower --lr)")
 
 
 def eval_model(out_dir, data, echo=print) -> dict:
@@ -123,7 +151,6 @@ def eval_model(out_dir, data, echo=print) -> dict:
     _check_labels(y, cm.classes, f"{split} data")
     acc = evaluate(cm, x, y)
     res = dict(accuracy=acc, split=split, samples=int(len(x)), step=cm.step)
-    out = Path(out_dir) / "eval.json"
-    _atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(res, indent=1)))
+    atomic_write_text(Path(out_dir) / "eval.json", json.dumps(res, indent=1))
     echo(f"accuracy on {len(x)} {split} images: {acc:.4f}")
     return res

@@ -19,6 +19,7 @@ from ..ops.optim import take_slice
 from ..ref.interp import needed_nodes
 from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
 from .layout import CTYPE, SIZEOF, c_ident, hwc
+from ..errors import McuError
 
 ALIAS_OPS = ("reshape",)
 WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
@@ -26,7 +27,7 @@ WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one 
 WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
 
-class CodegenError(ValueError):
+class CodegenError(McuError, ValueError):
     pass
 
 

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+from ..ir.serialize import read_npz
 
-class DataError(ValueError):
+SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_LABEL = 1 << 16  # a head of more classes is absurd on a microcontroller (cli: --classes)
+
+
+class DataError(InputError):
     pass
 
 
@@ -21,42 +27,63 @@ def images_to_int8(x) -> np.ndarray:
     return np.ascontiguousarray((x.astype(np.int16) - 128).astype(np.int8).transpose(0, 3, 1, 2))
 
 
-def _labels(y, n, name) -> np.ndarray:
+def check_images(x: np.ndarray, name: str) -> np.ndarray:
+    """uint8 N x H x W x C (or N x H x W, one channel) with N, H, W, C >= 1."""
+    if x.dtype in (np.int8, np.float32, np.float64, np.float16):
+        raise DataError(f"{name} is {x.dtype}: give uint8 images N x H x W x C (int8 and "
+                        "float model-input arrays are not supported yet)")
+    if x.dtype != np.uint8:
+        raise DataError(f"{name} must be uint8 images N x H x W x C, got {x.dtype}")
+    if x.ndim not in (3, 4):
+        raise DataError(f"{name} must be N x H x W x C (or N x H x W), got shape {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise DataError(f"{name} holds no images (shape {list(x.shape)})")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{name}: images of shape {list(x.shape[1:])} are empty")
+    return x
+
+
+def check_labels(y: np.ndarray, n: int, name: str) -> np.ndarray:
+    """One integer class index per image, in 0..MAX_LABEL-1 -> int64."""
     y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        raise DataError(f"{name} must hold integer class labels, got {y.dtype}")
+    if y.shape != (n,):
+        hint = " (one-hot? give class indices)" if y.ndim == 2 and y.shape[0] == n else ""
+        raise DataError(f"{name} has shape {list(y.shape)}, expected [{n}]: one class index "
+                        f"per image{hint}")
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)):
             raise DataError(f"{name} contains NaN or Inf")
         if not np.all(y == np.round(y)):
-            raise DataError(f"{name} must hold integer class labels")
-    if y.shape != (n,):
-        raise DataError(f"{name} has shape {list(y.shape)}, expected [{n}]")
-    y = y.astype(np.int64)
-    if y.min() < 0:
-        raise DataError(f"{name} has negative labels")
-    return y
+            raise DataError(f"{name} must hold integer class labels (it has fractions)")
+    if n and y.min() < 0:
+        raise DataError(f"{name} has negative labels ({y.min()})")
+    if n and y.max() >= MAX_LABEL:
+        raise DataError(f"{name} has label {y.max()}: class indices 0..{MAX_LABEL - 1} expected")
+    return y.astype(np.int64)
 
 
 def load_npz(path) -> dict:
-    """Load and check a dataset file; returns x_train, y_train and (if present) x_test, y_test."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files if k in ("x_train", "y_train", "x_test", "y_test")}
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read dataset {path}: {e}") from None
+    """Load and check a dataset file; returns x_train, y_train and (if present) x_test, y_test.
+    Any bad file raises DataError naming it (UsageError when the path does not exist)."""
+    shown = f"dataset {path}"
+    data = read_npz(path, "dataset", keys=SPLIT_KEYS + ("__format__",))
+    if "__format__" in data:
+        raise DataError(f"{shown} is a saved model graph, not a dataset (x_train, y_train)")
     for k in ("x_train", "y_train"):
         if k not in data:
-            raise DataError(f"dataset {path} has no {k!r} (needs x_train, y_train[, x_test, y_test])")
+            raise DataError(f"{shown} has no {k!r} (needs x_train, y_train[, x_test, y_test])")
     if ("x_test" in data) != ("y_test" in data):
-        raise DataError(f"dataset {path}: x_test and y_test must come together")
+        raise DataError(f"{shown}: x_test and y_test must come together")
     out = {}
     for split in ("train", "test"):
         if f"x_{split}" not in data:
             continue
-        x = data[f"x_{split}"]
-        if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-            raise DataError(f"x_{split} contains NaN or Inf")
-        if x.dtype != np.uint8:
-            raise DataError(f"x_{split} must be uint8 images, got {x.dtype}")
-        out[f"x_{split}"] = x
-        out[f"y_{split}"] = _labels(data[f"y_{split}"], len(x), f"y_{split}")
+        try:
+            x = check_images(data[f"x_{split}"], f"x_{split}")
+            out[f"x_{split}"] = x
+            out[f"y_{split}"] = check_labels(data[f"y_{split}"], len(x), f"y_{split}")
+        except DataError as e:
+            raise DataError(f"{shown}: {e}") from None
     return out

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingDependency, UsageError
+from ..ir.serialize import one_line
 from .arrays import DataError, load_npz
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp")
@@ -44,27 +46,49 @@ def _load_folder(path: Path) -> dict:
     try:
         from PIL import Image
     except ImportError:
-        raise DataError("reading an image folder needs Pillow (pip install pillow)") from None
-    classes = sorted(p.name for p in path.iterdir() if p.is_dir())
+        raise MissingDependency("reading an image folder needs Pillow (pip install pillow)") from None
+    try:  # hidden folders (.ipynb_checkpoints, .git) are not classes
+        classes = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name[0] != ".")
+    except OSError as e:
+        raise DataError(f"dataset {path}: cannot list it ({one_line(e.strerror or e)})") from None
     if not classes:
-        raise DataError(f"{path} has no class subfolders")
+        raise DataError(f"dataset {path} has no class subfolders (one folder per class)")
     xs, ys, size = [], [], None
     for k, cls in enumerate(classes):
-        for f in sorted((path / cls).iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                img = np.asarray(Image.open(f).convert("RGB"))
-            except OSError as e:
-                raise DataError(f"cannot read image {f}: {e}") from None
+        for f in _images_in(path / cls):
+            img = _read_image(Image, f)
             size = size or img.shape[:2]
             if img.shape[:2] != size:
                 img = resize_bilinear(img[None], *size)[0]
             xs.append(img)
             ys.append(k)
     if not xs:
-        raise DataError(f"{path}: no images found in its class subfolders")
+        raise DataError(f"dataset {path}: no images ({', '.join(IMAGE_SUFFIXES)}) found in its "
+                        "class subfolders")
     return {"x_train": np.stack(xs), "y_train": np.asarray(ys, np.int64), "classes": classes}
+
+
+def _images_in(folder: Path) -> list:
+    try:
+        return [f for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    except OSError as e:
+        raise DataError(f"dataset folder {folder}: cannot list it "
+                        f"({one_line(e.strerror or e)})") from None
+
+
+def _read_image(Image, f: Path) -> np.ndarray:
+    """RGB uint8 H x W x 3. Pillow raises many kinds on a bad file (OSError, SyntaxError,
+    ValueError, DecompressionBombError, ...): any of them means the image cannot be used."""
+    try:
+        with Image.open(f) as im:
+            img = np.asarray(im.convert("RGB"))
+    except MemoryError:
+        raise DataError(f"image {f} does not fit in memory") from None
+    except Exception as e:
+        raise DataError(f"cannot read image {f}: {one_line(e)}") from None
+    if img.ndim != 3 or 0 in img.shape:
+        raise DataError(f"image {f} is empty ({list(img.shape)})")
+    return img
 
 
 def load_dataset(path, input_hwc=None) -> dict:
@@ -72,19 +96,23 @@ def load_dataset(path, input_hwc=None) -> dict:
     p = Path(path)
     if p.is_dir():
         data = _load_folder(p)
-    elif p.suffix == ".npz":
+    elif p.suffix.lower() == ".npz":
         data = load_npz(p)
     elif not p.exists():
-        raise DataError(f"dataset {path} does not exist")
+        raise UsageError(f"dataset {path}: no such file or folder")
     else:
-        raise DataError(f"dataset {path}: expected a .npz file or a folder of class subfolders")
+        raise UsageError(f"dataset {path}: expected a .npz file or a folder of class subfolders")
     if input_hwc is not None:
         h, w, c = input_hwc
         for split in ("train", "test"):
             if f"x_{split}" in data:
                 x = data[f"x_{split}"]
                 x = x[..., None] if x.ndim == 3 else x
-                data[f"x_{split}"] = fit_channels(resize_bilinear(x, h, w), c)
+                try:
+                    data[f"x_{split}"] = fit_channels(resize_bilinear(x, h, w), c)
+                except DataError as e:
+                    first = " (channels first? give N x H x W x C)" if x.shape[1] == c else ""
+                    raise DataError(f"dataset {path}: x_{split}: {e}{first}") from None
     return data
 
 

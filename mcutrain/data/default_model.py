@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingDependency
 from ..ir.dtype import QParams
 
 MODEL_PATH = Path(__file__).with_name("default_digits.npz")
@@ -36,8 +37,8 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the default digits task needs scikit-learn "
-                          "(pip install 'mcutrain[demo]')") from e
+        raise MissingDependency("the default digits task needs scikit-learn "
+                                "(pip install 'mcutrain[demo]')") from e
     d = load_digits()
     x = np.rint(d.images.astype(np.float64) * 255.0 / 16.0).astype(np.uint8)
     return x[..., None], d.target.astype(np.int64)

@@ -28,9 +28,10 @@ import numpy as np
 
 from ..ir.dtype import F32
 from ..ir.graph import Graph, GraphBuilder
+from ..errors import InputError
 
 
-class UnsupportedTorchOp(ValueError):
+class UnsupportedTorchOp(InputError):
     """A module, function or method the frontend cannot convert."""
 
 

@@ -28,16 +28,19 @@ from ..ir.dtype import I8, I32, QParams
 from ..ir.graph import Graph, GraphBuilder
 from ..ops.elementwise import int_add_attrs
 from ..quant.fixedpoint import INT32_MAX, INT32_MIN, multiplier_value, quantize_multiplier
+from ..errors import InputError
+from ..ir.serialize import one_line, open_error
 
 PICKLE_MEMBER = "archive/data.pkl"
 MAX_PICKLE_BYTES = 256 << 20  # refuse (zip-bombed) members above 256 MiB uncompressed
+MAX_SIDE = 4096  # in_shape / out_shape: far above any microcontroller's input
 ALLOWED_GLOBALS = ("numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
                    "_codecs.encode")
 BLOCK_CONVS = ("pointwise1", "depthwise", "pointwise2")
 INPUT_TRANSFORM = "pixel-128"  # int8 input = uint8 pixel - 128 (RGB), x_scale = 1/127.5
 
 
-class ZooFormatError(ValueError):
+class ZooFormatError(InputError):
     """A zoo file or dict that is unsafe, malformed or outside the supported format."""
 
 
@@ -84,27 +87,38 @@ def load_zoo_dict(path) -> dict:
     """Read a zoo file safely; returns its dict (structure checked by check_zoo_dict)."""
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            try:
-                info = zf.getinfo(PICKLE_MEMBER)
-            except KeyError:
-                raise ZooFormatError(f"{path}: no member {PICKLE_MEMBER!r} "
-                                     f"(members: {zf.namelist()[:8]})") from None
-            if info.file_size > MAX_PICKLE_BYTES:
-                raise ZooFormatError(f"{path}: {PICKLE_MEMBER} is {info.file_size} bytes, "
-                                     f"more than the {MAX_PICKLE_BYTES} allowed")
-            data = zf.read(info)
-    except zipfile.BadZipFile as e:
-        raise ZooFormatError(f"{path}: not a zoo file (not a zip archive: {e})") from None
+        zf = zipfile.ZipFile(path)
+    except OSError as e:
+        raise open_error(path, "zoo file", e) from None
+    except Exception as e:  # BadZipFile, or whatever a mangled zip directory makes zipfile raise
+        raise ZooFormatError(f"{path}: not a zoo file (not a zip archive: {one_line(e)})") from None
+    with zf:
+        data = _read_pickle_member(zf, path)
     try:
         model = _ZooUnpickler(io.BytesIO(data)).load()
     except ZooFormatError as e:
         raise ZooFormatError(f"{path}: {e}") from None
     except Exception as e:  # truncated or corrupt pickle: only allow-listed code ran
         raise ZooFormatError(f"{path}: corrupt pickle in {PICKLE_MEMBER}: "
-                             f"{type(e).__name__}: {e}") from None
+                             f"{type(e).__name__}: {one_line(e)}") from None
     check_zoo_dict(model, str(path))
     return model
+
+
+def _read_pickle_member(zf: zipfile.ZipFile, path: Path) -> bytes:
+    try:
+        info = zf.getinfo(PICKLE_MEMBER)
+    except KeyError:
+        raise ZooFormatError(f"{path}: no member {PICKLE_MEMBER!r} (members: "
+                             f"{one_line(zf.namelist()[:8])})") from None
+    if info.file_size > MAX_PICKLE_BYTES:
+        raise ZooFormatError(f"{path}: {PICKLE_MEMBER} is {info.file_size} bytes, "
+                             f"more than the {MAX_PICKLE_BYTES} allowed")
+    try:
+        return zf.read(info)
+    except Exception as e:  # bad CRC, zlib.error, EOFError, unsupported compression, ...
+        raise ZooFormatError(f"{path}: corrupt zip member {PICKLE_MEMBER} "
+                             f"({type(e).__name__}: {one_line(e)})") from None
 
 
 # ---- structure check -----------------------------------------------------------------------
@@ -118,7 +132,12 @@ def _is_int(v) -> bool:
 
 
 def _is_real(v) -> bool:
-    return (_is_int(v) or isinstance(v, (float, np.floating))) and math.isfinite(v)
+    if not (_is_int(v) or isinstance(v, (float, np.floating))):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float range
+        return False
 
 
 def _check_keys(d, keys, where):
@@ -160,7 +179,11 @@ def _check_conv(c, where):
             or not all(_is_int(v) and v > 0 and v % 2 == 1 for v in k)):
         _fail(where, f"kernel_size must be two odd ints > 0, got {k!r}")
     if c.get("act") is not None:
-        _fail(where, f"act {c['act']!r} is not supported (activations are the clamp)")
+        _fail(where, f"act {one_line(repr(c['act']), 40)} is not supported (activations are the clamp)")
+    for key in ("in_shape", "out_shape"):
+        v = c.get(key)
+        if v is not None and not (_is_int(v) and 0 < v <= MAX_SIDE):
+            _fail(where, f"{key} must be an int in 1..{MAX_SIDE}, got {one_line(repr(v), 40)}")
     p = c["params"]
     _check_keys(p, ("weight", "bias", "w_scales"), f"{where}.params")
     _check_act_params(p, f"{where}.params")
@@ -282,8 +305,18 @@ def zoo_to_graph(model: dict, name: str = "zoo", eff_dtype: str = "float32") -> 
     if eff_dtype not in ("float32", "float64"):
         raise ValueError(f"eff_dtype must be 'float32' or 'float64', got {eff_dtype!r}")
     check_zoo_dict(model, name)
+    try:  # extreme scales overflow to inf / underflow to 0: refused below, no warning spam
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+            return _build_graph(model, name, eff_dtype)
+    except ZooFormatError:
+        raise
+    except (ValueError, ArithmeticError) as e:  # scales that make no requantization, a shape
+        raise ZooFormatError(f"{name}: {one_line(e)}") from None  # an op refuses, ...
+
+
+def _build_graph(model: dict, name: str, eff_dtype: str) -> Graph:
     fc = model["first_conv"]
-    side = int(fc.get("in_shape", 128))
+    side = 128 if fc.get("in_shape") is None else int(fc["in_shape"])
     gb = GraphBuilder()
     x = gb.input("x", (1, int(fc["in_channel"]), side, side), I8,
                  QParams.tensor(fc["params"]["x_scale"], fc["params"]["x_zero"]))

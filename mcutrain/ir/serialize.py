@@ -6,20 +6,28 @@ The file holds
     __consts__  JSON list of the const names, in order; array i is stored as c<i>
 Writing goes to a temporary file in the same folder, then os.replace: a reader never sees a
 half-written file.
+
+`read_npz` is the one reader of .npz files a user hands us (saved graphs, datasets,
+params.npz): whatever the bytes, it returns the arrays or raises our error naming the file.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, McuError, UsageError
 from .graph import Graph
 from .printer import format_graph, parse_graph
 
 FORMAT = "mcutrain-graph-1"
+NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def _json_default(o):
@@ -63,13 +71,185 @@ def save_graph(g: Graph, path) -> Path:
     return path
 
 
+# ---- reading untrusted .npz files ----------------------------------------------------------
+
+def one_line(text, limit: int = 160) -> str:
+    """A message part on one line and of bounded length (file contents may hold anything)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: a generous fixed bound
+        return 16 << 30
+
+
+def open_error(path, what: str, e: OSError) -> McuError:
+    """Our error for a user's file that cannot be opened: a usage error when the path is wrong
+    (it does not exist, or is a folder), a failure otherwise (permissions, I/O)."""
+    if isinstance(e, FileNotFoundError):
+        return UsageError(f"{what} {path}: no such file")
+    if isinstance(e, IsADirectoryError) or Path(path).is_dir():
+        return UsageError(f"{what} {path}: is a folder, not a file")
+    return InputError(f"{what} {path}: cannot read it ({one_line(e.strerror or e)})")
+
+
+def read_npz(path, what: str = "file", keys=None) -> dict:
+    """{name: array} of the .npz file `path` (np.savez), members `keys` only when given.
+
+    Never unpickles (object arrays are refused) and never allocates more than a member really
+    holds: each .npy header is checked against the member's size before its data is read, so
+    a tiny file claiming a huge array is reported, not attempted. Any corruption (not a zip,
+    truncated, bad CRC, bad deflate stream, bad header) raises InputError naming the file."""
+    shown = f"{what} {path}"
+    try:
+        zf = zipfile.ZipFile(path)
+    except OSError as e:
+        raise open_error(path, what, e) from None
+    except Exception as e:  # BadZipFile, and whatever a mangled directory makes zipfile raise
+        raise InputError(f"{shown}: not a .npz file ({one_line(e)})") from None
+    out, total, limit = {}, 0, _memory_bytes()
+    with zf:
+        for info in zf.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if keys is not None and key not in keys:
+                continue
+            if key in out:
+                raise InputError(f"{shown}: member {one_line(key, 40)!r} appears twice")
+            total += info.file_size
+            if total > limit:
+                raise InputError(f"{shown}: its arrays would take {total / 2**30:.1f} GiB, more "
+                                 f"than this machine's memory ({limit / 2**30:.1f} GiB)")
+            out[key] = _read_member(zf, info, shown, key)
+    return out
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, key: str):
+    name = one_line(key, 40)
+    try:
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in NPY_HEADERS:
+                raise InputError(f"{shown}: {name} is not a .npy array (format {version})")
+            shape, fortran, dtype = NPY_HEADERS[version](f)
+            if dtype.hasobject:
+                raise InputError(f"{shown}: {name} holds Python objects ({dtype}); only plain "
+                                 "numeric arrays are read (no pickle)")
+            need = math.prod(shape) * dtype.itemsize
+            have = info.file_size - f.tell()
+            if need != have:
+                raise InputError(f"{shown}: {name} is truncated or corrupt (its header "
+                                 f"promises {need} bytes of data, the file holds {have})")
+            buf = np.empty(need, np.uint8)
+            got = 0
+            while got < need:  # readinto may return less than asked
+                n = f.readinto(memoryview(buf)[got:])
+                if not n:
+                    raise EOFError("member ends early")
+                got += n
+            if dtype.itemsize == 0:
+                return np.zeros(shape, dtype)
+            return buf.view(dtype).reshape(shape, order="F" if fortran else "C")
+    except McuError:
+        raise
+    except MemoryError:
+        raise InputError(f"{shown}: {name} does not fit in memory") from None
+    except Exception as e:  # zlib.error, BadZipFile (CRC), EOFError, a bad header, ...
+        raise InputError(f"{shown}: {name} is corrupt ({type(e).__name__}: {one_line(e)})") from None
+
+
+# ---- loading a saved graph -----------------------------------------------------------------
+
+def _text(arrays: dict, key: str, shown: str) -> str:
+    a = arrays.get(key)
+    if a is None:
+        raise InputError(f"{shown}: no {key} member: not a complete saved mcutrain graph")
+    if a.shape != () or a.dtype.kind != "U":
+        raise InputError(f"{shown}: {key} must be one string, got {a.dtype} {list(a.shape)}")
+    return str(a)
+
+
 def load_graph(path) -> Graph:
-    """Read a graph written by save_graph (allow_pickle=False)."""
-    with np.load(Path(path), allow_pickle=False) as z:
-        if "__format__" not in z.files or str(z["__format__"]) != FORMAT:
-            raise ValueError(f"{path}: not a saved mcutrain graph")
-        names = json.loads(str(z["__consts__"]))
-        consts = {n: z[f"c{i}"] for i, n in enumerate(names)}
-        text = str(z["__graph__"])
-        meta = json.loads(str(z["__meta__"]))
-    return parse_graph(text, consts).replace(meta=meta)
+    """Read a graph written by save_graph; any other file raises InputError naming it (a
+    UsageError when the path is wrong). The graph is verified before it is returned."""
+    shown = f"saved graph {path}"
+    arrays = read_npz(path, "saved graph")
+    if "__format__" not in arrays:
+        hint = " (it looks like a dataset: give it with --data)" if "x_train" in arrays else ""
+        raise InputError(f"{shown}: not a saved mcutrain graph (no __format__ member){hint}")
+    fmt = _text(arrays, "__format__", shown)
+    if fmt != FORMAT:
+        raise InputError(f"{shown}: format {one_line(fmt, 40)!r} is not {FORMAT!r} (saved by "
+                         "another version of mcutrain?)")
+    try:
+        g = _build_graph(arrays, shown)
+        _check_int_attrs(g)
+        from .verify import verify
+
+        return verify(g)
+    except McuError:
+        raise
+    except Exception as e:  # the text and JSON are the file's: any failure is a bad file
+        raise InputError(f"{shown}: {one_line(e)}") from None
+
+
+def _build_graph(arrays: dict, shown: str) -> Graph:
+    names = json.loads(_text(arrays, "__consts__", shown))
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+            or len(set(names)) != len(names):
+        raise InputError(f"{shown}: __consts__ must be a list of distinct names")
+    missing = [f"c{i}" for i in range(len(names)) if f"c{i}" not in arrays]
+    if missing:
+        raise InputError(f"{shown}: const arrays {missing[:4]} are missing (truncated file?)")
+    consts = {n: arrays[f"c{i}"] for i, n in enumerate(names)}
+    meta = json.loads(_text(arrays, "__meta__", shown))
+    if not isinstance(meta, dict):
+        raise InputError(f"{shown}: __meta__ must be a JSON object, got {type(meta).__name__}")
+    g = parse_graph(_text(arrays, "__graph__", shown), consts).replace(meta=meta)
+    held = {n for n, v in g.values.items() if v.role in ("param", "const", "state")}
+    if held != set(names):  # parse_graph fills undeclared data with zeros: not from a file
+        odd = sorted(held ^ set(names))[:4]
+        raise InputError(f"{shown}: declared parameters and stored arrays differ ({odd})")
+    if not g.inputs or not g.outputs:
+        raise InputError(f"{shown}: a graph needs an input and an output")
+    return g
+
+
+INT8_RANGE = (-128, 127)
+SHIFT_RANGE = (-31, 30)  # quant/fixedpoint.py: MIN_SHIFT, MAX_SHIFT
+
+
+def _check_int_attrs(g: Graph):
+    """The integer attributes the generated C indexes and trusts (per-channel mult/shift
+    tables, zero points, clamp bounds) of every int8 conv2d / linear: verify() checks shapes,
+    not these, and a short table would be read past its end by the C."""
+    for n in g.nodes:
+        if n.op not in ("conv2d", "linear") or g.values[n.inputs[0]].dtype != "i8":
+            continue
+        where = f"node {n.op} -> %{n.outputs[0]}"
+        a = n.attrs
+        out_ch = g.values[n.inputs[1]].shape[0]
+        for k in ("x_zero", "y_zero", "act_min", "act_max"):
+            _int_in(a.get(k), INT8_RANGE, f"{where}: {k}")
+        if a["act_min"] > a["act_max"]:
+            raise InputError(f"{where}: act_min {a['act_min']} > act_max {a['act_max']}")
+        for k, rng in (("mult", (0, 2**31 - 1)), ("shift", SHIFT_RANGE)):
+            v = a.get(k)
+            if not isinstance(v, (tuple, list)) or len(v) != out_ch:
+                raise InputError(f"{where}: {k} must hold {out_ch} integers (one per channel)")
+            for x in v:
+                _int_in(x, rng, f"{where}: {k}")
+        for k in ("stride", "padding"):
+            v = a.get(k, 1 if k == "stride" else 0)
+            vs = v if isinstance(v, (tuple, list)) else (v,)
+            lo = 1 if k == "stride" else 0
+            if n.op == "conv2d" and (len(vs) not in (1, 2) or not all(
+                    isinstance(x, int) and not isinstance(x, bool) and lo <= x <= 64 for x in vs)):
+                raise InputError(f"{where}: {k} must be integers in {lo}..64, got {v!r}")
+
+
+def _int_in(v, rng, where):
+    if isinstance(v, bool) or not isinstance(v, int) or not rng[0] <= v <= rng[1]:
+        raise InputError(f"{where} must be an integer in {rng[0]}..{rng[1]}, got {v!r}")

@@ -20,11 +20,12 @@ from ..ir.dtype import I8, I32, QParams
 from ..ir.graph import Graph, GraphBuilder
 from ..ops.elementwise import int_add_attrs
 from . import fixedpoint as fp
+from ..errors import InputError
 
 BIAS_LIMIT = 2**30  # |int32 bias| kept below this, leaving headroom for the accumulator
 
 
-class QuantizeError(ValueError):
+class QuantizeError(InputError):
     pass
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DivergedError
 from ..ir.graph import Graph
+from ..progress import bar as progress_bar
 from .interp import run
 
 
@@ -48,16 +50,14 @@ class ReferenceTrainer:
         history = []
         for ep in range(epochs):
             order = rng.permutation(len(x))
-            it = order
-            if progress:
-                from tqdm import tqdm
-
-                it = tqdm(order, desc=f"epoch {ep + 1}/{epochs}", leave=False)
+            it = progress_bar(order, desc=f"epoch {ep + 1}/{epochs}", leave=False,
+                              enabled=progress)
             losses, correct = [], 0
             for i in it:
                 loss, logits = self.step(x[i:i + 1], int(y[i]))
                 if not np.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss} at step {self.steps}")
+                    raise DivergedError(f"training diverged: the loss became {loss} at step "
+                                        f"{self.steps} (lower the learning rate)")
                 losses.append(loss)
                 correct += int(np.argmax(logits.reshape(-1)) == y[i])
             rec = dict(epoch=ep + 1, loss=float(np.mean(losses)), train_acc=correct / len(x))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outdir import check_output_dir, output_dir
 from .contribution import (RATIOS, Contributions, Engine, Protocol, analyze, check_promote,
                            prepare_task)
 from .jobs import cpu_seconds
@@ -186,6 +187,9 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     seed."""
     from ..compile import parse_bytes
 
+    if out_dir:  # refused before any work: a folder that is not new nor an earlier plan
+        check_output_dir(out_dir, inputs=[i for i in (model, data) if isinstance(i, (str, Path))],
+                         kinds=("plan",))
     t0, c0, p0 = time.time(), cpu_seconds(), time.process_time()
     ram_b, flash_b = parse_bytes(ram), parse_bytes(flash)
     eng = engine or make_engine(model, data, classes, runner, cache_dir, protocol,
@@ -596,8 +600,14 @@ def _echo_summary(out: dict, echo):
 
 def write_plan(out: dict, out_dir, echo=print) -> Path:
     """scheme.json (what compile takes), plan.json (everything), alternatives.md, plot.png."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir)
+    with output_dir(final, "plan") as d:
+        _write_plan_files(out, d, echo)
+    echo(f"wrote {final}/scheme.json, plan.json, alternatives.md, plot.png")
+    return final
+
+
+def _write_plan_files(out: dict, d: Path, echo) -> None:
     (d / "scheme.json").write_text(json.dumps(out["scheme"], indent=1) + "\n")
     (d / "plan.json").write_text(json.dumps(out, indent=1, default=_json_default) + "\n")
     rows = alternatives_table(out)
@@ -637,8 +647,6 @@ def write_plan(out: dict, out_dir, echo=print) -> Path:
                      + f" | `{json.dumps(c['scheme'])}` |")
     (d / "alternatives.md").write_text("\n".join(lines) + "\n")
     plot_plan(out, d / "plot.png", echo)
-    echo(f"wrote {d}/scheme.json, plan.json, alternatives.md, plot.png")
-    return d
 
 
 def plot_plan(out: dict, path, echo=print) -> bool:

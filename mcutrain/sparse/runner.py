@@ -18,6 +18,9 @@ import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from ..errors import MissingDependency
+from ..progress import bar as progress_bar
+
 
 def _cpu_count() -> int:
     try:
@@ -85,7 +88,7 @@ class RayRunner:
         try:
             import ray
         except ImportError:
-            raise ImportError("runner 'ray' needs Ray: pip install 'mcutrain[ray]'") from None
+            raise MissingDependency("runner 'ray' needs Ray: pip install 'mcutrain[ray]'") from None
         self.ray = ray
         if not ray.is_initialized():
             kw = dict(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -137,25 +140,20 @@ def make_runner(spec=None):
 
 
 def run_jobs(runner, fn, jobs, desc: str = "", progress: bool = True, on_result=None) -> list:
-    """Run jobs through `runner`, with a tqdm bar (ETA) when progress is on; `on_result(i, r)`
+    """Run jobs through `runner`, with a bar (ETA) when progress is on and on a terminal; `on_result(i, r)`
     is called as each finishes (the caller caches it there). Returns results in job order."""
     jobs = list(jobs)
     out = [None] * len(jobs)
     if not jobs:
         return out
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(total=len(jobs), desc=desc, unit="run", file=sys.stderr,
+                       dynamic_ncols=True, enabled=progress)
     try:
         for i, r in runner.map(fn, jobs):
             out[i] = r
             if on_result is not None:
                 on_result(i, r)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return out

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .host import BuildError
+from ..outdir import atomic_write_text, check_our_output, output_dir
+from .host import RUNTIME_ABI, BuildError
 
 DEVICE_SRC = Path(__file__).resolve().parents[1] / "runtime" / "device"
 DEFAULT_RAM = 256 * 1024
@@ -176,7 +177,9 @@ def glue_source(model_c: str, params: list, profile: bool = False) -> str:
         *(_profile_writer(kernels) if profile else []),
         f"const uint32_t mct_dev_model_hash = 0x{model_hash(model_c):08X}u;",
         "const mct_span mct_dev_param_spans[] = {", *spans, "};",
-        f"const int32_t mct_dev_n_param_spans = {len(params)};", "",
+        f"const int32_t mct_dev_n_param_spans = {len(params)};",
+        "const uint8_t mct_dev_param_is_float[] = {"
+        + (", ".join("1" if p["dtype"] == "f32" else "0" for p in params) or "0") + "};", "",
         f"int8_t *mct_dev_train_input(void) {{ return {train_in}; }}",
         f"int8_t *mct_dev_forward_input(void) {{ return {fwd_in}; }}", ""])
 
@@ -187,6 +190,7 @@ class Layout:
     flash: int
     stack: int
     slot: int
+    stack_given: bool = True  # False: `stack` is a placeholder until the build computes it
 
     @property
     def pstore(self) -> int:
@@ -283,7 +287,8 @@ def _compile_objects(out: Path, bdir: Path, flags) -> list:
             k = hashlib.sha256(json.dumps(list(flags)).encode() + headers.digest() +
                                src.read_bytes())
             key = cache / f"{src.stem}-{k.hexdigest()[:20]}.o"
-            if key.exists():
+            if key.exists() and key.with_suffix(".su").exists():  # the stack sizing reads .su
+                shutil.copy2(key.with_suffix(".su"), o.with_suffix(".su"))
                 shutil.copy2(key, o)
                 return o
         cmd = [gcc, *flags, *incs, "-c", str(src), "-o", str(o)]
@@ -292,19 +297,20 @@ def _compile_objects(out: Path, bdir: Path, flags) -> list:
             raise DeviceBuildError(f"device build failed:\n{' '.join(cmd)}\n{p.stderr[-4000:]}")
         if key is not None:
             cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".o.tmp")
-            os.close(fd)
-            shutil.copy2(o, tmp)
-            os.replace(tmp, key)
+            for src_file, dst in ((o.with_suffix(".su"), key.with_suffix(".su")), (o, key)):
+                fd, tmp = tempfile.mkstemp(dir=cache, suffix=dst.suffix + ".tmp")
+                os.close(fd)
+                shutil.copy2(src_file, tmp)
+                os.replace(tmp, dst)  # .su first: a cached .o always has its .su
         return o
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
         return list(ex.map(one, _sources(out, bdir)))
 
 
-def _link(bdir: Path, objs, flags, script: str, elf: str, map_file: str):
+def _link(bdir: Path, objs, flags, script: str, elf: str, map_file: str, extra=()):
     cmd = [tool("arm-none-eabi-gcc"), *[f for f in flags if f.startswith("-m")],
-           *link_flags(), "-T", script,
+           *link_flags(), *extra, "-T", script,
            f"-Wl,-Map={map_file}", "-o", elf, *map(str, objs), "-lm"]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=bdir)
 
@@ -411,6 +417,52 @@ def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout, report: d
     return "\n".join(msg)
 
 
+# ---- the stack, sized from the build (stack.py) ----------------------------------------------
+
+def stack_need(bdir: Path, objs, flags, cpu: Cpu, lay: Layout):
+    """What the program needs: the objects linked once more without memory limits and with
+    their relocations kept (model-stack.elf: the same code), its call graph and the objects'
+    -fstack-usage files (stack.py)."""
+    from .stack import stack_need as need_of
+
+    free = Layout(ram=64 << 20, flash=64 << 20, stack=lay.stack, slot=lay.slot)
+    (bdir / "link-stack.ld").write_text(linker_script(cpu, free))
+    p = _link(bdir, objs, flags, "link-stack.ld", "model-stack.elf", "model-stack.map",
+              extra=["-Wl,--emit-relocs"])
+    if p.returncode != 0:
+        raise DeviceBuildError(f"device link (for the stack bound) failed:\n{p.stderr[-4000:]}")
+    fp = any(f.startswith("-mfpu=") for f in flags) and "-mfloat-abi=soft" not in flags
+    return need_of(bdir / "model-stack.elf", [Path(o).with_suffix(".su") for o in objs], fp=fp,
+                   readelf=tool("arm-none-eabi-readelf"), objdump=tool("arm-none-eabi-objdump"))
+
+
+def _size_stack(bdir: Path, objs, flags, cpu: Cpu, lay: Layout, check: bool = True):
+    """The layout with the stack the build needs (unless --stack was given: then that, if it
+    is enough), link.ld rewritten with it, and the report's stack fields."""
+    from .stack import StackError
+
+    try:
+        need = stack_need(bdir, objs, flags, cpu, lay)
+    except StackError as e:
+        if not lay.stack_given:
+            raise DeviceBuildError(f"cannot bound the device program's stack: {e}; give its "
+                                   "size with --stack") from None
+        return lay, dict(stack_need_bytes=None, stack_deepest_path=None,
+                         stack_note=f"not computed ({e}): --stack as given")
+    if lay.stack_given and lay.stack < need.bytes and check:
+        raise DeviceBuildError(
+            f"--stack {lay.stack} B is below what this build needs: {need.bytes} B (deepest call "
+            f"path {need.deepest} B: {' -> '.join(need.path)}; + {need.exception_frame} B "
+            f"exception frame + {need.margin} B margin)")
+    if not lay.stack_given:
+        lay = Layout(ram=lay.ram, flash=lay.flash, stack=need.bytes, slot=lay.slot,
+                     stack_given=False)
+    (bdir / "link.ld").write_text(linker_script(cpu, lay))
+    return lay, dict(stack_need_bytes=need.bytes, stack_deepest_bytes=need.deepest,
+                     stack_deepest_path=need.path,
+                     stack_largest_frame=dict(zip(("function", "bytes"), need.largest_frame)))
+
+
 # ---- the build -------------------------------------------------------------------------------
 
 def params_bytes(report: dict) -> int:
@@ -430,7 +482,8 @@ def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
     lay = Layout(ram=parse_bytes(ram) or report.get("ram_budget") or DEFAULT_RAM,
                  flash=parse_bytes(flash) or report.get("flash_budget") or DEFAULT_FLASH,
                  stack=_align(parse_bytes(stack) or DEFAULT_STACK, 8),
-                 slot=_align(SLOT_HEADER + params_bytes(report), SECTOR))
+                 slot=_align(SLOT_HEADER + params_bytes(report), SECTOR),
+                 stack_given=parse_bytes(stack) is not None)
     if lay.flash_code <= 0:
         raise DeviceBuildError(f"the flash budget {lay.flash} B cannot even hold the parameter "
                                f"store ({lay.pstore} B: two slots of {lay.slot} B)")
@@ -448,14 +501,7 @@ def _stamp(out: Path, flags, lay: Layout) -> str:
 
 
 def _write_json_atomic(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def update_report(out: Path, cpu_name: str, fields: dict) -> dict:
@@ -470,45 +516,64 @@ def update_report(out: Path, cpu_name: str, fields: dict) -> dict:
 
 def build_device(out_dir, target: str = "cortex-m4", ram=None, flash=None, stack=None,
                  opt: str = "-O2", portable: bool = False, force: bool = False,
-                 measure: bool | int = False, profile: bool = False) -> dict:
+                 measure: bool | int = False, profile: bool = False,
+                 check_stack: bool = True) -> dict:
     """Build OUT/<cpu>/model.elf with the budgets as linker regions; sizes into report.json.
 
+    stack: None reserves what the program needs (its deepest call path, computed from the
+    build: stack.py); a given stack below that need fails the build, unless check_stack is
+    False (tests that make the device catch an overflow).
     measure: when QEMU is present, also run that many training steps (True: 3) on random
     samples and write instructions per step and the stack high-water mark to report.json.
     portable: -DMCT_PORTABLE (no DSP paths); profile: time every kernel call (slower)."""
     cpu = cpu_of(target)
-    out = Path(out_dir)
-    rep_path = out / "report.json"
-    if not rep_path.exists():
-        raise FileNotFoundError(f"{out} is not a compile output (no report.json)")
-    report = json.loads(rep_path.read_text())
+    out = check_our_output(out_dir).resolve()  # absolute: the compiler runs in OUT/<cpu>/obj
+    report = json.loads((out / "report.json").read_text())
+    if report.get("runtime_abi", 1) != RUNTIME_ABI:
+        raise DeviceBuildError(f"{out_dir} was compiled by another version of mcutrain (runtime "
+                               f"{report.get('runtime_abi', 1)}, this one builds {RUNTIME_ABI}): "
+                               "compile it again")
     lay = layout(report, ram, flash, stack)
     flags = compile_flags(cpu, opt, portable, profile)
     bdir = out / cpu.name
-    stamp = _stamp(out, flags, lay)
+    stamp = _stamp(out, flags, lay) + ("" if check_stack else "-unchecked")
     state = bdir / "build.json"
+    steps = 0 if not (measure and qemu_available()) else 3 if measure is True else int(measure)
     if (not force and state.exists() and (bdir / "model.elf").exists()
             and json.loads(state.read_text()).get("stamp") == stamp):
         info = json.loads(state.read_text())["info"]
-    else:
-        info = _build(out, bdir, cpu, lay, flags, report, opt)
-        bdir.mkdir(exist_ok=True)
-        _write_json_atomic(state, dict(stamp=stamp, info=info))
-    update_report(out, cpu.name, info)
-    if measure and qemu_available():
-        from .qemu import measure_steps
-
-        info = update_report(out, cpu.name, measure_steps(out, cpu.name, 3 if measure is True
-                                                          else int(measure)))
+        measured = _measure(out, cpu, bdir, steps)
+    else:  # built and measured under a temporary name: a failure leaves the old build as it was
+        with output_dir(bdir, "build", keep=KEEP_ACROSS_BUILDS) as tmp:
+            info = _build(out, tmp, cpu, lay, flags, report, opt, check_stack)
+            info["elf"] = f"{cpu.name}/model.elf"
+            _write_json_atomic(tmp / "build.json", dict(stamp=stamp, info=info))
+            measured = _measure(out, cpu, tmp, steps)
+    info = update_report(out, cpu.name, {**info, **measured})
     return info
 
 
-def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, opt: str) -> dict:
+# The device's persistent flash (its trained parameters) survives a rebuild; a slot of another
+# model is ignored by the device (model hash), a store of another size is erased (qemu.py).
+KEEP_ACROSS_BUILDS = ("flash.bin",)
+
+
+def _measure(out: Path, cpu: Cpu, bdir: Path, steps: int) -> dict:
+    if not steps:
+        return {}
+    from .qemu import measure_steps
+
+    return measure_steps(out, cpu.name, steps, bdir=bdir)
+
+
+def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, opt: str,
+           check_stack: bool = True) -> dict:
     if bdir.exists():
         shutil.rmtree(bdir / "obj", ignore_errors=True)
     bdir.mkdir(parents=True, exist_ok=True)
     _write_sources(out, bdir, cpu, lay, report, flags)
     objs = _compile_objects(out, bdir, flags)
+    lay, stack_info = _size_stack(bdir, objs, flags, cpu, lay, check_stack)
     for stale in ("model.elf", "model-unbounded.elf"):
         (bdir / stale).unlink(missing_ok=True)
     p = _link(bdir, objs, flags, "link.ld", "model.elf", "model.map")
@@ -530,7 +595,8 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
     return dict(
         cpu=cpu.name, machine=cpu.machine, elf=str(elf.relative_to(out)), opt=opt,
         cflags=list(flags), compiler=_gcc_version(), ram_budget=lay.ram, flash_budget=lay.flash,
-        stack_bytes=lay.stack, pstore_slot_bytes=lay.slot, pstore_bytes=lay.pstore,
+        stack_bytes=lay.stack, **stack_info,
+        pstore_slot_bytes=lay.slot, pstore_bytes=lay.pstore,
         pstore_origin=lay.flash_code, params_bytes=params_bytes(report),
         model_hash=model_hash((out / "model.c").read_text()),
         profile_sites=profile_sites((out / "model.c").read_text()) if "-DMCT_PROFILE" in flags

@@ -8,16 +8,22 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
+from ..errors import McuError
 
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime"
+# The interface between a compile output's runtime copy and what builds it (the device
+# program, the host trainer): raised when it changes, recorded in report.json; an output of
+# another version is recompiled, not built into a broken program.
+RUNTIME_ABI = 2
 INCLUDE = RUNTIME / "include"
 # -ffp-contract=off: no fused multiply-add, so float results are reproducible.
 CFLAGS = ["-std=c99", "-O2", "-fPIC", "-ffp-contract=off", "-fno-strict-aliasing",
           "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
 
 
-class BuildError(RuntimeError):
+class BuildError(McuError, RuntimeError):
     pass
 
 
@@ -41,8 +47,8 @@ def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt:
     if opt:
         flags = [f for f in flags if not f.startswith("-O")] + opt.split()
     incs = [f"-I{d}" for d in (INCLUDE, *include_dirs)]
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".so.tmp")
-    os.close(fd)
+    # a unique name the compiler creates (honouring the umask; mkstemp would make it 0600)
+    tmp = str(out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     cmd = [cc(), *flags, *extra_flags, *incs, "-shared", "-o", tmp, *map(str, sources), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -138,6 +144,11 @@ class CompiledModel:
         self._check("train step")
         return loss
 
+    def guard(self) -> "Guard":
+        """The divergence guard of a training run (runtime guard.c) for this model."""
+        return Guard(self.lib if hasattr(self.lib, "mct_guard_step") else runtime_library(),
+                     self.classes)
+
     def logits(self):
         np = self._np
         return np.ctypeslib.as_array(self.lib.mct_logits(), (self.classes,)).copy()
@@ -181,3 +192,24 @@ class CompiledModel:
             parts.append(a.view(np.uint8).ravel())
         buf = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
         self.lib.mct_set_params(buf.ctypes.data_as(ctypes.c_void_p))
+
+
+class _GuardState(ctypes.Structure):
+    _fields_ = [("ref", ctypes.c_float), ("sum", ctypes.c_float), ("n", ctypes.c_int32),
+                ("first", ctypes.c_int32)]  # mct_guard (mct.h)
+
+
+class Guard:
+    """mct_guard through ctypes: step(loss) -> None, "non-finite" or "exploded"."""
+
+    REASONS = {1: "non-finite", 2: "exploded"}
+
+    def __init__(self, lib: ctypes.CDLL, classes: int):
+        self._lib, self._g = lib, _GuardState()
+        lib.mct_guard_init.argtypes = [ctypes.POINTER(_GuardState), ctypes.c_int32]
+        lib.mct_guard_step.argtypes = [ctypes.POINTER(_GuardState), ctypes.c_float]
+        lib.mct_guard_step.restype = ctypes.c_int
+        lib.mct_guard_init(ctypes.byref(self._g), int(classes))
+
+    def step(self, loss: float) -> str | None:
+        return self.REASONS.get(self._lib.mct_guard_step(ctypes.byref(self._g), float(loss)))

@@ -25,12 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DivergedError, McuError, check_range
+from ..outdir import atomic_write_text, check_our_output
+from ..progress import bar as progress_bar
 from .cortex_m import BuildError, build_device, cpu_of, tool
 from .host import NPT, SIZES
 
 JOB_MAGIC, OUT_MAGIC, VERSION = 0x4A54434D, 0x5254434D, 1
 JOB_PARAMS, JOB_LOAD, JOB_SAVE, JOB_DUMP, JOB_LOGITS, JOB_FAULT = 1, 2, 4, 8, 16, 32
-REC_TRAIN, REC_EVAL, REC_SAVE0, REC_SAVE, REC_END, REC_PROFILE = 1, 2, 3, 4, 5, 6
+REC_TRAIN, REC_EVAL, REC_SAVE0, REC_SAVE, REC_END, REC_PROFILE, REC_DIVERGED = 1, 2, 3, 4, 5, 6, 7
+EXIT_DIVERGED = 7
+GUARD_REASONS = {1: "non-finite", 2: "exploded"}  # MCT_GUARD_* (mct.h)
 CALIB_INSNS = 2 << 20
 JOB_HEADER = struct.Struct("<6If3I6I")  # mct_job: 64 bytes
 OUT_HEADER = struct.Struct("<12I")  # mct_out_header: 48 bytes
@@ -38,11 +43,11 @@ RECORD = struct.Struct("<4I")
 EXIT_CODES = {3: "semihosting file I/O failed", 4: "job.bin does not match this build",
               5: "a kernel returned an error status", 6: "stack overflow (raise --stack)",
               70: "simulated power cut", 93: "HardFault", 94: "MemManage fault",
-              95: "BusFault", 96: "UsageFault", 99: "unexpected exception",
+              7: "training diverged", 95: "BusFault", 96: "UsageFault", 99: "unexpected exception",
               124: "timed out (killed by timeout)", 137: "killed"}
 
 
-class DeviceRunError(RuntimeError):
+class DeviceRunError(McuError, RuntimeError):
     pass
 
 
@@ -56,6 +61,7 @@ class DeviceResult:
     saves: list = field(default_factory=list)  # seq, crc, done, instructions
     end: dict | None = None
     profile: list = field(default_factory=list)  # (kernel index, calls, instructions)
+    diverged: dict | None = None  # reason, loss, sample, restored (REC_DIVERGED)
     params: bytes | None = None
     layout: list = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -107,6 +113,10 @@ def parse_output(data: bytes, classes: int, with_logits: bool, params_bytes: int
             res.saves.append(dict(seq=a, crc=b, done=False, instructions=None))
         elif kind == REC_SAVE:
             res.saves[-1].update(done=True, instructions=insns)
+        elif kind == REC_DIVERGED:
+            loss = struct.unpack("<f", struct.pack("<I", b))[0]
+            res.diverged = dict(reason=GUARD_REASONS.get(a & 0xFF, str(a & 0xFF)), loss=loss,
+                                sample=ticks, restored=bool(a >> 8))
         elif kind == REC_PROFILE:
             res.profile.append((a, b, insns))
         elif kind == REC_END:
@@ -122,12 +132,15 @@ def parse_output(data: bytes, classes: int, with_logits: bool, params_bytes: int
 class DeviceRunner:
     """One Cortex-M build of a compile output and the emulator that runs it."""
 
-    def __init__(self, out_dir, target: str = "cortex-m7", build: bool = True, **build_kw):
+    def __init__(self, out_dir, target: str = "cortex-m7", build: bool = True, bdir=None,
+                 **build_kw):
+        """bdir: the build folder (default OUT/<cpu>; build_device measures a new build
+        under its temporary name before putting it in place)."""
         self.cpu = cpu_of(target)
-        self.out = Path(out_dir)
+        self.out = Path(out_dir).resolve()
+        self.bdir = Path(bdir).resolve() if bdir else self.out / self.cpu.name
         self.info = build_device(self.out, self.cpu.name, **build_kw) if build else \
-            json.loads((self.out / self.cpu.name / "build.json").read_text())["info"]
-        self.bdir = self.out / self.cpu.name
+            json.loads((self.bdir / "build.json").read_text())["info"]
         self.report = json.loads((self.out / "report.json").read_text())
         self.classes = int(self.report["classes"])
         shp = self.report["input"]["shape"]
@@ -239,10 +252,14 @@ class DeviceRunner:
         res = self.parse(data, flags)
         res.rc, res.stdout, res.wall_seconds = proc.returncode, stdout, time.time() - t0
         if check and res.rc != 0:
-            why = EXIT_CODES.get(res.rc, "")
-            raise DeviceRunError(f"the device program exited with {res.rc} ({why}):\n"
-                                 f"{stdout[-2000:]}")
+            raise self.failure(res)
         return res
+
+    @staticmethod
+    def failure(res: DeviceResult) -> DeviceRunError:
+        why = EXIT_CODES.get(res.rc, "")
+        return DeviceRunError(f"the device program exited with {res.rc} ({why}):\n"
+                              f"{res.stdout[-2000:]}")
 
     def _count(self, path: Path, flags: int) -> int:
         size = path.stat().st_size - OUT_HEADER.size
@@ -260,10 +277,11 @@ def random_samples(runner: DeviceRunner, n: int, seed: int = 0):
     return x, rng.integers(0, runner.classes, size=n)
 
 
-def measure_steps(out_dir, cpu_name: str, steps: int = 3, timeout: float = 600.0) -> dict:
+def measure_steps(out_dir, cpu_name: str, steps: int = 3, timeout: float = 600.0,
+                  bdir=None) -> dict:
     """Instructions per training step and per forward, and the stack high-water mark, from
     `steps` training steps on random samples (compiled parameters; nothing persisted)."""
-    r = DeviceRunner(out_dir, cpu_name, build=False)
+    r = DeviceRunner(out_dir, cpu_name, build=False, bdir=bdir)
     x, y = random_samples(r, steps + 1, seed=0)
     res = r.run(r.job(train=(x[:steps], y[:steps]), evals=x[steps:], flags=0), timeout=timeout)
     ins = [t["instructions"] for t in res.train]
@@ -347,11 +365,15 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
     """`mcutrain train --target qemu-m4|qemu-m7`: every epoch is one emulator start that loads
     the parameters from its flash, trains on the shuffled samples (the host's order), runs the
     test split forward, and saves the parameters back to flash. Writes params.npz and
-    train_log.json like the host target."""
+    train_log.json like the host target. When the device's divergence guard stops a run, the
+    device reloads its last saved parameters and saves nothing; params.npz gets those (or is
+    left as it was) and DivergedError says so."""
     from ..data.datasets import load_dataset, to_int8_hwc
-    from ..host_train import PARAMS_FILE, _atomic_write, _check_labels
+    from ..host_train import _check_labels, write_params
 
-    out = Path(out_dir)
+    out = check_our_output(out_dir)
+    if lr is not None:
+        check_range("--lr", lr, 0, lo_open=True)
     runner = DeviceRunner(out, target)
     ds = load_dataset(data, runner.input_hwc)
     x, y = ds["x_train"], np.asarray(ds["y_train"])
@@ -376,6 +398,8 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
         params = None  # from now on the device resumes from its flash
         res = _run_epoch(runner, job, len(order) + (len(test[0]) if test else 0), ep, epochs,
                          progress)
+        if res.diverged is not None:
+            return _device_diverged(out, res, log, ep, log["lr"])
         rec = _epoch_record(ep, res, y[order], test, log)
         extra = f"  test acc {rec['test_acc']:.3f}" if test else ""
         echo(f"epoch {ep}: loss {rec['loss']:.4f}  train acc {rec['train_acc']:.3f}{extra}  "
@@ -383,35 +407,44 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
              f"{rec['instructions_per_step'] / 1e6:.2f} M instructions/step, "
              f"~{rec['device_seconds_216mhz']:.1f} s at 216 MHz)")
     if res is not None:
-        params = res.params_dict()
-        params["__step__"] = np.asarray(res.end["step"])
-
-        def write(tmp):
-            with open(tmp, "wb") as f:
-                np.savez(f, **params)
-
-        _atomic_write(out / PARAMS_FILE, write)
-    _atomic_write(out / "train_log.json",
-                  lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1)))
+        write_params(out, res.params_dict(), res.end["step"])
+    atomic_write_text(out / "train_log.json", json.dumps(log, indent=1))
     return log
 
 
-def _run_epoch(runner, job, total, ep, epochs, progress) -> DeviceResult:
-    bar = None
-    if progress:
-        from tqdm import tqdm
+def _device_diverged(out: Path, res: "DeviceResult", log: dict, ep: int, lr) -> dict:
+    """The device stopped a diverged run: keep what it reloaded, log it, raise."""
+    from ..host_train import diverged_message, write_params
 
-        bar = tqdm(total=total, desc=f"epoch {ep}/{epochs} (QEMU {runner.cpu.name})", leave=False)
+    d = res.diverged
+    step = res.header["start_step"] + d["sample"] + 1
+    restored = d["restored"] and res.params is not None
+    kept = (f"its last save to flash (step {res.end['step']})" if restored else
+            "the start of this run (no save in flash yet)")
+    info = dict(step=step, epoch=ep, loss=d["loss"], reason=d["reason"], kept=kept)
+    log["diverged"] = info
+    if restored:
+        write_params(out, res.params_dict(), res.end["step"])
+    atomic_write_text(out / "train_log.json", json.dumps(log, indent=1))
+    raise DivergedError("on the device: " + diverged_message(info, float(lr or 0), kept))
+
+
+def _run_epoch(runner, job, total, ep, epochs, progress) -> DeviceResult:
+    bar = progress_bar(total=total, desc=f"epoch {ep}/{epochs} (QEMU {runner.cpu.name})",
+                       leave=False, enabled=progress)
 
     def on_progress(k):
-        if bar is not None and k > bar.n:
+        if k > bar.n:
             bar.update(min(k, total) - bar.n)
 
     try:
-        return runner.run(job, timeout=_timeout(runner, total), on_progress=on_progress)
+        res = runner.run(job, timeout=_timeout(runner, total), on_progress=on_progress,
+                         check=False)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
+    if res.rc != 0 and not (res.rc == EXIT_DIVERGED and res.diverged is not None):
+        raise runner.failure(res)
+    return res
 
 
 def _epoch_record(ep, res, labels, test, log) -> dict:

@@ -74,7 +74,8 @@ def test_over_budget_is_a_clear_error_and_writes_nothing(tmp_path, model_file):
     assert "RAM" in msg and "over by" in msg and "largest consumers" in msg
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
-    assert main(["compile", str(model_file), "-o", str(out), "--ram", "4KB"]) == 2
+    # a failure, not a usage error: exit status 1
+    assert main(["compile", str(model_file), "-o", str(out), "--ram", "4KB"]) == 1
 
 
 def test_generated_c_is_deterministic(tmp_path, model_file):
@@ -90,7 +91,7 @@ def test_unknown_model_and_bad_data_are_named(tmp_path, model_file):
     compile_model(str(model_file), out, update="bias-only:1", classes=3)
     bad = tmp_path / "bad.npz"
     np.savez(bad, x_train=np.zeros((4, 12, 12, 3), np.float32), y_train=np.zeros(4))
-    assert main(["train", str(out), "--data", str(bad), "--quiet"]) == 2
+    assert main(["train", str(out), "--data", str(bad), "--quiet"]) == 1  # the file's contents
     many = tmp_path / "many.npz"
     np.savez(many, x_train=np.zeros((4, 12, 12, 3), np.uint8), y_train=np.array([0, 1, 2, 7]))
-    assert main(["train", str(out), "--data", str(many), "--quiet"]) == 2
+    assert main(["train", str(out), "--data", str(many), "--quiet"]) == 1

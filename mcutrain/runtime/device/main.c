@@ -5,9 +5,12 @@
  *     train: per sample, read label and image straight into the arena's input, time
  *            mct_train_step with the cycle-exact timer, write loss / status / ticks / logits
  *     eval:  the same with mct_forward
- *     save:  every save_every steps and/or at the end (MCT_JOB_SAVE)
+ *     save:  every save_every steps and/or at the end (MCT_JOB_SAVE), only a finite set
+ *     guard: a loss that turns non-finite or explodes (mct_guard) stops the job: the last
+ *            saved parameters come back from flash, nothing is saved, exit MCT_EXIT_DIVERGED
  * All buffers are the model's own: no sample buffer, no parameter staging copy, no heap.
  */
+#include "mct.h"
 #include "mct_device.h"
 #include "model.h"
 
@@ -51,6 +54,31 @@ static mct_params_view mct__view(void) {
   mct_params_view v = {mct_dev_param_spans, mct_dev_n_param_spans, MCT_PARAMS_BYTES,
                        mct_dev_model_hash};
   return v;
+}
+
+/* Every float parameter finite: a diverged set is never written to flash. */
+static int mct__params_finite(void) {
+  for (int32_t i = 0; i < mct_dev_n_param_spans; ++i)
+    if (mct_dev_param_is_float[i] &&
+        !mct_all_finite_f32((int32_t)(mct_dev_param_spans[i].bytes / 4u),
+                            (const float *)mct_dev_param_spans[i].ptr))
+      return 0;
+  return 1;
+}
+
+/* A divergence (`why`, MCT_GUARD_*): the newest valid flash slot back into the parameters
+ * when there is one (else they stay as they are; nothing is saved either way), and the
+ * record saying so. */
+static void mct__diverged(int why, float loss, uint32_t sample, int flash_open) {
+  const mct_params_view v = mct__view();
+  mct_slot_header h;
+  const int slot = flash_open ? mct_pstore_find(&v, &h) : -1;
+  if (slot >= 0) {
+    mct_set_params(mct_pstore_payload(slot));
+    mct_set_step(h.step);
+  }
+  mct__record(MCT_REC_DIVERGED, (uint32_t)why | (uint32_t)(slot >= 0) << 8,
+              mct__float_bits(loss), sample);
 }
 
 static void mct__save(void) {
@@ -124,8 +152,10 @@ int main(void) {
   mct__put(&oh, sizeof oh);
 
   const int logits = (job.flags & MCT_JOB_LOGITS) != 0;
-  int saved_last = 0;
-  for (uint32_t i = 0; i < job.n_train; ++i) {
+  int saved_last = 0, diverged = 0;
+  mct_guard guard;
+  mct_guard_init(&guard, MCT_NUM_CLASSES);
+  for (uint32_t i = 0; i < job.n_train && !diverged; ++i) {
     int8_t *x = mct_dev_train_input();
     const int32_t label = mct__sample(x);
     MCT_BARRIER();
@@ -140,12 +170,19 @@ int main(void) {
     if (logits) mct__put(mct_logits(), 4u * MCT_NUM_CLASSES);
     if (st != 0) mct__fail("mct: a kernel failed in the training step\n", MCT_EXIT_KERNEL);
     saved_last = 0;
+    diverged = mct_guard_step(&guard, loss);
+    if (!diverged && job.save_every && (i + 1) % job.save_every == 0 && !mct__params_finite())
+      diverged = MCT_GUARD_NONFINITE;
+    if (diverged) { /* stop: the last saved parameters back, nothing saved, nothing more run */
+      mct__diverged(diverged, loss, i, need_flash);
+      break;
+    }
     if (job.save_every && (i + 1) % job.save_every == 0) {
       mct__save();
       saved_last = 1;
     }
   }
-  for (uint32_t i = 0; i < job.n_eval; ++i) {
+  for (uint32_t i = 0; i < job.n_eval && !diverged; ++i) {
     int8_t *x = mct_dev_forward_input();
     (void)mct__sample(x);
     MCT_BARRIER();
@@ -159,7 +196,14 @@ int main(void) {
     if (logits) mct__put(mct_logits(), 4u * MCT_NUM_CLASSES);
     if (st != 0) mct__fail("mct: a kernel failed in the forward\n", MCT_EXIT_KERNEL);
   }
-  if ((job.flags & MCT_JOB_SAVE) && !saved_last) mct__save();
+  if ((job.flags & MCT_JOB_SAVE) && !saved_last && !diverged) {
+    if (mct__params_finite())
+      mct__save();
+    else { /* finite losses, yet a non-finite parameter: never persisted */
+      diverged = MCT_GUARD_NONFINITE;
+      mct__diverged(diverged, 0.0f, job.n_train, need_flash);
+    }
+  }
   mct_dev_profile_write(mct__record);
   mct__record(MCT_REC_END, mct_get_step(), mct_dev_stack_high_water(), 0);
   if (job.flags & MCT_JOB_DUMP)
@@ -167,5 +211,5 @@ int main(void) {
       mct__put(mct_dev_param_spans[i].ptr, mct_dev_param_spans[i].bytes);
   mct_sh_close(mct__out);
   mct_sh_close(mct__job);
-  return MCT_EXIT_OK;
+  return diverged ? MCT_EXIT_DIVERGED : MCT_EXIT_OK;
 }

@@ -21,6 +21,7 @@
 #define MCT_EXIT_JOB 4         /* job.bin does not match this build (magic, version, model) */
 #define MCT_EXIT_KERNEL 5      /* a kernel returned an error status */
 #define MCT_EXIT_STACK 6       /* the painted stack was used to its very bottom */
+#define MCT_EXIT_DIVERGED 7    /* training diverged (mct_guard): stopped, nothing saved */
 #define MCT_EXIT_POWER_CUT 70  /* test hook: the job's simulated power cut during a flash write */
 #define MCT_EXIT_FAULT 90      /* 90 + exception number: 93 HardFault, 94 MemManage, 95 BusFault,
                                   96 UsageFault; 99 any other unexpected exception */
@@ -125,6 +126,9 @@ typedef struct {
 #define MCT_REC_SAVE 4u  /* the save completed: seq, payload crc, ticks */
 #define MCT_REC_END 5u   /* step, stack high-water bytes, 0; then params with DUMP */
 #define MCT_REC_PROFILE 6u /* profiling builds: kernel index, calls, ticks (before END) */
+/* training stopped by the divergence guard: reason (MCT_GUARD_*) | restored << 8 (the last
+ * saved parameters were reloaded from flash), loss (float bits), the sample's index */
+#define MCT_REC_DIVERGED 7u
 typedef struct {
   uint32_t kind, a, b, ticks;
 } mct_record;
@@ -132,6 +136,8 @@ typedef struct {
 /* ---- provided by the generated device_glue.c (which #includes model.c) ------------------ */
 extern const mct_span mct_dev_param_spans[];
 extern const int32_t mct_dev_n_param_spans;
+/* 1 where span i holds float32 values (checked finite before any save), from the glue. */
+extern const uint8_t mct_dev_param_is_float[];
 extern const uint32_t mct_dev_model_hash;
 /* Where mct_train_step / mct_forward keep their input in the arena: a sample read there
  * directly costs no input buffer (the step's own copy is then skipped). */

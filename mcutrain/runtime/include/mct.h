@@ -218,4 +218,31 @@ int mct_sgd_f32(const mct_sgd *p, int32_t row0, int32_t n_rows, float *w, const 
 int mct_round_master_s8(int32_t n, const float *m, int8_t *w);
 int mct_round_master_s32(int32_t n, const float *m, int32_t *w);
 
+/* ---- divergence guard (guard.c) ------------------------------------------------------------ */
+
+/* A training run stops when its loss turns non-finite or explodes, so that the parameters of
+ * the last good state can be kept (the device never persists a diverged set). Windows of
+ * MCT_GUARD_WINDOW steps: the reference is ln(classes) (a uniform guess) during the first
+ * window, then max(that, the first window's mean loss); a window whose loss sum exceeds
+ * MCT_GUARD_FACTOR * reference * MCT_GUARD_WINDOW exploded (checked at every step, so one
+ * absurd step is caught at once). */
+#define MCT_GUARD_WINDOW 32
+#define MCT_GUARD_FACTOR 10.0f
+#define MCT_GUARD_OK 0
+#define MCT_GUARD_NONFINITE 1
+#define MCT_GUARD_EXPLODED 2
+
+typedef struct {
+  float ref;    /* reference loss (see above) */
+  float sum;    /* loss sum of the current window */
+  int32_t n;    /* steps in the current window */
+  int32_t first; /* 1 while in the first window */
+} mct_guard;
+
+void mct_guard_init(mct_guard *g, int32_t classes);
+/* One step's loss: MCT_GUARD_OK, MCT_GUARD_NONFINITE or MCT_GUARD_EXPLODED. */
+int mct_guard_step(mct_guard *g, float loss);
+/* 1 when all n floats are finite. */
+int mct_all_finite_f32(int32_t n, const float *x);
+
 #endif
