@@ -86,6 +86,13 @@ def _opt_flag(text: str) -> str:
     return text
 
 
+def _runner_spec(text: str) -> str:
+    if not re.fullmatch(r"serial|local|local:[1-9]\d*|ray|ray:\S+", text):
+        raise argparse.ArgumentTypeError(f"expected serial, local, local:N, ray or ray:ADDRESS, "
+                                         f"got {text!r}")
+    return text
+
+
 def _plan_lr(text: str):
     return text if text == "auto" else LR(text)
 
@@ -210,7 +217,7 @@ def _add_plan_parser(sub):
     p.add_argument("--val-fraction", type=FRACTION, default=0.2,
                    help="share of x_train held out to score the runs")
     p.add_argument("--method", choices=["auto", "exact", "evolutionary"], default="auto")
-    p.add_argument("--runner", default="local",
+    p.add_argument("--runner", default="local", type=_runner_spec,
                    help="local (all cores), local:N, serial, ray (local Ray), ray:ADDRESS")
     p.add_argument("--workers", type=POSITIVE_INT, help="local worker processes (default: all cores)")
     p.add_argument("--cache", help="result cache (default ~/.cache/mcutrain/plan or $MCUTRAIN_CACHE)")

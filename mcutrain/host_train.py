@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .artifacts import read_params
 from .data.arrays import DataError
 from .data.datasets import load_dataset, to_int8_hwc
 from .errors import DivergedError, check_range
@@ -22,10 +23,9 @@ def open_model(out_dir) -> CompiledModel:
     cm = CompiledModel(check_our_output(out_dir))
     p = Path(out_dir) / PARAMS_FILE
     if p.exists():
-        with np.load(p, allow_pickle=False) as f:
-            cm.set_params({k: f[k] for k in f.files if not k.startswith("__")})
-            if "__step__" in f.files:
-                cm.step = int(f["__step__"])
+        params, step = read_params(p, cm.params_layout)
+        cm.set_params(params)
+        cm.step = step
     return cm
 
 

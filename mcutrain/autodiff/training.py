@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from ..errors import InputError, UsageError, check_range
 from ..ir.graph import Graph, GraphBuilder
 from ..ir.verify import verify
 from ..ops.optim import take_slice
@@ -25,6 +26,7 @@ from ..sparse.select import Scheme, find_layers, parse_scheme, resolve_scheme
 from .grad import append_backward
 
 STORAGES = ("int8", "fp32")
+MAX_CLASSES = 1 << 16  # as the CLI's --classes
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,37 @@ def _layer_info(L, p) -> dict:
                 ratio=p["ratio"], channels=None if p["channels"] is None else list(p["channels"]))
 
 
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v  # numpy scalars as Python numbers
+
+
+def check_config(cfg: TrainConfig) -> TrainConfig:
+    """Raise UsageError naming the first field of `cfg` out of its range (the CLI checks the
+    same ranges where it parses the options; this guards the Python API)."""
+    if not isinstance(cfg, TrainConfig):
+        raise UsageError(f"expected a TrainConfig, got {type(cfg).__name__}")
+    if not isinstance(cfg.storage, str) or cfg.storage not in STORAGES:
+        raise UsageError(f"storage must be one of {', '.join(STORAGES)}, got {cfg.storage!r}")
+    check_range("lr", _plain(cfg.lr), lo=0, lo_open=True)
+    check_range("momentum", _plain(cfg.momentum), 0, 1, hi_open=True)
+    check_range("weight_decay", _plain(cfg.weight_decay), lo=0)
+    for name, v, lo, hi in (("seed", cfg.seed, 0, 2**32 - 1), ("classes", cfg.classes, 1, MAX_CLASSES)):
+        v = _plain(v)
+        if name == "classes" and v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):  # 3.0 is not a count
+            raise UsageError(f"{name} must be an integer, got {v!r}")
+        check_range(name, v, lo, hi, integer=True)
+    if not isinstance(_plain(cfg.qas), bool):
+        raise UsageError(f"qas must be True or False, got {cfg.qas!r}")
+    return cfg
+
+
 def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
-    if cfg.storage not in STORAGES:
-        raise ValueError(f"storage must be one of {STORAGES}, got {cfg.storage!r}")
+    check_config(cfg)
     if len(g.outputs) != 1:
-        raise ValueError(f"expected an inference graph with one output (logits), got {g.outputs}")
+        raise InputError(f"expected an inference graph with one output (the logits), got "
+                         f"{len(g.outputs)} outputs (a training graph?)")
     if cfg.classes:
         g = replace_head(g, cfg.classes, cfg.seed)
     layers = find_layers(g)
@@ -134,7 +162,7 @@ def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
     for pid, e in enumerate(entries):
         grad = grads.get(e["param"])
         if grad is None:
-            raise ValueError(f"parameter %{e['param']} does not affect the loss")
+            raise InputError(f"parameter %{e['param']} does not affect the loss")
         ins = [e["param"], grad, lr, step]
         names = [f"{e['param']}.new"]
         e["mom"] = None

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..ir.dtype import F32
 from ..ir.graph import Graph, GraphBuilder
-from ..errors import InputError
+from ..errors import InputError, McuError, MissingDependency, UsageError
+from ..ir.serialize import one_line
 
 
 class UnsupportedTorchOp(InputError):
@@ -396,34 +397,96 @@ TORCH_INPUT_Q_ZERO = -128  # so the int8 input is pixel - 128
 def load_torch_factory(spec: str, data_x=None, input_shape=None, max_calib: int = 256) -> Graph:
     """`path/to/file.py:factory` -> int8 graph. The factory returns an nn.Module whose input
     is an image scaled to [0, 1] (pixel / 255); data_x (uint8 N x H x W x C) calibrates the
-    activation ranges. input_shape (C, H, W) defaults to the module's `input_shape`."""
-    import importlib.util
-    from pathlib import Path
+    activation ranges. input_shape (C, H, W) defaults to the module's `input_shape`.
 
+    A wrong spec or path raises UsageError; a file that does not import, a factory that
+    fails or returns something else, a model that cannot be traced or calibrated raise
+    InputError naming the file and factory; a missing torch raises MissingDependency."""
+    from ..data.arrays import check_images
     from ..data.datasets import fit_channels, resize_bilinear
     from ..ir.dtype import QParams
     from ..quant.quantize import quantize_model
 
-    path, _, name = spec.rpartition(":")
+    module = _factory_module(spec)
+    shape = _input_shape(spec, module, input_shape)
+    if data_x is None:
+        raise UsageError(f"model {spec}: a PyTorch model needs calibration images (--data) "
+                         "for int8 quantization")
+    x = check_images(np.asarray(data_x), "calibration images")[:max_calib]
+    c, h, w = shape
+    try:
+        x = fit_channels(resize_bilinear(x[..., None] if x.ndim == 3 else x, h, w), c)
+        samples = (x.astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
+        g = from_torch(module, (1,) + shape)
+        return quantize_model(g, samples, QParams.tensor(TORCH_INPUT_Q_SCALE, TORCH_INPUT_Q_ZERO))
+    except McuError as e:
+        raise type(e)(f"model {spec}: {one_line(e, 300)}") from None
+    except Exception as e:  # the user's forward() ran on the shape: any failure is the model's
+        raise InputError(f"model {spec}: cannot convert it for input C,H,W = "
+                         f"{','.join(map(str, shape))}: {type(e).__name__}: {one_line(e)}") from None
+
+
+def _factory_module(spec: str):
+    """Import the file, call the factory, check it gave an nn.Module (in eval mode)."""
+    import importlib.util
+    from pathlib import Path
+
+    path, _, name = str(spec).rpartition(":")
+    if not path or not name.isidentifier():
+        raise UsageError(f"model {spec!r}: expected path/to/file.py:factory")
     if not Path(path).is_file():
-        raise ValueError(f"model file {path} does not exist")
+        what = "is a folder" if Path(path).is_dir() else "no such file"
+        raise UsageError(f"model file {path}: {what}")
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependency(f"model {spec}: a PyTorch model needs torch "
+                                "(pip install 'mcutrain[torch]')") from None
     mod_spec = importlib.util.spec_from_file_location(f"mcutrain_user_{Path(path).stem}", path)
+    if mod_spec is None or mod_spec.loader is None:
+        raise InputError(f"model file {path}: cannot be imported as Python")
     mod = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(mod)
+    try:  # the user's code: SystemExit too (a script's sys.exit() must not end mcutrain)
+        mod_spec.loader.exec_module(mod)
+    except SyntaxError as e:
+        raise InputError(f"model file {path}: syntax error at line {e.lineno}: {e.msg}") from None
+    except (Exception, SystemExit) as e:
+        raise InputError(f"model file {path}: importing it failed: {type(e).__name__}: "
+                         f"{one_line(e)}") from None
     factory = getattr(mod, name, None)
     if not callable(factory):
-        raise ValueError(f"{path} has no function {name!r}")
-    module = factory()
+        have = [k for k, v in vars(mod).items() if callable(v) and not k.startswith("_")
+                and getattr(v, "__module__", None) == mod.__name__]
+        raise InputError(f"model file {path} has no function {name!r} "
+                         f"(it defines {', '.join(have[:6]) or 'none'})")
+    try:
+        module = factory()
+    except (Exception, SystemExit) as e:
+        raise InputError(f"model {spec}: the factory raised {type(e).__name__}: "
+                         f"{one_line(e)}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"model {spec}: the factory returned {type(module).__name__}, not a "
+                         "torch.nn.Module")
     module.eval()
-    shape = tuple(input_shape or getattr(module, "input_shape", ()) or ())
-    if len(shape) != 3:
-        raise ValueError("give the model's input shape as C,H,W (--input-shape), or an "
+    return module
+
+
+def _input_shape(spec: str, module, input_shape) -> tuple:
+    """(C, H, W) from --input-shape, else the module's `input_shape`: three ints >= 1."""
+    given = input_shape if input_shape is not None else getattr(module, "input_shape", None)
+    if given is None:
+        raise UsageError(f"model {spec}: give its input shape as C,H,W (--input-shape), or an "
                          "`input_shape` attribute on the module")
-    if data_x is None:
-        raise ValueError("a PyTorch model needs calibration images (--data) for int8 quantization")
-    c, h, w = shape
-    x = np.asarray(data_x)[:max_calib]
-    x = fit_channels(resize_bilinear(x[..., None] if x.ndim == 3 else x, h, w), c)
-    samples = (x.astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
-    g = from_torch(module, (1,) + shape)
-    return quantize_model(g, samples, QParams.tensor(TORCH_INPUT_Q_SCALE, TORCH_INPUT_Q_ZERO))
+    try:
+        shape = tuple(given)
+        ok = len(shape) == 3 and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 1 <= d <= 1 << 16
+            for d in shape)
+    except TypeError:
+        ok = False
+    if not ok:
+        err = UsageError if input_shape is not None else InputError
+        src = "--input-shape" if input_shape is not None else "its input_shape attribute"
+        raise err(f"model {spec}: {src} must be three integers C,H,W in 1..65536, got "
+                  f"{one_line(repr(given), 60)}")
+    return tuple(int(d) for d in shape)

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, UsageError
 from ..outdir import check_output_dir, output_dir
 from .contribution import (RATIOS, Contributions, Engine, Protocol, analyze, check_promote,
-                           prepare_task)
+                           prepare_task, stratified_split)
 from .jobs import cpu_seconds
 from .search import Problem, search
 
@@ -144,6 +145,24 @@ def decide_classes(g, data, classes):
     return None if outs == n_labels else n_labels
 
 
+def check_plan_data(ds: dict, val_fraction: float, folds: int, data) -> None:
+    """The plan scores its runs on held-out images: the data must give every split images."""
+    y = np.asarray(ds["y_train"])
+    shown = f"dataset {data}" if isinstance(data, (str, Path)) else "the data"
+    if len(np.unique(y)) < 2:
+        raise InputError(f"{shown}: x_train holds {len(np.unique(y))} class; a plan needs "
+                         "at least 2")
+    tr, va = stratified_split(y, val_fraction, 0)
+    if not len(tr) or not len(va):
+        raise InputError(f"{shown}: {len(y)} training images leave {len(tr)} to train and "
+                         f"{len(va)} to validate with --val-fraction {val_fraction:g}; give "
+                         "more images (a few per class at least)")
+    most = int(np.bincount(y[tr]).max())  # fold f >= 1 takes the f-th chunk of every class
+    if folds > 1 and most < folds - 1:
+        raise InputError(f"{shown}: {len(tr)} training images ({most} of the largest class) "
+                         f"cannot make {folds} folds; give more images or fewer --folds")
+
+
 # ---- the plan ------------------------------------------------------------------------------------
 
 def make_engine(model, data, classes=None, runner="local", cache_dir=None,
@@ -154,7 +173,10 @@ def make_engine(model, data, classes=None, runner="local", cache_dir=None,
 
     g, ds, name = load_inputs(model, data)
     classes = decide_classes(g, ds, classes)
+    check_plan_data(ds, val_fraction, folds, data)
     root = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--cache {root}: exists and is not a folder")
     task = prepare_task(g, ds, root, classes, val_fraction, 0, protocol.seed, name)
     task.info = dict(model=str(model) if not hasattr(model, "nodes") else name, classes=classes,
                      data=str(data) if not isinstance(data, dict) else "arrays")

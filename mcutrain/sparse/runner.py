@@ -18,7 +18,7 @@ import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from ..errors import MissingDependency
+from ..errors import MissingDependency, UsageError
 from ..progress import bar as progress_bar
 
 
@@ -132,11 +132,14 @@ def make_runner(spec=None):
     if spec == "serial":
         return SerialRunner()
     if spec.startswith("local:"):
-        n = int(spec.partition(":")[2])
-        return LocalRunner(n) if n > 1 else SerialRunner()
+        n = spec.partition(":")[2]
+        if not n.isdigit() or int(n) < 1:
+            raise UsageError(f"--runner {spec}: local:N needs a number of workers N >= 1")
+        return LocalRunner(int(n)) if int(n) > 1 else SerialRunner()
     if spec == "ray" or spec.startswith("ray:"):
         return RayRunner(spec.partition(":")[2] or None)
-    raise ValueError(f"unknown runner {spec!r}: use serial, local, local:N, ray or ray:ADDRESS")
+    raise UsageError(f"--runner {spec}: unknown runner; use serial, local, local:N, ray or "
+                     "ray:ADDRESS")
 
 
 def run_jobs(runner, fn, jobs, desc: str = "", progress: bool = True, on_result=None) -> list:

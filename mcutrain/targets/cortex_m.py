@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts import read_report
 from ..outdir import atomic_write_text, check_our_output, output_dir
 from .host import RUNTIME_ABI, BuildError
 
@@ -507,7 +508,7 @@ def _write_json_atomic(path: Path, data) -> None:
 def update_report(out: Path, cpu_name: str, fields: dict) -> dict:
     """Merge `fields` into report.json["device"][cpu_name] (atomic rewrite)."""
     path = Path(out) / "report.json"
-    rep = json.loads(path.read_text())
+    rep = read_report(out)
     dev = rep.setdefault("device", {}).setdefault(cpu_name, {})
     dev.update(fields)
     _write_json_atomic(path, rep)
@@ -528,7 +529,7 @@ def build_device(out_dir, target: str = "cortex-m4", ram=None, flash=None, stack
     portable: -DMCT_PORTABLE (no DSP paths); profile: time every kernel call (slower)."""
     cpu = cpu_of(target)
     out = check_our_output(out_dir).resolve()  # absolute: the compiler runs in OUT/<cpu>/obj
-    report = json.loads((out / "report.json").read_text())
+    report = read_report(out)
     if report.get("runtime_abi", 1) != RUNTIME_ABI:
         raise DeviceBuildError(f"{out_dir} was compiled by another version of mcutrain (runtime "
                                f"{report.get('runtime_abi', 1)}, this one builds {RUNTIME_ABI}): "

@@ -80,15 +80,12 @@ class CompiledModel:
     """A compiled output directory, built for the host and loaded through ctypes."""
 
     def __init__(self, out_dir, opt: str | None = None, rebuild: bool = False):
-        import json
-
         import numpy as np
 
+        from ..artifacts import read_report
+
         self.dir = Path(out_dir)
-        rep = self.dir / "report.json"
-        if not rep.exists():
-            raise FileNotFoundError(f"{out_dir} is not a compile output (no report.json)")
-        self.report = json.loads(rep.read_text())
+        self.report = read_report(self.dir)  # checked: the C's sizes are trusted below
         lib = self.dir / "libmodel.so"
         srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
         headers = sorted((self.dir / "runtime").rglob("*.h"))

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import DivergedError, McuError, check_range
 from ..outdir import atomic_write_text, check_our_output
 from ..progress import bar as progress_bar
+from ..artifacts import read_params, read_report
 from .cortex_m import BuildError, build_device, cpu_of, tool
 from .host import NPT, SIZES
 
@@ -141,7 +142,7 @@ class DeviceRunner:
         self.bdir = Path(bdir).resolve() if bdir else self.out / self.cpu.name
         self.info = build_device(self.out, self.cpu.name, **build_kw) if build else \
             json.loads((self.bdir / "build.json").read_text())["info"]
-        self.report = json.loads((self.out / "report.json").read_text())
+        self.report = read_report(self.out)
         self.classes = int(self.report["classes"])
         shp = self.report["input"]["shape"]
         self.input_hwc = (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
@@ -347,10 +348,7 @@ def _start_params(runner: DeviceRunner, out_dir: Path):
     p = out_dir / PARAMS_FILE
     if not p.exists():
         return None, 0
-    with np.load(p, allow_pickle=False) as f:
-        params = {k: f[k] for k in f.files if not k.startswith("__")}
-        step = int(f["__step__"]) if "__step__" in f.files else 0
-    return params, step
+    return read_params(p, runner.layout)
 
 
 def _epoch_job(runner, xi, y, order, test, lr, params, step):

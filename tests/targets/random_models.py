@@ -1,0 +1,273 @@
+"""Small int8 models of random geometry, built directly as mcutrain IR graphs, for the
+differential test of the Cortex-M DSP kernels (test_random_models.py).
+
+    spec = random_spec(seed)      geometry, scheme, head, CPU: plain JSON, printed on failure
+    g = build_graph(spec)         the int8 graph (weights etc. drawn from spec["seed"])
+    print(describe(spec))         one line per layer
+
+The geometry covers what the kernels dispatch on: channel counts from 1 to ~600 (odd, not
+multiples of 4), kernels 1x1 to 7x7 and non-square (10x4), strides 1 and 2 (also mixed),
+every padding from 0 to k - 1 per side, depthwise (with the fused expansion when frozen: an
+inverted-residual block pw -> dw -> pw, with its residual add when the shapes allow), grouped
+convs, max pools, spatial sizes down to 1x1, a 1x1-conv or linear classifier or a fresh
+float head; schemes bias-only:K, last:K, full and JSON schemes with channel ratios. Sizes stay
+small (a few hundred thousand MACs) so a model compiles, builds and runs in seconds.
+
+Quantization is realistic: per-channel weight scales, output scales set so outputs spread
+over the int8 range (as calibration would), int32 biases of the accumulators' size; a few
+channels are dead (all-zero weights, or a large negative bias: always act_min), as trained
+models have them.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ops.conv import out_hw
+from mcutrain.ops.elementwise import int_add_attrs
+from mcutrain.quant.fixedpoint import quantize_multiplier
+
+MAX_ACT = 6000       # elements of one activation (its float gradient is 4x that in bytes)
+MAX_LAYER_MACS = 250_000
+MAX_WEIGHTS = 60_000  # per layer
+CPUS = ("cortex-m4", "cortex-m7")
+
+
+# ---- the geometry --------------------------------------------------------------------------
+
+def _channels(rng, hi: int = 600) -> int:
+    """1..hi, most of them small, odd ones and non-multiples of 4 as often as the rest."""
+    band = rng.choice(4, p=[0.2, 0.45, 0.25, 0.1])
+    lo_hi = [(1, 8), (9, 64), (65, 200), (201, 600)][band]
+    return int(rng.integers(lo_hi[0], min(hi, lo_hi[1]) + 1)) if lo_hi[0] <= hi else hi
+
+
+def _kernel(rng, h: int, w: int, square: float = 0.6, kmax: int = 7):
+    kh = int(rng.integers(1, kmax + 1))
+    kw = kh if rng.random() < square else int(rng.integers(1, kmax + 1))
+    return [kh, kw]
+
+
+def _padding(rng, k: int, size: int) -> int:
+    """0..k-1 (k rarely: a border of padding only), at least what a non-empty output needs."""
+    lo = max(0, -(-(k - size) // 2))
+    hi = k if rng.random() < 0.05 else max(lo, k - 1)
+    return int(rng.integers(lo, hi + 1))
+
+
+def _stride(rng):
+    s = int(rng.integers(1, 3))
+    return [s, s] if rng.random() < 0.85 else [s, 3 - s]
+
+
+def _fit(c: int, h: int, w: int, per_out: int, cin_w: int) -> int:
+    """Output channels cut so the activation, the MACs and the weights stay small."""
+    c = min(c, MAX_ACT // max(1, h * w), MAX_LAYER_MACS // max(1, h * w * per_out),
+            MAX_WEIGHTS // max(1, cin_w))
+    return max(1, c)
+
+
+def _conv_layer(rng, c, h, w, op, **kw):
+    """A conv of kind op ("conv", "dw", "group", "pw") on a c x h x w input: spec, new c, h, w."""
+    k = [1, 1] if op == "pw" else kw.get("k") or _kernel(rng, h, w)
+    s = [1, 1] if op == "pw" else kw.get("s") or _stride(rng)
+    p = [0, 0] if op == "pw" else [_padding(rng, k[0], h), _padding(rng, k[1], w)]
+    ho, wo = out_hw(h, w, k, s, p)
+    groups, cout = 1, kw.get("cout") or _channels(rng)
+    if op == "dw":
+        groups, cout = c, c
+    elif op == "group":
+        divs = [d for d in range(2, c) if c % d == 0]
+        groups = int(rng.choice(divs)) if divs else 1
+        cout = groups * max(1, cout // groups)
+    per_out = (c // groups) * k[0] * k[1]
+    if op != "dw":
+        cout = _fit(cout, ho, wo, per_out, per_out)
+        cout = groups * max(1, cout // groups)
+    act = str(rng.choice(["relu", "relu6", "none"], p=[0.5, 0.3, 0.2]))
+    return dict(op="conv", cout=cout, k=k, s=s, p=p, groups=groups, act=act), cout, ho, wo
+
+
+def _block(rng, c, h, w):
+    """One random block: list of layer specs and the new shape."""
+    kind = rng.choice(["dw", "pw", "ir", "conv", "group", "maxpool"],
+                      p=[0.2, 0.15, 0.3, 0.15, 0.1, 0.1])
+    if kind == "maxpool":
+        k = [int(rng.integers(1, 4))] * 2
+        k = [min(k[0], h), min(k[1], w)]
+        s = [int(rng.integers(1, k[0] + 1)), int(rng.integers(1, k[1] + 1))]
+        ho, wo = out_hw(h, w, k, s, [0, 0])
+        return [dict(op="maxpool", k=k, s=s)], c, ho, wo
+    if kind == "ir":
+        e = _fit(c * int(rng.integers(1, 7)), h, w, c, c)
+        pw1, _, _, _ = _conv_layer(rng, c, h, w, "pw", cout=e)
+        pw1.update(cout=e, block=True)  # the block's input feeds its residual add
+        k = [int(rng.choice([3, 5, 7]))] * 2 if rng.random() < 0.8 else _kernel(rng, h, w)
+        dw, _, ho, wo = _conv_layer(rng, e, h, w, "dw", k=k)
+        res = ho == h and wo == w and rng.random() < 0.6
+        pw2, cout, _, _ = _conv_layer(rng, e, ho, wo, "pw", cout=c if res else None)
+        pw2["act"] = "none"
+        if res and cout == c:
+            pw2["residual"] = True
+        return [pw1, dw, pw2], cout, ho, wo
+    layer, c2, ho, wo = _conv_layer(rng, c, h, w, str(kind))
+    return [layer], c2, ho, wo
+
+
+def random_spec(seed: int) -> dict:
+    """The geometry, scheme and target of model `seed` (plain JSON)."""
+    rng = np.random.default_rng([seed, 0x6D6374])
+    cin = int(rng.choice([1, 2, 3, 3, 4, 5, 8, 16]))
+    h = int(rng.integers(1, 25))
+    w = h if rng.random() < 0.6 else int(rng.integers(1, 25))
+    if rng.random() < 0.1:
+        h, w = 49, 10  # keyword-spotting MFCC shape
+    layers, c, hh, ww = [], cin, h, w
+    stem, c, hh, ww = _conv_layer(rng, c, hh, ww, "conv")
+    layers.append(stem)
+    for _ in range(int(rng.integers(1, 5))):
+        blk, c, hh, ww = _block(rng, c, hh, ww)
+        layers += blk
+    head = dict(kind=str(rng.choice(["conv", "linear"])), classes=int(rng.integers(2, 13)))
+    n_layers = sum(l["op"] == "conv" for l in layers) + 1
+    x_zero = int(rng.choice([0, -128, int(rng.integers(-30, 30))]))
+    return dict(seed=seed, cpu=CPUS[seed % 2], input=dict(c=cin, h=h, w=w, x_zero=x_zero),
+                layers=layers, head=head,
+                **_scheme(rng, layers, n_layers, _trainable_from(layers)),
+                steps=int(rng.integers(2, 4)), lr=float(rng.choice([0.005, 0.02, 0.1])))
+
+
+def _trainable_from(layers) -> int:
+    """Index (conv/linear layers counted) of the first layer that may train: after the last
+    max pool (its gradient has no kernel: nothing before it may need one)."""
+    idx, first = 0, 0
+    for l in layers:
+        if l["op"] == "maxpool":
+            first = idx
+        else:
+            idx += 1
+    return first
+
+
+def _scheme(rng, layers, n_layers: int, first: int) -> dict:
+    """A scheme that trains only layers >= first, and maybe a fresh head."""
+    convs = [l for l in layers if l["op"] == "conv"] + [dict(groups=1, cout=0)]
+    classes = int(rng.integers(2, 11)) if rng.random() < 0.4 else None
+    room = n_layers - first
+    kind = rng.choice(["bias-only", "last", "json", "full"], p=[0.3, 0.3, 0.3, 0.1])
+    if kind == "full" and first > 0:
+        kind = "last"
+    if kind == "full":
+        return dict(scheme="full", classes=classes)
+    if kind in ("bias-only", "last"):
+        return dict(scheme=f"{kind}:{int(rng.integers(1, room + 1))}", classes=classes)
+    weights = {}
+    for i in range(first, n_layers):
+        g = convs[i]
+        if rng.random() < 0.5 and (g["groups"] == 1 or g.get("cout") == g["groups"]):
+            weights[str(i)] = float(rng.choice([0.1, 0.25, 0.5, 0.75, 1.0]))
+    return dict(scheme=dict(bias_last=int(rng.integers(0, room + 1)), weights=weights),
+                classes=classes)
+
+
+def describe(spec: dict) -> str:
+    i = spec["input"]
+    lines = [f"seed {spec['seed']} on {spec['cpu']}: input {i['c']}x{i['h']}x{i['w']} "
+             f"(x_zero {i['x_zero']}), scheme {json.dumps(spec['scheme'])}, classes "
+             f"{spec['classes']}, {spec['steps']} steps at lr {spec['lr']}"]
+    for n, l in enumerate(spec["layers"]):
+        if l["op"] == "maxpool":
+            lines.append(f"  maxpool k={l['k']} s={l['s']}")
+        else:
+            lines.append(f"  conv cout={l['cout']} k={l['k']} s={l['s']} p={l['p']} "
+                         f"groups={l['groups']} act={l['act']}"
+                         f"{' +residual' if l.get('residual') else ''}")
+    lines.append(f"  global_avgpool, {spec['head']['kind']} head of {spec['head']['classes']}")
+    lines.append("  spec: " + json.dumps(spec))
+    return "\n".join(lines)
+
+
+# ---- the graph -----------------------------------------------------------------------------
+
+def _act_range(act: str, y_scale: float):
+    if act == "none":
+        return None, (-128, 127)
+    hi = 127 if act == "relu" else int(min(127, -128 + round(6.0 / y_scale)))
+    return -128, (-128, max(-127, hi))
+
+
+def _weights(rng, cout, per_out, k):
+    """int8 weights with a per-channel spread; a few all-zero channels (pruned)."""
+    mag = rng.uniform(0.1, 1.0, cout)
+    w = np.rint(rng.uniform(-127, 127, (cout, per_out)) * mag[:, None]).astype(np.int64)
+    w[rng.random(cout) < 0.03] = 0
+    return w.reshape(cout, per_out // (k[0] * k[1]), k[0], k[1])
+
+
+def _conv(b, rng, x, l, name):
+    xv = b.value(x)
+    cin, groups, k = xv.shape[1], l["groups"], l["k"]
+    per_out = (cin // groups) * k[0] * k[1]
+    w = _weights(rng, l["cout"], per_out, k)
+    w_scale = rng.uniform(0.002, 0.02, l["cout"])
+    # accumulator spread: sqrt(fan-in) * std(w) * std(x - x_zero) (x about 40 levels wide)
+    acc_std = np.sqrt(per_out) * np.maximum(w.reshape(l["cout"], -1).std(axis=1), 1.0) * 40.0
+    y_scale = float(xv.q.s * np.median(w_scale * acc_std) / 40.0 * rng.uniform(0.5, 2.0))
+    y_zero, act = _act_range(l["act"], y_scale)
+    if y_zero is None:
+        y_zero = int(rng.integers(-20, 21))
+    bias = np.rint(rng.normal(0, 0.5, l["cout"]) * acc_std).astype(np.int64)
+    dead = rng.random(l["cout"]) < 0.03
+    bias[dead] = -(1 << int(rng.integers(24, 31)))
+    wn = b.param(f"{name}.w", w, "i8", QParams.channel(w_scale))
+    bn = b.param(f"{name}.b", bias, "i32", QParams.channel(w_scale * xv.q.s))
+    m, s = quantize_multiplier(xv.q.s * w_scale / y_scale)
+    return b.emit1("conv2d", [x, wn, bn], dict(
+        stride=tuple(l["s"]), padding=tuple(l["p"]), groups=groups, x_zero=xv.q.zero_point,
+        y_scale=y_scale, y_zero=y_zero, mult=tuple(int(v) for v in m),
+        shift=tuple(int(v) for v in s), act_min=act[0], act_max=act[1]), name=name)
+
+
+def _head(b, rng, x, head):
+    xv = b.value(x)
+    c, n = xv.shape[1], head["classes"]
+    w_scale = rng.uniform(0.002, 0.02, n)
+    if head["kind"] == "conv":
+        l = dict(cout=n, k=[1, 1], s=[1, 1], p=[0, 0], groups=1, act="none")
+        y = _conv(b, rng, x, l, "cls")
+        return b.emit1("reshape", [y], dict(shape=(n,)), name="logits")
+    f = b.emit1("reshape", [x], dict(shape=(c,)), name="flat")
+    w = _weights(rng, n, c, [1, 1]).reshape(n, c)
+    bias = np.rint(rng.normal(0, 2000, n)).astype(np.int64)
+    m, s = quantize_multiplier(xv.q.s * w_scale / 0.1)
+    wn = b.param("fc.w", w, "i8", QParams.channel(w_scale))
+    bn = b.param("fc.b", bias, "i32", QParams.channel(w_scale * xv.q.s))
+    return b.emit1("linear", [f, wn, bn], dict(
+        x_zero=xv.q.zero_point, y_scale=0.1, y_zero=0, mult=tuple(int(v) for v in m),
+        shift=tuple(int(v) for v in s), act_min=-128, act_max=127), name="logits")
+
+
+def build_graph(spec: dict):
+    """The int8 graph of `spec`; parameters and scales drawn from spec["seed"]."""
+    rng = np.random.default_rng([spec["seed"], 0x77])
+    i = spec["input"]
+    b = GraphBuilder()
+    x = b.input("x", (1, i["c"], i["h"], i["w"]), "i8", QParams.tensor(1 / 127.5, i["x_zero"]))
+    block_in = x
+    for n, l in enumerate(spec["layers"]):
+        if l["op"] == "maxpool":
+            x = b.emit1("maxpool2d", [x], dict(kernel=tuple(l["k"]), stride=tuple(l["s"]),
+                                               padding=(0, 0)), name=f"pool{n}")
+            continue
+        if l.get("block"):
+            block_in = x  # the input of an inverted-residual block (its expansion)
+        x = _conv(b, rng, x, l, f"l{n}")
+        if l.get("residual"):
+            out_q = QParams.tensor(b.value(x).q.s * float(rng.uniform(1.0, 2.0)),
+                                   int(rng.integers(-10, 10)))
+            x = b.emit1("add", [block_in, x], int_add_attrs(b.value(block_in).q,
+                                                            b.value(x).q, out_q), name=f"add{n}")
+    x = b.emit1("global_avgpool", [x], name="pool")
+    return b.build([_head(b, rng, x, spec["head"])])
