@@ -43,29 +43,31 @@ def fit_channels(x: np.ndarray, c: int) -> np.ndarray:
 
 
 def _load_folder(path: Path) -> dict:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise MissingDependency("reading an image folder needs Pillow (pip install pillow)") from None
+    """One subfolder per class (sorted names: labels 0, 1, ...), images resized to the first
+    one's size. The layout is checked before Pillow is needed."""
     try:  # hidden folders (.ipynb_checkpoints, .git) are not classes
         classes = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name[0] != ".")
     except OSError as e:
         raise DataError(f"dataset {path}: cannot list it ({one_line(e.strerror or e)})") from None
     if not classes:
         raise DataError(f"dataset {path} has no class subfolders (one folder per class)")
-    xs, ys, size = [], [], None
-    for k, cls in enumerate(classes):
-        for f in _images_in(path / cls):
-            img = _read_image(Image, f)
-            size = size or img.shape[:2]
-            if img.shape[:2] != size:
-                img = resize_bilinear(img[None], *size)[0]
-            xs.append(img)
-            ys.append(k)
-    if not xs:
+    files = [(k, f) for k, cls in enumerate(classes) for f in _images_in(path / cls)]
+    if not files:
         raise DataError(f"dataset {path}: no images ({', '.join(IMAGE_SUFFIXES)}) found in its "
                         "class subfolders")
-    return {"x_train": np.stack(xs), "y_train": np.asarray(ys, np.int64), "classes": classes}
+    try:
+        from PIL import Image
+    except ImportError:
+        raise MissingDependency("reading an image folder needs Pillow (pip install pillow)") from None
+    xs, size = [], None
+    for _, f in files:
+        img = _read_image(Image, f)
+        size = size or img.shape[:2]
+        if img.shape[:2] != size:
+            img = resize_bilinear(img[None], *size)[0]
+        xs.append(img)
+    return {"x_train": np.stack(xs), "y_train": np.asarray([k for k, _ in files], np.int64),
+            "classes": classes}
 
 
 def _images_in(folder: Path) -> list:

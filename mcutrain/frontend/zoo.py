@@ -91,7 +91,8 @@ def load_zoo_dict(path) -> dict:
     except OSError as e:
         raise open_error(path, "zoo file", e) from None
     except Exception as e:  # BadZipFile, or whatever a mangled zip directory makes zipfile raise
-        raise ZooFormatError(f"{path}: not a zoo file (not a zip archive: {one_line(e)})") from None
+        raise ZooFormatError(f"{path}: not a zoo file, or a truncated one (not a zip archive: "
+                             f"{one_line(e)})") from None
     with zf:
         data = _read_pickle_member(zf, path)
     try:
@@ -124,7 +125,7 @@ def _read_pickle_member(zf: zipfile.ZipFile, path: Path) -> bytes:
 # ---- structure check -----------------------------------------------------------------------
 
 def _fail(where, msg):
-    raise ZooFormatError(f"{where}: {msg}")
+    raise ZooFormatError(one_line(f"{where}: {msg}", 300))  # msg may show a file's array
 
 
 def _is_int(v) -> bool:

@@ -109,7 +109,7 @@ def read_npz(path, what: str = "file", keys=None) -> dict:
     except OSError as e:
         raise open_error(path, what, e) from None
     except Exception as e:  # BadZipFile, and whatever a mangled directory makes zipfile raise
-        raise InputError(f"{shown}: not a .npz file ({one_line(e)})") from None
+        raise InputError(f"{shown}: not a .npz file, or a truncated one ({one_line(e)})") from None
     out, total, limit = {}, 0, _memory_bytes()
     with zf:
         for info in zf.infolist():

@@ -203,6 +203,7 @@ def _frames(funcs: list, su: dict) -> dict:
 
 _BRANCH = re.compile(rf"^(?:bl|blx|b){_COND}(?:\.[nw])?$")
 _INDIRECT = re.compile(rf"^(?:blx|bx){_COND}$")
+_CALL = re.compile(rf"^(?:bl|blx){_COND}(?:\.w)?$")  # bls, ble, blt: conditional branches
 
 
 def _edges(funcs: list) -> tuple:
@@ -222,7 +223,8 @@ def _edges(funcs: list) -> tuple:
                 if not m:
                     continue
                 callee = _containing(funcs, starts, int(m.group(1), 16))
-                if callee is not None and callee is not fn:
+                # a branch within the function is control flow; a call (bl) to itself recursion
+                if callee is not None and (callee is not fn or _CALL.match(mn)):
                     out.add(callee.addr)
     return calls, indirect
 
