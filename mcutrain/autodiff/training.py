@@ -116,7 +116,8 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
     check_range("lr", _plain(cfg.lr), lo=0, lo_open=True)
     check_range("momentum", _plain(cfg.momentum), 0, 1, hi_open=True)
     check_range("weight_decay", _plain(cfg.weight_decay), lo=0)
-    for name, v, lo, hi in (("seed", cfg.seed, 0, 2**32 - 1), ("classes", cfg.classes, 1, MAX_CLASSES)):
+    for name, v, lo, hi in (("seed", cfg.seed, 0, 2**32 - 1),
+                            ("classes", cfg.classes, 1, MAX_CLASSES)):
         v = _plain(v)
         if name == "classes" and v is None:
             continue

@@ -58,7 +58,8 @@ def _load_folder(path: Path) -> dict:
     try:
         from PIL import Image
     except ImportError:
-        raise MissingDependency("reading an image folder needs Pillow (pip install pillow)") from None
+        raise MissingDependency("reading an image folder needs Pillow "
+                                "(pip install pillow)") from None
     xs, size = [], None
     for _, f in files:
         img = _read_image(Image, f)

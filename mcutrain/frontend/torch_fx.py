@@ -423,7 +423,8 @@ def load_torch_factory(spec: str, data_x=None, input_shape=None, max_calib: int 
         raise type(e)(f"model {spec}: {one_line(e, 300)}") from None
     except Exception as e:  # the user's forward() ran on the shape: any failure is the model's
         raise InputError(f"model {spec}: cannot convert it for input C,H,W = "
-                         f"{','.join(map(str, shape))}: {type(e).__name__}: {one_line(e)}") from None
+                         f"{','.join(map(str, shape))}: {type(e).__name__}: "
+                         f"{one_line(e)}") from None
 
 
 def _factory_module(spec: str):

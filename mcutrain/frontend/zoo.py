@@ -180,7 +180,8 @@ def _check_conv(c, where):
             or not all(_is_int(v) and v > 0 and v % 2 == 1 for v in k)):
         _fail(where, f"kernel_size must be two odd ints > 0, got {k!r}")
     if c.get("act") is not None:
-        _fail(where, f"act {one_line(repr(c['act']), 40)} is not supported (activations are the clamp)")
+        _fail(where, f"act {one_line(repr(c['act']), 40)} is not supported (activations are "
+                     "the clamp)")
     for key in ("in_shape", "out_shape"):
         v = c.get(key)
         if v is not None and not (_is_int(v) and 0 < v <= MAX_SIDE):

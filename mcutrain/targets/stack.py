@@ -1,7 +1,7 @@
 """The worst-case stack of a Cortex-M device program, from the build's own data.
 
-    need = stack_need(elf, su_files)
-    need.bytes      what to reserve: deepest call path + exception frame + guard margin
+    need = stack_need(elf, su_files, fp=True)   # elf linked with -Wl,--emit-relocs
+    need.bytes      what to reserve: deepest call path + exception frame + margin
     need.path       that path, function names from Reset_Handler down
 
 Frames come from the compiler: -fstack-usage writes one .su line per function it compiled
@@ -13,11 +13,11 @@ and the naked assembly kernels, for which GCC reports 0 bytes although their own
 Calls come from the disassembly of the linked ELF (what really is linked, libc and asm
 included): `bl`, and branches into another function (tail calls, counted as calls: the
 caller's frame stays counted, which is conservative). An indirect call (`blx rN`, `bx rN`) may
-reach any function whose address is taken: any 32-bit word of the image outside the vector
-table (literal pools, constant tables) or any movw/movt pair equal to a function's address.
-Such a call is bounded by the deepest of those functions (conservative: the kernel tables
-only hold leaf assembly kernels, so this bound costs nothing in practice). Recursion (a cycle
-in that graph) cannot be bounded: stack_need raises StackError naming the cycle.
+reach any function whose address is taken (a relocated word or movw/movt pair holding it:
+address_taken); it is bounded by the deepest of those functions. Conservative, and free in
+practice: the kernels' tables of assembly kernels, the only indirect calls, hold leaves.
+Recursion (a cycle in that graph, a call through a pointer included) cannot be bounded:
+stack_need raises StackError naming the cycle, and so does a frame of run-time size.
 
 The exception-handler roots (every vector but the reset) run on the stack top: the fault
 entry in startup.c moves the stack pointer back to __stack_top before it reports, so they
@@ -41,7 +41,6 @@ EXC_FRAME = 8 * 4 + 4
 PAINT_GUARD = 64
 
 _INSN = re.compile(r"^\s*([0-9a-f]+):\t(\S+)(?:\t(.*))?$")
-_FUNC_HDR = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 
 
 class StackError(RuntimeError):
@@ -215,16 +214,20 @@ def _edges(funcs: list) -> tuple:
         for _, mn, ops in fn.insns:
             if _INDIRECT.match(mn) and re.match(r"(r\d+|ip|sl|fp|r12)$", ops.strip()):
                 indirect.add(fn.addr)
-            elif (mn.startswith("mov") and ops.startswith("pc,")) or \
+            elif (mn.startswith("mov") and ops.startswith("pc,") and ops != "pc, lr") or \
                     (mn.startswith("ldr") and ops.startswith("pc,") and "[sp]" not in ops):
-                indirect.add(fn.addr)
+                indirect.add(fn.addr)  # (ldr pc, [sp], #4 and mov pc, lr: returns)
             elif _BRANCH.match(mn) or mn.startswith(("cbz", "cbnz")):
                 m = re.search(r"(?:^|, )([0-9a-f]+) <", ops)
                 if not m:
                     continue
-                callee = _containing(funcs, starts, int(m.group(1), 16))
-                # a branch within the function is control flow; a call (bl) to itself recursion
-                if callee is not None and (callee is not fn or _CALL.match(mn)):
+                target = int(m.group(1), 16)
+                callee = _containing(funcs, starts, target)
+                # a branch within the function is control flow, so is a bl to a local
+                # subroutine (libgcc's assembly: its pushes are in the function's sum); a bl to
+                # the function's own start is recursion
+                if callee is not None and (callee is not fn or
+                                           (_CALL.match(mn) and target == fn.addr)):
                     out.add(callee.addr)
     return calls, indirect
 
@@ -311,7 +314,7 @@ def _deepest(root, calls, indirect, taken, frames, names) -> tuple:
     return visit(root)
 
 
-def _vectors(elf: Path, funcs: list) -> list:
+def _vectors(elf: Path) -> list:
     """Addresses of the handlers in the vector table (entry 1 is the reset)."""
     data = next((d for n, _, d in _sections(elf) if n == ".isr_vector"), b"")
     words = [w for (w,) in struct.iter_unpack("<I", data[:len(data) // 4 * 4])]
@@ -329,7 +332,7 @@ def stack_need(elf, su_files, fp: bool, readelf: str = "arm-none-eabi-readelf",
     calls, indirect = _edges(funcs)
     taken = address_taken(elf, funcs, readelf)
     names = {fn.addr: fn.name for fn in funcs}
-    vec = _vectors(elf, funcs)
+    vec = _vectors(elf)
     if not vec or vec[0] not in names:
         raise StackError(f"{elf}: no reset handler in the vector table")
     deep, path = _deepest(vec[0], calls, indirect, taken, frames, names)

@@ -166,3 +166,30 @@ def test_report_and_params_damage_is_named_from_python(base, tmp_path):
     (out / "params.npz").unlink()
     with pytest.raises(InputError, match="report.json"):
         eval_model(out, base / "data.npz", echo=lambda *a: None)
+
+
+# ---- the same checks from the Python API -----------------------------------------------------
+
+API_CONFIGS = [("lr", float("nan")),
+    ("lr", float("inf")), ("lr", -0.01), ("lr", 0), ("lr", "0.1"), ("momentum", 5),
+    ("momentum", 1.0), ("momentum", -0.5), ("weight_decay", -1), ("weight_decay", float("nan")),
+    ("classes", 0), ("classes", -2), ("classes", True), ("classes", 2.0), ("classes", 10**9),
+    ("seed", -1), ("seed", 2**40), ("seed", 1.5), ("storage", "int4"), ("storage", None),
+    ("qas", "yes"), ("scheme", 42), ("scheme", {"weights": {"0": float("nan")}}),
+    ("scheme", {"bias_last": 1.5}), ("scheme", "bias-only:"), ("scheme", "last:1x")]
+
+
+@pytest.mark.parametrize("field,value", API_CONFIGS, ids=[f"{f}={v!r}" for f, v in API_CONFIGS])
+def test_train_config_from_python(field, value):
+    """make_training_graph checks a TrainConfig from the Python API: UsageError naming the
+    field (the CLI refuses the same values where it parses them)."""
+    from dataclasses import replace
+
+    from mcutrain.autodiff import TrainConfig, make_training_graph
+    from mcutrain.errors import UsageError
+
+    from ..conftest import tiny_int8_model
+
+    cfg = replace(TrainConfig(classes=3), **{field: value})
+    with pytest.raises(UsageError, match="scheme" if field == "scheme" else field):
+        make_training_graph(tiny_int8_model(hw=8), cfg)

@@ -33,6 +33,14 @@ def saved_graph(path) -> Path:
     return save_graph(tiny_int8_model(hw=HW), path)
 
 
+def float_graph(path) -> Path:
+    """The built-in digits CNN in float (not quantized): not a model compile takes."""
+    from mcutrain.data.default_model import MODEL_PATH
+
+    shutil.copy2(MODEL_PATH, path)
+    return Path(path)
+
+
 def zoo_file(path) -> Path:
     from ..frontend.test_zoo import tiny_model, write_zoo
 

@@ -156,7 +156,8 @@ def npz_of(names, max_dims: int = 5):
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70)
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    lambda kids: (st.lists(kids, max_size=4)
+                  | st.dictionaries(st.text(max_size=8), kids, max_size=4)),
     max_leaves=12)
 
 
