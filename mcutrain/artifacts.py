@@ -36,8 +36,10 @@ def _bad(shown: str, what: str) -> InputError:
                       "compile again)")
 
 
-def read_report(out_dir) -> dict:
-    """The report.json of the compile output `out_dir`, checked; returns the whole dict."""
+def read_report(out_dir, lean: bool = False) -> dict:
+    """The report.json of the compile output `out_dir`, checked; returns the whole dict.
+    lean: what CompiledModel needs only (the planner's run libraries write a lean report
+    without version and memory figures; a field that is there is checked all the same)."""
     from .outdir import check_our_output
 
     out = check_our_output(out_dir)
@@ -58,16 +60,17 @@ def read_report(out_dir) -> dict:
         raise _bad(shown, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except RecursionError:
         raise _bad(shown, "JSON nested too deeply") from None
-    check_report(rep, shown)
+    check_report(rep, shown, lean)
     check_header(rep, out / "model.h")
     return rep
 
 
-def check_report(rep, shown: str = "report.json") -> dict:
+def check_report(rep, shown: str = "report.json", lean: bool = False) -> dict:
     """Raise InputError unless `rep` has every field the readers of a report use."""
     if not isinstance(rep, dict):
         raise _bad(shown, f"expected a JSON object, got {type(rep).__name__}")
-    if rep.get("version") not in REPORT_VERSIONS or not _is_int(rep.get("version")):
+    if (not lean or "version" in rep) and (
+            rep.get("version") not in REPORT_VERSIONS or not _is_int(rep.get("version"))):
         raise _bad(shown, f"version {one_line(repr(rep.get('version')), 20)} is not "
                           f"{' or '.join(map(str, REPORT_VERSIONS))}")
     for key in ("runtime_abi",):
@@ -75,7 +78,8 @@ def check_report(rep, shown: str = "report.json") -> dict:
             raise _bad(shown, f"{key} must be an integer >= 1")
     _count(rep, "classes", shown, lo=1, hi=MAX_DIM)
     for key in ("ram_bytes", "flash_bytes"):
-        _count(rep, key, shown, lo=0, hi=1 << 40)
+        if not lean or key in rep:
+            _count(rep, key, shown, lo=0, hi=1 << 40)
     for key in ("ram_budget", "flash_budget"):
         if rep.get(key) is not None:
             _count(rep, key, shown, lo=1, hi=1 << 40)

@@ -85,7 +85,7 @@ class CompiledModel:
         from ..artifacts import read_report
 
         self.dir = Path(out_dir)
-        self.report = read_report(self.dir)  # checked: the C's sizes are trusted below
+        self.report = read_report(self.dir, lean=True)  # the planner's libraries: lean
         lib = self.dir / "libmodel.so"
         srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
         headers = sorted((self.dir / "runtime").rglob("*.h"))

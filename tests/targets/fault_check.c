@@ -26,10 +26,10 @@ __attribute__((noinline)) static uint32_t mct__recurse(uint32_t n) {
   return mct__recurse(n + 1u) + pad[(n + 3u) & 15u];
 }
 
-/* 16 KB of locals with a 4 KB stack: the stack pointer jumps well below the stack bottom, and
- * the first store lands in the MPU's guard (64 KB), not in some other memory. */
+/* 12 KB of locals with a 4 KB stack: the stack pointer jumps 8 KB below the stack bottom, and
+ * the first store lands in the MPU's guard (16 KB), not in some other memory. */
 __attribute__((noinline)) static uint32_t mct__big_frame(uint32_t i) {
-  volatile uint8_t buf[16384];
+  volatile uint8_t buf[12288];
   buf[i] = 1u;
   return buf[i];
 }

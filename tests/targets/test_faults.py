@@ -137,7 +137,7 @@ def test_a_frame_larger_than_the_guard_is_refused(tmp_path):
            str(DEVICE_SRC / "semihost.c"), *link_flags(), "-Wl,--emit-relocs", "-T", "link.ld",
            "-o", "huge.elf"]
     assert subprocess.run(cmd, cwd=d, capture_output=True).returncode == 0
-    with pytest.raises(StackError, match="jump over the MPU's 65536 B guard"):
+    with pytest.raises(StackError, match="jump over the MPU's 16384 B guard"):
         stack_need(d / "huge.elf", d.glob("*.su"), fp=True)
 
 

@@ -95,11 +95,12 @@ def _host_mismatches(out, tmp, res, x, y, steps) -> list:
 
 
 def check_model(g, tmp_path, cpu, scheme, classes, steps=2, lr=0.02, seed=0, host=True,
-                label="") -> dict:
-    """Compile g; build it with the DSP kernels and portable; run both (in parallel) on the
-    same job; assert equal bytes, the host's results, and the stack bound."""
+                label="", **train) -> dict:
+    """Compile g (train: storage, momentum, ... of compile_model); build it with the DSP
+    kernels and portable; run both (in parallel) on the same job; assert equal bytes, the
+    host's results, and the stack bound."""
     out = tmp_path / "out"
-    rep = compile_model(g, out, update=scheme, classes=classes, lr=lr)
+    rep = compile_model(g, out, update=scheme, classes=classes, lr=lr, **train)
     port = tmp_path / "out-portable"
     shutil.copytree(out, port)
     x, y = _samples(rep, steps + EVALS, seed)
@@ -130,7 +131,7 @@ def check_seed(seed: int, tmp_path, host: bool = True) -> dict:
     except Exception as e:  # the generator's own bug: still name the seed
         raise AssertionError(f"{label}\ncannot build the graph: {e}") from e
     return check_model(g, tmp_path, spec["cpu"], spec["scheme"], spec["classes"],
-                       spec["steps"], spec["lr"], seed, host, label)
+                       spec["steps"], spec["lr"], seed, host, label, **spec["train"])
 
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
