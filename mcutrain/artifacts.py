@@ -144,6 +144,13 @@ def _check_params(params, shown: str):
             raise _bad(shown, "params add up to more than 4 GB")
 
 
+def input_hwc(rep: dict) -> tuple:
+    """The model input as the generated C takes it: (H, W, C) of report.json's NCHW shape
+    ([N, C] for a vector input: (1, 1, C))."""
+    shp = rep["input"]["shape"]
+    return (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
+
+
 def params_bytes(rep: dict) -> int:
     """Bytes of the trained parameters (and optimizer state), packed as the C packs them."""
     return sum(int(np.prod(p["shape"], dtype=object)) * DTYPE_BYTES[p["dtype"]]

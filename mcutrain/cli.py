@@ -381,13 +381,16 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (Exception, KeyboardInterrupt) as e:
-        if getattr(args, "debug", False):
+        debug = getattr(args, "debug", False)
+        if debug:
             import traceback
 
             traceback.print_exc()
         msg, status = _report(e)
         if msg:
             print(f"mcutrain: {msg}", file=sys.stderr)
+        if debug and getattr(e, "details", None):
+            print("\n".join(f"  {ln}" for ln in e.details), file=sys.stderr)
         return status
 
 

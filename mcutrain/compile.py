@@ -50,6 +50,8 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
     spec = str(model)
     path = spec.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", spec) else spec
     if spec.endswith((".pkl", ".npz")) or path != spec:
+        if Path(path).is_dir():
+            raise UsageError(f"model {path}: is a folder, not a model file")
         if not Path(path).is_file():
             raise UsageError(f"model {path}: no such file")
     if spec.endswith(".pkl"):
@@ -64,6 +66,9 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
         from .ir.serialize import load_graph
 
         g = load_graph(spec)
+        if "train" in g.meta and not allow_float:
+            raise InputError(f"model {spec}: is a training graph (a compile output's "
+                             "train_graph.npz); give the int8 inference graph it came from")
         if g.values[g.inputs[0]].dtype != "i8" and not allow_float:
             raise InputError(f"{spec} holds a float graph: quantize it first "
                              "(mcutrain.quant.quantize.quantize_model)")
@@ -190,10 +195,13 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     if report["flash_budget"] is not None and mem["flash_bytes"] > report["flash_budget"]:
         over.append(("flash", mem["flash_bytes"], report["flash_budget"]))
     if over:
-        lines = [f"{what} {need} B > budget {have} B (over by {need - have} B)" for what, need, have in over]
-        lines.append("largest consumers:")
-        lines += [f"  {n:>9} B  {what}" for what, n in largest_consumers(mem, gen)]
-        raise BudgetError("model over budget: " + "\n".join(lines))
+        why = "; ".join(f"{what} {need} B > budget {have} B (over by {need - have} B)"
+                        for what, need, have in over)
+        top = largest_consumers(mem, gen)
+        raise BudgetError(f"model over budget: {why}; largest consumers: "
+                          + ", ".join(f"{what} {n} B" for what, n in top[:3])
+                          + " (--debug lists more)",
+                          details=[f"{n:>9} B  {what}" for what, n in top])
     write_output(out_dir, gen, tg, report)
     return report
 

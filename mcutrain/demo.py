@@ -87,6 +87,9 @@ def check_json_output(path) -> None:
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"--json {path}: is a folder; give a file name")
+    above = next(a for a in p.absolute().parents if a.exists())
+    if not above.is_dir():
+        raise UsageError(f"--json {path}: {above} is a file, not a folder")
     if p.exists():
         try:
             ours = json.loads(p.read_text()).get("written_by") == WRITTEN_BY

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 class McuError(Exception):
     """A failure a user can cause or meet: bad file contents, over budget, a failed build,
-    a diverged training run. Exit status 1."""
+    a diverged training run. Exit status 1. `details`: more lines (a breakdown, a compiler's
+    output) that the CLI prints under the one-line message with --debug."""
 
     exit_status = 1
+
+    def __init__(self, *args, details=()):
+        super().__init__(*args)
+        self.details = list(details)
 
 
 class UsageError(McuError, ValueError):

@@ -50,10 +50,12 @@ def save_params(cm: CompiledModel, out_dir) -> Path:
     return write_params(out_dir, cm.get_params(), cm.step)
 
 
-def _check_labels(y, classes: int, what: str):
+def _check_labels(y, classes: int, what: str, data=None):
+    """Every label is a class of the model (`data`: the dataset, named in the message)."""
     if len(y) and (y.max() >= classes):
-        raise DataError(f"{what} has label {int(y.max())} but the model has {classes} classes "
-                         "(compile with --classes N for a new head)")
+        where = f"dataset {data}: " if data is not None and not isinstance(data, dict) else ""
+        raise DataError(f"{where}{what} has label {int(y.max())} but the model has {classes} "
+                        "classes (compile with --classes N for a new head)")
 
 
 def evaluate(cm: CompiledModel, x_u8: np.ndarray, y: np.ndarray) -> float:
@@ -74,10 +76,10 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
     x, y = ds["x_train"], ds["y_train"]
     if limit:
         x, y = x[:limit], y[:limit]
-    _check_labels(y, cm.classes, "training data")
+    _check_labels(y, cm.classes, "y_train", data)
     has_test = "x_test" in ds
     if has_test:
-        _check_labels(ds["y_test"], cm.classes, "test data")
+        _check_labels(ds["y_test"], cm.classes, "y_test", data)
     if lr is not None:
         cm.lr = check_range("--lr", lr, 0, lo_open=True)
     xi = to_int8_hwc(x)
@@ -148,7 +150,7 @@ def eval_model(out_dir, data, echo=print) -> dict:
     ds = load_dataset(data, cm.input_hwc)
     split = "test" if "x_test" in ds else "train"
     x, y = ds[f"x_{split}"], ds[f"y_{split}"]
-    _check_labels(y, cm.classes, f"{split} data")
+    _check_labels(y, cm.classes, f"y_{split}", data)
     acc = evaluate(cm, x, y)
     res = dict(accuracy=acc, split=split, samples=int(len(x)), step=cm.step)
     atomic_write_text(Path(out_dir) / "eval.json", json.dumps(res, indent=1))

@@ -398,24 +398,34 @@ def _fmt_rows(rows) -> str:
     return "\n".join(f"  {what}" if n is None else f"  {n:>9} B  {what}" for what, n in rows)
 
 
-def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout, report: dict) -> str:
-    """The linker's overflow lines plus our breakdown (same objects, linked without limits)."""
-    lines = [ln.strip() for ln in stderr.splitlines() if "overflowed" in ln or "will not fit" in ln]
-    regions = set(re.findall(r"region `(\w+)' overflowed", stderr))
+def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout,
+                    report: dict) -> DeviceBuildError:
+    """One line: the linker's overflow figures and the largest groups of what is in the
+    overflowing region (the same objects linked without limits); the whole breakdown in the
+    error's details (--debug)."""
+    over = re.findall(r"region `(\w+)' overflowed by (\d+) bytes", stderr)
+    regions = {r for r, _ in over}
     free = Layout(ram=64 << 20, flash=64 << 20, stack=lay.stack, slot=lay.slot)
     (bdir / "link-unbounded.ld").write_text(linker_script(cpu_of("cortex-m4"), free))
     p = _link(bdir, objs, flags, "link-unbounded.ld", "model-unbounded.elf", "model-unbounded.map")
-    msg = [f"the training step does not fit the device (RAM budget {lay.ram} B, flash budget "
-           f"{lay.flash} B); the linker says:", *[f"  {ln}" for ln in lines]]
+    details = [ln.strip() for ln in stderr.splitlines() if "overflowed" in ln or "will not fit" in ln]
+    top = []
     if p.returncode == 0:
         elf = bdir / "model-unbounded.elf"
-        if "RAM" in regions or not regions:
-            msg += ["what is in RAM:", _fmt_rows(ram_breakdown(elf, lay.stack))]
-        if regions & {"FLASH", "PSTORE"}:
-            msg += ["what is in flash:", _fmt_rows(flash_breakdown(elf, lay.pstore))]
-    msg.append(f"(compile's own figures: ram_bytes {report['ram_bytes']} B without stack and "
-               f"driver, flash_bytes {report['flash_bytes']} B without the parameter store)")
-    return "\n".join(msg)
+        for name, rows in (("RAM", ram_breakdown(elf, lay.stack)),
+                           ("flash", flash_breakdown(elf, lay.pstore))):
+            if (name == "RAM" and ("RAM" in regions or not regions)) or (
+                    name == "flash" and regions & {"FLASH", "PSTORE"}):
+                details += [f"what is in {name}:", _fmt_rows(rows)]
+                top += [f"{w} {n} B" for w, n in rows if n is not None and not w.startswith(" ")][:3]
+    details.append(f"(compile's own figures: ram_bytes {report['ram_bytes']} B without stack and "
+                   f"driver, flash_bytes {report['flash_bytes']} B without the parameter store)")
+    figures = ", ".join(f"region `{r}' overflowed by {n} bytes" for r, n in over) or \
+        "the linker could not place every section"
+    return DeviceBuildError(
+        f"the training step does not fit the device (RAM budget {lay.ram} B, flash budget "
+        f"{lay.flash} B): {figures}" + (f"; largest: {', '.join(top)}" if top else "")
+        + " (--debug shows the breakdown)", details=details)
 
 
 # ---- the stack, sized from the build (stack.py) ----------------------------------------------
@@ -580,7 +590,7 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
     p = _link(bdir, objs, flags, "link.ld", "model.elf", "model.map")
     if p.returncode != 0:
         if "overflowed" in p.stderr or "will not fit" in p.stderr:
-            raise DeviceBuildError(_overflow_error(bdir, objs, flags, p.stderr, lay, report))
+            raise _overflow_error(bdir, objs, flags, p.stderr, lay, report)
         raise DeviceBuildError(f"device link failed:\n{p.stderr[-4000:]}")
     elf = bdir / "model.elf"
     check_load_segments(elf, lay)

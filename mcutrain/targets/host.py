@@ -82,7 +82,7 @@ class CompiledModel:
     def __init__(self, out_dir, opt: str | None = None, rebuild: bool = False):
         import numpy as np
 
-        from ..artifacts import read_report
+        from ..artifacts import input_hwc, read_report
 
         self.dir = Path(out_dir)
         self.report = read_report(self.dir, lean=True)  # the planner's libraries: lean
@@ -108,8 +108,7 @@ class CompiledModel:
         L.mct_get_params.argtypes = [ctypes.c_void_p]
         L.mct_set_params.argtypes = [ctypes.c_void_p]
         self.classes = int(self.report["classes"])
-        shp = self.report["input"]["shape"]
-        self.input_hwc = (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
+        self.input_hwc = input_hwc(self.report)
         self._np = np
         self.params_layout = [(p["name"], p["dtype"], tuple(p["shape"])) for p in self.report["params"]]
         self.params_bytes = sum(int(np.prod(s)) * SIZES[d] for _, d, s in self.params_layout)

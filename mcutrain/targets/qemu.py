@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import DivergedError, McuError, check_range
 from ..outdir import atomic_write_text, check_our_output
 from ..progress import bar as progress_bar
-from ..artifacts import read_params, read_report
+from ..artifacts import input_hwc, read_params, read_report
 from .cortex_m import BuildError, build_device, cpu_of, tool
 from .host import NPT, SIZES
 
@@ -144,8 +144,7 @@ class DeviceRunner:
             json.loads((self.bdir / "build.json").read_text())["info"]
         self.report = read_report(self.out)
         self.classes = int(self.report["classes"])
-        shp = self.report["input"]["shape"]
-        self.input_hwc = (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
+        self.input_hwc = input_hwc(self.report)
         self.input_bytes = int(np.prod(self.input_hwc))
         self.layout = [(p["name"], p["dtype"], tuple(p["shape"])) for p in self.report["params"]]
         self.params_bytes = int(self.info["params_bytes"])
@@ -372,16 +371,19 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
     out = check_our_output(out_dir)
     if lr is not None:
         check_range("--lr", lr, 0, lo_open=True)
-    runner = DeviceRunner(out, target)
-    ds = load_dataset(data, runner.input_hwc)
+    cpu_of(target)
+    rep = read_report(out)  # the data is checked before anything is built
+    classes = int(rep["classes"])
+    ds = load_dataset(data, input_hwc(rep))
     x, y = ds["x_train"], np.asarray(ds["y_train"])
     if limit:
         x, y = x[:limit], y[:limit]
-    _check_labels(y, runner.classes, "training data")
+    _check_labels(y, classes, "y_train", data)
     test = None
     if "x_test" in ds:
-        _check_labels(ds["y_test"], runner.classes, "test data")
+        _check_labels(ds["y_test"], classes, "y_test", data)
         test = (to_int8_hwc(ds["x_test"]), np.asarray(ds["y_test"]))
+    runner = DeviceRunner(out, target)
     xi = to_int8_hwc(x)
     rng = np.random.default_rng(seed)
     params, step = _start_params(runner, out)

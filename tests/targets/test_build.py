@@ -117,15 +117,21 @@ def test_over_budget_fails_the_link_with_our_breakdown(tmp_path, capsys):
         build_device(out, "cortex-m4", ram="12KB")
     msg = str(e.value)
     need = rep["arena_bytes"] + rep["params_ram_bytes"] + 4096
-    assert "region `RAM' overflowed by" in msg  # the linker's own figure
+    assert "region `RAM' overflowed by" in msg and "\n" not in msg  # the linker's own figure
     over = int(msg.split("region `RAM' overflowed by ")[1].split()[0])
     assert over >= need - 12 * 1024
-    assert "what is in RAM:" in msg and "mct_arena" in msg
-    assert f"{rep['arena_bytes']:>9} B  arena" in msg and "stack (reserved" in msg
+    assert f"arena (activations, saved tensors, gradients, scratch) {rep['arena_bytes']} B" in msg
+    details = "\n".join(e.value.details)  # the whole breakdown
+    assert "what is in RAM:" in details and "mct_arena" in details
+    assert f"{rep['arena_bytes']:>9} B  arena" in details and "stack (reserved" in details
     assert not (out / "cortex-m4" / "model.elf").exists()
-    assert main(["build", str(out), "--target", "cortex-m4", "--ram", "12KB", "--no-measure"]) == 2
+    # a failure (exit 1), one line; --debug adds the breakdown
+    assert main(["build", str(out), "--target", "cortex-m4", "--ram", "12KB", "--no-measure"]) == 1
     err = capsys.readouterr().err
-    assert "overflowed by" in err and "what is in RAM" in err
+    assert "overflowed by" in err and len(err.strip().splitlines()) == 1
+    assert main(["build", str(out), "--target", "cortex-m4", "--ram", "12KB", "--no-measure",
+                 "--debug"]) == 1
+    assert "what is in RAM" in capsys.readouterr().err
 
 
 @needs_toolchain
@@ -134,6 +140,6 @@ def test_flash_over_budget_names_the_flash(tmp_path):
     compile_tiny(out)
     with pytest.raises(DeviceBuildError) as e:
         build_device(out, "cortex-m7", flash="16KB")
-    msg = str(e.value)
-    assert "region `FLASH' overflowed by" in msg and "what is in flash:" in msg
-    assert "frozen weights" in msg and "parameter store (2 slots)" in msg
+    msg, details = str(e.value), "\n".join(e.value.details)
+    assert "region `FLASH' overflowed by" in msg and "what is in flash:" in details
+    assert "frozen weights" in details and "parameter store (2 slots)" in details
