@@ -6,12 +6,17 @@ differential test of the Cortex-M DSP kernels (test_random_models.py).
     print(describe(spec))         one line per layer
 
 The geometry covers what the kernels dispatch on: channel counts from 1 to ~600 (odd, not
-multiples of 4), kernels 1x1 to 7x7 and non-square (10x4), strides 1 and 2 (also mixed),
-every padding from 0 to k - 1 per side, depthwise (with the fused expansion when frozen: an
-inverted-residual block pw -> dw -> pw, with its residual add when the shapes allow), grouped
-convs, max pools, spatial sizes down to 1x1, a 1x1-conv or linear classifier or a fresh
-float head; schemes bias-only:K, last:K, full and JSON schemes with channel ratios. Sizes stay
-small (a few hundred thousand MACs) so a model compiles, builds and runs in seconds.
+multiples of 4, and the kernels' thresholds: EDGES), kernels 1x1 to 7x7 and non-square
+(10x4), strides 1 and 2 (also mixed), every padding from 0 to k - 1 per side, depthwise (with
+the fused expansion when frozen: an inverted-residual block pw -> dw -> pw, with its residual
+add when the shapes allow), grouped convs, max pools, spatial sizes down to 1x1, a 1x1-conv or
+linear classifier or a fresh float head; schemes bias-only:K, last:K, full and JSON schemes
+with channel ratios; int8 or float-master storage, momentum, weight decay, QAS on or off.
+Modes: "normal" (anything), "mobile" (MobileNet blocks: the shapes the fastest depthwise and
+fused-expansion kernels take), "wide" (few pixels, many channels), "long" (rows wider than
+the kernels' ring buffers), "kws" (49x10 MFCCs). Sizes stay small (a few hundred thousand
+MACs, RAM well inside 256 KB) so a model compiles, builds and runs in seconds. Over 160 seeds
+the models execute 132 of the 139 functions of the DSP kernels (QEMU's translated blocks).
 
 Quantization is realistic: per-channel weight scales, output scales set so outputs spread
 over the int8 range (as calibration would), int32 biases of the accumulators' size; a few
@@ -32,6 +37,7 @@ from mcutrain.quant.fixedpoint import quantize_multiplier
 MAX_ACT = 6000       # elements of one activation (its float gradient is 4x that in bytes)
 MAX_LAYER_MACS = 250_000
 MAX_WEIGHTS = 60_000  # per layer
+MAX_TRAINED_RAM = 120_000  # bytes of trained weights in RAM (int8 or float masters)
 CPUS = ("cortex-m4", "cortex-m7")
 
 
@@ -88,7 +94,7 @@ def _conv_layer(rng, mode, c, h, w, op, **kw):
     """A conv of kind op ("conv", "dw", "group", "pw") on a c x h x w input: spec, new c, h, w."""
     k = [1, 1] if op == "pw" else kw.get("k") or _kernel(rng)
     s = [1, 1] if op == "pw" else kw.get("s") or _stride(rng)
-    p = [0, 0] if op == "pw" else [_padding(rng, k[0], h), _padding(rng, k[1], w)]
+    p = [0, 0] if op == "pw" else kw.get("p") or [_padding(rng, k[0], h), _padding(rng, k[1], w)]
     ho, wo = out_hw(h, w, k, s, p)
     groups, cout = 1, kw.get("cout") or _channels(rng, mode)
     if op == "dw":
@@ -122,21 +128,56 @@ def _block(rng, mode, c, h, w):
         e = _fit(c * t if rng.random() < 0.7 else _channels(rng, mode), h, w, c)
         pw1, _, _, _ = _conv_layer(rng, mode, c, h, w, "pw", cout=e)
         pw1.update(cout=e, block=True)  # the block's input feeds its residual add
-        k = [int(rng.choice([3, 5, 7]))] * 2 if rng.random() < 0.8 else _kernel(rng)
-        dw, _, ho, wo = _conv_layer(rng, mode, e, h, w, "dw", k=k)
-        res = ho == h and wo == w and rng.random() < 0.6
+        dw, _, ho, wo = _conv_layer(rng, mode, e, h, w, "dw", **_mobile_dw(rng))
+        res = ho == h and wo == w and rng.random() < 0.8
         pw2, cout, _, _ = _conv_layer(rng, mode, e, ho, wo, "pw", cout=c if res else None)
         pw2["act"] = "none"
         if res and cout == c:
             pw2["residual"] = True
         return [pw1, dw, pw2], cout, ho, wo
-    layer, c2, ho, wo = _conv_layer(rng, mode, c, h, w, str(kind))
+    layer, c2, ho, wo = _conv_layer(rng, mode, c, h, w, str(kind),
+                                    **(_mobile_dw(rng) if kind == "dw" else {}))
     return [layer], c2, ho, wo
+
+
+def _mobile_dw(rng) -> dict:
+    """Half the depthwise convs as MobileNets have them (3x3, 5x5 or 7x7, stride 1 or 2, "same"
+    padding: the group and pair-ring kernels' shapes), the others of any geometry."""
+    if rng.random() < 0.5:
+        return {}
+    k = int(rng.choice([3, 5, 7]))
+    return dict(k=[k, k], s=[1, 1] if rng.random() < 0.7 else [2, 2], p=[k // 2, k // 2])
+
+
+def _mobile_blocks(rng, c, h, w):
+    """A MobileNet's blocks: channels in multiples of 4 up to 64 (the fused expansion's
+    groups of four), expansions 1 to 6, 3x3/5x5/7x7 depthwise with "same" padding, the
+    residual add wherever the shapes allow, ReLU6 or ReLU throughout (the clamping and the
+    plain kernels)."""
+    act, layers = str(rng.choice(["relu6", "relu"])), []
+    for _ in range(int(rng.integers(2, 5))):
+        e = _fit(c * int(rng.choice([1, 3, 4, 6])), h, w, c)
+        k, s = int(rng.choice([3, 5, 7])), 1 if rng.random() < 0.6 else 2
+        ho, wo = out_hw(h, w, [k, k], [s, s], [k // 2, k // 2])
+        res = s == 1 and rng.random() < 0.7
+        cout = c if res else _fit(int(rng.choice([4, 8, 12, 16, 24, 32, 40, 48, 64])), ho, wo, e)
+        dw = dict(op="conv", cout=e, k=[k, k], s=[s, s], p=[k // 2, k // 2], groups=e, act=act)
+        if e > 1:
+            dw["dw"] = True
+        layers += [dict(op="conv", cout=e, k=[1, 1], s=[1, 1], p=[0, 0], groups=1, act=act,
+                        block=True), dw,
+                   dict(op="conv", cout=cout, k=[1, 1], s=[1, 1], p=[0, 0], groups=1,
+                        act="none", **({"residual": True} if res else {}))]
+        c, h, w = cout, ho, wo
+    return layers, c, h, w
 
 
 def _input(rng, mode: str):
     """(channels, h, w) of the input for the model's mode."""
     cin = int(rng.choice([1, 2, 3, 3, 4, 5, 8, 16]))
+    if mode == "mobile":
+        h = int(rng.integers(6, 25))
+        return 3, h, h if rng.random() < 0.7 else int(rng.integers(6, 25))
     if mode == "kws":
         return 1, 49, 10  # keyword spotting: MFCCs
     if mode == "wide":  # few pixels, many channels (the late layers of a MobileNet)
@@ -150,26 +191,61 @@ def _input(rng, mode: str):
 def random_spec(seed: int) -> dict:
     """The geometry, scheme and target of model `seed` (plain JSON)."""
     rng = np.random.default_rng([seed, 0x6D6374])
-    mode = str(rng.choice(["normal", "wide", "long", "kws"], p=[0.6, 0.25, 0.08, 0.07]))
+    mode = str(rng.choice(["normal", "mobile", "wide", "long", "kws"],
+                          p=[0.4, 0.25, 0.2, 0.08, 0.07]))
     cin, h, w = _input(rng, mode)
-    mobile = mode == "normal" and rng.random() < 0.4  # the MobileNet stem: 3x3 s2, 3 channels
-    if mobile:
+    mobile = mode == "mobile" or mode == "normal" and rng.random() < 0.3
+    if mobile:  # the MobileNet stem: 3x3 stride 2 on 3 channels (the first-conv kernel's)
         cin = 3
     stem, c, hh, ww = _conv_layer(rng, mode, cin, h, w, "conv", **(
-        dict(k=[3, 3], s=[int(rng.integers(1, 3)), 2], cout=int(rng.integers(1, 20)))
+        dict(k=[3, 3], s=[int(rng.integers(1, 3)), 2], p=[1, 1] if mode == "mobile" else None,
+             cout=int(rng.choice([8, 12, 16]) if mode == "mobile" else rng.integers(1, 20)))
         if mobile else {}))
     layers = [stem]
-    for _ in range(int(rng.integers(1, 5))):
+    if mode == "mobile":
+        blocks, c, hh, ww = _mobile_blocks(rng, c, hh, ww)
+        layers += blocks
+    for _ in range(int(rng.integers(0 if mode == "mobile" else 1, 5))):
         blk, c, hh, ww = _block(rng, mode, c, hh, ww)
         layers += blk
     head = dict(kind=str(rng.choice(["conv", "linear"])), classes=int(rng.integers(2, 13)))
     n_layers = sum(l["op"] == "conv" for l in layers) + 1
     x_zero = int(rng.choice([0, -128, int(rng.integers(-30, 30))]))
-    return dict(seed=seed, cpu=CPUS[seed % 2], mode=mode,
+    spec = dict(seed=seed, cpu=CPUS[seed % 2], mode=mode,
                 input=dict(c=cin, h=h, w=w, x_zero=x_zero), layers=layers, head=head,
                 **_scheme(rng, layers, n_layers, _trainable_from(layers)),
                 steps=int(rng.integers(2, 4)), lr=float(rng.choice([0.005, 0.02, 0.1])),
                 train=_training(rng))
+    if _trained_weights(spec) * 9 > MAX_TRAINED_RAM:  # float masters and momentum: 9 B each
+        spec["train"].update(storage="int8", momentum=0.0)
+    if _trained_weights(spec) > MAX_TRAINED_RAM:  # int8 weights in RAM: biases only then
+        spec["scheme"] = bias_only(spec)
+    return spec
+
+
+def bias_only(spec) -> str:
+    """The scheme's biases without its weights (for a model whose training would not fit)."""
+    s = spec["scheme"]
+    if s == "full":
+        return f"bias-only:{sum(l['op'] == 'conv' for l in spec['layers']) + 1}"
+    return f"bias-only:{int(s.split(':')[1]) if isinstance(s, str) else s['bias_last']}"
+
+
+def _trained_weights(spec) -> int:
+    """Weights the scheme trains (an upper bound: whole layers)."""
+    c, sizes = spec["input"]["c"], []
+    for l in spec["layers"]:
+        if l["op"] == "conv":
+            sizes.append(l["cout"] * (c // l["groups"]) * l["k"][0] * l["k"][1])
+            c = l["cout"]
+    sizes.append(c * (spec["classes"] or spec["head"]["classes"]))
+    s = spec["scheme"]
+    if s == "full":
+        return sum(sizes)
+    if isinstance(s, str):
+        k = int(s.split(":")[1]) if s.startswith("last:") else 0
+        return sum(sizes[len(sizes) - k:]) if k else 0
+    return sum(sizes[int(i)] for i in s["weights"])
 
 
 def _training(rng) -> dict:

@@ -21,14 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from mcutrain.compile import compile_model
+from mcutrain.compile import BudgetError, compile_model
 from mcutrain.ir import GraphBuilder, QParams
 from mcutrain.targets.host import CompiledModel
 from mcutrain.targets.qemu import JOB_DUMP, JOB_LOGITS, DeviceRunner
 
 from ..conftest import shared_path
 from .conftest import needs_qemu
-from .random_models import _conv, build_graph, describe, random_spec
+from .random_models import _conv, bias_only, build_graph, describe, random_spec
 
 pytestmark = needs_qemu
 
@@ -38,8 +38,8 @@ CI_SEEDS = list(range(40))
 EVALS = 2
 
 
-def _run(out, cpu, x, y, steps, portable):
-    r = DeviceRunner(out, cpu, portable=portable)
+def _run(out, cpu, x, y, steps, portable, ram=None):
+    r = DeviceRunner(out, cpu, portable=portable, ram=ram)
     job = r.job(train=(x[:steps], y[:steps]), evals=x[steps:], flags=JOB_LOGITS | JOB_DUMP)
     return r, r.run(job, timeout=300, check=False)
 
@@ -71,8 +71,16 @@ def _mismatches(a, b) -> list:
     return bad
 
 
+def _close(a, b) -> bool:
+    """Floats within 1e-5 of the tensor's scale: the host's libm (expf of the softmax) is not
+    newlib's, and momentum sums of two steps' gradients cancel, so an element near 0 carries
+    the rounding of its larger terms."""
+    return np.allclose(a, b, rtol=1e-5, atol=1e-7 + 1e-5 * float(np.abs(b).max(initial=0)))
+
+
 def _host_mismatches(out, tmp, res, x, y, steps) -> list:
-    """The host C (portable, like the device's reference build) on the same steps."""
+    """The host C (portable, like the device's reference build) on the same steps: integers
+    exact, floats close (_close)."""
     shutil.copytree(out, tmp, ignore=shutil.ignore_patterns("cortex-m*"))
     cm = CompiledModel(tmp, opt="-O2 -DMCT_PORTABLE")
     bad = []
@@ -80,32 +88,34 @@ def _host_mismatches(out, tmp, res, x, y, steps) -> list:
         loss = cm.train_step(x[i], int(y[i]))
         if not np.isclose(res.train[i]["loss"], loss, rtol=1e-5, atol=1e-6):
             bad.append(f"host step {i}: loss {loss} vs device {res.train[i]['loss']}")
-        if not np.allclose(res.train[i]["logits"], cm.logits(), rtol=1e-5, atol=1e-6):
+        if not _close(res.train[i]["logits"], cm.logits()):
             bad.append(f"host step {i}: logits {cm.logits()} vs {res.train[i]['logits']}")
     for i in range(len(x) - steps):
-        if not np.allclose(res.evals[i]["logits"], cm.forward(x[steps + i]), rtol=1e-5, atol=1e-6):
+        if not _close(res.evals[i]["logits"], cm.forward(x[steps + i])):
             bad.append(f"host forward {i} differs")
     dev = res.params_dict()
     for k, v in cm.get_params().items():
-        ok = (np.allclose(dev[k], v, rtol=1e-5, atol=1e-7) if v.dtype == np.float32
-              else np.array_equal(dev[k], v))
+        ok = _close(dev[k], v) if v.dtype == np.float32 else np.array_equal(dev[k], v)
         if not ok:
             bad.append(f"host parameter {k} differs")
     return bad
 
 
 def check_model(g, tmp_path, cpu, scheme, classes, steps=2, lr=0.02, seed=0, host=True,
-                label="", **train) -> dict:
-    """Compile g (train: storage, momentum, ... of compile_model); build it with the DSP
-    kernels and portable; run both (in parallel) on the same job; assert equal bytes, the
-    host's results, and the stack bound."""
+                label="", ram=None, **train) -> dict:
+    """Compile g (train: storage, momentum, ... of compile_model; ram: the compile's budget,
+    BudgetError above it; the device gets 256 KB); build it with the DSP kernels and
+    portable; run both (in parallel) on the same job; assert equal bytes, the host's results,
+    and the stack bound."""
     out = tmp_path / "out"
-    rep = compile_model(g, out, update=scheme, classes=classes, lr=lr, **train)
+    rep = compile_model(g, out, update=scheme, classes=classes, lr=lr, ram=ram, **train)
     port = tmp_path / "out-portable"
     shutil.copytree(out, port)
     x, y = _samples(rep, steps + EVALS, seed)
+    dev_ram = "256KB" if ram else None
     with ThreadPoolExecutor(2) as ex:
-        jobs = [ex.submit(_run, d, cpu, x, y, steps, p) for d, p in ((out, False), (port, True))]
+        jobs = [ex.submit(_run, d, cpu, x, y, steps, p, dev_ram)
+                for d, p in ((out, False), (port, True))]
         (r_dsp, dsp), (r_port, ref) = [j.result() for j in jobs]
     assert dsp.rc == 0 and ref.rc == 0, (f"{label}\nexit {dsp.rc} (DSP) / {ref.rc} (portable):"
                                          f"\n{dsp.stdout[-1500:]}\n{ref.stdout[-1500:]}")
@@ -119,19 +129,31 @@ def check_model(g, tmp_path, cpu, scheme, classes, steps=2, lr=0.02, seed=0, hos
         assert res.end["stack_high_water"] <= r.info["stack_deepest_bytes"], (
             f"{label}\nmeasured stack {res.end['stack_high_water']} B above the computed "
             f"deepest path {r.info['stack_deepest_bytes']} B ({r.info['stack_deepest_path']})")
-    return dict(dsp=r_dsp.info, portable=r_port.info, dsp_instr=dsp.train[0]["instructions"],
+    return dict(dsp=r_dsp.info, portable=r_port.info, dsp_stack=dsp.end["stack_high_water"],
+                dsp_instr=dsp.train[0]["instructions"],
                 portable_instr=ref.train[0]["instructions"])
 
 
 def check_seed(seed: int, tmp_path, host: bool = True) -> dict:
+    """check_model on model `seed`; any failure (a build error too) names its geometry. A
+    scheme whose training step needs more than 240 KB (saved activations and gradients of a
+    deep scheme) trains biases only instead: the device has 256 KB, the stack included."""
     spec = random_spec(seed)
     label = describe(spec)
     try:
-        g = build_graph(spec)
-    except Exception as e:  # the generator's own bug: still name the seed
-        raise AssertionError(f"{label}\ncannot build the graph: {e}") from e
-    return check_model(g, tmp_path, spec["cpu"], spec["scheme"], spec["classes"],
-                       spec["steps"], spec["lr"], seed, host, label, **spec["train"])
+        try:
+            return check_model(build_graph(spec), tmp_path, spec["cpu"], spec["scheme"],
+                               spec["classes"], spec["steps"], spec["lr"], seed, host, label,
+                               ram="240KB", **spec["train"])
+        except BudgetError:
+            s = bias_only(spec)
+            return check_model(build_graph(spec), tmp_path, spec["cpu"], s, spec["classes"],
+                               spec["steps"], spec["lr"], seed, host,
+                               label + f"\n(over 240 KB: {s})", ram="240KB", **spec["train"])
+    except AssertionError:
+        raise
+    except Exception as e:
+        raise AssertionError(f"{label}\n{type(e).__name__}: {e}") from e
 
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
@@ -178,7 +200,10 @@ def ds_cnn():
 
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
 def test_ds_cnn_bias_only_4(tmp_path, cpu):
-    check_model(ds_cnn(), tmp_path, cpu, "bias-only:4", None, steps=2, label=f"DS-CNN on {cpu}")
+    """Reported locking up: its streamed expansion rows use more than the old fixed 6 KB."""
+    info = check_model(ds_cnn(), tmp_path, cpu, "bias-only:4", None, steps=2,
+                       label=f"DS-CNN on {cpu}")
+    assert info["dsp_stack"] > 6144 and info["dsp"]["stack_bytes"] > info["dsp_stack"]
 
 
 @pytest.mark.shared
@@ -187,4 +212,4 @@ def test_mcunet_bias_only_1_with_a_5_class_head_on_the_m4(tmp_path):
     model = shared_path("models", "mcunet-5fps.pkl")
     info = check_model(model, tmp_path, "cortex-m4", "bias-only:1", 5, steps=1, host=False,
                        label="mcunet-5fps bias-only:1 --classes 5 on cortex-m4")
-    assert info["dsp"]["stack_bytes"] > 6144  # what it needs: more than the old default
+    assert info["dsp_stack"] > 6144 and info["dsp"]["stack_bytes"] > info["dsp_stack"]
