@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--target", choices=["cortex-m4", "cortex-m7"], default="cortex-m4")
     b.add_argument("--ram", type=_memory, help="RAM budget (default: compile's --ram, else 256KB)")
     b.add_argument("--flash", type=_memory, help="flash budget (default: compile's --flash, else 1MB)")
-    b.add_argument("--stack", type=_memory, help="stack reserved in RAM (default 4KB)")
+    b.add_argument("--stack", type=_memory, help="stack reserved in RAM (default: what the build needs, computed from -fstack-usage and the call graph; a smaller value is refused)")
     b.add_argument("--opt", default="-O2", type=_opt_flag, help="optimization flag for arm-none-eabi-gcc")
     b.add_argument("--portable", action="store_true", help="pure C kernels (no DSP paths)")
     b.add_argument("--force", action="store_true", help="rebuild even when up to date")

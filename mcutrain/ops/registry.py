@@ -12,6 +12,7 @@ domain of the parameter (int8 weight steps, int32 bias steps).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -52,10 +53,14 @@ def all_ops() -> dict:
 
 
 _loaded = False
+_loading = threading.RLock()  # two threads building graphs at once must both see every op
 
 
 def _load_all():
     global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import act, conv, elementwise, linear, loss, optim, pool, reshape  # noqa: F401
+    if _loaded:
+        return
+    with _loading:  # re-entrant: an op module may look up ops while it is imported
+        if not _loaded:
+            from . import act, conv, elementwise, linear, loss, optim, pool, reshape  # noqa: F401
+            _loaded = True

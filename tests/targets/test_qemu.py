@@ -85,13 +85,14 @@ def test_instruction_counts_and_stack_go_into_report(runners, tiny_out):
 def test_fault_exits_through_semihosting(runners):
     r = runners("cortex-m4")
     res = r.run(r.job(flags=JOB_FAULT), check=False, timeout=30)
-    assert res.rc == 93 and "fault exception 0x00000003" in res.stdout  # HardFault
-    with pytest.raises(DeviceRunError, match="HardFault"):
+    # udf: a UsageFault (enabled at reset, so it is not escalated to a HardFault)
+    assert res.rc == 96 and "fault exception 0x00000006" in res.stdout
+    with pytest.raises(DeviceRunError, match="UsageFault"):
         r.run(r.job(flags=JOB_FAULT), timeout=30)
 
 
 def test_stack_overflow_is_caught(tiny_out):
-    r = DeviceRunner(tiny_out, "cortex-m4", stack="512")
+    r = DeviceRunner(tiny_out, "cortex-m4", stack="512", check_stack=False)  # below the need
     x, y = random_samples(r, 1)
     res = r.run(r.job(train=(x, y), flags=0), check=False, timeout=30)
     assert res.rc == 6 and "stack overflow" in res.stdout

@@ -20,7 +20,8 @@
 #define MCT_EXIT_IO 3          /* a semihosting file could not be opened / read / written */
 #define MCT_EXIT_JOB 4         /* job.bin does not match this build (magic, version, model) */
 #define MCT_EXIT_KERNEL 5      /* a kernel returned an error status */
-#define MCT_EXIT_STACK 6       /* the painted stack was used to its very bottom */
+#define MCT_EXIT_STACK 6       /* stack overflow: a fault in the MPU guard under the stack, or
+                                  the painted stack used to its last 64 bytes */
 #define MCT_EXIT_DIVERGED 7    /* training diverged (mct_guard): stopped, nothing saved */
 #define MCT_EXIT_POWER_CUT 70  /* test hook: the job's simulated power cut during a flash write */
 #define MCT_EXIT_FAULT 90      /* 90 + exception number: 93 HardFault, 94 MemManage, 95 BusFault,
