@@ -12,7 +12,7 @@ forward nodes in float32 with dequantized parameters:
     reshape           reshape;          linear (fresh float head): as is
     input             x_real = s_x (x_int8 - z_x)
 
-Which parameters train follows mcutrain.sparse.select exactly (parse_scheme + resolve_scheme:
+Which parameters train follows mcutrain.autodiff.scheme exactly (parse_scheme + resolve_scheme:
 the same layer indices, bias_last, and input channels ranked by L2 norm); a layer with a
 channel ratio r < 1 trains its whole weight tensor in torch but with the gradient zeroed
 outside the selected input channels (the channels of a depthwise conv). The fresh head of
@@ -96,7 +96,7 @@ def _json_default(o):
 
 # what the benchmarks' numbers depend on (not the device target, the CLI, data loaders ...)
 DEPENDS = ("compile.py", "autodiff", "codegen", "frontend/zoo.py", "ir", "ops", "passes",
-           "quant", "schedule", "sparse/select.py", "targets/host.py", "runtime/include",
+           "quant", "schedule", "targets/host.py", "runtime/include",
            "runtime/src")
 
 
@@ -136,7 +136,7 @@ def kb(n) -> str:
 def zoo_graph(path, classes: int | None = None, seed: int = 0):
     """The int8 inference graph of a zoo model, with a fresh head of `classes` if given."""
     from mcutrain.frontend.zoo import load_zoo
-    from mcutrain.passes.head import replace_head
+    from mcutrain.autodiff.head import replace_head
 
     g = load_zoo(path)
     return replace_head(g, classes, seed) if classes else g
@@ -167,7 +167,7 @@ def _torch():
 def TorchBaseline(g, scheme="full"):  # noqa: N802  (builds an nn.Module; torch imported lazily)
     torch = _torch()
     nn, F = torch.nn, torch.nn.functional
-    from mcutrain.sparse.select import find_layers, parse_scheme, resolve_scheme
+    from mcutrain.autodiff.scheme import find_layers, parse_scheme, resolve_scheme
 
     layers = find_layers(g)
     fresh = g.meta.get("fresh_head")

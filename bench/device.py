@@ -104,7 +104,7 @@ def flowers(tmp: Path, shared: Path, lr: float) -> dict | None:
     if not data.exists() or path is None:
         print(f"skip flowers: {data} or the model is absent")
         return None
-    from mcutrain.targets.qemu import train_device
+    from mcutrain.train import train_device
 
     out = tmp / "flowers"
     compile_model(path, out, update=str(scheme_file("mcunet-5fps", MAIN_SCHEME["mcunet-5fps"])),

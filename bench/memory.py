@@ -29,7 +29,7 @@ from common import (MAIN_SCHEME, MODELS, RESULTS, SHARED, kb, model_path, scheme
                     scheme_labels, source_state, torch_peak, write_json)
 
 from mcutrain.compile import compile_model  # noqa: E402
-from mcutrain.passes.pipeline import TRAINING_PASSES  # noqa: E402
+from mcutrain.autodiff.prune import TRAINING_PASSES  # noqa: E402
 
 CLASSES = 10
 # The paper's measured training memory (KB) at 128x128 (its Figure: full update in PyTorch-style
@@ -109,7 +109,7 @@ def breakdown(out_dir: Path, report: dict) -> dict:
     """The largest live set of the training step and the forward/backward working-set peaks,
     from the plan itself (the generated code regenerated from the saved training graph)."""
     from mcutrain.codegen.c import generate
-    from mcutrain.ir.serialize import load_graph
+    from mcutrain.ops.verify import load_graph
 
     tg = load_graph(out_dir / "train_graph.npz")
     gen = generate(tg)

@@ -39,7 +39,7 @@ from common import (MAIN_SCHEME, MODELS, RESULTS, SHARED, TORCH_LR, TorchTrainer
                     zoo_graph)
 
 from mcutrain.compile import compile_model  # noqa: E402
-from mcutrain.passes.pipeline import TRAINING_PASSES  # noqa: E402
+from mcutrain.autodiff.prune import TRAINING_PASSES  # noqa: E402
 from mcutrain.targets import host  # noqa: E402
 
 CLASSES = 10

@@ -1,6 +1,6 @@
-"""Reading the files of a compile output back: report.json and params.npz.
+"""The files of a compile output: report.json and params.npz read back (and params.npz written).
 
-Everything that reads them (targets/host.py CompiledModel, host_train.py, targets/qemu.py,
+Everything that reads them (targets/host.py CompiledModel, train/, targets/qemu.py,
 targets/cortex_m.py) goes through `read_report` and `read_params`, which check every field
 those readers use and raise our errors naming the file: a UsageError when OUT is not a
 compile output at all, an InputError when a file in it is damaged or from another version.
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import DivergedError, InputError
 from .ir.serialize import one_line, read_npz
+from .outdir import atomic_write
 
 REPORT_VERSIONS = (1,)  # compile.REPORT_VERSION must be one of these
 MAX_REPORT_BYTES = 256 << 20  # the per-buffer plan of a big model is a few MB
@@ -25,6 +26,7 @@ MAX_DIM = 1 << 16
 IR_NAME = re.compile(r"[\w.\-]+")  # ir/printer.py: what a value name may hold
 C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a symbol goes into generated C as is
 HEADER_DEFINE = re.compile(r"^#define (MCT_\w+) (\d+)\s*$", re.M)
+PARAMS_FILE = "params.npz"  # a compile output's trained parameters (train writes it)
 
 
 def _is_int(v) -> bool:
@@ -207,3 +209,20 @@ def read_params(path, layout) -> tuple[dict, int]:
             raise InputError(f"{shown}: {name} holds NaN or Inf: {hint}")
         params[name] = a
     return params, int(step.reshape(-1)[0])
+
+
+def write_params(out_dir, params: dict, step: int) -> Path:
+    """params.npz, written only when every value is finite (a diverged set never replaces
+    good parameters), to a temporary name renamed into place."""
+    bad = [k for k, v in params.items() if v.dtype.kind == "f" and not np.all(np.isfinite(v))]
+    if bad:
+        raise DivergedError(f"not saving parameters with non-finite values ({', '.join(bad[:3])})")
+    path = Path(out_dir) / PARAMS_FILE
+    data = dict(params, __step__=np.asarray(step))
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **data)
+
+    atomic_write(path, write)
+    return path

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from .errors import McuError
+from .errors import McuError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +57,7 @@ PROMOTE = _number(float, 0, 1, lo_open=True)
 
 def _memory(text: str) -> str:
     """A memory size (256KB, 1MB, 4096): checked here, passed on as typed."""
-    from .compile import parse_bytes
+    from .units import parse_bytes
 
     try:
         n = parse_bytes(text)
@@ -129,23 +129,21 @@ def _cmd_compile(a) -> int:
         from .data.datasets import load_dataset
 
         data_x = load_dataset(a.data)["x_train"]
-    shape = a.input_shape
-    auto = {}
+    common = dict(classes=a.classes, storage=a.storage, ram=a.ram, flash=a.flash, lr=a.lr,
+                  momentum=a.momentum, weight_decay=a.weight_decay, qas=not a.no_qas,
+                  seed=a.seed, data_x=data_x, input_shape=a.input_shape)
     if a.update == "auto":  # plan the scheme on --data first (mcutrain plan), then compile
+        if not a.data or not a.ram:
+            raise UsageError("--update auto needs --data (it fine-tunes on it) and a --ram "
+                             "budget")
+        from .sparse.plan import plan_and_compile
+
         opts = dict(out_dir=f"{a.out.rstrip('/')}.plan")
-        if a.seeds is not None:
-            opts["seeds"] = a.seeds
-        if a.folds is not None:
-            opts["folds"] = a.folds
-        if a.metric is not None:
-            opts["metric"] = a.metric
-        if a.promote is not None:
-            opts["promote"] = a.promote
-        auto = dict(data=a.data, plan_options=opts)
-    r = compile_model(a.model, a.out, update=a.update, classes=a.classes, storage=a.storage,
-                      ram=a.ram, flash=a.flash, lr=a.lr, momentum=a.momentum,
-                      weight_decay=a.weight_decay, qas=not a.no_qas, seed=a.seed,
-                      data_x=data_x, input_shape=shape, **auto)
+        opts.update({k: getattr(a, k) for k in ("seeds", "folds", "metric", "promote")
+                     if getattr(a, k) is not None})
+        r = plan_and_compile(a.model, a.out, a.data, plan_options=opts, **common)
+    else:
+        r = compile_model(a.model, a.out, update=a.update, **common)
     kb = lambda n: f"{n / 1024:.1f} KB"  # noqa: E731
     print(f"wrote {a.out}: ram {kb(r['ram_bytes'])} (arena {kb(r['arena_bytes'])}, lower bound "
           f"{kb(r['arena_lower_bound'])}; trained params {kb(r['params_ram_bytes'])}), "
@@ -227,12 +225,12 @@ def _add_plan_parser(sub):
 
 def _cmd_train(a) -> int:
     if a.target != "host":
-        from .targets.qemu import train_device
+        from .train import train_device
 
         train_device(a.out, a.data, target=a.target, epochs=a.epochs, lr=a.lr, seed=a.seed,
                      progress=not a.quiet)
         return 0
-    from .host_train import train_model
+    from .train import train_model
 
     train_model(a.out, a.data, epochs=a.epochs, lr=a.lr, seed=a.seed, progress=not a.quiet)
     return 0
@@ -256,7 +254,7 @@ def _cmd_build(a) -> int:
 
 
 def _cmd_eval(a) -> int:
-    from .host_train import eval_model
+    from .train import eval_model
 
     eval_model(a.out, a.data)
     return 0

@@ -15,9 +15,10 @@ import numpy as np
 from .autodiff import TrainConfig, make_training_graph
 from .codegen.c import generate
 from .ir.graph import Graph
-from .ir.verify import verify
+from .ops.verify import verify
 from .passes.pipeline import PIPELINE, run_pipeline
 from .outdir import check_output_dir, output_dir
+from .units import parse_bytes
 from .targets.host import CFLAGS as HOST_CFLAGS
 from .targets.host import INCLUDE, RUNTIME_ABI, runtime_sources
 from .errors import InputError, McuError, UsageError
@@ -27,19 +28,6 @@ REPORT_VERSION = 1
 
 class BudgetError(McuError, ValueError):
     pass
-
-
-def parse_bytes(text) -> int | None:
-    """'256KB' -> 262144, '1MB' -> 1048576, '1000' -> 1000 (KB/MB are binary, as on MCUs)."""
-    if text is None:
-        return None
-    if isinstance(text, (int, np.integer)):
-        return int(text)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)(i?[bB])?\s*", str(text))
-    if not m:
-        raise UsageError(f"cannot read a memory size from {text!r} (e.g. 256KB, 1MB)")
-    mult = {"": 1, "k": 1024, "m": 1024 * 1024}[m[2].lower()]
-    return int(float(m[1]) * mult)
 
 
 def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) -> Graph:
@@ -63,7 +51,7 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
 
         return load_torch_factory(spec, data_x=data_x, input_shape=input_shape)
     if spec.endswith(".npz"):
-        from .ir.serialize import load_graph
+        from .ops.verify import load_graph
 
         g = load_graph(spec)
         if "train" in g.meta and not allow_float:
@@ -145,30 +133,16 @@ def largest_consumers(report: dict, gen, k: int = 8) -> list:
 
 def compile_model(model, out_dir, update="full", classes=None, storage="int8", ram=None,
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
-                  data_x=None, input_shape=None, passes=None, name=None, data=None,
-                  plan_options=None) -> dict:
+                  data_x=None, input_shape=None, passes=None, name=None,
+                  report_extra=None) -> dict:
     """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
 
-    update="auto": plan the scheme first (sparse/plan.py: contribution analysis on `data`
-    under the `ram`/`flash` budget, then search), then compile it as usual. An out_dir that
-    is neither new nor an earlier compile output is refused before any work."""
-    inputs = [] if isinstance(model, Graph) else [model]
-    check_output_dir(out_dir, inputs=inputs + ([data] if data is not None else []),
+    An out_dir that is neither new nor an earlier compile output is refused before any
+    work. report_extra: more report.json fields (the plan behind `--update auto`:
+    sparse/plan.plan_and_compile)."""
+    check_output_dir(out_dir, inputs=[] if isinstance(model, Graph) else [model],
                      kinds=("compile",))
-    if update == "auto" and (data is None or ram is None):
-        raise UsageError("--update auto needs --data (it fine-tunes on it) and a --ram budget")
     g = load_model(model, data_x=data_x, input_shape=input_shape)
-    plan = None
-    if update == "auto":
-        from .sparse.plan import plan_scheme
-
-        opts = dict(plan_options or {})
-        if "protocol" not in opts:  # the runs train as this compile will (storage, QAS, seed)
-            from .sparse.contribution import Protocol
-
-            opts["protocol"] = Protocol(storage=storage, qas=qas, seed=seed)
-        plan = plan_scheme(g, data, ram=ram, flash=flash, classes=classes, **opts)
-        update, classes = plan["scheme"], plan["classes"]
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
@@ -185,10 +159,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   classes=int(tg.values[t["logits"]].size),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   plan=plan_table(gen))
-    if plan is not None:
-        report["auto_update"] = {k: plan.get(k) for k in (
-            "scheme", "method", "exact", "predicted_val_acc", "measured_val_acc",
-            "measured_test_acc", "extra_ram_bytes", "protocol")}
+    report.update(report_extra or {})
     over = []
     if report["ram_budget"] is not None and mem["ram_bytes"] > report["ram_budget"]:
         over.append(("RAM", mem["ram_bytes"], report["ram_budget"]))

@@ -16,7 +16,7 @@ from .errors import UsageError, check_range
 from .outdir import atomic_write_text
 from .ref.interp import run
 from .ref.trainer import ReferenceTrainer
-from .sparse.select import find_layers
+from .autodiff.scheme import find_layers
 
 DEFAULT_EPOCHS = 6
 DEFAULT_LR = 0.005

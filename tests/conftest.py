@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ir import QParams
+from mcutrain.ops.builder import GraphBuilder
 from mcutrain.ops.elementwise import int_add_attrs
-from mcutrain.quant.fixedpoint import quantize_multiplier
+from mcutrain.ops.fixedpoint import quantize_multiplier
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -13,7 +13,8 @@ LAYERS = [
     ["errors"],  # mcutrain's error types
     ["units", "progress", "outdir"],  # memory sizes, progress bars, safe output folders
     ["ir"],  # Graph, Value, Node, dtypes, text form, saved graphs
-    ["ops", "data"],  # OpDefs (shape rule, reference, gradient rule) + the builder; datasets
+    ["ops"],  # OpDefs (shape rule, reference, gradient rule), the builder, the verifier
+    ["data"],  # datasets, the built-in default task
     ["ref"],  # the NumPy interpreter: the specification of every op
     ["quant"],  # BN folding, calibration (runs ref), int8 quantization, QAS scales
     ["frontend"],  # PyTorch, zoo pickles (-> quant)

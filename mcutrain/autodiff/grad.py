@@ -2,12 +2,13 @@
 
 Gradients are float32 and flow as gradients of the REAL values (r = s (q - z)); the rules
 turn them into integer-domain parameter gradients at the parameters (see ops/conv.py).
-Every differentiable value gets a gradient here, needed or not: passes/prune.py removes the
+Every differentiable value gets a gradient here, needed or not: autodiff/prune.py removes the
 backward nodes that no trained parameter needs.
 """
 from __future__ import annotations
 
-from ..ir.graph import Graph, GraphBuilder
+from ..ir.graph import Graph
+from ..ops.builder import GraphBuilder
 from ..ops.registry import get_op
 
 LOSS_OPS = ("softmax_ce",)

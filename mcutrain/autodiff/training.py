@@ -3,7 +3,7 @@
 make_training_graph(inference_graph, TrainConfig) ->
     inputs  x (model input), label i32[1], lr f32[], step i32[]
     outputs loss, logits, then the updated value of every trained parameter (and momentum)
-Which parameters train comes from the scheme (sparse/select.py); where they live from
+Which parameters train comes from the scheme (autodiff/scheme.py); where they live from
 `storage`: "int8" updates the deployed int8 weights / int32 biases in place with stochastic
 rounding (1 or 4 bytes each); "fp32" keeps a float master per trained value (4 bytes) that
 the forward pass uses rounded (round_master). A fresh head (classes=N) is float32 and always
@@ -16,14 +16,15 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..errors import InputError, UsageError, check_range
-from ..ir.graph import Graph, GraphBuilder
-from ..ir.verify import verify
+from ..ir.graph import Graph
+from ..ops.builder import GraphBuilder
 from ..ops.optim import take_slice
-from ..passes.head import replace_head
-from ..passes.pipeline import TRAINING_PASSES, run_pipeline
+from ..ops.verify import verify
 from ..quant.qas import bias_qas, weight_qas
-from ..sparse.select import Scheme, find_layers, parse_scheme, resolve_scheme
 from .grad import append_backward
+from .head import replace_head
+from .prune import TRAINING_PASSES, run_passes
+from .scheme import Scheme, find_layers, parse_scheme, resolve_scheme
 
 STORAGES = ("int8", "fp32")
 MAX_CLASSES = 1 << 16  # as the CLI's --classes
@@ -31,7 +32,7 @@ MAX_CLASSES = 1 << 16  # as the CLI's --classes
 
 @dataclass(frozen=True)
 class TrainConfig:
-    scheme: object = "full"  # see sparse/select.py
+    scheme: object = "full"  # see autodiff/scheme.py
     storage: str = "int8"  # "int8" (in place, stochastic rounding) or "fp32" (float master)
     lr: float = 0.01  # default learning rate (a runtime input of the step)
     momentum: float = 0.0
@@ -184,4 +185,4 @@ def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
         layers=[_layer_info(L, plan.get(L.index)) for L in layers],
         scheme=scheme.to_json(), config=cfg.to_json()))
     tg = b2.build(outputs).replace(meta=meta)
-    return verify(run_pipeline(tg, TRAINING_PASSES))
+    return verify(run_passes(tg, TRAINING_PASSES))

@@ -82,7 +82,7 @@ def to_int8_input(x_uint8) -> np.ndarray:
 
 def load_default_float_graph():
     """The shipped pretrained float Graph (needs NumPy only)."""
-    from ..ir.serialize import load_graph
+    from ..ops.verify import load_graph
 
     if not MODEL_PATH.exists():
         raise FileNotFoundError(f"{MODEL_PATH} is missing: run tools/pretrain_default.py")

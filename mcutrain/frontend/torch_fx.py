@@ -27,7 +27,8 @@ import operator
 import numpy as np
 
 from ..ir.dtype import F32
-from ..ir.graph import Graph, GraphBuilder
+from ..ir.graph import Graph
+from ..ops.builder import GraphBuilder
 from ..errors import InputError, McuError, MissingDependency, UsageError
 from ..ir.serialize import one_line
 

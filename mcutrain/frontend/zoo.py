@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ..ir.dtype import I8, I32, QParams
-from ..ir.graph import Graph, GraphBuilder
+from ..ir.graph import Graph
+from ..ops.builder import GraphBuilder
 from ..ops.elementwise import int_add_attrs
-from ..quant.fixedpoint import INT32_MAX, INT32_MIN, multiplier_value, quantize_multiplier
+from ..ops.fixedpoint import INT32_MAX, INT32_MIN, multiplier_value, quantize_multiplier
 from ..errors import InputError
 from ..ir.serialize import one_line, open_error
 

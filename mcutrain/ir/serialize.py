@@ -172,9 +172,10 @@ def _text(arrays: dict, key: str, shown: str) -> str:
     return str(a)
 
 
-def load_graph(path) -> Graph:
-    """Read a graph written by save_graph; any other file raises InputError naming it (a
-    UsageError when the path is wrong). The graph is verified before it is returned."""
+def read_graph(path) -> Graph:
+    """The graph a file written by save_graph holds, parsed but not checked against the ops
+    (ops/verify.load_graph does that: what every reader of a user's file calls); any other
+    file raises InputError naming it (a UsageError when the path is wrong)."""
     shown = f"saved graph {path}"
     arrays = read_npz(path, "saved graph")
     if "__format__" not in arrays:
@@ -185,11 +186,7 @@ def load_graph(path) -> Graph:
         raise InputError(f"{shown}: format {one_line(fmt, 40)!r} is not {FORMAT!r} (saved by "
                          "another version of mcutrain?)")
     try:
-        g = _build_graph(arrays, shown)
-        _check_int_attrs(g)
-        from .verify import verify
-
-        return verify(g)
+        return _build_graph(arrays, shown)
     except McuError:
         raise
     except Exception as e:  # the text and JSON are the file's: any failure is a bad file
@@ -216,71 +213,3 @@ def _build_graph(arrays: dict, shown: str) -> Graph:
     if not g.inputs or not g.outputs:
         raise InputError(f"{shown}: a graph needs an input and an output")
     return g
-
-
-INT8_RANGE = (-128, 127)
-SHIFT_RANGE = (-31, 30)  # quant/fixedpoint.py: MIN_SHIFT, MAX_SHIFT
-MULT_RANGE = (0, 2**31 - 1)
-ADD_PARAMS = dict(left_shift=(0, 30), x_mult=MULT_RANGE, x_shift=SHIFT_RANGE, y_mult=MULT_RANGE,
-                  y_shift=SHIFT_RANGE, out_mult=MULT_RANGE, out_shift=SHIFT_RANGE)
-
-
-def _check_int_attrs(g: Graph):
-    """The integer attributes the generated C trusts (per-channel mult/shift tables, zero
-    points, clamp bounds, window geometry) of the int8 forward ops: verify() checks shapes,
-    not these, and a short table would be read past its end by the C."""
-    for n in g.nodes:
-        if not n.inputs or g.values[n.inputs[0]].dtype != "i8":
-            continue
-        where = f"node {n.op} -> %{n.outputs[0]}"
-        a = n.attrs
-        if n.op in ("conv2d", "linear"):
-            _check_requant(a, g.values[n.inputs[1]].shape[0], where)
-            if n.op == "conv2d":
-                _check_geometry(a, ("stride", "padding"), where)
-        elif n.op == "add":
-            for k in ("x_zero", "y_zero_in", "y_zero", "act_min", "act_max"):
-                _int_in(a.get(k), INT8_RANGE, f"{where}: {k}")
-            p = a.get("params")
-            if not isinstance(p, dict):
-                raise InputError(f"{where}: params must be a dict of integers")
-            for k, rng in ADD_PARAMS.items():
-                _int_in(p.get(k), rng, f"{where}: params.{k}")
-        elif n.op == "clamp":
-            for k in ("lo", "hi"):
-                if a.get(k) is not None:
-                    _int_in(a[k], INT8_RANGE, f"{where}: {k}")
-        elif n.op == "maxpool2d":
-            _check_geometry(a, ("kernel", "stride", "padding"), where)
-
-
-def _check_requant(a: dict, out_ch: int, where: str):
-    for k in ("x_zero", "y_zero", "act_min", "act_max"):
-        _int_in(a.get(k), INT8_RANGE, f"{where}: {k}")
-    if a["act_min"] > a["act_max"]:
-        raise InputError(f"{where}: act_min {a['act_min']} > act_max {a['act_max']}")
-    for k, rng in (("mult", MULT_RANGE), ("shift", SHIFT_RANGE)):
-        v = a.get(k)
-        if not isinstance(v, (tuple, list)) or len(v) != out_ch:
-            raise InputError(f"{where}: {k} must hold {out_ch} integers (one per channel)")
-        for x in v:
-            _int_in(x, rng, f"{where}: {k}")
-
-
-def _check_geometry(a: dict, keys, where: str):
-    for k in keys:
-        if k not in a and k != "kernel":
-            continue
-        v = a.get(k)
-        vs = v if isinstance(v, (tuple, list)) else (v,)
-        lo = 0 if k == "padding" else 1
-        if len(vs) not in (1, 2) or not all(
-                isinstance(x, int) and not isinstance(x, bool) and lo <= x <= 64 for x in vs):
-            raise InputError(f"{where}: {k} must be integers in {lo}..64, got "
-                             f"{one_line(repr(v), 40)}")
-
-
-def _int_in(v, rng, where):
-    if isinstance(v, bool) or not isinstance(v, int) or not rng[0] <= v <= rng[1]:
-        raise InputError(f"{where} must be an integer in {rng[0]}..{rng[1]}, got "
-                         f"{one_line(repr(v), 40)}")

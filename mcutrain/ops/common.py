@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.dtype import F32, I8, QParams
-from ..quant import fixedpoint as fp
+from . import fixedpoint as fp
 
 
 def pair(v) -> tuple[int, int]:

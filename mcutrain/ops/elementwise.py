@@ -2,7 +2,7 @@
 dequantize, batch_norm (inference form; folded away by quant/), and the float gradient sum.
 
 int8 add:  out = clamp(round((s_a (a - z_a) + s_b (b - z_b)) / s_y) + z_y) computed with
-fixed-point multipliers (quant/fixedpoint.add_int8). Backward: both inputs get the real
+fixed-point multipliers (ops/fixedpoint.add_int8). Backward: both inputs get the real
 gradient gy masked where the output saturated.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.dtype import QParams
-from ..quant import fixedpoint as fp
+from . import fixedpoint as fp
 from .common import check, f32, float_type, is_int, out_q
 from .registry import OpDef, register
 

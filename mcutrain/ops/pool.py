@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..quant.fixedpoint import div_round_half_even
+from .fixedpoint import div_round_half_even
 from .common import check, f32, float_type, pair
 from .conv import out_hw
 from .registry import OpDef, register

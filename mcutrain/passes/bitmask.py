@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..ir.graph import Graph, GraphBuilder, prune_values
+from ..ir.graph import Graph, prune_values
+from ..ops.builder import GraphBuilder
 
 
 def use_bitmasks(g: Graph) -> Graph:

@@ -8,7 +8,7 @@ where exactly one activation is alive (so a residual block is never split).
 from __future__ import annotations
 
 from ..ir.graph import Graph, Value, prune_values
-from ..sparse.select import find_layers
+from ..autodiff.scheme import find_layers
 
 
 def boundaries(g: Graph) -> list:

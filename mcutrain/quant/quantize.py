@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.dtype import I8, I32, QParams
-from ..ir.graph import Graph, GraphBuilder
+from ..ir.graph import Graph
+from ..ops.builder import GraphBuilder
 from ..ops.elementwise import int_add_attrs
-from . import fixedpoint as fp
+from ..ops import fixedpoint as fp
 from ..errors import InputError
 
 BIAS_LIMIT = 2**30  # |int32 bias| kept below this, leaving headroom for the accumulator

@@ -1,1 +1,1 @@
-"""Scheduling: operator order (in-place updates) and the static memory plan."""
+"""Scheduling: the static memory plan of the ordered graph (lifetimes, offsets, lower bound)."""

@@ -1,4 +1,3 @@
-"""Sparse update: which parameters train (schemes, channel selection)."""
-from .select import Scheme, find_layers, parse_scheme, resolve_scheme, select_channels
-
-__all__ = ["Scheme", "find_layers", "parse_scheme", "resolve_scheme", "select_channels"]
+"""The scheme planner: contribution analysis (measured gains of biases, weights and channel
+fractions by short real fine-tuning runs of the compiled C), the search of the best scheme
+under a budget, and the runners that run the jobs. An application of compile."""

@@ -42,7 +42,7 @@ import numpy as np
 from ..schedule.memory import PLANNER_VERSION
 from .jobs import (Protocol, canonical, cut_node, earliest_layer, feature_path, features_job,
                    finetune_job, memory_job, scheme_key, sha)
-from .select import find_layers
+from ..autodiff.scheme import find_layers
 
 RATIOS = (0.125, 0.25, 0.5, 1.0)
 
@@ -96,7 +96,7 @@ def prepare_task(graph, data: dict, cache_root, classes=None, val_fraction: floa
     data: x_train, y_train[, x_test, y_test] as uint8 N x H x W x C at the model's input
     size. classes: a fresh head of that many outputs (None: the model's own classifier)."""
     from ..ir.serialize import save_graph
-    from ..passes.head import replace_head
+    from ..autodiff.head import replace_head
 
     if classes:
         graph = replace_head(graph, int(classes), seed)
@@ -163,7 +163,7 @@ class Engine:
                           cpu_s=0.0)  # CPU seconds of the jobs run (not of cache hits)
 
     def canon(self, scheme) -> dict:
-        from .select import parse_scheme
+        from ..autodiff.scheme import parse_scheme
 
         if not isinstance(scheme, dict):
             scheme = parse_scheme(scheme, self.task.n_layers).to_json()

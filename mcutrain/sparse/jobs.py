@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .select import find_layers
+from ..autodiff.scheme import find_layers
 
 @dataclass(frozen=True)
 class Protocol:
@@ -75,7 +75,7 @@ def sha(*parts) -> str:
 
 @lru_cache(maxsize=4)
 def _task_files(task_dir: str):
-    from ..ir.serialize import load_graph
+    from ..ops.verify import load_graph
 
     g = load_graph(Path(task_dir) / "graph.npz")
     with np.load(Path(task_dir) / "split.npz") as z:

@@ -207,7 +207,7 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     over the seeds (contribution.race): after each seed, this share of the weight options (and
     of the selection's candidates) still in the race gets the next; 1: every one gets every
     seed."""
-    from ..compile import parse_bytes
+    from ..units import parse_bytes
 
     if out_dir:  # refused before any work: a folder that is not new nor an earlier plan
         check_output_dir(out_dir, inputs=[i for i in (model, data) if isinstance(i, (str, Path))],
@@ -267,6 +267,29 @@ def plan_scheme(model, data, ram, flash=None, classes=None, out_dir=None, runner
     if out_dir:
         write_plan(out, out_dir, echo)
     return out
+
+
+def plan_and_compile(model, out_dir, data, ram, flash=None, classes=None, storage="int8",
+                     qas=True, seed=0, plan_options=None, data_x=None, input_shape=None,
+                     **compile_kw) -> dict:
+    """`mcutrain compile --update auto`: plan the scheme on `data` under the budget
+    (plan_scheme, trained as the compile will: storage, QAS, seed), then compile it; the
+    plan's summary goes into report.json (auto_update)."""
+    from ..compile import compile_model, load_model
+
+    check_output_dir(out_dir, inputs=[i for i in (model, data) if isinstance(i, (str, Path))],
+                     kinds=("compile",))
+    g = load_model(model, data_x=data_x, input_shape=input_shape)
+    opts = dict(plan_options or {})
+    opts.setdefault("protocol", Protocol(storage=storage, qas=qas, seed=seed))
+    plan = plan_scheme(g, data, ram=ram, flash=flash, classes=classes, **opts)
+    auto = {k: plan.get(k) for k in ("scheme", "method", "exact", "predicted_val_acc",
+                                     "measured_val_acc", "measured_test_acc", "extra_ram_bytes",
+                                     "protocol")}
+    return compile_model(g, out_dir, update=plan["scheme"], classes=plan["classes"],
+                         storage=storage, ram=ram, flash=flash, qas=qas, seed=seed,
+                         name=compile_kw.pop("name", None) or str(model),
+                         report_extra=dict(auto_update=auto), **compile_kw)
 
 
 LEANER = (0.5, 0.75)  # the search's optimum under these shares of the extra budget: candidates too

@@ -488,7 +488,7 @@ def params_bytes(report: dict) -> int:
 
 
 def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
-    from ..compile import parse_bytes
+    from ..units import parse_bytes
 
     lay = Layout(ram=parse_bytes(ram) or report.get("ram_budget") or DEFAULT_RAM,
                  flash=parse_bytes(flash) or report.get("flash_budget") or DEFAULT_FLASH,

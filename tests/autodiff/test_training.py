@@ -7,10 +7,10 @@ import pytest
 
 from mcutrain.autodiff import TrainConfig, make_training_graph
 from mcutrain.ops.optim import sgd_reference
-from mcutrain.quant.fixedpoint import multiplier_value
+from mcutrain.ops.fixedpoint import multiplier_value
 from mcutrain.ref.interp import run
 from mcutrain.ref.trainer import ReferenceTrainer
-from mcutrain.sparse.select import find_layers
+from mcutrain.autodiff.scheme import find_layers
 
 from ..conftest import tiny_int8_model
 

@@ -19,7 +19,7 @@ import pytest
 from mcutrain.ops.common import pair
 from mcutrain.ops.conv import conv_nchw, out_hw
 from mcutrain.ops.registry import get_op
-from mcutrain.quant.fixedpoint import quantize_multiplier
+from mcutrain.ops.fixedpoint import quantize_multiplier
 from mcutrain.targets.host import INCLUDE, build_shared, runtime_library, runtime_sources
 
 i32, u32, f32, vp = C.c_int32, C.c_uint32, C.c_float, C.c_void_p

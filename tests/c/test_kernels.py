@@ -14,7 +14,7 @@ from mcutrain.ops.common import pair
 from mcutrain.ops.conv import out_hw
 from mcutrain.ops.elementwise import int_add_attrs
 from mcutrain.ops.optim import put_slice, sgd_reference, take_slice
-from mcutrain.quant.fixedpoint import quantize_multiplier
+from mcutrain.ops.fixedpoint import quantize_multiplier
 from mcutrain.targets.host import INCLUDE, runtime_sources
 
 from .conftest import (add_params, arr, assert_exact, assert_rel, byref, conv_attrs, conv_geom,

@@ -154,7 +154,7 @@ def test_debug_shows_the_traceback(base, tmp_path, monkeypatch, capsys):
 def test_report_and_params_damage_is_named_from_python(base, tmp_path):
     """The same checks from the Python API (train_model / eval_model), not only the CLI."""
     from mcutrain.errors import InputError
-    from mcutrain.host_train import eval_model
+    from mcutrain.train import eval_model
 
     out = F.copy_output(base / "out", tmp_path / "out")
     np.savez(out / "params.npz", __step__=np.int64(-1))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mcutrain.cli import main
-from mcutrain.compile import BudgetError, compile_model, parse_bytes
+from mcutrain.compile import BudgetError, compile_model
+from mcutrain.units import parse_bytes
 from mcutrain.ir.serialize import save_graph
 
 from ..conftest import tiny_int8_model

@@ -144,7 +144,7 @@ def test_divergence_with_no_saved_parameters_writes_none(ws):
     """fp32 masters and an absurd lr: the values turn non-finite; no params.npz existed, so
     none is written (the compiled-in parameters stay the last good ones)."""
     from mcutrain.errors import DivergedError
-    from mcutrain.host_train import train_model
+    from mcutrain.train import train_model
 
     assert main(compile_args("out", "--storage", "fp32")) == 0
     with pytest.raises(DivergedError, match="the start of this run"):

@@ -10,7 +10,7 @@ F = torch.nn.functional
 
 from mcutrain.frontend.torch_fx import UnsupportedTorchOp, from_torch  # noqa: E402
 from mcutrain.ir.printer import format_graph, parse_graph  # noqa: E402
-from mcutrain.ir.verify import verify  # noqa: E402
+from mcutrain.ops.verify import verify  # noqa: E402
 from mcutrain.ref.interp import run  # noqa: E402
 
 

@@ -16,9 +16,9 @@ import pytest
 from mcutrain.frontend.zoo import (PICKLE_MEMBER, ZooFormatError, check_zoo_dict, graph_logits,
                                    images_to_input, load_zoo, load_zoo_dict, topk,
                                    zoo_reference_forward, zoo_to_graph)
-from mcutrain.ir.verify import verify
+from mcutrain.ops.verify import verify
 from mcutrain.ops.registry import get_op
-from mcutrain.quant.fixedpoint import multiplier_value
+from mcutrain.ops.fixedpoint import multiplier_value
 from mcutrain.ref.interp import run
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

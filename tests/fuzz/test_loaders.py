@@ -34,9 +34,8 @@ from mcutrain.data.datasets import load_dataset
 from mcutrain.errors import McuError
 from mcutrain.frontend.zoo import load_zoo
 from mcutrain.ir.graph import Graph
-from mcutrain.ir.serialize import load_graph
-from mcutrain.ir.verify import verify
-from mcutrain.sparse.select import Scheme, parse_scheme
+from mcutrain.ops.verify import load_graph, verify
+from mcutrain.autodiff.scheme import Scheme, parse_scheme
 
 from . import files as F
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from mcutrain.autodiff import TrainConfig, make_training_graph
-from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ir import QParams
+from mcutrain.ops.builder import GraphBuilder
 from mcutrain.ir.graph import Node
 from mcutrain.ir.printer import format_graph, parse_graph
-from mcutrain.ir.verify import VerifyError, verify
+from mcutrain.ops.verify import VerifyError, verify
 from mcutrain.ref.interp import InterpError, run
 
 from ..conftest import tiny_int8_model

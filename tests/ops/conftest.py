@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcutrain.ir.dtype import F32, I8, I32, QParams
-from mcutrain.ir.graph import GraphBuilder
-from mcutrain.ir.verify import verify
+from mcutrain.ops.builder import GraphBuilder
+from mcutrain.ops.verify import verify
 from mcutrain.ops.registry import get_op
-from mcutrain.quant import fixedpoint as fp
+from mcutrain.ops import fixedpoint as fp
 from mcutrain.ref.interp import run
 
 RTOL = 1e-5

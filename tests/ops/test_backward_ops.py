@@ -17,7 +17,7 @@ import pytest
 
 from mcutrain.ops.elementwise import int_add_attrs
 from mcutrain.ops.optim import uniform01
-from mcutrain.quant import fixedpoint as fp
+from mcutrain.ops import fixedpoint as fp
 
 from .conftest import (F32, I8, I32, Arg, QParams, assert_rel, conv_args, inp, make_int_conv,
                        make_int_linear, par, rand_i8, run_forward, run_with_grad)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mcutrain.ops.elementwise import int_add_attrs
-from mcutrain.quant import fixedpoint as fp
+from mcutrain.ops import fixedpoint as fp
 
 from .conftest import (I8, QParams, conv_args, inp, int_requant_attrs, make_int_conv,
                        make_int_linear, rand_i8, run_forward)

@@ -41,7 +41,7 @@ def test_reordering_keeps_one_gradient_alive_at_a_time():
     cfg = TrainConfig(scheme="full", classes=4)
     before = make_training_graph(g, cfg)  # updates at the end
     assert _overlapping(_param_grad_lifetimes(before)), "the test needs a graph with overlaps"
-    from mcutrain.schedule.order import reorder_updates
+    from mcutrain.passes.order import reorder_updates
 
     after = reorder_updates(before)
     assert not _overlapping(_param_grad_lifetimes(after))

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ir import QParams
+from mcutrain.ops.builder import GraphBuilder
 from mcutrain.ir.printer import format_graph
-from mcutrain.ir.serialize import load_graph, save_graph
-from mcutrain.ir.verify import verify
-from mcutrain.quant import fixedpoint as fp
+from mcutrain.ir.serialize import save_graph
+from mcutrain.ops.verify import load_graph, verify
+from mcutrain.ops import fixedpoint as fp
 from mcutrain.quant.calibrate import calibrate
 from mcutrain.quant.fold import fold_batchnorm
 from mcutrain.quant.quantize import (QuantizeError, act_qparams, float_to_int8_input,
@@ -374,7 +375,7 @@ def test_digits_task_splits():
 def test_default_model_loads_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
             "from mcutrain.data.default_model import load_default_float_graph\n"
-            "from mcutrain.ir.verify import verify\n"
+            "from mcutrain.ops.verify import verify\n"
             "g = verify(load_default_float_graph())\n"
             "assert g['x'].shape == (1, 1, 8, 8) and g[g.outputs[0]].shape == (1, 10)\n"
             "assert 'torch' not in [m for m, v in sys.modules.items() if v is not None]\n"

@@ -21,7 +21,7 @@ from .conftest import PROTO
 def test_memory_only_path_equals_compile(tiny_graph, tmp_path, scheme):
     """measure_memory skips formatting the C, not the plan: same ram_bytes as compile."""
     rep = compile_model(tiny_graph, tmp_path / "out", update=scheme, classes=5)
-    from mcutrain.passes.head import replace_head
+    from mcutrain.autodiff.head import replace_head
 
     g = replace_head(tiny_graph, 5, 0)
     assert measure_memory(g, scheme)["ram_bytes"] == rep["ram_bytes"]
@@ -29,8 +29,8 @@ def test_memory_only_path_equals_compile(tiny_graph, tmp_path, scheme):
 
 
 def test_cut_is_int8_and_before_the_layer(tiny_graph):
-    from mcutrain.passes.head import replace_head
-    from mcutrain.sparse.select import find_layers
+    from mcutrain.autodiff.head import replace_head
+    from mcutrain.autodiff.scheme import find_layers
 
     g = replace_head(tiny_graph, 5, 0)
     layers = find_layers(g)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mcutrain.compile import compile_model
-from mcutrain.passes.head import replace_head
+from mcutrain.autodiff.head import replace_head
 from mcutrain.sparse.jobs import measure_memory
 from mcutrain.sparse.search import Problem, evolutionary_search, exact_search, search
 

@@ -29,10 +29,11 @@ import json
 
 import numpy as np
 
-from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ir import QParams
+from mcutrain.ops.builder import GraphBuilder
 from mcutrain.ops.conv import out_hw
 from mcutrain.ops.elementwise import int_add_attrs
-from mcutrain.quant.fixedpoint import quantize_multiplier
+from mcutrain.ops.fixedpoint import quantize_multiplier
 
 MAX_ACT = 6000       # elements of one activation (its float gradient is 4x that in bytes)
 MAX_LAYER_MACS = 250_000

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from mcutrain.compile import BudgetError, compile_model
-from mcutrain.ir import GraphBuilder, QParams
+from mcutrain.ir import QParams
+from mcutrain.ops.builder import GraphBuilder
 from mcutrain.targets.host import CompiledModel
 from mcutrain.targets.qemu import JOB_DUMP, JOB_LOGITS, DeviceRunner
 

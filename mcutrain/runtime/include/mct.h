@@ -60,7 +60,7 @@ typedef struct {
   int32_t x_mult, x_shift, y_mult, y_shift, out_mult, out_shift;
 } mct_add_params;
 
-/* quantized residual add (quant/fixedpoint.add_int8), n elements; y may alias a or b. */
+/* quantized residual add (ops/fixedpoint.add_int8), n elements; y may alias a or b. */
 int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b, int8_t *y);
 
 /* y[c] = round_half_even(sum_hw x[hw][c] / hw). */

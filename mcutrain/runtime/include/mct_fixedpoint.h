@@ -1,5 +1,5 @@
 /* mct_fixedpoint.h: the fixed-point math of the int8 graph, mirroring
- * mcutrain/quant/fixedpoint.py line for line (that file is the specification).
+ * mcutrain/ops/fixedpoint.py line for line (that file is the specification).
  *
  * A real multiplier M is stored as mult (int32 in [2^30, 2^31), or 0) and shift, with
  * M ~= mult * 2^(shift - 31). Requantization of an int32 accumulator (CMSIS-NN single

@@ -1,6 +1,6 @@
 /* elementwise.c: int8 residual add, clamp, dequantize, channel gather; the clamp gradient
  * and gradient accumulation. Specification: mcutrain/ops/elementwise.py (add: the integer
- * add of quant/fixedpoint.add_int8), act.py (clamp, clamp_grad), reshape.py
+ * add of ops/fixedpoint.add_int8), act.py (clamp, clamp_grad), reshape.py
  * (gather_channels).
  */
 #include "mct.h"

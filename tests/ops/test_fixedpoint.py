@@ -1,11 +1,11 @@
-"""quant/fixedpoint.py against exact rational arithmetic with Python integers."""
+"""ops/fixedpoint.py against exact rational arithmetic with Python integers."""
 from __future__ import annotations
 
 from fractions import Fraction
 
 import numpy as np
 
-from mcutrain.quant import fixedpoint as fp
+from mcutrain.ops import fixedpoint as fp
 
 
 def test_quantize_multiplier_is_accurate_and_normalized():

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import Graph, GraphBuilder, prune_values
-from ..sparse.select import find_layers
+from ..ir.graph import Graph, prune_values
+from ..ops.builder import GraphBuilder
+from .scheme import find_layers
 
 
 def replace_head(g: Graph, classes: int, seed: int = 0) -> Graph:

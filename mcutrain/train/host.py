@@ -7,16 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import read_params
-from .data.arrays import DataError
-from .data.datasets import load_dataset, to_int8_hwc
-from .errors import DivergedError, check_range
-from .outdir import atomic_write, atomic_write_text, check_our_output
-from .progress import bar as progress_bar
-from .targets.host import CompiledModel
-
-PARAMS_FILE = "params.npz"
-
+from ..artifacts import PARAMS_FILE, read_params, write_params
+from ..data.datasets import load_dataset, to_int8_hwc
+from ..errors import DivergedError, check_range
+from ..outdir import atomic_write_text, check_our_output
+from ..progress import bar as progress_bar
+from ..targets.host import CompiledModel
+from .common import check_labels, diverged_message
 
 def open_model(out_dir) -> CompiledModel:
     """The compiled model with its last trained parameters (params.npz) loaded, if any."""
@@ -29,33 +26,8 @@ def open_model(out_dir) -> CompiledModel:
     return cm
 
 
-def write_params(out_dir, params: dict, step: int) -> Path:
-    """params.npz, written only when every value is finite (a diverged set never replaces
-    good parameters), to a temporary name renamed into place."""
-    bad = [k for k, v in params.items() if v.dtype.kind == "f" and not np.all(np.isfinite(v))]
-    if bad:
-        raise DivergedError(f"not saving parameters with non-finite values ({', '.join(bad[:3])})")
-    path = Path(out_dir) / PARAMS_FILE
-    data = dict(params, __step__=np.asarray(step))
-
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **data)
-
-    atomic_write(path, write)
-    return path
-
-
 def save_params(cm: CompiledModel, out_dir) -> Path:
     return write_params(out_dir, cm.get_params(), cm.step)
-
-
-def _check_labels(y, classes: int, what: str, data=None):
-    """Every label is a class of the model (`data`: the dataset, named in the message)."""
-    if len(y) and (y.max() >= classes):
-        where = f"dataset {data}: " if data is not None and not isinstance(data, dict) else ""
-        raise DataError(f"{where}{what} has label {int(y.max())} but the model has {classes} "
-                        "classes (compile with --classes N for a new head)")
 
 
 def evaluate(cm: CompiledModel, x_u8: np.ndarray, y: np.ndarray) -> float:
@@ -76,10 +48,10 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
     x, y = ds["x_train"], ds["y_train"]
     if limit:
         x, y = x[:limit], y[:limit]
-    _check_labels(y, cm.classes, "y_train", data)
+    check_labels(y, cm.classes, "y_train", data)
     has_test = "x_test" in ds
     if has_test:
-        _check_labels(ds["y_test"], cm.classes, "y_test", data)
+        check_labels(ds["y_test"], cm.classes, "y_test", data)
     if lr is not None:
         cm.lr = check_range("--lr", lr, 0, lo_open=True)
     xi = to_int8_hwc(x)
@@ -138,19 +110,13 @@ def _stop_diverged(out_dir, cm, log, d: dict, good_epoch: int, echo):
     raise DivergedError(diverged_message(d, cm.lr, kept))
 
 
-def diverged_message(d: dict, lr: float, kept: str) -> str:
-    what = f"became {d['loss']}" if d["reason"] == "non-finite" else f"exploded to {d['loss']:.4g}"
-    return (f"training diverged at step {d['step']} (epoch {d['epoch']}): the loss {what} with "
-            f"lr {lr:g}; stopped and kept the parameters of {kept} (lower --lr)")
-
-
 def eval_model(out_dir, data, echo=print) -> dict:
     """Accuracy of the (trained) compiled model on DATA's test split, or all of DATA."""
     cm = open_model(out_dir)
     ds = load_dataset(data, cm.input_hwc)
     split = "test" if "x_test" in ds else "train"
     x, y = ds[f"x_{split}"], ds[f"y_{split}"]
-    _check_labels(y, cm.classes, f"y_{split}", data)
+    check_labels(y, cm.classes, f"y_{split}", data)
     acc = evaluate(cm, x, y)
     res = dict(accuracy=acc, split=split, samples=int(len(x)), step=cm.step)
     atomic_write_text(Path(out_dir) / "eval.json", json.dumps(res, indent=1))
