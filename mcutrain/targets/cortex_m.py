@@ -416,7 +416,7 @@ def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout,
                            ("flash", flash_breakdown(elf, lay.pstore))):
             if (name == "RAM" and ("RAM" in regions or not regions)) or (
                     name == "flash" and regions & {"FLASH", "PSTORE"}):
-                details += [f"what is in {name}:", _fmt_rows(rows)]
+                details += [f"what is in {name}:", *_fmt_rows(rows).splitlines()]
                 top += [f"{w} {n} B" for w, n in rows if n is not None and not w.startswith(" ")][:3]
     details.append(f"(compile's own figures: ram_bytes {report['ram_bytes']} B without stack and "
                    f"driver, flash_bytes {report['flash_bytes']} B without the parameter store)")
