@@ -38,9 +38,10 @@ def _conv(b, rng, x, cout, k, stride=1, groups=1, relu=True, name="c"):
         shift=tuple(int(v) for v in s), act_min=-128, act_max=127), name=name)
 
 
-def tiny_int8_model(seed=0, hw=8, cin=3, classes=5, linear_head=False):
+def tiny_int8_model(seed=0, hw=8, cin=3, classes=5, linear_head=False, down_groups=1):
     """conv3x3 -> inverted residual (pw expand, dw3x3, pw project, residual add) ->
-    conv3x3 s2 -> global pool -> classifier (1x1 conv, or linear on the flattened pool)."""
+    conv3x3 s2 (grouped with down_groups 2 or 4) -> global pool -> classifier (1x1 conv, or
+    linear on the flattened pool)."""
     rng = np.random.default_rng(seed)
     b = GraphBuilder()
     x = b.input("x", (1, cin, hw, hw), "i8", QParams.tensor(1 / 127.5, 0))
@@ -50,7 +51,7 @@ def tiny_int8_model(seed=0, hw=8, cin=3, classes=5, linear_head=False):
     p = _conv(b, rng, d, 8, 1, relu=False, name="blk.pw2")
     out_q = QParams.tensor(0.05, -10)
     r = b.emit1("add", [h, p], int_add_attrs(b.value(h).q, b.value(p).q, out_q), name="blk.add")
-    c = _conv(b, rng, r, 12, 3, stride=2, name="down")
+    c = _conv(b, rng, r, 12, 3, stride=2, groups=down_groups, name="down")
     g = b.emit1("global_avgpool", [c], name="pool")
     if linear_head:
         f = b.emit1("reshape", [g], dict(shape=(12,)), name="flat")

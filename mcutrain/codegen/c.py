@@ -685,22 +685,33 @@ class FuncGen:
         if depthwise:
             gyc = self.cg.table(f"{gw}.rows", "int32_t", chans) if chans else None
             gy_c = f"{gyc}[r]" if gyc else "r"
-            xs_c = self._dw_saved_channel(n, chans)
+            xs_c = self._group_saved_channel(n, chans)
             return [f"for (int32_t r = 0; r < {rows}; ++r)",
                     f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                     f"{xsc}, {self.ref(gy)}, {gy_c}, {xs_c}, {sc}[{gy_c}], {self.ref(gw)} + r * {row_len});"]
         return [f"st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                 f"{xsc}, {self.ref(gy)}, 0, {rows}, {sc}, {self.ref(gw)});"]
 
-    def _dw_saved_channel(self, n, chans, ga=None) -> str:
-        """Saved-input channel of weight row r of a grouped conv: the gathered entry r, or
-        input channel r / multiplier."""
+    def _group_in_c(self, n, ga=None) -> tuple:
+        """(in_c, channels per group) of a conv's weight gradient, as ops/conv.py decides:
+        depthwise when a channel subset is saved or each group has one input channel."""
+        ga = ga or n.attrs
+        groups, n_ch = ga.get("groups", 1), hwc(self.g.values[n.inputs[0]].shape)[2]
+        if groups == 1:
+            return n_ch, n_ch
+        cg = 1 if ga.get("channels") is not None or n_ch == groups else n_ch // groups
+        return groups * cg, cg
+
+    def _group_saved_channel(self, n, chans, ga=None) -> str:
+        """First saved-input channel of weight row r of a grouped conv: the gathered entry r
+        (a depthwise slice), else (r / out channels per group) * channels per group."""
         if chans:
             return "r"
         ga = ga or n.attrs
-        gyv = self.g.values[n.inputs[1]]
-        mult = gyv.shape[1] // ga.get("groups", 1)
-        return "r" if mult == 1 else f"r / {mult}"
+        og = self.g.values[n.inputs[1]].shape[1] // ga.get("groups", 1)
+        cg = self._group_in_c(n, ga)[1]
+        first = "r" if og == 1 else f"(r / {og})"
+        return first if cg == 1 else f"{first} * {cg}"
 
     def _e_conv2d_grad_weight(self, i, n):
         xs, gy = n.inputs
@@ -714,7 +725,7 @@ class FuncGen:
         groups = n.attrs.get("groups", 1)
         kh, kw = gwv.shape[2:]
         s, p = n.attrs.get("stride", (1, 1)), n.attrs.get("padding", (0, 0))
-        vals = [ih, iw, n_ch if groups == 1 else groups, oh, ow, oc, kh, kw, s[0], s[1], p[0], p[1], groups]
+        vals = [ih, iw, self._group_in_c(n)[0], oh, ow, oc, kh, kw, s[0], s[1], p[0], p[1], groups]
         geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", vals)
         rows, row_len = gwv.shape[0], int(np.prod(gwv.shape[1:]))
         return self._grad_weight_rows(n, geo, xs, n_ch, gy, gw, rows, row_len,
@@ -805,14 +816,15 @@ class FuncGen:
             groups = ga.get("groups", 1)
             kh, kw = (gshape[2], gshape[3]) if len(gshape) == 4 else (1, 1)
             st, pd = ga.get("stride", (1, 1)), ga.get("padding", (0, 0))
-            vals = [ih, iw, n_ch if groups == 1 else groups, oh, ow, oc, kh, kw, st[0], st[1], pd[0], pd[1], groups]
+            vals = [ih, iw, self._group_in_c(n, ga)[0], oh, ow, oc, kh, kw, st[0], st[1], pd[0],
+                    pd[1], groups]
             geo = self.cg.add_struct(c_ident(f"{param}.wg", "G_"), "mct_conv_geom", vals)
             sc = self.cg.table(f"{param}.w_scale", "float", ga["w_scale"])
             xz, xsc = ga["x_zero"], _c_float(np.float32(ga["x_scale"]))
             chans = ga.get("channels")
             if groups > 1:
                 gyc = f"{self.cg.table(f'{param}.rows', 'int32_t', chans)}[r]" if chans else "r"
-                xs_c = self._dw_saved_channel(n, chans, ga)
+                xs_c = self._group_saved_channel(n, chans, ga)
                 grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
                         f"{xsc}, {self.ref(gy)}, {gyc}, {xs_c}, {sc}[{gyc}], {row});")
             else:

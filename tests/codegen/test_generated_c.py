@@ -82,13 +82,21 @@ def _pre_rounding(tg, env, node):
     return delta + u.reshape(delta.shape)
 
 
-@pytest.mark.parametrize("storage,momentum", [("int8", 0.0), ("fp32", 0.0), ("int8", 0.9)])
-def test_training_matches_reference_in_lockstep(tmp_path, storage, momentum):
-    g = tiny_int8_model(seed=4)
-    kw = dict(update=SCHEME, storage=storage, classes=4, lr=0.02, momentum=momentum)
+# The grouped variants train the weights of a conv with groups 2 / 4 (4 / 2 input channels
+# per group), stride 2: each weight row reads its own group's channels of the saved input.
+GROUPED = {"bias_last": 4, "weights": {"2": 0.25, "4": 1, "5": 1}}
+
+
+@pytest.mark.parametrize("storage,momentum,groups", [("int8", 0.0, 1), ("fp32", 0.0, 1),
+                                                     ("int8", 0.9, 1), ("int8", 0.0, 2),
+                                                     ("fp32", 0.9, 4)])
+def test_training_matches_reference_in_lockstep(tmp_path, storage, momentum, groups):
+    g = tiny_int8_model(seed=4, down_groups=groups)
+    scheme = SCHEME if groups == 1 else GROUPED
+    kw = dict(update=scheme, storage=storage, classes=4, lr=0.02, momentum=momentum)
     compile_model(g, tmp_path / "out", **kw)
     cm = CompiledModel(tmp_path / "out")
-    tg = build_training_graph(g, TrainConfig(scheme=SCHEME, storage=storage, classes=4, lr=0.02,
+    tg = build_training_graph(g, TrainConfig(scheme=scheme, storage=storage, classes=4, lr=0.02,
                                              momentum=momentum))
     t = tg.meta["train"]
     entries = {e["param"]: e for e in t["entries"]}

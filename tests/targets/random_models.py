@@ -275,12 +275,8 @@ def _grouped(layer) -> bool:
 
 
 def _scheme(rng, layers, n_layers: int, first: int) -> dict:
-    """A scheme that trains only layers >= first, and maybe a fresh head.
-
-    KNOWN BUG, left out: the weight gradient of a grouped conv that is not depthwise is
-    miscompiled (codegen passes it to mct_conv2d_grad_weight_row_f32 as a depthwise conv: one
-    input channel of each row, the rest of the row uninitialized scratch), so no scheme here
-    trains such a layer's weights (bias-only:K still crosses them)."""
+    """A scheme that trains only layers >= first, and maybe a fresh head. A grouped conv's
+    weights train whole (a channel fraction needs groups 1 or a depthwise conv)."""
     convs = [l for l in layers if l["op"] == "conv"] + [dict(groups=1, head=True)]
     classes = int(rng.integers(2, 11)) if rng.random() < 0.4 else None
     room = n_layers - first
@@ -288,11 +284,6 @@ def _scheme(rng, layers, n_layers: int, first: int) -> dict:
     if kind == "full" and first > 0:
         kind = "last"
     k = room if kind == "full" else int(rng.integers(1, room + 1))
-    whole = range(n_layers - k, n_layers)
-    if kind in ("last", "full") and any(_grouped(convs[i]) for i in whole):
-        return dict(scheme=dict(bias_last=k, weights={str(i): 1.0 for i in whole
-                                                      if not _grouped(convs[i])}),
-                    classes=classes)
     if kind == "full":
         return dict(scheme="full", classes=classes)
     if kind in ("bias-only", "last"):
@@ -300,11 +291,9 @@ def _scheme(rng, layers, n_layers: int, first: int) -> dict:
     weights = {}
     for i in range(first, n_layers):
         g = convs[i]
-        if _grouped(g):
-            continue  # the known bug above
         if rng.random() < 0.5:  # a fraction of the int8 classifier's inputs does not compile
-            weights[str(i)] = 1.0 if g.get("head") else float(
-                rng.choice([0.1, 0.25, 0.5, 0.75, 1.0]))
+            whole = g.get("head") or _grouped(g)
+            weights[str(i)] = 1.0 if whole else float(rng.choice([0.1, 0.25, 0.5, 0.75, 1.0]))
     return dict(scheme=dict(bias_last=int(rng.integers(0, room + 1)), weights=weights),
                 classes=classes)
 

@@ -160,9 +160,11 @@ int mct_depthwise_grad_input_f32_inplace(const mct_conv_geom *g, float *buf, con
 /* Weight gradient of output channel `o` only (so the whole dW never has to exist):
  * gw[c][i][j] = w_scale[o] * sum_{h,w} gy[h][w][o] * x_scale * (xs[.][.][c] - x_zero)
  * over the n_ch saved input channels xs [in_h][in_w][n_ch] (all channels or the selected
- * ones, in the order of the weight slice). Depthwise: the one channel c = o (or sel entry o
- * of the slice: pass the gradient channel index in gy_c and the saved channel index in xs_c).
- * gw has n_ch*kh*kw (groups 1) or kh*kw (depthwise) floats. */
+ * ones, in the order of the weight slice). Grouped (groups > 1, g->in_c the layer's real
+ * input channels): the row's in_c / groups channels start at saved channel xs_c, which is
+ * (o / (out_c / groups)) * (in_c / groups); a depthwise conv's one channel c = o / multiplier
+ * (or sel entry o of a slice: pass the gradient channel index in gy_c and the saved channel
+ * index in xs_c). gw has n_ch*kh*kw (groups 1) or (in_c / groups)*kh*kw floats. */
 int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int32_t n_ch,
                                    int32_t x_zero, float x_scale, const float *gy, int32_t gy_c,
                                    int32_t xs_c, float w_scale_o, float *gw);

@@ -148,18 +148,19 @@ int mct_conv2d_grad_weight_row_f32(const mct_conv_geom *g, const int8_t *xs, int
                                    int32_t xs_c, float w_scale_o, float *gw) {
   if (!mct__geom_ok(g) || !xs || !gy || !gw || n_ch <= 0 || gy_c < 0 || gy_c >= g->out_c)
     return MCT_E_ARG;
-  const int depthwise = g->groups > 1 && g->groups == g->in_c;
-  if (!depthwise && g->groups != 1) return MCT_E_ARG;
-  if (depthwise && (xs_c < 0 || xs_c >= n_ch)) return MCT_E_ARG;
+  /* The row's channels: all n_ch saved ones (groups 1), or its group's in_c / groups
+   * channels starting at saved channel xs_c (one channel for a depthwise conv). */
+  const int32_t nc = g->groups == 1 ? n_ch : g->in_c / g->groups;
+  const int32_t c_off = g->groups == 1 ? 0 : xs_c;
+  if (g->groups != 1 && (xs_c < 0 || xs_c > n_ch - nc)) return MCT_E_ARG;
   const int32_t kw = g->k_w, kk = g->k_h * g->k_w, O = g->out_c;
-  const int32_t nc = depthwise ? 1 : n_ch; /* channels of the row */
-  const int32_t c_off = depthwise ? xs_c : 0;
   const float s = x_scale * w_scale_o;
 #if MCT_X86
-  if (!depthwise && mct__grad_weight_row_avx2(g, xs, n_ch, x_zero, gy, gy_c, s, gw)) return MCT_OK;
+  if (g->groups == 1 && mct__grad_weight_row_avx2(g, xs, n_ch, x_zero, gy, gy_c, s, gw))
+    return MCT_OK;
 #endif
 #if MCT_ARM_DSP && MCT_ARM_FPU
-  if (!depthwise && mct__grad_weight_row_f32_dsp(g, xs, n_ch, x_zero, gy, gy_c, s, gw))
+  if (g->groups == 1 && mct__grad_weight_row_f32_dsp(g, xs, n_ch, x_zero, gy, gy_c, s, gw))
     return MCT_OK;
 #endif
   for (int32_t k = 0; k < nc * kk; ++k) gw[k] = 0.0f;
