@@ -149,10 +149,11 @@ def gs_kernel(K: int, consecutive: bool) -> str:
           ["add lr, lr, #16", f"ldr {t0}, [r0, #8]", f"cmp lr, {t0}", "bne 4b"]]
     clob = ([f"r{i}" for i in range(1, 13)] + ["lr"] + sregs(0, 3 + G) +
             sregs(wb, wb + 4 * K - 1))
-    doc = (f"K = {K}: weights s{wb}-s{wb + 4 * K - 1}, gradients s4-s{3 + G}, "
-           f"byte temporaries {t0}, {t1}" +
-           ("; gradients read with writeback" + (", three per VLDM" if K == 6 else "")
-            if consecutive else "; gradient rows gs bytes apart"))
+    doc = (f"K = {K}: weights s{wb}-s{wb + 4 * K - 1}, gradients {sr(4, 3 + G)[1:-1]}, "
+           f"byte temporaries {t0}, {t1};\n" +
+           ("gradients consecutive, read with writeback" +
+            (", three per VLDM" if K == 6 else "") + " (gs unused)"
+            if consecutive else "gradient rows gs bytes apart"))
     return "\n".join([
         comment(doc),
         f"static __attribute__((noinline)) void {name}(const mct__gsa *P) {{",

@@ -18,7 +18,9 @@
 
 #if MCT_ARM_DSP && MCT_ARM_FPU
 /* The inline assembly below needs an optimizing register allocator: these kernels are built
- * at -O2 whatever the build's level (mcutrain build --opt -O0 included). */
+ * at -O2 whatever the build's level (mcutrain build --opt -O0 included). At -O0 GCC keeps r7
+ * as the frame pointer, which the kernels of grad_arm_asm.h use ("r7 cannot be used in asm
+ * here"), and cannot fit the operands of the larger statements ("impossible constraints"). */
 #pragma GCC optimize("O2")
 
 #include "mct_internal.h"
@@ -80,7 +82,9 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
 
 /* ---- pointwise, in place --------------------------------------------------------------------- */
 
-/* p[i] = +0 for i < n: sixteen floats per VSTM, then one by one. */
+/* p[i] = +0 for i < n: sixteen floats per VSTM, then one by one.
+ * Asm contract: operands p, n16 (advanced), mct__zeros; clobbers s0-s15, flags; reads
+ * mct__zeros[0..16), writes p[0 .. 16 n16). */
 static void mct__zero_f32(float *p, size_t n) {
   size_t n16 = n >> 4;
   if (n16)
@@ -136,11 +140,10 @@ static void mct__ip_small(const float *gt, float *x, int32_t np, int32_t C, int3
 
 #define MCT__IP_COPY 512 /* gradients of a block of pixels copied to the stack (2 KB) */
 
-/* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
- * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
- * frozen channels' (+0) ones. */
 /* d[p * K + k] = s[p * O + k] for p < np (np >= 1), k < K <= 6: one group of gradients made
- * consecutive (a plain copy). */
+ * consecutive (a plain copy).
+ * Asm contract (K = 6): operands s, d, np (advanced), O * 4; clobbers s0-s5, flags; reads
+ * s's np rows of six floats (O apart), writes d[0 .. 6 np). */
 static void mct__group_copy(const float *s, int32_t O, int32_t K, int32_t np, float *d) {
   if (K == 6) {
     __asm__ volatile(
@@ -159,7 +162,10 @@ static void mct__group_copy(const float *s, int32_t O, int32_t K, int32_t np, fl
     for (int32_t k = 0; k < K; ++k) d[p * K + k] = s[(size_t)p * O + k];
 }
 
-/* gb (ngb floats, or NULL): where each group of six gradients is first made consecutive
+/* Pixels [0, np) of a block: gx rows x (C apart) from the already scaled gradients g (O
+ * apart), which x does not overlap; the slice (zero frozen channels) sums replace the
+ * frozen channels' (+0) ones.
+ * gb (ngb floats, or NULL): where each group of six gradients is first made consecutive
  * (for at most ngb / 6 pixels at a time) when there are enough columns, so the tiles read
  * them with writeback (six per tile); otherwise groups of five read in place. */
 static void mct__ip_block(const float *g, float *x, int32_t np, int32_t C, int32_t O,
@@ -205,7 +211,9 @@ static int mct__ip_few(const float *src, float *x, int32_t np, int32_t C, int32_
   return 1;
 }
 
-/* d[i] *= s[i] for i < n: eight at a time (VLDM, VMULs, VSTM), then one by one. */
+/* d[i] *= s[i] for i < n: eight at a time (VLDM, VMULs, VSTM), then one by one.
+ * Asm contract: operands d, s, n8 (advanced); clobbers s0-s15, flags; reads s[0 .. 8 n8),
+ * reads and writes d[0 .. 8 n8). */
 static void mct__mul_f32(float *d, const float *s, int32_t n) {
   int32_t n8 = n >> 3;
   if (n8)
@@ -292,7 +300,9 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
 static const float mct__i2f[512] = {MCT__F256(-255), MCT__F256(1)};
 
 
-/* p[i] *= s for i < n. */
+/* p[i] *= s for i < n: eight at a time, then one by one.
+ * Asm contract: operands p, n8 (advanced), s (any s-register); clobbers s0-s7, flags; reads
+ * and writes p[0 .. 8 n8). */
 static void mct__scale_f32(float *p, int32_t n, float s) {
   int32_t n8 = n >> 3;
   if (n8)
@@ -313,7 +323,9 @@ static void mct__scale_f32(float *p, int32_t n, float s) {
 #define MCT__GWR_MAX 64 /* rows of one call (their list on the stack: 520 bytes) */
 
 /* The entries (g[k] bits, address of g[k + 1]) of the k < n with g[k] not +-0, from l on;
- * returns the end of the list. */
+ * returns the end of the list. +-0 is the only float whose bits shifted left by one are 0.
+ * Asm contract: operands g, l, n2 (advanced); clobbers r4 (g[k] bits), r5, flags; reads
+ * g[0 .. 2 n2), writes up to 4 n2 words from l (two per listed entry, by STRD). */
 static uint32_t *mct__gw_list(const uint32_t *g, int32_t n, uint32_t *l) {
   int32_t n2 = n >> 1;
   if (n2)
@@ -401,7 +413,9 @@ static void mct__dwg_plane(const mct_conv_geom *g, const float *tg, const float 
 #define MCT__DWB_G 512    /* floats of the block's gradient copy (2 KB: 64 output pixels) */
 #define MCT__DWB_TAPS 49 /* kernel taps of the block (7 x 7: 1.5 KB in float) */
 
-/* d[p][0..8) = b[p * C + 0..8) * s[0..8) for p < n (n >= 1). */
+/* d[p][0..8) = b[p * C + 0..8) * s[0..8) for p < n (n >= 1).
+ * Asm contract: operands b, d, n (advanced), s, cstride (bytes); clobbers s0-s7 (a row),
+ * s8-s15 (s), flags; reads s[0..8) and b's n rows of eight floats, writes d[0 .. 8 n). */
 static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float *d, int32_t n) {
   __asm__ volatile(
       "vldmia %[s], {s8-s15}\n\t"
@@ -421,7 +435,10 @@ static void mct__dw_copy8(const float *b, int32_t cstride, const float *s, float
 }
 
 /* o[t * 8 + 0..4) = float(a[t]), float(b[t]), float(c[t]), float(d[t]) for t < n (n >= 1):
- * four kernels interleaved, each weight one LDRSB and one table LDR, four stored by STM. */
+ * four kernels interleaved, each weight one LDRSB and one table LDR, four stored by STM.
+ * Asm contract: operands a, b, c, d, o, n (advanced), lut (float bits of -255 .. 256, indexed
+ * from 0); clobbers r4-r7 (the four words of one STM), flags; reads a..d[0 .. n), writes
+ * o[8 t .. 8 t + 4) for t < n. */
 static __attribute__((noinline)) void mct__dw_w4(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d,
                        const uint32_t *lut, uint32_t *o, int32_t n) {
   __asm__ volatile(

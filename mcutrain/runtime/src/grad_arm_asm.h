@@ -32,7 +32,8 @@ typedef struct {
   const int8_t *const *rows; /* 24: the K weight rows (their columns 0, 1, ...) */
 } mct__gsa;
 
-/* K = 1: weights s12-s15, gradients s4-s4, byte temporaries r9, r10; gradient rows gs bytes apart */
+/* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
+ * gradient rows gs bytes apart */
 static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -71,7 +72,8 @@ static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
 
-/* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10; gradient rows gs bytes apart */
+/* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
+ * gradient rows gs bytes apart */
 static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -118,7 +120,8 @@ static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
         "cc", "memory");
 }
 
-/* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10; gradient rows gs bytes apart */
+/* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
+ * gradient rows gs bytes apart */
 static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -172,7 +175,8 @@ static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
         "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
-/* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10; gradient rows gs bytes apart */
+/* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
+ * gradient rows gs bytes apart */
 static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -233,7 +237,8 @@ static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
         "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-/* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10; gradient rows gs bytes apart */
+/* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
+ * gradient rows gs bytes apart */
 static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -302,7 +307,8 @@ static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
         "s30", "s31", "cc", "memory");
 }
 
-/* K = 1: weights s12-s15, gradients s4-s4, byte temporaries r9, r10; gradients read with writeback */
+/* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
+ * gradients consecutive, read with writeback (gs unused) */
 static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -341,7 +347,8 @@ static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
 
-/* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10; gradients read with writeback */
+/* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
+ * gradients consecutive, read with writeback (gs unused) */
 static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -388,7 +395,8 @@ static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
         "cc", "memory");
 }
 
-/* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10; gradients read with writeback */
+/* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
+ * gradients consecutive, read with writeback (gs unused) */
 static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -442,7 +450,8 @@ static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
         "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
-/* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10; gradients read with writeback */
+/* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
+ * gradients consecutive, read with writeback (gs unused) */
 static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -503,7 +512,8 @@ static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
         "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-/* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10; gradients read with writeback */
+/* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
+ * gradients consecutive, read with writeback (gs unused) */
 static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -572,7 +582,8 @@ static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
         "s30", "s31", "cc", "memory");
 }
 
-/* K = 6: weights s8-s31, gradients s4-s6, byte temporaries r10, r11; gradients read with writeback, three per VLDM */
+/* K = 6: weights s8-s31, gradients s4-s6, byte temporaries r10, r11;
+ * gradients consecutive, read with writeback, three per VLDM (gs unused) */
 static __attribute__((noinline)) void mct__gs6c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
