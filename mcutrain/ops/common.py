@@ -26,13 +26,20 @@ def requant_output(acc: np.ndarray, bias: np.ndarray, attrs: dict, axis: int = 1
     """int8 output of a conv/linear: clamp(requantize(sat32(acc + bias)) + y_zero).
 
     acc: exact integer accumulator (int64) with channels on `axis`; bias int32 per channel.
+    attrs rounding="tflm" (a graph read from a .tflite file) requantizes as TFLite Micro
+    does (ops/gemmlowp.mbqm: two roundings) instead of fixedpoint.requantize's one.
     """
     shape = [1] * acc.ndim
     shape[axis] = -1
     total = fp.saturate_int32(acc + bias.astype(np.int64).reshape(shape))
     mult = np.asarray(attrs["mult"], np.int64).reshape(shape)
     shift = np.asarray(attrs["shift"], np.int64).reshape(shape)
-    y = fp.requantize(total, mult, shift) + attrs["y_zero"]
+    if attrs.get("rounding") == "tflm":
+        from .gemmlowp import mbqm
+
+        y = mbqm(total, mult, shift) + attrs["y_zero"]
+    else:
+        y = fp.requantize(total, mult, shift) + attrs["y_zero"]
     return fp.clamp(y, attrs["act_min"], attrs["act_max"]).astype(np.int8)
 
 
