@@ -14,6 +14,7 @@ import numpy as np
 
 from .autodiff import TrainConfig, make_training_graph
 from .codegen.c import generate
+from .schedule.plan import plan_training
 from .ir.graph import Graph
 from .ops.verify import verify
 from .passes.pipeline import PIPELINE, run_pipeline
@@ -70,33 +71,20 @@ def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
     return verify(run_pipeline(make_training_graph(g, cfg), passes))
 
 
-def memory_report(gen, tg: Graph) -> dict:
-    """ram/flash figures from the real plan and the generated storage."""
-    cg = gen.cgen
-    t = tg.meta["train"]
-    trained = {e["param"] for e in t["entries"]}
-    params_ram = sum(p.data.nbytes for k, p in cg.params.items() if p.ram and p.name in trained
-                     and not k.endswith("#frozen") and cg.g.values[p.name].role == "param")
-    state_ram = sum(p.data.nbytes for p in cg.params.values() if p.ram and
-                    cg.g.values[p.name].role == "state")
-    classes = tg.values[t["logits"]].size
-    static_ram = 4 * classes + 16  # logits copy, lr, step, status
-    arena = gen.arena_bytes
-    flash_params = cg.flash_param_bytes()
-    tables = cg.table_bytes()
-    code_est = estimate_code_bytes(gen)
-    return dict(
-        ram_bytes=arena + params_ram + state_ram + static_ram,
-        flash_bytes=flash_params + tables + code_est,
-        arena_bytes=arena,
-        arena_lower_bound=max(gen.train.plan.lower_bound, gen.infer.plan.lower_bound),
-        params_ram_bytes=params_ram,
-        optimizer_state_bytes=state_ram,
-        static_ram_bytes=static_ram,
-        frozen_params_flash_bytes=flash_params,
-        tables_flash_bytes=tables,
-        code_flash_bytes_estimate=code_est,
-    )
+def memory_report(mp, gen=None) -> dict:
+    """ram figures from the memory plan (schedule/plan.py); flash figures from the generated
+    storage and code when `gen` (codegen.c.generate of the same plan) is given, else None."""
+    mem = mp.ram()
+    flash = dict(flash_bytes=None, frozen_params_flash_bytes=mp.storage.flash_bytes(),
+                 tables_flash_bytes=None, code_flash_bytes_estimate=None)
+    if gen is not None:
+        tables, code_est = gen.cgen.table_bytes(), estimate_code_bytes(gen)
+        flash.update(flash_bytes=flash["frozen_params_flash_bytes"] + tables + code_est,
+                     tables_flash_bytes=tables, code_flash_bytes_estimate=code_est)
+    keys = ("ram_bytes", "flash_bytes", "arena_bytes", "arena_lower_bound", "params_ram_bytes",
+            "optimizer_state_bytes", "static_ram_bytes", "frozen_params_flash_bytes",
+            "tables_flash_bytes", "code_flash_bytes_estimate")  # report.json's order
+    return {k: mem[k] if k in mem else flash[k] for k in keys}
 
 
 def estimate_code_bytes(gen) -> int:
@@ -109,7 +97,7 @@ def estimate_code_bytes(gen) -> int:
 
 def plan_table(gen) -> list:
     out = []
-    for tag, fg in (("train", gen.train), ("forward", gen.infer)):
+    for tag, fg in (("train", gen.plan.train), ("forward", gen.plan.forward)):
         for b in sorted(fg.plan.buffers, key=lambda b: fg.plan.offsets[b.name]):
             out.append(dict(function=tag, value=b.name, offset=fg.plan.offsets[b.name],
                             bytes=b.size, first_step=b.first, last_step=b.last, layout=b.note))
@@ -119,7 +107,7 @@ def plan_table(gen) -> list:
 def largest_consumers(report: dict, gen, k: int = 8) -> list:
     items = [(f"trained params ({e})", n) for e, n in (
         ("RAM", report["params_ram_bytes"]),)] + [("optimizer state", report["optimizer_state_bytes"])]
-    plan = gen.train.plan
+    plan = gen.plan.train.plan
     steps = {}
     for b in plan.buffers:
         for s in range(b.first, b.last + 1):
@@ -146,8 +134,9 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
-    gen = generate(tg)
-    mem = memory_report(gen, tg)
+    mp = plan_training(tg)
+    gen = generate(tg, mp)
+    mem = memory_report(mp, gen)
     t = tg.meta["train"]
     report = dict(version=REPORT_VERSION, runtime_abi=RUNTIME_ABI, model=name or str(model) if not isinstance(model, Graph)
                   else (name or g.meta.get("name", "graph")), **mem,

@@ -10,21 +10,15 @@ weights in flash then hold zeros in those channels (mct_wsplit), so only the sli
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir.graph import Graph
-from ..ops.optim import take_slice
-from ..ref.interp import needed_nodes
-from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
+from ..schedule.memory import ALIGN
+from ..schedule.plan import FunctionPlan, MemoryPlan, plan_training
 from .layout import CTYPE, SIZEOF, c_ident, hwc
 from ..errors import McuError
-
-ALIAS_OPS = ("reshape",)
-WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
-# (where the arena has room: _plan never lets the blocks make the arena larger than one row each)
-WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
 
 class CodegenError(McuError, ValueError):
@@ -63,7 +57,7 @@ def _c_float(f: np.float32) -> str:
 
 @dataclass
 class ParamInfo:
-    """How one IR parameter is stored in C."""
+    """How one stored array (schedule/storage.py) is named in C."""
 
     name: str  # IR name
     sym: str  # C symbol
@@ -75,70 +69,27 @@ class ParamInfo:
     frozen_sym: str | None = None  # flash copy with zeros in the trained channels
 
 
-@dataclass
-class Emitted:
-    code: list = field(default_factory=list)
-    plan: Plan | None = None
-    bufs: dict = field(default_factory=dict)  # root value -> Buffer
+PREFIX = {"trained": "T_", "frozen": "F_", "param": "P_", "master": "M_", "state": "S_",
+          "const": "C_"}
 
 
 class CGen:
-    """Generates the C of a training graph (see module docstring)."""
+    """Generates the C of a training graph from its memory plan (see module docstring)."""
 
-    def __init__(self, tg: Graph, prefix: str = "mct"):
-        if "train" not in tg.meta:
-            raise CodegenError("codegen needs a training graph (autodiff.make_training_graph)")
+    def __init__(self, tg: Graph, mp: MemoryPlan, prefix: str = "mct"):
         self.g = tg
         self.t = tg.meta["train"]
+        self.mp = mp
         self.prefix = prefix
         self.tables: list = []  # file-scope static const definitions
         self._table_names: set = set()
         self._tbytes = 0
-        self.params: dict = {}  # IR param -> ParamInfo
-        self.rm_channels: dict = {}  # round_master output -> channels (or None)
-        self._classify_params()
-
-    # ---- parameters -----------------------------------------------------------------------
-    def _classify_params(self):
-        g = self.g
-        entries = {e["param"]: e for e in self.t["entries"]}
-        sources = {e["source"]: e for e in self.t["entries"] if e["source"] != e["param"]}
-        for n in g.nodes:
-            if n.op == "round_master":
-                self.rm_channels[n.outputs[0]] = n.attrs.get("channels")
-        for name, v in g.values.items():
-            if v.role not in ("param", "const", "state"):
-                continue
-            data = g.consts[name]
-            e = entries.get(name)
-            if v.role == "state":
-                self.params[name] = ParamInfo(name, c_ident(name, "S_"), v.dtype, data, True)
-            elif e is not None and e["source"] == name and e["channels"] is not None:
-                ch, ax = tuple(e["channels"]), e["axis"]
-                frozen = data.copy()
-                idx = [slice(None)] * data.ndim
-                idx[ax] = list(ch)
-                frozen[tuple(idx)] = 0
-                self.params[name] = ParamInfo(name, c_ident(name, "T_"), v.dtype,
-                                              take_slice(data, ch, ax), True, ch, ax,
-                                              c_ident(name, "F_"))
-                self.params[name + "#frozen"] = ParamInfo(name, c_ident(name, "F_"), v.dtype,
-                                                          frozen, False)
-            elif e is not None:
-                self.params[name] = ParamInfo(name, c_ident(name, "P_" if e["source"] == name
-                                                            else "M_"), v.dtype, data, True)
-            elif name in sources:
-                se = sources[name]
-                if se["selected"] is None:
-                    continue  # round_master rebuilds it whole: no frozen copy needed
-                ch, ax = tuple(se["selected"]), se["axis"]
-                frozen = data.copy()
-                idx = [slice(None)] * data.ndim
-                idx[ax] = list(ch)
-                frozen[tuple(idx)] = 0
-                self.params[name] = ParamInfo(name, c_ident(name, "F_"), v.dtype, frozen, False)
-            else:
-                self.params[name] = ParamInfo(name, c_ident(name, "C_"), v.dtype, data, False)
+        self.params: dict = {}  # stored key -> ParamInfo
+        for key, s in mp.storage.arrays.items():
+            frozen = c_ident(s.name, "F_") if s.kind == "trained" else None
+            self.params[key] = ParamInfo(s.name, c_ident(s.name, PREFIX[s.kind]), s.dtype, s.data,
+                                         s.ram, s.sel, s.axis, frozen)
+        self.rm_channels = mp.storage.rm_channels
 
     def param_decls(self) -> list:
         out = []
@@ -154,22 +105,10 @@ class CGen:
             del v
         return out
 
-    def ram_param_bytes(self) -> int:
-        return sum(p.data.nbytes for p in self.params.values() if p.ram)
-
-    def flash_param_bytes(self) -> int:
-        return sum(p.data.nbytes for p in self.params.values() if not p.ram)
-
     def trained_params(self) -> list:
         """(IR name, C symbol, dtype, shape) of the values mct_get/set_params move, in order."""
-        out = []
-        for e in self.t["entries"]:
-            p = self.params[e["param"]]
-            out.append((e["param"], p.sym, p.dtype, tuple(p.data.shape)))
-            if e.get("mom"):
-                m = self.params[e["mom"]]
-                out.append((e["mom"], m.sym, m.dtype, tuple(m.data.shape)))
-        return out
+        return [(name, self.params[name].sym, s.dtype, tuple(s.data.shape))
+                for name, s in self.mp.storage.trained(self.t)]
 
     # ---- tables -----------------------------------------------------------------------------
     def table(self, name: str, ctype: str, values) -> str:
@@ -194,263 +133,37 @@ class CGen:
 
 
 class FuncGen:
-    """One C function (the training step, or inference) over an ordered list of nodes."""
+    """One C function (the training step, or inference) over its FunctionPlan's nodes."""
 
-    def __init__(self, cg: CGen, node_ids, tag: str, blocks: bool = True):
-        """blocks=False: one gradient row per fused update step (same arena: see _plan)."""
-        self.cg, self.g, self.tag = cg, cg.g, tag
-        self.nodes = [cg.g.nodes[i] for i in node_ids]
-        self.parent: dict = {}
-        self.mode: dict = {}  # node index -> emission mode for in-place ops
-        self.wg_rows: dict = {}  # weight_grad_update output -> gradient rows per block
-        self._analyze()
-        self._plan(blocks)
-
-    # ---- storage ------------------------------------------------------------------------
-    # Aliases carry a byte offset: pos(v) = pos(root) + delta (in-place kernels may place an
-    # output before its input). A root's buffer spans all its members.
-    def find(self, v):
-        d = 0
-        while v in self.parent:
-            v, dd = self.parent[v]
-            d += dd
-        return v, d
-
-    def root(self, v):
-        return self.find(v)[0]
+    def __init__(self, cg: CGen, fp: FunctionPlan):
+        self.cg, self.g, self.fp, self.tag = cg, cg.g, fp, fp.tag
+        self.nodes = fp.nodes
+        self.mode = fp.mode  # node index -> emission mode for in-place ops
+        self.plan = fp.plan
+        self.find = fp.find
 
     def is_scalar(self, v) -> bool:
-        return self.g.values[v].shape == () or v == self.cg.t["label"]
-
-    def is_param(self, v) -> bool:
-        return v in self.cg.params
-
-    def in_arena(self, v) -> bool:
-        if self.g.values[v].role in ("param", "const", "state"):
-            return False  # flash/RAM arrays (or a frozen source no kernel reads)
-        return not (self.is_param(v) or self.is_scalar(v) or self.root(v) in self.cg.params)
-
-    def _alias(self, out, src, delta=0):
-        r, d = self.find(src)
-        self.parent[out] = (r, d + delta)
-        self.members.setdefault(r, [r]).append(out)
-
-    def _analyze(self):
-        last: dict = {}
-        for i, n in enumerate(self.nodes):
-            for v in n.inputs:
-                last[v] = i
-        self.members: dict = {}
-
-        def dies(v, i):
-            r = self.root(v)
-            if not self.in_arena(v) or r == self.cg.t["input"]:
-                return False
-            return all(last.get(m, -1) <= i for m in self.members.get(r, [r]))
-
-        for i, n in enumerate(self.nodes):
-            if n.op in ALIAS_OPS:
-                self._alias(n.outputs[0], n.inputs[0])
-            elif n.op == "sgd_update":
-                for out, src in zip(n.outputs, [n.inputs[0]] + list(n.inputs[4:5])):
-                    self.parent[out] = (src, 0)
-            elif n.op == "weight_grad_update":
-                for out, src in zip(n.outputs, [n.inputs[2]] + list(n.inputs[5:6])):
-                    self.parent[out] = (src, 0)
-            elif n.attrs.get("inplace") and self.in_arena(n.inputs[0]):
-                delta = 0
-                if n.attrs["inplace"] == "rows":
-                    delta = -(self._expand_gap(n) if n.op == "expand_depthwise" else self._rows_gap(n))
-                self._alias(n.outputs[0], n.inputs[0], delta)
-                self.mode[i] = "inplace"
-            elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
-                self._alias(n.outputs[0], n.inputs[0])
-                self.mode[i] = "inplace"
-            elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
-                a, b = n.inputs
-                if dies(a, i):
-                    self._alias(n.outputs[0], a)
-                    self.mode[i] = "acc_a"
-                elif dies(b, i):
-                    self._alias(n.outputs[0], b)
-                    self.mode[i] = "acc_b"
-                else:
-                    self.mode[i] = "copy"
-        self.last = last
-
-    def _rows_gap(self, n) -> int:
-        from ..passes.inplace import conv_rows_gap
-
-        xv, yv = self.g.values[n.inputs[0]], self.g.values[n.outputs[0]]
-        s = n.attrs.get("stride", (1, 1))
-        p = n.attrs.get("padding", (0, 0))
-        return conv_rows_gap(hwc(xv.shape), hwc(yv.shape), s[0], p[0])
-
-    def _expand_gap(self, n) -> int:
-        from ..passes.inplace import expand_rows_gap
-
-        xv, yv, w2 = (self.g.values[v] for v in (n.inputs[0], n.outputs[0], n.inputs[3]))
-        oh, ow, e = hwc(yv.shape)
-        a = n.attrs["dw"]
-        return expand_rows_gap(hwc(xv.shape), e, (oh, ow), w2.shape[2], a.get("stride", (1, 1))[0],
-                               a.get("padding", (0, 0))[0])
-
-    def _nbytes(self, v) -> int:
-        val = self.g.values[v]
-        ch = self.cg.rm_channels.get(v)
-        if ch is not None:
-            ax = next(n.attrs.get("axis", 1) for n in self.g.nodes if v in n.outputs)
-            return val.nbytes // val.shape[ax] * len(ch)
-        return val.nbytes
-
-    def _plan(self, blocks: bool = True):
-        """The memory plan, with each fused weight update's block of gradient rows as large
-        as it can be (up to _wg_cap) while the arena stays exactly the size it has with one
-        row per block: first one row everywhere (the arena to keep), then all at their caps;
-        while that is larger, the blocks that end above the kept size are halved (if none
-        does: those of the updates whose step has a buffer above it; else all); then each
-        halved block is doubled again, one at a time, as long as the size stays. If that does not end at exactly the
-        kept size, one row everywhere. So blocks never change the RAM figures, and a plan
-        without them (blocks=False, the sparse planner's memory-only path) gives the same."""
-        caps = {n.outputs[0]: self._wg_cap(n) for n in self.nodes if n.op == "weight_grad_update"}
-        self.wg_rows = {k: 1 for k in caps}
-        self._plan_once()
-        rows = {k: c for k, c in caps.items() if c > 1}
-        if not blocks or not rows:
-            return
-        keep = self.plan.arena_bytes
-        step = {n.outputs[0]: i for i, n in enumerate(self.nodes) if n.outputs[0] in rows}
-        for _ in range(16):
-            self.wg_rows.update(rows)
-            self._plan_once()
-            if self.plan.arena_bytes <= keep:
-                break
-            big = [k for k, r in rows.items() if r > 1]
-            end = {b.name: self.plan.offsets[b.name] + b.size for b in self.plan.buffers}
-            hit = [k for k in big if end.get(f"scratch.{step[k]}", 0) > keep]  # its own block
-            if not hit:  # the blocks pushed other buffers up: those at steps above the size
-                over = {t for b in self.plan.buffers for lo, hi, first, last in b.spans()
-                        if self.plan.offsets[b.name] + hi > keep for t in range(first, last + 1)}
-                hit = [k for k in big if step[k] in over] or big
-            if not hit:
-                break
-            for k in hit:
-                rows[k] //= 2
-        if self.plan.arena_bytes == keep:  # then each halved block doubled again while it fits
-            for k in [k for k in rows if rows[k] < caps[k]]:
-                while rows[k] < caps[k]:
-                    self.wg_rows[k] = min(caps[k], 2 * rows[k])
-                    self._plan_once()
-                    if self.plan.arena_bytes != keep:
-                        self.wg_rows[k] = rows[k]
-                        break
-                    rows[k] = self.wg_rows[k]
-            self._plan_once()
-        if self.plan.arena_bytes != keep:
-            self.wg_rows = {k: 1 for k in caps}
-            self._plan_once()
-
-    def _plan_once(self):
-        """One planned buffer per alias root; its parts are the members' own extents and
-        lifetimes, so an in-place chain is only as large as what is alive in it."""
-        born, died, ext = {}, {}, {}
-        inp = self.cg.t["input"]
-        for i, n in enumerate(self.nodes):
-            for v in list(n.inputs) + list(n.outputs):
-                if not self.in_arena(v):
-                    continue
-                born.setdefault(v, 0 if v == inp else i)
-                died[v] = max(died.get(v, i), i)
-                if v not in ext:
-                    r, d = self.find(v)
-                    ext[v] = (r, d, d + self._nbytes(v))
-        groups: dict = {}
-        for v, (r, lo, hi) in ext.items():
-            groups.setdefault(r, []).append((lo, hi, born[v], died[v]))
-        for i, nbytes in self.scratch_bytes().items():
-            groups[f"scratch.{i}"] = [(0, nbytes, i, i)]
-        self.base_shift, bufs = {}, []
-        for r, parts in groups.items():
-            shift = -min(p[0] for p in parts)
-            self.base_shift[r] = shift
-            parts = tuple(sorted((lo + shift, hi + shift, f, l) for lo, hi, f, l in parts))
-            bufs.append(Buffer(r, max(p[1] for p in parts), min(p[2] for p in parts),
-                               max(p[3] for p in parts), self.layout_note(r),
-                               parts if len(parts) > 1 else ()))
-        bufs.sort(key=lambda b: (b.first, b.name))
-        self.plan = plan_memory(bufs)
-        self.bufs = {b.name: b for b in bufs}
-
-    def scratch_bytes(self) -> dict:
-        """node index -> bytes of caller-owned scratch its kernel needs."""
-        out = {}
-        for i, n in enumerate(self.nodes):
-            mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
-            if n.op == "conv2d" and mode:
-                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.inputs[0], n.outputs[0]))
-                out[i] = {"pointwise": ic, "depthwise": oh * ow, "rows": ow * oc}[mode]
-            elif n.op == "conv2d_grad_input" and mode:
-                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.outputs[0], n.inputs[0]))
-                out[i] = 4 * (oc if mode == "pointwise" else oh * ow + ih * iw)
-            elif n.op == "expand_depthwise":
-                h, w, _ = hwc(self.g.values[n.inputs[0]].shape)
-                oh, ow, e = hwc(self.g.values[n.outputs[0]].shape)
-                kh, kw = self.g.values[n.inputs[3]].shape[2:]
-                work = (ow * e + kh * kw * e + 15) // 16 * 16 + 4 * e  # MCT_EXPAND_DW_WORK
-                out[i] = (kh * w * e + 15) // 16 * 16 + work if mode == "rows" else h * w
-            elif n.op == "weight_grad_update":
-                p = self.g.values[n.inputs[2]]
-                ch = n.attrs["sgd"].get("channels")
-                shape = list(p.shape)
-                if ch is not None:
-                    shape[n.attrs["sgd"].get("axis", 0)] = len(ch)
-                out[i] = 4 * int(np.prod(shape[1:])) * self._wg_block(n)
-        return out
+        return self.fp.is_scalar(v)
 
     def _wg_block(self, n) -> int:
-        """Gradient rows computed (and then updated) per step of a fused weight_grad_update,
-        as _plan chose them."""
-        return self.wg_rows.get(n.outputs[0], 1)
+        return self.fp.wg_block(n)
 
-    def _wg_cap(self, n) -> int:
-        """The most gradient rows per step of a fused weight_grad_update: a block of rows
-        through mct_conv2d_grad_weight_rows_f32 for groups-1 int8 layers (its scratch at most
-        WG_BLOCK_BYTES), else one."""
-        ga = n.attrs["grad"]
-        if ga.get("w_scale") is None or ga.get("groups", 1) != 1:
-            return 1
-        a = n.attrs["sgd"]
-        shape = list(self.g.values[n.inputs[2]].shape)
-        if a.get("channels") is not None:
-            shape[a.get("axis", 0)] = len(a["channels"])
-        row_bytes = 4 * int(np.prod(shape[1:]))
-        return max(1, min(shape[0], WG_BLOCK_ROWS, WG_BLOCK_BYTES // row_bytes))
 
     def scratch(self, i, ctype: str = "float") -> str:
         return f"(({ctype} *)(mct_arena + {self.off(f'scratch.{i}')}))"
-
-    def layout_note(self, r) -> str:
-        if r.startswith("scratch."):
-            return "scratch"
-        v = self.g.values[r]
-        prod = self.g.producer().get(r)
-        if prod is not None and self.g.nodes[prod].op.endswith("grad_weight") or len(v.shape) < 2:
-            return f"{v.dtype} {list(v.shape)}"  # parameter layout
-        h, w, c = hwc(v.shape)
-        return f"{v.dtype} [{h},{w},{c}] HWC" if len(v.shape) == 4 else f"{v.dtype} [{c}]"
 
     def off(self, root) -> str:
         return c_ident(root, f"OFF_{self.tag}_")
 
     def ref(self, v) -> str:
         """C expression for the data of value v."""
-        r, d = self.find(v)
+        r = self.fp.root(v)
         if r in self.cg.params:
             return self.cg.params[r].sym
         if self.is_scalar(v):
             raise CodegenError(f"scalar %{v} has no buffer")
         dt = self.g.values[v].dtype
-        pos = d + self.base_shift.get(r, 0)
+        r, pos = self.fp.position(v)
         extra = f" + {pos}" if pos else ""
         return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}{extra}))"
 
@@ -850,19 +563,23 @@ class Generated:
     train: FuncGen
     infer: FuncGen
     cgen: CGen
+    plan: MemoryPlan
 
     @property
     def arena_bytes(self) -> int:
-        return max(self.train.plan.arena_bytes, self.infer.plan.arena_bytes)
+        return self.plan.arena_bytes
 
 
-def generate(tg: Graph) -> Generated:
-    """Generate model.c / model.h for a training graph whose node order is the schedule."""
-    cg = CGen(tg)
+def generate(tg: Graph, mp: MemoryPlan | None = None) -> Generated:
+    """Generate model.c / model.h for a training graph whose node order is the schedule,
+    from its memory plan (schedule/plan.py; computed here when not given)."""
+    if "train" not in tg.meta:
+        raise CodegenError("codegen needs a training graph (autodiff.make_training_graph)")
+    mp = mp or plan_training(tg)
+    cg = CGen(tg, mp)
     t = tg.meta["train"]
-    train = FuncGen(cg, range(len(tg.nodes)), "T")
-    infer_ids = needed_nodes(tg, [t["logits"]])
-    infer = FuncGen(cg, infer_ids, "F")
+    train = FuncGen(cg, mp.train)
+    infer = FuncGen(cg, mp.forward)
     train_body, infer_body = train.body(), infer.body()
     arena = max(train.plan.arena_bytes, infer.plan.arena_bytes, ALIGN)
     xin = tg.values[t["input"]]
@@ -955,4 +672,4 @@ def generate(tg: Graph) -> Generated:
     c += with_logits(infer, infer_body)
     c += [f"  if (logits) memcpy(logits, mct_logits_buf, {classes * 4});",
           "  mct_last_status = st;", "  return st;", "}", ""]
-    return Generated("\n".join(c), "\n".join(h), train, infer, cg)
+    return Generated("\n".join(c), "\n".join(h), train, infer, cg, mp)

@@ -13,6 +13,20 @@ def pair(v) -> tuple[int, int]:
     return int(v), int(v)
 
 
+def hwc(shape) -> tuple[int, int, int]:
+    """(H, W, C) of an IR activation shape [1, C, H, W] or [1, C]: the C keeps activations
+    and their gradients HWC, element (h, w, c) at (h*W + w)*C + c."""
+    if len(shape) == 4:
+        return int(shape[2]), int(shape[3]), int(shape[1])
+    if len(shape) == 2:
+        return 1, 1, int(shape[1])
+    if len(shape) == 1:
+        return 1, 1, int(shape[0])
+    if len(shape) == 0:
+        return 1, 1, 1
+    raise ValueError(f"no HWC layout for shape {list(shape)}")
+
+
 def out_q(attrs) -> QParams:
     """Output quantization of an int8-producing op, from its attrs y_scale / y_zero."""
     return QParams.tensor(attrs["y_scale"], attrs["y_zero"])
