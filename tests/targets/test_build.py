@@ -36,10 +36,33 @@ def test_layout_from_report_and_options():
 
 def test_glue_reads_the_input_positions_and_params(tmp_path):
     rep = compile_tiny(tmp_path / "out")
-    src = glue_source((tmp_path / "out" / "model.c").read_text(), rep["params"])
+    src = glue_source(tmp_path / "out", rep)
     assert '#include "model.c"' in src
     assert src.count("sizeof(") == len(rep["params"])
-    assert "mct_dev_train_input(void) { return ((int8_t *)(mct_arena" in src
+    io = rep["io"]["input"]
+    assert f"mct_dev_train_input(void) {{ return (int8_t *)(mct_arena + {io['train_offset']}); }}" in src
+    assert f"mct_dev_forward_input(void) {{ return (int8_t *)(mct_arena + {io['forward_offset']}); }}" in src
+    # model.h states the same positions for a C caller
+    h = (tmp_path / "out" / "model.h").read_text()
+    assert f"#define MCT_TRAIN_INPUT_OFFSET {io['train_offset']}" in h
+    assert f"#define MCT_FORWARD_INPUT_OFFSET {io['forward_offset']}" in h
+    assert io["bytes"] == 12 * 12 * 3 and io["dtype"] == "i8"
+
+
+def test_output_without_io_fields_is_refused_in_one_line(tmp_path):
+    """An output of an older mcutrain (no io declarations, older runtime ABI) is never built
+    by guessing: one line saying to compile again."""
+    out = tmp_path / "out"
+    compile_tiny(out)
+    rep = json.loads((out / "report.json").read_text())
+    del rep["io"]
+    (out / "report.json").write_text(json.dumps(rep))
+    with pytest.raises(DeviceBuildError, match="no input positions .* compile it again"):
+        glue_source(out, rep)
+    rep["runtime_abi"] = 2
+    (out / "report.json").write_text(json.dumps(rep))
+    with pytest.raises(DeviceBuildError, match="another version of mcutrain.*compile it again"):
+        build_device(out, "cortex-m4")
 
 
 @needs_toolchain
