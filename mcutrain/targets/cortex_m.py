@@ -90,7 +90,8 @@ def link_flags() -> list:
     return list(DEVICE_LDFLAGS)
 
 
-def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
+def write_build_files(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
+    """bdir/: the driver's copy, device_glue.c, link.ld and the Makefile of a device build."""
     dev = bdir / "device"
     dev.mkdir(parents=True, exist_ok=True)
     for p in sorted(DEVICE_SRC.iterdir()):
@@ -376,7 +377,7 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
     if bdir.exists():
         shutil.rmtree(bdir / "obj", ignore_errors=True)
     bdir.mkdir(parents=True, exist_ok=True)
-    _write_sources(out, bdir, cpu, lay, report, flags)
+    write_build_files(out, bdir, cpu, lay, report, flags)
     objs = device_objects(out, bdir, flags)
     lay, stack_info = _size_stack(bdir, objs, flags, cpu, lay, check_stack)
     for stale in ("model.elf", "model-unbounded.elf"):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .cortex_m import (DEFAULT_STACK, SECTOR, SLOT_HEADER, Layout, _align, _write_sources,
-                       flash_code, params_bytes, section_sizes)
+from .cortex_m import (DEFAULT_STACK, SECTOR, SLOT_HEADER, Layout, _align, flash_code,
+                       params_bytes, section_sizes, write_build_files)
 from .toolchain import (CPUS, DeviceBuildError, arm_available, compiler_id, device_flags,
                         device_link, device_objects, tool)
 
@@ -47,7 +47,7 @@ def measure(out, report: dict) -> dict:
     free = Layout(ram=64 << 20, flash=64 << 20, stack=DEFAULT_STACK, slot=pstore // 2)
     with tempfile.TemporaryDirectory(prefix="mcutrain-flash-") as td:
         bdir = Path(td)
-        _write_sources(Path(out), bdir, cpu, free, report, flags)
+        write_build_files(Path(out), bdir, cpu, free, report, flags)
         objs = device_objects(out, bdir, flags)
         p = device_link(bdir, objs, flags, "link.ld", "model.elf", "model.map")
         if p.returncode != 0:

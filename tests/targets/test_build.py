@@ -166,3 +166,29 @@ def test_flash_over_budget_names_the_flash(tmp_path):
     msg, details = str(e.value), "\n".join(e.value.details)
     assert "region `FLASH' overflowed by" in msg and "what is in flash:" in details
     assert "frozen weights" in details and "parameter store (2 slots)" in details
+
+
+@needs_toolchain
+def test_shipped_device_makefile_builds_with_the_tested_flags(tmp_path):
+    """OUT/<cpu>/Makefile (toolchain.device_makefile) carries the flags of the tested build and
+    links the same program: its ELF has the build's flash and RAM sections."""
+    import shutil
+    import subprocess
+
+    from mcutrain.targets.toolchain import CPUS, device_flags
+
+    out = tmp_path / "out"
+    compile_tiny(out)
+    info = build_device(out, "cortex-m4")
+    text = (out / "cortex-m4" / "Makefile").read_text()
+    for f in device_flags(CPUS["cortex-m4"]):
+        assert f in text, f
+    assert "-fno-strict-aliasing" in text
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    (out / "cortex-m4" / "model.elf").unlink()
+    p = subprocess.run(["make", "-s"], cwd=out / "cortex-m4", capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    made = cortex_m.section_sizes(out / "cortex-m4" / "model.elf")
+    for sec in (".text", ".rodata", ".data", ".bss"):
+        assert abs(made[sec] - info["sections"][sec]) <= 64, (sec, made[sec], info["sections"][sec])

@@ -142,7 +142,7 @@ def test_plan_cache_keys_carry_the_code_hash(tmp_path, monkeypatch):
 
 @needs_toolchain
 def test_device_object_cache_misses_after_a_runtime_edit(tmp_path, monkeypatch):
-    from mcutrain.targets.cortex_m import CPUS, _write_sources, layout
+    from mcutrain.targets.cortex_m import CPUS, layout, write_build_files
 
     out = tmp_path / "out"
     compile_tiny(out)
@@ -152,7 +152,7 @@ def test_device_object_cache_misses_after_a_runtime_edit(tmp_path, monkeypatch):
 
     def build(name):
         bdir = tmp_path / name
-        _write_sources(out, bdir, CPUS["cortex-m4"], layout(rep), rep, flags)
+        write_build_files(out, bdir, CPUS["cortex-m4"], layout(rep), rep, flags)
         toolchain.device_objects(out, bdir, flags)
         return {p.name for p in (tmp_path / "objs").glob("pool-*.o")}
 
