@@ -48,6 +48,7 @@ def paper_cycles(name: str) -> int:
 
 def profile(out: Path, steps: int = 2) -> list:
     """(kernel, instructions per step, share) of a profiling build, largest first."""
+    from mcutrain.targets.glue import profile_record
     from mcutrain.targets.qemu import DeviceRunner, random_samples
 
     r = DeviceRunner(out, CPU, profile=True, force=True)
@@ -55,8 +56,8 @@ def profile(out: Path, steps: int = 2) -> list:
     res = r.run(r.job(train=(x, y), flags=0), timeout=900)
     total = sum(t["instructions"] for t in res.train) / steps
     by = {}
-    for site, _, ins in res.profile:
-        name = r.info["profile_sites"][site][0]
+    for a, _, ins in res.profile:
+        _, name = profile_record(a, r.info["profile_kernels"])
         by[name] = by.get(name, 0) + ins / steps
     build_device(out, CPU, force=True)  # back to the plain build
     return [dict(kernel=k, instructions=int(v), share=round(v / total, 3))

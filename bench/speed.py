@@ -73,7 +73,9 @@ int main(int argc, char **argv) {
 # ---- building -------------------------------------------------------------------------------
 
 def sources(out: Path) -> list:
-    return [out / "model.c", *sorted((out / "runtime" / "src").glob("*.c"))]
+    from mcutrain.targets.toolchain import output_sources
+
+    return output_sources(out)
 
 
 def build_c(out: Path):

@@ -20,8 +20,10 @@ from .ops.verify import verify
 from .passes.pipeline import PIPELINE, run_pipeline
 from .outdir import check_output_dir, output_dir
 from .units import parse_bytes
-from .targets.host import CFLAGS as HOST_CFLAGS
-from .targets.host import INCLUDE, RUNTIME_ABI, runtime_sources
+from .ir.serialize import save_graph
+from .targets.flash import flash_report
+from .targets.toolchain import (INCLUDE, RUNTIME_ABI, host_makefile, runtime_headers,
+                                runtime_sources)
 from .errors import InputError, McuError, UsageError
 
 REPORT_VERSION = 1
@@ -72,27 +74,40 @@ def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
 
 
 def memory_report(mp, gen=None) -> dict:
-    """ram figures from the memory plan (schedule/plan.py); flash figures from the generated
-    storage and code when `gen` (codegen.c.generate of the same plan) is given, else None."""
-    mem = mp.ram()
-    flash = dict(flash_bytes=None, frozen_params_flash_bytes=mp.storage.flash_bytes(),
-                 tables_flash_bytes=None, code_flash_bytes_estimate=None)
+    """ram figures from the memory plan (schedule/plan.py); with `gen` (codegen.c.generate of
+    the same plan) also the flash estimate (targets/flash.py), which compile replaces by the
+    linker's figure when it can."""
+    from .targets.flash import estimate
+
+    mem = dict(mp.ram(), frozen_params_flash_bytes=mp.storage.flash_bytes(),
+               tables_flash_bytes=None, flash_bytes=None)
     if gen is not None:
-        tables, code_est = gen.cgen.table_bytes(), estimate_code_bytes(gen)
-        flash.update(flash_bytes=flash["frozen_params_flash_bytes"] + tables + code_est,
-                     tables_flash_bytes=tables, code_flash_bytes_estimate=code_est)
-    keys = ("ram_bytes", "flash_bytes", "arena_bytes", "arena_lower_bound", "params_ram_bytes",
-            "optimizer_state_bytes", "static_ram_bytes", "frozen_params_flash_bytes",
-            "tables_flash_bytes", "code_flash_bytes_estimate")  # report.json's order
-    return {k: mem[k] if k in mem else flash[k] for k in keys}
+        mem["tables_flash_bytes"] = gen.cgen.table_bytes()
+        params = [dict(dtype=d, shape=list(sh)) for _, _, d, sh in gen.cgen.trained_params()]
+        mem.update(estimate(mem, dict(params=params), kernel_calls(gen)))
+    return mem
 
 
-def estimate_code_bytes(gen) -> int:
-    """Code size estimate: kernels plus about 48 bytes per generated call (Cortex-M Thumb-2
-    figures are measured by the device build; this keeps flash_bytes honest before it)."""
-    kernels = 24 * 1024
-    calls = sum(1 for ln in gen.model_c.splitlines() if "st |=" in ln or "loss =" in ln)
-    return kernels + 48 * calls
+def kernel_calls(gen) -> int:
+    """Generated kernel calls: one per node of the training step and of the forward."""
+    return len(gen.train.nodes) + len(gen.infer.nodes)
+
+
+def io_report(gen, tg: Graph) -> dict:
+    """What tools need to drive the generated C without reading it: where the two entry
+    points read their input and leave their logits in the arena, sizes and dtypes."""
+    t = tg.meta["train"]
+    x, z = tg.values[t["input"]], tg.values[t["logits"]]
+
+    def where(v):
+        return dict(train_offset=gen.train.arena_offset(v), forward_offset=gen.infer.arena_offset(v))
+
+    logits = dict(dtype=z.dtype, count=int(z.size), **where(t["logits"]))
+    if z.dtype == "i8":
+        logits.update(scale=float(z.q.s), zero_point=int(z.q.zero_point))
+    return dict(input=dict(dtype=x.dtype, shape=list(x.shape), bytes=int(x.size),
+                           layout="HWC", **where(t["input"])),
+                logits=logits, logits_copy="mct_logits(): float32 x count after either call")
 
 
 def plan_table(gen) -> list:
@@ -147,13 +162,24 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   input=dict(shape=list(tg.values[t["input"]].shape), layout="HWC int8 (pixel - 128)"),
                   classes=int(tg.values[t["logits"]].size),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
-                  plan=plan_table(gen))
+                  io=io_report(gen, tg), plan=plan_table(gen))
     report.update(report_extra or {})
+    out = Path(out_dir).resolve()
+    with output_dir(out, "compile") as tmp:  # a failure below leaves an earlier output as it was
+        write_sources(tmp, gen)
+        report.update(flash_report(tmp, report, mem, kernel_calls(gen)))
+        check_budgets(report, mem, gen)
+        save_graph(tg, tmp / "train_graph.npz")
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    return report
+
+
+def check_budgets(report: dict, mem: dict, gen) -> None:
     over = []
-    if report["ram_budget"] is not None and mem["ram_bytes"] > report["ram_budget"]:
-        over.append(("RAM", mem["ram_bytes"], report["ram_budget"]))
-    if report["flash_budget"] is not None and mem["flash_bytes"] > report["flash_budget"]:
-        over.append(("flash", mem["flash_bytes"], report["flash_budget"]))
+    if report["ram_budget"] is not None and report["ram_bytes"] > report["ram_budget"]:
+        over.append(("RAM", report["ram_bytes"], report["ram_budget"]))
+    if report["flash_budget"] is not None and report["flash_bytes"] > report["flash_budget"]:
+        over.append(("flash", report["flash_bytes"], report["flash_budget"]))
     if over:
         why = "; ".join(f"{what} {need} B > budget {have} B (over by {need - have} B)"
                         for what, need, have in over)
@@ -162,8 +188,6 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                           + ", ".join(f"{what} {n} B" for what, n in top[:3])
                           + " (--debug lists more)",
                           details=[f"{n:>9} B  {what}" for what, n in top])
-    write_output(out_dir, gen, tg, report)
-    return report
 
 
 def macs_per_step(tg: Graph) -> int:
@@ -177,43 +201,23 @@ def macs_per_step(tg: Graph) -> int:
 
 
 def makefile() -> str:
-    """The host Makefile shipped in every output: the flags of targets/host.py, the one
-    definition the tests and `mcutrain train` build with."""
-    flags = " ".join(f for f in HOST_CFLAGS if not f.startswith("-O"))
-    return f"""# Builds the training step as a shared library for the host (mcutrain train builds the
-# same sources with the same flags). `make CFLAGS=-O3` changes the optimization level only.
-CC ?= cc
-CFLAGS ?= -O2
-CFLAGS += {flags} -Iruntime/include -I.
-SRC = model.c $(wildcard runtime/src/*.c)
-
-libmodel.so: $(SRC) model.h
-\t$(CC) $(CFLAGS) -shared -o $@ $(SRC) -lm
-
-clean:
-\trm -f libmodel.so
-"""
+    """The host Makefile shipped in every output (targets/toolchain.py: the flags and sources
+    of the tested host build)."""
+    return host_makefile()
 
 
-def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
-    """The compile output folder, built complete under a temporary name, then put in place
-    (outdir.output_dir: an earlier output is replaced only now, anything else was refused)."""
-    from .ir.serialize import save_graph
-
-    out = Path(out_dir).resolve()
-    with output_dir(out, "compile") as tmp:
-        (tmp / "model.c").write_text(gen.model_c)
-        (tmp / "model.h").write_text(gen.model_h)
-        (tmp / "runtime" / "include").mkdir(parents=True)
-        (tmp / "runtime" / "src").mkdir()
-        for p in INCLUDE.glob("*.h"):
-            shutil.copy2(p, tmp / "runtime" / "include" / p.name)
-        for p in runtime_sources() + sorted(runtime_sources()[0].parent.glob("*.h")):
-            shutil.copy2(p, tmp / "runtime" / "src" / p.name)
-        (tmp / "Makefile").write_text(makefile())
-        save_graph(tg, tmp / "train_graph.npz")
-        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
-    return out
+def write_sources(folder: Path, gen) -> None:
+    """The C of a compile output: the generated files, the runtime copy, the host Makefile."""
+    folder = Path(folder)
+    (folder / "model.c").write_text(gen.model_c)
+    (folder / "model.h").write_text(gen.model_h)
+    (folder / "runtime" / "include").mkdir(parents=True)
+    (folder / "runtime" / "src").mkdir()
+    for p in INCLUDE.glob("*.h"):
+        shutil.copy2(p, folder / "runtime" / "include" / p.name)
+    for p in runtime_sources() + [h for h in runtime_headers() if h.parent.name == "src"]:
+        shutil.copy2(p, folder / "runtime" / "src" / p.name)
+    (folder / "Makefile").write_text(makefile())
 
 
 def _json_default(o):

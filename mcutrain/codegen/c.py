@@ -167,6 +167,14 @@ class FuncGen:
         extra = f" + {pos}" if pos else ""
         return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}{extra}))"
 
+    def arena_offset(self, v) -> int | None:
+        """Byte offset of value v's data in the arena (None: not in the arena): what
+        report.json declares for tools (the input and logits positions)."""
+        r, pos = self.fp.position(v)
+        if r in self.cg.params or r not in self.plan.offsets:
+            return None
+        return int(self.plan.offsets[r] + pos)
+
     def offsets(self) -> list:
         out = []
         for b in sorted(self.plan.buffers, key=lambda b: (self.plan.offsets[b.name], b.first)):
@@ -177,6 +185,7 @@ class FuncGen:
     # ---- emission ---------------------------------------------------------------------------
     def body(self) -> list:
         lines = []
+        self.ends = {}  # value -> index in `lines` just after the node that makes it
         for i, n in enumerate(self.nodes):
             outs = ", ".join(f"%{o}" for o in n.outputs)
             ins = ", ".join(f"%{x}" for x in n.inputs)
@@ -186,6 +195,7 @@ class FuncGen:
             if emit is None:
                 raise CodegenError(f"op {n.op} has no C kernel yet")
             lines += ["  " + s for s in emit(i, n)]
+            self.ends.update((o, len(lines)) for o in n.outputs)
         return lines
 
     # ---- helpers for emitters -------------------------------------------------------------
@@ -595,15 +605,9 @@ def generate(tg: Graph, mp: MemoryPlan | None = None) -> Generated:
     pbytes = sum(int(np.prod(s)) * SIZEOF[d] for _, _, d, s in tparams)
 
     def with_logits(fg: FuncGen, body: list) -> list:
-        out = []
-        for line in body:
-            out.append(line)
+        out = list(body)
         # copy the logits right after the node that makes them
-        idx = next(k for k, ln in enumerate(out) if f"%{t['logits']} =" in ln and ln.strip().startswith("/*"))
-        j = idx + 1
-        while j < len(out) and not out[j].strip().startswith("/* ["):
-            j += 1
-        out.insert(j, "  " + logit_copy.format(src=fg.ref(t["logits"])))
+        out.insert(fg.ends[t["logits"]], "  " + logit_copy.format(src=fg.ref(t["logits"])))
         return out
 
     h = [
@@ -611,7 +615,11 @@ def generate(tg: Graph, mp: MemoryPlan | None = None) -> Generated:
         "#ifndef MCT_MODEL_H", "#define MCT_MODEL_H", "", "#include <stdint.h>", "",
         f"#define MCT_INPUT_H {ih}", f"#define MCT_INPUT_W {iw}", f"#define MCT_INPUT_C {ic}",
         f"#define MCT_INPUT_BYTES {ih * iw * ic}", f"#define MCT_NUM_CLASSES {classes}",
-        f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}", "",
+        f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}",
+        "/* Arena offsets where mct_train_step / mct_forward read their input: a caller that",
+        "   writes the sample there saves the copy (report.json io.input). */",
+        f"#define MCT_TRAIN_INPUT_OFFSET {train.arena_offset(t['input'])}",
+        f"#define MCT_FORWARD_INPUT_OFFSET {infer.arena_offset(t['input'])}", "",
         "/* Reset optimizer state (momentum = 0, step = 0) and the learning rate. */",
         "void mct_init(void);",
         "/* Inference: input int8 HWC (pixel - 128); writes MCT_NUM_CLASSES float logits. */",

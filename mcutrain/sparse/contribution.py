@@ -40,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from ..schedule.memory import PLANNER_VERSION
+from ..targets.fingerprint import code_hash
 from .jobs import (Protocol, canonical, cut_node, earliest_layer, feature_path, features_job,
-                   finetune_job, memory_job, scheme_key, sha)
+                   finetune_job, flash_key, memory_job, scheme_key, sha)
 from ..autodiff.scheme import find_layers
 
 RATIOS = (0.125, 0.25, 0.5, 1.0)
@@ -192,8 +193,8 @@ class Engine:
         """Memory of the full model's training step for each scheme (cached)."""
         schemes = [self.canon(s) for s in schemes]
         p = self.protocol
-        keys = [f"{scheme_key(s)}|{p.storage}|{p.seed}|flash={self.flash}|planner={PLANNER_VERSION}"
-                for s in schemes]
+        keys = [f"{scheme_key(s)}|{p.storage}|{p.seed}|flash={flash_key(self.flash)}|"
+                f"planner={PLANNER_VERSION}|code={code_hash()}" for s in schemes]
         jobs = [dict(dir=str(self.task.dir), scheme=s, storage=p.storage, seed=p.seed,
                      flash=self.flash) for s in schemes]
         return self._cached("memory", keys, jobs, memory_job, desc)
@@ -209,7 +210,7 @@ class Engine:
         n_img = int(np.load(d / "images.npy", mmap_mode="r").shape[0])
         jobs = [dict(dir=str(d), nodes=todo, lo=lo, hi=min(lo + self.chunk, n_img))
                 for lo in range(0, n_img, self.chunk)]
-        (d / "features").mkdir(exist_ok=True)
+        feature_path(d, 0).parent.mkdir(parents=True, exist_ok=True)
         arrays, tmps = {}, {}
 
         def done(j, res):
@@ -246,7 +247,7 @@ class Engine:
         fl = [int(f) for f in fold] if isinstance(fold, (list, tuple)) else [int(fold)] * len(schemes)
         pj = [p.to_json() for p in protos]
         keys = [f"{scheme_key(s)}|{scheme_key(p)}|{','.join(evals)}" + (f"|fold={f}/{folds}" if f else "")
-                for s, p, f in zip(schemes, pj, fl)]
+                + f"|code={code_hash()}" for s, p, f in zip(schemes, pj, fl)]
         jobs = [dict(dir=str(t.dir), task_key=t.key, scheme=s, protocol=p, eval=tuple(evals),
                      lib_root=str(t.dir / "libs"), fold=f, folds=int(folds))
                 for s, p, f in zip(schemes, pj, fl)]

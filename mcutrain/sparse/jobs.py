@@ -146,7 +146,11 @@ def cut_node(task_dir, layer: int) -> int:
 
 
 def feature_path(task_dir, node: int) -> Path:
-    return Path(task_dir) / "features" / f"n{node}.npy"
+    """The prefix tensors at a cut node, computed by this version of the reference (a folder
+    per code hash: an edit of an op's reference computes them again)."""
+    from ..targets.fingerprint import code_hash
+
+    return Path(task_dir) / "features" / code_hash() / f"n{node}.npy"
 
 
 def features_job(job: dict) -> dict:
@@ -183,49 +187,13 @@ def _boundary_value(g, node: int) -> str:
 _LIBS: dict = {}
 
 
-def _runtime_objects(obj_root: Path | None = None) -> list:
-    """The runtime kernels compiled once to object files (cached by content and flags, by
-    default beside targets/host.py's runtime library cache in the temp folder)."""
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-
-    from ..targets.host import CFLAGS, INCLUDE, RUNTIME, cc, runtime_sources
-
-    srcs = runtime_sources()
-    heads = sorted(INCLUDE.glob("*.h")) + sorted((RUNTIME / "src").glob("*.h"))
-    key = sha(*[p.read_bytes() for p in srcs + heads], *CFLAGS, cc())
-    d = Path(obj_root or Path(tempfile.gettempdir()) / "mcutrain-runtime") / f"objs-{key}"
-    if not d.exists():
-        d.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=".rt"))
-        for p in srcs:
-            subprocess.run([cc(), *CFLAGS, f"-I{INCLUDE}", "-c", str(p), "-o",
-                            str(tmp / (p.stem + ".o"))], check=True, capture_output=True)
-        try:
-            os.replace(tmp, d)
-        except OSError:  # another worker finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-    return sorted(d.glob("*.o"))
-
-
 def _build(lib_dir: Path) -> None:
-    """libmodel.so of a compile output: model.c with the same flags as targets/host.py,
-    linked against the prebuilt runtime objects (the runtime is identical in every run)."""
-    import os
-    import subprocess
+    """libmodel.so of a compile output: its generated C with the host build's flags, linked
+    against the runtime objects compiled once (the runtime is identical in every run)."""
+    from ..targets.toolchain import build_shared, generated_sources, host_runtime_objects
 
-    from ..targets.host import CFLAGS, INCLUDE, BuildError, cc
-
-    out = lib_dir / "libmodel.so"
-    tmp = lib_dir / f".libmodel.{os.getpid()}.so"
-    cmd = [cc(), *CFLAGS, f"-I{INCLUDE}", f"-I{lib_dir}", "-shared", "-o", str(tmp),
-           str(lib_dir / "model.c"), *map(str, _runtime_objects()), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"C build failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
-    os.replace(tmp, out)
+    build_shared([*generated_sources(lib_dir), *host_runtime_objects()], lib_dir / "libmodel.so",
+                 include_dirs=[lib_dir])
 
 
 def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> None:
@@ -311,6 +279,8 @@ def finetune_job(job: dict) -> dict:
     and validate on that fold of x_train (fold_split) instead of the task's split. Per split
     scored: <split>_acc, <split>_loss (mean cross-entropy) and <split>_right ("1"/"0" per
     image of the split, in index order)."""
+    from ..targets.fingerprint import code_hash
+
     t0, c0 = time.time(), cpu_seconds()
     d, scheme, proto = job["dir"], job["scheme"], Protocol(**job["protocol"])
     g, split = _task_files(d)
@@ -320,7 +290,7 @@ def finetune_job(job: dict) -> dict:
     sub = {"bias_last": scheme["bias_last"],
            "weights": {str(int(i) - off): r for i, r in scheme["weights"].items()}}
     lib = Path(job["lib_root"]) / sha(job["task_key"], node, scheme_key(sub), proto.storage,
-                                      proto.qas, proto.seed)
+                                      proto.qas, proto.seed, code_hash())
     cm = _compiled(lib, suffix, sub, proto)
     t1 = time.time()
     feats = np.load(feature_path(d, node), mmap_mode="r")
@@ -369,14 +339,35 @@ def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed:
 
     tg = build_training_graph(graph, TrainConfig(scheme=scheme, storage=storage, qas=qas,
                                                  seed=seed))
-    if flash:
+    if flash:  # the figure compile reports: the linker's when the toolchain is there
+        import tempfile
+
         from ..codegen.c import generate
+        from ..compile import io_report, kernel_calls, write_sources
+        from ..targets.flash import flash_report
 
         mp = plan_training(tg)
-        rep = memory_report(mp, generate(tg, mp))
+        gen = generate(tg, mp)
+        rep = memory_report(mp, gen)
+        params = [dict(name=n, symbol=sym, dtype=d, shape=list(sh))
+                  for n, sym, d, sh in gen.cgen.trained_params()]
+        with tempfile.TemporaryDirectory(prefix="mcutrain-mem-") as td:
+            write_sources(td, gen)
+            rep.update(flash_report(td, dict(params=params, io=io_report(gen, tg)), rep,
+                                    kernel_calls(gen)))
     else:
         rep = memory_report(plan_training(tg, blocks=False))
     return {k: rep[k] for k in ("ram_bytes", "flash_bytes", "arena_bytes", "params_ram_bytes")}
+
+
+def flash_key(flash: bool) -> str:
+    """How a memory result's flash figure was made: it differs between a linker measurement
+    (and its compiler) and the estimate (targets/flash.py)."""
+    if not flash:
+        return "no"
+    from ..targets.toolchain import arm_available, compiler_id
+
+    return f"linker:{compiler_id('arm-none-eabi-gcc')}" if arm_available() else "estimate"
 
 
 def memory_job(job: dict) -> dict:

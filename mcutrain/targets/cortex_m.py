@@ -13,58 +13,28 @@ device calibrates against a loop of known length at every start.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import read_report
 from ..outdir import atomic_write_text, check_our_output, output_dir
-from .host import RUNTIME_ABI, BuildError
+from .glue import declared_kernels, glue_source, model_hash
+from .toolchain import (CPUS, DEVICE_CFLAGS as CFLAGS, DEVICE_SRC, RUNTIME_ABI,  # noqa: F401
+                        BuildError, Cpu, DeviceBuildError, ToolchainMissing, arm_available,
+                        compiler_id, device_flags as compile_flags, device_link as _link,
+                        device_makefile, device_objects, output_headers, output_sources, tool)
 
-DEVICE_SRC = Path(__file__).resolve().parents[1] / "runtime" / "device"
 DEFAULT_RAM = 256 * 1024
 DEFAULT_FLASH = 1024 * 1024
 DEFAULT_STACK = 6144
 SECTOR = 2048  # flash erase unit of the parameter slots
 SLOT_HEADER = 32
-APT_HINT = ("install it with: apt-get install -y --no-install-recommends gcc-arm-none-eabi "
-            "libnewlib-arm-none-eabi qemu-system-arm")
-
-
-@dataclass(frozen=True)
-class Cpu:
-    name: str
-    machine: str  # QEMU board
-    flags: tuple
-
-
-CPUS = {
-    "cortex-m4": Cpu("cortex-m4", "mps2-an386",
-                     ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")),
-    "cortex-m7": Cpu("cortex-m7", "mps2-an500",
-                     ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard")),
-}
 QEMU_TARGETS = {"qemu-m4": "cortex-m4", "qemu-m7": "cortex-m7"}
-CFLAGS = ("-std=c99", "-ffp-contract=off", "-fno-strict-aliasing", "-ffunction-sections",
-          "-fdata-sections", "-fstack-usage", "-Wall", "-Wextra", "-Wno-unused-parameter",
-          "-Werror=implicit-function-declaration")
-
-
-class ToolchainMissing(BuildError):
-    pass
-
-
-class DeviceBuildError(BuildError):
-    pass
 
 
 def cpu_of(target: str) -> Cpu:
@@ -75,114 +45,15 @@ def cpu_of(target: str) -> Cpu:
     return CPUS[name]
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if not path:
-        raise ToolchainMissing(f"{name} not found; {APT_HINT}")
-    return path
-
-
-@functools.lru_cache(maxsize=None)
-def toolchain_available() -> bool:
-    """arm-none-eabi-gcc, binutils and newlib (nano) are installed."""
-    if not all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size",
-                                         "arm-none-eabi-nm")):
-        return False
-    p = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
-                        "-mfpu=fpv4-sp-d16", "-print-file-name=libc_nano.a"],
-                       capture_output=True, text=True)
-    return p.returncode == 0 and os.path.isabs(p.stdout.strip())
+toolchain_available = arm_available
 
 
 def qemu_available() -> bool:
     return toolchain_available() and shutil.which("qemu-system-arm") is not None
 
 
-# ---- sources of one build ------------------------------------------------------------------
-
 def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
-
-
-def model_hash(model_c: str) -> int:
-    """Identifies the compiled model in job.bin and in flash slots (CRC-32 of model.c)."""
-    return zlib.crc32(model_c.encode()) & 0xFFFFFFFF
-
-
-def _input_refs(model_c: str) -> tuple[str, str]:
-    """The arena positions of the training step's and the forward's input (model.c copies a
-    caller's input there unless it is already there)."""
-    refs = re.findall(r"if \(input != (.+?)\) memcpy\(", model_c)
-    if len(refs) != 2:
-        raise DeviceBuildError("cannot find the input positions in model.c (regenerate it with "
-                               "mcutrain compile)")
-    return refs[0], refs[1]
-
-
-def profiled_kernels(model_c: str) -> list:
-    """The runtime kernels model.c calls (names declared in mct.h), sorted."""
-    from .host import INCLUDE
-
-    header = (INCLUDE / "mct.h").read_text()
-    declared = set(re.findall(r"^[a-z][\w \*]*?\b(mct_\w+)\(", header, re.M))
-    return sorted(declared & set(re.findall(r"\b(mct_\w+)\(", model_c)))
-
-
-PROFILE_SITES = 2048
-
-
-def profile_sites(model_c: str) -> list:
-    """(kernel, line of model.c) of every kernel call, in the order the preprocessor numbers
-    them (__COUNTER__ in the profiling glue)."""
-    kernels = set(profiled_kernels(model_c))
-    out = []
-    for n, line in enumerate(model_c.splitlines(), 1):
-        for name in re.findall(r"\b(mct_\w+)\(", line):
-            if name in kernels:
-                out.append((name, n))
-    return out
-
-
-def _profile_prelude(kernels: list) -> list:
-    """Wraps every kernel call of model.c in timer reads, one counter per call site
-    (__COUNTER__), with GNU statement expressions."""
-    lines = ['#include "mct.h"', '#include "mct_device.h"',
-             f"static uint32_t mct__prof_ticks[{PROFILE_SITES}], mct__prof_calls[{PROFILE_SITES}];",
-             "#define MCT__PROF(k, call) __extension__({ const uint32_t t0_ = mct_timer_now(); "
-             "__auto_type r_ = (call); mct__prof_ticks[k] += t0_ - mct_timer_now(); "
-             "mct__prof_calls[k] += 1; r_; })"]
-    lines += [f"#define {k}(...) MCT__PROF(__COUNTER__, ({k})(__VA_ARGS__))" for k in kernels]
-    return lines
-
-
-def _profile_writer(kernels: list) -> list:
-    return ["void mct_dev_profile_write(void (*record)(uint32_t, uint32_t, uint32_t, uint32_t)) {",
-            f"  for (uint32_t k = 0; k < {PROFILE_SITES}u; ++k)",
-            "    if (mct__prof_calls[k])",
-            "      record(MCT_REC_PROFILE, k, mct__prof_calls[k], mct__prof_ticks[k]);",
-            "}"]
-
-
-def glue_source(model_c: str, params: list, profile: bool = False) -> str:
-    """device_glue.c: model.c itself (its statics become reachable) plus the tables main.c
-    needs: parameter spans in mct_get_params order, input positions, the model hash.
-    profile: every kernel call timed, per kernel (MCT_REC_PROFILE records)."""
-    train_in, fwd_in = _input_refs(model_c)
-    spans = [f"  {{(uint8_t *){p['symbol']}, sizeof({p['symbol']})}}, /* %{p['name']} */"
-             for p in params] or ["  {0, 0},"]
-    kernels = profiled_kernels(model_c) if profile else []
-    return "\n".join([
-        "/* device_glue.c: generated by mcutrain for the Cortex-M build. Do not edit. */",
-        *(_profile_prelude(kernels) if profile else []),
-        '#include "model.c"', '#include "mct_device.h"', "",
-        *(_profile_writer(kernels) if profile else []),
-        f"const uint32_t mct_dev_model_hash = 0x{model_hash(model_c):08X}u;",
-        "const mct_span mct_dev_param_spans[] = {", *spans, "};",
-        f"const int32_t mct_dev_n_param_spans = {len(params)};",
-        "const uint8_t mct_dev_param_is_float[] = {"
-        + (", ".join("1" if p["dtype"] == "f32" else "0" for p in params) or "0") + "};", "",
-        f"int8_t *mct_dev_train_input(void) {{ return {train_in}; }}",
-        f"int8_t *mct_dev_forward_input(void) {{ return {fwd_in}; }}", ""])
 
 
 @dataclass
@@ -212,111 +83,35 @@ def linker_script(cpu: Cpu, lay: Layout) -> str:
     return text
 
 
-def compile_flags(cpu: Cpu, opt: str, portable: bool, profile: bool = False) -> list:
-    return [*cpu.flags, *CFLAGS, opt, *(["-DMCT_PORTABLE"] if portable else []),
-            *(["-DMCT_PROFILE"] if profile else [])]
-
-
-MAKEFILE = """# Rebuilds model.elf for {cpu} ({machine}); `mcutrain build` wrote this and link.ld.
-CC = arm-none-eabi-gcc
-CFLAGS = {cflags}
-INC = -I. -Idevice -I.. -I../runtime/include
-SRC = device_glue.c $(wildcard device/*.c) $(wildcard ../runtime/src/*.c)
-
-model.elf: $(SRC) link.ld
-\t$(CC) $(CFLAGS) $(INC) $(SRC) {ldflags} -o $@
-
-clean:
-\trm -f model.elf model.map *.su
-"""
-
-# Every DSP kernel (runtime/src/*_arm.c) is called by its portable function itself
-# (#if MCT_ARM_DSP), so the link needs nothing kernel-specific: the same sources built by any
-# ARMv7E-M toolchain get the DSP paths.
-LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--print-memory-usage")
-
-
 def link_flags() -> list:
     """The linker flags of a device build."""
-    return list(LDFLAGS)
+    from .toolchain import DEVICE_LDFLAGS
+
+    return list(DEVICE_LDFLAGS)
 
 
-def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
+def write_build_files(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, flags) -> None:
+    """bdir/: the driver's copy, device_glue.c, link.ld and the Makefile of a device build."""
     dev = bdir / "device"
     dev.mkdir(parents=True, exist_ok=True)
     for p in sorted(DEVICE_SRC.iterdir()):
         if p.suffix in (".c", ".h"):
             shutil.copy2(p, dev / p.name)
-    (bdir / "device_glue.c").write_text(glue_source((out / "model.c").read_text(), report["params"],
-                                                    "-DMCT_PROFILE" in flags))
+    (bdir / "device_glue.c").write_text(glue_source(out, report, "-DMCT_PROFILE" in flags))
     (bdir / "link.ld").write_text(linker_script(cpu, lay))
-    ld = " ".join([*link_flags(), "-T", "link.ld",
-                   "-Wl,-Map=model.map", "-lm"])
-    (bdir / "Makefile").write_text(MAKEFILE.format(cpu=cpu.name, machine=cpu.machine,
-                                                   cflags=" ".join(flags), ldflags=ld))
-
-
-def _sources(out: Path, bdir: Path) -> list:
-    return [bdir / "device_glue.c", *sorted((bdir / "device").glob("*.c")),
-            *sorted((out / "runtime" / "src").glob("*.c"))]
-
-
-def _object_cache() -> Path:
-    env = os.environ.get("MCT_ARM_CACHE")
-    return Path(env) if env else Path(tempfile.gettempdir()) / "mcutrain-arm-objs"
-
-
-def _compile_objects(out: Path, bdir: Path, flags) -> list:
-    """Every source to an object (in parallel), -fstack-usage files beside them. Objects of
-    model-independent sources (runtime kernels, startup, semihosting, flash store) are cached
-    by content and flags; device_glue.c (model.c) and main.c (model.h) always compile."""
-    gcc = tool("arm-none-eabi-gcc")
-    obj = bdir / "obj"
-    obj.mkdir(exist_ok=True)
-    incs = [f"-I{bdir}", f"-I{bdir / 'device'}", f"-I{out}", f"-I{out / 'runtime' / 'include'}"]
-    headers = hashlib.sha256()
-    rt = out / "runtime"
-    for h in (sorted((rt / "include").glob("*.h")) + sorted((rt / "src").glob("*.h")) +
-              sorted((bdir / "device").glob("*.h"))):
-        headers.update(h.read_bytes())
-    cache = _object_cache()
-
-    def one(src: Path) -> Path:
-        o = obj / (src.stem + ".o")
-        key = None
-        if src.name not in ("device_glue.c", "main.c"):
-            k = hashlib.sha256(json.dumps(list(flags)).encode() + headers.digest() +
-                               src.read_bytes())
-            key = cache / f"{src.stem}-{k.hexdigest()[:20]}.o"
-            if key.exists() and key.with_suffix(".su").exists():  # the stack sizing reads .su
-                shutil.copy2(key.with_suffix(".su"), o.with_suffix(".su"))
-                shutil.copy2(key, o)
-                return o
-        cmd = [gcc, *flags, *incs, "-c", str(src), "-o", str(o)]
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=obj)
-        if p.returncode != 0:
-            raise DeviceBuildError(f"device build failed:\n{' '.join(cmd)}\n{p.stderr[-4000:]}")
-        if key is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-            for src_file, dst in ((o.with_suffix(".su"), key.with_suffix(".su")), (o, key)):
-                fd, tmp = tempfile.mkstemp(dir=cache, suffix=dst.suffix + ".tmp")
-                os.close(fd)
-                shutil.copy2(src_file, tmp)
-                os.replace(tmp, dst)  # .su first: a cached .o always has its .su
-        return o
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-        return list(ex.map(one, _sources(out, bdir)))
-
-
-def _link(bdir: Path, objs, flags, script: str, elf: str, map_file: str, extra=()):
-    cmd = [tool("arm-none-eabi-gcc"), *[f for f in flags if f.startswith("-m")],
-           *link_flags(), *extra, "-T", script,
-           f"-Wl,-Map={map_file}", "-o", elf, *map(str, objs), "-lm"]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=bdir)
+    (bdir / "Makefile").write_text(device_makefile(cpu, flags))
 
 
 # ---- sizes, the RAM breakdown ----------------------------------------------------------------
+
+# What the program itself puts in flash: vectors, code, constants (frozen weights, layer
+# tables), unwind tables and the initial image of .data (the trained parameters' start values)
+FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".data")
+
+
+def flash_code(sections: dict) -> int:
+    return sum(sections.get(s, 0) for s in FLASH_SECTIONS)
+
 
 def section_sizes(elf: Path) -> dict:
     """arm-none-eabi-size -A: bytes per section."""
@@ -419,7 +214,8 @@ def _overflow_error(bdir: Path, objs, flags, stderr: str, lay: Layout,
                 details += [f"what is in {name}:", *_fmt_rows(rows).splitlines()]
                 top += [f"{w} {n} B" for w, n in rows if n is not None and not w.startswith(" ")][:3]
     details.append(f"(compile's own figures: ram_bytes {report['ram_bytes']} B without stack and "
-                   f"driver, flash_bytes {report['flash_bytes']} B without the parameter store)")
+                   f"driver, flash_bytes {report['flash_bytes']} B "
+                   f"({report.get('flash_source', 'estimate')}))")
     figures = ", ".join(f"region `{r}' overflowed by {n} bytes" for r, n in over) or \
         "the linker could not place every section"
     return DeviceBuildError(
@@ -504,8 +300,7 @@ def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
 def _stamp(out: Path, flags, lay: Layout) -> str:
     h = hashlib.sha256(json.dumps([list(flags), link_flags(),
                                    lay.__dict__]).encode())
-    for p in [out / "model.c", out / "model.h", *sorted((out / "runtime").rglob("*.[ch]")),
-              *sorted(DEVICE_SRC.iterdir())]:
+    for p in [*output_sources(out), *output_headers(out), *sorted(DEVICE_SRC.iterdir())]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:20]
@@ -582,8 +377,8 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
     if bdir.exists():
         shutil.rmtree(bdir / "obj", ignore_errors=True)
     bdir.mkdir(parents=True, exist_ok=True)
-    _write_sources(out, bdir, cpu, lay, report, flags)
-    objs = _compile_objects(out, bdir, flags)
+    write_build_files(out, bdir, cpu, lay, report, flags)
+    objs = device_objects(out, bdir, flags)
     lay, stack_info = _size_stack(bdir, objs, flags, cpu, lay, check_stack)
     for stale in ("model.elf", "model-unbounded.elf"):
         (bdir / stale).unlink(missing_ok=True)
@@ -596,8 +391,7 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
     check_load_segments(elf, lay)
     sec = section_sizes(elf)
     ram_used = sum(sec.get(s, 0) for s in (".stack", ".data", ".bss"))
-    code = sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.extab",
-                                       ".ARM.exidx", ".data"))
+    code = flash_code(sec)
     syms = {n for n, _, _ in symbols(elf)}
     if syms & {"malloc", "_malloc_r", "_sbrk", "_sbrk_r"}:
         raise DeviceBuildError("the device program links malloc: the heap must stay empty")
@@ -609,8 +403,8 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
         stack_bytes=lay.stack, **stack_info,
         pstore_slot_bytes=lay.slot, pstore_bytes=lay.pstore,
         pstore_origin=lay.flash_code, params_bytes=params_bytes(report),
-        model_hash=model_hash((out / "model.c").read_text()),
-        profile_sites=profile_sites((out / "model.c").read_text()) if "-DMCT_PROFILE" in flags
+        model_hash=model_hash(out),
+        profile_kernels=declared_kernels(out / "runtime" / "include") if "-DMCT_PROFILE" in flags
         else [],
         sections=sec, size=size_berkeley(elf),
         ram_used_bytes=ram_used, flash_used_bytes=code + lay.pstore, flash_code_bytes=code,

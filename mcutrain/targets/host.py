@@ -3,72 +3,21 @@ with ctypes. The generated training code runs here exactly as it will on the dev
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
 import tempfile
-import uuid
 from pathlib import Path
-from ..errors import McuError
 
-RUNTIME = Path(__file__).resolve().parents[1] / "runtime"
-# The interface between a compile output's runtime copy and what builds it (the device
-# program, the host trainer): raised when it changes, recorded in report.json; an output of
-# another version is recompiled, not built into a broken program.
-RUNTIME_ABI = 2
-INCLUDE = RUNTIME / "include"
-# -ffp-contract=off: no fused multiply-add, so float results are reproducible.
-CFLAGS = ["-std=c99", "-O2", "-fPIC", "-ffp-contract=off", "-fno-strict-aliasing",
-          "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
-
-
-class BuildError(McuError, RuntimeError):
-    pass
-
-
-def cc() -> str:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return name
-    raise BuildError("no C compiler found (install gcc, or set CC)")
-
-
-def runtime_sources() -> list[Path]:
-    return sorted((RUNTIME / "src").glob("*.c"))
-
-
-def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt: str | None = None
-                 ) -> Path:
-    """Compile and link `sources` into the shared library `out` (written atomically)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    flags = list(CFLAGS)
-    if opt:
-        flags = [f for f in flags if not f.startswith("-O")] + opt.split()
-    incs = [f"-I{d}" for d in (INCLUDE, *include_dirs)]
-    # a unique name the compiler creates (honouring the umask; mkstemp would make it 0600)
-    tmp = str(out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
-    cmd = [cc(), *flags, *extra_flags, *incs, "-shared", "-o", tmp, *map(str, sources), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        Path(tmp).unlink(missing_ok=True)  # the compiler may already have removed it
-        raise BuildError(f"C build failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
-    os.replace(tmp, out)
-    return out
+from .toolchain import (HOST_CFLAGS as CFLAGS, INCLUDE, RUNTIME, RUNTIME_ABI, BuildError,  # noqa: F401
+                        build_shared, cc, host_runtime_key, output_headers, output_sources,
+                        runtime_sources)
 
 
 def runtime_library(cache_dir: Path | str | None = None, opt: str | None = None) -> ctypes.CDLL:
-    """The runtime kernels alone as a shared library (for kernel tests), cached by content."""
-    srcs = runtime_sources()
-    h = hashlib.sha256()
-    for p in srcs + sorted(INCLUDE.glob("*.h")) + sorted((RUNTIME / "src").glob("*.h")):
-        h.update(p.read_bytes())
-    h.update(str(opt).encode())
+    """The runtime kernels alone as a shared library (for kernel tests), cached by content
+    (toolchain.host_runtime_key: sources, flags, compiler, package version)."""
     cache = Path(cache_dir or Path(tempfile.gettempdir()) / "mcutrain-runtime")
-    lib = cache / f"libmct-{h.hexdigest()[:16]}.so"
+    lib = cache / f"libmct-{host_runtime_key(opt)}.so"
     if not lib.exists():
-        build_shared(srcs, lib, opt=opt)
+        build_shared(runtime_sources(), lib, opt=opt)
     return ctypes.CDLL(str(lib))
 
 
@@ -87,9 +36,8 @@ class CompiledModel:
         self.dir = Path(out_dir)
         self.report = read_report(self.dir, lean=True)  # the planner's libraries: lean
         lib = self.dir / "libmodel.so"
-        srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
-        headers = sorted((self.dir / "runtime").rglob("*.h"))
-        newest = max(p.stat().st_mtime for p in srcs + headers + [self.dir / "model.h"])
+        srcs = output_sources(self.dir)
+        newest = max(p.stat().st_mtime for p in srcs + output_headers(self.dir))
         if rebuild or not lib.exists() or lib.stat().st_mtime < newest:
             build_shared(srcs, lib, include_dirs=[self.dir / "runtime" / "include", self.dir], opt=opt)
         self.lib = ctypes.CDLL(str(lib.resolve()))

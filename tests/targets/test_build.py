@@ -36,10 +36,33 @@ def test_layout_from_report_and_options():
 
 def test_glue_reads_the_input_positions_and_params(tmp_path):
     rep = compile_tiny(tmp_path / "out")
-    src = glue_source((tmp_path / "out" / "model.c").read_text(), rep["params"])
+    src = glue_source(tmp_path / "out", rep)
     assert '#include "model.c"' in src
     assert src.count("sizeof(") == len(rep["params"])
-    assert "mct_dev_train_input(void) { return ((int8_t *)(mct_arena" in src
+    io = rep["io"]["input"]
+    assert f"mct_dev_train_input(void) {{ return (int8_t *)(mct_arena + {io['train_offset']}); }}" in src
+    assert f"mct_dev_forward_input(void) {{ return (int8_t *)(mct_arena + {io['forward_offset']}); }}" in src
+    # model.h states the same positions for a C caller
+    h = (tmp_path / "out" / "model.h").read_text()
+    assert f"#define MCT_TRAIN_INPUT_OFFSET {io['train_offset']}" in h
+    assert f"#define MCT_FORWARD_INPUT_OFFSET {io['forward_offset']}" in h
+    assert io["bytes"] == 12 * 12 * 3 and io["dtype"] == "i8"
+
+
+def test_output_without_io_fields_is_refused_in_one_line(tmp_path):
+    """An output of an older mcutrain (no io declarations, older runtime ABI) is never built
+    by guessing: one line saying to compile again."""
+    out = tmp_path / "out"
+    compile_tiny(out)
+    rep = json.loads((out / "report.json").read_text())
+    del rep["io"]
+    (out / "report.json").write_text(json.dumps(rep))
+    with pytest.raises(DeviceBuildError, match="no input positions .* compile it again"):
+        glue_source(out, rep)
+    rep["runtime_abi"] = 2
+    (out / "report.json").write_text(json.dumps(rep))
+    with pytest.raises(DeviceBuildError, match="another version of mcutrain.*compile it again"):
+        build_device(out, "cortex-m4")
 
 
 @needs_toolchain
@@ -143,3 +166,29 @@ def test_flash_over_budget_names_the_flash(tmp_path):
     msg, details = str(e.value), "\n".join(e.value.details)
     assert "region `FLASH' overflowed by" in msg and "what is in flash:" in details
     assert "frozen weights" in details and "parameter store (2 slots)" in details
+
+
+@needs_toolchain
+def test_shipped_device_makefile_builds_with_the_tested_flags(tmp_path):
+    """OUT/<cpu>/Makefile (toolchain.device_makefile) carries the flags of the tested build and
+    links the same program: its ELF has the build's flash and RAM sections."""
+    import shutil
+    import subprocess
+
+    from mcutrain.targets.toolchain import CPUS, device_flags
+
+    out = tmp_path / "out"
+    compile_tiny(out)
+    info = build_device(out, "cortex-m4")
+    text = (out / "cortex-m4" / "Makefile").read_text()
+    for f in device_flags(CPUS["cortex-m4"]):
+        assert f in text, f
+    assert "-fno-strict-aliasing" in text
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    (out / "cortex-m4" / "model.elf").unlink()
+    p = subprocess.run(["make", "-s"], cwd=out / "cortex-m4", capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    made = cortex_m.section_sizes(out / "cortex-m4" / "model.elf")
+    for sec in (".text", ".rodata", ".data", ".bss"):
+        assert abs(made[sec] - info["sections"][sec]) <= 64, (sec, made[sec], info["sections"][sec])
