@@ -110,6 +110,15 @@ def io_report(gen, tg: Graph) -> dict:
                 logits=logits, logits_copy="mct_logits(): float32 x count after either call")
 
 
+def input_report(x) -> dict:
+    """report.json's input: the shape (NCHW), the C's layout and the int8 quantization that
+    float datasets are quantized with (uint8 images are pixel - 128)."""
+    out = dict(shape=list(x.shape), layout="HWC int8 (pixel - 128)")
+    if x.dtype == "i8" and x.q is not None and not x.q.per_channel:
+        out.update(scale=float(x.q.s), zero_point=int(x.q.zero_point))
+    return out
+
+
 def plan_table(gen) -> list:
     out = []
     for tag, fg in (("train", gen.plan.train), ("forward", gen.plan.forward)):
@@ -159,7 +168,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   macs_per_step=macs_per_step(tg), scheme=t["scheme"], config=t["config"],
                   layers=t["layers"], params=[dict(name=n, symbol=s, dtype=d, shape=list(sh))
                                               for n, s, d, sh in gen.cgen.trained_params()],
-                  input=dict(shape=list(tg.values[t["input"]].shape), layout="HWC int8 (pixel - 128)"),
+                  input=input_report(tg.values[t["input"]]),
                   classes=int(tg.values[t["logits"]].size),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   io=io_report(gen, tg), plan=plan_table(gen))
