@@ -147,6 +147,12 @@ class Converter:
                 self.fail(0, m.op_name(m.ops[0]) if m.ops else "none", "the model's input is "
                           "float32: this is a float model; mcutrain needs a full-integer int8 "
                           "model (TFLite converter with int8 quantization)")
+        head = f"{self.where}: the model's input tensor {t.name!r} is {t.dtype}"
+        if t.dtype == "uint8":
+            raise TfliteError(f"{head}: only signed int8 models are supported (re-convert "
+                              "with int8 inputs and outputs)")
+        if t.dtype != "int8":
+            raise TfliteError(f"{head}: only int8 (or float32 quantized on entry) is supported")
         self.act_tensor(0, "input", t)
         self.env[ti] = self.gb.input("x", ir_shape((1,) + t.shape[1:]), I8,
                                      QParams.tensor(t.scale[0], t.zero[0]))
