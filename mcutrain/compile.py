@@ -186,7 +186,11 @@ def check_tflm_rounding(tg: Graph):
     """A graph read from a .tflite requantizes as TFLite Micro does (attrs rounding="tflm"):
     the C kernels round once, so until they can round the same way, refuse rather than emit
     C that differs from the reference by one here and there."""
-    ops = sorted({n.op for n in tg.nodes if n.attrs.get("rounding") == "tflm"})
+    def tflm(attrs) -> bool:  # nested too: a fused node keeps its parts' attrs
+        return attrs.get("rounding") == "tflm" or any(
+            isinstance(v, dict) and tflm(v) for v in attrs.values())
+
+    ops = sorted({n.op for n in tg.nodes if tflm(n.attrs)})
     if ops:
         from .codegen.c import CodegenError
 

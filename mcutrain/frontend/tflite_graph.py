@@ -20,6 +20,7 @@ from ..ir.graph import Graph
 from ..ops import gemmlowp as gl
 from ..ops.avgpool import mean_params
 from ..ops.builder import GraphBuilder
+from ..ops.verify import verify
 from .tflite import SUPPORTED, Tensor, TfliteError, TfliteModel
 
 ACTS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -55,6 +56,7 @@ class Converter:
         self.trace: list = []  # [op index, op name, IR value]
         self.skip: set = set()  # op indices handled as graph edges
         self.softmax = None
+        self.params: dict = {}  # IR param -> where it came from in the file
 
     # -- errors and checks --------------------------------------------------------------------
     def fail(self, i: int, op: str, msg: str):
@@ -181,7 +183,7 @@ class Converter:
                               "computed")
         logits = self.softmax["input"] if self.softmax else result
         gb.meta.update(name=self.name, tflite=dict(
-            source=Path(self.where).name, operators=self.trace,
+            source=Path(self.where).name, operators=self.trace, params=self.params,
             input=dict(tensor=x_t.index, shape=list(x_t.shape), scale=x_t.scale[0],
                        zero=x_t.zero[0], nhwc=len(x_t.shape) == 4, quantize=quant),
             output=dict(tensor=out_t.index, value=result, shape=list(out_t.shape),
@@ -189,7 +191,9 @@ class Converter:
                         softmax=self.softmax, dequantize=dequant)))
         if len(x_t.shape) == 4:
             gb.meta["input_hw"] = [x_t.shape[1], x_t.shape[2]]
-        return gb.build(outputs=[logits])
+            if x_t.zero[0] == -128 and _f32(x_t.scale[0]) in (1.0, _f32(1 / 255)):
+                gb.meta["input_transform"] = "pixel-128"  # real = pixel or pixel / 255
+        return verify(gb.build(outputs=[logits]))
 
 
 def ir_shape(shape) -> tuple:

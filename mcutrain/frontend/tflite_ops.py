@@ -43,6 +43,18 @@ def _bias(cv, i, name, t, out_ch: int) -> np.ndarray:
     return t.data
 
 
+def _params(cv, i, name, op, base, w_ir, scales, x_t, out_ch, layout) -> tuple[str, str]:
+    """The weight and bias params; meta records where each came from (for export):
+    the tensor index, the file's weight layout, whether one scale served all channels."""
+    w_t, b_t = _in_tensor(cv, op, 1), _in_tensor(cv, op, 2)
+    wn = cv.gb.param(f"{base}.w", w_ir, I8, QParams.channel(scales))
+    bn = cv.gb.param(f"{base}.b", _bias(cv, i, name, b_t, out_ch), I32,
+                     QParams.channel(_f32(x_t.scale[0]) * scales))
+    cv.params[wn] = dict(tensor=w_t.index, layout=layout, per_tensor=len(w_t.scale) == 1)
+    cv.params[bn] = dict(tensor=None if b_t is None else b_t.index, layout="O")
+    return wn, bn
+
+
 def _requant_attrs(cv, i, name, op, x_t, w_scales, y_t) -> dict:
     mult, shift = multipliers(x_t.scale[0], w_scales, y_t.scale[0])
     lo, hi = cv.act_range(i, name, op.builtinOptions.fusedActivationFunction, y_t)
@@ -86,11 +98,9 @@ def conv(cv, i, name, op):
     x, padding = _pad_node(cv, x, pads, x_t.zero[0], base)
     attrs = dict(stride=(int(o.strideH), int(o.strideW)), padding=padding, groups=int(groups),
                  **_requant_attrs(cv, i, name, op, x_t, scales, y_t))
-    gb = cv.gb
-    wn = gb.param(f"{base}.w", w_ir, I8, QParams.channel(scales))
-    bn = gb.param(f"{base}.b", _bias(cv, i, name, _in_tensor(cv, op, 2), out_ch), I32,
-                  QParams.channel(_f32(x_t.scale[0]) * scales))
-    cv.out(i, name, int(op.outputs[0]), gb.emit1("conv2d", [x, wn, bn], attrs, name=base))
+    wn, bn = _params(cv, i, name, op, base, w_ir, scales, x_t, out_ch,
+                     "1HWC" if name == "DEPTHWISE_CONV_2D" else "OHWI")
+    cv.out(i, name, int(op.outputs[0]), cv.gb.emit1("conv2d", [x, wn, bn], attrs, name=base))
 
 
 def _order_kept(shape) -> bool:
@@ -121,12 +131,9 @@ def fully_connected(cv, i, name, op):
                         name=f"{base}.flat")
     if cv.gb.value(x).shape[1] != w.shape[1]:
         cv.fail(i, name, f"input of {cv.gb.value(x).shape[1]} features for weights {list(w.shape)}")
-    gb = cv.gb
-    wn = gb.param(f"{base}.w", w, I8, QParams.channel(scales))
-    bn = gb.param(f"{base}.b", _bias(cv, i, name, _in_tensor(cv, op, 2), out_ch), I32,
-                  QParams.channel(_f32(x_t.scale[0]) * scales))
+    wn, bn = _params(cv, i, name, op, base, w, scales, x_t, out_ch, "OI")
     attrs = _requant_attrs(cv, i, name, op, x_t, scales, y_t)
-    cv.out(i, name, int(op.outputs[0]), gb.emit1("linear", [x, wn, bn], attrs, name=base))
+    cv.out(i, name, int(op.outputs[0]), cv.gb.emit1("linear", [x, wn, bn], attrs, name=base))
 
 
 def add(cv, i, name, op):
