@@ -57,6 +57,11 @@ class Converter:
         self.skip: set = set()  # op indices handled as graph edges
         self.softmax = None
         self.params: dict = {}  # IR param -> where it came from in the file
+        self.folded: dict = {}  # PAD output tensor -> (its input value, pads) for the next conv
+        self.consumers: dict = {}  # tensor index -> indices of the operators reading it
+        for k, op in enumerate(model.ops):
+            for t in (op.inputs if op.inputs is not None else []):
+                self.consumers.setdefault(int(t), []).append(k)
 
     # -- errors and checks --------------------------------------------------------------------
     def fail(self, i: int, op: str, msg: str):

@@ -73,7 +73,8 @@ def _pad_node(cv, x: str, pads, value: int, base: str) -> tuple[str, tuple]:
 def conv(cv, i, name, op):
     o = op.builtinOptions
     ins = _ins(op)
-    x = cv.value(i, name, ins[0])
+    folded = cv.folded.get(ins[0])  # a PAD before it, done by the conv's own padding
+    x = folded[0] if folded else cv.value(i, name, ins[0])
     x_t, w_t, y_t = cv.m.tensor(ins[0]), _in_tensor(cv, op, 1), cv.m.tensor(int(op.outputs[0]))
     if (o.dilationHFactor, o.dilationWFactor) != (1, 1):
         cv.fail(i, name, "dilated convolutions are not supported")
@@ -95,6 +96,8 @@ def conv(cv, i, name, op):
     base = f"{SHORT[name]}{i}"
     pads = same_pads(x_t.shape[1], kh, o.strideH, o.padding) + same_pads(x_t.shape[2], kw,
                                                                          o.strideW, o.padding)
+    if folded:  # VALID (no padding of its own): the PAD's becomes the conv's
+        pads = folded[1]
     x, padding = _pad_node(cv, x, pads, x_t.zero[0], base)
     attrs = dict(stride=(int(o.strideH), int(o.strideW)), padding=padding, groups=int(groups),
                  **_requant_attrs(cv, i, name, op, x_t, scales, y_t))
@@ -213,8 +216,23 @@ def pad(cv, i, name, op):
             cv.fail(i, name, "the pad value must be a constant int8 scalar")
         value = int(c_t.data.ravel()[0])
     pads = (int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1]))
+    if value == x_t.zero[0] and _folds_into_conv(cv, int(op.outputs[0]), pads):
+        cv.folded[int(op.outputs[0])] = (x, pads)  # the conv pads with x_zero itself
+        cv.trace.append([i, name, None])
+        return
     y = cv.gb.emit1("pad", [x], dict(pads=pads, value=int(value)), name=f"{SHORT[name]}{i}")
     cv.out(i, name, int(op.outputs[0]), y)
+
+
+def _folds_into_conv(cv, ti: int, pads) -> bool:
+    """Zero-point padding read only by one VALID conv, the same on both sides of each axis:
+    the conv's own padding (after subtracting x_zero, zeros) does the same."""
+    users = cv.consumers.get(ti, [])
+    if len(users) != 1 or ti in cv.m.outputs or pads[0] != pads[1] or pads[2] != pads[3]:
+        return False
+    op = cv.m.ops[users[0]]
+    return (cv.m.op_name(op) in ("CONV_2D", "DEPTHWISE_CONV_2D") and int(op.inputs[0]) == ti
+            and op.builtinOptions.padding == 1)
 
 
 def reshape(cv, i, name, op):
