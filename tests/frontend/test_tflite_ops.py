@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from mcutrain.frontend.tflite import TfliteModel, run_like_tflm, to_ir_input  # noqa: E402
+from mcutrain.frontend.tflite import (TfliteModel, quantize_input, run_like_tflm,  # noqa: E402
+                                      to_ir_input)
 from mcutrain.frontend.tflite_graph import Converter  # noqa: E402
 from mcutrain.ref.interp import run  # noqa: E402
 from tests.frontend.tflite_models import (ModelBuilder, conv_layer, fc_layer, op_code,  # noqa: E402
@@ -161,11 +162,14 @@ def test_quantize_and_dequantize_at_the_edges():
     meta = g.meta["tflite"]
     assert meta["input"]["quantize"] and meta["output"]["dequantize"]
     assert g.outputs == (meta["output"]["softmax"]["input"],)
-    q = np.random.default_rng(6).integers(-128, 128, (1, 12)).astype(np.int8)
-    it.set_input((0.03 * (q.astype(np.float32) - 4)).astype(np.float32), 0)
-    it.invoke()
-    probs = run_like_tflm(g, q).astype(np.float32)
-    np.testing.assert_allclose((probs + 128) / 256, it.get_output(0), rtol=0, atol=1e-7)
+    rng = np.random.default_rng(6)
+    for xf in [rng.uniform(-5, 5, (1, 12)).astype(np.float32),  # off the grid: QUANTIZE rounds
+               (np.arange(12, dtype=np.float32)[None] - 6) * np.float32(0.015)]:  # ties
+        it.set_input(xf, 0)
+        it.invoke()
+        assert np.array_equal(quantize_input(g, xf), it.GetTensor(x, 0)["tensor_data"])
+        probs = run_like_tflm(g, xf).astype(np.float32)  # quantized on entry like the file does
+        np.testing.assert_allclose((probs + 128) / 256, it.get_output(0), rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize("pads,folds", [((1, 1, 1, 1), True), ((0, 1, 0, 1), False)])
