@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir.dtype import I8, QParams
 from ..ir.graph import Graph
+from ..ir.serialize import one_line
 from ..ops import gemmlowp as gl
 from ..ops.avgpool import mean_params
 from ..ops.builder import GraphBuilder
@@ -41,6 +42,8 @@ def _round_away(v: float) -> int:
 
 def same_pads(size: int, k: int, s: int, padding: int) -> tuple[int, int]:
     """(before, after) padding of one axis: padding 0 = SAME, 1 = VALID."""
+    if s < 1 or k < 1:
+        raise ValueError(f"stride {s} and window {k} must be >= 1")
     if padding == 1:
         return 0, 0
     out = (size + s - 1) // s
@@ -134,7 +137,10 @@ class Converter:
                          else "not supported")
                 self.fail(i, name, f"{where}; supported operators: {', '.join(SUPPORTED)} "
                           "(QUANTIZE/DEQUANTIZE at the edges, SOFTMAX last)")
-            MAPPERS[name](self, i, name, op)
+            try:
+                MAPPERS[name](self, i, name, op)
+            except (IndexError, AttributeError, TypeError, KeyError) as e:  # a mangled file
+                self.fail(i, name, f"malformed operator ({type(e).__name__}: {one_line(e)})")
         return self.finish(x_t, quant, out_t, dequant)
 
     def graph_input(self):

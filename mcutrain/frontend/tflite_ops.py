@@ -20,6 +20,12 @@ def _in_tensor(cv, op, k):
     return cv.m.tensor(ins[k]) if len(ins) > k and ins[k] >= 0 else None
 
 
+def _rank(cv, i, name, t, rank: int, what: str):
+    if t is None or len(t.shape) != rank:
+        cv.fail(i, name, f"{what} must be a rank-{rank} tensor, got "
+                f"{None if t is None else list(t.shape)}")
+
+
 def _weights(cv, i, name, t, axis: int, out_ch: int):
     """int8 constant weights: (data, per-channel scales of length out_ch)."""
     if t is None or t.data is None:
@@ -76,6 +82,8 @@ def conv(cv, i, name, op):
     folded = cv.folded.get(ins[0])  # a PAD before it, done by the conv's own padding
     x = folded[0] if folded else cv.value(i, name, ins[0])
     x_t, w_t, y_t = cv.m.tensor(ins[0]), _in_tensor(cv, op, 1), cv.m.tensor(int(op.outputs[0]))
+    _rank(cv, i, name, x_t, 4, "the input")
+    _rank(cv, i, name, w_t, 4, "the weights")
     if (o.dilationHFactor, o.dilationWFactor) != (1, 1):
         cv.fail(i, name, "dilated convolutions are not supported")
     cin = x_t.shape[3]
@@ -123,6 +131,7 @@ def fully_connected(cv, i, name, op):
     ins = _ins(op)
     x = cv.value(i, name, ins[0])
     x_t, w_t, y_t = cv.m.tensor(ins[0]), _in_tensor(cv, op, 1), cv.m.tensor(int(op.outputs[0]))
+    _rank(cv, i, name, w_t, 2, "the weights")
     if o.weightsFormat != 0:
         cv.fail(i, name, "shuffled weights are not supported")
     out_ch = w_t.shape[0]
@@ -164,6 +173,7 @@ def pool(cv, i, name, op):
     x = cv.value(i, name, ins[0])
     x_t, y_t = cv.m.tensor(ins[0]), cv.m.tensor(int(op.outputs[0]))
     _same_q(cv, i, name, x_t, y_t)
+    _rank(cv, i, name, x_t, 4, "the input")
     k, s = (int(o.filterHeight), int(o.filterWidth)), (int(o.strideH), int(o.strideW))
     pads = same_pads(x_t.shape[1], k[0], s[0], o.padding) + same_pads(x_t.shape[2], k[1], s[1],
                                                                       o.padding)

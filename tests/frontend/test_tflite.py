@@ -222,3 +222,25 @@ def test_compile_refuses_in_one_line_until_the_c_kernels_exist(tmp_path, capsys)
     assert rc == 1 and not out.exists()
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no C kernel yet" in err and "conv2d" in err, err
+
+
+@pytest.mark.shared
+def test_cut_or_flipped_files_fail_in_one_line():
+    """Truncated files and flipped bytes in the operator tables: a graph or one McuError line,
+    never a traceback."""
+    from mcutrain.errors import McuError
+    from mcutrain.frontend.tflite import TfliteModel, tflite_to_graph
+
+    data = model_path("kws_dscnn_int8.tflite").read_bytes()
+    rng = np.random.default_rng(0)
+    for k in range(150):
+        b = bytearray(data)
+        if k % 5 == 0:
+            b = b[:int(len(b) * rng.uniform(0.01, 0.99))]
+        else:  # the tables (names, shapes, operators) sit at the end of the file
+            for pos in rng.integers(int(len(b) * 0.8), len(b), int(rng.integers(1, 4))):
+                b[pos] = int(rng.integers(0, 256))
+        try:
+            tflite_to_graph(TfliteModel(bytes(b), "f.tflite"), "f")
+        except McuError as e:
+            assert "\n" not in str(e) and "f.tflite" in str(e)
