@@ -4,6 +4,8 @@ per-channel layers, fused RELU / RELU6 / RELU_N1_TO_1, MEAN with and without req
 PAD / PADV2, SQUEEZE, QUANTIZE / DEQUANTIZE at the edges)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ from tests.frontend.tflite_models import (ModelBuilder, conv_layer, fc_layer, op
                                           options)
 
 RELU, RELU_N1_TO_1, RELU6 = 1, 2, 3
+SEEDS = int(os.environ.get("MCT_TFLITE_SEEDS", "12"))  # random models; 300 pass (a few seconds)
 
 
 def check_like_tflm(data: bytes, n: int = 6, seed: int = 0, float_input=None):
@@ -189,3 +192,32 @@ def test_pad_before_a_valid_conv(pads, folds):
     conv = [n for n in g.nodes if n.op == "conv2d"][0]
     assert ("pad" not in [n.op for n in g.nodes]) == folds
     assert conv.attrs["padding"] == ((1, 1) if folds else (0, 0))
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_random_geometry_and_scales(seed):
+    """Random convs / depthwise / pools (kernel, stride, SAME or VALID, odd and even sizes) and
+    scales whose multipliers range from 1e-4 to above 1: every tensor as TFLite Micro's."""
+    rng = np.random.default_rng(100 + seed)
+    m = ModelBuilder()
+    h, w, c = (int(v) for v in rng.integers([3, 3, 1], [12, 12, 5]))
+    xs, xz = float(rng.uniform(0.01, 0.5)), int(rng.integers(-128, 100))
+    x = m.tensor((1, h, w, c), scale=xs, zero=xz)
+    t, hw, scale = x, (h, w), xs
+    for layer in range(3):
+        k, s, pad = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(0, 2))
+        if pad == 1 and min(hw) < k:
+            pad = 0
+        kind = rng.choice(["conv", "dw", "avg", "max"])
+        if kind in ("conv", "dw"):
+            cout = c * int(rng.integers(1, 3)) if kind == "dw" else int(rng.integers(1, 9))
+            ys = scale * float(10 ** rng.uniform(-2.5, 0.5)) * k  # multipliers 1e-4 .. > 1
+            t, hw = conv_layer(m, t, scale, c, cout, k, rng, stride=s, padding=pad,
+                               act=int(rng.choice([0, RELU, RELU6])), depthwise=kind == "dw",
+                               y_scale=ys, y_zero=int(rng.integers(-128, 60)), side=hw)
+            c, scale = cout, ys
+        else:
+            kind = "AVERAGE_POOL_2D" if kind == "avg" else "MAX_POOL_2D"
+            t, shape = _pool(m, kind, t, (1,) + hw + (c,), k, s, pad)
+            hw = shape[1:3]
+    check_like_tflm(m.bytes([x], [t]), n=3, seed=seed)
