@@ -197,7 +197,8 @@ def test_pad_before_a_valid_conv(pads, folds):
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_random_geometry_and_scales(seed):
     """Random convs / depthwise / pools (kernel, stride, SAME or VALID, odd and even sizes) and
-    scales whose multipliers range from 1e-4 to above 1: every tensor as TFLite Micro's."""
+    scales whose multipliers range from 1e-4 to above 1, then ADD, MEAN and FULLY_CONNECTED
+    with random scales: every tensor as TFLite Micro's."""
     rng = np.random.default_rng(100 + seed)
     m = ModelBuilder()
     h, w, c = (int(v) for v in rng.integers([3, 3, 1], [12, 12, 5]))
@@ -220,4 +221,23 @@ def test_random_geometry_and_scales(seed):
             kind = "AVERAGE_POOL_2D" if kind == "avg" else "MAX_POOL_2D"
             t, shape = _pool(m, kind, t, (1,) + hw + (c,), k, s, pad)
             hw = shape[1:3]
+    t, scale = _random_tail(m, rng, t, hw, c, scale)
     check_like_tflm(m.bytes([x], [t]), n=3, seed=seed)
+
+
+def _random_tail(m, rng, t, hw, c, scale):
+    """ADD of the tensor and a 1x1 conv of it, then MEAN over H, W and a FULLY_CONNECTED."""
+    b, _ = conv_layer(m, t, scale, c, c, 1, rng, padding=1, y_scale=scale * rng.uniform(0.5, 2),
+                      y_zero=int(rng.integers(-50, 50)), side=hw)
+    ys = scale * float(rng.uniform(0.5, 3))
+    a = m.tensor((1,) + tuple(hw) + (c,), scale=ys, zero=int(rng.integers(-128, 50)))
+    m.op(op_code("ADD"), [t, b], [a], *options("AddOptions", fusedActivationFunction=int(
+        rng.choice([0, RELU, RELU6]))))
+    ax = m.tensor((2,), np.int32, data=np.array([1, 2]))
+    ms = ys * float(rng.uniform(0.3, 2))
+    mean = m.tensor((1, c), scale=ms, zero=int(rng.integers(-20, 20)))
+    m.op(op_code("MEAN"), [a, ax], [mean], *options("ReducerOptions", keepDims=False))
+    y = fc_layer(m, mean, ms, c, int(rng.integers(2, 10)), rng, act=int(rng.choice([0, RELU])),
+                 per_channel=bool(rng.integers(0, 2)), y_scale=ms * float(rng.uniform(0.01, 0.2)),
+                 y_zero=int(rng.integers(-30, 30)))
+    return y, None
