@@ -41,12 +41,12 @@ class TfliteError(InputError):
     """A .tflite file we cannot read or do not support (the message names the file and op)."""
 
 
-def schema():
+def schema(where: str = "a .tflite model"):
     """The flatbuffer schema module of the tflite-micro package (imported lazily)."""
     try:
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
     except ImportError:
-        raise MissingDependency("reading a .tflite model needs the tflite-micro package: "
+        raise MissingDependency(f"reading {where} needs the tflite-micro package: "
                                 "pip install mcutrain[tflite]") from None
     return schema_py_generated
 
@@ -73,10 +73,10 @@ class TfliteModel:
     """A read-only view of a .tflite flatbuffer (one subgraph)."""
 
     def __init__(self, buf: bytes, where: str):
-        s = schema()
         self.where, self.buf = where, buf
         if len(buf) < 8 or buf[4:8] != b"TFL3":
             raise TfliteError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier)")
+        s = schema(where)
         try:
             self.m = s.ModelT.InitFromPackedBuf(buf, 0)
         except Exception as e:  # a truncated or mangled buffer: the flatbuffer reader's error
