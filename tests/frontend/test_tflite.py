@@ -260,3 +260,22 @@ def test_single_rounding_would_not_match(graphs):
     want = np.concatenate([tflm_output(it, xi[None]) for xi in x])
     assert np.array_equal(run(g, {"x": x})[g.outputs[0]], want)
     assert (run(single, {"x": x})[g.outputs[0]] != want).mean() > 0.1
+
+
+@pytest.mark.shared
+def test_new_head_replaces_the_classifier_and_its_softmax(graphs):
+    """--classes N: a fresh float head after the features (the FC and the SOFTMAX go); one
+    reference step changes the head and keeps the int8 body."""
+    from mcutrain.autodiff import TrainConfig
+    from mcutrain.compile import build_training_graph
+    from mcutrain.ref.trainer import ReferenceTrainer
+
+    g = graph_of(graphs, "kws_dscnn_int8.tflite")
+    tg = build_training_graph(g, TrainConfig(scheme="bias-only:1", classes=5, lr=0.1))
+    assert "softmax_s8" not in {n.op for n in tg.nodes}
+    tr = ReferenceTrainer(tg)
+    before = tr.params()
+    x = to_ir_input(g, np.random.default_rng(1).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8))
+    loss, logits = tr.step(x, 3)
+    assert np.isfinite(loss) and logits.size == 5
+    assert any(not np.array_equal(before[k], v) for k, v in tr.params().items())
