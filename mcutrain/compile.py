@@ -34,13 +34,13 @@ class BudgetError(McuError, ValueError):
 
 
 def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) -> Graph:
-    """An int8 inference graph from a zoo .pkl, a saved graph .npz, or `file.py:factory`
+    """An int8 inference graph from a zoo .pkl, an int8 .tflite, a saved graph .npz, or `file.py:factory`
     (allow_float: a saved float graph too, e.g. to print it)."""
     if isinstance(model, Graph):
         return model
     spec = str(model)
     path = spec.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", spec) else spec
-    if spec.endswith((".pkl", ".npz")) or path != spec:
+    if spec.endswith((".pkl", ".npz", ".tflite")) or path != spec:
         if Path(path).is_dir():
             raise UsageError(f"model {path}: is a folder, not a model file")
         if not Path(path).is_file():
@@ -49,6 +49,10 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
         from .frontend.zoo import load_zoo
 
         return load_zoo(spec)
+    if spec.endswith(".tflite"):
+        from .frontend.tflite import load_tflite
+
+        return load_tflite(spec)
     if re.search(r"\.py:\w+$", spec):
         from .frontend.torch_fx import load_torch_factory
 
@@ -64,8 +68,8 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
             raise InputError(f"{spec} holds a float graph: quantize it first "
                              "(mcutrain.quant.quantize.quantize_model)")
         return g
-    raise UsageError(f"unknown model {spec!r}: give a zoo .pkl, a saved graph .npz, or "
-                     "path/to/file.py:factory")
+    raise UsageError(f"unknown model {spec!r}: give a zoo .pkl, an int8 .tflite, a saved "
+                     "graph .npz, or path/to/file.py:factory")
 
 
 def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
@@ -158,6 +162,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
+    check_tflm_rounding(tg)
     mp = plan_training(tg)
     gen = generate(tg, mp)
     mem = memory_report(mp, gen)
@@ -197,6 +202,22 @@ def check_budgets(report: dict, mem: dict, gen) -> None:
                           + ", ".join(f"{what} {n} B" for what, n in top[:3])
                           + " (--debug lists more)",
                           details=[f"{n:>9} B  {what}" for what, n in top])
+
+
+def check_tflm_rounding(tg: Graph):
+    """A graph read from a .tflite requantizes as TFLite Micro does (attrs rounding="tflm"):
+    the C kernels round once, so until they can round the same way, refuse rather than emit
+    C that differs from the reference by one here and there."""
+    def tflm(attrs) -> bool:  # nested too: a fused node keeps its parts' attrs
+        return attrs.get("rounding") == "tflm" or any(
+            isinstance(v, dict) and tflm(v) for v in attrs.values())
+
+    ops = sorted({n.op for n in tg.nodes if tflm(n.attrs)})
+    if ops:
+        from .codegen.c import CodegenError
+
+        raise CodegenError(f"no C kernel yet for TFLite Micro's requantization (rounding='tflm', "
+                           f"a .tflite model) in {', '.join(ops)}")
 
 
 def macs_per_step(tg: Graph) -> int:

@@ -41,12 +41,12 @@ class TfliteError(InputError):
     """A .tflite file we cannot read or do not support (the message names the file and op)."""
 
 
-def schema():
+def schema(where: str = "a .tflite model"):
     """The flatbuffer schema module of the tflite-micro package (imported lazily)."""
     try:
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
     except ImportError:
-        raise MissingDependency("reading a .tflite model needs the tflite-micro package: "
+        raise MissingDependency(f"reading {where} needs the tflite-micro package: "
                                 "pip install mcutrain[tflite]") from None
     return schema_py_generated
 
@@ -73,10 +73,10 @@ class TfliteModel:
     """A read-only view of a .tflite flatbuffer (one subgraph)."""
 
     def __init__(self, buf: bytes, where: str):
-        s = schema()
         self.where, self.buf = where, buf
         if len(buf) < 8 or buf[4:8] != b"TFL3":
             raise TfliteError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier)")
+        s = schema(where)
         try:
             self.m = s.ModelT.InitFromPackedBuf(buf, 0)
         except Exception as e:  # a truncated or mangled buffer: the flatbuffer reader's error
@@ -176,9 +176,22 @@ def tflite_to_graph(model: TfliteModel, name: str = "tflite") -> Graph:
 
 # ---- feeding the graph what TFLite Micro is fed, and reading back what it returns -----------
 
+def quantize_input(g: Graph, x) -> np.ndarray:
+    """A float input of a model that quantizes on entry -> int8, as its QUANTIZE does:
+    q = clamp(round_half_away(x / s) + z) with the division in float32."""
+    q = g.meta["tflite"]["input"]
+    scale, zero = np.float32(q["scale"]), int(q["zero"])
+    r = np.asarray(x, np.float32) / scale
+    r = np.sign(r) * np.floor(np.abs(r) + np.float32(0.5))  # std::round on the float32 ratio
+    return np.clip(r.astype(np.int64) + zero, -128, 127).astype(np.int8)
+
+
 def to_ir_input(g: Graph, x: np.ndarray) -> np.ndarray:
-    """The file's input layout (NHWC for images) -> the graph's (NCHW); int8 either way."""
+    """The file's input layout (NHWC for images) -> the graph's (NCHW). int8 as it is; a float
+    input (a model that quantizes on entry) is quantized first (quantize_input)."""
     x = np.asarray(x)
+    if x.dtype.kind == "f" and g.meta["tflite"]["input"]["quantize"]:
+        x = quantize_input(g, x)
     if x.ndim == 4 and g.meta["tflite"]["input"]["nhwc"]:
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     return x

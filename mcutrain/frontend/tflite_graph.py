@@ -17,9 +17,11 @@ import numpy as np
 
 from ..ir.dtype import I8, QParams
 from ..ir.graph import Graph
+from ..ir.serialize import one_line
 from ..ops import gemmlowp as gl
 from ..ops.avgpool import mean_params
 from ..ops.builder import GraphBuilder
+from ..ops.verify import verify
 from .tflite import SUPPORTED, Tensor, TfliteError, TfliteModel
 
 ACTS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -40,6 +42,8 @@ def _round_away(v: float) -> int:
 
 def same_pads(size: int, k: int, s: int, padding: int) -> tuple[int, int]:
     """(before, after) padding of one axis: padding 0 = SAME, 1 = VALID."""
+    if s < 1 or k < 1:
+        raise ValueError(f"stride {s} and window {k} must be >= 1")
     if padding == 1:
         return 0, 0
     out = (size + s - 1) // s
@@ -55,6 +59,12 @@ class Converter:
         self.trace: list = []  # [op index, op name, IR value]
         self.skip: set = set()  # op indices handled as graph edges
         self.softmax = None
+        self.params: dict = {}  # IR param -> where it came from in the file
+        self.folded: dict = {}  # PAD output tensor -> (its input value, pads) for the next conv
+        self.consumers: dict = {}  # tensor index -> indices of the operators reading it
+        for k, op in enumerate(model.ops):
+            for t in (op.inputs if op.inputs is not None else []):
+                self.consumers.setdefault(int(t), []).append(k)
 
     # -- errors and checks --------------------------------------------------------------------
     def fail(self, i: int, op: str, msg: str):
@@ -127,7 +137,10 @@ class Converter:
                          else "not supported")
                 self.fail(i, name, f"{where}; supported operators: {', '.join(SUPPORTED)} "
                           "(QUANTIZE/DEQUANTIZE at the edges, SOFTMAX last)")
-            MAPPERS[name](self, i, name, op)
+            try:
+                MAPPERS[name](self, i, name, op)
+            except (IndexError, AttributeError, TypeError, KeyError) as e:  # a mangled file
+                self.fail(i, name, f"malformed operator ({type(e).__name__}: {one_line(e)})")
         return self.finish(x_t, quant, out_t, dequant)
 
     def graph_input(self):
@@ -147,6 +160,12 @@ class Converter:
                 self.fail(0, m.op_name(m.ops[0]) if m.ops else "none", "the model's input is "
                           "float32: this is a float model; mcutrain needs a full-integer int8 "
                           "model (TFLite converter with int8 quantization)")
+        head = f"{self.where}: the model's input tensor {t.name!r} is {t.dtype}"
+        if t.dtype == "uint8":
+            raise TfliteError(f"{head}: only signed int8 models are supported (re-convert "
+                              "with int8 inputs and outputs)")
+        if t.dtype != "int8":
+            raise TfliteError(f"{head}: only int8 (or float32 quantized on entry) is supported")
         self.act_tensor(0, "input", t)
         self.env[ti] = self.gb.input("x", ir_shape((1,) + t.shape[1:]), I8,
                                      QParams.tensor(t.scale[0], t.zero[0]))
@@ -175,7 +194,7 @@ class Converter:
                               "computed")
         logits = self.softmax["input"] if self.softmax else result
         gb.meta.update(name=self.name, tflite=dict(
-            source=Path(self.where).name, operators=self.trace,
+            source=Path(self.where).name, operators=self.trace, params=self.params,
             input=dict(tensor=x_t.index, shape=list(x_t.shape), scale=x_t.scale[0],
                        zero=x_t.zero[0], nhwc=len(x_t.shape) == 4, quantize=quant),
             output=dict(tensor=out_t.index, value=result, shape=list(out_t.shape),
@@ -183,7 +202,9 @@ class Converter:
                         softmax=self.softmax, dequantize=dequant)))
         if len(x_t.shape) == 4:
             gb.meta["input_hw"] = [x_t.shape[1], x_t.shape[2]]
-        return gb.build(outputs=[logits])
+            if x_t.zero[0] == -128 and _f32(x_t.scale[0]) in (1.0, _f32(1 / 255)):
+                gb.meta["input_transform"] = "pixel-128"  # real = pixel or pixel / 255
+        return verify(gb.build(outputs=[logits]))
 
 
 def ir_shape(shape) -> tuple:

@@ -20,6 +20,12 @@ def _in_tensor(cv, op, k):
     return cv.m.tensor(ins[k]) if len(ins) > k and ins[k] >= 0 else None
 
 
+def _rank(cv, i, name, t, rank: int, what: str):
+    if t is None or len(t.shape) != rank:
+        cv.fail(i, name, f"{what} must be a rank-{rank} tensor, got "
+                f"{None if t is None else list(t.shape)}")
+
+
 def _weights(cv, i, name, t, axis: int, out_ch: int):
     """int8 constant weights: (data, per-channel scales of length out_ch)."""
     if t is None or t.data is None:
@@ -43,6 +49,18 @@ def _bias(cv, i, name, t, out_ch: int) -> np.ndarray:
     return t.data
 
 
+def _params(cv, i, name, op, base, w_ir, scales, x_t, out_ch, layout) -> tuple[str, str]:
+    """The weight and bias params; meta records where each came from (for export):
+    the tensor index, the file's weight layout, whether one scale served all channels."""
+    w_t, b_t = _in_tensor(cv, op, 1), _in_tensor(cv, op, 2)
+    wn = cv.gb.param(f"{base}.w", w_ir, I8, QParams.channel(scales))
+    bn = cv.gb.param(f"{base}.b", _bias(cv, i, name, b_t, out_ch), I32,
+                     QParams.channel(_f32(x_t.scale[0]) * scales))
+    cv.params[wn] = dict(tensor=w_t.index, layout=layout, per_tensor=len(w_t.scale) == 1)
+    cv.params[bn] = dict(tensor=None if b_t is None else b_t.index, layout="O")
+    return wn, bn
+
+
 def _requant_attrs(cv, i, name, op, x_t, w_scales, y_t) -> dict:
     mult, shift = multipliers(x_t.scale[0], w_scales, y_t.scale[0])
     lo, hi = cv.act_range(i, name, op.builtinOptions.fusedActivationFunction, y_t)
@@ -61,8 +79,11 @@ def _pad_node(cv, x: str, pads, value: int, base: str) -> tuple[str, tuple]:
 def conv(cv, i, name, op):
     o = op.builtinOptions
     ins = _ins(op)
-    x = cv.value(i, name, ins[0])
+    folded = cv.folded.get(ins[0])  # a PAD before it, done by the conv's own padding
+    x = folded[0] if folded else cv.value(i, name, ins[0])
     x_t, w_t, y_t = cv.m.tensor(ins[0]), _in_tensor(cv, op, 1), cv.m.tensor(int(op.outputs[0]))
+    _rank(cv, i, name, x_t, 4, "the input")
+    _rank(cv, i, name, w_t, 4, "the weights")
     if (o.dilationHFactor, o.dilationWFactor) != (1, 1):
         cv.fail(i, name, "dilated convolutions are not supported")
     cin = x_t.shape[3]
@@ -83,14 +104,14 @@ def conv(cv, i, name, op):
     base = f"{SHORT[name]}{i}"
     pads = same_pads(x_t.shape[1], kh, o.strideH, o.padding) + same_pads(x_t.shape[2], kw,
                                                                          o.strideW, o.padding)
+    if folded:  # VALID (no padding of its own): the PAD's becomes the conv's
+        pads = folded[1]
     x, padding = _pad_node(cv, x, pads, x_t.zero[0], base)
     attrs = dict(stride=(int(o.strideH), int(o.strideW)), padding=padding, groups=int(groups),
                  **_requant_attrs(cv, i, name, op, x_t, scales, y_t))
-    gb = cv.gb
-    wn = gb.param(f"{base}.w", w_ir, I8, QParams.channel(scales))
-    bn = gb.param(f"{base}.b", _bias(cv, i, name, _in_tensor(cv, op, 2), out_ch), I32,
-                  QParams.channel(_f32(x_t.scale[0]) * scales))
-    cv.out(i, name, int(op.outputs[0]), gb.emit1("conv2d", [x, wn, bn], attrs, name=base))
+    wn, bn = _params(cv, i, name, op, base, w_ir, scales, x_t, out_ch,
+                     "1HWC" if name == "DEPTHWISE_CONV_2D" else "OHWI")
+    cv.out(i, name, int(op.outputs[0]), cv.gb.emit1("conv2d", [x, wn, bn], attrs, name=base))
 
 
 def _order_kept(shape) -> bool:
@@ -110,6 +131,7 @@ def fully_connected(cv, i, name, op):
     ins = _ins(op)
     x = cv.value(i, name, ins[0])
     x_t, w_t, y_t = cv.m.tensor(ins[0]), _in_tensor(cv, op, 1), cv.m.tensor(int(op.outputs[0]))
+    _rank(cv, i, name, w_t, 2, "the weights")
     if o.weightsFormat != 0:
         cv.fail(i, name, "shuffled weights are not supported")
     out_ch = w_t.shape[0]
@@ -121,12 +143,9 @@ def fully_connected(cv, i, name, op):
                         name=f"{base}.flat")
     if cv.gb.value(x).shape[1] != w.shape[1]:
         cv.fail(i, name, f"input of {cv.gb.value(x).shape[1]} features for weights {list(w.shape)}")
-    gb = cv.gb
-    wn = gb.param(f"{base}.w", w, I8, QParams.channel(scales))
-    bn = gb.param(f"{base}.b", _bias(cv, i, name, _in_tensor(cv, op, 2), out_ch), I32,
-                  QParams.channel(_f32(x_t.scale[0]) * scales))
+    wn, bn = _params(cv, i, name, op, base, w, scales, x_t, out_ch, "OI")
     attrs = _requant_attrs(cv, i, name, op, x_t, scales, y_t)
-    cv.out(i, name, int(op.outputs[0]), gb.emit1("linear", [x, wn, bn], attrs, name=base))
+    cv.out(i, name, int(op.outputs[0]), cv.gb.emit1("linear", [x, wn, bn], attrs, name=base))
 
 
 def add(cv, i, name, op):
@@ -154,6 +173,7 @@ def pool(cv, i, name, op):
     x = cv.value(i, name, ins[0])
     x_t, y_t = cv.m.tensor(ins[0]), cv.m.tensor(int(op.outputs[0]))
     _same_q(cv, i, name, x_t, y_t)
+    _rank(cv, i, name, x_t, 4, "the input")
     k, s = (int(o.filterHeight), int(o.filterWidth)), (int(o.strideH), int(o.strideW))
     pads = same_pads(x_t.shape[1], k[0], s[0], o.padding) + same_pads(x_t.shape[2], k[1], s[1],
                                                                       o.padding)
@@ -206,8 +226,23 @@ def pad(cv, i, name, op):
             cv.fail(i, name, "the pad value must be a constant int8 scalar")
         value = int(c_t.data.ravel()[0])
     pads = (int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1]))
+    if value == x_t.zero[0] and _folds_into_conv(cv, int(op.outputs[0]), pads):
+        cv.folded[int(op.outputs[0])] = (x, pads)  # the conv pads with x_zero itself
+        cv.trace.append([i, name, None])
+        return
     y = cv.gb.emit1("pad", [x], dict(pads=pads, value=int(value)), name=f"{SHORT[name]}{i}")
     cv.out(i, name, int(op.outputs[0]), y)
+
+
+def _folds_into_conv(cv, ti: int, pads) -> bool:
+    """Zero-point padding read only by one VALID conv, the same on both sides of each axis:
+    the conv's own padding (after subtracting x_zero, zeros) does the same."""
+    users = cv.consumers.get(ti, [])
+    if len(users) != 1 or ti in cv.m.outputs or pads[0] != pads[1] or pads[2] != pads[3]:
+        return False
+    op = cv.m.ops[users[0]]
+    return (cv.m.op_name(op) in ("CONV_2D", "DEPTHWISE_CONV_2D") and int(op.inputs[0]) == ti
+            and op.builtinOptions.padding == 1)
 
 
 def reshape(cv, i, name, op):

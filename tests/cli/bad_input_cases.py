@@ -232,6 +232,10 @@ G = "compile g.npz -o new"
 COMPILE_MODELS = [
     ("model-missing-npz", "compile nope.npz -o new", 2, "nope.npz"),
     ("model-missing-pkl", "compile nope.pkl -o new", 2, "nope.pkl"),
+    ("model-missing-tflite", "compile nope.tflite -o new", 2, "nope.tflite"),
+    ("tflite-garbage", "compile m.tflite -o new", 1, "m.tflite", lambda w: F.garbage(w / "m.tflite")),
+    ("tflite-empty", "compile m.tflite -o new", 1, "m.tflite", raw("m.tflite", b"")),
+    ("tflite-folder", "compile d.tflite -o new", 2, "d.tflite", raw("d.tflite/x", "")),
     ("model-folder", "compile d.npz -o new", 2, "d.npz", raw("d.npz/x", "")),
     ("model-unknown-kind", "compile model.onnx -o new", 2, "model.onnx", raw("model.onnx", "x")),
     ("graph-garbage", G, 1, "g.npz", lambda w: F.garbage(w / "g.npz")),

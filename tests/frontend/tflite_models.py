@@ -104,3 +104,83 @@ def softmax_model(k: int, scale: float, zero: int, beta: float = 1.0) -> bytes:
     y = m.tensor((1, k), scale=1 / 256, zero=-128)
     m.op(op_code("SOFTMAX"), [x], [y], *options("SoftmaxOptions", beta=beta))
     return m.bytes([x], [y])
+
+
+# ---- building blocks: int8 layers with random weights ------------------------------------------
+
+def conv_layer(m, x, x_scale, cin, cout, k, rng, stride=1, padding=0, act=0, depthwise=False,
+               y_scale=0.05, y_zero=-3, side=None):
+    """CONV_2D (or DEPTHWISE_CONV_2D, depth multiplier cout // cin) on tensor x [1, H, W, cin]."""
+    h, w_ = side
+    if depthwise:
+        wshape, axis = (1, k, k, cout), 3
+    else:
+        wshape, axis = (cout, k, k, cin), 0
+    ws = rng.uniform(0.002, 0.02, cout)
+    w = m.tensor(wshape, scale=ws, zero=0, data=rng.integers(-127, 128, wshape), axis=axis)
+    b = m.tensor((cout,), np.int32, scale=ws * x_scale, data=rng.integers(-3000, 3000, cout))
+    if padding == 0:
+        ho, wo = -(-h // stride), -(-w_ // stride)
+    else:
+        ho, wo = (h - k) // stride + 1, (w_ - k) // stride + 1
+    y = m.tensor((1, ho, wo, cout), scale=y_scale, zero=y_zero)
+    if depthwise:
+        o = options("DepthwiseConv2DOptions", padding=padding, strideH=stride, strideW=stride,
+                    depthMultiplier=cout // cin, fusedActivationFunction=act, dilationHFactor=1,
+                    dilationWFactor=1)
+        m.op(op_code("DEPTHWISE_CONV_2D"), [x, w, b], [y], *o)
+    else:
+        o = options("Conv2DOptions", padding=padding, strideH=stride, strideW=stride,
+                    fusedActivationFunction=act, dilationHFactor=1, dilationWFactor=1)
+        m.op(op_code("CONV_2D"), [x, w, b], [y], *o)
+    return y, (ho, wo)
+
+
+def fc_layer(m, x, x_scale, cin, cout, rng, act=0, per_channel=False, y_scale=0.07, y_zero=5,
+             dtype=np.int8):
+    ws = rng.uniform(0.002, 0.02, cout if per_channel else 1)
+    w = m.tensor((cout, cin), scale=ws, zero=0, data=rng.integers(-127, 128, (cout, cin)))
+    b = m.tensor((cout,), np.int32, scale=np.broadcast_to(ws * x_scale, (cout,)),
+                 data=rng.integers(-3000, 3000, cout))
+    y = m.tensor((1, cout), dtype, scale=y_scale, zero=y_zero)
+    m.op(op_code("FULLY_CONNECTED"), [x, w, b], [y],
+         *options("FullyConnectedOptions", fusedActivationFunction=act))
+    return y
+
+
+def float_fc_model() -> bytes:
+    m = ModelBuilder()
+    x = m.tensor((1, 8), np.float32)
+    w = m.tensor((4, 8), np.float32, data=np.ones((4, 8), np.float32))
+    b = m.tensor((4,), np.float32, data=np.zeros(4, np.float32))
+    y = m.tensor((1, 4), np.float32)
+    m.op(op_code("FULLY_CONNECTED"), [x, w, b], [y], *options("FullyConnectedOptions"))
+    return m.bytes([x], [y])
+
+
+def uint8_fc_model() -> bytes:
+    rng = np.random.default_rng(0)
+    m = ModelBuilder()
+    x = m.tensor((1, 8), np.uint8, scale=0.1, zero=128)
+    y = fc_layer(m, x, 0.1, 8, 4, rng, dtype=np.uint8, y_zero=128)
+    return m.bytes([x], [y])
+
+
+def tanh_model() -> bytes:
+    rng = np.random.default_rng(0)
+    m = ModelBuilder()
+    x = m.tensor((1, 6, 6, 2), scale=0.1, zero=0)
+    h, _ = conv_layer(m, x, 0.1, 2, 4, 3, rng, side=(6, 6))
+    y = m.tensor((1, 6, 6, 4), scale=1 / 128, zero=0)
+    m.op(op_code("TANH"), [h], [y])
+    return m.bytes([x], [y])
+
+
+def softmax_inside_model() -> bytes:
+    rng = np.random.default_rng(0)
+    m = ModelBuilder()
+    x = m.tensor((1, 8), scale=0.1, zero=0)
+    p = m.tensor((1, 8), scale=1 / 256, zero=-128)
+    m.op(op_code("SOFTMAX"), [x], [p], *options("SoftmaxOptions", beta=1.0))
+    y = fc_layer(m, p, 1 / 256, 8, 4, rng)
+    return m.bytes([x], [y])
