@@ -335,22 +335,7 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
 
 #define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
-    __asm__ volatile(                                                                         \
-        "add r1, r1, #16\n\t" /* [sp]: the context's constants */                           \
-        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
-        "mov r12, r0\n"                                                                       \
-        "1:\n\t"                                                                              \
-        "ldr lr, [sp]\n\t"                                                                    \
-        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
-        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
-        "ldr lr, [lr, #68]\n\t" STEPS                                                          \
-        "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_OUT2(CLAMP)                                                                  \
-        "ldr r10, [lr, #16]\n\t"                                                              \
-        "cmp r12, r10\n\t"                                                                    \
-        "bne 1b\n\t"                                                                          \
-        "add sp, sp, #4\n\t"                                                                  \
-        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+    __asm__ volatile(MCT__ASM_PAIRS(STEPS, "", CLAMP));                                       \
   }
 #define MCT__NSTEP8 MCT__NSTEP4 MCT__NSTEP4
 MCT__NTILE(mct__ntile_4, MCT__NSTEP4, "")

@@ -428,30 +428,16 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
   "smlad r7, r9, r11, r7\n\t"
 /* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
 
-/* The context + 16 (its constants) at [sp]; a variant with the clamp, one without. */
+/* The first conv's pixel pairs (MCT__ASM_PAIRS: the context + 16 at [sp], inputs r12, weights
+ * lr); a variant with the clamp, one without. */
 #define MCT__NFIRST(NAME, CLAMP)                                                              \
   static __attribute__((naked, noinline)) void NAME(const int16_t *xp, mct__fctx *c) {        \
-    __asm__ volatile(                                                                         \
-        "add r1, r1, #16\n\t"                                                                 \
-        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
-        "mov r12, r0\n"                                                                       \
-        "1:\n\t"                                                                              \
-        "ldr lr, [sp]\n\t"                                                                    \
-        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
-        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
-        "ldr lr, [lr, #68]\n\t"                                                               \
+    __asm__ volatile(MCT__ASM_PAIRS(                                                          \
         MCT__NF(0, 12) MCT__NF(4, 16) MCT__NF(8, 20) MCT__NF(12, 24) MCT__NF(16, 28)          \
         MCT__NF(400, 412) MCT__NF(404, 416) MCT__NF(408, 420) MCT__NF(412, 424)               \
         MCT__NF(416, 428) MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820)               \
-        MCT__NF(812, 824) MCT__NF(816, 828)                                                   \
-        "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_OUT2(CLAMP)                                                                  \
-        "add r12, r12, #24\n\t"                                                               \
-        "ldr r10, [lr, #16]\n\t"                                                              \
-        "cmp r12, r10\n\t"                                                                    \
-        "bne 1b\n\t"                                                                          \
-        "add sp, sp, #4\n\t"                                                                  \
-        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+        MCT__NF(812, 824) MCT__NF(816, 828),                                                  \
+        "add r12, r12, #24\n\t", CLAMP));                                                     \
   }
 MCT__NFIRST(mct__nfirst, "")
 MCT__NFIRST(mct__nfirst_c, MCT__ASM_CLAMP2)

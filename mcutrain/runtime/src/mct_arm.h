@@ -433,6 +433,32 @@ int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, c
   "add r8, r8, r9, lsl #1\n\t"                                                                \
   "str r8, [lr, #8]\n\t"
 
+/* The whole body of a naked pixel-pair kernel f(const T *xp, ctx *c) (conv_arm.c's
+ * mct__ntile_*, inplace_arm.c's mct__nfirst*; ctx: bias[4] at 0, the channels' constants at
+ * 16, lo4/hi4 at 64, the output and its pixel stride at 72, 76, the inputs' end at 80, the
+ * weights at 84). Contract: r0 = xp, r1 = c (the AAPCS arguments); saves r4-r11 and lr
+ * itself, [sp] = c + 16 while it runs. Per pair: the biases into the accumulators r0-r3
+ * (pixel 0, channels 0-3) and r4-r7 (pixel 1) by two LDMDBs, lr = the weights, STEPS (the
+ * MACs: inputs at r12, weights at lr, r8-r11 free), lr = c + 16, MCT__ASM_OUT2(CLAMP), NEXT
+ * (moves r12 on when STEPS did not), and on while r12 != the inputs' end. Reads the inputs,
+ * the weights and c; writes the pairs' outputs and c's output pointer. */
+#define MCT__ASM_PAIRS(STEPS, NEXT, CLAMP)                                                    \
+  "add r1, r1, #16\n\t"                                                                       \
+  "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                       \
+  "mov r12, r0\n"                                                                             \
+  "1:\n\t"                                                                                    \
+  "ldr lr, [sp]\n\t"                                                                          \
+  "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                            \
+  "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                            \
+  "ldr lr, [lr, #68]\n\t" STEPS                                                                \
+  "ldr lr, [sp]\n\t"                                                                          \
+  MCT__ASM_OUT2(CLAMP) NEXT                                                                   \
+  "ldr r10, [lr, #16]\n\t"                                                                    \
+  "cmp r12, r10\n\t"                                                                          \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #4\n\t"                                                                        \
+  "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
+
 #else
 #define MCT_ARM_DSP 0
 #define MCT_ARM_FPU 0
