@@ -321,16 +321,7 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
 
 #define MCT__NSTEP                                                                            \
   "ldrd r8, r9, [r12], #8\n\t"                                                                \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r0, r8, r10, r0\n\t"                                                                 \
-  "smlad r4, r9, r10, r4\n\t"                                                                 \
-  "smlad r1, r8, r11, r1\n\t"                                                                 \
-  "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r2, r8, r10, r2\n\t"                                                                 \
-  "smlad r6, r9, r10, r6\n\t"                                                                 \
-  "smlad r3, r8, r11, r3\n\t"                                                                 \
-  "smlad r7, r9, r11, r7\n\t"
+  MCT__ASM_MAC8
 #define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
 
 #define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
@@ -375,6 +366,31 @@ static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
   return r;
 }
 
+/* Asm text of the widening loops below (operands by name: %[nz] = -z in both halves, the
+ * output %[p], post-indexed, temporaries %[e], %[h] / %[f]):
+ *   MCT__ASM_XZ_WORD(U)  the word U of four int8 as (x - z) int16 pairs in SXTB16 order
+ *                        (bytes 0, 2, then 1, 3), one STRD;
+ *   MCT__ASM_X_WORD(U)   the same without z (SXTB16);
+ *   MCT__ASM_PAIRS_2PX   one group of four channels of pixels a and b (%[a], %[b], loaded
+ *                        into %[u], %[v], post-indexed), interleaved word by word. */
+#define MCT__ASM_XZ_WORD(U)                                                                   \
+  "sxtab16 %[e], %[nz], %[" #U "]\n\t"                                                         \
+  "sxtab16 %[h], %[nz], %[" #U "], ror #8\n\t"                                                 \
+  "strd %[e], %[h], [%[p]], #8\n\t"
+#define MCT__ASM_X_WORD(U)                                                                    \
+  "sxtb16 %[e], %[" #U "]\n\t"                                                                 \
+  "sxtb16 %[h], %[" #U "], ror #8\n\t"                                                         \
+  "strd %[e], %[h], [%[p]], #8\n\t"
+#define MCT__ASM_PAIRS_2PX                                                                    \
+  "ldr %[u], [%[a]], #4\n\t"                                                                  \
+  "ldr %[v], [%[b]], #4\n\t"                                                                  \
+  "sxtab16 %[e], %[nz], %[u]\n\t"                                                             \
+  "sxtab16 %[f], %[nz], %[v]\n\t"                                                             \
+  "strd %[e], %[f], [%[p]], #8\n\t"                                                           \
+  "sxtab16 %[e], %[nz], %[u], ror #8\n\t"                                                     \
+  "sxtab16 %[f], %[nz], %[v], ror #8\n\t"                                                     \
+  "strd %[e], %[f], [%[p]], #8\n\t"
+
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
  * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
@@ -385,22 +401,7 @@ static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C,
     const int8_t *end = xa + G / 2 * 8;
     uint32_t u, v, e, f;
     do {
-      __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
-                       "ldr %[v], [%[b]], #4\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[f], %[nz], %[v]\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
-                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "ldr %[u], [%[a]], #4\n\t"
-                       "ldr %[v], [%[b]], #4\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[f], %[nz], %[v]\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
-                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[f], [%[p]], #8"
+      __asm__ volatile(MCT__ASM_PAIRS_2PX MCT__ASM_PAIRS_2PX
                        : [a] "+r"(xa), [b] "+r"(xb), [p] "+r"(out), [u] "=&r"(u), [v] "=&r"(v),
                          [e] "=&r"(e), [f] "=&r"(f)
                        : [nz] "r"(nz)
@@ -878,18 +879,10 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
     do {
       __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
                        "ldrd %[v], %[v1], [%[b]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[v]\n\t"
-                       "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u1]\n\t"
-                       "sxtab16 %[h], %[nz], %[u1], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[v1]\n\t"
-                       "sxtab16 %[h], %[nz], %[v1], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8"
+                       MCT__ASM_XZ_WORD(u)
+                       MCT__ASM_XZ_WORD(v)
+                       MCT__ASM_XZ_WORD(u1)
+                       MCT__ASM_XZ_WORD(v1)
                        : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
                          [u1] "=&r"(u1), [v1] "=&r"(v1), [e] "=&r"(e), [h] "=&r"(h)
                        : [nz] "r"(nz)
@@ -900,20 +893,12 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtab16 %[e], %[nz], %[u]\n\t"
-                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtab16 %[e], %[nz], %[v]\n\t"
-                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     MCT__ASM_XZ_WORD(u)
+                     MCT__ASM_XZ_WORD(v)
                      "ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtab16 %[e], %[nz], %[u]\n\t"
-                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtab16 %[e], %[nz], %[v]\n\t"
-                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8"
+                     MCT__ASM_XZ_WORD(u)
+                     MCT__ASM_XZ_WORD(v)
                      : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
                        [e] "=&r"(e), [h] "=&r"(h)
                      : [nz] "r"(nz)
@@ -953,20 +938,12 @@ static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t 
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     MCT__ASM_X_WORD(u)
+                     MCT__ASM_X_WORD(v)
                      "ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8"
+                     MCT__ASM_X_WORD(u)
+                     MCT__ASM_X_WORD(v)
                      : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
                        [e] "=&r"(e), [h] "=&r"(h)
                      :

@@ -416,16 +416,7 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
 #define MCT__NF(A, B)                                                                         \
   "ldr r8, [r12, #" #A "]\n\t"                                                                \
   "ldr r9, [r12, #" #B "]\n\t"                                                                \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r0, r8, r10, r0\n\t"                                                                 \
-  "smlad r4, r9, r10, r4\n\t"                                                                 \
-  "smlad r1, r8, r11, r1\n\t"                                                                 \
-  "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r2, r8, r10, r2\n\t"                                                                 \
-  "smlad r6, r9, r10, r6\n\t"                                                                 \
-  "smlad r3, r8, r11, r3\n\t"                                                                 \
-  "smlad r7, r9, r11, r7\n\t"
+  MCT__ASM_MAC8
 /* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
 
 /* The first conv's pixel pairs (MCT__ASM_PAIRS: the context + 16 at [sp], inputs r12, weights

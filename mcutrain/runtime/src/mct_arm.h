@@ -433,6 +433,21 @@ int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, c
   "add r8, r8, r9, lsl #1\n\t"                                                                \
   "str r8, [lr, #8]\n\t"
 
+/* One step of the pixel-pair kernels: the pair's input words r8 (pixel 0), r9 (pixel 1)
+ * against the next four weight words at lr (LDRD post-indexed: lr moves on 16 bytes):
+ * r0-r3 += SMLAD(r8, w0..3), r4-r7 += SMLAD(r9, w0..3); r10, r11 clobbered. */
+#define MCT__ASM_MAC8                                                                         \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r0, r8, r10, r0\n\t"                                                                 \
+  "smlad r4, r9, r10, r4\n\t"                                                                 \
+  "smlad r1, r8, r11, r1\n\t"                                                                 \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r2, r8, r10, r2\n\t"                                                                 \
+  "smlad r6, r9, r10, r6\n\t"                                                                 \
+  "smlad r3, r8, r11, r3\n\t"                                                                 \
+  "smlad r7, r9, r11, r7\n\t"
+
 /* The whole body of a naked pixel-pair kernel f(const T *xp, ctx *c) (conv_arm.c's
  * mct__ntile_*, inplace_arm.c's mct__nfirst*; ctx: bias[4] at 0, the channels' constants at
  * 16, lo4/hi4 at 64, the output and its pixel stride at 72, 76, the inputs' end at 80, the
