@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "mcutrain" / "runtime" / "src" / "grad_arm_asm.h"
@@ -105,7 +106,8 @@ def asm_block(groups: list, outs: str, ins: str, clob: list, indent: str = "  ")
 
 def comment(text: str, indent: str = "") -> str:
     """A C block comment of the given lines (already wrapped)."""
-    lines = text.strip("\n").split("\n")
+    lines = [w for ln in text.strip("\n").split("\n")
+             for w in (textwrap.wrap(ln, 92) if len(ln) > 92 else [ln])]
     out = [f"{indent}/* {lines[0]}"] + [f"{indent} * {ln}".rstrip() for ln in lines[1:]]
     out[-1] += " */"
     return "\n".join(out)
@@ -187,7 +189,7 @@ def gs_kernel(K: int, consecutive: bool) -> str:
            f"byte temporaries {t0}, {t1};\n" +
            ("gradients consecutive, read with writeback" +
             (", three per VLDM" if K == 6 else "") + " (gs unused)"
-            if consecutive else "gradient rows gs bytes apart"))
+            if consecutive else "gradient rows gs bytes apart") + "; the family's contract above")
     return "\n".join([
         comment(doc),
         macro_def(px, "one pixel: its sums (r3) += its gradients (r1, moved on) x the tile",
@@ -251,6 +253,8 @@ def ra_kernel(P: int, Q: int) -> str:
         g.append([st, "add %[x], %[x], %[xst]"] if p < P - 1 else st)
     clob = ["r4", "r5"] + sregs(0, n - 1) + sregs(24, 23 + P) + sregs(28, 31)
     return "\n".join([
+        comment(f"P = {P}, Q = {Q}: sums s0-s{n - 1}, gradients {sr(24, 23 + P)[1:-1]}; "
+                "the family's contract above"),
         f"static void mct__ra{P}_{Q}(const float *g, const int8_t *w, int32_t wst, int32_t n, "
         f"float *x,\n{' ' * (len(f'static void mct__ra{P}_{Q}('))}int32_t xst) {{",
         asm_block(g, '[g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)',
@@ -289,6 +293,8 @@ def gw_kernel(NB: int) -> str:
     g += [[f"vmul.f32 s{i + u}, s{i + u}, %[s]" for u in range(4)] for i in range(0, NB, 4)]
     g.append(f"vstmia %[out], {sr(0, NB - 1)}")
     return "\n".join([
+        comment(f"NB = {NB}: sums s0-s{NB - 1}, gradient s{gr}, x - x_zero s{a}, s{b}; the "
+                "family's contract above"),
         f"static void mct__gw{NB}(const int8_t *const *xl, const float *gv, int32_t n, "
         f"int32_t c,\n{' ' * len(f'static void mct__gw{NB}(')}const float *lut, float s, "
         "float *out) {",
@@ -339,6 +345,8 @@ def gwr_kernel(B: int) -> str:
           [f"adds %[x], %[x], #{B}", f"adds %[off], %[off], #{4 * B}"],
           ["subs %[m], %[m], #1", "bne 2b"]]
     return "\n".join([
+        comment(f"B = {B}: sums s0-s{B - 1} (a block), x - x_zero s16-s{15 + B}; the family's "
+                "contract above"),
         macro_def(mrow, "one listed row: its block (at address A = tag * L + off) += G x, G's "
                   "bits in G", row, ("G", "A")),
         f"static void mct__gwr{B}(const int8_t *x, const float *lut, const uint32_t *l, "
@@ -397,6 +405,7 @@ def dw_pix(S: int) -> str:
     g += ["subs r10, r10, #1", "bne 1b", ["add %[g], %[g], r4", "add %[w], %[w], r5"],
           "subs %[n], %[n], #1", "bne 2b", "vstmia r7, {s0-s7}"]
     return "\n".join([
+        comment(f"S = {S}; the contract above"),
         f"static void mct__dw_pix_s{S}(const float *g, const float *w, int32_t nrows, "
         "const mct__dwk *k) {",
         asm_block(g, '[g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)', '[k] "r"(k), [z] "r"(mct__zeros)',
@@ -414,6 +423,7 @@ def dw_line(S: int) -> str:
           ["subs r11, r11, #1", "bne 3b"], "vstmia r2, {s0-s7}",
           ["ldr r8, [r0, #32]", "add r2, r2, r8"], ["subs r7, r7, #1", "bne 4b"]]
     return "\n".join([
+        comment(f"S = {S}; the contract above"),
         macro_def(tap, f"one tap (MCT__DWL_TAP_S{S} bytes of code)",
                   DW_TAP + (["sub.w r9, r9, #32"] if S == 2 else []) + DW_VMLA),
         f"static __attribute__((noinline)) void mct__dw_line_s{S}(const mct__dwl *P) {{",
@@ -467,6 +477,8 @@ def bg_kernel(NB: int) -> str:
           f"vldmia %[bs], {sr(16, 15 + NB)}"] + row("vmul")
     g += ["2:", f"vstmia %[gb], {sr(0, NB - 1)}"]
     return "\n".join([
+        comment(f"NB = {NB}: sums s0-s{NB - 1}, a row s16-s{15 + NB}; the family's contract "
+                "above"),
         f"static void mct__bg{NB}(const float *g, int32_t stride, int32_t hw, const float *bs, "
         "float *gb) {",
         asm_block(g, '[g] "+r"(g), [n] "+r"(hw)',
@@ -506,6 +518,8 @@ gradient row */
   int32_t gstride; /* bytes between gradient rows */
 }} mct__g{K};
 """,
+        comment(f"K = {K}: offsets r4-r{3 + K}, temporaries {t0}, {t1}; the family's "
+                "contract above"),
         f"static void mct__gather{K}(const float *g, const mct__g{K} *t, float *d, int32_t np) {{",
         asm_block(g, '[g] "+r"(g), [d] "+r"(d), [n] "+r"(np), [t] "+r"(t)', "",
                   [f"r{i}" for i in range(4, 6 + K)] + sregs(0, K - 1) + sregs(8, 7 + K)), "}"])

@@ -196,7 +196,9 @@ typedef struct {
  * words, each weight word two pixels), four outputs of a pixel stored as one word. */
 #define MCT__TW 256 /* widened words of a tile (1 KB): 256 / K pixels */
 
-/* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
+/* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K.
+ * Asm contract (two words a pass): operands v, out (advanced), temporaries a, b, e, all
+ * compiler-allocated; reads v[0..8), writes out[0], out[4], out[8], out[12]. */
 static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
   int32_t G = n / 4;
   if (G >= 2) { /* two words per pass */
@@ -234,7 +236,9 @@ static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
 /* acc_0j, acc_1j (the two pixels of a pair) += one int16 pair of each pixel (the words at xp,
  * interleaved: pixel 0, pixel 1) times weight words j = 0..3 at wp (k-major); xp and wp move
  * on: 11 instructions for 16 MACs. Two assembly statements (10 and 9 registers), so that the
- * compiler can allocate them at every optimization level. */
+ * compiler can allocate them at every optimization level.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out, xp and wp
+ * advanced, temporaries early-clobbered); reads xp[0..2) and wp[0..4). */
 #define MCT__MAC24                                                                            \
   do {                                                                                        \
     __asm__("ldrd %[u], %[v], [%[xp]], #8\n\t"                                                \
@@ -392,7 +396,9 @@ static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
   "strd %[e], %[f], [%[p]], #8\n\t"
 
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
- * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
+ * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb.
+ * Asm contract (two groups a pass): operands xa, xb, out (advanced), nz, temporaries u, v,
+ * e, f, all compiler-allocated; reads xa, xb[0..8), writes out[0..8). */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
                                   uint32_t *out) {
   const uint32_t nz = mct__zz(-z); /* x - z by SXTAB16 (see mct__widen2i) */
@@ -557,7 +563,9 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
 #define MCT__STR(v) MCT__STR2(v)
 
 /* One group of four input channels of both pixels against two weight rows (see mct__seg22):
- * two statements (10 and 9 registers), so that the compiler can always allocate them. */
+ * two statements (10 and 9 registers), so that the compiler can always allocate them.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out, xa, w0, w1
+ * advanced, temporaries early-clobbered); reads the group's words of both pixels and rows. */
 #define MCT__G22                                                                              \
   do {                                                                                        \
     __asm__("ldrd %[pe], %[po], [%[xa]], #8\n\t"                                              \
@@ -724,6 +732,8 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
       "add sp, sp, #4\n\t"                                                                 \
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
 
+/* Asm contract (see the comment above mct__pctx): r0 = c; saves r4-r11 and lr, [sp] = c;
+ * reads c, the pixels and the weight rows, writes the outputs and c's moving fields. */
 static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
   __asm__ volatile(
       "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
@@ -869,7 +879,9 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
 
 /* a, b (C channels, C % 8 == 0) minus xz as int16 pairs: for group g, xx[4 g], xx[4 g + 1]
  * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. SXTAB16 adds the sign-extended bytes
- * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction. */
+ * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction.
+ * Asm contract: operands a, b, xx (advanced), nz, temporaries, all compiler-allocated; per
+ * pass reads eight bytes of a and b, writes xx[0..8). */
 static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
                                 uint32_t *xx) {
   const uint32_t nz = mct__zz(-xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
@@ -907,7 +919,9 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
 }
 
 /* Weight rows w0, w1 (C % 8 == 0) as int16 pairs: for group g, wv[4 g], wv[4 g + 1] of w0
- * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1. */
+ * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1.
+ * Asm contract: operands w0, w1, wv (advanced), temporaries, all compiler-allocated; per
+ * pass reads eight bytes of w0 and w1, writes wv[0..8). */
 static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t C, uint32_t *wv) {
   const uint32_t *end = wv + C;
   uint32_t u, v, e, h;
@@ -977,7 +991,7 @@ static __attribute__((noinline)) void mct__pw2i_exact(const mct__arm_rq *r, cons
   MCT__G22_MACS
 
 /* As mct__npair (same context, same registers but for the inputs: r10 walks the interleaved
- * buffer), C % 8 == 0. */
+ * buffer), C % 8 == 0. Asm contract: as mct__npair's. */
 static __attribute__((naked, noinline)) void mct__npairi(mct__pctx *c) {
   __asm__ volatile(
       "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
@@ -1072,7 +1086,9 @@ typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__b
 /* The block's pixel pairs for two output channels (a naked function, as the tile kernel):
  * accumulators r0, r1 (pixel a, rows 0, 1), r2, r3 (pixel b), the pixels' words r4-r7, the
  * weights' r8-r11, inputs r12, weights lr; the end of the weights at [sp], the context at
- * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword. */
+ * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword.
+ * Asm contract: r0 = c (mct__bctx); saves r4-r11 and lr; reads c, the inputs and weights,
+ * writes the outputs and c's moving fields. */
 #define MCT__NBLK(NAME, CLAMP)                                                                \
   static __attribute__((naked, noinline)) void NAME(mct__bctx *c) {                           \
     __asm__ volatile(                                                                         \

@@ -9,14 +9,16 @@
 
 /* ---- K x 4 streaming kernels: mct__gs<K> (K = 1..5), mct__gs<K>c (K = 1..6) ---------------
  *
- * a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1), for
+ * a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1),
+ * for
  * each tile of four columns c = 0, 4, ... < n4: the K x 4 int8 weights converted to float once
  * per tile and kept in registers, then per pixel its four partial sums and K gradients loaded
  * (VLDM), K x 4 VMLAs, the sums stored back (VSTM). Two pixels per pass (an odd first one
  * alone). The "c" kernels read consecutive gradient rows (gs = K * 4) with writeback.
  *
  * Contract (every mct__gs kernel): r0 = P, the only operand; the asm reads its fields by the
- * offsets below. Clobbers r1-r12, lr, the s-registers listed in each, flags. Reads P, rows[k][0
+ * offsets below. Clobbers r1-r12, lr, the s-registers listed in each, flags. Reads P,
+ * rows[k][0
  * .. n4) and the np gradient rows; reads and writes x[p][0..n4) (rows as bytes apart). Core
  * registers: r1 gradient row, r2 pixel pairs left, r3 row of x, r4.. weight row k (advances 4
  * bytes a tile), lr the tile's column in x (r0 + 20 .. end); two byte temporaries; r11 gs, r12
@@ -33,7 +35,7 @@ typedef struct {
 } mct__gsa;
 
 /* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS1_PIXEL                               \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -72,7 +74,7 @@ static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
 #undef MCT__GS1_PIXEL
 
 /* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS2_PIXEL                               \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -118,7 +120,7 @@ static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
 #undef MCT__GS2_PIXEL
 
 /* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS3_PIXEL                               \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -170,7 +172,7 @@ static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
 #undef MCT__GS3_PIXEL
 
 /* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS4_PIXEL                               \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -228,7 +230,7 @@ static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
 #undef MCT__GS4_PIXEL
 
 /* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS5_PIXEL                               \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -293,7 +295,7 @@ static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
 #undef MCT__GS5_PIXEL
 
 /* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS1C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -332,7 +334,7 @@ static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
 #undef MCT__GS1C_PIXEL
 
 /* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS2C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -378,7 +380,7 @@ static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
 #undef MCT__GS2C_PIXEL
 
 /* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS3C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -430,7 +432,7 @@ static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
 #undef MCT__GS3C_PIXEL
 
 /* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS4C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -488,7 +490,7 @@ static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
 #undef MCT__GS4C_PIXEL
 
 /* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS5C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -553,7 +555,8 @@ static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
 #undef MCT__GS5C_PIXEL
 
 /* K = 6: weights s8-s31, gradients s4-s6, byte temporaries r10, r11;
- * gradients consecutive, read with writeback, three per VLDM (gs unused) */
+ * gradients consecutive, read with writeback, three per VLDM (gs unused); the family's
+ * contract above */
 /* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
 #define MCT__GS6C_PIXEL                              \
   "vldmia r3, {s0-s3}\n\t"                           \
@@ -639,6 +642,7 @@ static const mct__gs_fn mct__gs_kc[7] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct
  * s24.., s28-s31, flags. Reads g[0 .. n P), w[o * wst + 0 .. Q) for o < n; writes x's P rows
  * of Q floats. */
 
+/* P = 1, Q = 16: sums s0-s15, gradients s24; the family's contract above */
 static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                         int32_t xst) {
   __asm__ volatile(
@@ -679,6 +683,7 @@ static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n,
         "s12", "s13", "s14", "s15", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 1, Q = 8: sums s0-s7, gradients s24; the family's contract above */
 static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -707,6 +712,7 @@ static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s31", "cc", "memory");
 }
 
+/* P = 1, Q = 4: sums s0-s3, gradients s24; the family's contract above */
 static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -728,6 +734,7 @@ static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       : "r4", "r5", "s0", "s1", "s2", "s3", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 2, Q = 8: sums s0-s15, gradients s24-s25; the family's contract above */
 static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -761,6 +768,7 @@ static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s12", "s13", "s14", "s15", "s24", "s25", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 2, Q = 4: sums s0-s7, gradients s24-s25; the family's contract above */
 static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -786,6 +794,7 @@ static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s30", "s31", "cc", "memory");
 }
 
+/* P = 3, Q = 8: sums s0-s23, gradients s24-s26; the family's contract above */
 static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -826,6 +835,7 @@ static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 3, Q = 4: sums s0-s11, gradients s24-s26; the family's contract above */
 static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -854,6 +864,7 @@ static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 4, Q = 4: sums s0-s15, gradients s24-s27; the family's contract above */
 static void mct__ra4_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -897,6 +908,7 @@ typedef void (*mct__ra_fn)(const float *, const int8_t *, int32_t, int32_t, floa
  * clobbers r4-r6, s0-s(NB + 2), flags. Reads xl[0 .. n), gv[0 .. n), xl[k][c .. c + NB),
  * lut[-255 .. 256]; writes out[0 .. NB). */
 
+/* NB = 16: sums s0-s15, gradient s16, x - x_zero s17, s18; the family's contract above */
 static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                       const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -944,6 +956,7 @@ static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32
         "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "cc", "memory");
 }
 
+/* NB = 8: sums s0-s7, gradient s8, x - x_zero s9, s10; the family's contract above */
 static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                      const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -975,6 +988,7 @@ static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_
         "cc", "memory");
 }
 
+/* NB = 4: sums s0-s3, gradient s4, x - x_zero s5, s6; the family's contract above */
 static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                      const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -1015,6 +1029,7 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
  * s16-s(15 + B) the block's x - x_zero, flags. Reads x[0 .. m B), lut, l[0 .. 4 n); reads and
  * writes the m B floats of every listed row's blocks. */
 
+/* B = 1: sums s0-s0 (a block), x - x_zero s16-s16; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR1_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1040,6 +1055,7 @@ static void mct__gwr1(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR1_ROW
 
+/* B = 2: sums s0-s1 (a block), x - x_zero s16-s17; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR2_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1067,6 +1083,7 @@ static void mct__gwr2(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR2_ROW
 
+/* B = 3: sums s0-s2 (a block), x - x_zero s16-s18; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR3_ROW(G, A)                                                     \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                    \
@@ -1096,6 +1113,7 @@ static void mct__gwr3(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR3_ROW
 
+/* B = 4: sums s0-s3 (a block), x - x_zero s16-s19; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR4_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1128,6 +1146,7 @@ static void mct__gwr4(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR4_ROW
 
+/* B = 5: sums s0-s4 (a block), x - x_zero s16-s20; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR5_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1162,6 +1181,7 @@ static void mct__gwr5(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR5_ROW
 
+/* B = 6: sums s0-s5 (a block), x - x_zero s16-s21; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR6_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1198,6 +1218,7 @@ static void mct__gwr6(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR6_ROW
 
+/* B = 7: sums s0-s6 (a block), x - x_zero s16-s22; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR7_ROW(G, A)                                                     \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                    \
@@ -1235,6 +1256,7 @@ static void mct__gwr7(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR7_ROW
 
+/* B = 8: sums s0-s7 (a block), x - x_zero s16-s23; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR8_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1275,6 +1297,7 @@ static void mct__gwr8(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR8_ROW
 
+/* B = 9: sums s0-s8 (a block), x - x_zero s16-s24; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR9_ROW(G, A)                                  \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1318,6 +1341,7 @@ static void mct__gwr9(const int8_t *x, const float *lut, const uint32_t *l, int3
 }
 #undef MCT__GWR9_ROW
 
+/* B = 10: sums s0-s9 (a block), x - x_zero s16-s25; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR10_ROW(G, A)                                 \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1363,6 +1387,7 @@ static void mct__gwr10(const int8_t *x, const float *lut, const uint32_t *l, int
 }
 #undef MCT__GWR10_ROW
 
+/* B = 11: sums s0-s10 (a block), x - x_zero s16-s26; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR11_ROW(G, A)                                                     \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                     \
@@ -1409,6 +1434,7 @@ static void mct__gwr11(const int8_t *x, const float *lut, const uint32_t *l, int
 }
 #undef MCT__GWR11_ROW
 
+/* B = 12: sums s0-s11 (a block), x - x_zero s16-s27; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR12_ROW(G, A)                                 \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1458,6 +1484,7 @@ static void mct__gwr12(const int8_t *x, const float *lut, const uint32_t *l, int
 }
 #undef MCT__GWR12_ROW
 
+/* B = 13: sums s0-s12 (a block), x - x_zero s16-s28; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR13_ROW(G, A)                                 \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1509,6 +1536,7 @@ static void mct__gwr13(const int8_t *x, const float *lut, const uint32_t *l, int
 }
 #undef MCT__GWR13_ROW
 
+/* B = 14: sums s0-s13 (a block), x - x_zero s16-s29; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR14_ROW(G, A)                                 \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
@@ -1562,6 +1590,7 @@ static void mct__gwr14(const int8_t *x, const float *lut, const uint32_t *l, int
 }
 #undef MCT__GWR14_ROW
 
+/* B = 15: sums s0-s14 (a block), x - x_zero s16-s30; the family's contract above */
 /* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
 #define MCT__GWR15_ROW(G, A)                                                       \
   "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                       \
@@ -1640,6 +1669,7 @@ typedef struct {
   float *dst;
 } mct__dwk;
 
+/* S = 1; the contract above */
 static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
   __asm__ volatile(
       "ldmia %[k], {r4-r7}\n\t"
@@ -1665,6 +1695,7 @@ static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const 
         "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
+/* S = 2; the contract above */
 static void mct__dw_pix_s2(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
   __asm__ volatile(
       "ldmia %[k], {r4-r7}\n\t"
@@ -1717,6 +1748,7 @@ typedef struct {
 #define MCT__DWL_TAP_S1 40 /* code bytes of one unrolled tap: 2 VLDMs, 8 VMLAs */
 #define MCT__DWL_TAP_S2 44 /* and a SUB.W */
 
+/* S = 1; the contract above */
 /* one tap (MCT__DWL_TAP_S1 bytes of code) */
 #define MCT__DWL_TAP1                                                           \
   "vldmia r8!, {s8-s15}\n\t"                                                    \
@@ -1759,6 +1791,7 @@ static __attribute__((noinline)) void mct__dw_line_s1(const mct__dwl *P) {
 }
 #undef MCT__DWL_TAP1
 
+/* S = 2; the contract above */
 /* one tap (MCT__DWL_TAP_S2 bytes of code) */
 #define MCT__DWL_TAP2                                                           \
   "vldmia r8!, {s8-s15}\n\t"                                                    \
@@ -1811,6 +1844,7 @@ static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
  * - 1), s16-s(15 + NB), flags. Reads g's hw rows of NB floats and bs[0 .. NB); writes gb[0 ..
  * NB). */
 
+/* NB = 16: sums s0-s15, a row s16-s31; the family's contract above */
 static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s15}\n\t"
@@ -1846,6 +1880,7 @@ static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *b
         "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* NB = 8: sums s0-s7, a row s16-s23; the family's contract above */
 static void mct__bg8(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s7}\n\t"
@@ -1872,6 +1907,7 @@ static void mct__bg8(const float *g, int32_t stride, int32_t hw, const float *bs
         "s21", "s22", "s23", "cc", "memory");
 }
 
+/* NB = 4: sums s0-s3, a row s16-s19; the family's contract above */
 static void mct__bg4(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s3}\n\t"
@@ -1907,6 +1943,7 @@ typedef struct {
   int32_t gstride; /* bytes between gradient rows */
 } mct__g5;
 
+/* K = 5: offsets r4-r8, temporaries r9, r10; the family's contract above */
 static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np) {
   __asm__ volatile(
       "ldmia %[t]!, {r4-r8}\n\t"
@@ -1934,6 +1971,7 @@ typedef struct {
   int32_t gstride; /* bytes between gradient rows */
 } mct__g6;
 
+/* K = 6: offsets r4-r9, temporaries r10, r11; the family's contract above */
 static void mct__gather6(const float *g, const mct__g6 *t, float *d, int32_t np) {
   __asm__ volatile(
       "ldmia %[t]!, {r4-r9}\n\t"

@@ -306,7 +306,9 @@ static void mct__first_widen(const mct_conv_geom *g, const int8_t *x, int32_t ih
 /* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
  * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
  * 16 MACs, in assembly (two statements of 10 and 9 registers, so that the compiler can
- * always allocate them). Offsets: integer constant expressions. */
+ * always allocate them). Offsets: integer constant expressions.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out,
+ * temporaries early-clobbered); reads the two pixels' words and wp[WO / 4 .. WO / 4 + 4). */
 #define MCT__MAC24(XO0, XO1, WO)                                                              \
   do {                                                                                        \
     __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                   \

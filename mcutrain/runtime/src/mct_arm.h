@@ -324,7 +324,9 @@ static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3
   return r;
 }
 
-/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte). */
+/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte): SSUB8
+ * sets the GE flags per byte, SEL picks. Asm contract: compiler-allocated operands, the
+ * flags' GE bits clobbered (no C code reads them). */
 static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
   uint32_t t;
   __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
