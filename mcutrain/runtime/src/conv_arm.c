@@ -732,21 +732,28 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
       "add sp, sp, #4\n\t"                                                                 \
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
 
+/* The entry of mct__npair / mct__npairi: c (r0) and r4-r11, lr pushed (c at [sp]), then at
+ * label 1 the start of each pair of output channels: r10 the inputs, r11, r12 the weight
+ * rows w0, w1, r0-r3 the accumulators from the pair's two biases (c's bias pointer moved
+ * on), r9 = C. */
+#define MCT__PAIR_HEAD                                                                        \
+  "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"                                          \
+  "1:\n\t"                                                                                    \
+  "ldr lr, [sp]\n\t"                                                                          \
+  "ldr r10, [lr]\n\t"                                                                         \
+  "ldrd r11, r12, [lr, #8]\n\t"                                                               \
+  "ldr r9, [lr, #16]\n\t"                                                                     \
+  "ldrd r0, r1, [r9], #8\n\t"                                                                 \
+  "str r9, [lr, #16]\n\t"                                                                     \
+  "mov r2, r0\n\t"                                                                            \
+  "mov r3, r1\n\t"                                                                            \
+  "ldr r9, [lr, #4]\n\t"
+
 /* Asm contract (see the comment above mct__pctx): r0 = c; saves r4-r11 and lr, [sp] = c;
  * reads c, the pixels and the weight rows, writes the outputs and c's moving fields. */
 static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
   __asm__ volatile(
-      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-      "1:\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r10, [lr]\n\t"             /* xa */
-      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
-      "ldr r9, [lr, #16]\n\t"         /* bias */
-      "ldrd r0, r1, [r9], #8\n\t"
-      "str r9, [lr, #16]\n\t"
-      "mov r2, r0\n\t"
-      "mov r3, r1\n\t"
-      "ldr r9, [lr, #4]\n\t"          /* C */
+      MCT__PAIR_HEAD /* r10: xa */
       "add lr, r11, r9\n"             /* the end of row w0 */
       "2:\n\t" MCT__NG22 MCT__NG22
       "cmp r11, lr\n\t"
@@ -994,17 +1001,7 @@ static __attribute__((noinline)) void mct__pw2i_exact(const mct__arm_rq *r, cons
  * buffer), C % 8 == 0. Asm contract: as mct__npair's. */
 static __attribute__((naked, noinline)) void mct__npairi(mct__pctx *c) {
   __asm__ volatile(
-      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-      "1:\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r10, [lr]\n\t"             /* xx */
-      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
-      "ldr r9, [lr, #16]\n\t"         /* bias */
-      "ldrd r0, r1, [r9], #8\n\t"
-      "str r9, [lr, #16]\n\t"
-      "mov r2, r0\n\t"
-      "mov r3, r1\n\t"
-      "ldr r9, [lr, #4]\n\t"          /* C */
+      MCT__PAIR_HEAD /* r10: xx */
       "add lr, r11, r9\n\t"           /* the end of row w0 */
       "tst r9, #8\n\t"
       "bne 4f\n"
