@@ -185,10 +185,6 @@ static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_
   return nfix;
 }
 
-typedef struct {
-  int32_t bias, mult, add, shr;
-} mct__fq;
-
 /* ---- pointwise, few input channels: tiles --------------------------------------------------
  * A tile's pixels widened (K = C / 2 rounded up int16 pairs each, mct__arm_pairs), then four
  * output channels at a time: their widened weights (k-major: wv[4 k + j]) and constants on the stack,
@@ -262,21 +258,6 @@ static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
             : [u] "r"(u), [v] "r"(v)                                                          \
             : "memory");                                                                      \
   } while (0)
-
-/* Two pixels' four outputs (accumulators with the biases in them) as two words. */
-static inline __attribute__((always_inline)) void mct__req24(
-    int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
-    int32_t a13, const mct__fq *f, uint32_t *v0, uint32_t *v1) {
-  a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
-  a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
-  a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
-  a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
-  a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
-  a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
-  a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
-  a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-  *v0 = mct__pack4(a00, a01, a02, a03), *v1 = mct__pack4(a10, a11, a12, a13);
-}
 
 /* n pixels of a tile (pairs interleaved word by word, K words per pixel; an odd last pixel
  * paired with a copy of itself), four output channels (weights k-major, constants f) to yp

@@ -248,10 +248,6 @@ static void mct__rows_1x1_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, c
 #define MCT__F_O 16   /* output channels at most */
 
 
-typedef struct {
-  int32_t bias, mult, add, shr;
-} mct__fq;
-
 /* The fast formula's validity for channels o0..o0+cnt-1 (see conv_arm.c, mct__fast_ok): n
  * products per accumulator. A channel without it gets harmless constants in the kernels and
  * its outputs are computed again exactly (mct__first_fix). */
@@ -352,16 +348,9 @@ static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, c
       const uint32_t *wp = wv;
       uint32_t u, v, t0, t1;
       MCT__F5(0) MCT__F5(5) MCT__F5(10)
-      a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
-      a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
-      a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
-      a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
-      a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
-      a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
-      a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
-      a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-      const uint32_t v0 = mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4);
-      const uint32_t v1 = mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4);
+      uint32_t v0, v1;
+      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, &v0, &v1);
+      v0 = mct__clamp4(v0, lo4, hi4), v1 = mct__clamp4(v1, lo4, hi4);
       if (o + 4 <= O) {
         mct__st32(y0, v0);
         mct__st32(y0 + O, v1);

@@ -335,6 +335,27 @@ static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
   return v;
 }
 
+/* A channel's fast requantization constants (the pointwise and first-conv kernels): the
+ * accumulator's start, then mct__fout's mult, add, shr. */
+typedef struct {
+  int32_t bias, mult, add, shr;
+} mct__fq;
+
+/* Two pixels' four outputs (accumulators with the biases in them) as two words. */
+static inline __attribute__((always_inline)) void mct__req24(
+    int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
+    int32_t a13, const mct__fq *f, uint32_t *v0, uint32_t *v1) {
+  a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
+  a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
+  a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
+  a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
+  a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
+  a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
+  a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
+  a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
+  *v0 = mct__pack4(a00, a01, a02, a03), *v1 = mct__pack4(a10, a11, a12, a13);
+}
+
 static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline uint32_t mct__b4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
 
