@@ -157,7 +157,7 @@ def gs_kernel(K: int, consecutive: bool) -> str:
             f"ldr r4, [{t0}]" if K == 1 else f"ldmia {t0}, {{r4-r{3 + K}}}",
             "ldrd r11, r12, [r0, #12]" if K <= 5 else "ldr r12, [r0, #16]",
             "ldr lr, [r0, #20]"]
-    g = [head[0], head[1], head[2], head[3], "4:", ["ldmia r0, {r1, r2}"], "mov r3, lr"]
+    g = head + ["4:", "ldmia r0, {r1, r2}", "mov r3, lr"]
     for k in range(K):
         for h in (0, 1):
             a = wb + 4 * k + 2 * h
