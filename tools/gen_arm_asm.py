@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "mcutrain" / "runtime" / "src" / "grad_arm_asm.h"
@@ -29,13 +30,46 @@ def sr(a: int, b: int | None = None) -> str:
     return f"{{s{a}}}" if b is None or b == a else f"{{s{a}-s{b}}}"
 
 
-def asm_lines(groups: list) -> list:
-    """C string literals, one per group of instructions (the last without a separator)."""
+class Macro(str):
+    """A group that is a C macro of asm text (defined by macro_def), used by name."""
+
+
+def fit(groups: list, width: int = 80) -> list:
+    """Groups of instructions whose C literal would pass width columns, halved until none do."""
     out = []
+    for g in groups:
+        if isinstance(g, list) and len(g) > 1 and sum(len(i) + 4 for i in g) > width:
+            h = (len(g) + 1) // 2
+            out += fit([g[:h], g[h:]], width)
+        else:
+            out.append(g)
+    return out
+
+
+def asm_lines(groups: list) -> list:
+    """C string literals, one per group of instructions (the last without a separator);
+    a Macro stands as its name (its text ends with the separator)."""
+    out, groups = [], fit(groups)
     for i, g in enumerate(groups):
+        if isinstance(g, Macro):
+            out.append(str(g))
+            continue
         body = "\\n\\t".join(g if isinstance(g, list) else [g])
         out.append(f'"{body}' + ('"' if i == len(groups) - 1 else '\\n\\t"'))
     return out
+
+
+def macro_def(name: str, doc: str, groups: list, params: tuple = ()) -> str:
+    """#define name(params) as the asm text of groups (every group ending with its separator);
+    @P@ in the text stands for the parameter P (a register name, stringized)."""
+    body = ['  "' + "\\n\\t".join(g if isinstance(g, list) else [g]) + '\\n\\t"'
+            for g in fit(groups)]
+    for prm in params:
+        body = [ln.replace(f"@{prm}@", f'" #{prm} "') for ln in body]
+    text = [f"#define {name}" + (f"({', '.join(params)})" if params else "")] + body
+    width = max(len(t) for t in text) + 1
+    out = [t.ljust(width) + "\\" for t in text[:-1]] + [text[-1]]
+    return comment(doc) + "\n" + "\n".join(out)
 
 
 def clobbers(regs: list) -> list:
@@ -44,7 +78,7 @@ def clobbers(regs: list) -> list:
     lines, cur = [], ""
     for it in items:
         nxt = f"{cur}, {it}" if cur else it
-        if len(nxt) > 88:
+        if len(nxt) > 86:
             lines.append(cur + ",")
             cur = it
         else:
@@ -72,7 +106,8 @@ def asm_block(groups: list, outs: str, ins: str, clob: list, indent: str = "  ")
 
 def comment(text: str, indent: str = "") -> str:
     """A C block comment of the given lines (already wrapped)."""
-    lines = text.strip("\n").split("\n")
+    lines = [w for ln in text.strip("\n").split("\n")
+             for w in (textwrap.wrap(ln, 92) if len(ln) > 92 else [ln])]
     out = [f"{indent}/* {lines[0]}"] + [f"{indent} * {ln}".rstrip() for ln in lines[1:]]
     out[-1] += " */"
     return "\n".join(out)
@@ -122,14 +157,15 @@ def gs_kernel(K: int, consecutive: bool) -> str:
             f"ldr r4, [{t0}]" if K == 1 else f"ldmia {t0}, {{r4-r{3 + K}}}",
             "ldrd r11, r12, [r0, #12]" if K <= 5 else "ldr r12, [r0, #16]",
             "ldr lr, [r0, #20]"]
-    g = [head[0], head[1], head[2], head[3], "4:", ["ldmia r0, {r1, r2}"], "mov r3, lr"]
+    g = head + ["4:", "ldmia r0, {r1, r2}", "mov r3, lr"]
     for k in range(K):
         for h in (0, 1):
             a = wb + 4 * k + 2 * h
             g.append([f"ldrsb {t0}, [r{4 + k}], #1", f"ldrsb {t1}, [r{4 + k}], #1",
                       f"vmov s{a}, s{a + 1}, {t0}, {t1}"])
     for i in range(0, 4 * K, 2):
-        g.append([f"vcvt.f32.s32 s{wb + i}, s{wb + i}", f"vcvt.f32.s32 s{wb + i + 1}, s{wb + i + 1}"])
+        g.append([f"vcvt.f32.s32 s{wb + i}, s{wb + i}",
+                  f"vcvt.f32.s32 s{wb + i + 1}, s{wb + i + 1}"])
 
     def pixel() -> list:
         p = ["vldmia r3, {s0-s3}"]
@@ -143,8 +179,8 @@ def gs_kernel(K: int, consecutive: bool) -> str:
         p.append(["vstmia r3, {s0-s3}", "add r3, r3, r12"])
         return p
 
-    g += [["lsrs r2, r2, #1", "bcc 2f"]] + pixel() + [["cmp r2, #0", "beq 3f"], "2:"]
-    g += pixel() + pixel()
+    px = Macro(f"MCT__GS{K}{'C' if consecutive else ''}_PIXEL")
+    g += [["lsrs r2, r2, #1", "bcc 2f"], px, ["cmp r2, #0", "beq 3f"], "2:", px, px]
     g += [["subs r2, r2, #1", "bne 2b"], "3:",
           ["add lr, lr, #16", f"ldr {t0}, [r0, #8]", f"cmp lr, {t0}", "bne 4b"]]
     clob = ([f"r{i}" for i in range(1, 13)] + ["lr"] + sregs(0, 3 + G) +
@@ -153,12 +189,14 @@ def gs_kernel(K: int, consecutive: bool) -> str:
            f"byte temporaries {t0}, {t1};\n" +
            ("gradients consecutive, read with writeback" +
             (", three per VLDM" if K == 6 else "") + " (gs unused)"
-            if consecutive else "gradient rows gs bytes apart"))
+            if consecutive else "gradient rows gs bytes apart") + "; the family's contract above")
     return "\n".join([
         comment(doc),
+        macro_def(px, "one pixel: its sums (r3) += its gradients (r1, moved on) x the tile",
+                  pixel()),
         f"static __attribute__((noinline)) void {name}(const mct__gsa *P) {{",
         '  register const mct__gsa *p __asm__("r0") = P;',
-        asm_block(g, "", '"r"(p)', clob), "}"])
+        asm_block(g, "", '"r"(p)', clob), "}", f"#undef {px}"])
 
 
 def gs_family() -> str:
@@ -215,6 +253,8 @@ def ra_kernel(P: int, Q: int) -> str:
         g.append([st, "add %[x], %[x], %[xst]"] if p < P - 1 else st)
     clob = ["r4", "r5"] + sregs(0, n - 1) + sregs(24, 23 + P) + sregs(28, 31)
     return "\n".join([
+        comment(f"P = {P}, Q = {Q}: sums s0-s{n - 1}, gradients {sr(24, 23 + P)[1:-1]}; "
+                "the family's contract above"),
         f"static void mct__ra{P}_{Q}(const float *g, const int8_t *w, int32_t wst, int32_t n, "
         f"float *x,\n{' ' * (len(f'static void mct__ra{P}_{Q}('))}int32_t xst) {{",
         asm_block(g, '[g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)',
@@ -245,13 +285,16 @@ def gw_kernel(NB: int) -> str:
     g = [f"vldmia %[z], {sr(0, NB - 1)}", "1:",
          ["ldr r6, [%[xl]], #4", f"vldmia %[gv]!, {sr(gr)}", "add r6, r6, %[c]"]]
     for j in range(0, NB, 2):
-        g += [[f"ldrsb r4, [r6, #{j}]", f"ldrsb r5, [r6, #{j + 1}]", "ldr r4, [%[lut], r4, lsl #2]"],
+        g += [[f"ldrsb r4, [r6, #{j}]", f"ldrsb r5, [r6, #{j + 1}]",
+               "ldr r4, [%[lut], r4, lsl #2]"],
               ["ldr r5, [%[lut], r5, lsl #2]", f"vmov s{a}, s{b}, r4, r5"],
               [f"vmla.f32 s{j}, s{gr}, s{a}", f"vmla.f32 s{j + 1}, s{gr}, s{b}"]]
     g += ["subs %[n], %[n], #1", "bne 1b"]
     g += [[f"vmul.f32 s{i + u}, s{i + u}, %[s]" for u in range(4)] for i in range(0, NB, 4)]
     g.append(f"vstmia %[out], {sr(0, NB - 1)}")
     return "\n".join([
+        comment(f"NB = {NB}: sums s0-s{NB - 1}, gradient s{gr}, x - x_zero s{a}, s{b}; the "
+                "family's contract above"),
         f"static void mct__gw{NB}(const int8_t *const *xl, const float *gv, int32_t n, "
         f"int32_t c,\n{' ' * len(f'static void mct__gw{NB}(')}const float *lut, float s, "
         "float *out) {",
@@ -292,22 +335,27 @@ def gwr_kernel(B: int) -> str:
         g.append([f"ldrsb r4, [%[x], #{B - 1}]", "ldr r4, [%[lut], r4, lsl #2]",
                   f"vmov s{15 + B}, r4"])
     g += [["mov r6, %[l]", "mov r7, %[n]"], "1:", "ldmia r6!, {r4, r5, r8, r9}"]
-    for bits, addr in (("r4", "r5"), ("r8", "r9")):
-        g += [[f"vmov s15, {bits}", f"mla {addr}, {addr}, %[L], %[off]"],
-              f"vldmia {addr}, {sr(0, B - 1)}"]
-        g += [[f"vmla.f32 s{i}, s15, s{16 + i}" for i in range(i0, min(i0 + 4, B))]
-              for i0 in range(0, B, 4)]
-        g.append(f"vstmia {addr}, {sr(0, B - 1)}")
-    g += [["subs r7, r7, #1", "bne 1b"], [f"adds %[x], %[x], #{B}", f"adds %[off], %[off], #{4 * B}"],
+    row = [["vmov s15, @G@", "mla @A@, @A@, %[L], %[off]"], f"vldmia @A@, {sr(0, B - 1)}"]
+    row += [[f"vmla.f32 s{i}, s15, s{16 + i}" for i in range(i0, min(i0 + 4, B))]
+            for i0 in range(0, B, 4)]
+    row.append(f"vstmia @A@, {sr(0, B - 1)}")
+    mrow = f"MCT__GWR{B}_ROW"
+    g += [Macro(f"{mrow}(r4, r5)"), Macro(f"{mrow}(r8, r9)")]
+    g += [["subs r7, r7, #1", "bne 1b"],
+          [f"adds %[x], %[x], #{B}", f"adds %[off], %[off], #{4 * B}"],
           ["subs %[m], %[m], #1", "bne 2b"]]
     return "\n".join([
+        comment(f"B = {B}: sums s0-s{B - 1} (a block), x - x_zero s16-s{15 + B}; the family's "
+                "contract above"),
+        macro_def(mrow, "one listed row: its block (at address A = tag * L + off) += G x, G's "
+                  "bits in G", row, ("G", "A")),
         f"static void mct__gwr{B}(const int8_t *x, const float *lut, const uint32_t *l, "
         f"int32_t n,\n{' ' * len(f'static void mct__gwr{B}(')}uint32_t off, int32_t m, "
         "int32_t L) {",
         asm_block(g, '[x] "+r"(x), [off] "+r"(off), [m] "+r"(m)',
                   '[lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)',
                   ["r4", "r5", "r6", "r7", "r8", "r9"] + sregs(0, B - 1) + ["s15"] +
-                  sregs(16, 15 + B)), "}"])
+                  sregs(16, 15 + B)), "}", f"#undef {mrow}"])
 
 
 def gwr_family() -> str:
@@ -357,6 +405,7 @@ def dw_pix(S: int) -> str:
     g += ["subs r10, r10, #1", "bne 1b", ["add %[g], %[g], r4", "add %[w], %[w], r5"],
           "subs %[n], %[n], #1", "bne 2b", "vstmia r7, {s0-s7}"]
     return "\n".join([
+        comment(f"S = {S}; the contract above"),
         f"static void mct__dw_pix_s{S}(const float *g, const float *w, int32_t nrows, "
         "const mct__dwk *k) {",
         asm_block(g, '[g] "+r"(g), [w] "+r"(w), [n] "+r"(nrows)', '[k] "r"(k), [z] "r"(mct__zeros)',
@@ -368,16 +417,19 @@ def dw_line(S: int) -> str:
          "ldmia r1!, {r8, r9, r10}", ["add r12, r3, r8", "add lr, r4, r9", "add r10, r10, r6"],
          ["ldr r8, [r0, #36]", "vldmia r8, {s0-s7}"], "mov r11, r5", "3:",
          ["mov r8, r12", "mov r9, lr", "bx r10"]]
-    for _ in range(7):
-        g += DW_TAP + (["sub.w r9, r9, #32"] if S == 2 else []) + DW_VMLA
+    tap = Macro(f"MCT__DWL_TAP{S}")
+    g += [tap] * 7
     g += ["5:", "ldrd r8, r9, [r0, #24]", ["add r12, r12, r8", "add lr, lr, r9"],
           ["subs r11, r11, #1", "bne 3b"], "vstmia r2, {s0-s7}",
           ["ldr r8, [r0, #32]", "add r2, r2, r8"], ["subs r7, r7, #1", "bne 4b"]]
     return "\n".join([
+        comment(f"S = {S}; the contract above"),
+        macro_def(tap, f"one tap (MCT__DWL_TAP_S{S} bytes of code)",
+                  DW_TAP + (["sub.w r9, r9, #32"] if S == 2 else []) + DW_VMLA),
         f"static __attribute__((noinline)) void mct__dw_line_s{S}(const mct__dwl *P) {{",
         '  register const mct__dwl *p __asm__("r0") = P;',
         asm_block(g, "", '"r"(p)', [f"r{i}" for i in range(1, 13)] + ["lr"] + sregs(0, 23)),
-        "}"])
+        "}", f"#undef {tap}"])
 
 
 def dw_family() -> str:
@@ -425,6 +477,8 @@ def bg_kernel(NB: int) -> str:
           f"vldmia %[bs], {sr(16, 15 + NB)}"] + row("vmul")
     g += ["2:", f"vstmia %[gb], {sr(0, NB - 1)}"]
     return "\n".join([
+        comment(f"NB = {NB}: sums s0-s{NB - 1}, a row s16-s{15 + NB}; the family's contract "
+                "above"),
         f"static void mct__bg{NB}(const float *g, int32_t stride, int32_t hw, const float *bs, "
         "float *gb) {",
         asm_block(g, '[g] "+r"(g), [n] "+r"(hw)',
@@ -458,11 +512,14 @@ def gather_kernel(K: int) -> str:
     g += [f"vstmia %[d]!, {sr(0, K - 1)}", "add %[g], %[g], %[t]", "subs %[n], %[n], #1", "bne 1b"]
     return "\n".join([f"""\
 typedef struct {{
-  int32_t off[{K}]; /* byte offsets of the {'five' if K == 5 else 'six'} output channels in a gradient row */
+  int32_t off[{K}]; /* byte offsets of the {'five' if K == 5 else 'six'} output channels in a \
+gradient row */
   float sc[{K}];    /* their s_w (1 without: x * 1 = x) */
   int32_t gstride; /* bytes between gradient rows */
 }} mct__g{K};
 """,
+        comment(f"K = {K}: offsets r4-r{3 + K}, temporaries {t0}, {t1}; the family's "
+                "contract above"),
         f"static void mct__gather{K}(const float *g, const mct__g{K} *t, float *d, int32_t np) {{",
         asm_block(g, '[g] "+r"(g), [d] "+r"(d), [n] "+r"(np), [t] "+r"(t)', "",
                   [f"r{i}" for i in range(4, 6 + K)] + sregs(0, K - 1) + sregs(8, 7 + K)), "}"])

@@ -82,7 +82,8 @@ static int mct__slice_zero(const int8_t *w, int32_t C, const mct_wsplit *ws, int
 
 /* ---- pointwise, in place --------------------------------------------------------------------- */
 
-/* p[i] = +0 for i < n: sixteen floats per VSTM, then one by one.
+/* p[i] = +0 for i < n: sixteen floats per VSTM, then one by one (GCC makes the C loop a
+ * call of newlib's memset).
  * Asm contract: operands p, n16 (advanced), mct__zeros; clobbers s0-s15, flags; reads
  * mct__zeros[0..16), writes p[0 .. 16 n16). */
 static void mct__zero_f32(float *p, size_t n) {
@@ -211,7 +212,8 @@ static int mct__ip_few(const float *src, float *x, int32_t np, int32_t C, int32_
   return 1;
 }
 
-/* d[i] *= s[i] for i < n: eight at a time (VLDM, VMULs, VSTM), then one by one.
+/* d[i] *= s[i] for i < n: eight at a time (VLDM, VMULs, VSTM: 13 instructions, where GCC's
+ * C loop takes 6 a float), then one by one.
  * Asm contract: operands d, s, n8 (advanced); clobbers s0-s15, flags; reads s[0 .. 8 n8),
  * reads and writes d[0 .. 8 n8). */
 static void mct__mul_f32(float *d, const float *s, int32_t n) {
@@ -300,7 +302,8 @@ int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf
 static const float mct__i2f[512] = {MCT__F256(-255), MCT__F256(1)};
 
 
-/* p[i] *= s for i < n: eight at a time, then one by one.
+/* p[i] *= s for i < n: eight at a time (12 instructions, where GCC's C loop takes 5 a
+ * float), then one by one.
  * Asm contract: operands p, n8 (advanced), s (any s-register); clobbers s0-s7, flags; reads
  * and writes p[0 .. 8 n8). */
 static void mct__scale_f32(float *p, int32_t n, float s) {

@@ -9,14 +9,16 @@
 
 /* ---- K x 4 streaming kernels: mct__gs<K> (K = 1..5), mct__gs<K>c (K = 1..6) ---------------
  *
- * a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1), for
+ * a[p][0..4) += g[p][k] * w[k][0..4) for k = 0, ..., K - 1 in that order, p < np (np >= 1),
+ * for
  * each tile of four columns c = 0, 4, ... < n4: the K x 4 int8 weights converted to float once
  * per tile and kept in registers, then per pixel its four partial sums and K gradients loaded
  * (VLDM), K x 4 VMLAs, the sums stored back (VSTM). Two pixels per pass (an odd first one
  * alone). The "c" kernels read consecutive gradient rows (gs = K * 4) with writeback.
  *
  * Contract (every mct__gs kernel): r0 = P, the only operand; the asm reads its fields by the
- * offsets below. Clobbers r1-r12, lr, the s-registers listed in each, flags. Reads P, rows[k][0
+ * offsets below. Clobbers r1-r12, lr, the s-registers listed in each, flags. Reads P,
+ * rows[k][0
  * .. n4) and the np gradient rows; reads and writes x[p][0..n4) (rows as bytes apart). Core
  * registers: r1 gradient row, r2 pixel pairs left, r3 row of x, r4.. weight row k (advances 4
  * bytes a tile), lr the tile's column in x (r0 + 20 .. end); two byte temporaries; r11 gs, r12
@@ -33,7 +35,14 @@ typedef struct {
 } mct__gsa;
 
 /* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS1_PIXEL                               \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"           \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -49,20 +58,11 @@ static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
       "vcvt.f32.s32 s12, s12\n\tvcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\tvcvt.f32.s32 s15, s15\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS1_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS1_PIXEL
+      MCT__GS1_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -71,9 +71,19 @@ static __attribute__((noinline)) void mct__gs1(const mct__gsa *P) {
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
         "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
+#undef MCT__GS1_PIXEL
 
 /* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS2_PIXEL                               \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"        \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -93,23 +103,11 @@ static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
       "vcvt.f32.s32 s16, s16\n\tvcvt.f32.s32 s17, s17\n\t"
       "vcvt.f32.s32 s18, s18\n\tvcvt.f32.s32 s19, s19\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS2_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s5}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS2_PIXEL
+      MCT__GS2_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -119,9 +117,21 @@ static __attribute__((noinline)) void mct__gs2(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
         "cc", "memory");
 }
+#undef MCT__GS2_PIXEL
 
 /* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS3_PIXEL                               \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"        \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -145,26 +155,11 @@ static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
       "vcvt.f32.s32 s20, s20\n\tvcvt.f32.s32 s21, s21\n\t"
       "vcvt.f32.s32 s22, s22\n\tvcvt.f32.s32 s23, s23\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS3_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s6}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS3_PIXEL
+      MCT__GS3_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -174,9 +169,23 @@ static __attribute__((noinline)) void mct__gs3(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
         "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
+#undef MCT__GS3_PIXEL
 
 /* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS4_PIXEL                               \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"        \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\t" \
+  "vmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -204,29 +213,11 @@ static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
       "vcvt.f32.s32 s24, s24\n\tvcvt.f32.s32 s25, s25\n\t"
       "vcvt.f32.s32 s26, s26\n\tvcvt.f32.s32 s27, s27\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS4_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s7}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS4_PIXEL
+      MCT__GS4_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -236,9 +227,25 @@ static __attribute__((noinline)) void mct__gs4(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17",
         "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
+#undef MCT__GS4_PIXEL
 
 /* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
- * gradient rows gs bytes apart */
+ * gradient rows gs bytes apart; the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS5_PIXEL                               \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"        \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\t" \
+  "vmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t" \
+  "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\t" \
+  "vmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -270,45 +277,32 @@ static __attribute__((noinline)) void mct__gs5(const mct__gsa *P) {
       "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
       "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS5_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1, {s4-s8}\n\tadd r1, r1, r11\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS5_PIXEL
+      MCT__GS5_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
       :
       : "r"(p)
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
-        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17",
-        "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
-        "s30", "s31", "cc", "memory");
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16",
+        "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28",
+        "s29", "s30", "s31", "cc", "memory");
 }
+#undef MCT__GS5_PIXEL
 
 /* K = 1: weights s12-s15, gradients s4, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS1C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4}\n\t"                             \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -324,20 +318,11 @@ static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
       "vcvt.f32.s32 s12, s12\n\tvcvt.f32.s32 s13, s13\n\t"
       "vcvt.f32.s32 s14, s14\n\tvcvt.f32.s32 s15, s15\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS1C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS1C_PIXEL
+      MCT__GS1C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -346,9 +331,19 @@ static __attribute__((noinline)) void mct__gs1c(const mct__gsa *P) {
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
         "s1", "s2", "s3", "s4", "s12", "s13", "s14", "s15", "cc", "memory");
 }
+#undef MCT__GS1C_PIXEL
 
 /* K = 2: weights s12-s19, gradients s4-s5, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS2C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4-s5}\n\t"                          \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -368,23 +363,11 @@ static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
       "vcvt.f32.s32 s16, s16\n\tvcvt.f32.s32 s17, s17\n\t"
       "vcvt.f32.s32 s18, s18\n\tvcvt.f32.s32 s19, s19\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s5}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS2C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s5}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s5}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS2C_PIXEL
+      MCT__GS2C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -394,9 +377,21 @@ static __attribute__((noinline)) void mct__gs2c(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
         "cc", "memory");
 }
+#undef MCT__GS2C_PIXEL
 
 /* K = 3: weights s12-s23, gradients s4-s6, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS3C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4-s6}\n\t"                          \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -420,26 +415,11 @@ static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
       "vcvt.f32.s32 s20, s20\n\tvcvt.f32.s32 s21, s21\n\t"
       "vcvt.f32.s32 s22, s22\n\tvcvt.f32.s32 s23, s23\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS3C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS3C_PIXEL
+      MCT__GS3C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -449,9 +429,23 @@ static __attribute__((noinline)) void mct__gs3c(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s6", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
         "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
+#undef MCT__GS3C_PIXEL
 
 /* K = 4: weights s12-s27, gradients s4-s7, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS4C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4-s7}\n\t"                          \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\t" \
+  "vmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -479,29 +473,11 @@ static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
       "vcvt.f32.s32 s24, s24\n\tvcvt.f32.s32 s25, s25\n\t"
       "vcvt.f32.s32 s26, s26\n\tvcvt.f32.s32 s27, s27\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s7}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS4C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s7}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s7}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS4C_PIXEL
+      MCT__GS4C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
@@ -511,9 +487,25 @@ static __attribute__((noinline)) void mct__gs4c(const mct__gsa *P) {
         "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s12", "s13", "s14", "s15", "s16", "s17",
         "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
+#undef MCT__GS4C_PIXEL
 
 /* K = 5: weights s12-s31, gradients s4-s8, byte temporaries r9, r10;
- * gradients consecutive, read with writeback (gs unused) */
+ * gradients consecutive, read with writeback (gs unused); the family's contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS5C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4-s8}\n\t"                          \
+  "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\t" \
+  "vmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t" \
+  "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\t" \
+  "vmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t" \
+  "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\t" \
+  "vmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t" \
+  "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\t" \
+  "vmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t" \
+  "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\t" \
+  "vmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -545,45 +537,44 @@ static __attribute__((noinline)) void mct__gs5c(const mct__gsa *P) {
       "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
       "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s8}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS5C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s8}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s8}\n\t"
-      "vmla.f32 s0, s4, s12\n\tvmla.f32 s1, s4, s13\n\tvmla.f32 s2, s4, s14\n\tvmla.f32 s3, s4, s15\n\t"
-      "vmla.f32 s0, s5, s16\n\tvmla.f32 s1, s5, s17\n\tvmla.f32 s2, s5, s18\n\tvmla.f32 s3, s5, s19\n\t"
-      "vmla.f32 s0, s6, s20\n\tvmla.f32 s1, s6, s21\n\tvmla.f32 s2, s6, s22\n\tvmla.f32 s3, s6, s23\n\t"
-      "vmla.f32 s0, s7, s24\n\tvmla.f32 s1, s7, s25\n\tvmla.f32 s2, s7, s26\n\tvmla.f32 s3, s7, s27\n\t"
-      "vmla.f32 s0, s8, s28\n\tvmla.f32 s1, s8, s29\n\tvmla.f32 s2, s8, s30\n\tvmla.f32 s3, s8, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS5C_PIXEL
+      MCT__GS5C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r9, [r0, #8]\n\tcmp lr, r9\n\tbne 4b"
       :
       : "r"(p)
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
-        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16", "s17",
-        "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
-        "s30", "s31", "cc", "memory");
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s12", "s13", "s14", "s15", "s16",
+        "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28",
+        "s29", "s30", "s31", "cc", "memory");
 }
+#undef MCT__GS5C_PIXEL
 
 /* K = 6: weights s8-s31, gradients s4-s6, byte temporaries r10, r11;
- * gradients consecutive, read with writeback, three per VLDM (gs unused) */
+ * gradients consecutive, read with writeback, three per VLDM (gs unused); the family's
+ * contract above */
+/* one pixel: its sums (r3) += its gradients (r1, moved on) x the tile */
+#define MCT__GS6C_PIXEL                              \
+  "vldmia r3, {s0-s3}\n\t"                           \
+  "vldmia r1!, {s4-s6}\n\t"                          \
+  "vmla.f32 s0, s4, s8\n\tvmla.f32 s1, s4, s9\n\t"   \
+  "vmla.f32 s2, s4, s10\n\tvmla.f32 s3, s4, s11\n\t" \
+  "vmla.f32 s0, s5, s12\n\tvmla.f32 s1, s5, s13\n\t" \
+  "vmla.f32 s2, s5, s14\n\tvmla.f32 s3, s5, s15\n\t" \
+  "vmla.f32 s0, s6, s16\n\tvmla.f32 s1, s6, s17\n\t" \
+  "vmla.f32 s2, s6, s18\n\tvmla.f32 s3, s6, s19\n\t" \
+  "vldmia r1!, {s4-s6}\n\t"                          \
+  "vmla.f32 s0, s4, s20\n\tvmla.f32 s1, s4, s21\n\t" \
+  "vmla.f32 s2, s4, s22\n\tvmla.f32 s3, s4, s23\n\t" \
+  "vmla.f32 s0, s5, s24\n\tvmla.f32 s1, s5, s25\n\t" \
+  "vmla.f32 s2, s5, s26\n\tvmla.f32 s3, s5, s27\n\t" \
+  "vmla.f32 s0, s6, s28\n\tvmla.f32 s1, s6, s29\n\t" \
+  "vmla.f32 s2, s6, s30\n\tvmla.f32 s3, s6, s31\n\t" \
+  "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
 static __attribute__((noinline)) void mct__gs6c(const mct__gsa *P) {
   register const mct__gsa *p __asm__("r0") = P;
   __asm__ volatile(
@@ -619,48 +610,22 @@ static __attribute__((noinline)) void mct__gs6c(const mct__gsa *P) {
       "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
       "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
       "lsrs r2, r2, #1\n\tbcc 2f\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s8\n\tvmla.f32 s1, s4, s9\n\tvmla.f32 s2, s4, s10\n\tvmla.f32 s3, s4, s11\n\t"
-      "vmla.f32 s0, s5, s12\n\tvmla.f32 s1, s5, s13\n\tvmla.f32 s2, s5, s14\n\tvmla.f32 s3, s5, s15\n\t"
-      "vmla.f32 s0, s6, s16\n\tvmla.f32 s1, s6, s17\n\tvmla.f32 s2, s6, s18\n\tvmla.f32 s3, s6, s19\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s20\n\tvmla.f32 s1, s4, s21\n\tvmla.f32 s2, s4, s22\n\tvmla.f32 s3, s4, s23\n\t"
-      "vmla.f32 s0, s5, s24\n\tvmla.f32 s1, s5, s25\n\tvmla.f32 s2, s5, s26\n\tvmla.f32 s3, s5, s27\n\t"
-      "vmla.f32 s0, s6, s28\n\tvmla.f32 s1, s6, s29\n\tvmla.f32 s2, s6, s30\n\tvmla.f32 s3, s6, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS6C_PIXEL
       "cmp r2, #0\n\tbeq 3f\n\t"
       "2:\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s8\n\tvmla.f32 s1, s4, s9\n\tvmla.f32 s2, s4, s10\n\tvmla.f32 s3, s4, s11\n\t"
-      "vmla.f32 s0, s5, s12\n\tvmla.f32 s1, s5, s13\n\tvmla.f32 s2, s5, s14\n\tvmla.f32 s3, s5, s15\n\t"
-      "vmla.f32 s0, s6, s16\n\tvmla.f32 s1, s6, s17\n\tvmla.f32 s2, s6, s18\n\tvmla.f32 s3, s6, s19\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s20\n\tvmla.f32 s1, s4, s21\n\tvmla.f32 s2, s4, s22\n\tvmla.f32 s3, s4, s23\n\t"
-      "vmla.f32 s0, s5, s24\n\tvmla.f32 s1, s5, s25\n\tvmla.f32 s2, s5, s26\n\tvmla.f32 s3, s5, s27\n\t"
-      "vmla.f32 s0, s6, s28\n\tvmla.f32 s1, s6, s29\n\tvmla.f32 s2, s6, s30\n\tvmla.f32 s3, s6, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
-      "vldmia r3, {s0-s3}\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s8\n\tvmla.f32 s1, s4, s9\n\tvmla.f32 s2, s4, s10\n\tvmla.f32 s3, s4, s11\n\t"
-      "vmla.f32 s0, s5, s12\n\tvmla.f32 s1, s5, s13\n\tvmla.f32 s2, s5, s14\n\tvmla.f32 s3, s5, s15\n\t"
-      "vmla.f32 s0, s6, s16\n\tvmla.f32 s1, s6, s17\n\tvmla.f32 s2, s6, s18\n\tvmla.f32 s3, s6, s19\n\t"
-      "vldmia r1!, {s4-s6}\n\t"
-      "vmla.f32 s0, s4, s20\n\tvmla.f32 s1, s4, s21\n\tvmla.f32 s2, s4, s22\n\tvmla.f32 s3, s4, s23\n\t"
-      "vmla.f32 s0, s5, s24\n\tvmla.f32 s1, s5, s25\n\tvmla.f32 s2, s5, s26\n\tvmla.f32 s3, s5, s27\n\t"
-      "vmla.f32 s0, s6, s28\n\tvmla.f32 s1, s6, s29\n\tvmla.f32 s2, s6, s30\n\tvmla.f32 s3, s6, s31\n\t"
-      "vstmia r3, {s0-s3}\n\tadd r3, r3, r12\n\t"
+      MCT__GS6C_PIXEL
+      MCT__GS6C_PIXEL
       "subs r2, r2, #1\n\tbne 2b\n\t"
       "3:\n\t"
       "add lr, lr, #16\n\tldr r10, [r0, #8]\n\tcmp lr, r10\n\tbne 4b"
       :
       : "r"(p)
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
-        "s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-        "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27",
-        "s28", "s29", "s30", "s31", "cc", "memory");
+        "s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",
+        "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
+#undef MCT__GS6C_PIXEL
 
 typedef void (*mct__gs_fn)(const mct__gsa *);
 static const mct__gs_fn mct__gs_k[6] = {0, mct__gs1, mct__gs2, mct__gs3, mct__gs4, mct__gs5};
@@ -677,6 +642,7 @@ static const mct__gs_fn mct__gs_kc[7] = {0, mct__gs1c, mct__gs2c, mct__gs3c, mct
  * s24.., s28-s31, flags. Reads g[0 .. n P), w[o * wst + 0 .. Q) for o < n; writes x's P rows
  * of Q floats. */
 
+/* P = 1, Q = 16: sums s0-s15, gradients s24; the family's contract above */
 static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                         int32_t xst) {
   __asm__ volatile(
@@ -685,20 +651,28 @@ static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n,
       "vldmia %[g]!, {s24}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
       "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\tvmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\t"
+      "vmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
       "ldrsb r4, [%[w], #8]\n\tldrsb r5, [%[w], #9]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #10]\n\tldrsb r5, [%[w], #11]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s8, s24, s28\n\tvmla.f32 s9, s24, s29\n\tvmla.f32 s10, s24, s30\n\tvmla.f32 s11, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s8, s24, s28\n\tvmla.f32 s9, s24, s29\n\t"
+      "vmla.f32 s10, s24, s30\n\tvmla.f32 s11, s24, s31\n\t"
       "ldrsb r4, [%[w], #12]\n\tldrsb r5, [%[w], #13]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #14]\n\tldrsb r5, [%[w], #15]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s12, s24, s28\n\tvmla.f32 s13, s24, s29\n\tvmla.f32 s14, s24, s30\n\tvmla.f32 s15, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s12, s24, s28\n\tvmla.f32 s13, s24, s29\n\t"
+      "vmla.f32 s14, s24, s30\n\tvmla.f32 s15, s24, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -709,6 +683,7 @@ static void mct__ra1_16(const float *g, const int8_t *w, int32_t wst, int32_t n,
         "s12", "s13", "s14", "s15", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 1, Q = 8: sums s0-s7, gradients s24; the family's contract above */
 static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -717,12 +692,16 @@ static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
       "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\tvmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\t"
+      "vmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -733,6 +712,7 @@ static void mct__ra1_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s31", "cc", "memory");
 }
 
+/* P = 1, Q = 4: sums s0-s3, gradients s24; the family's contract above */
 static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -741,8 +721,10 @@ static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -752,6 +734,7 @@ static void mct__ra1_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       : "r4", "r5", "s0", "s1", "s2", "s3", "s24", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 2, Q = 8: sums s0-s15, gradients s24-s25; the family's contract above */
 static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -760,14 +743,20 @@ static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24-s25}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
-      "vmla.f32 s8, s25, s28\n\tvmla.f32 s9, s25, s29\n\tvmla.f32 s10, s25, s30\n\tvmla.f32 s11, s25, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s8, s25, s28\n\tvmla.f32 s9, s25, s29\n\t"
+      "vmla.f32 s10, s25, s30\n\tvmla.f32 s11, s25, s31\n\t"
       "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\tvmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
-      "vmla.f32 s12, s25, s28\n\tvmla.f32 s13, s25, s29\n\tvmla.f32 s14, s25, s30\n\tvmla.f32 s15, s25, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\t"
+      "vmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
+      "vmla.f32 s12, s25, s28\n\tvmla.f32 s13, s25, s29\n\t"
+      "vmla.f32 s14, s25, s30\n\tvmla.f32 s15, s25, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -779,6 +768,7 @@ static void mct__ra2_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s12", "s13", "s14", "s15", "s24", "s25", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 2, Q = 4: sums s0-s7, gradients s24-s25; the family's contract above */
 static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -787,9 +777,12 @@ static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24-s25}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
-      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\tvmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\t"
+      "vmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -801,6 +794,7 @@ static void mct__ra2_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s30", "s31", "cc", "memory");
 }
 
+/* P = 3, Q = 8: sums s0-s23, gradients s24-s26; the family's contract above */
 static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -810,16 +804,24 @@ static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24-s26}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
-      "vmla.f32 s8, s25, s28\n\tvmla.f32 s9, s25, s29\n\tvmla.f32 s10, s25, s30\n\tvmla.f32 s11, s25, s31\n\t"
-      "vmla.f32 s16, s26, s28\n\tvmla.f32 s17, s26, s29\n\tvmla.f32 s18, s26, s30\n\tvmla.f32 s19, s26, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s8, s25, s28\n\tvmla.f32 s9, s25, s29\n\t"
+      "vmla.f32 s10, s25, s30\n\tvmla.f32 s11, s25, s31\n\t"
+      "vmla.f32 s16, s26, s28\n\tvmla.f32 s17, s26, s29\n\t"
+      "vmla.f32 s18, s26, s30\n\tvmla.f32 s19, s26, s31\n\t"
       "ldrsb r4, [%[w], #4]\n\tldrsb r5, [%[w], #5]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #6]\n\tldrsb r5, [%[w], #7]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\tvmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
-      "vmla.f32 s12, s25, s28\n\tvmla.f32 s13, s25, s29\n\tvmla.f32 s14, s25, s30\n\tvmla.f32 s15, s25, s31\n\t"
-      "vmla.f32 s20, s26, s28\n\tvmla.f32 s21, s26, s29\n\tvmla.f32 s22, s26, s30\n\tvmla.f32 s23, s26, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s4, s24, s28\n\tvmla.f32 s5, s24, s29\n\t"
+      "vmla.f32 s6, s24, s30\n\tvmla.f32 s7, s24, s31\n\t"
+      "vmla.f32 s12, s25, s28\n\tvmla.f32 s13, s25, s29\n\t"
+      "vmla.f32 s14, s25, s30\n\tvmla.f32 s15, s25, s31\n\t"
+      "vmla.f32 s20, s26, s28\n\tvmla.f32 s21, s26, s29\n\t"
+      "vmla.f32 s22, s26, s30\n\tvmla.f32 s23, s26, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -833,6 +835,7 @@ static void mct__ra3_8(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 3, Q = 4: sums s0-s11, gradients s24-s26; the family's contract above */
 static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -841,10 +844,14 @@ static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24-s26}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
-      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\tvmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
-      "vmla.f32 s8, s26, s28\n\tvmla.f32 s9, s26, s29\n\tvmla.f32 s10, s26, s30\n\tvmla.f32 s11, s26, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\t"
+      "vmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
+      "vmla.f32 s8, s26, s28\n\tvmla.f32 s9, s26, s29\n\t"
+      "vmla.f32 s10, s26, s30\n\tvmla.f32 s11, s26, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -857,6 +864,7 @@ static void mct__ra3_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
         "s24", "s25", "s26", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* P = 4, Q = 4: sums s0-s15, gradients s24-s27; the family's contract above */
 static void mct__ra4_4(const float *g, const int8_t *w, int32_t wst, int32_t n, float *x,
                        int32_t xst) {
   __asm__ volatile(
@@ -865,11 +873,16 @@ static void mct__ra4_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       "vldmia %[g]!, {s24-s27}\n\t"
       "ldrsb r4, [%[w], #0]\n\tldrsb r5, [%[w], #1]\n\tvmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[w], #2]\n\tldrsb r5, [%[w], #3]\n\tvmov s30, s31, r4, r5\n\t"
-      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\tvcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
-      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\tvmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
-      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\tvmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
-      "vmla.f32 s8, s26, s28\n\tvmla.f32 s9, s26, s29\n\tvmla.f32 s10, s26, s30\n\tvmla.f32 s11, s26, s31\n\t"
-      "vmla.f32 s12, s27, s28\n\tvmla.f32 s13, s27, s29\n\tvmla.f32 s14, s27, s30\n\tvmla.f32 s15, s27, s31\n\t"
+      "vcvt.f32.s32 s28, s28\n\tvcvt.f32.s32 s29, s29\n\t"
+      "vcvt.f32.s32 s30, s30\n\tvcvt.f32.s32 s31, s31\n\t"
+      "vmla.f32 s0, s24, s28\n\tvmla.f32 s1, s24, s29\n\t"
+      "vmla.f32 s2, s24, s30\n\tvmla.f32 s3, s24, s31\n\t"
+      "vmla.f32 s4, s25, s28\n\tvmla.f32 s5, s25, s29\n\t"
+      "vmla.f32 s6, s25, s30\n\tvmla.f32 s7, s25, s31\n\t"
+      "vmla.f32 s8, s26, s28\n\tvmla.f32 s9, s26, s29\n\t"
+      "vmla.f32 s10, s26, s30\n\tvmla.f32 s11, s26, s31\n\t"
+      "vmla.f32 s12, s27, s28\n\tvmla.f32 s13, s27, s29\n\t"
+      "vmla.f32 s14, s27, s30\n\tvmla.f32 s15, s27, s31\n\t"
       "add %[w], %[w], %[wst]\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
@@ -880,8 +893,8 @@ static void mct__ra4_4(const float *g, const int8_t *w, int32_t wst, int32_t n, 
       : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
       : [wst] "r"(wst), [xst] "r"(xst), [z] "r"(mct__zeros)
       : "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
-        "s12", "s13", "s14", "s15", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc",
-        "memory");
+        "s12", "s13", "s14", "s15", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31",
+        "cc", "memory");
 }
 
 typedef void (*mct__ra_fn)(const float *, const int8_t *, int32_t, int32_t, float *, int32_t);
@@ -895,6 +908,7 @@ typedef void (*mct__ra_fn)(const float *, const int8_t *, int32_t, int32_t, floa
  * clobbers r4-r6, s0-s(NB + 2), flags. Reads xl[0 .. n), gv[0 .. n), xl[k][c .. c + NB),
  * lut[-255 .. 256]; writes out[0 .. NB). */
 
+/* NB = 16: sums s0-s15, gradient s16, x - x_zero s17, s18; the family's contract above */
 static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                       const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -927,10 +941,14 @@ static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32
       "vmla.f32 s14, s16, s17\n\tvmla.f32 s15, s16, s18\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
-      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\tvmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
-      "vmul.f32 s4, s4, %[s]\n\tvmul.f32 s5, s5, %[s]\n\tvmul.f32 s6, s6, %[s]\n\tvmul.f32 s7, s7, %[s]\n\t"
-      "vmul.f32 s8, s8, %[s]\n\tvmul.f32 s9, s9, %[s]\n\tvmul.f32 s10, s10, %[s]\n\tvmul.f32 s11, s11, %[s]\n\t"
-      "vmul.f32 s12, s12, %[s]\n\tvmul.f32 s13, s13, %[s]\n\tvmul.f32 s14, s14, %[s]\n\tvmul.f32 s15, s15, %[s]\n\t"
+      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\t"
+      "vmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\tvmul.f32 s5, s5, %[s]\n\t"
+      "vmul.f32 s6, s6, %[s]\n\tvmul.f32 s7, s7, %[s]\n\t"
+      "vmul.f32 s8, s8, %[s]\n\tvmul.f32 s9, s9, %[s]\n\t"
+      "vmul.f32 s10, s10, %[s]\n\tvmul.f32 s11, s11, %[s]\n\t"
+      "vmul.f32 s12, s12, %[s]\n\tvmul.f32 s13, s13, %[s]\n\t"
+      "vmul.f32 s14, s14, %[s]\n\tvmul.f32 s15, s15, %[s]\n\t"
       "vstmia %[out], {s0-s15}"
       : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
       : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
@@ -938,6 +956,7 @@ static void mct__gw16(const int8_t *const *xl, const float *gv, int32_t n, int32
         "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "cc", "memory");
 }
 
+/* NB = 8: sums s0-s7, gradient s8, x - x_zero s9, s10; the family's contract above */
 static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                      const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -958,8 +977,10 @@ static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_
       "vmla.f32 s6, s8, s9\n\tvmla.f32 s7, s8, s10\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
-      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\tvmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
-      "vmul.f32 s4, s4, %[s]\n\tvmul.f32 s5, s5, %[s]\n\tvmul.f32 s6, s6, %[s]\n\tvmul.f32 s7, s7, %[s]\n\t"
+      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\t"
+      "vmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s4, s4, %[s]\n\tvmul.f32 s5, s5, %[s]\n\t"
+      "vmul.f32 s6, s6, %[s]\n\tvmul.f32 s7, s7, %[s]\n\t"
       "vstmia %[out], {s0-s7}"
       : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
       : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
@@ -967,6 +988,7 @@ static void mct__gw8(const int8_t *const *xl, const float *gv, int32_t n, int32_
         "cc", "memory");
 }
 
+/* NB = 4: sums s0-s3, gradient s4, x - x_zero s5, s6; the family's contract above */
 static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_t c,
                      const float *lut, float s, float *out) {
   __asm__ volatile(
@@ -981,7 +1003,8 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
       "vmla.f32 s2, s4, s5\n\tvmla.f32 s3, s4, s6\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
-      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\tvmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
+      "vmul.f32 s0, s0, %[s]\n\tvmul.f32 s1, s1, %[s]\n\t"
+      "vmul.f32 s2, s2, %[s]\n\tvmul.f32 s3, s3, %[s]\n\t"
       "vstmia %[out], {s0-s3}"
       : [xl] "+r"(xl), [gv] "+r"(gv), [n] "+r"(n)
       : [c] "r"(c), [lut] "r"(lut), [s] "t"(s), [out] "r"(out), [z] "r"(mct__zeros)
@@ -1006,6 +1029,13 @@ static void mct__gw4(const int8_t *const *xl, const float *gv, int32_t n, int32_
  * s16-s(15 + B) the block's x - x_zero, flags. Reads x[0 .. m B), lut, l[0 .. 4 n); reads and
  * writes the m B floats of every listed row's blocks. */
 
+/* B = 1: sums s0-s0 (a block), x - x_zero s16-s16; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR1_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0}\n\t"                                  \
+  "vmla.f32 s0, s15, s16\n\t"                                \
+  "vstmia " #A ", {s0}\n\t"
 static void mct__gwr1(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
@@ -1014,14 +1044,8 @@ static void mct__gwr1(const int8_t *x, const float *lut, const uint32_t *l, int3
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0}\n\t"
-      "vmla.f32 s0, s15, s16\n\t"
-      "vstmia r5, {s0}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0}\n\t"
-      "vmla.f32 s0, s15, s16\n\t"
-      "vstmia r9, {s0}\n\t"
+      MCT__GWR1_ROW(r4, r5)
+      MCT__GWR1_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #1\n\tadds %[off], %[off], #4\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1029,24 +1053,27 @@ static void mct__gwr1(const int8_t *x, const float *lut, const uint32_t *l, int3
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s15", "s16", "cc", "memory");
 }
+#undef MCT__GWR1_ROW
 
+/* B = 2: sums s0-s1 (a block), x - x_zero s16-s17; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR2_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s1}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vstmia " #A ", {s0-s1}\n\t"
 static void mct__gwr2(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s1}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"
-      "vstmia r5, {s0-s1}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s1}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"
-      "vstmia r9, {s0-s1}\n\t"
+      MCT__GWR2_ROW(r4, r5)
+      MCT__GWR2_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #2\n\tadds %[off], %[off], #8\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1054,25 +1081,28 @@ static void mct__gwr2(const int8_t *x, const float *lut, const uint32_t *l, int3
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s15", "s16", "s17", "cc", "memory");
 }
+#undef MCT__GWR2_ROW
 
+/* B = 3: sums s0-s2 (a block), x - x_zero s16-s18; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR3_ROW(G, A)                                                     \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                    \
+  "vldmia " #A ", {s0-s2}\n\t"                                                  \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\t" \
+  "vstmia " #A ", {s0-s2}\n\t"
 static void mct__gwr3(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s18, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s2}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\t"
-      "vstmia r5, {s0-s2}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s2}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\t"
-      "vstmia r9, {s0-s2}\n\t"
+      MCT__GWR3_ROW(r4, r5)
+      MCT__GWR3_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #3\n\tadds %[off], %[off], #12\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1081,26 +1111,31 @@ static void mct__gwr3(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s15", "s16", "s17", "s18", "cc",
         "memory");
 }
+#undef MCT__GWR3_ROW
 
+/* B = 4: sums s0-s3 (a block), x - x_zero s16-s19; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR4_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s3}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vstmia " #A ", {s0-s3}\n\t"
 static void mct__gwr4(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s3}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vstmia r5, {s0-s3}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s3}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vstmia r9, {s0-s3}\n\t"
+      MCT__GWR4_ROW(r4, r5)
+      MCT__GWR4_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #4\n\tadds %[off], %[off], #16\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1109,29 +1144,33 @@ static void mct__gwr4(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s15", "s16", "s17", "s18",
         "s19", "cc", "memory");
 }
+#undef MCT__GWR4_ROW
 
+/* B = 5: sums s0-s4 (a block), x - x_zero s16-s20; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR5_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s4}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\t"                                \
+  "vstmia " #A ", {s0-s4}\n\t"
 static void mct__gwr5(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s20, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s4}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\t"
-      "vstmia r5, {s0-s4}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s4}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\t"
-      "vstmia r9, {s0-s4}\n\t"
+      MCT__GWR5_ROW(r4, r5)
+      MCT__GWR5_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #5\n\tadds %[off], %[off], #20\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1140,30 +1179,35 @@ static void mct__gwr5(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s15", "s16", "s17",
         "s18", "s19", "s20", "cc", "memory");
 }
+#undef MCT__GWR5_ROW
 
+/* B = 6: sums s0-s5 (a block), x - x_zero s16-s21; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR6_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s5}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vstmia " #A ", {s0-s5}\n\t"
 static void mct__gwr6(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s5}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"
-      "vstmia r5, {s0-s5}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s5}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"
-      "vstmia r9, {s0-s5}\n\t"
+      MCT__GWR6_ROW(r4, r5)
+      MCT__GWR6_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #6\n\tadds %[off], %[off], #24\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1172,31 +1216,36 @@ static void mct__gwr6(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s15", "s16",
         "s17", "s18", "s19", "s20", "s21", "cc", "memory");
 }
+#undef MCT__GWR6_ROW
 
+/* B = 7: sums s0-s6 (a block), x - x_zero s16-s22; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR7_ROW(G, A)                                                     \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                    \
+  "vldmia " #A ", {s0-s6}\n\t"                                                  \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"                          \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"                          \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\t" \
+  "vstmia " #A ", {s0-s6}\n\t"
 static void mct__gwr7(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s22, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s6}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\t"
-      "vstmia r5, {s0-s6}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s6}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\t"
-      "vstmia r9, {s0-s6}\n\t"
+      MCT__GWR7_ROW(r4, r5)
+      MCT__GWR7_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #7\n\tadds %[off], %[off], #28\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1205,32 +1254,39 @@ static void mct__gwr7(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s15",
         "s16", "s17", "s18", "s19", "s20", "s21", "s22", "cc", "memory");
 }
+#undef MCT__GWR7_ROW
 
+/* B = 8: sums s0-s7 (a block), x - x_zero s16-s23; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR8_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s7}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vstmia " #A ", {s0-s7}\n\t"
 static void mct__gwr8(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s7}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vstmia r5, {s0-s7}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s7}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vstmia r9, {s0-s7}\n\t"
+      MCT__GWR8_ROW(r4, r5)
+      MCT__GWR8_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #8\n\tadds %[off], %[off], #32\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
@@ -1239,298 +1295,356 @@ static void mct__gwr8(const int8_t *x, const float *lut, const uint32_t *l, int3
       : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
         "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
+#undef MCT__GWR8_ROW
 
+/* B = 9: sums s0-s8 (a block), x - x_zero s16-s24; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR9_ROW(G, A)                                  \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s8}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vmla.f32 s8, s15, s24\n\t"                                \
+  "vstmia " #A ", {s0-s8}\n\t"
 static void mct__gwr9(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                       uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s24, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s8}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\t"
-      "vstmia r5, {s0-s8}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s8}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\t"
-      "vstmia r9, {s0-s8}\n\t"
+      MCT__GWR9_ROW(r4, r5)
+      MCT__GWR9_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #9\n\tadds %[off], %[off], #36\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "cc",
+        "memory");
 }
+#undef MCT__GWR9_ROW
 
+/* B = 10: sums s0-s9 (a block), x - x_zero s16-s25; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR10_ROW(G, A)                                 \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s9}\n\t"                               \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"       \
+  "vstmia " #A ", {s0-s9}\n\t"
 static void mct__gwr10(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s9}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"
-      "vstmia r5, {s0-s9}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s9}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"
-      "vstmia r9, {s0-s9}\n\t"
+      MCT__GWR10_ROW(r4, r5)
+      MCT__GWR10_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #10\n\tadds %[off], %[off], #40\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "cc",
-        "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24",
+        "s25", "cc", "memory");
 }
+#undef MCT__GWR10_ROW
 
+/* B = 11: sums s0-s10 (a block), x - x_zero s16-s26; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR11_ROW(G, A)                                                     \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                     \
+  "vldmia " #A ", {s0-s10}\n\t"                                                  \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"                           \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"                           \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"                           \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"                           \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\t" \
+  "vstmia " #A ", {s0-s10}\n\t"
 static void mct__gwr11(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "ldrsb r4, [%[x], #10]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s26, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s10}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\t"
-      "vstmia r5, {s0-s10}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s10}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\t"
-      "vstmia r9, {s0-s10}\n\t"
+      MCT__GWR11_ROW(r4, r5)
+      MCT__GWR11_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #11\n\tadds %[off], %[off], #44\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25",
-        "s26", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s10", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23",
+        "s24", "s25", "s26", "cc", "memory");
 }
+#undef MCT__GWR11_ROW
 
+/* B = 12: sums s0-s11 (a block), x - x_zero s16-s27; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR12_ROW(G, A)                                 \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s11}\n\t"                              \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"       \
+  "vmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"     \
+  "vstmia " #A ", {s0-s11}\n\t"
 static void mct__gwr12(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "ldrsb r4, [%[x], #10]\n\tldrsb r5, [%[x], #11]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s26, s27, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s11}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vstmia r5, {s0-s11}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s11}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vstmia r9, {s0-s11}\n\t"
+      MCT__GWR12_ROW(r4, r5)
+      MCT__GWR12_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #12\n\tadds %[off], %[off], #48\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s11", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24",
-        "s25", "s26", "s27", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s10", "s11", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
+        "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
+#undef MCT__GWR12_ROW
 
+/* B = 13: sums s0-s12 (a block), x - x_zero s16-s28; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR13_ROW(G, A)                                 \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s12}\n\t"                              \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"       \
+  "vmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"     \
+  "vmla.f32 s12, s15, s28\n\t"                               \
+  "vstmia " #A ", {s0-s12}\n\t"
 static void mct__gwr13(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "ldrsb r4, [%[x], #10]\n\tldrsb r5, [%[x], #11]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s26, s27, r4, r5\n\t"
       "ldrsb r4, [%[x], #12]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s28, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s12}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\t"
-      "vstmia r5, {s0-s12}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s12}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\t"
-      "vstmia r9, {s0-s12}\n\t"
+      MCT__GWR13_ROW(r4, r5)
+      MCT__GWR13_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #13\n\tadds %[off], %[off], #52\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s11", "s12", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23",
-        "s24", "s25", "s26", "s27", "s28", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s10", "s11", "s12", "s15", "s16", "s17", "s18", "s19", "s20", "s21",
+        "s22", "s23", "s24", "s25", "s26", "s27", "s28", "cc", "memory");
 }
+#undef MCT__GWR13_ROW
 
+/* B = 14: sums s0-s13 (a block), x - x_zero s16-s29; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR14_ROW(G, A)                                 \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t" \
+  "vldmia " #A ", {s0-s13}\n\t"                              \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"       \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"       \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"       \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"       \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"       \
+  "vmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"     \
+  "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\t"     \
+  "vstmia " #A ", {s0-s13}\n\t"
 static void mct__gwr14(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "ldrsb r4, [%[x], #10]\n\tldrsb r5, [%[x], #11]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s26, s27, r4, r5\n\t"
       "ldrsb r4, [%[x], #12]\n\tldrsb r5, [%[x], #13]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s28, s29, r4, r5\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s13}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\t"
-      "vstmia r5, {s0-s13}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s13}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\t"
-      "vstmia r9, {s0-s13}\n\t"
+      MCT__GWR14_ROW(r4, r5)
+      MCT__GWR14_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #14\n\tadds %[off], %[off], #56\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s11", "s12", "s13", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
-        "s23", "s24", "s25", "s26", "s27", "s28", "s29", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s10", "s11", "s12", "s13", "s15", "s16", "s17", "s18", "s19", "s20",
+        "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "cc", "memory");
 }
+#undef MCT__GWR14_ROW
 
+/* B = 15: sums s0-s14 (a block), x - x_zero s16-s30; the family's contract above */
+/* one listed row: its block (at address A = tag * L + off) += G x, G's bits in G */
+#define MCT__GWR15_ROW(G, A)                                                       \
+  "vmov s15, " #G "\n\tmla " #A ", " #A ", %[L], %[off]\n\t"                       \
+  "vldmia " #A ", {s0-s14}\n\t"                                                    \
+  "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\t"                             \
+  "vmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"                             \
+  "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\t"                             \
+  "vmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"                             \
+  "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\t"                             \
+  "vmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"                           \
+  "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\tvmla.f32 s14, s15, s30\n\t" \
+  "vstmia " #A ", {s0-s14}\n\t"
 static void mct__gwr15(const int8_t *x, const float *lut, const uint32_t *l, int32_t n,
                        uint32_t off, int32_t m, int32_t L) {
   __asm__ volatile(
       "2:\n\t"
       "ldrsb r4, [%[x], #0]\n\tldrsb r5, [%[x], #1]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s16, s17, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s16, s17, r4, r5\n\t"
       "ldrsb r4, [%[x], #2]\n\tldrsb r5, [%[x], #3]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s18, s19, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s18, s19, r4, r5\n\t"
       "ldrsb r4, [%[x], #4]\n\tldrsb r5, [%[x], #5]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s20, s21, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s20, s21, r4, r5\n\t"
       "ldrsb r4, [%[x], #6]\n\tldrsb r5, [%[x], #7]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s22, s23, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s22, s23, r4, r5\n\t"
       "ldrsb r4, [%[x], #8]\n\tldrsb r5, [%[x], #9]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s24, s25, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s24, s25, r4, r5\n\t"
       "ldrsb r4, [%[x], #10]\n\tldrsb r5, [%[x], #11]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s26, s27, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s26, s27, r4, r5\n\t"
       "ldrsb r4, [%[x], #12]\n\tldrsb r5, [%[x], #13]\n\t"
-      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\tvmov s28, s29, r4, r5\n\t"
+      "ldr r4, [%[lut], r4, lsl #2]\n\tldr r5, [%[lut], r5, lsl #2]\n\t"
+      "vmov s28, s29, r4, r5\n\t"
       "ldrsb r4, [%[x], #14]\n\tldr r4, [%[lut], r4, lsl #2]\n\tvmov s30, r4\n\t"
       "mov r6, %[l]\n\tmov r7, %[n]\n\t"
       "1:\n\t"
       "ldmia r6!, {r4, r5, r8, r9}\n\t"
-      "vmov s15, r4\n\tmla r5, r5, %[L], %[off]\n\t"
-      "vldmia r5, {s0-s14}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\tvmla.f32 s14, s15, s30\n\t"
-      "vstmia r5, {s0-s14}\n\t"
-      "vmov s15, r8\n\tmla r9, r9, %[L], %[off]\n\t"
-      "vldmia r9, {s0-s14}\n\t"
-      "vmla.f32 s0, s15, s16\n\tvmla.f32 s1, s15, s17\n\tvmla.f32 s2, s15, s18\n\tvmla.f32 s3, s15, s19\n\t"
-      "vmla.f32 s4, s15, s20\n\tvmla.f32 s5, s15, s21\n\tvmla.f32 s6, s15, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vmla.f32 s8, s15, s24\n\tvmla.f32 s9, s15, s25\n\tvmla.f32 s10, s15, s26\n\tvmla.f32 s11, s15, s27\n\t"
-      "vmla.f32 s12, s15, s28\n\tvmla.f32 s13, s15, s29\n\tvmla.f32 s14, s15, s30\n\t"
-      "vstmia r9, {s0-s14}\n\t"
+      MCT__GWR15_ROW(r4, r5)
+      MCT__GWR15_ROW(r8, r9)
       "subs r7, r7, #1\n\tbne 1b\n\t"
       "adds %[x], %[x], #15\n\tadds %[off], %[off], #60\n\t"
       "subs %[m], %[m], #1\n\tbne 2b"
       : [x] "+r"(x), [off] "+r"(off), [m] "+r"(m)
       : [lut] "r"(lut), [l] "r"(l), [n] "r"(n), [L] "r"(L)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21",
-        "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "cc", "memory");
+      : "r4", "r5", "r6", "r7", "r8", "r9", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7",
+        "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+        "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "cc",
+        "memory");
 }
+#undef MCT__GWR15_ROW
 
 typedef void (*mct__gwr_fn)(const int8_t *, const float *, const uint32_t *, int32_t, uint32_t,
                             int32_t, int32_t);
@@ -1555,6 +1669,7 @@ typedef struct {
   float *dst;
 } mct__dwk;
 
+/* S = 1; the contract above */
 static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
   __asm__ volatile(
       "ldmia %[k], {r4-r7}\n\t"
@@ -1580,6 +1695,7 @@ static void mct__dw_pix_s1(const float *g, const float *w, int32_t nrows, const 
         "s20", "s21", "s22", "s23", "cc", "memory");
 }
 
+/* S = 2; the contract above */
 static void mct__dw_pix_s2(const float *g, const float *w, int32_t nrows, const mct__dwk *k) {
   __asm__ volatile(
       "ldmia %[k], {r4-r7}\n\t"
@@ -1632,6 +1748,14 @@ typedef struct {
 #define MCT__DWL_TAP_S1 40 /* code bytes of one unrolled tap: 2 VLDMs, 8 VMLAs */
 #define MCT__DWL_TAP_S2 44 /* and a SUB.W */
 
+/* S = 1; the contract above */
+/* one tap (MCT__DWL_TAP_S1 bytes of code) */
+#define MCT__DWL_TAP1                                                           \
+  "vldmia r8!, {s8-s15}\n\t"                                                    \
+  "vldmdb r9!, {s16-s23}\n\t"                                                   \
+  "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"   \
+  "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t" \
+  "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
 static __attribute__((noinline)) void mct__dw_line_s1(const mct__dwl *P) {
   register const mct__dwl *p __asm__("r0") = P;
   __asm__ volatile(
@@ -1645,41 +1769,13 @@ static __attribute__((noinline)) void mct__dw_line_s1(const mct__dwl *P) {
       "mov r11, r5\n\t"
       "3:\n\t"
       "mov r8, r12\n\tmov r9, lr\n\tbx r10\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
+      MCT__DWL_TAP1
       "5:\n\t"
       "ldrd r8, r9, [r0, #24]\n\t"
       "add r12, r12, r8\n\tadd lr, lr, r9\n\t"
@@ -1690,10 +1786,20 @@ static __attribute__((noinline)) void mct__dw_line_s1(const mct__dwl *P) {
       :
       : "r"(p)
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
-        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
-        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+        "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
+#undef MCT__DWL_TAP1
 
+/* S = 2; the contract above */
+/* one tap (MCT__DWL_TAP_S2 bytes of code) */
+#define MCT__DWL_TAP2                                                           \
+  "vldmia r8!, {s8-s15}\n\t"                                                    \
+  "vldmdb r9!, {s16-s23}\n\t"                                                   \
+  "sub.w r9, r9, #32\n\t"                                                       \
+  "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"   \
+  "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t" \
+  "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
 static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
   register const mct__dwl *p __asm__("r0") = P;
   __asm__ volatile(
@@ -1707,48 +1813,13 @@ static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
       "mov r11, r5\n\t"
       "3:\n\t"
       "mov r8, r12\n\tmov r9, lr\n\tbx r10\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
-      "vldmia r8!, {s8-s15}\n\t"
-      "vldmdb r9!, {s16-s23}\n\t"
-      "sub.w r9, r9, #32\n\t"
-      "vmla.f32 s0, s8, s16\n\tvmla.f32 s1, s9, s17\n\tvmla.f32 s2, s10, s18\n\t"
-      "vmla.f32 s3, s11, s19\n\tvmla.f32 s4, s12, s20\n\tvmla.f32 s5, s13, s21\n\t"
-      "vmla.f32 s6, s14, s22\n\tvmla.f32 s7, s15, s23\n\t"
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
+      MCT__DWL_TAP2
       "5:\n\t"
       "ldrd r8, r9, [r0, #24]\n\t"
       "add r12, r12, r8\n\tadd lr, lr, r9\n\t"
@@ -1759,9 +1830,10 @@ static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
       :
       : "r"(p)
       : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0",
-        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
-        "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+        "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
 }
+#undef MCT__DWL_TAP2
 
 /* ---- bias gradient: mct__bg<NB> -----------------------------------------------------------
  *
@@ -1772,24 +1844,33 @@ static __attribute__((noinline)) void mct__dw_line_s2(const mct__dwl *P) {
  * - 1), s16-s(15 + NB), flags. Reads g's hw rows of NB floats and bs[0 .. NB); writes gb[0 ..
  * NB). */
 
+/* NB = 16: sums s0-s15, a row s16-s31; the family's contract above */
 static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s15}\n\t"
       "1:\n\t"
       "vldmia %[g], {s16-s31}\n\t"
       "add %[g], %[g], %[st]\n\t"
-      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\tvadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
-      "vadd.f32 s4, s4, s20\n\tvadd.f32 s5, s5, s21\n\tvadd.f32 s6, s6, s22\n\tvadd.f32 s7, s7, s23\n\t"
-      "vadd.f32 s8, s8, s24\n\tvadd.f32 s9, s9, s25\n\tvadd.f32 s10, s10, s26\n\tvadd.f32 s11, s11, s27\n\t"
-      "vadd.f32 s12, s12, s28\n\tvadd.f32 s13, s13, s29\n\tvadd.f32 s14, s14, s30\n\tvadd.f32 s15, s15, s31\n\t"
+      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\t"
+      "vadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\tvadd.f32 s5, s5, s21\n\t"
+      "vadd.f32 s6, s6, s22\n\tvadd.f32 s7, s7, s23\n\t"
+      "vadd.f32 s8, s8, s24\n\tvadd.f32 s9, s9, s25\n\t"
+      "vadd.f32 s10, s10, s26\n\tvadd.f32 s11, s11, s27\n\t"
+      "vadd.f32 s12, s12, s28\n\tvadd.f32 s13, s13, s29\n\t"
+      "vadd.f32 s14, s14, s30\n\tvadd.f32 s15, s15, s31\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
       "cmp %[bs], #0\n\tbeq 2f\n\t"
       "vldmia %[bs], {s16-s31}\n\t"
-      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\tvmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
-      "vmul.f32 s4, s4, s20\n\tvmul.f32 s5, s5, s21\n\tvmul.f32 s6, s6, s22\n\tvmul.f32 s7, s7, s23\n\t"
-      "vmul.f32 s8, s8, s24\n\tvmul.f32 s9, s9, s25\n\tvmul.f32 s10, s10, s26\n\tvmul.f32 s11, s11, s27\n\t"
-      "vmul.f32 s12, s12, s28\n\tvmul.f32 s13, s13, s29\n\tvmul.f32 s14, s14, s30\n\tvmul.f32 s15, s15, s31\n\t"
+      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\t"
+      "vmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\tvmul.f32 s5, s5, s21\n\t"
+      "vmul.f32 s6, s6, s22\n\tvmul.f32 s7, s7, s23\n\t"
+      "vmul.f32 s8, s8, s24\n\tvmul.f32 s9, s9, s25\n\t"
+      "vmul.f32 s10, s10, s26\n\tvmul.f32 s11, s11, s27\n\t"
+      "vmul.f32 s12, s12, s28\n\tvmul.f32 s13, s13, s29\n\t"
+      "vmul.f32 s14, s14, s30\n\tvmul.f32 s15, s15, s31\n\t"
       "2:\n\t"
       "vstmia %[gb], {s0-s15}"
       : [g] "+r"(g), [n] "+r"(hw)
@@ -1799,40 +1880,48 @@ static void mct__bg16(const float *g, int32_t stride, int32_t hw, const float *b
         "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* NB = 8: sums s0-s7, a row s16-s23; the family's contract above */
 static void mct__bg8(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s7}\n\t"
       "1:\n\t"
       "vldmia %[g], {s16-s23}\n\t"
       "add %[g], %[g], %[st]\n\t"
-      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\tvadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
-      "vadd.f32 s4, s4, s20\n\tvadd.f32 s5, s5, s21\n\tvadd.f32 s6, s6, s22\n\tvadd.f32 s7, s7, s23\n\t"
+      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\t"
+      "vadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s4, s4, s20\n\tvadd.f32 s5, s5, s21\n\t"
+      "vadd.f32 s6, s6, s22\n\tvadd.f32 s7, s7, s23\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
       "cmp %[bs], #0\n\tbeq 2f\n\t"
       "vldmia %[bs], {s16-s23}\n\t"
-      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\tvmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
-      "vmul.f32 s4, s4, s20\n\tvmul.f32 s5, s5, s21\n\tvmul.f32 s6, s6, s22\n\tvmul.f32 s7, s7, s23\n\t"
+      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\t"
+      "vmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s4, s4, s20\n\tvmul.f32 s5, s5, s21\n\t"
+      "vmul.f32 s6, s6, s22\n\tvmul.f32 s7, s7, s23\n\t"
       "2:\n\t"
       "vstmia %[gb], {s0-s7}"
       : [g] "+r"(g), [n] "+r"(hw)
       : [st] "r"(stride), [bs] "r"(bs), [gb] "r"(gb), [z] "r"(mct__zeros)
-      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s16", "s17", "s18", "s19", "s20", "s21",
-        "s22", "s23", "cc", "memory");
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s16", "s17", "s18", "s19", "s20",
+        "s21", "s22", "s23", "cc", "memory");
 }
 
+/* NB = 4: sums s0-s3, a row s16-s19; the family's contract above */
 static void mct__bg4(const float *g, int32_t stride, int32_t hw, const float *bs, float *gb) {
   __asm__ volatile(
       "vldmia %[z], {s0-s3}\n\t"
       "1:\n\t"
       "vldmia %[g], {s16-s19}\n\t"
       "add %[g], %[g], %[st]\n\t"
-      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\tvadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
+      "vadd.f32 s0, s0, s16\n\tvadd.f32 s1, s1, s17\n\t"
+      "vadd.f32 s2, s2, s18\n\tvadd.f32 s3, s3, s19\n\t"
       "subs %[n], %[n], #1\n\t"
       "bne 1b\n\t"
       "cmp %[bs], #0\n\tbeq 2f\n\t"
       "vldmia %[bs], {s16-s19}\n\t"
-      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\tvmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
+      "vmul.f32 s0, s0, s16\n\tvmul.f32 s1, s1, s17\n\t"
+      "vmul.f32 s2, s2, s18\n\tvmul.f32 s3, s3, s19\n\t"
       "2:\n\t"
       "vstmia %[gb], {s0-s3}"
       : [g] "+r"(g), [n] "+r"(hw)
@@ -1854,6 +1943,7 @@ typedef struct {
   int32_t gstride; /* bytes between gradient rows */
 } mct__g5;
 
+/* K = 5: offsets r4-r8, temporaries r9, r10; the family's contract above */
 static void mct__gather5(const float *g, const mct__g5 *t, float *d, int32_t np) {
   __asm__ volatile(
       "ldmia %[t]!, {r4-r8}\n\t"
@@ -1881,6 +1971,7 @@ typedef struct {
   int32_t gstride; /* bytes between gradient rows */
 } mct__g6;
 
+/* K = 6: offsets r4-r9, temporaries r10, r11; the family's contract above */
 static void mct__gather6(const float *g, const mct__g6 *t, float *d, int32_t np) {
   __asm__ volatile(
       "ldmia %[t]!, {r4-r9}\n\t"
