@@ -173,3 +173,18 @@ def test_a_failed_measurement_falls_back_to_the_estimate(tmp_path, monkeypatch):
     monkeypatch.setattr(flash, "measure", fail)
     rep = compile_tiny(tmp_path / "out")
     assert rep["flash_source"] == "estimate" and "error: boom" in rep["flash_note"]
+
+
+@needs_toolchain
+def test_device_build_stamp_follows_the_code(tmp_path, monkeypatch):
+    """A device build is reused until its sources or mcutrain's code change."""
+    out = tmp_path / "out"
+    compile_tiny(out)
+    build_device(out, "cortex-m4")
+    elf = out / "cortex-m4" / "model.elf"
+    first = elf.stat().st_mtime_ns
+    build_device(out, "cortex-m4")
+    assert elf.stat().st_mtime_ns == first  # a hit
+    monkeypatch.setattr(fingerprint, "PACKAGE", _edited_package(tmp_path))
+    build_device(out, "cortex-m4")
+    assert elf.stat().st_mtime_ns != first  # rebuilt
