@@ -186,6 +186,10 @@ def check_header(rep: dict, header: Path):
     shape = rep["input"]["shape"]
     want = dict(MCT_INPUT_BYTES=int(np.prod(shape[1:])), MCT_NUM_CLASSES=rep["classes"],
                 MCT_PARAMS_BYTES=params_bytes(rep))
+    inp = rep.get("io", {}).get("input") if isinstance(rep.get("io"), dict) else None
+    if isinstance(inp, dict):  # the arena positions the device driver writes samples to
+        want.update(MCT_TRAIN_INPUT_OFFSET=inp.get("train_offset"),
+                    MCT_FORWARD_INPUT_OFFSET=inp.get("forward_offset"))
     for key, v in want.items():
         if defs.get(key) != v:
             raise InputError(f"{header.parent}: report.json and model.h disagree ({key}: "

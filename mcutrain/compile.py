@@ -22,7 +22,7 @@ from .outdir import check_output_dir, output_dir
 from .units import parse_bytes
 from .ir.serialize import save_graph
 from .targets.flash import flash_report
-from .targets.toolchain import (INCLUDE, RUNTIME_ABI, host_makefile, runtime_headers,
+from .targets.toolchain import (INCLUDE, MODEL_C, RUNTIME_ABI, host_makefile, runtime_headers,
                                 runtime_sources)
 from .errors import InputError, McuError, UsageError
 
@@ -178,6 +178,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   io=io_report(gen, tg), plan=plan_table(gen))
     report.update(report_extra or {})
+    check_budgets(report, mem, gen, flash=False)  # before the flash measurement: fail fast
     out = Path(out_dir).resolve()
     with output_dir(out, "compile") as tmp:  # a failure below leaves an earlier output as it was
         write_sources(tmp, gen)
@@ -188,11 +189,12 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     return report
 
 
-def check_budgets(report: dict, mem: dict, gen) -> None:
+def check_budgets(report: dict, mem: dict, gen, flash: bool = True) -> None:
+    """BudgetError naming what is over (flash False: RAM only)."""
     over = []
     if report["ram_budget"] is not None and report["ram_bytes"] > report["ram_budget"]:
         over.append(("RAM", report["ram_bytes"], report["ram_budget"]))
-    if report["flash_budget"] is not None and report["flash_bytes"] > report["flash_budget"]:
+    if flash and report["flash_budget"] is not None and report["flash_bytes"] > report["flash_budget"]:
         over.append(("flash", report["flash_bytes"], report["flash_budget"]))
     if over:
         why = "; ".join(f"{what} {need} B > budget {have} B (over by {need - have} B)"
@@ -236,11 +238,14 @@ def makefile() -> str:
     return host_makefile()
 
 
-def write_sources(folder: Path, gen) -> None:
-    """The C of a compile output: the generated files, the runtime copy, the host Makefile."""
+def write_sources(folder: Path, gen, runtime: bool = True) -> None:
+    """The C of a compile output: the generated files, the runtime copy and the host Makefile
+    (runtime False: the generated files only, as the planner's runs need them)."""
     folder = Path(folder)
-    (folder / "model.c").write_text(gen.model_c)
+    (folder / MODEL_C).write_text(gen.model_c)
     (folder / "model.h").write_text(gen.model_h)
+    if not runtime:
+        return
     (folder / "runtime" / "include").mkdir(parents=True)
     (folder / "runtime" / "src").mkdir()
     for p in INCLUDE.glob("*.h"):

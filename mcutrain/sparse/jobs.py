@@ -207,7 +207,7 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
 
     from ..autodiff import TrainConfig
     from ..codegen.c import generate
-    from ..compile import build_training_graph
+    from ..compile import build_training_graph, write_sources
 
     tg = build_training_graph(suffix, TrainConfig(scheme=scheme, storage=proto.storage,
                                                   lr=proto.lr, qas=proto.qas, seed=proto.seed))
@@ -221,8 +221,7 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
     lib_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=lib_dir.parent, prefix=f".{lib_dir.name}."))
     try:
-        (tmp / "model.c").write_text(gen.model_c)
-        (tmp / "model.h").write_text(gen.model_h)
+        write_sources(tmp, gen, runtime=False)
         (tmp / "report.json").write_text(json.dumps(report))
         _build(tmp)
         os.replace(tmp, lib_dir)

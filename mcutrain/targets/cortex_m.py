@@ -297,9 +297,15 @@ def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
     return lay
 
 
-def _stamp(out: Path, flags, lay: Layout) -> str:
-    h = hashlib.sha256(json.dumps([list(flags), link_flags(),
-                                   lay.__dict__]).encode())
+def _stamp(out: Path, flags, lay: Layout, report: dict) -> str:
+    """Identifies a device build: its sources (the output's, the driver's and the glue made
+    from report.json), flags, layout, compiler and mcutrain's version (fingerprint.py): an
+    upgrade of either rebuilds."""
+    from .fingerprint import code_hash
+
+    h = hashlib.sha256(json.dumps([list(flags), link_flags(), lay.__dict__, code_hash(),
+                                   compiler_id(tool("arm-none-eabi-gcc"))]).encode())
+    h.update(glue_source(out, report, "-DMCT_PROFILE" in flags).encode())
     for p in [*output_sources(out), *output_headers(out), *sorted(DEVICE_SRC.iterdir())]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -342,7 +348,7 @@ def build_device(out_dir, target: str = "cortex-m4", ram=None, flash=None, stack
     lay = layout(report, ram, flash, stack)
     flags = compile_flags(cpu, opt, portable, profile)
     bdir = out / cpu.name
-    stamp = _stamp(out, flags, lay) + ("" if check_stack else "-unchecked")
+    stamp = _stamp(out, flags, lay, report) + ("" if check_stack else "-unchecked")
     state = bdir / "build.json"
     steps = 0 if not (measure and qemu_available()) else 3 if measure is True else int(measure)
     if (not force and state.exists() and (bdir / "model.elf").exists()

@@ -59,7 +59,7 @@ class DeviceResult:
     evals: list = field(default_factory=list)
     saves: list = field(default_factory=list)  # seq, crc, done, instructions
     end: dict | None = None
-    profile: list = field(default_factory=list)  # (kernel index, calls, instructions)
+    profile: list = field(default_factory=list)  # (site | kernel << 16, calls, instructions)
     diverged: dict | None = None  # reason, loss, sample, restored (REC_DIVERGED)
     params: bytes | None = None
     layout: list = field(default_factory=list)

@@ -192,3 +192,16 @@ def test_shipped_device_makefile_builds_with_the_tested_flags(tmp_path):
     made = cortex_m.section_sizes(out / "cortex-m4" / "model.elf")
     for sec in (".text", ".rodata", ".data", ".bss"):
         assert abs(made[sec] - info["sections"][sec]) <= 64, (sec, made[sec], info["sections"][sec])
+
+
+def test_report_and_header_must_agree_on_the_input_positions(tmp_path):
+    from mcutrain.artifacts import read_report
+    from mcutrain.errors import InputError
+
+    out = tmp_path / "out"
+    compile_tiny(out)
+    rep = json.loads((out / "report.json").read_text())
+    rep["io"]["input"]["train_offset"] += 4
+    (out / "report.json").write_text(json.dumps(rep))
+    with pytest.raises(InputError, match="MCT_TRAIN_INPUT_OFFSET"):
+        read_report(out)

@@ -163,3 +163,30 @@ def test_device_object_cache_misses_after_a_runtime_edit(tmp_path, monkeypatch):
     src = out / "runtime" / "src" / "pool.c"
     src.write_text(src.read_text() + "\n/* edited */\n")
     assert len(build("b3")) == 2  # a miss: a new object
+
+
+def test_a_failed_measurement_falls_back_to_the_estimate(tmp_path, monkeypatch):
+    """The device link is a measurement: if it fails the output still serves the host, with
+    the estimate and the reason in flash_note."""
+    def fail(out, report):
+        raise toolchain.DeviceBuildError("device build failed:\ncmd\nx.c:1: error: boom")
+
+    monkeypatch.setattr(flash, "arm_available", lambda: True)
+    monkeypatch.setattr(flash, "measure", fail)
+    rep = compile_tiny(tmp_path / "out")
+    assert rep["flash_source"] == "estimate" and "error: boom" in rep["flash_note"]
+
+
+@needs_toolchain
+def test_device_build_stamp_follows_the_code(tmp_path, monkeypatch):
+    """A device build is reused until its sources or mcutrain's code change."""
+    out = tmp_path / "out"
+    compile_tiny(out)
+    build_device(out, "cortex-m4")
+    elf = out / "cortex-m4" / "model.elf"
+    first = elf.stat().st_mtime_ns
+    build_device(out, "cortex-m4")
+    assert elf.stat().st_mtime_ns == first  # a hit
+    monkeypatch.setattr(fingerprint, "PACKAGE", _edited_package(tmp_path))
+    build_device(out, "cortex-m4")
+    assert elf.stat().st_mtime_ns != first  # rebuilt

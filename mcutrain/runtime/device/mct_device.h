@@ -126,7 +126,7 @@ typedef struct {
 #define MCT_REC_SAVE0 3u /* a flash save begins: seq to be written, payload crc */
 #define MCT_REC_SAVE 4u  /* the save completed: seq, payload crc, ticks */
 #define MCT_REC_END 5u   /* step, stack high-water bytes, 0; then params with DUMP */
-#define MCT_REC_PROFILE 6u /* profiling builds: kernel index, calls, ticks (before END) */
+#define MCT_REC_PROFILE 6u /* profiling builds: site | kernel << 16, calls, ticks (before END) */
 /* training stopped by the divergence guard: reason (MCT_GUARD_*) | restored << 8 (the last
  * saved parameters were reloaded from flash), loss (float bits), the sample's index */
 #define MCT_REC_DIVERGED 7u
@@ -144,7 +144,7 @@ extern const uint32_t mct_dev_model_hash;
  * directly costs no input buffer (the step's own copy is then skipped). */
 int8_t *mct_dev_train_input(void);
 int8_t *mct_dev_forward_input(void);
-/* Profiling builds (-DMCT_PROFILE) define it in the glue: one MCT_REC_PROFILE per kernel. */
+/* Profiling builds (-DMCT_PROFILE) define it in the glue: one MCT_REC_PROFILE per call site. */
 void mct_dev_profile_write(void (*record)(uint32_t kind, uint32_t a, uint32_t b, uint32_t ticks));
 
 #endif
