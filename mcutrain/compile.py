@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .autodiff import TrainConfig, make_training_graph
-from .codegen.c import generate
+from .codegen.model import FILES, generate
 from .schedule.plan import plan_training
 from .ir.graph import Graph
 from .ops.verify import verify
@@ -73,7 +73,7 @@ def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
 
 def memory_report(mp, gen=None) -> dict:
     """ram figures from the memory plan (schedule/plan.py); flash figures from the generated
-    storage and code when `gen` (codegen.c.generate of the same plan) is given, else None."""
+    storage and code when `gen` (codegen.model.generate of the same plan) is given, else None."""
     mem = mp.ram()
     flash = dict(flash_bytes=None, frozen_params_flash_bytes=mp.storage.flash_bytes(),
                  tables_flash_bytes=None, code_flash_bytes_estimate=None)
@@ -123,7 +123,8 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
                   data_x=None, input_shape=None, passes=None, name=None,
                   report_extra=None) -> dict:
-    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
+    """Compile `model` into out_dir (model.c, model.h, arena.h, weights.c, runtime/, Makefile,
+    report.json).
 
     An out_dir that is neither new nor an earlier compile output is refused before any
     work. report_extra: more report.json fields (the plan behind `--update auto`:
@@ -180,6 +181,7 @@ def makefile() -> str:
     """The host Makefile shipped in every output: the flags of targets/host.py, the one
     definition the tests and `mcutrain train` build with."""
     flags = " ".join(f for f in HOST_CFLAGS if not f.startswith("-O"))
+    included = " ".join(f for f in FILES if f != "model.c")  # model.c #includes them
     return f"""# Builds the training step as a shared library for the host (mcutrain train builds the
 # same sources with the same flags). `make CFLAGS=-O3` changes the optimization level only.
 CC ?= cc
@@ -187,7 +189,7 @@ CFLAGS ?= -O2
 CFLAGS += {flags} -Iruntime/include -I.
 SRC = model.c $(wildcard runtime/src/*.c)
 
-libmodel.so: $(SRC) model.h
+libmodel.so: $(SRC) {included}
 \t$(CC) $(CFLAGS) -shared -o $@ $(SRC) -lm
 
 clean:
@@ -202,8 +204,8 @@ def write_output(out_dir, gen, tg: Graph, report: dict) -> Path:
 
     out = Path(out_dir).resolve()
     with output_dir(out, "compile") as tmp:
-        (tmp / "model.c").write_text(gen.model_c)
-        (tmp / "model.h").write_text(gen.model_h)
+        for name, text in gen.files().items():
+            (tmp / name).write_text(text)
         (tmp / "runtime" / "include").mkdir(parents=True)
         (tmp / "runtime" / "src").mkdir()
         for p in INCLUDE.glob("*.h"):

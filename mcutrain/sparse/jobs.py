@@ -238,7 +238,7 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
     import tempfile
 
     from ..autodiff import TrainConfig
-    from ..codegen.c import generate
+    from ..codegen.model import generate
     from ..compile import build_training_graph
 
     tg = build_training_graph(suffix, TrainConfig(scheme=scheme, storage=proto.storage,
@@ -253,8 +253,8 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
     lib_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=lib_dir.parent, prefix=f".{lib_dir.name}."))
     try:
-        (tmp / "model.c").write_text(gen.model_c)
-        (tmp / "model.h").write_text(gen.model_h)
+        for name, text in gen.files().items():  # model.c #includes arena.h and weights.c
+            (tmp / name).write_text(text)
         (tmp / "report.json").write_text(json.dumps(report))
         _build(tmp)
         os.replace(tmp, lib_dir)
@@ -370,7 +370,7 @@ def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed:
     tg = build_training_graph(graph, TrainConfig(scheme=scheme, storage=storage, qas=qas,
                                                  seed=seed))
     if flash:
-        from ..codegen.c import generate
+        from ..codegen.model import generate
 
         mp = plan_training(tg)
         rep = memory_report(mp, generate(tg, mp))

@@ -105,8 +105,19 @@ def _align(n: int, a: int) -> int:
 
 
 def model_hash(model_c: str) -> int:
-    """Identifies the compiled model in job.bin and in flash slots (CRC-32 of model.c)."""
+    """Identifies the compiled model in job.bin and in flash slots (CRC-32 of model.c and
+    what it includes: model_text)."""
     return zlib.crc32(model_c.encode()) & 0xFFFFFFFF
+
+
+MODEL_INCLUDES = ("arena.h", "weights.c")  # the generated files model.c #includes
+
+
+def model_text(out: Path) -> str:
+    """model.c followed by the generated files it includes (an output compiled before they
+    existed has model.c alone)."""
+    return "".join((Path(out) / f).read_text() for f in ("model.c",) + MODEL_INCLUDES
+                   if (Path(out) / f).exists())
 
 
 def _input_refs(model_c: str) -> tuple[str, str]:
@@ -163,10 +174,12 @@ def _profile_writer(kernels: list) -> list:
             "}"]
 
 
-def glue_source(model_c: str, params: list, profile: bool = False) -> str:
+def glue_source(model_c: str, params: list, profile: bool = False,
+                hash_text: str | None = None) -> str:
     """device_glue.c: model.c itself (its statics become reachable) plus the tables main.c
     needs: parameter spans in mct_get_params order, input positions, the model hash.
-    profile: every kernel call timed, per kernel (MCT_REC_PROFILE records)."""
+    profile: every kernel call timed, per kernel (MCT_REC_PROFILE records). hash_text: what
+    the model hash covers (model_text; default model_c)."""
     train_in, fwd_in = _input_refs(model_c)
     spans = [f"  {{(uint8_t *){p['symbol']}, sizeof({p['symbol']})}}, /* %{p['name']} */"
              for p in params] or ["  {0, 0},"]
@@ -176,7 +189,7 @@ def glue_source(model_c: str, params: list, profile: bool = False) -> str:
         *(_profile_prelude(kernels) if profile else []),
         '#include "model.c"', '#include "mct_device.h"', "",
         *(_profile_writer(kernels) if profile else []),
-        f"const uint32_t mct_dev_model_hash = 0x{model_hash(model_c):08X}u;",
+        f"const uint32_t mct_dev_model_hash = 0x{model_hash(hash_text or model_c):08X}u;",
         "const mct_span mct_dev_param_spans[] = {", *spans, "};",
         f"const int32_t mct_dev_n_param_spans = {len(params)};",
         "const uint8_t mct_dev_param_is_float[] = {"
@@ -248,7 +261,7 @@ def _write_sources(out: Path, bdir: Path, cpu: Cpu, lay: Layout, report: dict, f
         if p.suffix in (".c", ".h"):
             shutil.copy2(p, dev / p.name)
     (bdir / "device_glue.c").write_text(glue_source((out / "model.c").read_text(), report["params"],
-                                                    "-DMCT_PROFILE" in flags))
+                                                    "-DMCT_PROFILE" in flags, model_text(out)))
     (bdir / "link.ld").write_text(linker_script(cpu, lay))
     ld = " ".join([*link_flags(), "-T", "link.ld",
                    "-Wl,-Map=model.map", "-lm"])
@@ -504,7 +517,8 @@ def layout(report: dict, ram=None, flash=None, stack=None) -> Layout:
 def _stamp(out: Path, flags, lay: Layout) -> str:
     h = hashlib.sha256(json.dumps([list(flags), link_flags(),
                                    lay.__dict__]).encode())
-    for p in [out / "model.c", out / "model.h", *sorted((out / "runtime").rglob("*.[ch]")),
+    for p in [out / "model.c", out / "model.h", *[out / f for f in MODEL_INCLUDES if (out / f).exists()],
+              *sorted((out / "runtime").rglob("*.[ch]")),
               *sorted(DEVICE_SRC.iterdir())]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -609,7 +623,7 @@ def _build(out: Path, bdir: Path, cpu: Cpu, lay: Layout, flags, report: dict, op
         stack_bytes=lay.stack, **stack_info,
         pstore_slot_bytes=lay.slot, pstore_bytes=lay.pstore,
         pstore_origin=lay.flash_code, params_bytes=params_bytes(report),
-        model_hash=model_hash((out / "model.c").read_text()),
+        model_hash=model_hash(model_text(out)),
         profile_sites=profile_sites((out / "model.c").read_text()) if "-DMCT_PROFILE" in flags
         else [],
         sections=sec, size=size_berkeley(elf),

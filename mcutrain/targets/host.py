@@ -89,7 +89,8 @@ class CompiledModel:
         lib = self.dir / "libmodel.so"
         srcs = [self.dir / "model.c", *sorted((self.dir / "runtime" / "src").glob("*.c"))]
         headers = sorted((self.dir / "runtime").rglob("*.h"))
-        newest = max(p.stat().st_mtime for p in srcs + headers + [self.dir / "model.h"])
+        own = [self.dir / f for f in ("model.h", "arena.h", "weights.c")]  # model.c's includes
+        newest = max(p.stat().st_mtime for p in srcs + headers + [p for p in own if p.exists()])
         if rebuild or not lib.exists() or lib.stat().st_mtime < newest:
             build_shared(srcs, lib, include_dirs=[self.dir / "runtime" / "include", self.dir], opt=opt)
         self.lib = ctypes.CDLL(str(lib.resolve()))

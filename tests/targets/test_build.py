@@ -2,7 +2,9 @@
 check (an over-budget model fails with the linker's figure and our breakdown), no heap."""
 from __future__ import annotations
 
+
 import json
+import re
 
 import pytest
 
@@ -36,10 +38,15 @@ def test_layout_from_report_and_options():
 
 def test_glue_reads_the_input_positions_and_params(tmp_path):
     rep = compile_tiny(tmp_path / "out")
-    src = glue_source((tmp_path / "out" / "model.c").read_text(), rep["params"])
+    model_c = (tmp_path / "out" / "model.c").read_text()
+    src = glue_source(model_c, rep["params"])
     assert '#include "model.c"' in src
     assert src.count("sizeof(") == len(rep["params"])
-    assert "mct_dev_train_input(void) { return ((int8_t *)(mct_arena" in src
+    # the named arena pointers (arena.h) model.c copies the input to
+    t_in, f_in = re.findall(r"if \(input != (\w+)\) memcpy", model_c)
+    assert t_in.startswith("t_") and f_in.startswith("f_")
+    assert f"mct_dev_train_input(void) {{ return {t_in}; }}" in src
+    assert f"mct_dev_forward_input(void) {{ return {f_in}; }}" in src
 
 
 @needs_toolchain
