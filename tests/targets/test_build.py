@@ -2,7 +2,6 @@
 check (an over-budget model fails with the linker's figure and our breakdown), no heap."""
 from __future__ import annotations
 
-
 import json
 import re
 
