@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .autodiff import TrainConfig, make_training_graph
-from .codegen.c import generate
+from .codegen.model import generate
 from .schedule.plan import plan_training
 from .ir.graph import Graph
 from .ops.verify import verify
@@ -22,7 +22,7 @@ from .outdir import check_output_dir, output_dir
 from .units import parse_bytes
 from .ir.serialize import save_graph
 from .targets.flash import flash_report
-from .targets.toolchain import (INCLUDE, MODEL_C, RUNTIME_ABI, host_makefile, runtime_headers,
+from .targets.toolchain import (INCLUDE, RUNTIME_ABI, host_makefile, runtime_headers,
                                 runtime_sources)
 from .errors import InputError, McuError, UsageError
 
@@ -151,7 +151,8 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
                   data_x=None, input_shape=None, passes=None, name=None,
                   report_extra=None) -> dict:
-    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
+    """Compile `model` into out_dir (model.c, model.h, arena.h, weights.inc, runtime/, Makefile,
+    report.json).
 
     An out_dir that is neither new nor an earlier compile output is refused before any
     work. report_extra: more report.json fields (the plan behind `--update auto`:
@@ -242,8 +243,8 @@ def write_sources(folder: Path, gen, runtime: bool = True) -> None:
     """The C of a compile output: the generated files, the runtime copy and the host Makefile
     (runtime False: the generated files only, as the planner's runs need them)."""
     folder = Path(folder)
-    (folder / MODEL_C).write_text(gen.model_c)
-    (folder / "model.h").write_text(gen.model_h)
+    for name, text in gen.files().items():  # model.c #includes arena.h and weights.inc
+        (folder / name).write_text(text)
     if not runtime:
         return
     (folder / "runtime" / "include").mkdir(parents=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Graph
-from ..schedule.memory import ALIGN
-from ..schedule.plan import FunctionPlan, MemoryPlan, plan_training
-from .layout import CTYPE, SIZEOF, c_ident, hwc
+from ..schedule.plan import FunctionPlan, MemoryPlan
+from ..ops.cabi import initializer
+from .layout import CTYPE, c_ident, hwc
 from ..errors import McuError
 
 
@@ -121,10 +121,11 @@ class CGen:
         return sym
 
     def add_struct(self, sym: str, ctype: str, fields) -> str:
-        """A static const struct (flash) of integer fields, defined once."""
+        """A static const struct (flash), defined once, with a designated initializer
+        (ops/cabi.py: the one description of mct.h's structs)."""
         if sym not in self._table_names:
             self._table_names.add(sym)
-            self.tables.append(f"static const {ctype} {sym} = {{{', '.join(map(str, fields))}}};")
+            self.tables.append(f"static const {ctype} {sym} = {initializer(ctype, fields)};")
             self._tbytes += 4 * len(fields)
         return sym
 
@@ -141,6 +142,7 @@ class FuncGen:
         self.mode = fp.mode  # node index -> emission mode for in-place ops
         self.plan = fp.plan
         self.find = fp.find
+        self.names: dict = {}  # named pointer -> (C type, region root, byte offset, note)
 
     def is_scalar(self, v) -> bool:
         return self.fp.is_scalar(v)
@@ -149,23 +151,43 @@ class FuncGen:
         return self.fp.wg_block(n)
 
 
-    def scratch(self, i, ctype: str = "float") -> str:
-        return f"(({ctype} *)(mct_arena + {self.off(f'scratch.{i}')}))"
+    # ---- named buffers: where each value lives in the arena (arena.h) -----------------------
+    # A region (OFF_<tag>_<name>) is one planned buffer: a value, the chain of values an
+    # in-place kernel writes over each other (named <first>_to_<last>), or a kernel's scratch.
+    # Every value the function passes to a kernel gets a named pointer <tag>_<value> into it.
+    def region(self, root) -> str:
+        if root.startswith("scratch."):
+            return c_ident(root)
+        members = [m for m in self.fp.members.get(root, [root]) if self.fp.in_arena(m)]
+        if len(members) > 1:
+            return c_ident(f"{root}_to_{members[-1]}")
+        return c_ident(root)
 
     def off(self, root) -> str:
-        return c_ident(root, f"OFF_{self.tag}_")
+        return f"OFF_{self.tag}_{self.region(root)}"
+
+    def _named(self, name, ctype, root, pos, note) -> str:
+        got = self.names.setdefault(name, (ctype, root, pos, note))
+        if got[:3] != (ctype, root, pos):
+            raise CodegenError(f"buffer name {name} used for two places")
+        return name
+
+    def scratch(self, i, ctype: str = "float") -> str:
+        n = self.nodes[i]
+        return self._named(f"{self.tag.lower()}_scratch_{i}", ctype, f"scratch.{i}", 0,
+                           f"{self.fp.scratch[i]} B of scratch for [{i}] {n.op}")
 
     def ref(self, v) -> str:
-        """C expression for the data of value v."""
+        """C expression for the data of value v: a parameter's array or a named pointer."""
         r = self.fp.root(v)
         if r in self.cg.params:
             return self.cg.params[r].sym
         if self.is_scalar(v):
             raise CodegenError(f"scalar %{v} has no buffer")
-        dt = self.g.values[v].dtype
+        val = self.g.values[v]
         r, pos = self.fp.position(v)
-        extra = f" + {pos}" if pos else ""
-        return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}{extra}))"
+        return self._named(c_ident(v, f"{self.tag.lower()}_"), CTYPE[val.dtype], r, pos,
+                           f"%{v}: {self.fp.layout_note(v)}")
 
     def arena_offset(self, v) -> int | None:
         """Byte offset of value v's data in the arena (None: not in the arena): what
@@ -176,10 +198,22 @@ class FuncGen:
         return int(self.plan.offsets[r] + pos)
 
     def offsets(self) -> list:
+        """The regions (from the plan) and the named pointers the function body used."""
         out = []
         for b in sorted(self.plan.buffers, key=lambda b: (self.plan.offsets[b.name], b.first)):
+            if b.name.startswith("scratch."):
+                what = "scratch"
+            else:
+                held = [m for m in self.fp.members.get(b.name, [b.name]) if self.fp.in_arena(m)]
+                what = " ".join(f"%{m}" for m in held)
             out.append(f"#define {self.off(b.name)} {self.plan.offsets[b.name]} "
-                       f"/* {b.size} B, {b.note}, steps {b.first}-{b.last}: %{b.name} */")
+                       f"/* {b.size} B, steps {b.first}-{b.last}: {what} */")
+        out.append("")
+        for name in sorted(self.names, key=lambda k: (self.plan.offsets[self.names[k][1]], k)):
+            ctype, root, pos, note = self.names[name]
+            extra = f" + {pos}" if pos else ""
+            out.append(f"#define {name} (({ctype} *)(mct_arena + {self.off(root)}{extra})) "
+                       f"/* {note} */")
         return out
 
     # ---- emission ---------------------------------------------------------------------------
@@ -227,13 +261,15 @@ class FuncGen:
         p = self.cg.params.get(w)
         if p is not None and p.sel is not None:
             sel = self.cg.table(f"{w}.sel", "int32_t", p.sel)
-            return p.frozen_sym, [f"const mct_wsplit ws = {{{p.sym}, {sel}, {len(p.sel)}}};"], "&ws"
+            init = initializer("mct_wsplit", [p.sym, sel, len(p.sel)])
+            return p.frozen_sym, [f"const mct_wsplit ws = {init};"], "&ws"
         ch = self.cg.rm_channels.get(w)
         if ch is not None:
             src = next(n.inputs[0] for n in self.g.nodes if w in n.outputs)
             sel = self.cg.table(f"{w}.sel", "int32_t", ch)
             frozen = self.cg.params[src].sym
-            return frozen, [f"const mct_wsplit ws = {{{self.ref(w)}, {sel}, {len(ch)}}};"], "&ws"
+            init = initializer("mct_wsplit", [self.ref(w), sel, len(ch)])
+            return frozen, [f"const mct_wsplit ws = {init};"], "&ws"
         return self.ref(w), [], "NULL"
 
     @staticmethod
@@ -504,9 +540,11 @@ class FuncGen:
         rows = gshape[0] if gshape else 1
         row_len = int(np.prod(gshape[1:])) if len(gshape) > 1 else 1
         qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
-        decl = (f"const mct_sgd s = {{mct_lr, {_c_float(np.float32(a.get('momentum', 0.0)))}, "
-                f"{_c_float(np.float32(a.get('weight_decay', 0.0)))}, {qas}, {row_len}, "
-                f"{a.get('seed', 0)}u, {a.get('param_id', 0)}u, mct_step}};")
+        init = initializer("mct_sgd", [
+            "mct_lr", _c_float(np.float32(a.get("momentum", 0.0))),
+            _c_float(np.float32(a.get("weight_decay", 0.0))), qas, row_len,
+            f"{a.get('seed', 0)}u", f"{a.get('param_id', 0)}u", "mct_step"])
+        decl = f"const mct_sgd s = {init};"
         kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
         return decl, kind, rows, row_len
 
@@ -564,120 +602,3 @@ class FuncGen:
                         f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {row});")
         return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",
                 "    " + grad, "    " + upd, "  }", "}"]
-
-
-@dataclass
-class Generated:
-    model_c: str
-    model_h: str
-    train: FuncGen
-    infer: FuncGen
-    cgen: CGen
-    plan: MemoryPlan
-
-    @property
-    def arena_bytes(self) -> int:
-        return self.plan.arena_bytes
-
-
-def generate(tg: Graph, mp: MemoryPlan | None = None) -> Generated:
-    """Generate model.c / model.h for a training graph whose node order is the schedule,
-    from its memory plan (schedule/plan.py; computed here when not given)."""
-    if "train" not in tg.meta:
-        raise CodegenError("codegen needs a training graph (autodiff.make_training_graph)")
-    mp = mp or plan_training(tg)
-    cg = CGen(tg, mp)
-    t = tg.meta["train"]
-    train = FuncGen(cg, mp.train)
-    infer = FuncGen(cg, mp.forward)
-    train_body, infer_body = train.body(), infer.body()
-    arena = max(train.plan.arena_bytes, infer.plan.arena_bytes, ALIGN)
-    xin = tg.values[t["input"]]
-    ih, iw, ic = hwc(xin.shape)
-    lv = tg.values[t["logits"]]
-    classes = lv.size
-    if lv.dtype == "i8":
-        logit_copy = (f"mct_dequantize_s8({classes}, {_c_float(np.float32(lv.q.s))}, {lv.q.zero_point}, "
-                      "{src}, mct_logits_buf);")
-    else:
-        logit_copy = f"memcpy(mct_logits_buf, {{src}}, {classes * 4});"
-    tparams = cg.trained_params()
-    pbytes = sum(int(np.prod(s)) * SIZEOF[d] for _, _, d, s in tparams)
-
-    def with_logits(fg: FuncGen, body: list) -> list:
-        out = list(body)
-        # copy the logits right after the node that makes them
-        out.insert(fg.ends[t["logits"]], "  " + logit_copy.format(src=fg.ref(t["logits"])))
-        return out
-
-    h = [
-        "/* model.h: generated by mcutrain. Do not edit. */",
-        "#ifndef MCT_MODEL_H", "#define MCT_MODEL_H", "", "#include <stdint.h>", "",
-        f"#define MCT_INPUT_H {ih}", f"#define MCT_INPUT_W {iw}", f"#define MCT_INPUT_C {ic}",
-        f"#define MCT_INPUT_BYTES {ih * iw * ic}", f"#define MCT_NUM_CLASSES {classes}",
-        f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}",
-        "/* Arena offsets where mct_train_step / mct_forward read their input: a caller that",
-        "   writes the sample there saves the copy (report.json io.input). */",
-        f"#define MCT_TRAIN_INPUT_OFFSET {train.arena_offset(t['input'])}",
-        f"#define MCT_FORWARD_INPUT_OFFSET {infer.arena_offset(t['input'])}", "",
-        "/* Reset optimizer state (momentum = 0, step = 0) and the learning rate. */",
-        "void mct_init(void);",
-        "/* Inference: input int8 HWC (pixel - 128); writes MCT_NUM_CLASSES float logits. */",
-        "int mct_forward(const int8_t *input, float *logits);",
-        "/* One training step (forward, backward, update) on one sample; returns the loss. */",
-        "float mct_train_step(const int8_t *input, int32_t label);",
-        "/* The logits of the last training step (float). */",
-        "const float *mct_logits(void);",
-        "void mct_set_lr(float lr);", "float mct_get_lr(void);",
-        "uint32_t mct_get_step(void);", "void mct_set_step(uint32_t step);",
-        "/* Status of the last call: 0, or a negative kernel error code. */",
-        "int mct_status(void);",
-        "/* Trained parameters and optimizer state, packed in the order of report.json. */",
-        "void mct_get_params(uint8_t *dst);", "void mct_set_params(const uint8_t *src);",
-        "", "#endif", ""]
-
-    c = ["/* model.c: generated by mcutrain. Do not edit.",
-         f" * Training step of {tg.meta.get('name', 'a model')}: scheme {t['scheme']},",
-         f" * storage {t['config']['storage']}, QAS {'on' if t['config']['qas'] else 'off'}.",
-         " */", "#include <string.h>", "", '#include "mct.h"', '#include "model.h"', "",
-         "/* ---- arena: every activation, saved tensor and gradient, at planned offsets ---- */",
-         f"static uint8_t mct_arena[{arena}] __attribute__((aligned({ALIGN})));", "",
-         "/* training step */"] + train.offsets() + ["", "/* inference */"] + infer.offsets()
-    params = cg.param_decls()
-    tables = list(cg.tables)
-    c += ["", "/* ---- parameters (const: flash; others: RAM) ---- */"] + params
-    c += ["", "/* ---- layer geometry and quantization tables (flash) ---- */"] + tables
-    c += ["", "/* ---- state ---- */",
-          f"static float mct_lr = {_c_float(np.float32(t['config']['lr']))};",
-          "static uint32_t mct_step;", "static int mct_last_status;",
-          f"static float mct_logits_buf[{classes}];", ""]
-    moms = [cg.params[e["mom"]] for e in t["entries"] if e.get("mom")]
-    c += ["void mct_init(void) {"]
-    c += [f"  memset({m.sym}, 0, sizeof({m.sym}));" for m in moms]
-    c += [f"  mct_lr = {_c_float(np.float32(t['config']['lr']))};", "  mct_step = 0;",
-          "  mct_last_status = 0;", "}", "",
-          "void mct_set_lr(float lr) { mct_lr = lr; }", "float mct_get_lr(void) { return mct_lr; }",
-          "uint32_t mct_get_step(void) { return mct_step; }",
-          "void mct_set_step(uint32_t step) { mct_step = step; }",
-          "int mct_status(void) { return mct_last_status; }",
-          "const float *mct_logits(void) { return mct_logits_buf; }", ""]
-    c += ["void mct_get_params(uint8_t *dst) {"]
-    for name, sym, d, s in tparams:
-        c.append(f"  memcpy(dst, {sym}, sizeof({sym})); dst += sizeof({sym}); /* %{name} */")
-    c += ["}", "", "void mct_set_params(const uint8_t *src) {"]
-    for name, sym, d, s in tparams:
-        c.append(f"  memcpy({sym}, src, sizeof({sym})); src += sizeof({sym});")
-    c += ["}", ""]
-    xin_ref = train.ref(t["input"])
-    c += ["float mct_train_step(const int8_t *input, int32_t label) {",
-          "  int st = 0;", "  float loss = 0.0f;",
-          f"  if (input != {xin_ref}) memcpy({xin_ref}, input, MCT_INPUT_BYTES);"]
-    c += with_logits(train, train_body)
-    c += ["  mct_step += 1;", "  mct_last_status = st;", "  return loss;", "}", ""]
-    xin_f = infer.ref(t["input"])
-    c += ["int mct_forward(const int8_t *input, float *logits) {", "  int st = 0;",
-          f"  if (input != {xin_f}) memcpy({xin_f}, input, MCT_INPUT_BYTES);"]
-    c += with_logits(infer, infer_body)
-    c += [f"  if (logits) memcpy(logits, mct_logits_buf, {classes * 4});",
-          "  mct_last_status = st;", "  return st;", "}", ""]
-    return Generated("\n".join(c), "\n".join(h), train, infer, cg, mp)

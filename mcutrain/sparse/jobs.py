@@ -206,7 +206,7 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
     import tempfile
 
     from ..autodiff import TrainConfig
-    from ..codegen.c import generate
+    from ..codegen.model import generate
     from ..compile import build_training_graph, write_sources
 
     tg = build_training_graph(suffix, TrainConfig(scheme=scheme, storage=proto.storage,
@@ -341,7 +341,7 @@ def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed:
     if flash:  # the figure compile reports: the linker's when the toolchain is there
         import tempfile
 
-        from ..codegen.c import generate
+        from ..codegen.model import generate
         from ..compile import io_report, kernel_calls, write_sources
         from ..targets.flash import flash_report
 

@@ -17,26 +17,40 @@ SCHEMES = ["full", {"bias_last": 4, "weights": {"1": 0.5, "2": 0.25, "3": 1, "5"
 
 
 def _defines(src: str) -> dict:
-    """'#define OFF_<tag>_<name> <offset> /* ... %<buffer> */' -> {(tag, buffer): offset}."""
-    out = {}
-    for tag, off, name in re.findall(r"^#define OFF_([TF])_\w+ (\d+) /\*.*%(\S+) \*/$", src, re.M):
-        out[(tag, name)] = int(off)
+    """'#define NAME <int>' and '#define NAME ((T *)(mct_arena + OFF + pos))' -> {NAME: bytes}."""
+    out = {k: int(v) for k, v in re.findall(r"^#define (\w+) (\d+)\b", src, re.M)}
+    for k, off, pos in re.findall(r"^#define (\w+) \(\(\w+ \*\)\(mct_arena \+ (\w+)(?: \+ (\d+))?\)\)",
+                                  src, re.M):
+        out[k] = out[off] + int(pos or 0)
     return out
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("storage", ["int8", "fp32"])
 def test_generated_c_uses_the_plan(tmp_path, scheme, storage):
+    """Every region of arena.h sits at the plan's offset, every named pointer at its value's
+    planned position, and the arena is the plan's size."""
+    from mcutrain.codegen.c import c_ident
+    from mcutrain.codegen.model import generate
+
     g = tiny_int8_model(seed=4)
     rep = compile_model(g, tmp_path / "out", update=scheme, storage=storage, classes=4)
     tg = build_training_graph(g, TrainConfig(scheme=scheme, storage=storage, classes=4))
     mp = plan_training(tg)
-    src = (tmp_path / "out" / "model.c").read_text() + (tmp_path / "out" / "model.h").read_text()
-    want = {(tag, name): fp.plan.offsets[name] for tag, fp in (("T", mp.train), ("F", mp.forward))
-            for name in fp.plan.offsets}
-    assert _defines(src) == want
-    arena = int(re.search(r"#define MCT_ARENA_BYTES (\d+)", src).group(1))
-    assert arena == max(mp.arena_bytes, ALIGN)
+    gen = generate(tg, mp)
+    src = "\n".join((tmp_path / "out" / f).read_text() for f in ("arena.h", "model.h"))
+    got = _defines(src)
+    for fg in (gen.train, gen.infer):
+        fp = fg.fp
+        for b in fp.plan.buffers:
+            assert got[fg.off(b.name)] == fp.plan.offsets[b.name], b.name
+        assert fg.names  # the named pointers the kernel calls pass
+        for v in {v for n in fp.nodes for v in list(n.inputs) + list(n.outputs)}:
+            name = c_ident(v, fg.tag.lower() + "_")
+            if name in fg.names:
+                root, pos = fp.position(v)
+                assert got[name] == fp.plan.offsets[root] + pos, v
+    assert got["MCT_ARENA_BYTES"] == max(mp.arena_bytes, ALIGN)
     for k, v in mp.ram().items():
         assert rep[k] == v, k
     assert rep["frozen_params_flash_bytes"] == mp.storage.flash_bytes()
@@ -45,6 +59,7 @@ def test_generated_c_uses_the_plan(tmp_path, scheme, storage):
 def test_pricing_a_scheme_builds_no_c(monkeypatch):
     """measure_memory (the planner's memory cost) reads the plan alone."""
     import mcutrain.codegen.c as cgen
+    import mcutrain.codegen.model as cmodel
     from mcutrain.autodiff.head import replace_head
     from mcutrain.sparse.jobs import measure_memory
 
@@ -55,8 +70,9 @@ def test_pricing_a_scheme_builds_no_c(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("the code generator was used to price a scheme")
 
-    for name in ("generate", "CGen", "FuncGen"):
+    for name in ("CGen", "FuncGen"):
         monkeypatch.setattr(cgen, name, refuse)
+    monkeypatch.setattr(cmodel, "generate", refuse)
     got = measure_memory(g, scheme)
     assert got["ram_bytes"] == want["ram_bytes"] and got["flash_bytes"] is None
     assert got["arena_bytes"] == want["arena_bytes"]
