@@ -78,7 +78,7 @@ def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
 
 
 def memory_report(mp, gen=None) -> dict:
-    """ram figures from the memory plan (schedule/plan.py); with `gen` (codegen.c.generate of
+    """ram figures from the memory plan (schedule/plan.py); with `gen` (codegen.model.generate of
     the same plan) also the flash estimate (targets/flash.py), which compile replaces by the
     linker's figure when it can."""
     from .targets.flash import estimate
