@@ -318,3 +318,41 @@ def is_our_export(path) -> bool:
         return any(_text(m.Metadata(i).Name()) == MARK for i in range(m.MetadataLength()))
     except Exception:
         return False
+
+
+def export_tflite_file(out_dir, dest, data=None) -> dict:
+    """`mcutrain export OUT --format tflite -o DEST [--data D]`: OUT's trained model (params.npz,
+    else the compiled parameters) written into a copy of OUT/source.tflite. D (the training
+    data) calibrates a fresh head's output scale."""
+    from ..artifacts import PARAMS_FILE, input_hwc, input_q, read_params, read_report
+    from ..outdir import atomic_write, check_our_output, check_output_file
+    from ..train.predict import load_training_graph
+
+    out = check_our_output(out_dir)
+    dest = check_output_file(dest, ".tflite export", is_our_export)
+    rep = read_report(out)
+    tg = load_training_graph(out)
+    if tg.meta.get("tflite") is None:
+        raise UsageError(f"--format tflite: {out_dir} was not compiled from a .tflite model "
+                         "(only a .tflite's graph and quantization can be written back; "
+                         "--format params exports any model)")
+    src = out / "source.tflite"
+    if not src.is_file():
+        raise InputError(f"{out_dir}: no source.tflite (compiled by an older mcutrain): "
+                         "compile again")
+    if tg.meta.get("fresh_head") and data is None:
+        raise UsageError("--data: the new head (--classes) is exported with an output scale "
+                         "calibrated on the training data: give the data it was trained on")
+    params, step = None, 0
+    layout = [(p["name"], p["dtype"], tuple(p["shape"])) for p in rep["params"]]
+    if (out / PARAMS_FILE).exists():
+        params, step = read_params(out / PARAMS_FILE, layout)
+    data_x = None
+    if data is not None and tg.meta.get("fresh_head"):
+        from ..data.datasets import load_dataset, to_int8_hwc
+
+        x = to_int8_hwc(load_dataset(data, input_hwc(rep), input_q(rep))["x_train"])
+        data_x = x.reshape((len(x),) + tuple(tg.meta["tflite"]["input"]["shape"][1:]))
+    raw = export_tflite(tg, params, src.read_bytes(), data_x, where=str(src), step=step)
+    atomic_write(dest, lambda tmp: Path(tmp).write_bytes(raw))
+    return dict(path=str(dest), bytes=len(raw), step=step, trained=params is not None)
