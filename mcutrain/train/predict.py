@@ -5,7 +5,8 @@ predictions.npz holds one row per sample:
              SOFTMAX the int8 softmax of the int8 logits, as TFLite Micro computes it (op
              softmax_s8, bit-exact with it); otherwise the int8 logits (float logits for a
              fresh float head, or, for a .tflite ending in SOFTMAX, its float softmax
-             quantized like TFLite's int8 softmax output: round(256 p) - 128)
+             quantized like TFLite's int8 softmax output: round(256 p) - 128); a .tflite
+             ending in DEQUANTIZE: that output as float32, (q - z) * s
     logits   float32, the last layer before any softmax (int8 logits as s (q - z))
     label    int64, argmax of the logits (what `eval` scores)
 and `split` ("test" or "train": which part of DATA was run).
@@ -36,7 +37,7 @@ def outputs_from_logits(tg, logits) -> dict:
     sm = (tg.meta.get("tflite") or {}).get("output", {}).get("softmax")
     if lv.dtype != "i8":
         f = z.astype(np.float32)
-        out = f if sm is None else _softmax_q(f)
+        out = f if sm is None else _dequantized(tg, _softmax_q(f))
         return dict(output=out, logits=f, label=f.argmax(1).astype(np.int64))
     s, zp = np.float32(lv.q.s), int(lv.q.zero_point)
     if z.dtype == np.int8:
@@ -50,7 +51,16 @@ def outputs_from_logits(tg, logits) -> dict:
 
         attrs = {k: sm[k] for k in ("input_multiplier", "input_left_shift", "diff_min")}
         out = get_op("softmax_s8").ref([q], attrs)[0]
-    return dict(output=out, logits=f, label=f.argmax(1).astype(np.int64))
+    return dict(output=_dequantized(tg, out), logits=f, label=f.argmax(1).astype(np.int64))
+
+
+def _dequantized(tg, out: np.ndarray) -> np.ndarray:
+    """A .tflite ending in DEQUANTIZE returns floats: (float)(q - z) * s, as TFLite Micro."""
+    dq = (tg.meta.get("tflite") or {}).get("output", {}).get("dequantize")
+    if dq is None or out.dtype != np.int8:
+        return out
+    s, z = np.float32(dq["scale"][0]), np.int32(dq["zero"][0])
+    return (out.astype(np.int32) - z).astype(np.float32) * s
 
 
 def _softmax_q(f: np.ndarray) -> np.ndarray:

@@ -96,6 +96,10 @@ def test_softmax_output_of_int8_logits():
     assert np.array_equal(r["label"], [0, 0])
     f = np.float32(0.25) * (q.astype(np.float32) - 3)  # float logits as the C returns them
     assert np.array_equal(outputs_from_logits(tg, f)["output"], r["output"])
+    tg.meta["tflite"]["output"]["dequantize"] = dict(scale=[1 / 256], zero=[-128])  # float out
+    d = outputs_from_logits(tg, q)["output"]
+    assert d.dtype == np.float32 and np.allclose(d.sum(1), 1, atol=0.02)
+    assert np.array_equal(d, (r["output"].astype(np.float32) + 128) / 256)
 
 
 # ---- a .tflite compile output (fabricated until compile has the TFLite Micro kernels) -------

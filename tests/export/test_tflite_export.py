@@ -56,6 +56,10 @@ def test_file_layout_inverts_the_frontend():
     ("vww_mobilenetv1_int8.tflite", TrainConfig(scheme="last:3", storage="fp32", lr=0.05)),
     ("kws_dscnn_int8.tflite", TrainConfig(scheme="full", lr=0.05)),
     ("ad_autoencoder_int8.tflite", TrainConfig(scheme="bias-only:3", lr=0.05)),
+    ("ic_resnet8_int8.tflite", TrainConfig(scheme={"bias_last": 2, "weights": {"7": 0.5}},
+                                           storage="fp32", lr=0.05)),  # a channel slice
+    ("vww_mobilenetv1_int8.tflite", TrainConfig(scheme={"bias_last": 1, "weights": {
+        "25": 0.25, "26": 0.5}}, lr=0.5)),  # depthwise and pointwise slices, int8 in place
 ])
 def test_trained_model_runs_in_tflm_bit_for_bit(name, cfg):
     """Parameters trained by the reference trainer, written into the file: TFLite Micro's
