@@ -64,23 +64,21 @@ def file_layout(w: np.ndarray, layout: str) -> np.ndarray:
     return w
 
 
-class _Builder:
-    """flatbuffers.Builder whose byte vectors (buffer data) start on ALIGN bytes."""
+def _builder(size: int):
+    """A flatbuffers.Builder whose byte vectors (buffer data) start on ALIGN bytes."""
+    import flatbuffers
 
-    def __new__(cls, size: int):
-        import flatbuffers
+    class Aligned(flatbuffers.Builder):
+        def CreateNumpyVector(self, x):
+            if x.dtype != np.uint8 or x.ndim != 1:
+                return super().CreateNumpyVector(x)
+            self.StartVector(1, x.size, ALIGN)
+            self.head = self.head - x.size
+            self.Bytes[self.head:self.head + x.size] = x.tobytes()
+            self.vectorNumElems = x.size
+            return self.EndVector()
 
-        class Aligned(flatbuffers.Builder):
-            def CreateNumpyVector(self, x):
-                if x.dtype != np.uint8 or x.ndim != 1:
-                    return super().CreateNumpyVector(x)
-                self.StartVector(1, x.size, ALIGN)
-                self.head = self.head - x.size
-                self.Bytes[self.head:self.head + x.size] = x.tobytes()
-                self.vectorNumElems = x.size
-                return self.EndVector()
-
-        return Aligned(size)
+    return Aligned(size)
 
 
 class FileEditor:
@@ -151,7 +149,7 @@ class FileEditor:
         self.m.metadata = old + [md]
 
     def pack(self) -> bytes:
-        b = _Builder(1 << 16)
+        b = _builder(1 << 16)
         b.Finish(self.m.Pack(b), file_identifier=b"TFL3")
         return bytes(b.Output())
 
@@ -268,9 +266,7 @@ def _write_head(ed: FileEditor, tg, meta: dict, w, b, data_x, params) -> dict:
     from ..frontend.tflite import to_ir_input
 
     k = _head_op(ed, meta)
-    op = ed.sub.operators[k]
-    ins = [int(v) for v in op.inputs]
-    x_t = ed.tensor(ins[0])
+    x_t = ed.tensor(int(ed.sub.operators[k].inputs[0]))
     s_x, z_x = float(x_t.quantization.scale[0]), int(x_t.quantization.zeroPoint[0])
     feats = head_features(tg, params, to_ir_input(tg, data_x))
     return _apply_head(ed, k, quantize_head(w, b, s_x, z_x, feats))
