@@ -334,8 +334,8 @@ def export_tflite_file(out_dir, dest, data=None) -> dict:
                          "--format params exports any model)")
     src = out / "source.tflite"
     if not src.is_file():
-        raise InputError(f"{out_dir}: no source.tflite (compiled by an older mcutrain): "
-                         "compile again")
+        raise InputError(f"{out_dir}: no source.tflite (compiled from a graph object or by an "
+                         "older mcutrain): compile the .tflite file by its path again")
     if tg.meta.get("fresh_head") and data is None:
         raise UsageError("--data: the new head (--classes) is exported with an output scale "
                          "calibrated on the training data: give the data it was trained on")

@@ -198,3 +198,18 @@ def test_export_tflite_new_head_needs_data(tmp_path, capsys):
     x = np.random.default_rng(0).integers(-128, 128, (2, 32, 32, 3)).astype(np.int8)
     y = tflm_outputs(dest.read_bytes(), x)
     assert y.shape == (2, 3) and y.dtype == np.int8
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not MODELS.is_dir(), reason="../shared models absent")
+def test_export_tflite_without_source_says_so(tmp_path, capsys):
+    from mcutrain.autodiff import TrainConfig
+
+    fake_tflite_output(tmp_path / "out", MODELS / "kws_dscnn_int8.tflite",
+                       TrainConfig(scheme="bias-only:1"))
+    (tmp_path / "out" / "source.tflite").unlink()
+    assert main(["export", str(tmp_path / "out"), "--format", "tflite", "-o",
+                 str(tmp_path / "t.tflite")]) == 1
+    err = capsys.readouterr().err
+    assert "source.tflite" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "t.tflite").exists()
