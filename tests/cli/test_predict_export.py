@@ -10,6 +10,7 @@ import pytest
 from mcutrain.cli import main
 from mcutrain.ops.verify import load_graph
 from mcutrain.train.predict import FORMAT, outputs_from_logits, predict_reference
+from tests.conftest import SHARED
 
 from ..fuzz import files as F
 
@@ -104,9 +105,7 @@ def test_softmax_output_of_int8_logits():
 
 # ---- a .tflite compile output (fabricated until compile has the TFLite Micro kernels) -------
 
-MODELS = Path("/work/shared/models/mlperf_tiny")
-if not MODELS.is_dir():
-    MODELS = Path(__file__).resolve().parents[3] / "shared" / "models" / "mlperf_tiny"
+MODELS = SHARED / "models" / "mlperf_tiny"
 
 
 def fake_tflite_output(out: Path, model: Path, cfg, params=None):

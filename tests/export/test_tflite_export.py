@@ -3,8 +3,6 @@ interpreter computes on the trained graph (bit for bit when the original head tr
 and accuracy when a fresh float head is quantized at export)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,11 +15,10 @@ from mcutrain.export.tflite import (export_tflite, file_layout, head_features,  
 from mcutrain.frontend.tflite import load_tflite, run_like_tflm, to_ir_input  # noqa: E402
 from mcutrain.ref.interp import run  # noqa: E402
 from mcutrain.ref.trainer import ReferenceTrainer  # noqa: E402
+from tests.conftest import SHARED  # noqa: E402
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "models" / "mlperf_tiny"
-if not MODELS.is_dir():
-    MODELS = Path("/work/shared/models/mlperf_tiny")
-FLOWERS = MODELS.parents[1] / "data" / "flowers5.npz"
+MODELS = SHARED / "models" / "mlperf_tiny"
+FLOWERS = SHARED / "data" / "flowers5.npz"
 needs_models = pytest.mark.skipif(not MODELS.is_dir(), reason="../shared models absent")
 
 
