@@ -260,6 +260,49 @@ def _cmd_eval(a) -> int:
     return 0
 
 
+def _cmd_predict(a) -> int:
+    from .train.predict import predict_model
+
+    predict_model(a.out, a.data, a.output)
+    return 0
+
+
+def _cmd_export(a) -> int:
+    if a.format == "params":
+        from .export import export_params
+
+        r = export_params(a.out, a.output)
+        print(f"wrote {r['path']}: {r['bytes']} B (parameters {r['payload_bytes']} B, step "
+              f"{r['step']}, model hash {r['model_hash']:08x})")
+        return 0
+    from .export import export_tflite_file
+
+    r = export_tflite_file(a.out, a.output, a.data)
+    what = f"trained to step {r['step']}" if r["trained"] else "untrained: no params.npz"
+    print(f"wrote {r['path']}: {r['bytes']} B ({what})")
+    return 0
+
+
+def _add_predict_export(sub):
+    p = sub.add_parser("predict", parents=[_common()], help="per-sample outputs of a (trained) "
+                       "compiled model: output, logits, label (predictions.npz)")
+    p.add_argument("out", help="compile output directory")
+    p.add_argument("--data", required=True, help="its test split is run, or all of it when it "
+                                                 "has none (.npz or image folder)")
+    p.add_argument("-o", "--output", help="predictions file (default OUT/predictions.npz)")
+    p.set_defaults(func=_cmd_predict)
+    x = sub.add_parser("export", parents=[_common()], help="the trained model for other tools: "
+                       "an int8 .tflite (TFLite Micro) or a parameter image (over the air)")
+    x.add_argument("out", help="compile output directory")
+    x.add_argument("--format", required=True, choices=["tflite", "params"],
+                   help="tflite: the source .tflite with the trained weights written in; "
+                        "params: the trained parameters as the device checkpoints them")
+    x.add_argument("-o", "--output", required=True, help="file to write")
+    x.add_argument("--data", help="tflite with a new head (--classes): the training data, to "
+                                  "calibrate the head's output scale")
+    x.set_defaults(func=_cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mcutrain", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", metavar="command", required=True)
@@ -332,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("out")
     e.add_argument("--data", required=True)
     e.set_defaults(func=_cmd_eval)
+    _add_predict_export(sub)
     s = sub.add_parser("show", parents=[_common()], help="print a model's IR (and its training graph with --update)")
     s.add_argument("model", help="zoo .pkl, int8 .tflite, saved graph .npz, or path/to/file.py:factory")
     s.add_argument("--update", help="update scheme: print the training graph")

@@ -186,6 +186,8 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
         report.update(flash_report(tmp, report, mem, kernel_calls(gen)))
         check_budgets(report, mem, gen)
         save_graph(tg, tmp / "train_graph.npz")
+        if not isinstance(model, Graph) and str(model).endswith(".tflite"):
+            shutil.copy2(model, tmp / "source.tflite")  # what `export --format tflite` edits
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
     return report
 

@@ -82,6 +82,21 @@ def check_our_output(path, what: str = "a compile output") -> Path:
     return out
 
 
+def check_output_file(path, what: str, ours) -> Path:
+    """A command's -o FILE: a new file, or an earlier output of ours (`ours(path)` says so, e.g.
+    by a mark inside it); never a folder or a file of the user's."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UsageError(f"-o {path}: is a folder; give the file to write")
+    if not p.parent.is_dir():
+        raise UsageError(f"-o {path}: folder {p.parent} does not exist")
+    if p.exists() or p.is_symlink():
+        if p.is_symlink() or not p.is_file() or not ours(p):
+            raise UsageError(f"-o {path}: exists and is not an earlier {what} of mcutrain; "
+                             "choose another name (nothing was written)")
+    return p
+
+
 def _new_dir(parent: Path, prefix: str) -> Path:
     """A fresh folder under `parent` (os.mkdir honours the umask; mkdtemp would make it 0700)."""
     d = parent / f"{prefix}{uuid.uuid4().hex[:12]}"

@@ -26,7 +26,7 @@ LAYERS = [
     ["targets"],  # host build (ctypes), Cortex-M build and QEMU runner
     ["compile"],  # model + budget + scheme -> an output folder
     ["train"],  # `train` / `eval` on the host or in QEMU
-    ["sparse"],  # the scheme planner: contribution analysis, search, runners
+    ["sparse", "export"],  # the scheme planner; `export` (a trained model as .tflite / params)
     ["demo"],
     ["cli"],
 ]

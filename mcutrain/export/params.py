@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import NP_DTYPES
-from ..errors import InputError, UsageError
-from ..outdir import atomic_write, check_our_output
+from ..errors import InputError
+from ..outdir import atomic_write, check_our_output, check_output_file
 
 SLOT_HEADER = struct.Struct("<8I")
 SLOT_MAGIC = 0x5054434D  # 'MCTP' (runtime/device/mct_device.h MCT_SLOT_MAGIC)
@@ -51,24 +51,16 @@ def read_slot_image(path) -> dict:
     return dict(seq=h[1], model_hash=h[2], payload_bytes=h[3], step=h[4], payload=body)
 
 
-def check_output_file(path, magic: bytes, what: str) -> Path:
-    """An export's -o: a new file, or an earlier export of ours (it starts with `magic`);
-    never a folder or a file of the user's."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"-o {path}: is a folder; give the file to write")
-    if not p.parent.is_dir():
-        raise UsageError(f"-o {path}: folder {p.parent} does not exist")
-    if p.exists():
+def starts_with(magic: bytes):
+    """An `ours` test for check_output_file: the file starts with `magic`."""
+    def ours(p: Path) -> bool:
         try:
             with open(p, "rb") as f:
-                head = f.read(len(magic))
-        except OSError as e:
-            raise UsageError(f"-o {path}: cannot read it ({e.strerror})") from None
-        if head != magic:
-            raise UsageError(f"-o {path}: exists and is not an earlier {what} of mcutrain; "
-                             "choose another name (nothing was written)")
-    return p
+                return f.read(len(magic)) == magic
+        except OSError:
+            return False
+
+    return ours
 
 
 def export_params(out_dir, dest) -> dict:
@@ -78,7 +70,7 @@ def export_params(out_dir, dest) -> dict:
     from ..train.host import open_model
 
     out = check_our_output(out_dir)
-    dest = check_output_file(dest, struct.pack("<I", SLOT_MAGIC), "parameter image")
+    dest = check_output_file(dest, "parameter image", starts_with(struct.pack("<I", SLOT_MAGIC)))
     cm = open_model(out)
     img = slot_image(cm.get_params(), cm.params_layout, cm.step, model_hash(out))
     atomic_write(dest, lambda tmp: Path(tmp).write_bytes(img))

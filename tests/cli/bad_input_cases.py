@@ -444,6 +444,45 @@ EVAL = [
     ("eval-string-labels", E + " bad.npz", 1, "bad.npz", data(y_test=np.array(["a"] * 6))),
 ]
 
+PR = "predict @out --data"
+X = "export @out --format"
+TFL = b"\x1c\x00\x00\x00TFL3" + bytes(56)  # a user's .tflite (not one of our exports)
+PREDICT_EXPORT = [
+    ("predict-no-data", "predict @out", 2, "--data"),
+    ("predict-out-missing", "predict nope --data data.npz", 2, "nope"),
+    ("predict-out-not-ours", "predict mine --data data.npz", 2, "mine", raw("mine/a.txt", "x")),
+    ("predict-data-missing", PR + " nope.npz", 2, "nope.npz"),
+    ("predict-data-cut", PR + " bad.npz", 1, "bad.npz", cut("data.npz", "bad.npz", 0.4)),
+    ("predict-zero-images", PR + " bad.npz", 1, "bad.npz",
+     data(test=False, x_train=np.zeros((0, 8, 8, 3), np.uint8), y_train=np.zeros(0, int))),
+    ("predict-output-is-users", PR + " data.npz -o model.npz", 2, ("-o", "model.npz")),
+    ("predict-output-users-npz", PR + " data.npz -o p.npz", 2, ("-o", "p.npz"),
+     npz("p.npz", output=np.zeros(3))),
+    ("predict-output-folder", PR + " data.npz -o sub", 2, ("-o", "sub"), raw("sub/a.txt", "x")),
+    ("predict-output-no-folder", PR + " data.npz -o nodir/p.npz", 2, "nodir"),
+    ("predict-params-cut", PR + " data.npz", 1, "params.npz",
+     both(params(lambda d: None),
+          lambda w: F.cut(w / "out/params.npz", w / "out/params.npz", 0.6))),
+    ("export-no-format", "export @out -o x.bin", 2, "--format"),
+    ("export-bad-format", X + " onnx -o x.bin", 2, "--format"),
+    ("export-no-output", X + " params", 2, ("-o", "--output")),
+    ("export-out-missing", "export nope --format params -o x.bin", 2, "nope"),
+    ("export-out-not-ours", "export mine --format params -o x.bin", 2, "mine",
+     raw("mine/a.txt", "x")),
+    ("export-params-over-users-file", X + " params -o data.npz", 2, ("-o", "data.npz")),
+    ("export-params-output-folder", X + " params -o sub", 2, ("-o", "sub"), raw("sub/a.txt", "x")),
+    ("export-params-output-no-folder", X + " params -o nodir/x.bin", 2, "nodir"),
+    ("export-params-damaged", X + " params -o x.bin", 1, "params.npz",
+     params(lambda d: _del(d, "__step__"))),
+    ("export-tflite-not-from-tflite", X + " tflite -o m.tflite", 2, "--format tflite"),
+    ("export-tflite-over-users-tflite", X + " tflite -o t.tflite", 2, ("-o", "t.tflite"),
+     raw("t.tflite", TFL)),
+    ("export-tflite-report-garbage", X + " tflite -o m.tflite", 1, "report.json",
+     raw("out/report.json", b"\x00\xff")),
+    ("export-tflite-graph-missing", X + " tflite -o m.tflite", 1, "train_graph.npz",
+     lambda w: (w / "out" / "train_graph.npz").unlink()),
+]
+
 B = "build @out --no-measure"
 BUILD = [
     ("build-target", B + " --target cortex-m9", 2, "--target"),
@@ -512,4 +551,4 @@ TOP = [
 ]
 
 CASES = (DEMO + COMPILE_OPTIONS + COMPILE_SCHEMES + COMPILE_MODELS + COMPILE_TORCH + TRAIN_DATA
-         + TRAIN_OPTIONS + REPORTS + PARAMS + EVAL + BUILD + PLAN + SHOW + TOP)
+         + TRAIN_OPTIONS + REPORTS + PARAMS + EVAL + PREDICT_EXPORT + BUILD + PLAN + SHOW + TOP)
