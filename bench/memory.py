@@ -107,34 +107,34 @@ def live_members(fg, tg, root: str, t: int) -> list:
 
 def breakdown(out_dir: Path, report: dict) -> dict:
     """The largest live set of the training step and the forward/backward working-set peaks,
-    from the plan itself (the generated code regenerated from the saved training graph)."""
-    from mcutrain.codegen.c import generate
+    from the plan itself (re-planned from the saved training graph)."""
     from mcutrain.ops.verify import load_graph
+    from mcutrain.schedule.plan import plan_training
 
     tg = load_graph(out_dir / "train_graph.npz")
-    gen = generate(tg)
-    if gen.arena_bytes != report["arena_bytes"]:
-        raise AssertionError(f"regenerated arena {gen.arena_bytes} != report "
+    mp = plan_training(tg)
+    if mp.arena_bytes != report["arena_bytes"]:
+        raise AssertionError(f"re-planned arena {mp.arena_bytes} != report "
                              f"{report['arena_bytes']}")
     fwd_end = max(i for i, n in enumerate(tg.nodes) if n.phase == "fwd")
-    steps = live_split(gen.train, fwd_end)
+    steps = live_split(mp.train, fwd_end)
     peak = max(steps, key=lambda t: steps[t][0] + steps[t][1])
     saved, working, parts = steps[peak]
     fwd = [steps[t][1] for t in steps if t <= fwd_end]
     bwd = [steps[t][1] for t in steps if t > fwd_end]
     node = tg.nodes[peak]
     return dict(
-        train_arena_bytes=gen.train.plan.arena_bytes,
-        train_lower_bound=gen.train.plan.lower_bound,
-        forward_arena_bytes=gen.infer.plan.arena_bytes,
-        forward_lower_bound=gen.infer.plan.lower_bound,
+        train_arena_bytes=mp.train.plan.arena_bytes,
+        train_lower_bound=mp.train.plan.lower_bound,
+        forward_arena_bytes=mp.forward.plan.arena_bytes,
+        forward_lower_bound=mp.forward.plan.lower_bound,
         peak_step=peak, peak_phase="forward" if peak <= fwd_end else "backward",
         peak_node=f"{node.op} -> %{node.outputs[0]}",
         peak_live_bytes=saved + working, peak_saved_bytes=saved, peak_working_bytes=working,
         saved_max_bytes=max(s for s, _, _ in steps.values()),
         forward_working_peak_bytes=max(fwd, default=0),
         backward_working_peak_bytes=max(bwd, default=0),
-        peak_buffers=[dict(buffer=n, bytes=e, saved=s, live=live_members(gen.train, tg, n, peak))
+        peak_buffers=[dict(buffer=n, bytes=e, saved=s, live=live_members(mp.train, tg, n, peak))
                       for n, e, s, _ in sorted(parts, key=lambda p: -p[1])[:6]],
         forward_steps=fwd_end + 1, steps=len(tg.nodes))
 

@@ -9,6 +9,7 @@ Nothing damaged reaches ctypes or the C build, where a wrong size would be a mem
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -116,6 +117,12 @@ def _check_input(inp, shown: str):
             or not all(_is_int(d) and 1 <= d <= MAX_DIM for d in shape) or shape[0] != 1):
         raise _bad(shown, f"input.shape must be [1, C] or [1, C, H, W] of positive integers, "
                           f"got {one_line(repr(shape), 40)}")
+    if "scale" in inp or "zero_point" in inp:  # the input quantization (float datasets)
+        s, z = inp.get("scale"), inp.get("zero_point")
+        if not (isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)
+                and s > 0 and _is_int(z) and -128 <= z <= 127):
+            raise _bad(shown, f"input.scale must be a positive number and input.zero_point an "
+                              f"integer in -128..127, got {one_line(repr((s, z)), 40)}")
 
 
 def _check_params(params, shown: str):
@@ -144,6 +151,12 @@ def _check_params(params, shown: str):
         total += int(np.prod(shape, dtype=object)) * DTYPE_BYTES[dt]
         if total > 1 << 32:
             raise _bad(shown, "params add up to more than 4 GB")
+
+
+def input_q(rep: dict):
+    """(scale, zero_point) of the model's int8 input, or None (outputs of older versions)."""
+    inp = rep["input"]
+    return (inp["scale"], inp["zero_point"]) if "scale" in inp else None
 
 
 def input_hwc(rep: dict) -> tuple:

@@ -174,7 +174,7 @@ def _cmd_plan(a) -> int:
 def _add_plan_parser(sub):
     p = sub.add_parser("plan", parents=[_common()], help="find the sparse-update scheme that fits a RAM budget and "
                                     "learns the most (contribution analysis + search)")
-    p.add_argument("model", help='zoo .pkl, saved int8 graph .npz, file.py:factory, or "default"')
+    p.add_argument("model", help='zoo .pkl, int8 .tflite, saved int8 graph .npz, file.py:factory, or "default"')
     p.add_argument("--data", required=True, help='.npz, image folder, or "default"')
     p.add_argument("--ram", required=True, type=_memory,
                    help="SRAM budget of the training step, e.g. 256KB")
@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo)
     c = sub.add_parser("compile", parents=[_common()], help="compile a model's training step to C (OUT/ with report.json)")
-    c.add_argument("model", help="zoo .pkl, saved int8 graph .npz, or path/to/file.py:factory")
+    c.add_argument("model", help="zoo .pkl, int8 .tflite, saved int8 graph .npz, or path/to/file.py:factory")
     c.add_argument("-o", "--out", required=True, help="output directory (written atomically)")
     c.add_argument("--update", default="full",
                    help="full, none, bias-only:K, last:K, a JSON scheme file, or auto "
@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True)
     e.set_defaults(func=_cmd_eval)
     s = sub.add_parser("show", parents=[_common()], help="print a model's IR (and its training graph with --update)")
-    s.add_argument("model", help="zoo .pkl, saved graph .npz, or path/to/file.py:factory")
+    s.add_argument("model", help="zoo .pkl, int8 .tflite, saved graph .npz, or path/to/file.py:factory")
     s.add_argument("--update", help="update scheme: print the training graph")
     s.add_argument("--storage", choices=["int8", "fp32"], default="int8")
     s.add_argument("--classes", type=CLASSES, help="replace the classifier by a new N-class head")

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .autodiff import TrainConfig, make_training_graph
-from .codegen.c import generate
+from .codegen.model import generate
+from .schedule.plan import plan_training
 from .ir.graph import Graph
 from .ops.verify import verify
 from .passes.pipeline import PIPELINE, run_pipeline
@@ -21,7 +22,7 @@ from .outdir import check_output_dir, output_dir
 from .units import parse_bytes
 from .ir.serialize import save_graph
 from .targets.flash import flash_report
-from .targets.toolchain import (INCLUDE, MODEL_C, RUNTIME_ABI, host_makefile, runtime_headers,
+from .targets.toolchain import (INCLUDE, RUNTIME_ABI, host_makefile, runtime_headers,
                                 runtime_sources)
 from .errors import InputError, McuError, UsageError
 
@@ -33,13 +34,13 @@ class BudgetError(McuError, ValueError):
 
 
 def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) -> Graph:
-    """An int8 inference graph from a zoo .pkl, a saved graph .npz, or `file.py:factory`
+    """An int8 inference graph from a zoo .pkl, an int8 .tflite, a saved graph .npz, or `file.py:factory`
     (allow_float: a saved float graph too, e.g. to print it)."""
     if isinstance(model, Graph):
         return model
     spec = str(model)
     path = spec.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", spec) else spec
-    if spec.endswith((".pkl", ".npz")) or path != spec:
+    if spec.endswith((".pkl", ".npz", ".tflite")) or path != spec:
         if Path(path).is_dir():
             raise UsageError(f"model {path}: is a folder, not a model file")
         if not Path(path).is_file():
@@ -48,6 +49,10 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
         from .frontend.zoo import load_zoo
 
         return load_zoo(spec)
+    if spec.endswith(".tflite"):
+        from .frontend.tflite import load_tflite
+
+        return load_tflite(spec)
     if re.search(r"\.py:\w+$", spec):
         from .frontend.torch_fx import load_torch_factory
 
@@ -63,8 +68,8 @@ def load_model(model, data_x=None, input_shape=None, allow_float: bool = False) 
             raise InputError(f"{spec} holds a float graph: quantize it first "
                              "(mcutrain.quant.quantize.quantize_model)")
         return g
-    raise UsageError(f"unknown model {spec!r}: give a zoo .pkl, a saved graph .npz, or "
-                     "path/to/file.py:factory")
+    raise UsageError(f"unknown model {spec!r}: give a zoo .pkl, an int8 .tflite, a saved "
+                     "graph .npz, or path/to/file.py:factory")
 
 
 def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
@@ -72,33 +77,18 @@ def build_training_graph(g: Graph, cfg: TrainConfig, passes=None) -> Graph:
     return verify(run_pipeline(make_training_graph(g, cfg), passes))
 
 
-def memory_report(gen, tg: Graph) -> dict:
-    """ram figures from the real plan and the generated storage; flash_bytes here is the
-    estimate (targets/flash.py), which compile replaces by the linker's figure when it can."""
+def memory_report(mp, gen=None) -> dict:
+    """ram figures from the memory plan (schedule/plan.py); with `gen` (codegen.c.generate of
+    the same plan) also the flash estimate (targets/flash.py), which compile replaces by the
+    linker's figure when it can."""
     from .targets.flash import estimate
 
-    cg = gen.cgen
-    t = tg.meta["train"]
-    trained = {e["param"] for e in t["entries"]}
-    params_ram = sum(p.data.nbytes for k, p in cg.params.items() if p.ram and p.name in trained
-                     and not k.endswith("#frozen") and cg.g.values[p.name].role == "param")
-    state_ram = sum(p.data.nbytes for p in cg.params.values() if p.ram and
-                    cg.g.values[p.name].role == "state")
-    classes = tg.values[t["logits"]].size
-    static_ram = 4 * classes + 16  # logits copy, lr, step, status
-    arena = gen.arena_bytes
-    mem = dict(
-        ram_bytes=arena + params_ram + state_ram + static_ram,
-        arena_bytes=arena,
-        arena_lower_bound=max(gen.train.plan.lower_bound, gen.infer.plan.lower_bound),
-        params_ram_bytes=params_ram,
-        optimizer_state_bytes=state_ram,
-        static_ram_bytes=static_ram,
-        frozen_params_flash_bytes=cg.flash_param_bytes(),
-        tables_flash_bytes=cg.table_bytes(),
-    )
-    params = [dict(dtype=d, shape=list(sh)) for _, _, d, sh in cg.trained_params()]
-    mem.update(estimate(mem, dict(params=params), kernel_calls(gen)))
+    mem = dict(mp.ram(), frozen_params_flash_bytes=mp.storage.flash_bytes(),
+               tables_flash_bytes=None, flash_bytes=None)
+    if gen is not None:
+        mem["tables_flash_bytes"] = gen.cgen.table_bytes()
+        params = [dict(dtype=d, shape=list(sh)) for _, _, d, sh in gen.cgen.trained_params()]
+        mem.update(estimate(mem, dict(params=params), kernel_calls(gen)))
     return mem
 
 
@@ -124,9 +114,18 @@ def io_report(gen, tg: Graph) -> dict:
                 logits=logits, logits_copy="mct_logits(): float32 x count after either call")
 
 
+def input_report(x) -> dict:
+    """report.json's input: the shape (NCHW), the C's layout and the int8 quantization that
+    float datasets are quantized with (uint8 images are pixel - 128)."""
+    out = dict(shape=list(x.shape), layout="HWC int8 (pixel - 128)")
+    if x.dtype == "i8" and x.q is not None and not x.q.per_channel:
+        out.update(scale=float(x.q.s), zero_point=int(x.q.zero_point))
+    return out
+
+
 def plan_table(gen) -> list:
     out = []
-    for tag, fg in (("train", gen.train), ("forward", gen.infer)):
+    for tag, fg in (("train", gen.plan.train), ("forward", gen.plan.forward)):
         for b in sorted(fg.plan.buffers, key=lambda b: fg.plan.offsets[b.name]):
             out.append(dict(function=tag, value=b.name, offset=fg.plan.offsets[b.name],
                             bytes=b.size, first_step=b.first, last_step=b.last, layout=b.note))
@@ -136,7 +135,7 @@ def plan_table(gen) -> list:
 def largest_consumers(report: dict, gen, k: int = 8) -> list:
     items = [(f"trained params ({e})", n) for e, n in (
         ("RAM", report["params_ram_bytes"]),)] + [("optimizer state", report["optimizer_state_bytes"])]
-    plan = gen.train.plan
+    plan = gen.plan.train.plan
     steps = {}
     for b in plan.buffers:
         for s in range(b.first, b.last + 1):
@@ -152,7 +151,8 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
                   data_x=None, input_shape=None, passes=None, name=None,
                   report_extra=None) -> dict:
-    """Compile `model` into out_dir (model.c, model.h, runtime/, Makefile, report.json).
+    """Compile `model` into out_dir (model.c, model.h, arena.h, weights.inc, runtime/, Makefile,
+    report.json).
 
     An out_dir that is neither new nor an earlier compile output is refused before any
     work. report_extra: more report.json fields (the plan behind `--update auto`:
@@ -163,8 +163,10 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
-    gen = generate(tg)
-    mem = memory_report(gen, tg)
+    check_tflm_rounding(tg)
+    mp = plan_training(tg)
+    gen = generate(tg, mp)
+    mem = memory_report(mp, gen)
     t = tg.meta["train"]
     report = dict(version=REPORT_VERSION, runtime_abi=RUNTIME_ABI, model=name or str(model) if not isinstance(model, Graph)
                   else (name or g.meta.get("name", "graph")), **mem,
@@ -172,7 +174,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   macs_per_step=macs_per_step(tg), scheme=t["scheme"], config=t["config"],
                   layers=t["layers"], params=[dict(name=n, symbol=s, dtype=d, shape=list(sh))
                                               for n, s, d, sh in gen.cgen.trained_params()],
-                  input=dict(shape=list(tg.values[t["input"]].shape), layout="HWC int8 (pixel - 128)"),
+                  input=input_report(tg.values[t["input"]]),
                   classes=int(tg.values[t["logits"]].size),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   io=io_report(gen, tg), plan=plan_table(gen))
@@ -205,6 +207,22 @@ def check_budgets(report: dict, mem: dict, gen, flash: bool = True) -> None:
                           details=[f"{n:>9} B  {what}" for what, n in top])
 
 
+def check_tflm_rounding(tg: Graph):
+    """A graph read from a .tflite requantizes as TFLite Micro does (attrs rounding="tflm"):
+    the C kernels round once, so until they can round the same way, refuse rather than emit
+    C that differs from the reference by one here and there."""
+    def tflm(attrs) -> bool:  # nested too: a fused node keeps its parts' attrs
+        return attrs.get("rounding") == "tflm" or any(
+            isinstance(v, dict) and tflm(v) for v in attrs.values())
+
+    ops = sorted({n.op for n in tg.nodes if tflm(n.attrs)})
+    if ops:
+        from .codegen.c import CodegenError
+
+        raise CodegenError(f"no C kernel yet for TFLite Micro's requantization (rounding='tflm', "
+                           f"a .tflite model) in {', '.join(ops)}")
+
+
 def macs_per_step(tg: Graph) -> int:
     from .ops.registry import get_op
 
@@ -225,8 +243,8 @@ def write_sources(folder: Path, gen, runtime: bool = True) -> None:
     """The C of a compile output: the generated files, the runtime copy and the host Makefile
     (runtime False: the generated files only, as the planner's runs need them)."""
     folder = Path(folder)
-    (folder / MODEL_C).write_text(gen.model_c)
-    (folder / "model.h").write_text(gen.model_h)
+    for name, text in gen.files().items():  # model.c #includes arena.h and weights.inc
+        (folder / name).write_text(text)
     if not runtime:
         return
     (folder / "runtime" / "include").mkdir(parents=True)

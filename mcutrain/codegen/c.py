@@ -10,21 +10,15 @@ weights in flash then hold zeros in those channels (mct_wsplit), so only the sli
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir.graph import Graph
-from ..ops.optim import take_slice
-from ..ref.interp import needed_nodes
-from ..schedule.memory import ALIGN, Buffer, Plan, plan_memory
-from .layout import CTYPE, SIZEOF, c_ident, hwc
+from ..schedule.plan import FunctionPlan, MemoryPlan
+from ..ops.cabi import initializer
+from .layout import CTYPE, c_ident, hwc
 from ..errors import McuError
-
-ALIAS_OPS = ("reshape",)
-WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
-# (where the arena has room: _plan never lets the blocks make the arena larger than one row each)
-WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
 
 class CodegenError(McuError, ValueError):
@@ -63,7 +57,7 @@ def _c_float(f: np.float32) -> str:
 
 @dataclass
 class ParamInfo:
-    """How one IR parameter is stored in C."""
+    """How one stored array (schedule/storage.py) is named in C."""
 
     name: str  # IR name
     sym: str  # C symbol
@@ -75,70 +69,27 @@ class ParamInfo:
     frozen_sym: str | None = None  # flash copy with zeros in the trained channels
 
 
-@dataclass
-class Emitted:
-    code: list = field(default_factory=list)
-    plan: Plan | None = None
-    bufs: dict = field(default_factory=dict)  # root value -> Buffer
+PREFIX = {"trained": "T_", "frozen": "F_", "param": "P_", "master": "M_", "state": "S_",
+          "const": "C_"}
 
 
 class CGen:
-    """Generates the C of a training graph (see module docstring)."""
+    """Generates the C of a training graph from its memory plan (see module docstring)."""
 
-    def __init__(self, tg: Graph, prefix: str = "mct"):
-        if "train" not in tg.meta:
-            raise CodegenError("codegen needs a training graph (autodiff.make_training_graph)")
+    def __init__(self, tg: Graph, mp: MemoryPlan, prefix: str = "mct"):
         self.g = tg
         self.t = tg.meta["train"]
+        self.mp = mp
         self.prefix = prefix
         self.tables: list = []  # file-scope static const definitions
         self._table_names: set = set()
         self._tbytes = 0
-        self.params: dict = {}  # IR param -> ParamInfo
-        self.rm_channels: dict = {}  # round_master output -> channels (or None)
-        self._classify_params()
-
-    # ---- parameters -----------------------------------------------------------------------
-    def _classify_params(self):
-        g = self.g
-        entries = {e["param"]: e for e in self.t["entries"]}
-        sources = {e["source"]: e for e in self.t["entries"] if e["source"] != e["param"]}
-        for n in g.nodes:
-            if n.op == "round_master":
-                self.rm_channels[n.outputs[0]] = n.attrs.get("channels")
-        for name, v in g.values.items():
-            if v.role not in ("param", "const", "state"):
-                continue
-            data = g.consts[name]
-            e = entries.get(name)
-            if v.role == "state":
-                self.params[name] = ParamInfo(name, c_ident(name, "S_"), v.dtype, data, True)
-            elif e is not None and e["source"] == name and e["channels"] is not None:
-                ch, ax = tuple(e["channels"]), e["axis"]
-                frozen = data.copy()
-                idx = [slice(None)] * data.ndim
-                idx[ax] = list(ch)
-                frozen[tuple(idx)] = 0
-                self.params[name] = ParamInfo(name, c_ident(name, "T_"), v.dtype,
-                                              take_slice(data, ch, ax), True, ch, ax,
-                                              c_ident(name, "F_"))
-                self.params[name + "#frozen"] = ParamInfo(name, c_ident(name, "F_"), v.dtype,
-                                                          frozen, False)
-            elif e is not None:
-                self.params[name] = ParamInfo(name, c_ident(name, "P_" if e["source"] == name
-                                                            else "M_"), v.dtype, data, True)
-            elif name in sources:
-                se = sources[name]
-                if se["selected"] is None:
-                    continue  # round_master rebuilds it whole: no frozen copy needed
-                ch, ax = tuple(se["selected"]), se["axis"]
-                frozen = data.copy()
-                idx = [slice(None)] * data.ndim
-                idx[ax] = list(ch)
-                frozen[tuple(idx)] = 0
-                self.params[name] = ParamInfo(name, c_ident(name, "F_"), v.dtype, frozen, False)
-            else:
-                self.params[name] = ParamInfo(name, c_ident(name, "C_"), v.dtype, data, False)
+        self.params: dict = {}  # stored key -> ParamInfo
+        for key, s in mp.storage.arrays.items():
+            frozen = c_ident(s.name, "F_") if s.kind == "trained" else None
+            self.params[key] = ParamInfo(s.name, c_ident(s.name, PREFIX[s.kind]), s.dtype, s.data,
+                                         s.ram, s.sel, s.axis, frozen)
+        self.rm_channels = mp.storage.rm_channels
 
     def param_decls(self) -> list:
         out = []
@@ -154,22 +105,10 @@ class CGen:
             del v
         return out
 
-    def ram_param_bytes(self) -> int:
-        return sum(p.data.nbytes for p in self.params.values() if p.ram)
-
-    def flash_param_bytes(self) -> int:
-        return sum(p.data.nbytes for p in self.params.values() if not p.ram)
-
     def trained_params(self) -> list:
         """(IR name, C symbol, dtype, shape) of the values mct_get/set_params move, in order."""
-        out = []
-        for e in self.t["entries"]:
-            p = self.params[e["param"]]
-            out.append((e["param"], p.sym, p.dtype, tuple(p.data.shape)))
-            if e.get("mom"):
-                m = self.params[e["mom"]]
-                out.append((e["mom"], m.sym, m.dtype, tuple(m.data.shape)))
-        return out
+        return [(name, self.params[name].sym, s.dtype, tuple(s.data.shape))
+                for name, s in self.mp.storage.trained(self.t)]
 
     # ---- tables -----------------------------------------------------------------------------
     def table(self, name: str, ctype: str, values) -> str:
@@ -182,10 +121,11 @@ class CGen:
         return sym
 
     def add_struct(self, sym: str, ctype: str, fields) -> str:
-        """A static const struct (flash) of integer fields, defined once."""
+        """A static const struct (flash), defined once, with a designated initializer
+        (ops/cabi.py: the one description of mct.h's structs)."""
         if sym not in self._table_names:
             self._table_names.add(sym)
-            self.tables.append(f"static const {ctype} {sym} = {{{', '.join(map(str, fields))}}};")
+            self.tables.append(f"static const {ctype} {sym} = {initializer(ctype, fields)};")
             self._tbytes += 4 * len(fields)
         return sym
 
@@ -194,279 +134,86 @@ class CGen:
 
 
 class FuncGen:
-    """One C function (the training step, or inference) over an ordered list of nodes."""
+    """One C function (the training step, or inference) over its FunctionPlan's nodes."""
 
-    def __init__(self, cg: CGen, node_ids, tag: str, blocks: bool = True):
-        """blocks=False: one gradient row per fused update step (same arena: see _plan)."""
-        self.cg, self.g, self.tag = cg, cg.g, tag
-        self.nodes = [cg.g.nodes[i] for i in node_ids]
-        self.parent: dict = {}
-        self.mode: dict = {}  # node index -> emission mode for in-place ops
-        self.wg_rows: dict = {}  # weight_grad_update output -> gradient rows per block
-        self._analyze()
-        self._plan(blocks)
-
-    # ---- storage ------------------------------------------------------------------------
-    # Aliases carry a byte offset: pos(v) = pos(root) + delta (in-place kernels may place an
-    # output before its input). A root's buffer spans all its members.
-    def find(self, v):
-        d = 0
-        while v in self.parent:
-            v, dd = self.parent[v]
-            d += dd
-        return v, d
-
-    def root(self, v):
-        return self.find(v)[0]
+    def __init__(self, cg: CGen, fp: FunctionPlan):
+        self.cg, self.g, self.fp, self.tag = cg, cg.g, fp, fp.tag
+        self.nodes = fp.nodes
+        self.mode = fp.mode  # node index -> emission mode for in-place ops
+        self.plan = fp.plan
+        self.find = fp.find
+        self.names: dict = {}  # named pointer -> (C type, region root, byte offset, note)
 
     def is_scalar(self, v) -> bool:
-        return self.g.values[v].shape == () or v == self.cg.t["label"]
-
-    def is_param(self, v) -> bool:
-        return v in self.cg.params
-
-    def in_arena(self, v) -> bool:
-        if self.g.values[v].role in ("param", "const", "state"):
-            return False  # flash/RAM arrays (or a frozen source no kernel reads)
-        return not (self.is_param(v) or self.is_scalar(v) or self.root(v) in self.cg.params)
-
-    def _alias(self, out, src, delta=0):
-        r, d = self.find(src)
-        self.parent[out] = (r, d + delta)
-        self.members.setdefault(r, [r]).append(out)
-
-    def _analyze(self):
-        last: dict = {}
-        for i, n in enumerate(self.nodes):
-            for v in n.inputs:
-                last[v] = i
-        self.members: dict = {}
-
-        def dies(v, i):
-            r = self.root(v)
-            if not self.in_arena(v) or r == self.cg.t["input"]:
-                return False
-            return all(last.get(m, -1) <= i for m in self.members.get(r, [r]))
-
-        for i, n in enumerate(self.nodes):
-            if n.op in ALIAS_OPS:
-                self._alias(n.outputs[0], n.inputs[0])
-            elif n.op == "sgd_update":
-                for out, src in zip(n.outputs, [n.inputs[0]] + list(n.inputs[4:5])):
-                    self.parent[out] = (src, 0)
-            elif n.op == "weight_grad_update":
-                for out, src in zip(n.outputs, [n.inputs[2]] + list(n.inputs[5:6])):
-                    self.parent[out] = (src, 0)
-            elif n.attrs.get("inplace") and self.in_arena(n.inputs[0]):
-                delta = 0
-                if n.attrs["inplace"] == "rows":
-                    delta = -(self._expand_gap(n) if n.op == "expand_depthwise" else self._rows_gap(n))
-                self._alias(n.outputs[0], n.inputs[0], delta)
-                self.mode[i] = "inplace"
-            elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
-                self._alias(n.outputs[0], n.inputs[0])
-                self.mode[i] = "inplace"
-            elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
-                a, b = n.inputs
-                if dies(a, i):
-                    self._alias(n.outputs[0], a)
-                    self.mode[i] = "acc_a"
-                elif dies(b, i):
-                    self._alias(n.outputs[0], b)
-                    self.mode[i] = "acc_b"
-                else:
-                    self.mode[i] = "copy"
-        self.last = last
-
-    def _rows_gap(self, n) -> int:
-        from ..passes.inplace import conv_rows_gap
-
-        xv, yv = self.g.values[n.inputs[0]], self.g.values[n.outputs[0]]
-        s = n.attrs.get("stride", (1, 1))
-        p = n.attrs.get("padding", (0, 0))
-        return conv_rows_gap(hwc(xv.shape), hwc(yv.shape), s[0], p[0])
-
-    def _expand_gap(self, n) -> int:
-        from ..passes.inplace import expand_rows_gap
-
-        xv, yv, w2 = (self.g.values[v] for v in (n.inputs[0], n.outputs[0], n.inputs[3]))
-        oh, ow, e = hwc(yv.shape)
-        a = n.attrs["dw"]
-        return expand_rows_gap(hwc(xv.shape), e, (oh, ow), w2.shape[2], a.get("stride", (1, 1))[0],
-                               a.get("padding", (0, 0))[0])
-
-    def _nbytes(self, v) -> int:
-        val = self.g.values[v]
-        ch = self.cg.rm_channels.get(v)
-        if ch is not None:
-            ax = next(n.attrs.get("axis", 1) for n in self.g.nodes if v in n.outputs)
-            return val.nbytes // val.shape[ax] * len(ch)
-        return val.nbytes
-
-    def _plan(self, blocks: bool = True):
-        """The memory plan, with each fused weight update's block of gradient rows as large
-        as it can be (up to _wg_cap) while the arena stays exactly the size it has with one
-        row per block: first one row everywhere (the arena to keep), then all at their caps;
-        while that is larger, the blocks that end above the kept size are halved (if none
-        does: those of the updates whose step has a buffer above it; else all); then each
-        halved block is doubled again, one at a time, as long as the size stays. If that does not end at exactly the
-        kept size, one row everywhere. So blocks never change the RAM figures, and a plan
-        without them (blocks=False, the sparse planner's memory-only path) gives the same."""
-        caps = {n.outputs[0]: self._wg_cap(n) for n in self.nodes if n.op == "weight_grad_update"}
-        self.wg_rows = {k: 1 for k in caps}
-        self._plan_once()
-        rows = {k: c for k, c in caps.items() if c > 1}
-        if not blocks or not rows:
-            return
-        keep = self.plan.arena_bytes
-        step = {n.outputs[0]: i for i, n in enumerate(self.nodes) if n.outputs[0] in rows}
-        for _ in range(16):
-            self.wg_rows.update(rows)
-            self._plan_once()
-            if self.plan.arena_bytes <= keep:
-                break
-            big = [k for k, r in rows.items() if r > 1]
-            end = {b.name: self.plan.offsets[b.name] + b.size for b in self.plan.buffers}
-            hit = [k for k in big if end.get(f"scratch.{step[k]}", 0) > keep]  # its own block
-            if not hit:  # the blocks pushed other buffers up: those at steps above the size
-                over = {t for b in self.plan.buffers for lo, hi, first, last in b.spans()
-                        if self.plan.offsets[b.name] + hi > keep for t in range(first, last + 1)}
-                hit = [k for k in big if step[k] in over] or big
-            if not hit:
-                break
-            for k in hit:
-                rows[k] //= 2
-        if self.plan.arena_bytes == keep:  # then each halved block doubled again while it fits
-            for k in [k for k in rows if rows[k] < caps[k]]:
-                while rows[k] < caps[k]:
-                    self.wg_rows[k] = min(caps[k], 2 * rows[k])
-                    self._plan_once()
-                    if self.plan.arena_bytes != keep:
-                        self.wg_rows[k] = rows[k]
-                        break
-                    rows[k] = self.wg_rows[k]
-            self._plan_once()
-        if self.plan.arena_bytes != keep:
-            self.wg_rows = {k: 1 for k in caps}
-            self._plan_once()
-
-    def _plan_once(self):
-        """One planned buffer per alias root; its parts are the members' own extents and
-        lifetimes, so an in-place chain is only as large as what is alive in it."""
-        born, died, ext = {}, {}, {}
-        inp = self.cg.t["input"]
-        for i, n in enumerate(self.nodes):
-            for v in list(n.inputs) + list(n.outputs):
-                if not self.in_arena(v):
-                    continue
-                born.setdefault(v, 0 if v == inp else i)
-                died[v] = max(died.get(v, i), i)
-                if v not in ext:
-                    r, d = self.find(v)
-                    ext[v] = (r, d, d + self._nbytes(v))
-        groups: dict = {}
-        for v, (r, lo, hi) in ext.items():
-            groups.setdefault(r, []).append((lo, hi, born[v], died[v]))
-        for i, nbytes in self.scratch_bytes().items():
-            groups[f"scratch.{i}"] = [(0, nbytes, i, i)]
-        self.base_shift, bufs = {}, []
-        for r, parts in groups.items():
-            shift = -min(p[0] for p in parts)
-            self.base_shift[r] = shift
-            parts = tuple(sorted((lo + shift, hi + shift, f, l) for lo, hi, f, l in parts))
-            bufs.append(Buffer(r, max(p[1] for p in parts), min(p[2] for p in parts),
-                               max(p[3] for p in parts), self.layout_note(r),
-                               parts if len(parts) > 1 else ()))
-        bufs.sort(key=lambda b: (b.first, b.name))
-        self.plan = plan_memory(bufs)
-        self.bufs = {b.name: b for b in bufs}
-
-    def scratch_bytes(self) -> dict:
-        """node index -> bytes of caller-owned scratch its kernel needs."""
-        out = {}
-        for i, n in enumerate(self.nodes):
-            mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
-            if n.op == "conv2d" and mode:
-                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.inputs[0], n.outputs[0]))
-                out[i] = {"pointwise": ic, "depthwise": oh * ow, "rows": ow * oc}[mode]
-            elif n.op == "conv2d_grad_input" and mode:
-                (ih, iw, ic), (oh, ow, oc) = (hwc(self.g.values[v].shape) for v in (n.outputs[0], n.inputs[0]))
-                out[i] = 4 * (oc if mode == "pointwise" else oh * ow + ih * iw)
-            elif n.op == "expand_depthwise":
-                h, w, _ = hwc(self.g.values[n.inputs[0]].shape)
-                oh, ow, e = hwc(self.g.values[n.outputs[0]].shape)
-                kh, kw = self.g.values[n.inputs[3]].shape[2:]
-                work = (ow * e + kh * kw * e + 15) // 16 * 16 + 4 * e  # MCT_EXPAND_DW_WORK
-                out[i] = (kh * w * e + 15) // 16 * 16 + work if mode == "rows" else h * w
-            elif n.op == "weight_grad_update":
-                p = self.g.values[n.inputs[2]]
-                ch = n.attrs["sgd"].get("channels")
-                shape = list(p.shape)
-                if ch is not None:
-                    shape[n.attrs["sgd"].get("axis", 0)] = len(ch)
-                out[i] = 4 * int(np.prod(shape[1:])) * self._wg_block(n)
-        return out
+        return self.fp.is_scalar(v)
 
     def _wg_block(self, n) -> int:
-        """Gradient rows computed (and then updated) per step of a fused weight_grad_update,
-        as _plan chose them."""
-        return self.wg_rows.get(n.outputs[0], 1)
+        return self.fp.wg_block(n)
 
-    def _wg_cap(self, n) -> int:
-        """The most gradient rows per step of a fused weight_grad_update: a block of rows
-        through mct_conv2d_grad_weight_rows_f32 for groups-1 int8 layers (its scratch at most
-        WG_BLOCK_BYTES), else one."""
-        ga = n.attrs["grad"]
-        if ga.get("w_scale") is None or ga.get("groups", 1) != 1:
-            return 1
-        a = n.attrs["sgd"]
-        shape = list(self.g.values[n.inputs[2]].shape)
-        if a.get("channels") is not None:
-            shape[a.get("axis", 0)] = len(a["channels"])
-        row_bytes = 4 * int(np.prod(shape[1:]))
-        return max(1, min(shape[0], WG_BLOCK_ROWS, WG_BLOCK_BYTES // row_bytes))
 
-    def scratch(self, i, ctype: str = "float") -> str:
-        return f"(({ctype} *)(mct_arena + {self.off(f'scratch.{i}')}))"
-
-    def layout_note(self, r) -> str:
-        if r.startswith("scratch."):
-            return "scratch"
-        v = self.g.values[r]
-        prod = self.g.producer().get(r)
-        if prod is not None and self.g.nodes[prod].op.endswith("grad_weight") or len(v.shape) < 2:
-            return f"{v.dtype} {list(v.shape)}"  # parameter layout
-        h, w, c = hwc(v.shape)
-        return f"{v.dtype} [{h},{w},{c}] HWC" if len(v.shape) == 4 else f"{v.dtype} [{c}]"
+    # ---- named buffers: where each value lives in the arena (arena.h) -----------------------
+    # A region (OFF_<tag>_<name>) is one planned buffer: a value, the chain of values an
+    # in-place kernel writes over each other (named <first>_to_<last>), or a kernel's scratch.
+    # Every value the function passes to a kernel gets a named pointer <tag>_<value> into it.
+    def region(self, root) -> str:
+        if root.startswith("scratch."):
+            return c_ident(root)
+        members = [m for m in self.fp.members.get(root, [root]) if self.fp.in_arena(m)]
+        if len(members) > 1:
+            return c_ident(f"{root}_to_{members[-1]}")
+        return c_ident(root)
 
     def off(self, root) -> str:
-        return c_ident(root, f"OFF_{self.tag}_")
+        return f"OFF_{self.tag}_{self.region(root)}"
+
+    def _named(self, name, ctype, root, pos, note) -> str:
+        got = self.names.setdefault(name, (ctype, root, pos, note))
+        if got[:3] != (ctype, root, pos):
+            raise CodegenError(f"buffer name {name} used for two places")
+        return name
+
+    def scratch(self, i, ctype: str = "float") -> str:
+        n = self.nodes[i]
+        return self._named(f"{self.tag.lower()}_scratch_{i}", ctype, f"scratch.{i}", 0,
+                           f"{self.fp.scratch[i]} B of scratch for [{i}] {n.op}")
 
     def ref(self, v) -> str:
-        """C expression for the data of value v."""
-        r, d = self.find(v)
+        """C expression for the data of value v: a parameter's array or a named pointer."""
+        r = self.fp.root(v)
         if r in self.cg.params:
             return self.cg.params[r].sym
         if self.is_scalar(v):
             raise CodegenError(f"scalar %{v} has no buffer")
-        dt = self.g.values[v].dtype
-        pos = d + self.base_shift.get(r, 0)
-        extra = f" + {pos}" if pos else ""
-        return f"(({CTYPE[dt]} *)(mct_arena + {self.off(r)}{extra}))"
+        val = self.g.values[v]
+        r, pos = self.fp.position(v)
+        return self._named(c_ident(v, f"{self.tag.lower()}_"), CTYPE[val.dtype], r, pos,
+                           f"%{v}: {self.fp.layout_note(v)}")
 
     def arena_offset(self, v) -> int | None:
         """Byte offset of value v's data in the arena (None: not in the arena): what
         report.json declares for tools (the input and logits positions)."""
-        r, d = self.find(v)
+        r, pos = self.fp.position(v)
         if r in self.cg.params or r not in self.plan.offsets:
             return None
-        return int(self.plan.offsets[r] + d + self.base_shift.get(r, 0))
+        return int(self.plan.offsets[r] + pos)
 
     def offsets(self) -> list:
+        """The regions (from the plan) and the named pointers the function body used."""
         out = []
         for b in sorted(self.plan.buffers, key=lambda b: (self.plan.offsets[b.name], b.first)):
+            if b.name.startswith("scratch."):
+                what = "scratch"
+            else:
+                held = [m for m in self.fp.members.get(b.name, [b.name]) if self.fp.in_arena(m)]
+                what = " ".join(f"%{m}" for m in held)
             out.append(f"#define {self.off(b.name)} {self.plan.offsets[b.name]} "
-                       f"/* {b.size} B, {b.note}, steps {b.first}-{b.last}: %{b.name} */")
+                       f"/* {b.size} B, steps {b.first}-{b.last}: {what} */")
+        out.append("")
+        for name in sorted(self.names, key=lambda k: (self.plan.offsets[self.names[k][1]], k)):
+            ctype, root, pos, note = self.names[name]
+            extra = f" + {pos}" if pos else ""
+            out.append(f"#define {name} (({ctype} *)(mct_arena + {self.off(root)}{extra})) "
+                       f"/* {note} */")
         return out
 
     # ---- emission ---------------------------------------------------------------------------
@@ -514,13 +261,15 @@ class FuncGen:
         p = self.cg.params.get(w)
         if p is not None and p.sel is not None:
             sel = self.cg.table(f"{w}.sel", "int32_t", p.sel)
-            return p.frozen_sym, [f"const mct_wsplit ws = {{{p.sym}, {sel}, {len(p.sel)}}};"], "&ws"
+            init = initializer("mct_wsplit", [p.sym, sel, len(p.sel)])
+            return p.frozen_sym, [f"const mct_wsplit ws = {init};"], "&ws"
         ch = self.cg.rm_channels.get(w)
         if ch is not None:
             src = next(n.inputs[0] for n in self.g.nodes if w in n.outputs)
             sel = self.cg.table(f"{w}.sel", "int32_t", ch)
             frozen = self.cg.params[src].sym
-            return frozen, [f"const mct_wsplit ws = {{{self.ref(w)}, {sel}, {len(ch)}}};"], "&ws"
+            init = initializer("mct_wsplit", [self.ref(w), sel, len(ch)])
+            return frozen, [f"const mct_wsplit ws = {init};"], "&ws"
         return self.ref(w), [], "NULL"
 
     @staticmethod
@@ -791,9 +540,11 @@ class FuncGen:
         rows = gshape[0] if gshape else 1
         row_len = int(np.prod(gshape[1:])) if len(gshape) > 1 else 1
         qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
-        decl = (f"const mct_sgd s = {{mct_lr, {_c_float(np.float32(a.get('momentum', 0.0)))}, "
-                f"{_c_float(np.float32(a.get('weight_decay', 0.0)))}, {qas}, {row_len}, "
-                f"{a.get('seed', 0)}u, {a.get('param_id', 0)}u, mct_step}};")
+        init = initializer("mct_sgd", [
+            "mct_lr", _c_float(np.float32(a.get("momentum", 0.0))),
+            _c_float(np.float32(a.get("weight_decay", 0.0))), qas, row_len,
+            f"{a.get('seed', 0)}u", f"{a.get('param_id', 0)}u", "mct_step"])
+        decl = f"const mct_sgd s = {init};"
         kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
         return decl, kind, rows, row_len
 
@@ -851,116 +602,3 @@ class FuncGen:
                         f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {row});")
         return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",
                 "    " + grad, "    " + upd, "  }", "}"]
-
-
-@dataclass
-class Generated:
-    model_c: str
-    model_h: str
-    train: FuncGen
-    infer: FuncGen
-    cgen: CGen
-
-    @property
-    def arena_bytes(self) -> int:
-        return max(self.train.plan.arena_bytes, self.infer.plan.arena_bytes)
-
-
-def generate(tg: Graph) -> Generated:
-    """Generate model.c / model.h for a training graph whose node order is the schedule."""
-    cg = CGen(tg)
-    t = tg.meta["train"]
-    train = FuncGen(cg, range(len(tg.nodes)), "T")
-    infer_ids = needed_nodes(tg, [t["logits"]])
-    infer = FuncGen(cg, infer_ids, "F")
-    train_body, infer_body = train.body(), infer.body()
-    arena = max(train.plan.arena_bytes, infer.plan.arena_bytes, ALIGN)
-    xin = tg.values[t["input"]]
-    ih, iw, ic = hwc(xin.shape)
-    lv = tg.values[t["logits"]]
-    classes = lv.size
-    if lv.dtype == "i8":
-        logit_copy = (f"mct_dequantize_s8({classes}, {_c_float(np.float32(lv.q.s))}, {lv.q.zero_point}, "
-                      "{src}, mct_logits_buf);")
-    else:
-        logit_copy = f"memcpy(mct_logits_buf, {{src}}, {classes * 4});"
-    tparams = cg.trained_params()
-    pbytes = sum(int(np.prod(s)) * SIZEOF[d] for _, _, d, s in tparams)
-
-    def with_logits(fg: FuncGen, body: list) -> list:
-        out = list(body)
-        # copy the logits right after the node that makes them
-        out.insert(fg.ends[t["logits"]], "  " + logit_copy.format(src=fg.ref(t["logits"])))
-        return out
-
-    h = [
-        "/* model.h: generated by mcutrain. Do not edit. */",
-        "#ifndef MCT_MODEL_H", "#define MCT_MODEL_H", "", "#include <stdint.h>", "",
-        f"#define MCT_INPUT_H {ih}", f"#define MCT_INPUT_W {iw}", f"#define MCT_INPUT_C {ic}",
-        f"#define MCT_INPUT_BYTES {ih * iw * ic}", f"#define MCT_NUM_CLASSES {classes}",
-        f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}",
-        "/* Arena offsets where mct_train_step / mct_forward read their input: a caller that",
-        "   writes the sample there saves the copy (report.json io.input). */",
-        f"#define MCT_TRAIN_INPUT_OFFSET {train.arena_offset(t['input'])}",
-        f"#define MCT_FORWARD_INPUT_OFFSET {infer.arena_offset(t['input'])}", "",
-        "/* Reset optimizer state (momentum = 0, step = 0) and the learning rate. */",
-        "void mct_init(void);",
-        "/* Inference: input int8 HWC (pixel - 128); writes MCT_NUM_CLASSES float logits. */",
-        "int mct_forward(const int8_t *input, float *logits);",
-        "/* One training step (forward, backward, update) on one sample; returns the loss. */",
-        "float mct_train_step(const int8_t *input, int32_t label);",
-        "/* The logits of the last training step (float). */",
-        "const float *mct_logits(void);",
-        "void mct_set_lr(float lr);", "float mct_get_lr(void);",
-        "uint32_t mct_get_step(void);", "void mct_set_step(uint32_t step);",
-        "/* Status of the last call: 0, or a negative kernel error code. */",
-        "int mct_status(void);",
-        "/* Trained parameters and optimizer state, packed in the order of report.json. */",
-        "void mct_get_params(uint8_t *dst);", "void mct_set_params(const uint8_t *src);",
-        "", "#endif", ""]
-
-    c = ["/* model.c: generated by mcutrain. Do not edit.",
-         f" * Training step of {tg.meta.get('name', 'a model')}: scheme {t['scheme']},",
-         f" * storage {t['config']['storage']}, QAS {'on' if t['config']['qas'] else 'off'}.",
-         " */", "#include <string.h>", "", '#include "mct.h"', '#include "model.h"', "",
-         "/* ---- arena: every activation, saved tensor and gradient, at planned offsets ---- */",
-         f"static uint8_t mct_arena[{arena}] __attribute__((aligned({ALIGN})));", "",
-         "/* training step */"] + train.offsets() + ["", "/* inference */"] + infer.offsets()
-    params = cg.param_decls()
-    tables = list(cg.tables)
-    c += ["", "/* ---- parameters (const: flash; others: RAM) ---- */"] + params
-    c += ["", "/* ---- layer geometry and quantization tables (flash) ---- */"] + tables
-    c += ["", "/* ---- state ---- */",
-          f"static float mct_lr = {_c_float(np.float32(t['config']['lr']))};",
-          "static uint32_t mct_step;", "static int mct_last_status;",
-          f"static float mct_logits_buf[{classes}];", ""]
-    moms = [cg.params[e["mom"]] for e in t["entries"] if e.get("mom")]
-    c += ["void mct_init(void) {"]
-    c += [f"  memset({m.sym}, 0, sizeof({m.sym}));" for m in moms]
-    c += [f"  mct_lr = {_c_float(np.float32(t['config']['lr']))};", "  mct_step = 0;",
-          "  mct_last_status = 0;", "}", "",
-          "void mct_set_lr(float lr) { mct_lr = lr; }", "float mct_get_lr(void) { return mct_lr; }",
-          "uint32_t mct_get_step(void) { return mct_step; }",
-          "void mct_set_step(uint32_t step) { mct_step = step; }",
-          "int mct_status(void) { return mct_last_status; }",
-          "const float *mct_logits(void) { return mct_logits_buf; }", ""]
-    c += ["void mct_get_params(uint8_t *dst) {"]
-    for name, sym, d, s in tparams:
-        c.append(f"  memcpy(dst, {sym}, sizeof({sym})); dst += sizeof({sym}); /* %{name} */")
-    c += ["}", "", "void mct_set_params(const uint8_t *src) {"]
-    for name, sym, d, s in tparams:
-        c.append(f"  memcpy({sym}, src, sizeof({sym})); src += sizeof({sym});")
-    c += ["}", ""]
-    xin_ref = train.ref(t["input"])
-    c += ["float mct_train_step(const int8_t *input, int32_t label) {",
-          "  int st = 0;", "  float loss = 0.0f;",
-          f"  if (input != {xin_ref}) memcpy({xin_ref}, input, MCT_INPUT_BYTES);"]
-    c += with_logits(train, train_body)
-    c += ["  mct_step += 1;", "  mct_last_status = st;", "  return loss;", "}", ""]
-    xin_f = infer.ref(t["input"])
-    c += ["int mct_forward(const int8_t *input, float *logits) {", "  int st = 0;",
-          f"  if (input != {xin_f}) memcpy({xin_f}, input, MCT_INPUT_BYTES);"]
-    c += with_logits(infer, infer_body)
-    c += [f"  if (logits) memcpy(logits, mct_logits_buf, {classes * 4});",
-          "  mct_last_status = st;", "  return st;", "}", ""]
-    return Generated("\n".join(c), "\n".join(h), train, infer, cg)

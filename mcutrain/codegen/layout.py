@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ops.common import hwc  # noqa: F401  (re-exported: the layout rule)
+
 CTYPE = {"i8": "int8_t", "i32": "int32_t", "f32": "float", "u8": "uint8_t"}
 SIZEOF = {"i8": 1, "i32": 4, "f32": 4, "u8": 1}
 
@@ -19,19 +21,6 @@ def c_ident(name: str, prefix: str = "") -> str:
     if s[:1].isdigit():
         s = "_" + s
     return prefix + s
-
-
-def hwc(shape) -> tuple[int, int, int]:
-    """(H, W, C) of an IR activation shape [1, C, H, W] or [1, C]."""
-    if len(shape) == 4:
-        return int(shape[2]), int(shape[3]), int(shape[1])
-    if len(shape) == 2:
-        return 1, 1, int(shape[1])
-    if len(shape) == 1:
-        return 1, 1, int(shape[0])
-    if len(shape) == 0:
-        return 1, 1, 1
-    raise ValueError(f"no HWC layout for shape {list(shape)}")
 
 
 def to_hwc(arr: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Image arrays to model inputs, and .npz datasets (x_train, y_train[, x_test, y_test])."""
+"""Image arrays to model inputs, and .npz datasets (x_train, y_train[, x_test, y_test]): x
+uint8 images, or int8 / float model inputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,23 +16,49 @@ class DataError(InputError):
 
 
 def images_to_int8(x) -> np.ndarray:
-    """uint8 images N x H x W x C -> int8 N x C x H x W holding pixel - 128 (the models'
-    input convention: a real input of scale s and zero point z maps pixel p to q = p - 128)."""
+    """Model inputs N x H x W x C -> int8 N x C x H x W: uint8 images become pixel - 128 (the
+    models' input convention: a real input of scale s and zero point z maps pixel p to
+    q = p - 128); int8 inputs (already the model's quantized input) are only transposed."""
     x = np.asarray(x)
-    if x.dtype != np.uint8:
-        raise DataError(f"images must be uint8 N x H x W x C, got {x.dtype}")
+    if x.dtype not in (np.uint8, np.int8):
+        raise DataError(f"images must be uint8 (or int8 model inputs) N x H x W x C, got {x.dtype}")
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
         raise DataError(f"images must be N x H x W x C, got shape {list(x.shape)}")
-    return np.ascontiguousarray((x.astype(np.int16) - 128).astype(np.int8).transpose(0, 3, 1, 2))
+    q = x if x.dtype == np.int8 else (x.astype(np.int16) - 128).astype(np.int8)
+    return np.ascontiguousarray(q.transpose(0, 3, 1, 2))
+
+
+def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Real values -> the model's int8 input, as TFLite's QUANTIZE does it:
+    q = clamp(round(x / scale) + zero_point, -128, 127), ties away from zero."""
+    v = np.asarray(x, np.float64) / float(scale)
+    r = np.sign(v) * np.floor(np.abs(v) + 0.5)
+    return np.clip(r + int(zero_point), -128, 127).astype(np.int8)
+
+
+def check_x(x: np.ndarray, name: str) -> np.ndarray:
+    """uint8 images (N x H x W x C or N x H x W), or int8 / float model inputs (N x the
+    model's input: checked against the model when it is known, datasets.load_dataset)."""
+    if x.dtype == np.uint8:
+        return check_images(x, name)
+    if x.dtype != np.int8 and x.dtype.kind != "f":
+        raise DataError(f"{name} must be uint8 images N x H x W x C, or int8 / float model "
+                        f"inputs N x (the model's input), got {x.dtype}")
+    if x.ndim < 2:
+        raise DataError(f"{name} must be N x (the model's input), got shape {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise DataError(f"{name} holds no samples (shape {list(x.shape)})")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{name}: samples of shape {list(x.shape[1:])} are empty")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise DataError(f"{name} contains NaN or Inf")
+    return x
 
 
 def check_images(x: np.ndarray, name: str) -> np.ndarray:
     """uint8 N x H x W x C (or N x H x W, one channel) with N, H, W, C >= 1."""
-    if x.dtype in (np.int8, np.float32, np.float64, np.float16):
-        raise DataError(f"{name} is {x.dtype}: give uint8 images N x H x W x C (int8 and "
-                        "float model-input arrays are not supported yet)")
     if x.dtype != np.uint8:
         raise DataError(f"{name} must be uint8 images N x H x W x C, got {x.dtype}")
     if x.ndim not in (3, 4):
@@ -81,9 +108,17 @@ def load_npz(path) -> dict:
         if f"x_{split}" not in data:
             continue
         try:
-            x = check_images(data[f"x_{split}"], f"x_{split}")
+            x = check_x(data[f"x_{split}"], f"x_{split}")
             out[f"x_{split}"] = x
             out[f"y_{split}"] = check_labels(data[f"y_{split}"], len(x), f"y_{split}")
         except DataError as e:
             raise DataError(f"{shown}: {e}") from None
+    kinds = {_kind(out[k].dtype) for k in ("x_train", "x_test") if k in out}
+    if len(kinds) > 1:
+        raise DataError(f"{shown}: x_train and x_test must be of one kind (uint8 images, int8 "
+                        f"or float model inputs), got {' and '.join(sorted(kinds))}")
     return out
+
+
+def _kind(dt) -> str:
+    return "uint8" if dt == np.uint8 else "int8" if dt == np.int8 else "float"

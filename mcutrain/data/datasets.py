@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import MissingDependency, UsageError
 from ..ir.serialize import one_line
-from .arrays import DataError, load_npz
+from .arrays import DataError, load_npz, quantize_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp")
 
@@ -94,8 +94,10 @@ def _read_image(Image, f: Path) -> np.ndarray:
     return img
 
 
-def load_dataset(path, input_hwc=None) -> dict:
-    """Load a dataset and bring its images to the model's H x W x C (uint8)."""
+def load_dataset(path, input_hwc=None, input_q=None) -> dict:
+    """Load a dataset and bring it to the model's input, H x W x C: uint8 images resized
+    (still uint8: pixel - 128 is to_int8_hwc's), int8 model inputs as they are, float
+    inputs quantized with input_q = (scale, zero_point), the model's input quantization."""
     p = Path(path)
     if p.is_dir():
         data = _load_folder(p)
@@ -106,19 +108,43 @@ def load_dataset(path, input_hwc=None) -> dict:
     else:
         raise UsageError(f"dataset {path}: expected a .npz file or a folder of class subfolders")
     if input_hwc is not None:
-        h, w, c = input_hwc
         for split in ("train", "test"):
             if f"x_{split}" in data:
-                x = data[f"x_{split}"]
-                x = x[..., None] if x.ndim == 3 else x
                 try:
-                    data[f"x_{split}"] = fit_channels(resize_bilinear(x, h, w), c)
+                    data[f"x_{split}"] = _fit_input(data[f"x_{split}"], input_hwc, input_q)
                 except DataError as e:
-                    first = " (channels first? give N x H x W x C)" if x.shape[1] == c else ""
-                    raise DataError(f"dataset {path}: x_{split}: {e}{first}") from None
+                    raise DataError(f"dataset {path}: x_{split}: {e}") from None
     return data
 
 
-def to_int8_hwc(x_uint8: np.ndarray) -> np.ndarray:
-    """uint8 N x H x W x C -> int8 pixel - 128, still HWC (what the generated C takes)."""
-    return (x_uint8.astype(np.int16) - 128).astype(np.int8)
+def _fit_input(x: np.ndarray, hwc, q) -> np.ndarray:
+    """One split's x at the model's input (see load_dataset)."""
+    h, w, c = hwc
+    if x.dtype == np.uint8:
+        x = x[..., None] if x.ndim == 3 else x
+        try:
+            return fit_channels(resize_bilinear(x, h, w), c)
+        except DataError as e:
+            first = " (channels first? give N x H x W x C)" if x.shape[1] == c else ""
+            raise DataError(f"{e}{first}") from None
+    fits = [(h, w, c)] + ([(h, w)] if c == 1 else []) + ([(c,)] if h == w == 1 else [])
+    if tuple(x.shape[1:]) not in fits:
+        want = " or ".join("N x " + " x ".join(map(str, f)) for f in fits)
+        first = " (channels first? give N x H x W x C)" if tuple(x.shape[1:]) == (c, h, w) else ""
+        raise DataError(f"{x.dtype} model inputs of shape {list(x.shape)} do not fit the "
+                        f"model's input: expected {want}{first}")
+    x = x.reshape(len(x), h, w, c)
+    if x.dtype == np.int8:
+        return x
+    if q is None:
+        raise DataError("float inputs need the model's input scale and zero point, which "
+                        "this output does not record: compile again")
+    return quantize_input(x, *q)
+
+
+def to_int8_hwc(x: np.ndarray) -> np.ndarray:
+    """uint8 N x H x W x C -> int8 pixel - 128, still HWC (what the generated C takes);
+    int8 model inputs are returned as they are."""
+    if x.dtype == np.int8:
+        return x
+    return (x.astype(np.int16) - 128).astype(np.int8)

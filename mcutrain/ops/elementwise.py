@@ -27,8 +27,11 @@ def _add_infer(ins, a):
 def _add_ref(ins, a):
     x, y = ins
     if x.dtype == np.int8:
+        rescale = None
+        if a.get("rounding") == "tflm":  # a .tflite graph: TFLite Micro's two roundings
+            from .gemmlowp import mbqm as rescale
         out = fp.add_int8(x, y, a["x_zero"], a["y_zero_in"], a["y_zero"], a["params"],
-                          a.get("act_min", -128), a.get("act_max", 127))
+                          a.get("act_min", -128), a.get("act_max", 127), rescale)
         return [out.astype(np.int8)]
     return [f32(x.astype(np.float32) + y.astype(np.float32))]
 

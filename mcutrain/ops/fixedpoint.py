@@ -88,10 +88,13 @@ def add_params(x_scale: float, y_scale: float, out_scale: float) -> dict:
 
 
 def add_int8(x, y, x_zero: int, y_zero: int, out_zero: int, p: dict,
-             lo: int = -128, hi: int = 127) -> np.ndarray:
-    """The quantized residual add, in integers (int64 result before the int8 cast)."""
+             lo: int = -128, hi: int = 127, rescale=None) -> np.ndarray:
+    """The quantized residual add, in integers (int64 result before the int8 cast).
+    rescale(acc, mult, shift): the requantization (default `requantize`; a .tflite graph
+    passes TFLite Micro's, ops/gemmlowp.mbqm)."""
+    rq = rescale or requantize
     xs = (np.asarray(x, np.int64) - x_zero) << p["left_shift"]
     ys = (np.asarray(y, np.int64) - y_zero) << p["left_shift"]
-    total = requantize(xs, p["x_mult"], p["x_shift"]) + requantize(ys, p["y_mult"], p["y_shift"])
-    out = requantize(saturate_int32(total), p["out_mult"], p["out_shift"]) + out_zero
+    total = rq(xs, p["x_mult"], p["x_shift"]) + rq(ys, p["y_mult"], p["y_shift"])
+    out = rq(saturate_int32(total), p["out_mult"], p["out_shift"]) + out_zero
     return clamp(out, lo, hi)

@@ -63,4 +63,5 @@ def _load_all():
     with _loading:  # re-entrant: an op module may look up ops while it is imported
         if not _loaded:
             from . import act, conv, elementwise, linear, loss, optim, pool, reshape  # noqa: F401
+            from . import avgpool, pad, softmax  # noqa: F401  (the .tflite frontend's ops)
             _loaded = True

@@ -76,7 +76,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int):
 @dataclass
 class Task:
     """What the runs share. Lives in `dir`: graph.npz (inference graph, fresh head included),
-    images.npy (uint8 HWC, train then test), split.npz (labels and index sets)."""
+    images.npy (uint8 images or int8 inputs, HWC, train then test), split.npz (labels and index sets)."""
     dir: Path
     key: str
     graph: object
@@ -94,8 +94,8 @@ def prepare_task(graph, data: dict, cache_root, classes=None, val_fraction: floa
                  split_seed: int = 0, seed: int = 0, name: str = "") -> Task:
     """Write (once) the task files into the cache and return the Task.
 
-    data: x_train, y_train[, x_test, y_test] as uint8 N x H x W x C at the model's input
-    size. classes: a fresh head of that many outputs (None: the model's own classifier)."""
+    data: x_train, y_train[, x_test, y_test] as uint8 images (or int8 model inputs)
+    N x H x W x C at the model's input size. classes: a fresh head of that many outputs (None: the model's own classifier)."""
     from ..ir.serialize import save_graph
     from ..autodiff.head import replace_head
 
@@ -106,8 +106,10 @@ def prepare_task(graph, data: dict, cache_root, classes=None, val_fraction: floa
     x_te = data.get("x_test")
     y_te = np.asarray(data["y_test"], np.int64) if x_te is not None else np.zeros(0, np.int64)
     tr, va = stratified_split(y_tr, val_fraction, split_seed)
-    xs = [np.asarray(data["x_train"], np.uint8)] + ([np.asarray(x_te, np.uint8)] if x_te is not None else [])
-    h = hashlib.sha256()
+    # uint8 images or int8 model inputs (data.datasets.load_dataset), one kind for both splits
+    dt = np.int8 if np.asarray(data["x_train"]).dtype == np.int8 else np.uint8
+    xs = [np.asarray(data["x_train"], dt)] + ([np.asarray(x_te, dt)] if x_te is not None else [])
+    h = hashlib.sha256(np.dtype(dt).name.encode())
     for a in xs + [y_tr, y_te]:
         h.update(np.ascontiguousarray(a).tobytes())
     key = sha(graph_key(graph), h.hexdigest(), val_fraction, split_seed)

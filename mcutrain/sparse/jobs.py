@@ -206,7 +206,7 @@ def _compile_for_run(suffix, lib_dir: Path, scheme: dict, proto: Protocol) -> No
     import tempfile
 
     from ..autodiff import TrainConfig
-    from ..codegen.c import generate
+    from ..codegen.model import generate
     from ..compile import build_training_graph, write_sources
 
     tg = build_training_graph(suffix, TrainConfig(scheme=scheme, storage=proto.storage,
@@ -326,45 +326,28 @@ def finetune_job(job: dict) -> dict:
     return out
 
 
-class _MemoryOnly:
-    """What compile.memory_report reads, built by the same code generator classes, without
-    formatting the C text (the plan and the RAM figures are identical; flash is not: it
-    needs the generated code). Measured against compile_model in tests/sparse."""
-
-    def __init__(self, tg):
-        from ..codegen.c import CGen, FuncGen
-        from ..ref.interp import needed_nodes
-
-        self.cgen = CGen(tg)
-        self.train = FuncGen(self.cgen, range(len(tg.nodes)), "T", blocks=False)
-        self.infer = FuncGen(self.cgen, needed_nodes(tg, [tg.meta["train"]["logits"]]), "F")
-        self.train.body()  # the emitters reject what the code generator cannot compile
-        self.infer.body()
-        self.model_c = ""
-
-    @property
-    def arena_bytes(self) -> int:
-        return max(self.train.plan.arena_bytes, self.infer.plan.arena_bytes)
-
-
 def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed: int = 0,
                    flash: bool = False) -> dict:
     """ram_bytes (and flash_bytes when flash=True: full code generation) of compiling
-    `graph` (fresh head already in it) with `scheme`, from the real memory plan."""
+    `graph` (fresh head already in it) with `scheme`, from the real memory plan: the plan
+    alone (schedule/plan.py, no C) unless flash is asked for. The plan skips the blocks of
+    weight-gradient rows, which never change the RAM (plan.choose_blocks)."""
     from ..autodiff import TrainConfig
     from ..compile import build_training_graph, memory_report
+    from ..schedule.plan import plan_training
 
     tg = build_training_graph(graph, TrainConfig(scheme=scheme, storage=storage, qas=qas,
                                                  seed=seed))
     if flash:  # the figure compile reports: the linker's when the toolchain is there
         import tempfile
 
-        from ..codegen.c import generate
+        from ..codegen.model import generate
         from ..compile import io_report, kernel_calls, write_sources
         from ..targets.flash import flash_report
 
-        gen = generate(tg)
-        rep = memory_report(gen, tg)
+        mp = plan_training(tg)
+        gen = generate(tg, mp)
+        rep = memory_report(mp, gen)
         params = [dict(name=n, symbol=sym, dtype=d, shape=list(sh))
                   for n, sym, d, sh in gen.cgen.trained_params()]
         with tempfile.TemporaryDirectory(prefix="mcutrain-mem-") as td:
@@ -372,8 +355,7 @@ def measure_memory(graph, scheme, storage: str = "int8", qas: bool = True, seed:
             rep.update(flash_report(td, dict(params=params, io=io_report(gen, tg)), rep,
                                     kernel_calls(gen)))
     else:
-        rep = memory_report(_MemoryOnly(tg), tg)
-        rep["flash_bytes"] = None
+        rep = memory_report(plan_training(tg, blocks=False))
     return {k: rep[k] for k in ("ram_bytes", "flash_bytes", "arena_bytes", "params_ram_bytes")}
 
 
@@ -389,7 +371,7 @@ def flash_key(flash: bool) -> str:
 
 def memory_job(job: dict) -> dict:
     """measure_memory in a worker; a scheme the compiler rejects gives {"error": why}."""
-    from ..codegen.c import CodegenError
+    from ..codegen.c import CodegenError  # a PlanError is a ValueError too
 
     c0 = cpu_seconds()
     g, _ = _task_files(job["dir"])

@@ -116,14 +116,16 @@ def load_inputs(model, data):
             x_cal = (dd if dd is not None else data if isinstance(data, dict) else load_dataset(data))["x_train"]
         g = load_model(model, data_x=x_cal)
         name = g.meta.get("name") or ("model" if hasattr(model, "nodes") else Path(str(model)).stem)
-    shp = g.values[g.inputs[0]].shape
-    hwc = (shp[2], shp[3], shp[1])
+    xv = g.values[g.inputs[0]]
+    shp = xv.shape
+    hwc = (shp[2], shp[3], shp[1]) if len(shp) == 4 else (1, 1, shp[1])
+    xq = (xv.q.s, xv.q.zero_point) if xv.q is not None and not xv.q.per_channel else None
     if isinstance(data, str) and data == "default":
         ds = dd
     elif isinstance(data, dict):
         ds = data
     else:
-        ds = load_dataset(data, hwc)
+        ds = load_dataset(data, hwc, xq)
     if ds["x_train"].shape[1:] != hwc:
         from ..data.datasets import fit_channels, resize_bilinear
 

@@ -21,9 +21,10 @@ PROFILE_SITES = 2048  # call sites counted (__COUNTER__); the kernel index sits 
 
 def model_hash(out) -> int:
     """Identifies the compiled model in job.bin and in flash slots: CRC-32 of the generated C
-    files in build order (model.c alone: its CRC-32)."""
+    files in build order, then the fragments model.c #includes (arena.h, weights.inc)."""
     crc = 0
-    for p in generated_sources(out):
+    out = Path(out)
+    for p in [*generated_sources(out), *sorted(out.glob("*.inc")), *sorted(out.glob("arena.h"))]:
         crc = zlib.crc32(p.read_bytes(), crc)
     return crc & 0xFFFFFFFF
 

@@ -107,8 +107,10 @@ def output_sources(out) -> list[Path]:
 
 
 def output_headers(out) -> list[Path]:
+    """What the generated .c files include: headers, and the C fragments model.c #includes
+    (weights.inc: its arrays stay in model.c's translation unit)."""
     out = Path(out)
-    return sorted(out.glob("*.h")) + runtime_headers(out / "runtime")
+    return sorted([*out.glob("*.h"), *out.glob("*.inc")]) + runtime_headers(out / "runtime")
 
 
 # ---- host ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import PARAMS_FILE, input_hwc, read_params, read_report, write_params
+from ..artifacts import PARAMS_FILE, input_hwc, input_q, read_params, read_report, write_params
 from ..data.datasets import load_dataset, to_int8_hwc
 from ..errors import DivergedError, check_range
 from ..outdir import atomic_write_text, check_our_output
@@ -57,7 +57,7 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
     cpu_of(target)
     rep = read_report(out)  # the data is checked before anything is built
     classes = int(rep["classes"])
-    ds = load_dataset(data, input_hwc(rep))
+    ds = load_dataset(data, input_hwc(rep), input_q(rep))
     x, y = ds["x_train"], np.asarray(ds["y_train"])
     if limit:
         x, y = x[:limit], y[:limit]

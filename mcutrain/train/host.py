@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import PARAMS_FILE, read_params, write_params
+from ..artifacts import PARAMS_FILE, input_q, read_params, write_params
 from ..data.datasets import load_dataset, to_int8_hwc
 from ..errors import DivergedError, check_range
 from ..outdir import atomic_write_text, check_our_output
@@ -44,7 +44,7 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
     non-finite or explodes, training stops, the parameters of the last complete epoch (or
     those it started from) are kept and saved, and DivergedError says so."""
     cm = open_model(out_dir)
-    ds = load_dataset(data, cm.input_hwc)
+    ds = load_dataset(data, cm.input_hwc, input_q(cm.report))
     x, y = ds["x_train"], ds["y_train"]
     if limit:
         x, y = x[:limit], y[:limit]
@@ -113,7 +113,7 @@ def _stop_diverged(out_dir, cm, log, d: dict, good_epoch: int, echo):
 def eval_model(out_dir, data, echo=print) -> dict:
     """Accuracy of the (trained) compiled model on DATA's test split, or all of DATA."""
     cm = open_model(out_dir)
-    ds = load_dataset(data, cm.input_hwc)
+    ds = load_dataset(data, cm.input_hwc, input_q(cm.report))
     split = "test" if "x_test" in ds else "train"
     x, y = ds[f"x_{split}"], ds[f"y_{split}"]
     check_labels(y, cm.classes, f"y_{split}", data)

@@ -1,4 +1,4 @@
-"""Blocks of weight-gradient rows (codegen/c.py _plan): as large as the arena allows, never
+"""Blocks of weight-gradient rows (schedule/plan.py choose_blocks): as large as the arena allows, never
 larger: the compiled RAM equals that of one row per step."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcutrain.codegen import c as cgen
+from mcutrain.schedule import plan as splan
 from mcutrain.compile import compile_model
 
 from ..conftest import shared_path
@@ -25,7 +25,7 @@ def test_weight_update_blocks_never_grow_the_arena(tmp_path, monkeypatch, model,
     src = (tmp_path / "blocks" / "model.c").read_text()
     fused_blocks = src.count("mct_sgd_s8(&s, r, nr,") + src.count("mct_sgd_f32(&s, r, nr,")
     assert fused_blocks > 0  # some fused update does take blocks of rows
-    monkeypatch.setattr(cgen, "WG_BLOCK_BYTES", 0)  # one row per step everywhere
+    monkeypatch.setattr(splan, "WG_BLOCK_BYTES", 0)  # one row per step everywhere
     rows = compile_model(g, tmp_path / "rows", update=update, classes=10)
     src1 = (tmp_path / "rows" / "model.c").read_text()
     assert "(&s, r, nr," not in src1

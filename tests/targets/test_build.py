@@ -3,6 +3,7 @@ check (an over-budget model fails with the linker's figure and our breakdown), n
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 

@@ -55,12 +55,14 @@ def _estimate_error(tmp_path, model, update, classes):
     from mcutrain.autodiff import TrainConfig
     from mcutrain.codegen.c import generate
     from mcutrain.compile import load_model
+    from mcutrain.schedule.plan import plan_training
 
     rep = compile_model(model, tmp_path / "out", update=update, classes=classes)
     assert rep["flash_source"] == "linker"
     tg = build_training_graph(load_model(model), TrainConfig(scheme=update, classes=classes))
-    gen = generate(tg)
-    est = memory_report(gen, tg)
+    mp = plan_training(tg)
+    gen = generate(tg, mp)
+    est = memory_report(mp, gen)
     assert est["flash_source"] == "estimate" and kernel_calls(gen) > 0
     return abs(est["flash_bytes"] - rep["flash_bytes"]) / rep["flash_bytes"]
 

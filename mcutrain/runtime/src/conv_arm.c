@@ -185,10 +185,6 @@ static int32_t mct__fix_list(const mct__arm_rq *r, int32_t O, int32_t n, uint16_
   return nfix;
 }
 
-typedef struct {
-  int32_t bias, mult, add, shr;
-} mct__fq;
-
 /* ---- pointwise, few input channels: tiles --------------------------------------------------
  * A tile's pixels widened (K = C / 2 rounded up int16 pairs each, mct__arm_pairs), then four
  * output channels at a time: their widened weights (k-major: wv[4 k + j]) and constants on the stack,
@@ -196,7 +192,9 @@ typedef struct {
  * words, each weight word two pixels), four outputs of a pixel stored as one word. */
 #define MCT__TW 256 /* widened words of a tile (1 KB): 256 / K pixels */
 
-/* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K. */
+/* mct__arm_pairs of n weights (no zero point) into every fourth word: out[4 k], k < K.
+ * Asm contract (two words a pass): operands v, out (advanced), temporaries a, b, e, all
+ * compiler-allocated; reads v[0..8), writes out[0], out[4], out[8], out[12]. */
 static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
   int32_t G = n / 4;
   if (G >= 2) { /* two words per pass */
@@ -234,7 +232,9 @@ static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
 /* acc_0j, acc_1j (the two pixels of a pair) += one int16 pair of each pixel (the words at xp,
  * interleaved: pixel 0, pixel 1) times weight words j = 0..3 at wp (k-major); xp and wp move
  * on: 11 instructions for 16 MACs. Two assembly statements (10 and 9 registers), so that the
- * compiler can allocate them at every optimization level. */
+ * compiler can allocate them at every optimization level.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out, xp and wp
+ * advanced, temporaries early-clobbered); reads xp[0..2) and wp[0..4). */
 #define MCT__MAC24                                                                            \
   do {                                                                                        \
     __asm__("ldrd %[u], %[v], [%[xp]], #8\n\t"                                                \
@@ -258,21 +258,6 @@ static inline void mct__pairs_k4(const int8_t *v, int32_t n, uint32_t *out) {
             : [u] "r"(u), [v] "r"(v)                                                          \
             : "memory");                                                                      \
   } while (0)
-
-/* Two pixels' four outputs (accumulators with the biases in them) as two words. */
-static inline __attribute__((always_inline)) void mct__req24(
-    int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
-    int32_t a13, const mct__fq *f, uint32_t *v0, uint32_t *v1) {
-  a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
-  a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
-  a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
-  a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
-  a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
-  a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
-  a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
-  a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-  *v0 = mct__pack4(a00, a01, a02, a03), *v1 = mct__pack4(a10, a11, a12, a13);
-}
 
 /* n pixels of a tile (pairs interleaved word by word, K words per pixel; an odd last pixel
  * paired with a copy of itself), four output channels (weights k-major, constants f) to yp
@@ -321,36 +306,12 @@ typedef char mct__tctx_layout[(offsetof(mct__tctx, k) == 16 && offsetof(mct__tct
 
 #define MCT__NSTEP                                                                            \
   "ldrd r8, r9, [r12], #8\n\t"                                                                \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r0, r8, r10, r0\n\t"                                                                 \
-  "smlad r4, r9, r10, r4\n\t"                                                                 \
-  "smlad r1, r8, r11, r1\n\t"                                                                 \
-  "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r2, r8, r10, r2\n\t"                                                                 \
-  "smlad r6, r9, r10, r6\n\t"                                                                 \
-  "smlad r3, r8, r11, r3\n\t"                                                                 \
-  "smlad r7, r9, r11, r7\n\t"
+  MCT__ASM_MAC8
 #define MCT__NSTEP4 MCT__NSTEP MCT__NSTEP MCT__NSTEP MCT__NSTEP
 
 #define MCT__NTILE(NAME, STEPS, CLAMP)                                                        \
   static __attribute__((naked, noinline)) void NAME(const uint32_t *xp, mct__tctx *c) {       \
-    __asm__ volatile(                                                                         \
-        "add r1, r1, #16\n\t" /* [sp]: the context's constants */                           \
-        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
-        "mov r12, r0\n"                                                                       \
-        "1:\n\t"                                                                              \
-        "ldr lr, [sp]\n\t"                                                                    \
-        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
-        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
-        "ldr lr, [lr, #68]\n\t" STEPS                                                          \
-        "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_OUT2(CLAMP)                                                                  \
-        "ldr r10, [lr, #16]\n\t"                                                              \
-        "cmp r12, r10\n\t"                                                                    \
-        "bne 1b\n\t"                                                                          \
-        "add sp, sp, #4\n\t"                                                                  \
-        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+    __asm__ volatile(MCT__ASM_PAIRS(STEPS, "", CLAMP));                                       \
   }
 #define MCT__NSTEP8 MCT__NSTEP4 MCT__NSTEP4
 MCT__NTILE(mct__ntile_4, MCT__NSTEP4, "")
@@ -390,8 +351,35 @@ static inline uint32_t mct__sxtab16_hi(uint32_t n, uint32_t x) {
   return r;
 }
 
+/* Asm text of the widening loops below (operands by name: %[nz] = -z in both halves, the
+ * output %[p], post-indexed, temporaries %[e], %[h] / %[f]):
+ *   MCT__ASM_XZ_WORD(U)  the word U of four int8 as (x - z) int16 pairs in SXTB16 order
+ *                        (bytes 0, 2, then 1, 3), one STRD;
+ *   MCT__ASM_X_WORD(U)   the same without z (SXTB16);
+ *   MCT__ASM_PAIRS_2PX   one group of four channels of pixels a and b (%[a], %[b], loaded
+ *                        into %[u], %[v], post-indexed), interleaved word by word. */
+#define MCT__ASM_XZ_WORD(U)                                                                   \
+  "sxtab16 %[e], %[nz], %[" #U "]\n\t"                                                         \
+  "sxtab16 %[h], %[nz], %[" #U "], ror #8\n\t"                                                 \
+  "strd %[e], %[h], [%[p]], #8\n\t"
+#define MCT__ASM_X_WORD(U)                                                                    \
+  "sxtb16 %[e], %[" #U "]\n\t"                                                                 \
+  "sxtb16 %[h], %[" #U "], ror #8\n\t"                                                         \
+  "strd %[e], %[h], [%[p]], #8\n\t"
+#define MCT__ASM_PAIRS_2PX                                                                    \
+  "ldr %[u], [%[a]], #4\n\t"                                                                  \
+  "ldr %[v], [%[b]], #4\n\t"                                                                  \
+  "sxtab16 %[e], %[nz], %[u]\n\t"                                                             \
+  "sxtab16 %[f], %[nz], %[v]\n\t"                                                             \
+  "strd %[e], %[f], [%[p]], #8\n\t"                                                           \
+  "sxtab16 %[e], %[nz], %[u], ror #8\n\t"                                                     \
+  "sxtab16 %[f], %[nz], %[v], ror #8\n\t"                                                     \
+  "strd %[e], %[f], [%[p]], #8\n\t"
+
 /* Pixels xa and xb (C channels, minus z) as int16 pairs interleaved word by word: for pair k
- * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb. */
+ * of the channels (mct__arm_pairs' order), out[2 k] of xa, out[2 k + 1] of xb.
+ * Asm contract (two groups a pass): operands xa, xb, out (advanced), nz, temporaries u, v,
+ * e, f, all compiler-allocated; reads xa, xb[0..8), writes out[0..8). */
 static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C, int32_t z,
                                   uint32_t *out) {
   const uint32_t nz = mct__zz(-z); /* x - z by SXTAB16 (see mct__widen2i) */
@@ -400,22 +388,7 @@ static inline void mct__pairs_2px(const int8_t *xa, const int8_t *xb, int32_t C,
     const int8_t *end = xa + G / 2 * 8;
     uint32_t u, v, e, f;
     do {
-      __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
-                       "ldr %[v], [%[b]], #4\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[f], %[nz], %[v]\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
-                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "ldr %[u], [%[a]], #4\n\t"
-                       "ldr %[v], [%[b]], #4\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[f], %[nz], %[v]\n\t"
-                       "strd %[e], %[f], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u], ror #8\n\t"
-                       "sxtab16 %[f], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[f], [%[p]], #8"
+      __asm__ volatile(MCT__ASM_PAIRS_2PX MCT__ASM_PAIRS_2PX
                        : [a] "+r"(xa), [b] "+r"(xb), [p] "+r"(out), [u] "=&r"(u), [v] "=&r"(v),
                          [e] "=&r"(e), [f] "=&r"(f)
                        : [nz] "r"(nz)
@@ -571,7 +544,9 @@ void mct__arm_pw_tiles(const mct__arm_rq *r_in, const int8_t *x, int32_t npix, i
 #define MCT__STR(v) MCT__STR2(v)
 
 /* One group of four input channels of both pixels against two weight rows (see mct__seg22):
- * two statements (10 and 9 registers), so that the compiler can always allocate them. */
+ * two statements (10 and 9 registers), so that the compiler can always allocate them.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out, xa, w0, w1
+ * advanced, temporaries early-clobbered); reads the group's words of both pixels and rows. */
 #define MCT__G22                                                                              \
   do {                                                                                        \
     __asm__("ldrd %[pe], %[po], [%[xa]], #8\n\t"                                              \
@@ -738,19 +713,28 @@ typedef char mct__pctx_layout[(offsetof(mct__pctx, w0) == 8 && offsetof(mct__pct
       "add sp, sp, #4\n\t"                                                                 \
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
 
+/* The entry of mct__npair / mct__npairi: c (r0) and r4-r11, lr pushed (c at [sp]), then at
+ * label 1 the start of each pair of output channels: r10 the inputs, r11, r12 the weight
+ * rows w0, w1, r0-r3 the accumulators from the pair's two biases (c's bias pointer moved
+ * on), r9 = C. */
+#define MCT__PAIR_HEAD                                                                        \
+  "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"                                          \
+  "1:\n\t"                                                                                    \
+  "ldr lr, [sp]\n\t"                                                                          \
+  "ldr r10, [lr]\n\t"                                                                         \
+  "ldrd r11, r12, [lr, #8]\n\t"                                                               \
+  "ldr r9, [lr, #16]\n\t"                                                                     \
+  "ldrd r0, r1, [r9], #8\n\t"                                                                 \
+  "str r9, [lr, #16]\n\t"                                                                     \
+  "mov r2, r0\n\t"                                                                            \
+  "mov r3, r1\n\t"                                                                            \
+  "ldr r9, [lr, #4]\n\t"
+
+/* Asm contract (see the comment above mct__pctx): r0 = c; saves r4-r11 and lr, [sp] = c;
+ * reads c, the pixels and the weight rows, writes the outputs and c's moving fields. */
 static __attribute__((naked, noinline)) void mct__npair(mct__pctx *c) {
   __asm__ volatile(
-      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-      "1:\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r10, [lr]\n\t"             /* xa */
-      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
-      "ldr r9, [lr, #16]\n\t"         /* bias */
-      "ldrd r0, r1, [r9], #8\n\t"
-      "str r9, [lr, #16]\n\t"
-      "mov r2, r0\n\t"
-      "mov r3, r1\n\t"
-      "ldr r9, [lr, #4]\n\t"          /* C */
+      MCT__PAIR_HEAD /* r10: xa */
       "add lr, r11, r9\n"             /* the end of row w0 */
       "2:\n\t" MCT__NG22 MCT__NG22
       "cmp r11, lr\n\t"
@@ -883,7 +867,9 @@ static void mct__pw2(const mct__arm_rq *r_in, const int8_t *x0p, const int8_t *x
 
 /* a, b (C channels, C % 8 == 0) minus xz as int16 pairs: for group g, xx[4 g], xx[4 g + 1]
  * of a (SXTB16 order), xx[4 g + 2], xx[4 g + 3] of b. SXTAB16 adds the sign-extended bytes
- * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction. */
+ * to -xz in both halves: x - xz, within int16 (|x - xz| <= 255), in one instruction.
+ * Asm contract: operands a, b, xx (advanced), nz, temporaries, all compiler-allocated; per
+ * pass reads eight bytes of a and b, writes xx[0..8). */
 static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, int32_t C,
                                 uint32_t *xx) {
   const uint32_t nz = mct__zz(-xz), *end = xx + C; /* C % 8 == 0: two groups per pass */
@@ -893,18 +879,10 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
     do {
       __asm__ volatile("ldrd %[u], %[u1], [%[a]], #8\n\t"
                        "ldrd %[v], %[v1], [%[b]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u]\n\t"
-                       "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[v]\n\t"
-                       "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[u1]\n\t"
-                       "sxtab16 %[h], %[nz], %[u1], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8\n\t"
-                       "sxtab16 %[e], %[nz], %[v1]\n\t"
-                       "sxtab16 %[h], %[nz], %[v1], ror #8\n\t"
-                       "strd %[e], %[h], [%[p]], #8"
+                       MCT__ASM_XZ_WORD(u)
+                       MCT__ASM_XZ_WORD(v)
+                       MCT__ASM_XZ_WORD(u1)
+                       MCT__ASM_XZ_WORD(v1)
                        : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
                          [u1] "=&r"(u1), [v1] "=&r"(v1), [e] "=&r"(e), [h] "=&r"(h)
                        : [nz] "r"(nz)
@@ -915,20 +893,12 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtab16 %[e], %[nz], %[u]\n\t"
-                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtab16 %[e], %[nz], %[v]\n\t"
-                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     MCT__ASM_XZ_WORD(u)
+                     MCT__ASM_XZ_WORD(v)
                      "ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtab16 %[e], %[nz], %[u]\n\t"
-                     "sxtab16 %[h], %[nz], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtab16 %[e], %[nz], %[v]\n\t"
-                     "sxtab16 %[h], %[nz], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8"
+                     MCT__ASM_XZ_WORD(u)
+                     MCT__ASM_XZ_WORD(v)
                      : [a] "+r"(a), [b] "+r"(b), [p] "+r"(xx), [u] "=&r"(u), [v] "=&r"(v),
                        [e] "=&r"(e), [h] "=&r"(h)
                      : [nz] "r"(nz)
@@ -937,7 +907,9 @@ static inline void mct__widen2i(const int8_t *a, const int8_t *b, int32_t xz, in
 }
 
 /* Weight rows w0, w1 (C % 8 == 0) as int16 pairs: for group g, wv[4 g], wv[4 g + 1] of w0
- * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1. */
+ * (SXTB16 order), wv[4 g + 2], wv[4 g + 3] of w1.
+ * Asm contract: operands w0, w1, wv (advanced), temporaries, all compiler-allocated; per
+ * pass reads eight bytes of w0 and w1, writes wv[0..8). */
 static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t C, uint32_t *wv) {
   const uint32_t *end = wv + C;
   uint32_t u, v, e, h;
@@ -968,20 +940,12 @@ static inline void mct__widen_rows2(const int8_t *w0, const int8_t *w1, int32_t 
   do {
     __asm__ volatile("ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
+                     MCT__ASM_X_WORD(u)
+                     MCT__ASM_X_WORD(v)
                      "ldr %[u], [%[a]], #4\n\t"
                      "ldr %[v], [%[b]], #4\n\t"
-                     "sxtb16 %[e], %[u]\n\t"
-                     "sxtb16 %[h], %[u], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8\n\t"
-                     "sxtb16 %[e], %[v]\n\t"
-                     "sxtb16 %[h], %[v], ror #8\n\t"
-                     "strd %[e], %[h], [%[p]], #8"
+                     MCT__ASM_X_WORD(u)
+                     MCT__ASM_X_WORD(v)
                      : [a] "+r"(w0), [b] "+r"(w1), [p] "+r"(wv), [u] "=&r"(u), [v] "=&r"(v),
                        [e] "=&r"(e), [h] "=&r"(h)
                      :
@@ -1015,20 +979,10 @@ static __attribute__((noinline)) void mct__pw2i_exact(const mct__arm_rq *r, cons
   MCT__G22_MACS
 
 /* As mct__npair (same context, same registers but for the inputs: r10 walks the interleaved
- * buffer), C % 8 == 0. */
+ * buffer), C % 8 == 0. Asm contract: as mct__npair's. */
 static __attribute__((naked, noinline)) void mct__npairi(mct__pctx *c) {
   __asm__ volatile(
-      "push {r0, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-      "1:\n\t"
-      "ldr lr, [sp]\n\t"
-      "ldr r10, [lr]\n\t"             /* xx */
-      "ldrd r11, r12, [lr, #8]\n\t"   /* w0, w1 */
-      "ldr r9, [lr, #16]\n\t"         /* bias */
-      "ldrd r0, r1, [r9], #8\n\t"
-      "str r9, [lr, #16]\n\t"
-      "mov r2, r0\n\t"
-      "mov r3, r1\n\t"
-      "ldr r9, [lr, #4]\n\t"          /* C */
+      MCT__PAIR_HEAD /* r10: xx */
       "add lr, r11, r9\n\t"           /* the end of row w0 */
       "tst r9, #8\n\t"
       "bne 4f\n"
@@ -1110,7 +1064,9 @@ typedef char mct__bctx_layout[(offsetof(mct__bctx, bias) == 8 && offsetof(mct__b
 /* The block's pixel pairs for two output channels (a naked function, as the tile kernel):
  * accumulators r0, r1 (pixel a, rows 0, 1), r2, r3 (pixel b), the pixels' words r4-r7, the
  * weights' r8-r11, inputs r12, weights lr; the end of the weights at [sp], the context at
- * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword. */
+ * [sp, #4]. Outputs: the two bytes of each pixel stored as one halfword.
+ * Asm contract: r0 = c (mct__bctx); saves r4-r11 and lr; reads c, the inputs and weights,
+ * writes the outputs and c's moving fields. */
 #define MCT__NBLK(NAME, CLAMP)                                                                \
   static __attribute__((naked, noinline)) void NAME(mct__bctx *c) {                           \
     __asm__ volatile(                                                                         \

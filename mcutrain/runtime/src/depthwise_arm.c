@@ -275,7 +275,9 @@ static int mct__dw4_consts(const mct__arm_rq *r, int32_t o, const int32_t wsum[4
 }
 
 /* One tap of four channels: v's bytes (0, 2) and (1, 3) against the widened weights w0, w1
- * (one asm block, so that the four sums stay in registers and the tap is done at once). */
+ * (one asm block, so that the four sums stay in registers and the tap is done at once).
+ * Asm contract: compiler-allocated named operands only (the sums in and out, x_ consumed, a
+ * temporary); no memory. */
 #define MCT__DW4_TAP(v, w0, w1, a0, a1, a2, a3)                                                 \
   do {                                                                                        \
     uint32_t te_;                                                                             \
@@ -331,7 +333,9 @@ static inline __attribute__((always_inline)) uint32_t mct__pk16hi(uint32_t lo, u
 }
 
 /* One tap from a widened ring (the pixel's (x0, x2), (x1, x3) as int16 pairs): both words of
- * the input and of the weights by LDRD, both pointers moved on. */
+ * the input and of the weights by LDRD, both pointers moved on.
+ * Asm contract: compiler-allocated named operands only (the sums, px and pw advanced,
+ * temporaries); reads px[0..2) and pw[0..2). */
 #define MCT__DW4_TAPW(px, pw, a0, a1, a2, a3)                                                    \
   do {                                                                                        \
     uint32_t xe_, xo_, wa_, wb_;                                                              \
@@ -906,7 +910,9 @@ __attribute__((noinline)) static void mct__pw4_prep(const mct__arm_rq *r1, const
  * mct__pw4_prep; the four channels' mult, add by one LDM, SMMLA, SSAT asr #9), else the C
  * kernels. PL: into a pair-layout ring row (int16 at o, o + 4, o + 8, o + 12; o moves by
  * st = 2 or 14 bytes, alternately), else two words a pixel (PKHBT) at o. o, st and the end
- * of x on the stack (one LDM). */
+ * of x on the stack (one LDM).
+ * Asm contract: the AAPCS arguments (x, k, o, xend; st on the stack); saves what it uses
+ * (r4-r11, lr); reads x up to xend and k's weights and constants, writes the outputs at o. */
 #define MCT__PW4A_PAIR                                                                        \
   "ldrd r6, r8, [r0], #8\n\t"                                                                 \
   "sxtb16 r7, r6, ror #8\n\t"                                                                \
@@ -943,6 +949,7 @@ __attribute__((noinline)) static void mct__pw4_prep(const mct__arm_rq *r1, const
   "ssat r3, #8, r3, asr #" MCT__RQS_S "\n\t"                                                  \
   "ssat r4, #8, r4, asr #" MCT__RQS_S "\n\t"                                                  \
   "ssat r5, #8, r5, asr #" MCT__RQS_S "\n\t"
+/* G input channels a pixel (G / 2 MCT__PW4A_PAIRs), PL as above; the asm contract above. */
 #define MCT__PW4A(NAME, G, PL)                                                                \
   __attribute__((naked, noinline, noipa)) static void NAME(                                   \
       const int8_t *x, const int32_t *k, void *o, const int8_t *xend, int32_t st) {           \
@@ -993,7 +1000,8 @@ static mct__pw4a_fn const mct__pw4a_tab[2][5] = {
     {mct__pw4a_2w, mct__pw4a_4w, mct__pw4a_6w, mct__pw4a_8w, mct__pw4a_10w},
     {mct__pw4a_2p, mct__pw4a_4p, mct__pw4a_6p, mct__pw4a_8p, mct__pw4a_10p}};
 
-/* a += the four products of (ve, vo) and the next two weight words (LDRD, pointer moved on). */
+/* a += the four products of (ve, vo) and the next two weight words (LDRD, pointer moved on).
+ * Asm contract: compiler-allocated named operands only; reads pw[0..2). */
 #define MCT__PW4_MAC(ve, vo, pw, a)                                                              \
   do {                                                                                        \
     uint32_t wa_, wb_;                                                                        \
@@ -1136,7 +1144,9 @@ __attribute__((noinline)) static void mct__pw4_pixels(const mct__arm_rq *r1, con
 }
 
 /* n >= 1 pixel pairs (four channels at s, s + xs; the next pair 2 xs on) into consecutive
- * pair-layout blocks at b: per pair two LDRs, four SXTB16, four PKHBT / PKHTB, one STM. */
+ * pair-layout blocks at b: per pair two LDRs, four SXTB16, four PKHBT / PKHTB, one STM.
+ * Asm contract: r0 = s, r1 = xs, r2 = b, r3 = n (the AAPCS arguments, consumed); saves r4-r9
+ * and lr, r12 clobbered; reads the n pairs' words, writes b[0 .. 4 n). */
 __attribute__((naked, noinline, noipa)) static void mct__pl_pairs(const int8_t *s, size_t xs,
                                                                  uint32_t *b, int32_t n) {
   (void)s, (void)xs, (void)b, (void)n;
@@ -1622,7 +1632,9 @@ static void mct__stream_pixel(const int8_t *const *rows, const int8_t *wt, const
  * [row, ps, lsl #1]; the constants K (K[0..3]: accumulator starts, by one LDM; K[4..21]: the
  * widened weights, tap t at 16 + 8 t; channel c's mult, add, shr at 88 + 16 c) in r12; y in lr,
  * yend and ys on the stack. Requantization SMMLA / ASR / SSAT (sc 0) or the scaled form
- * (sc 1, mct__rqs_ks: SMMLA, SSAT asr #9). */
+ * (sc 1, mct__rqs_ks: SMMLA, SSAT asr #9).
+ * Asm contract: the AAPCS arguments (rows, ps, K, y; yend, ys on the stack); saves r4-r11
+ * and lr; sums r8-r11, taps r4, r5, weights r6, r7; reads the rows and K, writes y. */
 #define MCT__B3TAP(R, A, WO)                                                                  \
   "ldr r4, " A "\n\t"                                                                         \
   "ldrd r6, r7, [r12, #" #WO "]\n\t"                                                          \

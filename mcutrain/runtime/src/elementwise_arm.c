@@ -12,6 +12,20 @@
 
 #define MCT__ADD_TAB_MIN 256 /* elements from which the two 256-entry tables pay */
 
+/* One element of the table loop below, as asm text: r4 = ta[a[0]] + tb[b[0]] (a, b advance),
+ * y[0] = SSAT8(SMMLA(r4, om, k) >> s1) (y advances); r5 clobbered. (The same loop in C with
+ * __ssat takes 23 instructions a pair to this 20.) */
+#define MCT__ADD_ONE                                                                           \
+  "ldrsb r4, [%[a]], #1\n\t"                                                                   \
+  "ldrsb r5, [%[b]], #1\n\t"                                                                   \
+  "ldr r4, [%[ta], r4, lsl #2]\n\t"                                                            \
+  "ldr r5, [%[tb], r5, lsl #2]\n\t"                                                            \
+  "add r4, r4, r5\n\t"                                                                         \
+  "smmla r4, r4, %[om], %[k]\n\t"                                                              \
+  "asr r4, r4, %[s1]\n\t"                                                                      \
+  "ssat r4, #8, r4\n\t"                                                                        \
+  "strb r4, [%[y]], #1\n\t"
+
 static inline int32_t mct__rq_small(int32_t t, int32_t mult, int32_t total) {
   const int32_t v = (int32_t)(((int64_t)t * mult) >> (total - 1));
   return (v + 1) >> 1;
@@ -41,7 +55,9 @@ int mct__add_s8_dsp(const mct_add_params *p, int32_t n, const int8_t *a, const i
     if (lo == -128 && hi == 127 && sh <= 21) {
       /* ((x >> sh) + 1) >> 1 = (x + 2^sh) >> (sh + 1), and + yz inside the shift too:
        * y = SSAT8((SMMLA(t, om, 2^sh + yz * 2^(sh + 1))) >> (sh + 1)); |x| <= 2^30, so no
-       * overflow for sh <= 21. Element by element (y may alias a or b). */
+       * overflow for sh <= 21. Element by element (y may alias a or b).
+       * Asm contract: operands pa, pb, py, n2 (advanced), ta, tb, om, k, s1; clobbers r4, r5,
+       * flags; reads a, b[0 .. 2 n2) and the two tables, writes y[0 .. 2 n2). */
       const int32_t k = ((int32_t)1 << sh) + yz * ((int32_t)1 << (sh + 1)), s1 = sh + 1;
       int32_t n2 = n >> 1;
       const int8_t *pa = a, *pb = b;
@@ -49,24 +65,7 @@ int mct__add_s8_dsp(const mct_add_params *p, int32_t n, const int8_t *a, const i
       if (n2)
         __asm__ volatile(
             "1:\n\t"
-            "ldrsb r4, [%[a]], #1\n\t"
-            "ldrsb r5, [%[b]], #1\n\t"
-            "ldr r4, [%[ta], r4, lsl #2]\n\t"
-            "ldr r5, [%[tb], r5, lsl #2]\n\t"
-            "add r4, r4, r5\n\t"
-            "smmla r4, r4, %[om], %[k]\n\t"
-            "asr r4, r4, %[s1]\n\t"
-            "ssat r4, #8, r4\n\t"
-            "strb r4, [%[y]], #1\n\t"
-            "ldrsb r4, [%[a]], #1\n\t"
-            "ldrsb r5, [%[b]], #1\n\t"
-            "ldr r4, [%[ta], r4, lsl #2]\n\t"
-            "ldr r5, [%[tb], r5, lsl #2]\n\t"
-            "add r4, r4, r5\n\t"
-            "smmla r4, r4, %[om], %[k]\n\t"
-            "asr r4, r4, %[s1]\n\t"
-            "ssat r4, #8, r4\n\t"
-            "strb r4, [%[y]], #1\n\t"
+            MCT__ADD_ONE MCT__ADD_ONE
             "subs %[n], %[n], #1\n\t"
             "bne 1b"
             : [a] "+r"(pa), [b] "+r"(pb), [y] "+r"(py), [n] "+r"(n2)

@@ -248,10 +248,6 @@ static void mct__rows_1x1_dsp(const mct_conv_geom *g, const mct__arm_rq *r_in, c
 #define MCT__F_O 16   /* output channels at most */
 
 
-typedef struct {
-  int32_t bias, mult, add, shr;
-} mct__fq;
-
 /* The fast formula's validity for channels o0..o0+cnt-1 (see conv_arm.c, mct__fast_ok): n
  * products per accumulator. A channel without it gets harmless constants in the kernels and
  * its outputs are computed again exactly (mct__first_fix). */
@@ -306,7 +302,9 @@ static void mct__first_widen(const mct_conv_geom *g, const int8_t *x, int32_t ih
 /* acc_0j (the pixel at xp) and acc_1j (the one at xp + XO1 - XO0 bytes) += one int16 pair of
  * the pixel (at XO0, XO1) times weight word j at wp + WO + 4 j (j < 4): 12 instructions for
  * 16 MACs, in assembly (two statements of 10 and 9 registers, so that the compiler can
- * always allocate them). Offsets: integer constant expressions. */
+ * always allocate them). Offsets: integer constant expressions.
+ * Asm contract: compiler-allocated named operands only (accumulators in and out,
+ * temporaries early-clobbered); reads the two pixels' words and wp[WO / 4 .. WO / 4 + 4). */
 #define MCT__MAC24(XO0, XO1, WO)                                                              \
   do {                                                                                        \
     __asm__("ldr %[u], [%[xp], %[xo0]]\n\t"                                                   \
@@ -350,16 +348,9 @@ static void mct__first_strip(const int16_t *rb, int32_t n, const uint32_t *wv, c
       const uint32_t *wp = wv;
       uint32_t u, v, t0, t1;
       MCT__F5(0) MCT__F5(5) MCT__F5(10)
-      a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
-      a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
-      a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
-      a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
-      a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
-      a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
-      a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
-      a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
-      const uint32_t v0 = mct__clamp4(mct__pack4(a00, a01, a02, a03), lo4, hi4);
-      const uint32_t v1 = mct__clamp4(mct__pack4(a10, a11, a12, a13), lo4, hi4);
+      uint32_t v0, v1;
+      mct__req24(a00, a01, a02, a03, a10, a11, a12, a13, f, &v0, &v1);
+      v0 = mct__clamp4(v0, lo4, hi4), v1 = mct__clamp4(v1, lo4, hi4);
       if (o + 4 <= O) {
         mct__st32(y0, v0);
         mct__st32(y0 + O, v1);
@@ -416,42 +407,19 @@ typedef char mct__fctx_layout[(offsetof(mct__fctx, k) == 16 && offsetof(mct__fct
 #define MCT__NF(A, B)                                                                         \
   "ldr r8, [r12, #" #A "]\n\t"                                                                \
   "ldr r9, [r12, #" #B "]\n\t"                                                                \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r0, r8, r10, r0\n\t"                                                                 \
-  "smlad r4, r9, r10, r4\n\t"                                                                 \
-  "smlad r1, r8, r11, r1\n\t"                                                                 \
-  "smlad r5, r9, r11, r5\n\t"                                                                 \
-  "ldrd r10, r11, [lr], #8\n\t"                                                               \
-  "smlad r2, r8, r10, r2\n\t"                                                                 \
-  "smlad r6, r9, r10, r6\n\t"                                                                 \
-  "smlad r3, r8, r11, r3\n\t"                                                                 \
-  "smlad r7, r9, r11, r7\n\t"
+  MCT__ASM_MAC8
 /* channel j's constants into r8-r10 (lr walks them), then both pixels' outputs j */
 
-/* The context + 16 (its constants) at [sp]; a variant with the clamp, one without. */
+/* The first conv's pixel pairs (MCT__ASM_PAIRS: the context + 16 at [sp], inputs r12, weights
+ * lr); a variant with the clamp, one without. */
 #define MCT__NFIRST(NAME, CLAMP)                                                              \
   static __attribute__((naked, noinline)) void NAME(const int16_t *xp, mct__fctx *c) {        \
-    __asm__ volatile(                                                                         \
-        "add r1, r1, #16\n\t"                                                                 \
-        "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
-        "mov r12, r0\n"                                                                       \
-        "1:\n\t"                                                                              \
-        "ldr lr, [sp]\n\t"                                                                    \
-        "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                      \
-        "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                      \
-        "ldr lr, [lr, #68]\n\t"                                                               \
+    __asm__ volatile(MCT__ASM_PAIRS(                                                          \
         MCT__NF(0, 12) MCT__NF(4, 16) MCT__NF(8, 20) MCT__NF(12, 24) MCT__NF(16, 28)          \
         MCT__NF(400, 412) MCT__NF(404, 416) MCT__NF(408, 420) MCT__NF(412, 424)               \
         MCT__NF(416, 428) MCT__NF(800, 812) MCT__NF(804, 816) MCT__NF(808, 820)               \
-        MCT__NF(812, 824) MCT__NF(816, 828)                                                   \
-        "ldr lr, [sp]\n\t"                                                                    \
-        MCT__ASM_OUT2(CLAMP)                                                                  \
-        "add r12, r12, #24\n\t"                                                               \
-        "ldr r10, [lr, #16]\n\t"                                                              \
-        "cmp r12, r10\n\t"                                                                    \
-        "bne 1b\n\t"                                                                          \
-        "add sp, sp, #4\n\t"                                                                  \
-        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+        MCT__NF(812, 824) MCT__NF(816, 828),                                                  \
+        "add r12, r12, #24\n\t", CLAMP));                                                     \
   }
 MCT__NFIRST(mct__nfirst, "")
 MCT__NFIRST(mct__nfirst_c, MCT__ASM_CLAMP2)

@@ -46,7 +46,9 @@ int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g) {
     const uint8_t *b = bits;
     float *gp = g;
     /* per byte: 0xFF keeps all eight; otherwise LSLS #(31 - k) puts bit k in N and bit k + 1
-     * in C, and each clear one stores +0 (the portable 0.0f) over its gradient */
+     * in C, and each clear one stores +0 (the portable 0.0f) over its gradient.
+     * Asm contract: operands b, gp, nb (advanced), a zero register; clobbers r4 (the byte),
+     * r5, flags; reads bits[0 .. nb), writes +0 over some of g[0 .. 8 nb). */
     __asm__ volatile(
         "1:\n\t"
         "ldrb r4, [%[b]], #1\n\t"

@@ -324,13 +324,36 @@ static inline uint32_t mct__pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3
   return r;
 }
 
-/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte). */
+/* Each signed byte of v clamped to [lo, hi] (lo4, hi4: the bounds in every byte): SSUB8
+ * sets the GE flags per byte, SEL picks. Asm contract: compiler-allocated operands, the
+ * flags' GE bits clobbered (no C code reads them). */
 static inline uint32_t mct__clamp4(uint32_t v, uint32_t lo4, uint32_t hi4) {
   uint32_t t;
   __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
           : "+r"(v), "=&r"(t)
           : "r"(lo4), "r"(hi4));
   return v;
+}
+
+/* A channel's fast requantization constants (the pointwise and first-conv kernels): the
+ * accumulator's start, then mct__fout's mult, add, shr. */
+typedef struct {
+  int32_t bias, mult, add, shr;
+} mct__fq;
+
+/* Two pixels' four outputs (accumulators with the biases in them) as two words. */
+static inline __attribute__((always_inline)) void mct__req24(
+    int32_t a00, int32_t a01, int32_t a02, int32_t a03, int32_t a10, int32_t a11, int32_t a12,
+    int32_t a13, const mct__fq *f, uint32_t *v0, uint32_t *v1) {
+  a00 = mct__fout(a00, f[0].mult, f[0].add, f[0].shr);
+  a10 = mct__fout(a10, f[0].mult, f[0].add, f[0].shr);
+  a01 = mct__fout(a01, f[1].mult, f[1].add, f[1].shr);
+  a11 = mct__fout(a11, f[1].mult, f[1].add, f[1].shr);
+  a02 = mct__fout(a02, f[2].mult, f[2].add, f[2].shr);
+  a12 = mct__fout(a12, f[2].mult, f[2].add, f[2].shr);
+  a03 = mct__fout(a03, f[3].mult, f[3].add, f[3].shr);
+  a13 = mct__fout(a13, f[3].mult, f[3].add, f[3].shr);
+  *v0 = mct__pack4(a00, a01, a02, a03), *v1 = mct__pack4(a10, a11, a12, a13);
 }
 
 static inline void mct__st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -432,6 +455,47 @@ int mct__sgd_s8_dsp(const mct_sgd *p, int32_t row0, int32_t n_rows, int8_t *w, c
   "str r4, [r8, r9]\n\t"                                                                      \
   "add r8, r8, r9, lsl #1\n\t"                                                                \
   "str r8, [lr, #8]\n\t"
+
+/* One step of the pixel-pair kernels: the pair's input words r8 (pixel 0), r9 (pixel 1)
+ * against the next four weight words at lr (LDRD post-indexed: lr moves on 16 bytes):
+ * r0-r3 += SMLAD(r8, w0..3), r4-r7 += SMLAD(r9, w0..3); r10, r11 clobbered. */
+#define MCT__ASM_MAC8                                                                         \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r0, r8, r10, r0\n\t"                                                                 \
+  "smlad r4, r9, r10, r4\n\t"                                                                 \
+  "smlad r1, r8, r11, r1\n\t"                                                                 \
+  "smlad r5, r9, r11, r5\n\t"                                                                 \
+  "ldrd r10, r11, [lr], #8\n\t"                                                               \
+  "smlad r2, r8, r10, r2\n\t"                                                                 \
+  "smlad r6, r9, r10, r6\n\t"                                                                 \
+  "smlad r3, r8, r11, r3\n\t"                                                                 \
+  "smlad r7, r9, r11, r7\n\t"
+
+/* The whole body of a naked pixel-pair kernel f(const T *xp, ctx *c) (conv_arm.c's
+ * mct__ntile_*, inplace_arm.c's mct__nfirst*; ctx: bias[4] at 0, the channels' constants at
+ * 16, lo4/hi4 at 64, the output and its pixel stride at 72, 76, the inputs' end at 80, the
+ * weights at 84). Contract: r0 = xp, r1 = c (the AAPCS arguments); saves r4-r11 and lr
+ * itself, [sp] = c + 16 while it runs. Per pair: the biases into the accumulators r0-r3
+ * (pixel 0, channels 0-3) and r4-r7 (pixel 1) by two LDMDBs, lr = the weights, STEPS (the
+ * MACs: inputs at r12, weights at lr, r8-r11 free), lr = c + 16, MCT__ASM_OUT2(CLAMP), NEXT
+ * (moves r12 on when STEPS did not), and on while r12 != the inputs' end. Reads the inputs,
+ * the weights and c; writes the pairs' outputs and c's output pointer. */
+#define MCT__ASM_PAIRS(STEPS, NEXT, CLAMP)                                                    \
+  "add r1, r1, #16\n\t"                                                                       \
+  "push {r1, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                       \
+  "mov r12, r0\n"                                                                             \
+  "1:\n\t"                                                                                    \
+  "ldr lr, [sp]\n\t"                                                                          \
+  "ldmdb lr, {r0, r1, r2, r3}\n\t"                                                            \
+  "ldmdb lr, {r4, r5, r6, r7}\n\t"                                                            \
+  "ldr lr, [lr, #68]\n\t" STEPS                                                                \
+  "ldr lr, [sp]\n\t"                                                                          \
+  MCT__ASM_OUT2(CLAMP) NEXT                                                                   \
+  "ldr r10, [lr, #16]\n\t"                                                                    \
+  "cmp r12, r10\n\t"                                                                          \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #4\n\t"                                                                        \
+  "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
 
 #else
 #define MCT_ARM_DSP 0

@@ -31,28 +31,53 @@ static inline int64_t mct__arm_stoch_round(float delta, float u) {
 }
 
 #if defined(__ARM_FP) && (__ARM_FP & 8) /* FPv5-D16 (Cortex-M7): VCVTM */
+/* The stochastic rounding's shared steps, as asm text (register contract: the statement's
+ * operands [x] (the PRNG input), [m1], [m2] (optim.c's mix32 multipliers, MCT__ASM_MIX_K),
+ * s0 = delta on entry; r4 and s1 are clobbered):
+ *   MCT__ASM_FLOOR_U  r4 = floor(delta + u) by VCVTM (saturating, NaN -> 0), u = (mix32(x)
+ *                     >> 8) / 2^24 by VCVT from 24-bit fixed point (exact); s0 clobbered.
+ *   MCT__ASM_ADD32    the int32 element's end: stop (branch to 2:) when r4 + 0x80000001 <= 1
+ *                     unsigned (the floor maybe saturated: [edge]); else w[0] = QADD(r4, w[0])
+ *                     (w advances), x += [gold], and loop to 1: while --n; r5 clobbered. */
+#define MCT__ASM_MIX_K [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu), [gold] "r"(0x9E3779B9u)
+#define MCT__ASM_FLOOR_U                                                                       \
+  "eor r4, %[x], %[x], lsr #16\n\t"                                                            \
+  "mul r4, r4, %[m1]\n\t"                                                                      \
+  "eor r4, r4, r4, lsr #15\n\t"                                                                \
+  "mul r4, r4, %[m2]\n\t"                                                                      \
+  "eor r4, r4, r4, lsr #16\n\t"                                                                \
+  "lsrs r4, r4, #8\n\t"                                                                        \
+  "vmov s1, r4\n\t"                                                                            \
+  "vcvt.f32.u32 s1, s1, #24\n\t"                                                               \
+  "vadd.f32 s0, s0, s1\n\t"                                                                    \
+  "vcvtm.s32.f32 s0, s0\n\t"                                                                   \
+  "vmov r4, s0\n\t"
+#define MCT__ASM_ADD32                                                                         \
+  "add r5, r4, %[edge]\n\t"                                                                    \
+  "cmp r5, #1\n\t"                                                                             \
+  "bls 2f\n\t"                                                                                 \
+  "ldr r5, [%[w]]\n\t"                                                                         \
+  "qadd r4, r4, r5\n\t"                                                                        \
+  "str r4, [%[w]], #4\n\t"                                                                     \
+  "add %[x], %[x], %[gold]\n\t"                                                                \
+  "subs %[n], %[n], #1\n\t"                                                                    \
+  "bne 1b\n\t"                                                                                 \
+  "2:"
+
 /* One row of the usual update (QAS, no weight decay, no momentum), x = key + i * golden for
  * its first element i: d = g * q; delta = -(lr * d) (VNMUL: the rounded product negated);
  * u = (mix32(x) >> 8) / 2^24 (VCVT from 24-bit fixed point: exact); floor(delta + u) by
  * VCVTM, which saturates to the int32 range (NaN -> 0, as optim.c); w + r with QADD (so a
- * saturated r still clamps the same), then clamped to [-127, 127] (SSAT, and -128 -> -127). */
+ * saturated r still clamps the same), then clamped to [-127, 127] (SSAT, and -128 -> -127).
+ * Asm contract: operands g, w, n, x (advanced), q, lr (s-registers), the mix constants;
+ * clobbers r4, r5, s0, s1, flags; reads g[0 .. n), reads and writes w[0 .. n). */
 static void mct__sgd_row_m7(const float *g, int8_t *w, int32_t n, uint32_t x, float q, float lr) {
   __asm__ volatile(
       "1:\n\t"
       "vldmia %[g]!, {s0}\n\t"
       "vmul.f32 s0, s0, %[q]\n\t"
       "vnmul.f32 s0, %[lr], s0\n\t"
-      "eor r4, %[x], %[x], lsr #16\n\t"
-      "mul r4, r4, %[m1]\n\t"
-      "eor r4, r4, r4, lsr #15\n\t"
-      "mul r4, r4, %[m2]\n\t"
-      "eor r4, r4, r4, lsr #16\n\t"
-      "lsrs r4, r4, #8\n\t"
-      "vmov s1, r4\n\t"
-      "vcvt.f32.u32 s1, s1, #24\n\t"
-      "vadd.f32 s0, s0, s1\n\t"
-      "vcvtm.s32.f32 s0, s0\n\t"
-      "vmov r4, s0\n\t"
+      MCT__ASM_FLOOR_U
       "ldrsb r5, [%[w]]\n\t"
       "qadd r4, r4, r5\n\t"
       "ssat r4, #8, r4\n\t"
@@ -64,15 +89,17 @@ static void mct__sgd_row_m7(const float *g, int8_t *w, int32_t n, uint32_t x, fl
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
       : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
-      : [q] "t"(q), [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
-        [gold] "r"(0x9E3779B9u)
+      : [q] "t"(q), [lr] "t"(lr), MCT__ASM_MIX_K
       : "r4", "r5", "s0", "s1", "cc", "memory");
 }
 
 /* Two elements per pass (n2 >= 1 pairs), the same results by negation: -t = lr * d - u is
  * exactly -(delta + u) (round to nearest is symmetric), VCVTP gives ceil(-t) = -floor(t)
  * (saturating, NaN -> 0), QSUB m - w = -(w + r), and clamp(v, -127, 127) = SSAT8(-SSAT8(-v)).
- * A saturated m or m - w (|r| >= 2^31 - 1) still clamps to the same side. */
+ * A saturated m or m - w (|r| >= 2^31 - 1) still clamps to the same side.
+ * Asm contract: operands g, w, n2, x (advanced), q, lr, the mix constants; clobbers r4-r6
+ * (r6: the second element's x), s0-s3, flags; reads g[0 .. 2 n2), reads and writes
+ * w[0 .. 2 n2). */
 static __attribute__((noinline)) void mct__sgd_row2_m7(const float *g, int8_t *w, int32_t n2, uint32_t x, float q,
                              float lr) {
   __asm__ volatile(
@@ -119,15 +146,16 @@ static __attribute__((noinline)) void mct__sgd_row2_m7(const float *g, int8_t *w
       "subs %[n], %[n], #1\n\t"
       "bne 1b"
       : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n2), [x] "+r"(x)
-      : [q] "t"(q), [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
-        [gold] "r"(0x9E3779B9u)
+      : [q] "t"(q), [lr] "t"(lr), MCT__ASM_MIX_K
       : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "cc", "memory");
 }
 
 /* The int32 row (biases), same steps; w + r saturates to int32 (QADD, as mct_sat32) when
  * VCVTM did not saturate. Stops before an element whose floor is INT32_MAX or INT32_MIN
  * (r + 0x80000001 <= 1 unsigned: maybe saturated) and returns how many are left (0: all
- * done); the caller takes that one the portable way. */
+ * done); the caller takes that one the portable way.
+ * Asm contract: operands g, w, n, x (advanced), q, lr, the mix constants, edge; clobbers
+ * r4, r5, s0, s1, flags; reads g[0 .. n), reads and writes w[0 .. n) (up to the stop). */
 static int32_t mct__sgd_row32_m7(const float *g, int32_t *w, int32_t n, uint32_t x, float q,
                                  float lr) {
   __asm__ volatile(
@@ -135,34 +163,16 @@ static int32_t mct__sgd_row32_m7(const float *g, int32_t *w, int32_t n, uint32_t
       "vldmia %[g]!, {s0}\n\t"
       "vmul.f32 s0, s0, %[q]\n\t"
       "vnmul.f32 s0, %[lr], s0\n\t"
-      "eor r4, %[x], %[x], lsr #16\n\t"
-      "mul r4, r4, %[m1]\n\t"
-      "eor r4, r4, r4, lsr #15\n\t"
-      "mul r4, r4, %[m2]\n\t"
-      "eor r4, r4, r4, lsr #16\n\t"
-      "lsrs r4, r4, #8\n\t"
-      "vmov s1, r4\n\t"
-      "vcvt.f32.u32 s1, s1, #24\n\t"
-      "vadd.f32 s0, s0, s1\n\t"
-      "vcvtm.s32.f32 s0, s0\n\t"
-      "vmov r4, s0\n\t"
-      "add r5, r4, %[edge]\n\t"
-      "cmp r5, #1\n\t"
-      "bls 2f\n\t"
-      "ldr r5, [%[w]]\n\t"
-      "qadd r4, r4, r5\n\t"
-      "str r4, [%[w]], #4\n\t"
-      "add %[x], %[x], %[gold]\n\t"
-      "subs %[n], %[n], #1\n\t"
-      "bne 1b\n\t"
-      "2:"
+      MCT__ASM_FLOOR_U
+      MCT__ASM_ADD32
       : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x)
-      : [q] "t"(q), [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
-        [gold] "r"(0x9E3779B9u), [edge] "r"(0x80000001u)
+      : [q] "t"(q), [lr] "t"(lr), MCT__ASM_MIX_K, [edge] "r"(0x80000001u)
       : "r4", "r5", "s0", "s1", "cc", "memory");
   return n;
 }
-/* The same for row_len 1 (a bias): element k is row k, with its own QAS factor q[k]. */
+
+/* The same for row_len 1 (a bias): element k is row k, with its own QAS factor q[k].
+ * Asm contract: as mct__sgd_row32_m7, q a pointer (advanced) and s2 its element too. */
 static int32_t mct__sgd_col32_m7(const float *g, int32_t *w, int32_t n, uint32_t x, const float *q,
                                  float lr) {
   __asm__ volatile(
@@ -171,30 +181,10 @@ static int32_t mct__sgd_col32_m7(const float *g, int32_t *w, int32_t n, uint32_t
       "vldmia %[q]!, {s2}\n\t"
       "vmul.f32 s0, s0, s2\n\t"
       "vnmul.f32 s0, %[lr], s0\n\t"
-      "eor r4, %[x], %[x], lsr #16\n\t"
-      "mul r4, r4, %[m1]\n\t"
-      "eor r4, r4, r4, lsr #15\n\t"
-      "mul r4, r4, %[m2]\n\t"
-      "eor r4, r4, r4, lsr #16\n\t"
-      "lsrs r4, r4, #8\n\t"
-      "vmov s1, r4\n\t"
-      "vcvt.f32.u32 s1, s1, #24\n\t"
-      "vadd.f32 s0, s0, s1\n\t"
-      "vcvtm.s32.f32 s0, s0\n\t"
-      "vmov r4, s0\n\t"
-      "add r5, r4, %[edge]\n\t"
-      "cmp r5, #1\n\t"
-      "bls 2f\n\t"
-      "ldr r5, [%[w]]\n\t"
-      "qadd r4, r4, r5\n\t"
-      "str r4, [%[w]], #4\n\t"
-      "add %[x], %[x], %[gold]\n\t"
-      "subs %[n], %[n], #1\n\t"
-      "bne 1b\n\t"
-      "2:"
+      MCT__ASM_FLOOR_U
+      MCT__ASM_ADD32
       : [g] "+r"(g), [w] "+r"(w), [n] "+r"(n), [x] "+r"(x), [q] "+r"(q)
-      : [lr] "t"(lr), [m1] "r"(0x7FEB352Du), [m2] "r"(0x846CA68Bu),
-        [gold] "r"(0x9E3779B9u), [edge] "r"(0x80000001u)
+      : [lr] "t"(lr), MCT__ASM_MIX_K, [edge] "r"(0x80000001u)
       : "r4", "r5", "s0", "s1", "s2", "cc", "memory");
   return n;
 }
