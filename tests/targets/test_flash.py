@@ -53,7 +53,7 @@ def test_without_toolchain_the_estimate_is_stated(tmp_path, monkeypatch):
 
 def _estimate_error(tmp_path, model, update, classes):
     from mcutrain.autodiff import TrainConfig
-    from mcutrain.codegen.c import generate
+    from mcutrain.codegen.model import generate
     from mcutrain.compile import load_model
     from mcutrain.schedule.plan import plan_training
 
