@@ -137,13 +137,13 @@ def compiler_id(compiler: str) -> str:
     return (p.stdout.splitlines() or [compiler])[0]
 
 
-def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt: str | None = None,
-                 include_runtime: bool = True) -> Path:
+def build_shared(sources, out: Path | str, include_dirs=(), extra_flags=(), opt: str | None = None
+                 ) -> Path:
     """Compile and link `sources` (C files or objects) into the shared library `out`, written
     atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    incs = [f"-I{d}" for d in ((INCLUDE,) if include_runtime else ()) + tuple(include_dirs)]
+    incs = [f"-I{d}" for d in (INCLUDE, *include_dirs)]
     # a unique name the compiler creates (honouring the umask; mkstemp would make it 0600)
     tmp = str(out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     cmd = [cc(), *host_flags(opt), *extra_flags, *incs, "-shared", "-o", tmp,
