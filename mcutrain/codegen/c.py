@@ -1,7 +1,7 @@
-"""Training graph + memory plan -> model.c / model.h (deterministic text).
-
-The generated C reads like a hand-written training loop: one kernel call per node, a shape
-comment on every buffer, arena offsets as named constants. Storage:
+"""The C of one training graph from its memory plan (deterministic text; model.py puts it
+into files): CGen holds the file-scope definitions (parameters, tables, structs), FuncGen
+one function's body, one kernel call per node from the node's OpDef (`emit`, with the
+FuncGen as its ctx), and the named arena pointers its calls pass. Storage:
 - frozen parameters and all tables: `static const` (flash);
 - trained parameters, float masters, momentum: `static` arrays (RAM);
 - activations, saved tensors, gradients: one static arena at planned offsets.
