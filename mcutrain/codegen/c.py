@@ -1,7 +1,7 @@
-"""Training graph + memory plan -> model.c / model.h (deterministic text).
-
-The generated C reads like a hand-written training loop: one kernel call per node, a shape
-comment on every buffer, arena offsets as named constants. Storage:
+"""The C of one training graph from its memory plan (deterministic text; model.py puts it
+into files): CGen holds the file-scope definitions (parameters, tables, structs), FuncGen
+one function's body, one kernel call per node from the node's OpDef (`emit`, with the
+FuncGen as its ctx), and the named arena pointers its calls pass. Storage:
 - frozen parameters and all tables: `static const` (flash);
 - trained parameters, float masters, momentum: `static` arrays (RAM);
 - activations, saved tensors, gradients: one static arena at planned offsets.
@@ -17,6 +17,8 @@ import numpy as np
 from ..ir.graph import Graph
 from ..schedule.plan import FunctionPlan, MemoryPlan
 from ..ops.cabi import initializer
+from ..ops.common import pair
+from ..ops.registry import get_op
 from .layout import CTYPE, c_ident, hwc
 from ..errors import McuError
 
@@ -139,16 +141,12 @@ class FuncGen:
     def __init__(self, cg: CGen, fp: FunctionPlan):
         self.cg, self.g, self.fp, self.tag = cg, cg.g, fp, fp.tag
         self.nodes = fp.nodes
-        self.mode = fp.mode  # node index -> emission mode for in-place ops
         self.plan = fp.plan
         self.find = fp.find
         self.names: dict = {}  # named pointer -> (C type, region root, byte offset, note)
 
     def is_scalar(self, v) -> bool:
         return self.fp.is_scalar(v)
-
-    def _wg_block(self, n) -> int:
-        return self.fp.wg_block(n)
 
 
     # ---- named buffers: where each value lives in the arena (arena.h) -----------------------
@@ -216,7 +214,7 @@ class FuncGen:
                        f"/* {note} */")
         return out
 
-    # ---- emission ---------------------------------------------------------------------------
+    # ---- emission: one kernel call per node, from its OpDef (ops/<family>.py) --------------
     def body(self) -> list:
         lines = []
         self.ends = {}  # value -> index in `lines` just after the node that makes it
@@ -225,39 +223,63 @@ class FuncGen:
             ins = ", ".join(f"%{x}" for x in n.inputs)
             shape = self.g.values[n.outputs[0]].type_str() if n.outputs else ""
             lines.append(f"  /* [{i}] {outs} = {n.op}({ins}) {shape} */")
-            emit = getattr(self, f"_e_{n.op}", None)
-            if emit is None:
+            emit = get_op(n.op).emit
+            if emit is None:  # the plan refuses such graphs: kept for a hand-made plan
                 raise CodegenError(f"op {n.op} has no C kernel yet")
-            lines += ["  " + s for s in emit(i, n)]
+            lines += ["  " + s for s in emit(self, i, n)]
             self.ends.update((o, len(lines)) for o in n.outputs)
         return lines
 
-    # ---- helpers for emitters -------------------------------------------------------------
-    def _geom(self, n, x, y, k=(1, 1)) -> str:
-        xv, yv = self.g.values[x], self.g.values[y]
-        ih, iw, ic = hwc(xv.shape)
-        oh, ow, oc = hwc(yv.shape)
+    # ---- what an OpDef's emit may ask (the ctx of ops/registry.py) ---------------------------
+    @property
+    def values(self) -> dict:
+        return self.g.values
+
+    def mode(self, i, default=None):
+        """How step i runs: "inplace" (over its input), "acc_a" / "acc_b" / "copy" (a float
+        gradient sum), or default (schedule/plan.py FunctionPlan.analyze)."""
+        return self.fp.mode(i, default)
+
+    def wg_block(self, n) -> int:
+        return self.fp.wg_block(n)
+
+    def sym(self, name, prefix="") -> str:
+        return c_ident(name, prefix)
+
+    @staticmethod
+    def c_float(x) -> str:
+        return _c_float(np.float32(x))
+
+    def n(self, v) -> int:
+        return self.g.values[v].size
+
+    def param_size(self, name) -> int:
+        return self.cg.params[name].data.size
+
+    def table(self, name: str, ctype: str, values) -> str:
+        return self.cg.table(name, ctype, values)
+
+    def struct(self, sym: str, ctype: str, fields) -> str:
+        return self.cg.add_struct(sym, ctype, fields)
+
+    def geom(self, n, x, y, k=(1, 1)) -> str:
+        """The mct_conv_geom of node n from x to y (kernel from attrs or k)."""
+        (ih, iw, ic), (oh, ow, oc) = hwc(self.g.values[x].shape), hwc(self.g.values[y].shape)
         a = n.attrs
-        s = a.get("stride", (1, 1))
-        p = a.get("padding", (0, 0))
-        s = s if isinstance(s, (tuple, list)) else (s, s)
-        p = p if isinstance(p, (tuple, list)) else (p, p)
-        kk = a.get("kernel", k)
-        kk = kk if isinstance(kk, (tuple, list)) else (kk, kk)
+        s, p, kk = (pair(a.get(key, d)) for key, d in (("stride", 1), ("padding", 0), ("kernel", k)))
         vals = [ih, iw, ic, oh, ow, oc, kk[0], kk[1], s[0], s[1], p[0], p[1], a.get("groups", 1)]
         return self.cg.add_struct(c_ident(f"{y}", "G_"), "mct_conv_geom", vals)
 
-    def _requant(self, n) -> str:
-        return self._requant_named(n.outputs[0], n.attrs)
-
-    def _requant_named(self, y, a) -> str:
+    def requant(self, y, a) -> str:
+        """The mct_requant of output y (attrs a: zero points, clamp, per-channel mult/shift)."""
         m = self.cg.table(f"{y}.mult", "int32_t", a["mult"])
         s = self.cg.table(f"{y}.shift", "int32_t", a["shift"])
         return self.cg.add_struct(c_ident(y, "R_"), "mct_requant",
                                   [a["x_zero"], a["y_zero"], a["act_min"], a["act_max"], m, s])
 
-    def _weights(self, w):
-        """(w expression, prelude lines, wsplit expression) for a layer's weight input."""
+    def weights(self, w):
+        """(w expression, prelude lines, wsplit expression) for a layer's weight input: a
+        trained slice is added back to its frozen flash copy through an mct_wsplit."""
         p = self.cg.params.get(w)
         if p is not None and p.sel is not None:
             sel = self.cg.table(f"{w}.sel", "int32_t", p.sel)
@@ -267,338 +289,12 @@ class FuncGen:
         if ch is not None:
             src = next(n.inputs[0] for n in self.g.nodes if w in n.outputs)
             sel = self.cg.table(f"{w}.sel", "int32_t", ch)
-            frozen = self.cg.params[src].sym
             init = initializer("mct_wsplit", [self.ref(w), sel, len(ch)])
-            return frozen, [f"const mct_wsplit ws = {init};"], "&ws"
+            return self.cg.params[src].sym, [f"const mct_wsplit ws = {init};"], "&ws"
         return self.ref(w), [], "NULL"
 
     @staticmethod
-    def _block(pre, call) -> list:
+    def block(pre, call) -> list:
         if not pre:
             return [f"st |= {call};"]
         return ["{"] + ["  " + s for s in pre] + [f"  st |= {call};", "}"]
-
-    def _n(self, v) -> int:
-        return self.g.values[v].size
-
-    # ---- forward --------------------------------------------------------------------------
-    def _e_conv2d(self, i, n):
-        x, w, b = n.inputs
-        if self.g.values[x].dtype != "i8":
-            raise CodegenError("float conv2d is not compiled to C (quantize the model first)")
-        geo = self._geom(n, x, n.outputs[0], self.g.values[w].shape[2:])
-        wexpr, pre, ws = self._weights(w)
-        rq, y = self._requant(n), self.ref(n.outputs[0])
-        mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
-        tmp = self.scratch(i, "int8_t") if mode else None
-        if mode in ("pointwise", "depthwise"):
-            call = (f"mct_{mode}_s8_inplace(&{geo}, &{rq}, {y}, {wexpr}, {ws}, {self.ref(b)}, {tmp})")
-        elif mode == "rows":
-            call = (f"mct_conv2d_s8_rows(&{geo}, &{rq}, {self.ref(x)}, {wexpr}, {ws}, {self.ref(b)}, "
-                    f"{y}, {tmp})")
-        else:
-            call = f"mct_conv2d_s8(&{geo}, &{rq}, {self.ref(x)}, {wexpr}, {ws}, {self.ref(b)}, {y})"
-        return self._block(pre, call)
-
-    def _e_expand_depthwise(self, i, n):
-        x, w1, b1, w2, b2 = n.inputs
-        e = self.g.values[x]
-        pw = type(n)("conv2d", (x, w1, b1), (n.outputs[0] + ".pw",), n.attrs["pw"])
-        dw = type(n)("conv2d", (n.outputs[0] + ".pw", w2, b2), n.outputs, n.attrs["dw"])
-        ih, iw, _ = hwc(e.shape)
-        oc1 = self.g.values[w1].shape[0]
-        oh, ow, oc2 = hwc(self.g.values[n.outputs[0]].shape)
-        a1, a2 = n.attrs["pw"], n.attrs["dw"]
-        k2 = self.g.values[w2].shape[2:]
-        g1 = self.cg.add_struct(c_ident(n.outputs[0] + ".pw", "G_"), "mct_conv_geom",
-                                [ih, iw, e.shape[1], ih, iw, oc1, 1, 1, 1, 1, 0, 0, 1])
-        s2, p2 = a2.get("stride", (1, 1)), a2.get("padding", (0, 0))
-        g2 = self.cg.add_struct(c_ident(n.outputs[0] + ".dw", "G_"), "mct_conv_geom",
-                                [ih, iw, oc1, oh, ow, oc2, k2[0], k2[1], s2[0], s2[1], p2[0], p2[1],
-                                 a2.get("groups", oc1)])
-        del pw, dw
-        q1 = self._requant_named(n.outputs[0] + ".pw", a1)
-        q2 = self._requant_named(n.outputs[0] + ".dw", a2)
-        if self.mode.get(i) == "inplace":  # streamed by rows over its consumed input
-            ring = self.scratch(i, "int8_t")
-            row_tmp = f"{ring} + {(k2[0] * iw * oc1 + 15) // 16 * 16}"
-            return [f"st |= mct_expand_dw_s8_rows(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, "
-                    f"&{q2}, {self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
-                    f"{ring}, {row_tmp});"]
-        return [f"st |= mct_expand_dw_s8(&{g1}, &{q1}, {self.ref(w1)}, {self.ref(b1)}, &{g2}, &{q2}, "
-                f"{self.ref(w2)}, {self.ref(b2)}, {self.ref(x)}, {self.ref(n.outputs[0])}, "
-                f"{self.scratch(i, 'int8_t')});"]
-
-    def _e_linear(self, i, n):
-        x, w, b = n.inputs
-        xv, wv = self.g.values[x], self.g.values[w]
-        y = n.outputs[0]
-        if xv.dtype == "f32":
-            return [f"st |= mct_linear_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(x)}, "
-                    f"{self.ref(w)}, {self.ref(b)}, {self.ref(y)});"]
-        wexpr, pre, ws = self._weights(w)
-        call = (f"mct_linear_s8({wv.shape[1]}, {wv.shape[0]}, &{self._requant(n)}, {self.ref(x)}, "
-                f"{wexpr}, {ws}, {self.ref(b)}, {self.ref(y)})")
-        return self._block(pre, call)
-
-    def _e_add(self, i, n):
-        a, b = n.inputs
-        y = n.outputs[0]
-        if self.g.values[a].dtype == "f32":  # gradient sum
-            mode = self.mode.get(i, "copy")
-            cnt = self._n(y)
-            if mode == "acc_a":
-                return [f"st |= mct_accumulate_f32({cnt}, {self.ref(b)}, {self.ref(a)});"]
-            if mode == "acc_b":
-                return [f"st |= mct_accumulate_f32({cnt}, {self.ref(a)}, {self.ref(b)});"]
-            return [f"memcpy({self.ref(y)}, {self.ref(a)}, {cnt * 4});",
-                    f"st |= mct_accumulate_f32({cnt}, {self.ref(b)}, {self.ref(y)});"]
-        at = n.attrs
-        p = at["params"]
-        vals = [at["x_zero"], at["y_zero_in"], at["y_zero"], at.get("act_min", -128),
-                at.get("act_max", 127), p["left_shift"], p["x_mult"], p["x_shift"],
-                p["y_mult"], p["y_shift"], p["out_mult"], p["out_shift"]]
-        sym = self.cg.add_struct(c_ident(y, "A_"), "mct_add_params", vals)
-        return [f"st |= mct_add_s8(&{sym}, {self._n(y)}, {self.ref(a)}, {self.ref(b)}, {self.ref(y)});"]
-
-    def _e_global_avgpool(self, i, n):
-        h, w, c = hwc(self.g.values[n.inputs[0]].shape)
-        return [f"st |= mct_avgpool_global_s8({h * w}, {c}, {self.ref(n.inputs[0])}, "
-                f"{self.ref(n.outputs[0])});"]
-
-    def _e_maxpool2d(self, i, n):
-        geo = self._geom(n, n.inputs[0], n.outputs[0])
-        return [f"st |= mct_maxpool_s8(&{geo}, {self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
-
-    def _e_clamp(self, i, n):
-        if self.g.values[n.inputs[0]].dtype != "i8":
-            raise CodegenError("float clamp is not compiled to C (quantize the model first)")
-        return [f"st |= mct_clamp_s8({self._n(n.inputs[0])}, {n.attrs['lo']}, {n.attrs['hi']}, "
-                f"{self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
-
-    def _e_reshape(self, i, n):
-        return ["/* reshape: same buffer */"]
-
-    def _e_dequantize(self, i, n):
-        a = n.attrs
-        return [f"st |= mct_dequantize_s8({self._n(n.inputs[0])}, {_c_float(np.float32(a['scale']))}, "
-                f"{a['zero']}, {self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
-
-    def _e_gather_channels(self, i, n):
-        h, w, c = hwc(self.g.values[n.inputs[0]].shape)
-        ch = n.attrs["channels"]
-        sel = self.cg.table(f"{n.outputs[0]}.sel", "int32_t", ch)
-        return [f"st |= mct_gather_channels_s8({h * w}, {c}, {sel}, {len(ch)}, "
-                f"{self.ref(n.inputs[0])}, {self.ref(n.outputs[0])});"]
-
-    def _e_round_master(self, i, n):
-        frozen, master = n.inputs
-        kind = "s8" if self.g.values[frozen].dtype == "i8" else "s32"
-        cnt = self.cg.params[master].data.size
-        return [f"st |= mct_round_master_{kind}({cnt}, {self.ref(master)}, {self.ref(n.outputs[0])});"]
-
-    def _e_softmax_ce(self, i, n):
-        z = n.inputs[0]
-        return [f"loss = mct_softmax_ce_f32({self._n(z)}, {self.ref(z)}, label, NULL);"]
-
-    # ---- backward -------------------------------------------------------------------------
-    def _e_softmax_ce_grad(self, i, n):
-        z = n.inputs[0]
-        return [f"(void)mct_softmax_ce_f32({self._n(z)}, {self.ref(z)}, label, {self.ref(n.outputs[0])});"]
-
-    def _e_clamp_grad(self, i, n):
-        gy, y = n.inputs
-        a = n.attrs
-        if a.get("lo") is None or a.get("hi") is None:
-            raise CodegenError("clamp_grad of a float clamp is not compiled to C")
-        return self._copy_unless_inplace(i, gy, n.outputs[0]) + [
-            f"st |= mct_clamp_grad_f32({self._n(gy)}, {a['lo']}, {a['hi']}, {self.ref(y)}, "
-            f"{self.ref(n.outputs[0])});"]
-
-    def _copy_unless_inplace(self, i, src, dst) -> list:
-        """Kernels that work in place on a float buffer: copy first when src lives on."""
-        if self.mode.get(i) == "inplace":
-            return []
-        return [f"memcpy({self.ref(dst)}, {self.ref(src)}, {self._n(src) * 4});"]
-
-    def _e_conv2d_grad_input(self, i, n):
-        gy, w = n.inputs
-        gx = n.outputs[0]
-        wv = self.g.values[w]
-        if n.attrs.get("w_scale") is None:
-            raise CodegenError("float conv2d backward is not compiled to C")
-        geo = self._geom(n, gx, gy, wv.shape[2:])
-        wexpr, pre, ws = self._weights(w)
-        sc = self.cg.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
-        mode = n.attrs.get("inplace") if self.mode.get(i) == "inplace" else None
-        if mode:
-            return self._block(pre, f"mct_{mode}_grad_input_f32_inplace(&{geo}, {self.ref(gx)}, "
-                                    f"{wexpr}, {ws}, {sc}, {self.scratch(i)})")
-        return self._block(pre, f"mct_conv2d_grad_input_f32(&{geo}, {self.ref(gy)}, {wexpr}, {ws}, "
-                                f"{sc}, {self.ref(gx)})")
-
-    def _grad_weight_rows(self, n, geo, xs, n_ch, gy, gw, rows, row_len, chans, depthwise):
-        a = n.attrs
-        sc = self.cg.table(f"{gw}.w_scale", "float", a["w_scale"])
-        xz, xsc = a["x_zero"], _c_float(np.float32(a["x_scale"]))
-        if depthwise:
-            gyc = self.cg.table(f"{gw}.rows", "int32_t", chans) if chans else None
-            gy_c = f"{gyc}[r]" if gyc else "r"
-            xs_c = self._group_saved_channel(n, chans)
-            return [f"for (int32_t r = 0; r < {rows}; ++r)",
-                    f"  st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
-                    f"{xsc}, {self.ref(gy)}, {gy_c}, {xs_c}, {sc}[{gy_c}], {self.ref(gw)} + r * {row_len});"]
-        return [f"st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
-                f"{xsc}, {self.ref(gy)}, 0, {rows}, {sc}, {self.ref(gw)});"]
-
-    def _group_in_c(self, n, ga=None) -> tuple:
-        """(in_c, channels per group) of a conv's weight gradient, as ops/conv.py decides:
-        depthwise when a channel subset is saved or each group has one input channel."""
-        ga = ga or n.attrs
-        groups, n_ch = ga.get("groups", 1), hwc(self.g.values[n.inputs[0]].shape)[2]
-        if groups == 1:
-            return n_ch, n_ch
-        cg = 1 if ga.get("channels") is not None or n_ch == groups else n_ch // groups
-        return groups * cg, cg
-
-    def _group_saved_channel(self, n, chans, ga=None) -> str:
-        """First saved-input channel of weight row r of a grouped conv: the gathered entry r
-        (a depthwise slice), else (r / out channels per group) * channels per group."""
-        if chans:
-            return "r"
-        ga = ga or n.attrs
-        og = self.g.values[n.inputs[1]].shape[1] // ga.get("groups", 1)
-        cg = self._group_in_c(n, ga)[1]
-        first = "r" if og == 1 else f"(r / {og})"
-        return first if cg == 1 else f"{first} * {cg}"
-
-    def _e_conv2d_grad_weight(self, i, n):
-        xs, gy = n.inputs
-        gw = n.outputs[0]
-        gwv = self.g.values[gw]
-        if n.attrs.get("w_scale") is None:
-            raise CodegenError("float conv2d backward is not compiled to C")
-        xv, gv = self.g.values[xs], self.g.values[gy]
-        ih, iw, n_ch = hwc(xv.shape)
-        oh, ow, oc = hwc(gv.shape)
-        groups = n.attrs.get("groups", 1)
-        kh, kw = gwv.shape[2:]
-        s, p = n.attrs.get("stride", (1, 1)), n.attrs.get("padding", (0, 0))
-        vals = [ih, iw, self._group_in_c(n)[0], oh, ow, oc, kh, kw, s[0], s[1], p[0], p[1], groups]
-        geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", vals)
-        rows, row_len = gwv.shape[0], int(np.prod(gwv.shape[1:]))
-        return self._grad_weight_rows(n, geo, xs, n_ch, gy, gw, rows, row_len,
-                                      n.attrs.get("channels"), groups > 1)
-
-    def _e_conv2d_grad_bias(self, i, n):
-        g = n.inputs[0]
-        h, w, c = hwc(self.g.values[g].shape)
-        bs = n.attrs.get("b_scale")
-        sc = self.cg.table(f"{n.outputs[0]}.b_scale", "float", bs) if bs is not None else "NULL"
-        return [f"st |= mct_bias_grad_f32({h * w}, {c}, {self.ref(g)}, {sc}, {self.ref(n.outputs[0])});"]
-
-    def _e_global_avgpool_grad(self, i, n):
-        h, w = n.attrs["in_hw"]
-        c = self.g.values[n.inputs[0]].shape[1]
-        return [f"st |= mct_avgpool_global_grad_f32({h * w}, {c}, {self.ref(n.inputs[0])}, "
-                f"{self.ref(n.outputs[0])});"]
-
-    def _e_linear_grad_input(self, i, n):
-        gy, w = n.inputs
-        wv = self.g.values[w]
-        if wv.dtype == "f32":
-            return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(gy)}, "
-                    f"NULL, {self.ref(w)}, NULL, {self.ref(n.outputs[0])});"]
-        wexpr, pre, ws = self._weights(w)
-        if pre:
-            raise CodegenError("channel-fraction training of an int8 linear layer is not compiled yet")
-        sc = self.cg.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
-        return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {self.ref(gy)}, "
-                f"{wexpr}, NULL, {sc}, {self.ref(n.outputs[0])});"]
-
-    def _e_linear_grad_weight(self, i, n):
-        xs, gy = n.inputs
-        gw = n.outputs[0]
-        o, c = self.g.values[gw].shape
-        if n.attrs.get("w_scale") is None:
-            return [f"st |= mct_outer_f32({o}, {c}, {self.ref(gy)}, {self.ref(xs)}, {self.ref(gw)});"]
-        geo = self.cg.add_struct(c_ident(gw, "G_"), "mct_conv_geom", [1, 1, c, 1, 1, o, 1, 1, 1, 1, 0, 0, 1])
-        return self._grad_weight_rows(n, geo, xs, c, gy, gw, o, c, None, False)
-
-    def _e_clamp_mask(self, i, n):
-        y = n.inputs[0]
-        return [f"st |= mct_clamp_mask_s8({self._n(y)}, {n.attrs['lo']}, {n.attrs['hi']}, "
-                f"{self.ref(y)}, {self.ref(n.outputs[0])});"]
-
-    def _e_clamp_grad_mask(self, i, n):
-        gy, m = n.inputs
-        return self._copy_unless_inplace(i, gy, n.outputs[0]) + [
-            f"st |= mct_clamp_grad_bits_f32({self._n(gy)}, {self.ref(m)}, {self.ref(n.outputs[0])});"]
-
-    # ---- update ---------------------------------------------------------------------------
-    def _sgd_struct(self, a, param, gshape) -> tuple:
-        rows = gshape[0] if gshape else 1
-        row_len = int(np.prod(gshape[1:])) if len(gshape) > 1 else 1
-        qas = self.cg.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
-        init = initializer("mct_sgd", [
-            "mct_lr", _c_float(np.float32(a.get("momentum", 0.0))),
-            _c_float(np.float32(a.get("weight_decay", 0.0))), qas, row_len,
-            f"{a.get('seed', 0)}u", f"{a.get('param_id', 0)}u", "mct_step"])
-        decl = f"const mct_sgd s = {init};"
-        kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[self.g.values[param].dtype]
-        return decl, kind, rows, row_len
-
-    def _e_sgd_update(self, i, n):
-        param, grad = n.inputs[0], n.inputs[1]
-        mom = self.ref(n.inputs[4]) if len(n.inputs) == 5 else "NULL"
-        decl, kind, rows, _ = self._sgd_struct(n.attrs, param, self.g.values[grad].shape)
-        return ["{", "  " + decl,
-                f"  st |= mct_sgd_{kind}(&s, 0, {rows}, {self.ref(param)}, {self.ref(grad)}, {mom});",
-                "}"]
-
-    def _e_weight_grad_update(self, i, n):
-        """One output channel at a time: its gradient row into scratch, then its update."""
-        xs, gy, param = n.inputs[:3]
-        mom = self.ref(n.inputs[5]) if len(n.inputs) == 6 else "NULL"
-        a, ga = n.attrs["sgd"], n.attrs["grad"]
-        pv = self.g.values[param]
-        gshape = list(pv.shape)
-        if a.get("channels") is not None:
-            gshape[a.get("axis", 0)] = len(a["channels"])
-        decl, kind, rows, row_len = self._sgd_struct(a, param, gshape)
-        row = self.scratch(i)
-        upd = f"st |= mct_sgd_{kind}(&s, r, 1, {self.ref(param)}, {row}, {mom});"
-        if n.attrs["grad_op"] == "linear_grad_weight" and ga.get("w_scale") is None:
-            grad = f"st |= mct_outer_f32(1, {row_len}, {self.ref(gy)} + r, {self.ref(xs)}, {row});"
-        else:
-            xv, gv = self.g.values[xs], self.g.values[gy]
-            ih, iw, n_ch = hwc(xv.shape)
-            oh, ow, oc = hwc(gv.shape)
-            groups = ga.get("groups", 1)
-            kh, kw = (gshape[2], gshape[3]) if len(gshape) == 4 else (1, 1)
-            st, pd = ga.get("stride", (1, 1)), ga.get("padding", (0, 0))
-            vals = [ih, iw, self._group_in_c(n, ga)[0], oh, ow, oc, kh, kw, st[0], st[1], pd[0],
-                    pd[1], groups]
-            geo = self.cg.add_struct(c_ident(f"{param}.wg", "G_"), "mct_conv_geom", vals)
-            sc = self.cg.table(f"{param}.w_scale", "float", ga["w_scale"])
-            xz, xsc = ga["x_zero"], _c_float(np.float32(ga["x_scale"]))
-            chans = ga.get("channels")
-            if groups > 1:
-                gyc = f"{self.cg.table(f'{param}.rows', 'int32_t', chans)}[r]" if chans else "r"
-                xs_c = self._group_saved_channel(n, chans, ga)
-                grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
-                        f"{xsc}, {self.ref(gy)}, {gyc}, {xs_c}, {sc}[{gyc}], {row});")
-            else:
-                blk = self._wg_block(n)
-                if blk > 1:  # a block of rows, then their update
-                    nr = f"{rows} - r < {blk} ? {rows} - r : {blk}"
-                    return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; r += {blk}) {{",
-                            f"    const int32_t nr = {nr};",
-                            f"    st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {self.ref(xs)}, {n_ch}, "
-                            f"{xz}, {xsc}, {self.ref(gy)}, r, nr, {sc}, {row});",
-                            f"    st |= mct_sgd_{kind}(&s, r, nr, {self.ref(param)}, {row}, {mom});",
-                            "  }", "}"]
-                grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {self.ref(xs)}, {n_ch}, {xz}, "
-                        f"{xsc}, {self.ref(gy)}, r, 0, {sc}[r], {row});")
-        return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",
-                "    " + grad, "    " + upd, "  }", "}"]

@@ -117,12 +117,7 @@ def _with_logits(tg: Graph, fg: FuncGen, body: list) -> list:
     else:
         copy = f"memcpy(mct_logits_buf, {src}, {lv.size * 4});"
     out = list(body)
-    idx = next(k for k, ln in enumerate(out)
-               if f"%{t['logits']} =" in ln and ln.strip().startswith("/*"))
-    j = idx + 1
-    while j < len(out) and not out[j].strip().startswith("/* ["):
-        j += 1
-    out.insert(j, "  " + copy)
+    out.insert(fg.ends[t["logits"]], "  " + copy)  # FuncGen.body: where each value is made
     return out
 
 

@@ -30,7 +30,19 @@ def _grad(gb, node, gys):
                      dict(lo=node.attr("lo"), hi=node.attr("hi")))]
 
 
-register(OpDef("clamp", _infer, _ref, _grad, None, "y = min(max(x, lo), hi): ReLU, ReLU6"))
+def _emit_clamp(ctx, i, n):
+    return [f"st |= mct_clamp_s8({ctx.n(n.inputs[0])}, {n.attrs['lo']}, {n.attrs['hi']}, "
+            f"{ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
+def _check_clamp(ctx, n):
+    if ctx.values[n.inputs[0]].dtype != "i8":
+        return "float clamp is not compiled to C (quantize the model first)"
+    return None
+
+
+register(OpDef("clamp", _infer, _ref, _grad, None, "y = min(max(x, lo), hi): ReLU, ReLU6",
+               emit=_emit_clamp, c_check=_check_clamp))
 
 
 def _g_infer(ins, a):
@@ -49,8 +61,30 @@ def _g_ref(ins, a):
     return [f32(np.where(mask, gy, np.float32(0)))]
 
 
+def copy_unless_inplace(ctx, i, src, dst) -> list:
+    """Kernels that work in place on a float buffer: copy first when src lives on."""
+    if ctx.mode(i) == "inplace":
+        return []
+    return [f"memcpy({ctx.ref(dst)}, {ctx.ref(src)}, {ctx.n(src) * 4});"]
+
+
+def _emit_clamp_grad(ctx, i, n):
+    gy, y = n.inputs
+    a = n.attrs
+    return copy_unless_inplace(ctx, i, gy, n.outputs[0]) + [
+        f"st |= mct_clamp_grad_f32({ctx.n(gy)}, {a['lo']}, {a['hi']}, {ctx.ref(y)}, "
+        f"{ctx.ref(n.outputs[0])});"]
+
+
+def _check_clamp_grad(ctx, n):
+    if n.attrs.get("lo") is None or n.attrs.get("hi") is None:
+        return "clamp_grad of a float clamp is not compiled to C"
+    return None
+
+
 register(OpDef("clamp_grad", _g_infer, _g_ref, None, None,
-               "gx = gy where lo < y < hi, else 0 (from the saved output y)"))
+               "gx = gy where lo < y < hi, else 0 (from the saved output y)",
+               emit=_emit_clamp_grad, c_check=_check_clamp_grad))
 
 
 # ---- bit masks: what clamp_grad needs of an int8 output, at 1 bit per element ---------------
@@ -70,9 +104,16 @@ def _m_ref(ins, a):
     return [np.packbits(mask.reshape(len(y), -1), axis=1, bitorder="little")]
 
 
+def _emit_clamp_mask(ctx, i, n):
+    y = n.inputs[0]
+    return [f"st |= mct_clamp_mask_s8({ctx.n(y)}, {n.attrs['lo']}, {n.attrs['hi']}, "
+            f"{ctx.ref(y)}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("clamp_mask", _m_infer, _m_ref, None, None,
                "bit i of sample n = (lo < y[n].flat[i] < hi), packed little-endian: the saved "
-               "form of an output that backward needs only for its clamp mask"))
+               "form of an output that backward needs only for its clamp mask",
+               emit=_emit_clamp_mask))
 
 
 def _gm_infer(ins, a):
@@ -89,5 +130,12 @@ def _gm_ref(ins, a):
     return [f32(np.where(mask, gy, np.float32(0)))]
 
 
+def _emit_clamp_grad_mask(ctx, i, n):
+    gy, m = n.inputs
+    return copy_unless_inplace(ctx, i, gy, n.outputs[0]) + [
+        f"st |= mct_clamp_grad_bits_f32({ctx.n(gy)}, {ctx.ref(m)}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("clamp_grad_mask", _gm_infer, _gm_ref, None, None,
-               "gx = gy where the saved mask bit is set, else 0 (= clamp_grad)"))
+               "gx = gy where the saved mask bit is set, else 0 (= clamp_grad)",
+               emit=_emit_clamp_grad_mask))

@@ -20,7 +20,29 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .common import check, f32, float_type, is_int, out_q, pair, requant_output
+from . import conv_c
 from .registry import OpDef, register
+
+
+def conv_kind(in_c: int, out_c: int, kernel, stride=1, padding=0, groups: int = 1) -> str:
+    """What a conv is, decided here once (the reference below, passes/inplace.py, the plan,
+    the C emission; runtime/src/conv.c dispatches on the same rule from mct_conv_geom):
+        pointwise  1x1, stride 1, no padding, groups 1
+        general    any other groups-1 conv
+        depthwise  one input channel per group (groups == in_c; out_c = in_c * multiplier)
+        grouped    in_c / groups > 1 input channels per group"""
+    if groups == 1:
+        one = pair(kernel) == (1, 1) and pair(stride) == (1, 1) and pair(padding) == (0, 0)
+        return "pointwise" if one else "general"
+    return "depthwise" if groups == in_c else "grouped"
+
+
+def inplace_kind(kind: str, in_c: int, out_c: int) -> str:
+    """The in-place form of a conv of that kind ("" if none): pointwise pixel by pixel,
+    depthwise (multiplier 1) channel by channel, general row by row; grouped: none."""
+    if kind == "depthwise":
+        return "depthwise" if out_c == in_c else ""
+    return {"pointwise": "pointwise", "general": "rows"}.get(kind, "")
 
 
 def out_hw(h, w, kernel, stride, padding):
@@ -47,10 +69,11 @@ def conv_nchw(x, w, stride, padding, groups):
     ho, wo = out_hw(h, wd, (kh, kw), stride, padding)
     xp = _pad(x, padding)
     sh, sw = pair(stride)
+    kind = conv_kind(c, o, (kh, kw), stride, padding, groups)
     if groups == 1:
         cols = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
         return np.tensordot(cols, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-    if cg == 1:
+    if kind == "depthwise":
         xr = xp if o == groups else np.repeat(xp, o // groups, axis=1)
         y = np.zeros((n, o, ho, wo))
         for i in range(kh):
@@ -69,12 +92,13 @@ def conv_grad_input_nchw(gy, w, in_hw, stride, padding, groups):
     ph, pw = pair(padding)
     h, wd = in_hw
     gxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    depthwise = conv_kind(c, o, (kh, kw), stride, padding, groups) == "depthwise"
     for i in range(kh):
         for j in range(kw):
             dst = _win(gxp, i, j, stride, ho, wo)
             if groups == 1:
                 dst += np.tensordot(gy, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
-            elif cg == 1:
+            elif depthwise:
                 contrib = gy * w[:, 0, i, j][None, :, None, None]
                 dst += contrib.reshape(n, groups, o // groups, ho, wo).sum(axis=2)
             else:
@@ -99,7 +123,8 @@ def conv_grad_weight_nchw(x, gy, kernel, stride, padding, groups, channels=None)
                 gw[:, :, i, j] = np.tensordot(gy, _win(xp, i, j, stride, ho, wo),
                                               axes=([0, 2, 3], [0, 2, 3]))
         return gw
-    if channels is not None or cs == groups:  # depthwise (one input channel per group)
+    if channels is not None or conv_kind(cs, o, kernel, stride, padding, groups) == "depthwise":
+        # one input channel per group (a channel subset is only ever one of a depthwise conv)
         og = o // groups
         gsel = gy if channels is None else gy[:, list(channels)]
         xr = xp if og == 1 or channels is not None else np.repeat(xp, og, axis=1)
@@ -176,7 +201,9 @@ def _conv_macs(ins, outs, a):
 
 
 register(OpDef("conv2d", _conv_infer, _conv_ref, _conv_grad, _conv_macs,
-               "2-D convolution, float or int8 with per-channel requantization"))
+               "2-D convolution, float or int8 with per-channel requantization",
+               emit=conv_c.emit_conv2d, scratch=conv_c.scratch_conv2d,
+               c_check=conv_c.check_conv2d))
 
 
 # ---- backward ops ----------------------------------------------------------------------
@@ -206,7 +233,9 @@ def _gi_macs(ins, outs, a):
 
 
 register(OpDef("conv2d_grad_input", _gi_infer, _gi_ref, None, _gi_macs,
-               "gx = conv_transpose(G, w * w_scale): real-valued input gradient"))
+               "gx = conv_transpose(G, w * w_scale): real-valued input gradient",
+               emit=conv_c.emit_grad_input, scratch=conv_c.scratch_grad_input,
+               c_check=conv_c.check_backward))
 
 
 def _gw_infer(ins, a):
@@ -242,7 +271,8 @@ def _gw_macs(ins, outs, a):
 
 
 register(OpDef("conv2d_grad_weight", _gw_infer, _gw_ref, None, _gw_macs,
-               "gw[o,c] = w_scale[o] * sum G[o] * x_real[c]; only the listed input channels"))
+               "gw[o,c] = w_scale[o] * sum G[o] * x_real[c]; only the listed input channels",
+               emit=conv_c.emit_grad_weight, c_check=conv_c.check_backward))
 
 
 def _gb_infer(ins, a):
@@ -258,7 +288,8 @@ def _gb_ref(ins, a):
 
 
 register(OpDef("conv2d_grad_bias", _gb_infer, _gb_ref, None, None,
-               "gb[o] = b_scale[o] * sum G[:, o]  (b_scale = s_x * s_w[o] for int32 bias)"))
+               "gb[o] = b_scale[o] * sum G[:, o]  (b_scale = s_x * s_w[o] for int32 bias)",
+               emit=conv_c.emit_grad_bias))
 
 
 # ---- expand_depthwise: fused 1x1 expansion + depthwise conv (passes/expand_dw.py) -----------
@@ -292,4 +323,5 @@ def _ed_macs(ins, outs, a):
 
 register(OpDef("expand_depthwise", _ed_infer, _ed_ref, None, _ed_macs,
                "conv2d(conv2d(x, w1, b1)[pw], w2, b2)[dw]: a frozen expansion fused into its "
-               "depthwise conv, computed one expanded channel at a time"))
+               "depthwise conv, computed one expanded channel at a time",
+               emit=conv_c.emit_expand_depthwise, scratch=conv_c.scratch_expand_depthwise))

@@ -47,9 +47,31 @@ def _add_grad(gb, node, gys):
     return [gy, gy]
 
 
+def _emit_add(ctx, i, n):
+    a, b = n.inputs
+    y = n.outputs[0]
+    if ctx.values[a].dtype == "f32":  # gradient sum
+        mode = ctx.mode(i, "copy")
+        cnt = ctx.n(y)
+        if mode == "acc_a":
+            return [f"st |= mct_accumulate_f32({cnt}, {ctx.ref(b)}, {ctx.ref(a)});"]
+        if mode == "acc_b":
+            return [f"st |= mct_accumulate_f32({cnt}, {ctx.ref(a)}, {ctx.ref(b)});"]
+        return [f"memcpy({ctx.ref(y)}, {ctx.ref(a)}, {cnt * 4});",
+                f"st |= mct_accumulate_f32({cnt}, {ctx.ref(b)}, {ctx.ref(y)});"]
+    at = n.attrs
+    p = at["params"]
+    vals = [at["x_zero"], at["y_zero_in"], at["y_zero"], at.get("act_min", -128),
+            at.get("act_max", 127), p["left_shift"], p["x_mult"], p["x_shift"],
+            p["y_mult"], p["y_shift"], p["out_mult"], p["out_shift"]]
+    sym = ctx.struct(ctx.sym(y, "A_"), "mct_add_params", vals)
+    return [f"st |= mct_add_s8(&{sym}, {ctx.n(y)}, {ctx.ref(a)}, {ctx.ref(b)}, {ctx.ref(y)});"]
+
+
 register(OpDef("add", _add_infer, _add_ref, _add_grad,
                lambda ins, outs, a: int(np.prod(outs[0].shape)),
-               "x + y; int8 form rescales both inputs to the output scale"))
+               "x + y; int8 form rescales both inputs to the output scale",
+               emit=_emit_add))
 
 
 def int_add_attrs(xq: QParams, yq: QParams, outq: QParams, act=(-128, 127)) -> dict:
@@ -68,8 +90,15 @@ def _deq_ref(ins, a):
     return [f32((ins[0].astype(np.float64) - a["zero"]) * a["scale"])]
 
 
+def _emit_dequantize(ctx, i, n):
+    a = n.attrs
+    return [f"st |= mct_dequantize_s8({ctx.n(n.inputs[0])}, {ctx.c_float(a['scale'])}, "
+            f"{a['zero']}, {ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("dequantize", _deq_infer, _deq_ref, lambda gb, n, gys: [gys[0]], None,
-               "r = scale * (q - zero) as float32"))
+               "r = scale * (q - zero) as float32",
+               emit=_emit_dequantize))
 
 
 def _q_infer(ins, a):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .common import check, f32, float_type, is_int, out_q, requant_output
 from .conv import _scale_along0
+from .conv_c import grad_weight_rows
 from .registry import OpDef, register
 
 
@@ -60,7 +61,21 @@ def _macs(ins, outs, a):
     return int(np.prod(outs[0].shape)) * ins[1].shape[1]
 
 
-register(OpDef("linear", _infer, _ref, _grad, _macs, "fully connected layer, float or int8"))
+def _emit_linear(ctx, i, n):
+    x, w, b = n.inputs
+    xv, wv = ctx.values[x], ctx.values[w]
+    y = n.outputs[0]
+    if xv.dtype == "f32":
+        return [f"st |= mct_linear_f32({wv.shape[1]}, {wv.shape[0]}, {ctx.ref(x)}, "
+                f"{ctx.ref(w)}, {ctx.ref(b)}, {ctx.ref(y)});"]
+    wexpr, pre, ws = ctx.weights(w)
+    call = (f"mct_linear_s8({wv.shape[1]}, {wv.shape[0]}, &{ctx.requant(n.outputs[0], n.attrs)}, {ctx.ref(x)}, "
+            f"{wexpr}, {ws}, {ctx.ref(b)}, {ctx.ref(y)})")
+    return ctx.block(pre, call)
+
+
+register(OpDef("linear", _infer, _ref, _grad, _macs, "fully connected layer, float or int8",
+               emit=_emit_linear))
 
 
 def _gi_infer(ins, a):
@@ -74,9 +89,29 @@ def _gi_ref(ins, a):
     return [f32(g.astype(np.float64) @ wr)]
 
 
+def _emit_linear_grad_input(ctx, i, n):
+    gy, w = n.inputs
+    wv = ctx.values[w]
+    if wv.dtype == "f32":
+        return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {ctx.ref(gy)}, "
+                f"NULL, {ctx.ref(w)}, NULL, {ctx.ref(n.outputs[0])});"]
+    wexpr, _, _ = ctx.weights(w)
+    sc = ctx.table(f"{w}.w_scale", "float", n.attrs["w_scale"])
+    return [f"st |= mct_linear_grad_input_f32({wv.shape[1]}, {wv.shape[0]}, {ctx.ref(gy)}, "
+            f"{wexpr}, NULL, {sc}, {ctx.ref(n.outputs[0])});"]
+
+
+def _check_linear_grad_input(ctx, n):
+    w = n.inputs[1]
+    if ctx.values[w].dtype != "f32" and ctx.is_slice(w):
+        return "channel-fraction training of an int8 linear layer is not compiled yet"
+    return None
+
+
 register(OpDef("linear_grad_input", _gi_infer, _gi_ref, None,
                lambda ins, outs, a: int(np.prod(ins[0].shape)) * ins[1].shape[1],
-               "gx = G @ (w * w_scale)"))
+               "gx = G @ (w * w_scale)",
+               emit=_emit_linear_grad_input, c_check=_check_linear_grad_input))
 
 
 def _gw_infer(ins, a):
@@ -93,6 +128,17 @@ def _gw_ref(ins, a):
     return [f32(_scale_along0(gw, a.get("w_scale"), gw.shape[0]))]
 
 
+def _emit_linear_grad_weight(ctx, i, n):
+    xs, gy = n.inputs
+    gw = n.outputs[0]
+    o, c = ctx.values[gw].shape
+    if n.attrs.get("w_scale") is None:
+        return [f"st |= mct_outer_f32({o}, {c}, {ctx.ref(gy)}, {ctx.ref(xs)}, {ctx.ref(gw)});"]
+    geo = ctx.struct(ctx.sym(gw, "G_"), "mct_conv_geom", [1, 1, c, 1, 1, o, 1, 1, 1, 1, 0, 0, 1])
+    return grad_weight_rows(ctx, n, geo, xs, c, gy, gw, o, c, None, False)
+
+
 register(OpDef("linear_grad_weight", _gw_infer, _gw_ref, None,
                lambda ins, outs, a: ins[0].shape[0] * int(np.prod(outs[0].shape)),
-               "gw[o, c] = w_scale[o] * sum_n G[n, o] x_real[n, c] (selected channels)"))
+               "gw[o, c] = w_scale[o] * sum_n G[n, o] x_real[n, c] (selected channels)",
+               emit=_emit_linear_grad_weight))

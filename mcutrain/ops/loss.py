@@ -37,7 +37,13 @@ def _grad(gb, node, gys):
     return [gb.emit1("softmax_ce_grad", list(node.inputs)), None]
 
 
-register(OpDef("softmax_ce", _infer, _ref, _grad, None, "mean softmax cross-entropy"))
+def _emit_softmax_ce(ctx, i, n):
+    z = n.inputs[0]
+    return [f"loss = mct_softmax_ce_f32({ctx.n(z)}, {ctx.ref(z)}, label, NULL);"]
+
+
+register(OpDef("softmax_ce", _infer, _ref, _grad, None, "mean softmax cross-entropy",
+               emit=_emit_softmax_ce))
 
 
 def _g_infer(ins, a):
@@ -56,4 +62,10 @@ def _g_ref(ins, a):
     return [f32(p / len(y))]
 
 
-register(OpDef("softmax_ce_grad", _g_infer, _g_ref, None, None, "(softmax(z) - onehot) / N"))
+def _emit_softmax_ce_grad(ctx, i, n):
+    z = n.inputs[0]
+    return [f"(void)mct_softmax_ce_f32({ctx.n(z)}, {ctx.ref(z)}, label, {ctx.ref(n.outputs[0])});"]
+
+
+register(OpDef("softmax_ce_grad", _g_infer, _g_ref, None, None, "(softmax(z) - onehot) / N",
+               emit=_emit_softmax_ce_grad))

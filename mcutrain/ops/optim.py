@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import check
+from .cabi import initializer
+from .common import check, hwc
+from .conv_c import grad_weight_geom, group_saved_channel
 from .registry import OpDef, register
 
 GOLDEN = np.uint32(0x9E3779B9)
@@ -121,10 +123,33 @@ def _sgd_ref(ins, a):
     return [new] if new_m is None else [new, new_m.astype(np.float32)]
 
 
+def sgd_struct(ctx, a, param, gshape) -> tuple:
+    rows = gshape[0] if gshape else 1
+    row_len = int(np.prod(gshape[1:])) if len(gshape) > 1 else 1
+    qas = ctx.table(f"{param}.qas", "float", a["qas"]) if a.get("qas") is not None else "NULL"
+    init = initializer("mct_sgd", [
+        "mct_lr", ctx.c_float(a.get("momentum", 0.0)),
+        ctx.c_float(a.get("weight_decay", 0.0)), qas, row_len,
+        f"{a.get('seed', 0)}u", f"{a.get('param_id', 0)}u", "mct_step"])
+    decl = f"const mct_sgd s = {init};"
+    kind = {"i8": "s8", "i32": "s32", "f32": "f32"}[ctx.values[param].dtype]
+    return decl, kind, rows, row_len
+
+
+def _emit_sgd_update(ctx, i, n):
+    param, grad = n.inputs[0], n.inputs[1]
+    mom = ctx.ref(n.inputs[4]) if len(n.inputs) == 5 else "NULL"
+    decl, kind, rows, _ = sgd_struct(ctx, n.attrs, param, ctx.values[grad].shape)
+    return ["{", "  " + decl,
+            f"  st |= mct_sgd_{kind}(&s, 0, {rows}, {ctx.ref(param)}, {ctx.ref(grad)}, {mom});",
+            "}"]
+
+
 register(OpDef("sgd_update", _sgd_infer, _sgd_ref, None,
                lambda ins, outs, a: 3 * int(np.prod(ins[1].shape)),
                "SGD step on the trained slice with QAS, momentum, weight decay and "
-               "stochastic rounding for integer storage"))
+               "stochastic rounding for integer storage",
+               emit=_emit_sgd_update))
 
 
 def _rm_infer(ins, a):
@@ -144,9 +169,17 @@ def _rm_ref(ins, a):
     return [put_slice(frozen, a.get("channels"), a.get("axis", 0), q.astype(frozen.dtype))]
 
 
+def _emit_round_master(ctx, i, n):
+    frozen, master = n.inputs
+    kind = "s8" if ctx.values[frozen].dtype == "i8" else "s32"
+    cnt = ctx.param_size(master)
+    return [f"st |= mct_round_master_{kind}({cnt}, {ctx.ref(master)}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("round_master", _rm_infer, _rm_ref, lambda gb, n, gys: [None, gys[0]], None,
                "int value = clamp(round_half_even(master)) on the trained slice, frozen "
-               "values elsewhere; straight-through gradient to the master"))
+               "values elsewhere; straight-through gradient to the master",
+               emit=_emit_round_master))
 
 
 # ---- fused weight gradient + update (passes/fuse.py): the whole dW never exists ---------------
@@ -179,6 +212,65 @@ def _wgu_macs(ins, outs, a):
         get_op(a["grad_op"]).count_macs(ins[:2], [outs[0]], a["grad"]) + 3 * int(np.prod(outs[0].shape))
 
 
+def wg_slice_shape(ctx, n) -> list:
+    """Shape of the trained slice a fused weight_grad_update writes gradient rows for."""
+    a = n.attrs["sgd"]
+    shape = list(ctx.values[n.inputs[2]].shape)
+    if a.get("channels") is not None:
+        shape[a.get("axis", 0)] = len(a["channels"])
+    return shape
+
+
+def wg_row_bytes(ctx, n) -> int:
+    """Bytes of one float gradient row (first dimension) of that slice."""
+    return 4 * int(np.prod(wg_slice_shape(ctx, n)[1:]))
+
+
+def _scratch_weight_grad_update(ctx, i, n) -> int:
+    """The gradient rows of one block (ctx.wg_block: rows per step, the plan's choice)."""
+    return wg_row_bytes(ctx, n) * ctx.wg_block(n)
+
+
+def _emit_weight_grad_update(ctx, i, n):
+    """One output channel at a time: its gradient row into scratch, then its update."""
+    xs, gy, param = n.inputs[:3]
+    mom = ctx.ref(n.inputs[5]) if len(n.inputs) == 6 else "NULL"
+    a, ga = n.attrs["sgd"], n.attrs["grad"]
+    gshape = wg_slice_shape(ctx, n)
+    decl, kind, rows, row_len = sgd_struct(ctx, a, param, gshape)
+    row = ctx.scratch(i)
+    upd = f"st |= mct_sgd_{kind}(&s, r, 1, {ctx.ref(param)}, {row}, {mom});"
+    if n.attrs["grad_op"] == "linear_grad_weight" and ga.get("w_scale") is None:
+        grad = f"st |= mct_outer_f32(1, {row_len}, {ctx.ref(gy)} + r, {ctx.ref(xs)}, {row});"
+    else:
+        n_ch, groups = hwc(ctx.values[xs].shape)[2], ga.get("groups", 1)
+        kernel = (gshape[2], gshape[3]) if len(gshape) == 4 else (1, 1)
+        geo = grad_weight_geom(ctx, n, ctx.sym(f"{param}.wg", "G_"), ga, kernel)
+        sc = ctx.table(f"{param}.w_scale", "float", ga["w_scale"])
+        xz, xsc = ga["x_zero"], ctx.c_float(ga["x_scale"])
+        chans = ga.get("channels")
+        if groups > 1:
+            gyc = f"{ctx.table(f'{param}.rows', 'int32_t', chans)}[r]" if chans else "r"
+            xs_c = group_saved_channel(ctx, n, chans, ga)
+            grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {ctx.ref(xs)}, {n_ch}, {xz}, "
+                    f"{xsc}, {ctx.ref(gy)}, {gyc}, {xs_c}, {sc}[{gyc}], {row});")
+        else:
+            blk = ctx.wg_block(n)
+            if blk > 1:  # a block of rows, then their update
+                nr = f"{rows} - r < {blk} ? {rows} - r : {blk}"
+                return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; r += {blk}) {{",
+                        f"    const int32_t nr = {nr};",
+                        f"    st |= mct_conv2d_grad_weight_rows_f32(&{geo}, {ctx.ref(xs)}, {n_ch}, "
+                        f"{xz}, {xsc}, {ctx.ref(gy)}, r, nr, {sc}, {row});",
+                        f"    st |= mct_sgd_{kind}(&s, r, nr, {ctx.ref(param)}, {row}, {mom});",
+                        "  }", "}"]
+            grad = (f"st |= mct_conv2d_grad_weight_row_f32(&{geo}, {ctx.ref(xs)}, {n_ch}, {xz}, "
+                    f"{xsc}, {ctx.ref(gy)}, r, 0, {sc}[r], {row});")
+    return ["{", "  " + decl, f"  for (int32_t r = 0; r < {rows}; ++r) {{",
+            "    " + grad, "    " + upd, "  }", "}"]
+
+
 register(OpDef("weight_grad_update", _wgu_infer, _wgu_ref, None, _wgu_macs,
                "grad_op(x_saved, G) then sgd_update, one output channel (row) at a time: "
-               "inputs x_saved, G, param, lr, step[, mom]"))
+               "inputs x_saved, G, param, lr, step[, mom]",
+               emit=_emit_weight_grad_update, scratch=_scratch_weight_grad_update))

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .fixedpoint import div_round_half_even
-from .common import check, f32, float_type, pair
+from .common import check, f32, float_type, hwc, pair
 from .conv import out_hw
 from .registry import OpDef, register
 
@@ -37,9 +37,16 @@ def _gap_grad(gb, node, gys):
                      dict(in_hw=tuple(gb.value(node.inputs[0]).shape[2:])))]
 
 
+def _emit_avgpool(ctx, i, n):
+    h, w, c = hwc(ctx.values[n.inputs[0]].shape)
+    return [f"st |= mct_avgpool_global_s8({h * w}, {c}, {ctx.ref(n.inputs[0])}, "
+            f"{ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("global_avgpool", _gap_infer, _gap_ref, _gap_grad,
                lambda ins, outs, a: int(np.prod(ins[0].shape)),
-               "mean over H x W; int8: integer mean rounded half to even"))
+               "mean over H x W; int8: integer mean rounded half to even",
+               emit=_emit_avgpool))
 
 
 def _gapg_infer(ins, a):
@@ -53,8 +60,16 @@ def _gapg_ref(ins, a):
     return [f32(np.broadcast_to(g / np.float32(h * w), g.shape[:2] + (h, w)))]
 
 
+def _emit_avgpool_grad(ctx, i, n):
+    h, w = n.attrs["in_hw"]
+    c = ctx.values[n.inputs[0]].shape[1]
+    return [f"st |= mct_avgpool_global_grad_f32({h * w}, {c}, {ctx.ref(n.inputs[0])}, "
+            f"{ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("global_avgpool_grad", _gapg_infer, _gapg_ref, None, None,
-               "gx = broadcast(gy) / (H*W)"))
+               "gx = broadcast(gy) / (H*W)",
+               emit=_emit_avgpool_grad))
 
 
 def _windows(x, a, fill):
@@ -89,9 +104,15 @@ def _mp_grad(gb, node, gys):
     return [gb.emit1("maxpool2d_grad", [gys[0], node.inputs[0]], dict(node.attrs))]
 
 
+def _emit_maxpool(ctx, i, n):
+    geo = ctx.geom(n, n.inputs[0], n.outputs[0])
+    return [f"st |= mct_maxpool_s8(&{geo}, {ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("maxpool2d", _mp_infer, _mp_ref, _mp_grad,
                lambda ins, outs, a: int(np.prod(outs[0].shape)) * int(np.prod(pair(a["kernel"]))),
-               "max over kh x kw windows (same quantization in and out)"))
+               "max over kh x kw windows (same quantization in and out)",
+               emit=_emit_maxpool))
 
 
 def _mpg_infer(ins, a):

@@ -4,6 +4,16 @@
     ref(in_arrays, attrs)   -> [array, ...]                       NumPy reference (the spec)
     grad(gb, node, gys)     -> [grad name or None per input]      gradient rule: emits IR nodes
     macs(in_values, out_values, attrs) -> int                     multiply-accumulates
+    emit(ctx, i, node)      -> [C line, ...]                      its kernel call (codegen)
+    scratch(ctx, i, node)   -> bytes                              caller-owned scratch (plan)
+    c_check(ctx, node)      -> None or why the C cannot run it    (plan: refused before any C)
+
+The C slots take a context object from the layer that calls them, so ops never imports
+schedule or codegen: `scratch` and `c_check` get the function's memory plan
+(schedule/plan.py FunctionPlan: .g, .mode, .storage, .wg_block(node)), `emit` the code
+generator's function (codegen/c.py FuncGen: ref, scratch, table, struct, geom, requant,
+weights, ...). Step i is the node's index in that function. An op without `emit` has no C
+(the plan refuses a graph holding it).
 
 Gradient rules build backward nodes with `gb.emit(...)` (a GradBuilder, autodiff/grad.py).
 Gradients flowing between ops are float32 and are taken with respect to the REAL value a
@@ -27,6 +37,9 @@ class OpDef:
     grad: Callable | None = None
     macs: Callable | None = None
     doc: str = ""
+    emit: Callable | None = None
+    scratch: Callable | None = None
+    c_check: Callable | None = None
 
     def count_macs(self, ins, outs, attrs) -> int:
         return int(self.macs(ins, outs, attrs)) if self.macs else 0

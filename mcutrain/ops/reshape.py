@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import check
+from .common import check, hwc
 from .registry import OpDef, register
 
 
@@ -29,7 +29,12 @@ def _rs_grad(gb, node, gys):
     return [gb.emit1("reshape", [gys[0]], dict(shape=tuple(gb.value(node.inputs[0]).shape[1:])))]
 
 
-register(OpDef("reshape", _rs_infer, _rs_ref, _rs_grad, None, "reshape / flatten"))
+def _emit_reshape(ctx, i, n):
+    return ["/* reshape: same buffer */"]
+
+
+register(OpDef("reshape", _rs_infer, _rs_ref, _rs_grad, None, "reshape / flatten",
+               emit=_emit_reshape))
 
 
 def _gc_infer(ins, a):
@@ -44,5 +49,14 @@ def _gc_ref(ins, a):
     return [np.ascontiguousarray(ins[0][:, list(a["channels"])])]
 
 
+def _emit_gather(ctx, i, n):
+    h, w, c = hwc(ctx.values[n.inputs[0]].shape)
+    ch = n.attrs["channels"]
+    sel = ctx.table(f"{n.outputs[0]}.sel", "int32_t", ch)
+    return [f"st |= mct_gather_channels_s8({h * w}, {c}, {sel}, {len(ch)}, "
+            f"{ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("gather_channels", _gc_infer, _gc_ref, None, None,
-               "x[:, channels]: keeps only the input channels whose weights train"))
+               "x[:, channels]: keeps only the input channels whose weights train",
+               emit=_emit_gather))

@@ -8,7 +8,7 @@ blocks) never exists whole: memory x + y + one channel instead of x + expanded.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, prune_values
-from .inplace import conv_kind
+from .inplace import conv_inplace_form
 
 
 def fuse_expand_depthwise(g: Graph) -> Graph:
@@ -20,14 +20,15 @@ def fuse_expand_depthwise(g: Graph) -> Graph:
             trained.add(n.inputs[2] if n.op == "weight_grad_update" else n.inputs[0])
     nodes, drop = list(g.nodes), set()
     for i, a in enumerate(g.nodes):
-        if a.op != "conv2d" or g.values[a.inputs[0]].dtype != "i8" or conv_kind(a, g) != "pointwise":
+        if a.op != "conv2d" or g.values[a.inputs[0]].dtype != "i8" or \
+                conv_inplace_form(a, g) != "pointwise":
             continue
         e = a.outputs[0]
         if len(cons.get(e, [])) != 1 or e in g.outputs:
             continue
         j = cons[e][0]
         b = g.nodes[j]
-        if b.op != "conv2d" or b.inputs[0] != e or conv_kind(b, g) != "depthwise":
+        if b.op != "conv2d" or b.inputs[0] != e or conv_inplace_form(b, g) != "depthwise":
             continue
         params = [a.inputs[1], a.inputs[2], b.inputs[1], b.inputs[2]]
         if any(p not in frozen or p in trained for p in params):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir.graph import Graph
+from ..ops.conv import conv_kind, inplace_kind
 
 ALIASES = ("reshape",)  # ops whose output is the same buffer as their input
 
@@ -37,17 +38,14 @@ def last_uses(g: Graph) -> dict:
     return {v: last.get(root.get(v, v), -1) for v in g.values}
 
 
-def conv_kind(n, g: Graph) -> str:
+def conv_inplace_form(n, g: Graph) -> str:
+    """The in-place form of conv node n ("" if none), by ops/conv.py's one rule."""
     x, w = g.values[n.inputs[0]], g.values[n.inputs[1]]
     a = n.attrs
-    k = tuple(w.shape[2:])
-    groups = a.get("groups", 1)
-    if k == (1, 1) and tuple(a.get("stride", (1, 1))) == (1, 1) and \
-            tuple(a.get("padding", (0, 0))) == (0, 0) and groups == 1:
-        return "pointwise"
-    if groups > 1 and groups == x.shape[1] == w.shape[0]:
-        return "depthwise"
-    return "rows" if groups == 1 else ""
+    in_c, out_c = x.shape[1], w.shape[0]
+    kind = conv_kind(in_c, out_c, tuple(w.shape[2:]), a.get("stride", (1, 1)),
+                         a.get("padding", (0, 0)), a.get("groups", 1))
+    return inplace_kind(kind, in_c, out_c)
 
 
 def conv_rows_gap(in_hwc, out_hwc, stride_h: int, pad_h: int) -> int:
@@ -79,11 +77,11 @@ def mark_inplace(g: Graph) -> Graph:
             x, kind = n.inputs[0], "rows"
         elif n.op == "conv2d" and g.values[n.inputs[0]].dtype == "i8":
             x = n.inputs[0]
-            kind = conv_kind(n, g)
+            kind = conv_inplace_form(n, g)
         elif n.op == "conv2d_grad_input" and n.attrs.get("w_scale") is not None:
             x = n.inputs[0]
             probe = replace(n, inputs=(n.outputs[0], n.inputs[1], n.inputs[1]))
-            kind = conv_kind(probe, g)
+            kind = conv_inplace_form(probe, g)
             kind = kind if kind in ("pointwise", "depthwise") else ""
         else:
             continue

@@ -19,25 +19,21 @@ from dataclasses import dataclass, field
 from ..errors import McuError
 from ..ir.graph import Graph
 from ..ops.common import hwc
+from ..ops.optim import wg_row_bytes, wg_slice_shape
+from ..ops.registry import get_op
 from ..ref.interp import needed_nodes
-from .memory import ALIGN, Buffer, Plan, plan_memory
+from .memory import Buffer, Plan, plan_memory
 from .storage import Storage, classify
 
 ALIAS_OPS = ("reshape",)
-# ops the generated C has a kernel call for (codegen/c.py)
-C_OPS = frozenset((
-    "conv2d", "expand_depthwise", "linear", "add", "global_avgpool", "maxpool2d", "clamp",
-    "reshape", "dequantize", "gather_channels", "round_master", "softmax_ce",
-    "softmax_ce_grad", "clamp_grad", "conv2d_grad_input", "conv2d_grad_weight",
-    "conv2d_grad_bias", "global_avgpool_grad", "linear_grad_input", "linear_grad_weight",
-    "clamp_mask", "clamp_grad_mask", "sgd_update", "weight_grad_update"))
 
 
 class PlanError(McuError, ValueError):
     """The graph holds something the generated C cannot run."""
 
+
 WG_BLOCK_BYTES = 4096  # scratch of a fused weight update: gradient rows of one block at most
-# (where the arena has room: _choose_blocks never lets the blocks make the arena larger than
+# (where the arena has room: choose_blocks never lets the blocks make the arena larger than
 # one row each)
 WG_BLOCK_ROWS = 64     # rows of one mct_conv2d_grad_weight_rows_f32 call (MCT__GWR_MAX)
 
@@ -52,7 +48,7 @@ class FunctionPlan:
     tag: str  # "T" training step, "F" forward
     parent: dict = field(default_factory=dict)  # value -> (root, byte delta)
     members: dict = field(default_factory=dict)  # root -> values aliased into it
-    mode: dict = field(default_factory=dict)  # step -> "inplace" | "acc_a" | "acc_b" | "copy"
+    modes: dict = field(default_factory=dict)  # step -> "inplace" | "acc_a" | "acc_b" | "copy"
     wg_rows: dict = field(default_factory=dict)  # weight_grad_update output -> rows per block
     scratch: dict = field(default_factory=dict)  # step -> bytes of its kernel's scratch
     base_shift: dict = field(default_factory=dict)  # root -> its base's offset in the group
@@ -103,6 +99,20 @@ class FunctionPlan:
         """Gradient rows computed (then updated) per step of a fused weight_grad_update."""
         return self.wg_rows.get(n.outputs[0], 1)
 
+    # ---- what an OpDef's scratch / c_check may ask (the ctx of ops/registry.py) ----------------
+    @property
+    def values(self) -> dict:
+        return self.g.values
+
+    def mode(self, i, default=None):
+        return self.modes.get(i, default)
+
+    def is_slice(self, w) -> bool:
+        """A layer weight whose trained part is a channel slice (stored apart, or rebuilt
+        from a float master by round_master)."""
+        return (w in self.storage and self.storage[w].sel is not None or
+                self.storage.rm_channels.get(w) is not None)
+
     def layout_note(self, r) -> str:
         if r.startswith("scratch."):
             return "scratch"
@@ -146,15 +156,15 @@ class FunctionPlan:
             elif n.attrs.get("inplace") and self.in_arena(n.inputs[0]):
                 delta = -_inplace_gap(self.g, n) if n.attrs["inplace"] == "rows" else 0
                 self._alias(n.outputs[0], n.inputs[0], delta)
-                self.mode[i] = "inplace"
+                self.modes[i] = "inplace"
             elif n.op in ("clamp_grad", "clamp", "clamp_grad_mask") and dies(n.inputs[0], i):
                 self._alias(n.outputs[0], n.inputs[0])
-                self.mode[i] = "inplace"
+                self.modes[i] = "inplace"
             elif n.op == "add" and self.g.values[n.inputs[0]].dtype == "f32":
                 a, b = n.inputs
-                self.mode[i] = "acc_a" if dies(a, i) else "acc_b" if dies(b, i) else "copy"
-                if self.mode[i] != "copy":
-                    self._alias(n.outputs[0], a if self.mode[i] == "acc_a" else b)
+                self.modes[i] = "acc_a" if dies(a, i) else "acc_b" if dies(b, i) else "copy"
+                if self.modes[i] != "copy":
+                    self._alias(n.outputs[0], a if self.modes[i] == "acc_a" else b)
 
     # ---- buffers and offsets ----------------------------------------------------------------
     def place(self) -> None:
@@ -204,46 +214,14 @@ def _inplace_gap(g: Graph, n) -> int:
     return conv_rows_gap(hwc(xv.shape), hwc(yv.shape), s[0], p[0])
 
 
-def _wg_shape(fp: FunctionPlan, n) -> list:
-    """Shape of the trained slice a fused weight_grad_update writes its gradient rows for."""
-    a = n.attrs["sgd"]
-    shape = list(fp.g.values[n.inputs[2]].shape)
-    if a.get("channels") is not None:
-        shape[a.get("axis", 0)] = len(a["channels"])
-    return shape
-
-
-def wg_row_bytes(fp: FunctionPlan, n) -> int:
-    shape = _wg_shape(fp, n)
-    return 4 * prod(shape[1:])
-
-
-def prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
-
-
 def scratch_bytes(fp: FunctionPlan) -> dict:
-    """step -> bytes of caller-owned scratch its kernel needs (runtime/include/mct.h)."""
+    """step -> bytes of caller-owned scratch its kernel needs (each OpDef's `scratch`)."""
     out = {}
     for i, n in enumerate(fp.nodes):
-        mode = n.attrs.get("inplace") if fp.mode.get(i) == "inplace" else None
-        if n.op == "conv2d" and mode:
-            (ih, iw, ic), (oh, ow, oc) = (hwc(fp.g.values[v].shape) for v in (n.inputs[0], n.outputs[0]))
-            out[i] = {"pointwise": ic, "depthwise": oh * ow, "rows": ow * oc}[mode]
-        elif n.op == "conv2d_grad_input" and mode:
-            (ih, iw, ic), (oh, ow, oc) = (hwc(fp.g.values[v].shape) for v in (n.outputs[0], n.inputs[0]))
-            out[i] = 4 * (oc if mode == "pointwise" else oh * ow + ih * iw)
-        elif n.op == "expand_depthwise":
-            h, w, _ = hwc(fp.g.values[n.inputs[0]].shape)
-            oh, ow, e = hwc(fp.g.values[n.outputs[0]].shape)
-            kh, kw = fp.g.values[n.inputs[3]].shape[2:]
-            work = (ow * e + kh * kw * e + 15) // 16 * 16 + 4 * e  # MCT_EXPAND_DW_WORK
-            out[i] = (kh * w * e + 15) // 16 * 16 + work if mode == "rows" else h * w
-        elif n.op == "weight_grad_update":
-            out[i] = wg_row_bytes(fp, n) * fp.wg_block(n)
+        fn = get_op(n.op).scratch
+        nbytes = fn(fp, i, n) if fn else 0
+        if nbytes:
+            out[i] = nbytes
     return out
 
 
@@ -254,7 +232,7 @@ def wg_cap(fp: FunctionPlan, n) -> int:
     ga = n.attrs["grad"]
     if ga.get("w_scale") is None or ga.get("groups", 1) != 1:
         return 1
-    rows = _wg_shape(fp, n)[0]
+    rows = wg_slice_shape(fp, n)[0]
     return max(1, min(rows, WG_BLOCK_ROWS, WG_BLOCK_BYTES // wg_row_bytes(fp, n)))
 
 
@@ -316,24 +294,12 @@ def _regrow_blocks(fp: FunctionPlan, rows: dict, caps: dict, keep: int) -> None:
 
 
 def c_unsupported(fp: FunctionPlan, n) -> str | None:
-    """Why the generated C cannot run node n (None: it can)."""
-    g = fp.g
-    if n.op not in C_OPS:
+    """Why the generated C cannot run node n (None: it can): its OpDef has no `emit`, or its
+    `c_check` says why."""
+    op = get_op(n.op)
+    if op.emit is None:
         return f"op {n.op} has no C kernel yet"
-    if n.op == "conv2d" and g.values[n.inputs[0]].dtype != "i8":
-        return "float conv2d is not compiled to C (quantize the model first)"
-    if n.op in ("conv2d_grad_input", "conv2d_grad_weight") and n.attrs.get("w_scale") is None:
-        return "float conv2d backward is not compiled to C"
-    if n.op == "clamp" and g.values[n.inputs[0]].dtype != "i8":
-        return "float clamp is not compiled to C (quantize the model first)"
-    if n.op == "clamp_grad" and (n.attrs.get("lo") is None or n.attrs.get("hi") is None):
-        return "clamp_grad of a float clamp is not compiled to C"
-    w = n.inputs[1] if n.op == "linear_grad_input" else None
-    if w is not None and g.values[w].dtype != "f32" and (
-            w in fp.storage and fp.storage[w].sel is not None or
-            fp.storage.rm_channels.get(w) is not None):
-        return "channel-fraction training of an int8 linear layer is not compiled yet"
-    return None
+    return op.c_check(fp, n) if op.c_check else None
 
 
 def check_compilable(fp: FunctionPlan) -> None:

@@ -2,9 +2,9 @@
 
 The `lib` fixture is the runtime built by targets.host.runtime_library() (and, as a second
 parameter, the same sources built with -DMCT_PORTABLE) with every function's signature
-declared. Structures mirror mct.h field for field; the arrays a
-structure points to are kept alive on the structure (`_keep`). Helpers convert between the
-IR's NCHW (batch 1) and the kernels' HWC layout.
+declared. Structures come from mcutrain/ops/cabi.py (mct.h's structs, described once); the
+arrays a structure points to are kept alive on the structure (`_keep`). Helpers convert
+between the IR's NCHW (batch 1) and the kernels' HWC layout.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mcutrain.ops.cabi import STRUCTS
 from mcutrain.ops.common import pair
 from mcutrain.ops.conv import conv_nchw, out_hw
 from mcutrain.ops.registry import get_op
@@ -25,31 +26,18 @@ from mcutrain.targets.host import INCLUDE, build_shared, runtime_library, runtim
 i32, u32, f32, vp = C.c_int32, C.c_uint32, C.c_float, C.c_void_p
 
 
-class Geom(C.Structure):
-    _fields_ = [(n, i32) for n in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h",
-                                   "k_w", "stride_h", "stride_w", "pad_h", "pad_w", "groups")]
+CTYPES = {"int32_t": i32, "uint32_t": u32, "float": f32, "const int8_t *": C.POINTER(C.c_int8),
+          "const int32_t *": C.POINTER(i32), "const float *": C.POINTER(f32)}
 
 
-class Requant(C.Structure):
-    _fields_ = [("x_zero", i32), ("y_zero", i32), ("act_min", i32), ("act_max", i32),
-                ("mult", C.POINTER(i32)), ("shift", C.POINTER(i32))]
+def struct_class(name: str):
+    """A ctypes Structure of an mct.h parameter struct, from its one description
+    (mcutrain/ops/cabi.py; tests/c/test_cabi.py checks that against mct.h)."""
+    return type(name, (C.Structure,), {"_fields_": [(f, CTYPES[t]) for f, t in STRUCTS[name]]})
 
 
-class WSplit(C.Structure):
-    _fields_ = [("wt", C.POINTER(C.c_int8)), ("sel", C.POINTER(i32)), ("n_sel", i32)]
-
-
-class AddParams(C.Structure):
-    _fields_ = [(n, i32) for n in ("x_zero", "y_zero_in", "y_zero", "act_min", "act_max",
-                                   "left_shift", "x_mult", "x_shift", "y_mult", "y_shift",
-                                   "out_mult", "out_shift")]
-
-
-class Sgd(C.Structure):
-    _fields_ = [("lr", f32), ("momentum", f32), ("weight_decay", f32), ("qas", C.POINTER(f32)),
-                ("row_len", i32), ("seed", u32), ("param_id", u32), ("step", u32)]
-
-
+Geom, Requant, WSplit, AddParams, Sgd = (struct_class(n) for n in (
+    "mct_conv_geom", "mct_requant", "mct_wsplit", "mct_add_params", "mct_sgd"))
 G, Q, W, A, S = (C.POINTER(t) for t in (Geom, Requant, WSplit, AddParams, Sgd))
 
 SIGNATURES = {

@@ -8,7 +8,9 @@
  * channels); the bias is then added in 64 bits and saturated (mct_sat32).
  *
  * Three paths, chosen per call from the geometry (the results are identical, only the loop
- * order differs):
+ * order differs) by the rule of mcutrain/ops/conv.py conv_kind (pointwise / general /
+ * depthwise / grouped: the one definition, which the compiler's plan and in-place forms use;
+ * here it is re-read from mct_conv_geom, grouped convs taking the general path):
  *   pointwise  1x1, stride 1, no padding, groups 1: per pixel, per output channel, one
  *              contiguous dot product over the input channels.
  *   depthwise  groups == in_c (any multiplier m = out_c / in_c): per pixel, per output
