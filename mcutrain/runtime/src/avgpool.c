@@ -20,13 +20,21 @@ static int mct__pool_ok(const mct_pool_geom *g) {
          g->out_w == (g->in_w + g->left + g->right - g->k_w) / g->stride_w + 1;
 }
 
-/* The in-bounds part [lo, hi) of the window starting at padded coordinate o * stride - pad
- * along one axis of n cells. */
-static inline void mct__span(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t n,
-                             int32_t *lo, int32_t *hi) {
-  const int32_t s = o * stride - pad;
-  *lo = s < 0 ? 0 : s;
-  *hi = s + k < n ? s + k : n;
+/* The in-bounds cells [h0, h1) x [w0, w1) of the window of output pixel (oh, ow), and their
+ * count n (> 0: no window lies wholly in the padding). */
+typedef struct {
+  int32_t h0, h1, w0, w1, n;
+} mct__box;
+
+static inline mct__box mct__window_box(const mct_pool_geom *g, int32_t oh, int32_t ow) {
+  mct__box b;
+  const int32_t sh = oh * g->stride_h - g->top, sw = ow * g->stride_w - g->left;
+  b.h0 = sh < 0 ? 0 : sh;
+  b.h1 = sh + g->k_h < g->in_h ? sh + g->k_h : g->in_h;
+  b.w0 = sw < 0 ? 0 : sw;
+  b.w1 = sw + g->k_w < g->in_w ? sw + g->k_w : g->in_w;
+  b.n = (b.h1 - b.h0) * (b.w1 - b.w0);
+  return b;
 }
 
 /* |sum| <= 128 * k_h * k_w fits int32 for any window under 2^24 cells. C's division
@@ -38,18 +46,14 @@ int mct_avgpool2d_s8(const mct_pool_geom *g, int32_t act_min, int32_t act_max, c
     return MCT_E_ARG;
   const int32_t C = g->c;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
-    int32_t h0, h1;
-    mct__span(oh, g->stride_h, g->top, g->k_h, g->in_h, &h0, &h1);
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
-      int32_t w0, w1;
-      mct__span(ow, g->stride_w, g->left, g->k_w, g->in_w, &w0, &w1);
-      const int32_t n = (h1 - h0) * (w1 - w0), half = n / 2;
+      const mct__box b = mct__window_box(g, oh, ow);
       int8_t *yp = y + ((size_t)oh * g->out_w + ow) * C;
       for (int32_t k = 0; k < C; ++k) {
         int32_t sum = 0;
-        for (int32_t ih = h0; ih < h1; ++ih)
-          for (int32_t iw = w0; iw < w1; ++iw) sum += x[((size_t)ih * g->in_w + iw) * C + k];
-        const int32_t v = (sum > 0 ? sum + half : sum - half) / n;
+        for (int32_t ih = b.h0; ih < b.h1; ++ih)
+          for (int32_t iw = b.w0; iw < b.w1; ++iw) sum += x[((size_t)ih * g->in_w + iw) * C + k];
+        const int32_t v = (sum > 0 ? sum + b.n / 2 : sum - b.n / 2) / b.n;
         yp[k] = (int8_t)mct_clamp(v, act_min, act_max);
       }
     }
@@ -65,15 +69,12 @@ int mct_avgpool2d_grad_f32(const mct_pool_geom *g, const float *gy, float *gx) {
   const size_t total = (size_t)g->in_h * g->in_w * C;
   for (size_t i = 0; i < total; ++i) gx[i] = 0.0f;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
-    int32_t h0, h1;
-    mct__span(oh, g->stride_h, g->top, g->k_h, g->in_h, &h0, &h1);
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
-      int32_t w0, w1;
-      mct__span(ow, g->stride_w, g->left, g->k_w, g->in_w, &w0, &w1);
-      const float n = (float)((h1 - h0) * (w1 - w0));
+      const mct__box b = mct__window_box(g, oh, ow);
+      const float n = (float)b.n;
       const float *gp = gy + ((size_t)oh * g->out_w + ow) * C;
-      for (int32_t ih = h0; ih < h1; ++ih) {
-        for (int32_t iw = w0; iw < w1; ++iw) {
+      for (int32_t ih = b.h0; ih < b.h1; ++ih) {
+        for (int32_t iw = b.w0; iw < b.w1; ++iw) {
           float *dst = gx + ((size_t)ih * g->in_w + iw) * C;
           for (int32_t k = 0; k < C; ++k) dst[k] += gp[k] / n;
         }
