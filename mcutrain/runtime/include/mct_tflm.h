@@ -2,7 +2,8 @@
  * TFLite Micro's requantization (attrs rounding="tflm", mct_gemmlowp.h) for conv2d, linear
  * and add, and the ops only those graphs use: pad, avgpool2d, mean_hw, softmax_s8, with the
  * float gradients of pad and avgpool2d. Included at the end of mct.h; same conventions (HWC
- * activations, batch 1, caller-owned memory, 0 or MCT_E_ARG). None of them needs scratch.
+ * activations, batch 1, caller-owned memory, 0 or MCT_E_ARG). The new ops need no scratch;
+ * a _tflm twin needs exactly the scratch of its mct.h original.
  * Specification: mcutrain/ops/{common,elementwise,pad,avgpool,softmax,gemmlowp}.py.
  */
 #ifndef MCT_TFLM_H
@@ -25,6 +26,27 @@ int mct_linear_s8_tflm(int32_t in_c, int32_t out_c, const mct_requant *q, const 
 /* y may alias a or b. */
 int mct_add_s8_tflm(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b,
                     int8_t *y);
+
+/* The memory-saving forms of mct.h with the same requantization (same arguments, scratch
+ * and overlap rules as mct_pointwise_s8_inplace, mct_depthwise_s8_inplace,
+ * mct_conv2d_s8_rows, mct_expand_dw_s8, mct_expand_dw_s8_rows). */
+int mct_pointwise_s8_inplace_tflm(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp);
+int mct_depthwise_s8_inplace_tflm(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp);
+int mct_conv2d_s8_rows_tflm(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                            const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                            int8_t *y, int8_t *tmp_row);
+int mct_expand_dw_s8_tflm(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
+                          int8_t *tmp);
+int mct_expand_dw_s8_rows_tflm(const mct_conv_geom *g1, const mct_requant *q1,
+                               const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
+                               const mct_requant *q2, const int8_t *w2, const int32_t *b2,
+                               const int8_t *x, int8_t *y, int8_t *ring, int8_t *work);
 
 /* ---- pad ---------------------------------------------------------------------------------- */
 
