@@ -350,6 +350,26 @@ def test_avgpool2d_rejects_bad_geometry(tl):
     assert tl.mct_avgpool2d_s8(byref(g), -128, 127, ptr(buf), ptr(buf)) != 0
 
 
+def test_new_kernels_reject_bad_arguments(tl):
+    buf = np.zeros(4096, np.int8)
+    fbuf = np.zeros(1024, np.float32)
+    bad_pad = PadGeom(2, 2, 1, -1, 0, 0, 0)
+    assert tl.mct_pad_s8(byref(bad_pad), 0, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_pad_s8(byref(PadGeom(2, 2, 1, 0, 0, 0, 0)), 200, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_pad_s8(byref(PadGeom(2, 2, 1, 0, 0, 0, 0)), 0, None, ptr(buf)) != 0
+    assert tl.mct_pad_grad_f32(byref(bad_pad), ptr(fbuf), ptr(fbuf)) != 0
+    assert tl.mct_mean_hw_s8(0, 3, 0, 0, 2**30, -1, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_mean_hw_s8(4, 3, 0, 0, 2**30, -40, ptr(buf), ptr(buf)) != 0
+    p = SoftmaxParams(2**30, 20, -100)
+    assert tl.mct_softmax_s8(byref(p), 1, 0, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_softmax_s8(byref(p), 1, 4096, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_softmax_s8(byref(SoftmaxParams(2**30, 20, 5)), 1, 4, ptr(buf), ptr(buf)) != 0
+    g = PoolGeom(4, 4, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0)
+    assert tl.mct_avgpool2d_s8(byref(g), 10, -10, ptr(buf), ptr(buf)) != 0
+    assert tl.mct_avgpool2d_grad_f32(byref(g), None, ptr(fbuf)) != 0
+    assert tl.mct_add_s8_tflm(None, 4, ptr(buf), ptr(buf), ptr(buf)) != 0
+
+
 # ---- mean_hw -----------------------------------------------------------------------------------
 
 def test_mean_hw_s8(tl):
