@@ -39,11 +39,33 @@ static inline int64_t mct_rdbpot(int64_t x, int32_t e) {
   return (x >> e) + (rem > threshold ? 1 : 0);
 }
 
+/* srdhm of two int32 (TFLite's own domain): one 32 x 32 -> 64 multiply (SMULL on a
+ * Cortex-M), |a b + nudge| < 2^63, and the result fits int32. */
+static inline int32_t mct__srdhm32(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  const int64_t ab = (int64_t)a * (int64_t)b;
+  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* rdbpot of an int32, 0 <= e <= 31 (as mct_rdbpot). */
+static inline int32_t mct__rdbpot32(int32_t x, int32_t e) {
+  const int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
+  const int32_t rem = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> e) + (rem > threshold ? 1 : 0);
+}
+
 /* TFLite Micro's MultiplyByQuantizedMultiplier: x * M with two roundings (see above).
- * The left shift is a multiply (shifting a negative value left is undefined in C). */
+ * The left shift is a multiply (shifting a negative value left is undefined in C). When
+ * x * 2^left fits int32 (always, in TFLite's domain) everything stays 32-bit but the one
+ * product; otherwise the 64-bit forms follow the reference's int64 arithmetic. */
 static inline int64_t mct_mbqm_tflm(int32_t x, int32_t mult, int32_t shift) {
   const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  return mct_rdbpot(mct_srdhm((int64_t)x * ((int64_t)1 << left), mult), right);
+  const int64_t a = (int64_t)x * ((int64_t)1 << left);
+  if (a >= INT32_MIN && a <= INT32_MAX && right <= 31)
+    return mct__rdbpot32(mct__srdhm32((int32_t)a, mult), right);
+  return mct_rdbpot(mct_srdhm(a, mult), right);
 }
 
 #endif
