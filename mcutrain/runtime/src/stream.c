@@ -52,9 +52,11 @@ static int mct__expand_dw_rows(const mct_conv_geom *g1, const mct_requant *q1,
     const int32_t top = r * sh - ph;
     int32_t need = top + kh; /* expanded rows < need must exist */
     if (need > H) need = H;
-    for (; done < need; ++done)
-      st |= (tflm ? mct_conv2d_s8_tflm : mct_conv2d_s8)(&row1, q1, x + (size_t)done * RI, w1,
-                                                        NULL, b1, ring + (size_t)(done % kh) * RE);
+    for (; done < need; ++done) { /* direct calls: the device's stack bound needs them */
+      int8_t *slot = ring + (size_t)(done % kh) * RE;
+      st |= tflm ? mct_conv2d_s8_tflm(&row1, q1, x + (size_t)done * RI, w1, NULL, b1, slot)
+                 : mct_conv2d_s8(&row1, q1, x + (size_t)done * RI, w1, NULL, b1, slot);
+    }
     for (int32_t ow = 0; ow < Wo; ++ow) {
       const int32_t left = ow * sw - pw;
       for (int32_t e = 0; e < E; ++e) acc[e] = 0;
