@@ -21,14 +21,15 @@ pytestmark = needs_qemu
 CHECK = Path(__file__).with_name("dsp_check.c")
 
 
-def build_and_run(tmp: Path, cpu_name: str, portable: bool, opt: str = "-O2") -> bytes:
+def build_and_run(tmp: Path, cpu_name: str, portable: bool, opt: str = "-O2",
+                  check: Path = CHECK) -> bytes:
     cpu = CPUS[cpu_name]
-    d = tmp / f"{cpu_name}{opt}-{'portable' if portable else 'dsp'}"
+    d = tmp / f"{check.stem}-{cpu_name}{opt}-{'portable' if portable else 'dsp'}"
     d.mkdir(parents=True)
     lay = Layout(ram=2 << 20, flash=2 << 20, stack=16384, slot=2048)
     (d / "link.ld").write_text(linker_script(cpu, lay))
     flags = compile_flags(cpu, opt, portable)
-    srcs = [CHECK, DEVICE_SRC / "startup.c", DEVICE_SRC / "semihost.c",
+    srcs = [check, DEVICE_SRC / "startup.c", DEVICE_SRC / "semihost.c",
             *sorted((RUNTIME / "src").glob("*.c"))]
     cmd = [cortex_m.tool("arm-none-eabi-gcc"), *flags, f"-I{DEVICE_SRC}", f"-I{INCLUDE}",
            f"-I{RUNTIME / 'src'}", *map(str, srcs), *link_flags(), "-T", "link.ld",

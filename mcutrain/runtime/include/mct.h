@@ -247,4 +247,7 @@ int mct_guard_step(mct_guard *g, float loss);
 /* 1 when all n floats are finite. */
 int mct_all_finite_f32(int32_t n, const float *x);
 
+/* The kernels of graphs read from a .tflite file (TFLite Micro's arithmetic). */
+#include "mct_tflm.h"
+
 #endif

@@ -18,6 +18,9 @@
  *              image once per pixel, so padding costs no test in the inner loop.
  *   general    any kernel, stride, padding and groups: per pixel, per output channel, the
  *              clipped window, channels of the group innermost (x contiguous).
+ * mct__conv2d_s8_portable runs them with either requantization (tflm: TFLite Micro's two
+ * roundings, for mct_conv2d_s8_tflm and mct_linear_s8_tflm in tflm.c, which skip the x86 and
+ * DSP fast paths: those round once).
  * mct_wsplit (channel-fraction training): `w` holds zeros in the trained channels, so the
  * frozen part is computed as usual and the trained slice `wt` adds its channels on top.
  */
@@ -58,8 +61,9 @@ static inline int32_t mct__dot_s8(const int8_t *x, const int8_t *w, int32_t n, i
 /* Pointwise conv / linear: npix pixels of in_c channels -> out_c channels. */
 static void mct__pointwise_s8(int32_t npix, int32_t in_c, int32_t out_c, const mct_requant *q,
                               const int8_t *x, const int8_t *w, const mct_wsplit *ws,
-                              const int32_t *bias, int8_t *y) {
-  const mct__rq r = mct__rq_of(q, bias);
+                              const int32_t *bias, int8_t *y, int32_t tflm) {
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const int32_t xz = r.x_zero;
   for (int32_t p = 0; p < npix; ++p) {
     const int8_t *xp = x + (size_t)p * in_c;
@@ -100,9 +104,10 @@ static inline mct__win mct__window(const mct_conv_geom *g, int32_t oh, int32_t o
 /* Depthwise: output channel o reads input channel o / m with weight row o (or its slice row). */
 static void mct__depthwise_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                              int8_t *y) {
+                              int8_t *y, int32_t tflm) {
   const int32_t C = g->in_c, O = g->out_c, m = O / C, kk = g->k_h * g->k_w;
-  const mct__rq r = mct__rq_of(q, bias);
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const int32_t xz = r.x_zero, row_stride = g->in_w * C;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
@@ -131,10 +136,11 @@ static void mct__depthwise_s8(const mct_conv_geom *g, const mct_requant *q, cons
 /* General: any kernel/stride/padding, groups of cg input and og output channels. */
 static void mct__general_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                            int8_t *y) {
+                            int8_t *y, int32_t tflm) {
   const int32_t C = g->in_c, O = g->out_c, G = g->groups;
   const int32_t cg = C / G, og = O / G, kw = g->k_w, kk = g->k_h * g->k_w;
-  const mct__rq r = mct__rq_of(q, bias);
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const int32_t xz = r.x_zero, row_stride = g->in_w * C;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     for (int32_t ow = 0; ow < g->out_w; ++ow) {
@@ -169,28 +175,40 @@ static void mct__general_s8(const mct_conv_geom *g, const mct_requant *q, const 
   }
 }
 
-int mct_conv2d_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
-  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y) return MCT_E_ARG;
+int mct__conv2d_s8_args_ok(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                           const int8_t *w, const mct_wsplit *ws, const int8_t *y) {
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y) return 0;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (ws) {
-    if (g->groups != 1 && !depthwise) return MCT_E_ARG;
-    if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
+    if (g->groups != 1 && !depthwise) return 0;
+    if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return 0;
   }
+  return 1;
+}
+
+void mct__conv2d_s8_portable(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *y, int32_t tflm) {
+  if (g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+      g->pad_h == 0 && g->pad_w == 0) {
+    mct__pointwise_s8(g->in_h * g->in_w, g->in_c, g->out_c, q, x, w, ws, bias, y, tflm);
+  } else if (g->groups > 1 && g->groups == g->in_c) {
+    mct__depthwise_s8(g, q, x, w, ws, bias, y, tflm);
+  } else {
+    mct__general_s8(g, q, x, w, ws, bias, y, tflm);
+  }
+}
+
+int mct_conv2d_s8(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
+  if (!mct__conv2d_s8_args_ok(g, q, x, w, ws, y)) return MCT_E_ARG;
 #if MCT_X86
   if (mct__conv2d_s8_avx2(g, q, x, w, ws, bias, y)) return MCT_OK;
 #endif
 #if MCT_ARM_DSP
   if (mct__conv2d_s8_dsp(g, q, x, w, ws, bias, y)) return MCT_OK;
 #endif
-  if (g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-      g->pad_h == 0 && g->pad_w == 0) {
-    mct__pointwise_s8(g->in_h * g->in_w, g->in_c, g->out_c, q, x, w, ws, bias, y);
-  } else if (depthwise) {
-    mct__depthwise_s8(g, q, x, w, ws, bias, y);
-  } else {
-    mct__general_s8(g, q, x, w, ws, bias, y);
-  }
+  mct__conv2d_s8_portable(g, q, x, w, ws, bias, y, 0);
   return MCT_OK;
 }
 
@@ -204,6 +222,6 @@ int mct_linear_s8(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_
 #if MCT_ARM_DSP
   if (mct__linear_s8_dsp(in_c, out_c, q, x, w, ws, bias, y)) return MCT_OK;
 #endif
-  mct__pointwise_s8(1, in_c, out_c, q, x, w, ws, bias, y);
+  mct__pointwise_s8(1, in_c, out_c, q, x, w, ws, bias, y, 0);
   return MCT_OK;
 }

@@ -5,6 +5,7 @@
  */
 #include "mct.h"
 #include "mct_arm.h" /* Cortex-M4/M7: elementwise_arm.c, MCT_ARM_DSP */
+#include "mct_internal.h"
 
 #include <stddef.h>
 
@@ -22,11 +23,34 @@ int32_t mct__add_s8_avx2(const mct_add_params *p, int32_t n, const int8_t *a, co
  * y_shift)), out_mult, out_shift) + y_zero) with a' = (a - x_zero) * 2^left_shift (and b'
  * likewise with y_zero_in). |a - x_zero| <= 255 and left_shift <= 22 keep a' in int32; the
  * two rescaled terms are summed in 64 bits before saturation, as the reference does. */
-int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b, int8_t *y) {
-  if (!p || n < 0 || !a || !b || !y || p->left_shift < 0 || p->left_shift > 22 ||
-      p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
-    return MCT_E_ARG;
+void mct__add_s8_range(const mct_add_params *p, int32_t i0, int32_t n, const int8_t *a,
+                       const int8_t *b, int8_t *y, int32_t tflm) {
   const int32_t scale = (int32_t)1 << p->left_shift; /* a multiply: no shift of negatives */
+  for (int32_t i = i0; i < n; ++i) {
+    const int32_t xa = ((int32_t)a[i] - p->x_zero) * scale;
+    const int32_t xb = ((int32_t)b[i] - p->y_zero_in) * scale;
+    int64_t out;
+    if (tflm) { /* TFLite Micro's ADD: MultiplyByQuantizedMultiplier three times */
+      const int64_t total = mct_mbqm_tflm(xa, p->x_mult, p->x_shift) +
+                            mct_mbqm_tflm(xb, p->y_mult, p->y_shift);
+      out = mct_mbqm_tflm(mct_sat32(total), p->out_mult, p->out_shift) + p->y_zero;
+    } else {
+      const int64_t total = mct_requantize(xa, p->x_mult, p->x_shift) +
+                            mct_requantize(xb, p->y_mult, p->y_shift);
+      out = mct_requantize(mct_sat32(total), p->out_mult, p->out_shift) + p->y_zero;
+    }
+    y[i] = (int8_t)(out < p->act_min ? p->act_min : (out > p->act_max ? p->act_max : out));
+  }
+}
+
+int mct__add_s8_args_ok(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b,
+                        const int8_t *y) {
+  return p && n >= 0 && a && b && y && p->left_shift >= 0 && p->left_shift <= 22 &&
+         p->act_min >= -128 && p->act_max <= 127 && p->act_min <= p->act_max;
+}
+
+int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b, int8_t *y) {
+  if (!mct__add_s8_args_ok(p, n, a, b, y)) return MCT_E_ARG;
 #if MCT_ARM_DSP
   if (mct__add_s8_dsp(p, n, a, b, y)) return MCT_OK;
 #endif
@@ -35,14 +59,7 @@ int mct_add_s8(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t
 #else
   const int32_t done = 0;
 #endif
-  for (int32_t i = done; i < n; ++i) {
-    const int32_t xa = ((int32_t)a[i] - p->x_zero) * scale;
-    const int32_t xb = ((int32_t)b[i] - p->y_zero_in) * scale;
-    const int64_t total = mct_requantize(xa, p->x_mult, p->x_shift) +
-                          mct_requantize(xb, p->y_mult, p->y_shift);
-    const int64_t out = mct_requantize(mct_sat32(total), p->out_mult, p->out_shift) + p->y_zero;
-    y[i] = (int8_t)(out < p->act_min ? p->act_min : (out > p->act_max ? p->act_max : out));
-  }
+  mct__add_s8_range(p, done, n, a, b, y, 0);
   return MCT_OK;
 }
 

@@ -16,6 +16,8 @@
  *                             input rows no later output row reads.
  *   mct_expand_dw_s8          per expanded channel e: 1x1 conv channel e as a plane into tmp,
  *                             then the depthwise conv of that plane into channel e of y.
+ * Each has a _tflm twin (mct_tflm.h): the same portable loops with TFLite Micro's
+ * requantization (mct__rq.tflm), skipping the x86 and DSP paths, which round once.
  * The kernels compute; every size and offset is prepared in Python. Accumulators are int32
  * (|x - x_zero| <= 255, |w| <= 128, as in conv.c), the bias is added in 64 bits (mct_sat32).
  */
@@ -111,22 +113,23 @@ static void mct__pw_pixel(const mct__rq *r, const int8_t *xp, int32_t C, int32_t
 
 /* ---- pointwise in place -------------------------------------------------------------------- */
 
-int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
-                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                             int8_t *tmp) {
+static int mct__pointwise_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp, int32_t tflm) {
   if (!mct__geom_ok(g) || !mct__is_pointwise(g) || !mct__requant_ok(q) || !buf || !w ||
       !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
 #if MCT_ARM_DSP
-  {
+  if (!tflm) {
     const int r_ = mct__pointwise_s8_inplace_dsp(g, q, buf, w, ws, bias, tmp);
     if (r_ != MCT_ARM_PASS) return r_;
   }
 #endif
 #if MCT_IP_X86
-  if (mct__inplace_pointwise_avx2(g, q, buf, w, ws, bias, tmp)) return MCT_OK;
+  if (!tflm && mct__inplace_pointwise_avx2(g, q, buf, w, ws, bias, tmp)) return MCT_OK;
 #endif
-  const mct__rq r = mct__rq_of(q, bias);
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   const int forward = O <= C;
   for (int32_t k = 0; k < npix; ++k) {
@@ -136,6 +139,18 @@ int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
     mct__pw_pixel(&r, tmp, C, O, w, ws, buf + (size_t)p * O);
   }
   return MCT_OK;
+}
+
+int mct_pointwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *tmp) {
+  return mct__pointwise_inplace(g, q, buf, w, ws, bias, tmp, 0);
+}
+
+int mct_pointwise_s8_inplace_tflm(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp) {
+  return mct__pointwise_inplace(g, q, buf, w, ws, bias, tmp, 1);
 }
 
 /* ---- depthwise plane ----------------------------------------------------------------------- */
@@ -185,23 +200,24 @@ static void mct__dw_plane(const mct_conv_geom *g, const mct__rq *r, const int8_t
 
 /* ---- depthwise in place -------------------------------------------------------------------- */
 
-int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
-                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
-                             int8_t *tmp) {
+static int mct__depthwise_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp, int32_t tflm) {
   if (!mct__geom_ok(g) || g->groups != g->in_c || g->out_c != g->in_c ||
       !mct__requant_ok(q) || !buf || !w || !tmp || !mct__wsplit_ok(ws, g->in_c))
     return MCT_E_ARG;
   int32_t c0 = 0; /* channels [0, c0) done by a vectorized path */
 #if MCT_ARM_DSP
-  {
+  if (!tflm) {
     const int r_ = mct__depthwise_s8_inplace_dsp(g, q, buf, w, ws, bias, tmp);
     if (r_ != MCT_ARM_PASS) return r_;
   }
 #endif
 #if MCT_IP_X86
-  c0 = mct__inplace_depthwise_avx2(g, q, buf, w, ws, bias);
+  if (!tflm) c0 = mct__inplace_depthwise_avx2(g, q, buf, w, ws, bias);
 #endif
-  const mct__rq r = mct__rq_of(q, bias);
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const int32_t C = g->in_c, kk = g->k_h * g->k_w, nout = g->out_h * g->out_w;
   int32_t next = 0;
   while (ws && next < ws->n_sel && ws->sel[next] < c0) ++next;
@@ -212,6 +228,18 @@ int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_
     for (int32_t p = 0; p < nout; ++p) yc[(size_t)p * C] = tmp[p];
   }
   return MCT_OK;
+}
+
+int mct_depthwise_s8_inplace(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *tmp) {
+  return mct__depthwise_inplace(g, q, buf, w, ws, bias, tmp, 0);
+}
+
+int mct_depthwise_s8_inplace_tflm(const mct_conv_geom *g, const mct_requant *q, int8_t *buf,
+                                  const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                  int8_t *tmp) {
+  return mct__depthwise_inplace(g, q, buf, w, ws, bias, tmp, 1);
 }
 
 /* ---- row by row ------------------------------------------------------------------------------ */
@@ -303,23 +331,24 @@ static void mct__rows_depthwise(const mct_conv_geom *g, const mct__rq *r, const 
   }
 }
 
-int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                       const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y,
-                       int8_t *tmp_row) {
+static int mct__conv_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                          const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y,
+                          int8_t *tmp_row, int32_t tflm) {
   if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || !tmp_row) return MCT_E_ARG;
   const int depthwise = g->groups > 1 && g->groups == g->in_c;
   if (g->groups != 1 && !depthwise) return MCT_E_ARG;
   if (!mct__wsplit_ok(ws, depthwise ? g->out_c : g->in_c)) return MCT_E_ARG;
 #if MCT_ARM_DSP
-  {
+  if (!tflm) {
     const int r_ = mct__conv2d_s8_rows_dsp(g, q, x, w, ws, bias, y, tmp_row);
     if (r_ != MCT_ARM_PASS) return r_;
   }
 #endif
 #if MCT_IP_X86
-  if (mct__inplace_rows_avx2(g, q, x, w, ws, bias, y, tmp_row)) return MCT_OK;
+  if (!tflm && mct__inplace_rows_avx2(g, q, x, w, ws, bias, y, tmp_row)) return MCT_OK;
 #endif
-  const mct__rq r = mct__rq_of(q, bias);
+  mct__rq r = mct__rq_of(q, bias);
+  r.tflm = tflm;
   const size_t row = (size_t)g->out_w * g->out_c;
   for (int32_t oh = 0; oh < g->out_h; ++oh) {
     if (depthwise)
@@ -332,6 +361,18 @@ int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_
     for (size_t k = 0; k < row; ++k) yr[k] = tmp_row[k];
   }
   return MCT_OK;
+}
+
+int mct_conv2d_s8_rows(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                       const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y,
+                       int8_t *tmp_row) {
+  return mct__conv_rows(g, q, x, w, ws, bias, y, tmp_row, 0);
+}
+
+int mct_conv2d_s8_rows_tflm(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                            const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                            int8_t *y, int8_t *tmp_row) {
+  return mct__conv_rows(g, q, x, w, ws, bias, y, tmp_row, 1);
 }
 
 /* ---- expansion fused into the depthwise conv ------------------------------------------------- */
@@ -352,9 +393,10 @@ static void mct__pw_channel(const mct__rq *r, const int8_t *x, int32_t npix, int
   for (; p < npix; ++p) t[p] = mct__out_s8(r, mct__ip_dot1(we, 0, x + (size_t)p * C, C) - corr, e);
 }
 
-int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
-                     const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
-                     const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y, int8_t *tmp) {
+static int mct__expand_dw(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
+                          int8_t *tmp, int32_t tflm) {
   if (!mct__geom_ok(g1) || !mct__is_pointwise(g1) || !mct__geom_ok(g2) ||
       !mct__requant_ok(q1) || !mct__requant_ok(q2) || !w1 || !w2 || !x || !y || !tmp)
     return MCT_E_ARG;
@@ -362,16 +404,17 @@ int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_
       g2->groups != g2->in_c)
     return MCT_E_ARG;
 #if MCT_ARM_DSP
-  {
+  if (!tflm) {
     const int r_ = mct__expand_dw_s8_dsp(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp);
     if (r_ != MCT_ARM_PASS) return r_;
   }
 #endif
   int32_t e0 = 0; /* expanded channels [0, e0) done by a vectorized path */
 #if MCT_IP_X86
-  e0 = mct__inplace_expand_dw_avx2(g1, q1, w1, b1, g2, q2, w2, b2, x, y);
+  if (!tflm) e0 = mct__inplace_expand_dw_avx2(g1, q1, w1, b1, g2, q2, w2, b2, x, y);
 #endif
-  const mct__rq r1 = mct__rq_of(q1, b1), r2 = mct__rq_of(q2, b2);
+  mct__rq r1 = mct__rq_of(q1, b1), r2 = mct__rq_of(q2, b2);
+  r1.tflm = r2.tflm = tflm;
   const int32_t C = g1->in_c, E = g1->out_c, O = g2->out_c, m = O / E, kk = g2->k_h * g2->k_w;
   const int32_t npix = g1->in_h * g1->in_w;
   for (int32_t e = e0; e < E; ++e) {
@@ -382,4 +425,17 @@ int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_
     }
   }
   return MCT_OK;
+}
+
+int mct_expand_dw_s8(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                     const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                     const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y, int8_t *tmp) {
+  return mct__expand_dw(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp, 0);
+}
+
+int mct_expand_dw_s8_tflm(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
+                          int8_t *tmp) {
+  return mct__expand_dw(g1, q1, w1, b1, g2, q2, w2, b2, x, y, tmp, 1);
 }

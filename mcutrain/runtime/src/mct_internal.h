@@ -7,12 +7,14 @@
 #include <stddef.h>
 
 #include "mct.h"
+#include "mct_gemmlowp.h"
 
 /* The requantization constants in locals: outputs are written through int8_t pointers, which
  * may alias anything, so fields read through `q` would be reloaded after every store. */
 typedef struct {
   const int32_t *mult, *shift, *bias;
   int32_t x_zero, y_zero, act_min, act_max;
+  int32_t tflm; /* 1: TFLite Micro's two roundings (mct_gemmlowp.h), 0: the project's one */
 } mct__rq;
 
 static inline mct__rq mct__rq_of(const mct_requant *q, const int32_t *bias) {
@@ -24,15 +26,19 @@ static inline mct__rq mct__rq_of(const mct_requant *q, const int32_t *bias) {
   r.y_zero = q->y_zero;
   r.act_min = q->act_min;
   r.act_max = q->act_max;
+  r.tflm = 0;
   return r;
 }
 
 /* int8 output of one accumulator for output channel o (64-bit until the clamp: a
- * multiplier >= 1 can take the requantized value beyond int32, as in the reference). */
+ * multiplier >= 1 can take the requantized value beyond int32, as in the reference). A graph
+ * read from a .tflite (attrs rounding="tflm") requantizes with TFLite Micro's
+ * MultiplyByQuantizedMultiplier instead (ops/common.requant_output). */
 static inline int8_t mct__out_s8(const mct__rq *r, int32_t acc, int32_t o) {
   const int64_t b = r->bias ? (int64_t)r->bias[o] : 0;
   const int32_t t = mct_sat32((int64_t)acc + b);
-  const int64_t v = mct_requantize(t, r->mult[o], r->shift[o]) + r->y_zero;
+  const int64_t v = (r->tflm ? mct_mbqm_tflm(t, r->mult[o], r->shift[o])
+                             : mct_requantize(t, r->mult[o], r->shift[o])) + r->y_zero;
   return (int8_t)(v < r->act_min ? r->act_min : (v > r->act_max ? r->act_max : v));
 }
 
@@ -69,5 +75,19 @@ static inline int mct__wsplit_ok(const mct_wsplit *ws, int32_t n_channels) {
       return 0;
   return 1;
 }
+
+/* conv.c: the argument checks of mct_conv2d_s8, and its portable loops (pointwise,
+ * depthwise, general) with the requantization chosen by tflm (see mct__rq). */
+int mct__conv2d_s8_args_ok(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                           const int8_t *w, const mct_wsplit *ws, const int8_t *y);
+void mct__conv2d_s8_portable(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                             const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                             int8_t *y, int32_t tflm);
+
+/* elementwise.c: elements [i0, n) of the int8 add, with either requantization. */
+void mct__add_s8_range(const mct_add_params *p, int32_t i0, int32_t n, const int8_t *a,
+                       const int8_t *b, int8_t *y, int32_t tflm);
+int mct__add_s8_args_ok(const mct_add_params *p, int32_t n, const int8_t *a, const int8_t *b,
+                        const int8_t *y);
 
 #endif

@@ -12,13 +12,15 @@
  */
 #include "mct.h"
 #include "mct_arm.h" /* Cortex-M4/M7: DSP versions (*_arm.c), MCT_ARM_DSP */
+#include "mct_internal.h"
 
 #include <string.h>
 
-int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
-                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
-                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
-                          int8_t *ring, int8_t *work) {
+static int mct__expand_dw_rows(const mct_conv_geom *g1, const mct_requant *q1,
+                               const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
+                               const mct_requant *q2, const int8_t *w2, const int32_t *b2,
+                               const int8_t *x, int8_t *y, int8_t *ring, int8_t *work,
+                               int32_t tflm) {
   if (!g1 || !g2 || !q1 || !q2 || !x || !y || !ring || !work || !b1 || !b2) return MCT_E_ARG;
   const int32_t H = g1->in_h, W = g1->in_w, C = g1->in_c, E = g1->out_c;
   const int32_t kh = g2->k_h, kw = g2->k_w, sh = g2->stride_h, sw = g2->stride_w;
@@ -27,7 +29,7 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
       g1->k_h != 1 || g1->k_w != 1 || g1->stride_h != 1 || g1->stride_w != 1 || g1->groups != 1)
     return MCT_E_ARG;
 #if MCT_ARM_DSP
-  {
+  if (!tflm) {
     const int r_ = mct__expand_dw_s8_rows_dsp(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work);
     if (r_ != MCT_ARM_PASS) return r_;
   }
@@ -38,7 +40,9 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
   int32_t *acc = (int32_t *)(work + (RO + (size_t)kh * kw * E + 15) / 16 * 16);
   for (int32_t e = 0; e < E; ++e)
     for (int32_t t = 0; t < kh * kw; ++t) wt[(size_t)t * E + e] = w2[(size_t)e * kh * kw + t];
-  const int32_t xz = q2->x_zero, yz = q2->y_zero, lo = q2->act_min, hi = q2->act_max;
+  const int32_t xz = q2->x_zero;
+  mct__rq r2 = mct__rq_of(q2, b2);
+  r2.tflm = tflm;
   /* one input row as a 1 x W image for the ordinary pointwise kernel */
   mct_conv_geom row1 = *g1;
   row1.in_h = row1.out_h = 1;
@@ -48,9 +52,11 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
     const int32_t top = r * sh - ph;
     int32_t need = top + kh; /* expanded rows < need must exist */
     if (need > H) need = H;
-    for (; done < need; ++done)
-      st |= mct_conv2d_s8(&row1, q1, x + (size_t)done * RI, w1, NULL, b1,
-                          ring + (size_t)(done % kh) * RE);
+    for (; done < need; ++done) { /* direct calls: the device's stack bound needs them */
+      int8_t *slot = ring + (size_t)(done % kh) * RE;
+      st |= tflm ? mct_conv2d_s8_tflm(&row1, q1, x + (size_t)done * RI, w1, NULL, b1, slot)
+                 : mct_conv2d_s8(&row1, q1, x + (size_t)done * RI, w1, NULL, b1, slot);
+    }
     for (int32_t ow = 0; ow < Wo; ++ow) {
       const int32_t left = ow * sw - pw;
       for (int32_t e = 0; e < E; ++e) acc[e] = 0;
@@ -67,13 +73,24 @@ int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const 
         }
       }
       int8_t *out = row_out + (size_t)ow * E;
-      for (int32_t e = 0; e < E; ++e) {
-        /* 64 bits until the clamp: a multiplier >= 1 can take the result past int32 */
-        int64_t v = mct_requantize(mct_sat32((int64_t)acc[e] + b2[e]), q2->mult[e], q2->shift[e]) + yz;
-        out[e] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
-      }
+      for (int32_t e = 0; e < E; ++e) out[e] = mct__out_s8(&r2, acc[e], e);
     }
     memcpy(y + (size_t)r * RO, row_out, RO);
   }
   return st;
+}
+
+int mct_expand_dw_s8_rows(const mct_conv_geom *g1, const mct_requant *q1, const int8_t *w1,
+                          const int32_t *b1, const mct_conv_geom *g2, const mct_requant *q2,
+                          const int8_t *w2, const int32_t *b2, const int8_t *x, int8_t *y,
+                          int8_t *ring, int8_t *work) {
+  return mct__expand_dw_rows(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work, 0);
+}
+
+/* TFLite Micro's requantization for both convolutions (mct_tflm.h); no DSP path. */
+int mct_expand_dw_s8_rows_tflm(const mct_conv_geom *g1, const mct_requant *q1,
+                               const int8_t *w1, const int32_t *b1, const mct_conv_geom *g2,
+                               const mct_requant *q2, const int8_t *w2, const int32_t *b2,
+                               const int8_t *x, int8_t *y, int8_t *ring, int8_t *work) {
+  return mct__expand_dw_rows(g1, q1, w1, b1, g2, q2, w2, b2, x, y, ring, work, 1);
 }
