@@ -13,7 +13,8 @@
  *              recomputed exactly: mct__fix_list), else the exact fallbacks; per pixel
  *              (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
- * Other geometries (depthwise, general) stay with conv.c's loops (return 0).
+ *   general    (groups 1, any kernel / stride / padding) these kernels on im2col'd strips:
+ *              conv_im2col_arm.c. Depthwise and grouped convs stay with conv.c (return 0).
  */
 #include "mct_arm.h"
 
@@ -1312,9 +1313,10 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
 /* Arguments are checked by the caller (conv.c). */
 int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
-  if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
-      g->pad_h != 0 || g->pad_w != 0)
-    return 0;
+  if (g->groups != 1) return 0;
+  if (g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_h != 0 ||
+      g->pad_w != 0)
+    return mct__conv2d_s8_im2col_dsp(g, q, x, w, ws, bias, y); /* conv_im2col_arm.c */
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   if (mct__arm_pw_layer(&r, x, npix, C, O, w, ws, y, 0)) return 1;

@@ -402,6 +402,16 @@ void mct__arm_pw_tiles(const mct__arm_rq *r, const int8_t *x, int32_t npix, int3
                        const int8_t *w, int8_t *y, int backward);
 int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
+/* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
+int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
+                      const int8_t *w, const mct_wsplit *ws, int8_t *y, int backward);
+/* conv_im2col_arm.c: groups-1 convs of any kernel as 1x1 convs of im2col'd strips */
+int mct__conv2d_s8_im2col_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                              int8_t *y);
+int mct__conv2d_s8_rows_im2col_dsp(const mct_conv_geom *g, const mct__arm_rq *r,
+                                   const int8_t *x, const int8_t *w, const mct_wsplit *ws,
+                                   int8_t *y, int8_t *tmp_row);
 int mct__linear_s8_dsp(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
