@@ -818,7 +818,8 @@ static void dw2_rows_cases(void) {
 /* General convs (groups 1) through conv_im2col_arm.c: im2col'd strips into the 1x1 kernels
  * (tiles K <= 32, blocks, the two-pixel kernels up to K = 576, the per-pixel fallback beyond),
  * non-square kernels, mixed strides and paddings, odd channels, trained slices (in column form
- * up to 64 columns; longer ones back to the portable C); mct_conv2d_s8 and the rows form. */
+ * up to 64 columns; longer ones back to the portable C); mct_conv2d_s8 and the rows form; and
+ * their float input gradients (grad_kxk_arm.c: taps backwards through the streamed 1x1). */
 static void im2col_cases(void) {
   /* in_h, in_w, C, O, kh, kw, sh, sw, ph, pw, n_sel */
   static const int32_t cfg[][11] = {
@@ -846,6 +847,10 @@ static void im2col_cases(void) {
     emit(&st, 4), emit(Y, ny);
     st = mct_conv2d_s8(&g, &q, X, W1, wp, 0, Y); /* no bias */
     emit(&st, 4), emit(Y, ny);
+    /* the float input gradient (grad_kxk_arm.c; a trained slice: the portable C) */
+    fillf(G, ny, 1), fillf(S, g.out_c, 0);
+    st = mct_conv2d_grad_input_f32(&g, G, W1, wp, k & 2 ? 0 : S, F);
+    emit(&st, 4), emit(F, 4 * c[0] * c[1] * c[2]);
   }
 }
 
