@@ -32,6 +32,7 @@
 #define MCT__COLB 1152 /* bytes of the im2col strip (int8 columns, K each) on the stack: two
                          * pixels of the largest K of the two-pixel kernels (576) */
 #define MCT__SELMAX 64 /* columns of a trained slice passed on to the 1x1 kernels */
+#define MCT__TAPS 64   /* kernels of up to this many taps: windows inside the image by a table */
 
 /* d[c * kk] = s[c] for c < C: four channels per word loaded, stored a byte at a time (2.5
  * instructions per value where the plain loop takes 5). */
@@ -59,8 +60,17 @@ static __attribute__((noinline)) void mct__im2col_s8(const mct_conv_geom *g, con
                                                     int8_t *col) {
   const int32_t C = g->in_c, kh = g->k_h, kw = g->k_w, kk = kh * kw, K = C * kk;
   int32_t oh = p0 / g->out_w, ow = p0 % g->out_w;
+  int32_t off[MCT__TAPS]; /* tap t = (i, j): its input's offset from the window's corner */
+  const int table = kk <= MCT__TAPS;
+  for (int32_t t = 0; table && t < kk; ++t) off[t] = (t / kw * g->in_w + t % kw) * C;
   for (int32_t p = 0; p < n; ++p, col += K) {
     const int32_t ih0 = oh * g->stride_h - g->pad_h, iw0 = ow * g->stride_w - g->pad_w;
+    if (++ow == g->out_w) ow = 0, ++oh;
+    if (table && ih0 >= 0 && iw0 >= 0 && ih0 + kh <= g->in_h && iw0 + kw <= g->in_w) {
+      const int8_t *xb = x + ((size_t)ih0 * g->in_w + iw0) * C; /* a window inside the image */
+      for (int32_t t = 0; t < kk; ++t) mct__scatter(xb + off[t], C, kk, col + t);
+      continue;
+    }
     for (int32_t i = 0; i < kh; ++i) {
       const int32_t ih = ih0 + i;
       for (int32_t j = 0; j < kw; ++j) {
@@ -73,7 +83,6 @@ static __attribute__((noinline)) void mct__im2col_s8(const mct_conv_geom *g, con
         }
       }
     }
-    if (++ow == g->out_w) ow = 0, ++oh;
   }
 }
 
