@@ -115,9 +115,6 @@ static void depthwise_cases(void) {
     memcpy(Y, X, (size_t)H * Wd * C);
     int st = mct_depthwise_s8_inplace(&g, &q, Y, W1, k & 2 ? &ws : 0, BIAS, T);
     emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
-    /* out of place (mct_conv2d_s8: depthwise_arm.c's groups and planes) */
-    st = mct_conv2d_s8(&g, &q, X, W1, k & 2 ? &ws : 0, BIAS, Y);
-    emit(&st, 4), emit(Y, g.out_h * g.out_w * C);
     /* expansion fused into it, whole and streamed by rows */
     const int32_t Ci = 3 + (int32_t)k * 5;
     mct_conv_geom g1 = geom(H, Wd, Ci, C, 1, 1, 0, 1);

@@ -14,8 +14,7 @@
  *              (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
  *   general    (groups 1, any kernel / stride / padding) these kernels on im2col'd strips:
- *              conv_im2col_arm.c. Depthwise (multiplier 1): depthwise_arm.c's groups and
- *              planes. Grouped convs and depthwise multipliers stay with conv.c (return 0).
+ *              conv_im2col_arm.c. Depthwise and grouped convs stay with conv.c (return 0).
  */
 #include "mct_arm.h"
 
@@ -1333,8 +1332,7 @@ static int mct__pointwise_s8_dsp(const mct_conv_geom *g, const mct_requant *q, c
 /* Arguments are checked by the caller (conv.c). */
 int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
-  if (g->groups != 1) /* depthwise_arm.c (multiplier 1), else the portable C */
-    return g->groups == g->in_c ? mct__depthwise_s8_dsp(g, q, x, w, ws, bias, y) : 0;
+  if (g->groups != 1) return 0;
   if (g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_h != 0 ||
       g->pad_w != 0)
     return mct__conv2d_s8_im2col_dsp(g, q, x, w, ws, bias, y); /* conv_im2col_arm.c */

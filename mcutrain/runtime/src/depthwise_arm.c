@@ -1419,28 +1419,6 @@ int mct__depthwise_s8_inplace_dsp(const mct_conv_geom *g, const mct_requant *q, 
   return MCT_OK;
 }
 
-/* mct_conv2d_s8 of a depthwise conv (multiplier 1; arguments checked by conv.c, y apart from
- * x): the in-place kernel's groups of four channels and channel planes, reading x and writing
- * y directly (no hazard to order around). 1 when done, 0 for the portable C. */
-int mct__depthwise_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                          const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
-  if (g->groups != g->in_c || g->out_c != g->in_c || g->k_h > MCT__DW_MAXK) return 0;
-  const mct__arm_rq r = mct__arm_rq_of(q, bias);
-  const int32_t C = g->in_c, kk = g->k_h * g->k_w;
-  int32_t next = 0, c = 0;
-  if (mct__dw4_fits(g))
-    for (; c + 4 <= C; c += 4) {
-      const int8_t *wk[4];
-      for (int32_t t = 0; t < 4; ++t) wk[t] = mct__arm_dw_row(w, ws, c + t, kk, &next);
-      mct__dw4_group(g, &r, wk, c, x + c, (size_t)C, NULL, NULL, 0, y + c, (size_t)C);
-    }
-  for (; c < C; ++c) { /* the channels past the groups: one plane each, straight into y */
-    const int8_t *wk = mct__arm_dw_row(w, ws, c, kk, &next);
-    mct__arm_dw_plane_pad(g, &r, x + c, (size_t)C, wk, c, y + c, (size_t)C);
-  }
-  return 1;
-}
-
 /* ---- expansion fused into the depthwise conv ------------------------------------------------- */
 
 /* Channel e of a 1x1 conv for all npix pixels into the plane t (four pixels per weight load;

@@ -414,9 +414,6 @@ int mct__pointwise_s8_checked_dsp(const mct_conv_geom *g, const mct_requant *q, 
 /* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
 int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
                       const int8_t *w, const mct_wsplit *ws, int8_t *y, int backward);
-/* depthwise_arm.c: mct_conv2d_s8 of a depthwise conv (multiplier 1), out of place */
-int mct__depthwise_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                          const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
 /* conv_im2col_arm.c: groups-1 convs of any kernel as 1x1 convs of im2col'd strips */
 int mct__conv2d_s8_im2col_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
