@@ -15,8 +15,9 @@ with channel ratios; int8 or float-master storage, momentum, weight decay, QAS o
 Modes: "normal" (anything), "mobile" (MobileNet blocks: the shapes the fastest depthwise and
 fused-expansion kernels take), "wide" (few pixels, many channels), "long" (rows wider than
 the kernels' ring buffers), "kws" (49x10 MFCCs); and, as a family of its own
-(random_spec(seed, resnet=True)), ResNets of 3x3 convs with residual adds. Sizes stay small (a few hundred thousand
-MACs, RAM well inside 256 KB) so a model compiles, builds and runs in seconds. Over 160 seeds
+(random_spec(seed, resnet=True)), ResNets of 3x3 convs with residual adds. Sizes stay small
+(a few hundred thousand MACs, RAM well inside 256 KB) so a model compiles, builds and runs in
+seconds. Over 160 seeds
 the models execute 132 of the 139 functions of the DSP kernels (QEMU's translated blocks).
 
 Quantization is realistic: per-channel weight scales, output scales set so outputs spread
