@@ -18,6 +18,11 @@ instruction per cycle), and its accuracy after that epoch.
 
     python bench/device.py [--models ...] [--steps 3] [--profile] [--no-flowers]
 Prints tables and writes bench/results/device.json.
+
+Off the paper's models: `--models resnet8-ir dscnn-ir` (bench/ir_models.py: MLPerf Tiny's
+ResNet-8 with bias-only:6 and DS-CNN with bias-only:4, built in the IR with random int8
+weights, their own classifiers) measure the same figures, and every row also gives the
+forward's instructions against its MACs / 2.
 """
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (MAIN_SCHEME, MODELS, RESULTS, SHARED, kb, model_path, scheme_file,  # noqa: E402
                     write_json)
 
-from mcutrain.compile import compile_model  # noqa: E402
+from ir_models import IR_MODELS  # noqa: E402
+
+from mcutrain.compile import compile_model, load_model, macs_per_step  # noqa: E402
 from mcutrain.targets.cortex_m import build_device, qemu_available  # noqa: E402
 
 CLASSES = 10
@@ -42,8 +49,8 @@ PAPER_MHZ = 216
 FLOWERS_LR = 0.003  # one epoch of the 99 KB scheme on flowers5 (host check: 0.003 > 0.01)
 
 
-def paper_cycles(name: str) -> int:
-    return int(PAPER_MS[name] * PAPER_MHZ * 1000)
+def paper_cycles(name: str) -> int | None:
+    return int(PAPER_MS[name] * PAPER_MHZ * 1000) if name in PAPER_MS else None
 
 
 def profile(out: Path, steps: int = 2) -> list:
@@ -64,14 +71,20 @@ def profile(out: Path, steps: int = 2) -> list:
             for k, v in sorted(by.items(), key=lambda kv: -kv[1])]
 
 
-def measure(name: str, path: Path, tmp: Path, steps: int, with_profile: bool) -> dict:
+def measure(name: str, path: Path | None, tmp: Path, steps: int, with_profile: bool) -> dict:
     out = tmp / name
     t = time.perf_counter()
-    rep = compile_model(path, out, update=str(scheme_file(name, MAIN_SCHEME[name])),
-                        classes=CLASSES, ram=RAM, flash=FLASH)
+    if name in IR_MODELS:
+        build, scheme, classes = IR_MODELS[name]
+        model, classes_arg = build(), None
+    else:
+        model, scheme, classes, classes_arg = path, MAIN_SCHEME[name], CLASSES, CLASSES
+    fwd_macs = macs_per_step(model if name in IR_MODELS else load_model(path))
+    rep = compile_model(model, out, update=scheme if name in IR_MODELS else
+                        str(scheme_file(name, scheme)), classes=classes_arg, ram=RAM, flash=FLASH)
     portable = build_device(out, CPU, portable=True, measure=steps)
     dev = build_device(out, CPU, measure=steps)
-    row = dict(model=name, scheme=MAIN_SCHEME[name], cpu=CPU, machine=dev["machine"],
+    row = dict(model=name, scheme=scheme, classes=classes, cpu=CPU, machine=dev["machine"],
                ram_budget=dev["ram_budget"], flash_budget=dev["flash_budget"],
                ram_used_bytes=dev["ram_used_bytes"], flash_used_bytes=dev["flash_used_bytes"],
                ram_breakdown=dev["ram_breakdown"], sections=dev["sections"],
@@ -82,10 +95,14 @@ def measure(name: str, path: Path, tmp: Path, steps: int, with_profile: bool) ->
                instructions_per_forward=dev["instructions_per_forward"],
                portable_instructions_per_step=portable["instructions_per_step"],
                macs_per_step=rep["macs_per_step"], mac_limit_cycles=rep["macs_per_step"] // 2,
-               paper_ms=PAPER_MS[name], paper_cycles=paper_cycles(name),
+               forward_macs=fwd_macs, forward_mac_limit_cycles=fwd_macs // 2,
+               paper_ms=PAPER_MS.get(name), paper_cycles=paper_cycles(name),
                fits=dev["ram_used_bytes"] <= dev["ram_budget"] and
                dev["flash_used_bytes"] <= dev["flash_budget"])
-    row["vs_paper"] = round(row["instructions_per_step"] / row["paper_cycles"], 3)
+    row["vs_paper"] = (round(row["instructions_per_step"] / row["paper_cycles"], 3)
+                       if row["paper_cycles"] else None)
+    row["forward_vs_mac_limit"] = round(row["instructions_per_forward"] /
+                                        row["forward_mac_limit_cycles"], 2)
     row["vs_mac_limit"] = round(row["instructions_per_step"] / row["mac_limit_cycles"], 2)
     row["dsp_speedup"] = round(row["portable_instructions_per_step"] /
                                row["instructions_per_step"], 2)
@@ -125,26 +142,30 @@ def flowers(tmp: Path, shared: Path, lr: float) -> dict | None:
 
 
 def print_tables(rows: list, fl: dict | None):
-    print(f"\nTraining step on a Cortex-M7 (QEMU {rows[0]['machine'] if rows else ''}), 128x128, "
-          f"{CLASSES}-class head, RAM {RAM} / flash {FLASH} as linker regions")
-    hdr = (f"{'model':15} {'scheme':6} {'RAM KB':>7} {'flash KB':>8} {'stack':>6} "
+    print(f"\nTraining step on a Cortex-M7 (QEMU {rows[0]['machine'] if rows else ''}), the "
+          f"paper's models at 128x128 with a {CLASSES}-class head, RAM {RAM} / flash {FLASH} as "
+          f"linker regions")
+    hdr = (f"{'model':15} {'scheme':11} {'RAM KB':>7} {'flash KB':>8} {'stack':>6} "
            f"{'M instr':>8} {'portable':>8} {'paper Mcyc':>10} {'ratio':>6} {'MAC/2 M':>8} "
-           f"{'ratio':>6} {'fwd M':>6}")
+           f"{'ratio':>6} {'fwd M':>6} {'fMAC/2':>6} {'ratio':>6}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print(f"{r['model']:15} {r['scheme']:6} {kb(r['ram_used_bytes']):>7} "
+        paper = (f"{r['paper_cycles'] / 1e6:>10.1f} {r['vs_paper']:>6.2f}"
+                 if r["paper_cycles"] else f"{'-':>10} {'-':>6}")
+        print(f"{r['model']:15} {r['scheme']:11} {kb(r['ram_used_bytes']):>7} "
               f"{kb(r['flash_used_bytes']):>8} {r['stack_high_water_bytes']:>6} "
               f"{r['instructions_per_step'] / 1e6:>8.1f} "
               f"{r['portable_instructions_per_step'] / 1e6:>8.1f} "
-              f"{r['paper_cycles'] / 1e6:>10.1f} {r['vs_paper']:>6.2f} "
-              f"{r['mac_limit_cycles'] / 1e6:>8.1f} {r['vs_mac_limit']:>6.2f} "
-              f"{r['instructions_per_forward'] / 1e6:>6.1f}")
+              f"{paper} {r['mac_limit_cycles'] / 1e6:>8.1f} {r['vs_mac_limit']:>6.2f} "
+              f"{r['instructions_per_forward'] / 1e6:>6.1f} "
+              f"{r['forward_mac_limit_cycles'] / 1e6:>6.2f} {r['forward_vs_mac_limit']:>6.2f}")
     print("RAM / flash: the linker's figures (stack, .data and .bss / code, constants, .data "
           "image and the\n2-slot parameter store); stack: high-water bytes of the painted stack; "
           "M instr: instructions per training\nstep with the DSP kernels, portable: with "
           "-DMCT_PORTABLE; paper Mcyc: its measured latency x 216 MHz;\nratio: ours / that; "
-          "MAC/2: the step's MACs / 2 (SMLAD compute limit); fwd: instructions per forward.")
+          "MAC/2: the step's MACs / 2 (SMLAD compute limit); fwd: instructions per forward,\n"
+          "fMAC/2: the forward's MACs / 2, ratio: fwd / that.")
     for r in rows:
         if r.get("profile"):
             top = ", ".join(f"{p['kernel'][4:]} {p['instructions'] / 1e6:.1f}M"
@@ -161,7 +182,8 @@ def print_tables(rows: list, fl: dict | None):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=SHARED)
-    ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--models", nargs="*", default=list(MODELS),
+                    choices=list(MODELS) + list(IR_MODELS))
     ap.add_argument("--steps", type=int, default=3, help="training steps measured per model")
     ap.add_argument("--profile", action="store_true", help="also a per-kernel profile")
     ap.add_argument("--no-flowers", action="store_true", help="skip the flowers5 epoch")
@@ -174,8 +196,8 @@ def main(argv=None):
     rows, fl = [], None
     with tempfile.TemporaryDirectory(prefix="mct-bench-dev-") as tmp:
         for name in args.models:
-            path = model_path(name, args.shared)
-            if path is not None:
+            path = None if name in IR_MODELS else model_path(name, args.shared)
+            if path is not None or name in IR_MODELS:
                 rows.append(measure(name, path, Path(tmp), args.steps, args.profile))
         if not args.no_flowers:
             fl = flowers(Path(tmp), args.shared, args.flowers_lr)

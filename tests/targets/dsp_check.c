@@ -815,6 +815,45 @@ static void dw2_rows_cases(void) {
 }
 /* ---- end dw2 ---- */
 
+/* General convs (groups 1) through conv_im2col_arm.c: im2col'd strips into the 1x1 kernels
+ * (tiles K <= 32, blocks, the two-pixel kernels up to K = 576, the per-pixel fallback beyond),
+ * non-square kernels, mixed strides and paddings, odd channels, trained slices (in column form
+ * up to 64 columns; longer ones back to the portable C); mct_conv2d_s8 and the rows form; and
+ * their float input gradients (grad_kxk_arm.c: taps backwards through the streamed 1x1). */
+static void im2col_cases(void) {
+  /* in_h, in_w, C, O, kh, kw, sh, sw, ph, pw, n_sel */
+  static const int32_t cfg[][11] = {
+      {32, 32, 3, 16, 3, 3, 1, 1, 1, 1, 0},  {16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 0},
+      {16, 16, 16, 32, 3, 3, 2, 2, 1, 1, 0}, {8, 8, 32, 32, 3, 3, 1, 1, 1, 1, 0},
+      {8, 8, 64, 24, 3, 3, 1, 1, 1, 1, 0},   {49, 10, 1, 64, 10, 4, 2, 2, 5, 1, 0},
+      {7, 9, 5, 7, 3, 2, 2, 1, 0, 1, 0},     {6, 5, 13, 9, 2, 3, 1, 2, 1, 2, 0},
+      {5, 5, 125, 5, 2, 2, 1, 1, 0, 0, 0},   {8, 8, 16, 12, 3, 3, 1, 1, 1, 1, 3},
+      {4, 4, 20, 6, 3, 3, 1, 1, 1, 1, 8},    {16, 16, 16, 32, 1, 1, 2, 2, 0, 0, 0},
+      {5, 5, 8, 8, 1, 1, 1, 1, 1, 1, 2},     {9, 7, 7, 11, 5, 5, 1, 1, 2, 2, 1}};
+  for (unsigned k = 0; k < sizeof cfg / sizeof cfg[0]; ++k, ++case_no) {
+    const int32_t *c = cfg[k];
+    mct_conv_geom g = {c[0], c[1], c[2], (c[0] + 2 * c[8] - c[4]) / c[6] + 1,
+                       (c[1] + 2 * c[9] - c[5]) / c[7] + 1, c[3], c[4], c[5], c[6], c[7],
+                       c[8], c[9], 1};
+    const int32_t kk = c[4] * c[5], ny = g.out_h * g.out_w * g.out_c;
+    mct_requant q = rq(g.out_c, MULT, SHIFT, BIAS, k & 1);
+    fill8(X, c[0] * c[1] * c[2]), fill8(W1, c[3] * c[2] * kk);
+    mct_wsplit ws = slice(c[2], c[10], c[3] * kk);
+    const mct_wsplit *wp = c[10] ? &ws : 0;
+    int st = mct_conv2d_s8(&g, &q, X, W1, wp, BIAS, Y);
+    emit(&st, 4), emit(Y, ny);
+    memset(Y, 0, (size_t)ny);
+    st = mct_conv2d_s8_rows(&g, &q, X, W1, wp, BIAS, Y, T);
+    emit(&st, 4), emit(Y, ny);
+    st = mct_conv2d_s8(&g, &q, X, W1, wp, 0, Y); /* no bias */
+    emit(&st, 4), emit(Y, ny);
+    /* the float input gradient (grad_kxk_arm.c; a trained slice: the portable C) */
+    fillf(G, ny, 1), fillf(S, g.out_c, 0);
+    st = mct_conv2d_grad_input_f32(&g, G, W1, wp, k & 2 ? 0 : S, F);
+    emit(&st, 4), emit(F, 4 * c[0] * c[1] * c[2]);
+  }
+}
+
 int main(void) {
   out_fd = mct_sh_open("out.bin", 5);
   if (out_fd < 0) return MCT_EXIT_IO;
@@ -843,6 +882,7 @@ int main(void) {
   dw2_pw_cases(); /* dw2 (opt-dw2) */
   dw2_scale_cases(); /* dw2 (opt-dw2) */
   dw2_rows_cases(); /* dw2 (opt-dw2) */
+  im2col_cases();
   mct_sh_close(out_fd);
   return 0;
 }

@@ -14,8 +14,10 @@ linear classifier or a fresh float head; schemes bias-only:K, last:K, full and J
 with channel ratios; int8 or float-master storage, momentum, weight decay, QAS on or off.
 Modes: "normal" (anything), "mobile" (MobileNet blocks: the shapes the fastest depthwise and
 fused-expansion kernels take), "wide" (few pixels, many channels), "long" (rows wider than
-the kernels' ring buffers), "kws" (49x10 MFCCs). Sizes stay small (a few hundred thousand
-MACs, RAM well inside 256 KB) so a model compiles, builds and runs in seconds. Over 160 seeds
+the kernels' ring buffers), "kws" (49x10 MFCCs); and, as a family of its own
+(random_spec(seed, resnet=True)), ResNets of 3x3 convs with residual adds. Sizes stay small
+(a few hundred thousand MACs, RAM well inside 256 KB) so a model compiles, builds and runs in
+seconds. Over 160 seeds
 the models execute 132 of the 139 functions of the DSP kernels (QEMU's translated blocks).
 
 Quantization is realistic: per-channel weight scales, output scales set so outputs spread
@@ -173,6 +175,25 @@ def _mobile_blocks(rng, c, h, w):
     return layers, c, h, w
 
 
+def _resnet_stacks(rng, c, h, w):
+    """MLPerf Tiny's ResNet-8, scaled to the test's sizes: stacks of two 3x3 convs ("same"
+    padding, ReLU then none) added to the stack's input, the later stacks entered through a
+    3x3 stride-2 conv to a new width of 12 to 48 channels (odd ones too): the general convs'
+    im2col path with K = 9 C from 27 to 432 at up to 16x16 pixels."""
+    layers = []
+    for n in range(int(rng.integers(1, 4))):
+        if n > 0 and h > 2 and rng.random() < 0.7:
+            c = int(rng.integers(12, 49)) if h * w <= 64 else int(rng.integers(12, 25))
+            layers.append(dict(op="conv", cout=c, k=[3, 3], s=[2, 2], p=[1, 1], groups=1,
+                               act="relu"))
+            h, w = out_hw(h, w, [3, 3], [2, 2], [1, 1])
+        layers += [dict(op="conv", cout=c, k=[3, 3], s=[1, 1], p=[1, 1], groups=1, act="relu",
+                        block=True),
+                   dict(op="conv", cout=c, k=[3, 3], s=[1, 1], p=[1, 1], groups=1, act="none",
+                        residual=True)]
+    return layers, c, h, w
+
+
 def _input(rng, mode: str):
     """(channels, h, w) of the input for the model's mode."""
     cin = int(rng.choice([1, 2, 3, 3, 4, 5, 8, 16]))
@@ -189,8 +210,12 @@ def _input(rng, mode: str):
     return cin, h, h if rng.random() < 0.6 else int(rng.integers(1, 25))
 
 
-def random_spec(seed: int) -> dict:
-    """The geometry, scheme and target of model `seed` (plain JSON)."""
+def random_spec(seed: int, resnet: bool = False) -> dict:
+    """The geometry, scheme and target of model `seed` (plain JSON); `resnet`: a ResNet
+    (_resnet_stacks) instead of the drawn mode (a separate family: the other seeds' models
+    stay as they were)."""
+    if resnet:
+        return _resnet_spec(seed)
     rng = np.random.default_rng([seed, 0x6D6374])
     mode = str(rng.choice(["normal", "mobile", "wide", "long", "kws"],
                           p=[0.4, 0.25, 0.2, 0.08, 0.07]))
@@ -220,6 +245,27 @@ def random_spec(seed: int) -> dict:
     if _trained_weights(spec) * 9 > MAX_TRAINED_RAM:  # float masters and momentum: 9 B each
         spec["train"].update(storage="int8", momentum=0.0)
     if _trained_weights(spec) > MAX_TRAINED_RAM:  # int8 weights in RAM: biases only then
+        spec["scheme"] = bias_only(spec)
+    return spec
+
+
+def _resnet_spec(seed: int) -> dict:
+    rng = np.random.default_rng([seed, 0x7265736E])
+    h = int(rng.integers(9, 17))
+    w = h if rng.random() < 0.7 else int(rng.integers(9, 17))
+    c = int(rng.integers(8, 17))
+    layers = [dict(op="conv", cout=c, k=[3, 3], s=[1, 1], p=[1, 1], groups=1, act="relu")]
+    more, c, _, _ = _resnet_stacks(rng, c, h, w)
+    layers += more
+    head = dict(kind="linear", classes=int(rng.integers(2, 13)))
+    n_layers = sum(l["op"] == "conv" for l in layers) + 1
+    spec = dict(seed=seed, cpu=CPUS[seed % 2], mode="resnet",
+                input=dict(c=3, h=h, w=w, x_zero=int(rng.choice([0, -128, 5]))),
+                layers=layers, head=head, **_scheme(rng, layers, n_layers, 0),
+                steps=2, lr=0.02, train=_training(rng))
+    if _trained_weights(spec) * 9 > MAX_TRAINED_RAM:
+        spec["train"].update(storage="int8", momentum=0.0)
+    if _trained_weights(spec) > MAX_TRAINED_RAM:
         spec["scheme"] = bias_only(spec)
     return spec
 

@@ -135,11 +135,11 @@ def check_model(g, tmp_path, cpu, scheme, classes, steps=2, lr=0.02, seed=0, hos
                 portable_instr=ref.train[0]["instructions"])
 
 
-def check_seed(seed: int, tmp_path, host: bool = True) -> dict:
+def check_seed(seed: int, tmp_path, host: bool = True, resnet: bool = False) -> dict:
     """check_model on model `seed`; any failure (a build error too) names its geometry. A
     scheme whose training step needs more than 240 KB (saved activations and gradients of a
     deep scheme) trains biases only instead: the device has 256 KB, the stack included."""
-    spec = random_spec(seed)
+    spec = random_spec(seed, resnet)
     label = describe(spec)
     try:
         try:
@@ -160,6 +160,15 @@ def check_seed(seed: int, tmp_path, host: bool = True) -> dict:
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_random_geometry_dsp_equals_portable(seed, tmp_path):
     check_seed(seed, tmp_path, host=seed % 3 == 0)
+
+
+# ResNets (3x3 convs of 8 to 48 channels, residual adds): the general convs' im2col path
+RESNET_SEEDS = list(range(6))
+
+
+@pytest.mark.parametrize("seed", RESNET_SEEDS)
+def test_random_resnet_dsp_equals_portable(seed, tmp_path):
+    check_seed(seed, tmp_path, host=seed % 3 == 0, resnet=True)
 
 
 @pytest.mark.slow

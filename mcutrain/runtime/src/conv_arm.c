@@ -13,11 +13,14 @@
  *              recomputed exactly: mct__fix_list), else the exact fallbacks; per pixel
  *              (pw_pixel) for the rest.
  *   linear     the pointwise kernel on one pixel.
- * Other geometries (depthwise, general) stay with conv.c's loops (return 0).
+ *   general    (groups 1, any kernel / stride / padding) these kernels on im2col'd strips:
+ *              conv_im2col_arm.c. Depthwise and grouped convs stay with conv.c (return 0).
  */
 #include "mct_arm.h"
 
 #if MCT_ARM_DSP
+
+#include "mct_internal.h"
 
 /* All O outputs of one pixel xp (C channels) of a 1x1 conv into yp. xp is read (widened into
  * the stack, with the trained slice's channels gathered and widened after it) before any
@@ -1309,12 +1312,10 @@ int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32
   return 1;
 }
 
-/* Arguments are checked by the caller (conv.c). */
-int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
-                       const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
-  if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
-      g->pad_h != 0 || g->pad_w != 0)
-    return 0;
+/* A 1x1 conv (stride 1, no padding, groups 1; arguments checked by the caller). */
+static int mct__pointwise_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                                 const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                                 int8_t *y) {
   const mct__arm_rq r = mct__arm_rq_of(q, bias);
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w;
   if (mct__arm_pw_layer(&r, x, npix, C, O, w, ws, y, 0)) return 1;
@@ -1326,6 +1327,30 @@ int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_
   for (; p < npix; ++p)
     mct__arm_pw_pixel(&r, x + (size_t)p * C, C, O, w, ws, y + (size_t)p * O);
   return 1;
+}
+
+/* Arguments are checked by the caller (conv.c). */
+int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                       const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y) {
+  if (g->groups != 1) return 0;
+  if (g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_h != 0 ||
+      g->pad_w != 0)
+    return mct__conv2d_s8_im2col_dsp(g, q, x, w, ws, bias, y); /* conv_im2col_arm.c */
+  return mct__pointwise_s8_dsp(g, q, x, w, ws, bias, y);
+}
+
+/* mct_conv2d_s8 of a 1x1 conv (stride 1, no padding, groups 1, no trained slice), its
+ * arguments checked as conv.c checks them: depthwise_arm.c's streamed expansion rows call
+ * this rather than mct_conv2d_s8, so that the general path's stack (im2col strips under the
+ * block kernels) is not on their call path in the build's stack bound. */
+int mct__pointwise_s8_checked_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                                  const int8_t *w, const int32_t *bias, int8_t *y) {
+  if (!mct__geom_ok(g) || !mct__requant_ok(q) || !x || !w || !y || g->groups != 1 ||
+      g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_h != 0 ||
+      g->pad_w != 0)
+    return MCT_E_ARG;
+  mct__pointwise_s8_dsp(g, q, x, w, NULL, bias, y);
+  return MCT_OK;
 }
 
 int mct__linear_s8_dsp(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_t *x,

@@ -18,7 +18,7 @@
  *                        scaled form (mct__rqs_ks: weights and starts times 2^(9 - shr), then
  *                        SMMLA / SSAT asr #9). The fused 1x1 (mct__pw4a_*) and the streamed
  *                        3x3 stride 2 (mct__dw4b_3x3) in assembly too.
- *   streamed expansion   the 1x1 rows by mct_conv2d_s8, the depthwise interior outputs by the
+ *   streamed expansion   the 1x1 rows by conv_arm.c's 1x1 kernels, the depthwise interior outputs by the
  *                        same group kernels straight from the ring (rows outside the image:
  *                        fewer kernel rows, their own weight sums folded), borders clipped
  *   one channel plane    (mct__arm_dw_plane) the rest: channel remainders, multipliers, rows
@@ -1819,8 +1819,8 @@ int mct__expand_dw_s8_rows_dsp(const mct_conv_geom *g1, const mct_requant *q1,
     int32_t need = top + kh;
     if (need > H) need = H;
     for (; done < need; ++done)
-      st |= mct_conv2d_s8(&row1, q1, x + (size_t)done * RI, w1, NULL, b1,
-                          ring + (size_t)(done % kh) * RE);
+      st |= mct__pointwise_s8_checked_dsp(&row1, q1, x + (size_t)done * RI, w1, b1,
+                                          ring + (size_t)(done % kh) * RE);
     const int8_t *rows[MCT__DW_MAXK];
     int rows_full = 1;
     for (int32_t i = 0; i < kh; ++i) {

@@ -704,8 +704,8 @@ static int mct__live(const float *g, int32_t O, int32_t np) {
  * non-zero gradient among pixels p < np (in o order; the others add only +-0 products, which
  * change no sum), c < n4 (a multiple of 4): their scaled gradients (the portable kernel's gv)
  * gathered six at a time into sg ([p][K]) and streamed through the K x 4 weight tiles. */
-static void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
-                           int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np,
+void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
+                    int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np,
                            float *sg) {
   for (int32_t o = 0; o < O;) {
     int32_t K = 0, os[6];
@@ -746,9 +746,10 @@ static void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, con
  * those channels' (+0) sums. */
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
                             const mct_wsplit *ws, const float *w_scale, float *gx) {
-  if (g->groups != 1 || g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 ||
-      g->pad_h != 0 || g->pad_w != 0)
-    return 0;
+  if (g->groups != 1) return 0;
+  if (g->k_h != 1 || g->k_w != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_h != 0 ||
+      g->pad_w != 0)
+    return mct__grad_input_kxk_f32_dsp(g, gy, w, ws, w_scale, gx); /* grad_kxk_arm.c */
   const int32_t C = g->in_c, O = g->out_c, npix = g->in_h * g->in_w, n4 = C & ~3;
   float sg[MCT__GI_PIX * 6];
   mct__zero_f32(gx, (size_t)npix * C);

@@ -11,10 +11,11 @@
  *                        output is written, four or two output channels per SMLAD pass
  *   rows (general conv)  3x3 stride-2 (across) on three channels (the first layer): input rows
  *                        widened once per strip, two pixels x four channels per pass (naked
- *                        assembly); other small kernels: weights widened to int16 once per
- *                        call, per output pixel the window as int16 (x - x_zero, 0 in the
- *                        padding), SMLAD over pairs of both; larger ones: an im2col column
- *                        against four int8 weight rows
+ *                        assembly); the others as 1x1 convs of im2col'd strips
+ *                        (conv_im2col_arm.c); what that does not take (a long trained
+ *                        slice, over 576 values per window): small kernels with the weights
+ *                        widened to int16 once per call, else an im2col column against four
+ *                        int8 weight rows
  */
 #include "mct_arm.h"
 
@@ -22,10 +23,6 @@
 
 #include "mct_internal.h"
 
-
-/* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
-int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
-                      const int8_t *w, const mct_wsplit *ws, int8_t *y, int backward);
 
 static int mct__pointwise_geom(const mct_conv_geom *g) {
   return g->groups == 1 && g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
@@ -566,13 +563,15 @@ static __attribute__((noinline)) int mct__rows_other(const mct_conv_geom *g,
 int mct__conv2d_s8_rows_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                               const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
                               int8_t *y, int8_t *tmp_row) {
-  if (!ws && mct__geom_ok(g) && mct__requant_ok(q) && x && w && y && tmp_row &&
-      g->groups == 1) {
+  if (mct__geom_ok(g) && mct__requant_ok(q) && x && w && y && tmp_row && g->groups == 1 &&
+      mct__wsplit_ok(ws, g->in_c)) {
     const mct__arm_rq r = mct__arm_rq_of(q, bias);
-    if (mct__first_ok(g, &r)) {
+    if (!ws && mct__first_ok(g, &r)) {
       mct__first_conv(g, &r, x, w, y, tmp_row);
       return MCT_OK;
     }
+    /* any other kernel: im2col'd strips through the 1x1 kernels (conv_im2col_arm.c) */
+    if (mct__conv2d_s8_rows_im2col_dsp(g, &r, x, w, ws, y, tmp_row)) return MCT_OK;
   }
   return mct__rows_other(g, q, x, w, ws, bias, y, tmp_row);
 }

@@ -383,6 +383,13 @@ int mct__conv2d_s8_rows_dsp(const mct_conv_geom *g, const mct_requant *q, const 
 int mct__clamp_mask_s8_dsp(int32_t n, int32_t lo, int32_t hi, const int8_t *y, uint8_t *bits);
 int mct__clamp_grad_bits_f32_dsp(int32_t n, const uint8_t *bits, float *g);
 #if MCT_ARM_FPU
+/* grad_arm.c: acc[p * as + c] += sum_o (G[p][o] s_w[o]) W[o * wst + c] for c < n4 (a multiple
+ * of 4), p < np <= 64, products in o order (zero gradients skipped); sg: 384 floats */
+void mct__gi_stream(const float *gp, int32_t O, const float *w_scale, const int8_t *W,
+                    int32_t wst, int32_t n4, float *acc, int32_t as, int32_t np, float *sg);
+/* grad_kxk_arm.c: the input gradient of groups-1 convs other than the plain 1x1 */
+int mct__grad_input_kxk_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
+                                const mct_wsplit *ws, const float *w_scale, float *gx);
 int mct__pointwise_grad_input_f32_inplace_dsp(const mct_conv_geom *g, float *buf,
                                               const int8_t *w, const mct_wsplit *ws,
                                               const float *w_scale, float *tmp);
@@ -402,6 +409,18 @@ void mct__arm_pw_tiles(const mct__arm_rq *r, const int8_t *x, int32_t npix, int3
                        const int8_t *w, int8_t *y, int backward);
 int mct__conv2d_s8_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
+int mct__pointwise_s8_checked_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                                  const int8_t *w, const int32_t *bias, int8_t *y);
+/* conv_arm.c: a whole 1x1 conv by the fast kernels (0: not applicable, nothing written) */
+int mct__arm_pw_layer(const mct__arm_rq *r, const int8_t *x, int32_t npix, int32_t C, int32_t O,
+                      const int8_t *w, const mct_wsplit *ws, int8_t *y, int backward);
+/* conv_im2col_arm.c: groups-1 convs of any kernel as 1x1 convs of im2col'd strips */
+int mct__conv2d_s8_im2col_dsp(const mct_conv_geom *g, const mct_requant *q, const int8_t *x,
+                              const int8_t *w, const mct_wsplit *ws, const int32_t *bias,
+                              int8_t *y);
+int mct__conv2d_s8_rows_im2col_dsp(const mct_conv_geom *g, const mct__arm_rq *r,
+                                   const int8_t *x, const int8_t *w, const mct_wsplit *ws,
+                                   int8_t *y, int8_t *tmp_row);
 int mct__linear_s8_dsp(int32_t in_c, int32_t out_c, const mct_requant *q, const int8_t *x,
                        const int8_t *w, const mct_wsplit *ws, const int32_t *bias, int8_t *y);
 int mct__grad_input_f32_dsp(const mct_conv_geom *g, const float *gy, const int8_t *w,
