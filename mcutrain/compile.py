@@ -163,7 +163,6 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
                       weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
     tg = build_training_graph(g, cfg, passes)
-    check_tflm_rounding(tg)
     mp = plan_training(tg)
     gen = generate(tg, mp)
     mem = memory_report(mp, gen)
@@ -207,22 +206,6 @@ def check_budgets(report: dict, mem: dict, gen, flash: bool = True) -> None:
                           + ", ".join(f"{what} {n} B" for what, n in top[:3])
                           + " (--debug lists more)",
                           details=[f"{n:>9} B  {what}" for what, n in top])
-
-
-def check_tflm_rounding(tg: Graph):
-    """A graph read from a .tflite requantizes as TFLite Micro does (attrs rounding="tflm"):
-    the C kernels round once, so until they can round the same way, refuse rather than emit
-    C that differs from the reference by one here and there."""
-    def tflm(attrs) -> bool:  # nested too: a fused node keeps its parts' attrs
-        return attrs.get("rounding") == "tflm" or any(
-            isinstance(v, dict) and tflm(v) for v in attrs.values())
-
-    ops = sorted({n.op for n in tg.nodes if tflm(n.attrs)})
-    if ops:
-        from .codegen.c import CodegenError
-
-        raise CodegenError(f"no C kernel yet for TFLite Micro's requantization (rounding='tflm', "
-                           f"a .tflite model) in {', '.join(ops)}")
 
 
 def macs_per_step(tg: Graph) -> int:

@@ -1,9 +1,5 @@
 """The generated C of the MLPerf Tiny .tflite models against the reference: the forward bit for
-bit and training in lockstep (TFLite Micro's arithmetic, runtime/include/mct_tflm.h).
-
-Until the code generator calls the mct_tflm.h kernels, `compile` refuses these graphs
-(compile.check_tflm_rounding, or the planner's list of ops with a C kernel): the tests then
-xfail with that message, and pass as they are once the hookup is in."""
+bit and training in lockstep (TFLite Micro's arithmetic, runtime/include/mct_tflm.h)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +8,6 @@ import pytest
 from mcutrain.autodiff import TrainConfig
 from mcutrain.codegen.layout import to_hwc
 from mcutrain.compile import build_training_graph, compile_model
-from mcutrain.errors import McuError
 from mcutrain.ops.optim import take_slice
 from mcutrain.targets.host import CompiledModel
 
@@ -30,12 +25,7 @@ def _load(model):
 
 
 def _compile(g, out, **kw):
-    try:
-        compile_model(g, out, **kw)
-    except McuError as e:
-        if "no C kernel yet" in str(e):
-            pytest.xfail(f"the code generator does not call the TFLite kernels yet: {e}")
-        raise
+    compile_model(g, out, **kw)
     return CompiledModel(out)
 
 
