@@ -136,6 +136,11 @@ int mct_linear_f32(int32_t in_c, int32_t out_c, const float *x, const float *w, 
  * NULL writes dz = softmax(z) - onehot(label). */
 float mct_softmax_ce_f32(int32_t n, const float *z, int32_t label, float *dz);
 
+/* Mean squared error of z[n] against the target t[n] (a reconstruction: t is the model's
+ * input): returns sum_k (z[k] - t[k])^2 / n, accumulated in double in order k = 0..n-1; when
+ * dz is not NULL writes dz[k] = 2 (z[k] - t[k]) / n. (loss_mse.c) */
+float mct_mse_f32(int32_t n, const float *z, const float *t, float *dz);
+
 /* ---- backward ----------------------------------------------------------------------------- */
 
 /* g[i] = (lo < y[i] < hi) ? g[i] : 0, in place (gradient through the int8 output clamp). */
