@@ -232,7 +232,8 @@ int mct_round_master_s32(int32_t n, const float *m, int32_t *w);
  * MCT_GUARD_WINDOW steps: the reference is ln(classes) (a uniform guess) during the first
  * window, then max(that, the first window's mean loss); a window whose loss sum exceeds
  * MCT_GUARD_FACTOR * reference * MCT_GUARD_WINDOW exploded (checked at every step, so one
- * absurd step is caught at once). */
+ * absurd step is caught at once). classes <= 0 (a loss with no uniform-guess level, as the
+ * MSE of a reconstruction): no prior, the first window's mean is the reference. */
 #define MCT_GUARD_WINDOW 32
 #define MCT_GUARD_FACTOR 10.0f
 #define MCT_GUARD_OK 0
