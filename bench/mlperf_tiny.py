@@ -103,6 +103,35 @@ def ram_rows(name: str, tmp: Path) -> list:
     return rows
 
 
+AUTO_BUDGETS = ("64KB", "80KB", "96KB", "128KB")
+
+
+def auto_row(name: str, tmp: Path, n_train: int = 200) -> dict:
+    """compile --update auto on flowers5 (its first n_train training photos, 5-class head) under
+    64 KB, or the smallest of AUTO_BUDGETS under which a scheme fits (stated)."""
+    from mcutrain.errors import McuError
+    from mcutrain.sparse.plan import plan_and_compile
+
+    d = np.load(FLOWERS)
+    data = tmp / "flowers_small.npz"
+    np.savez(data, x_train=d["x_train"][:n_train], y_train=d["y_train"][:n_train],
+             x_test=d["x_test"], y_test=d["y_test"])
+    tried = []
+    for budget in AUTO_BUDGETS:
+        try:
+            rep = plan_and_compile(model_file(name), tmp / f"{name}.auto.{budget}", str(data),
+                                   ram=budget, classes=5, plan_options=dict(
+                                       seeds=1, folds=1, progress=False,
+                                       echo=lambda *a, **k: None))
+        except McuError as e:
+            tried.append(dict(budget=budget, refused=str(e)[:200]))
+            continue
+        return dict(budget=budget, ram_bytes=rep["ram_bytes"], scheme=rep["scheme"],
+                    train_samples=n_train, not_fitting=tried,
+                    measured_val_acc=rep["auto_update"].get("measured_val_acc"))
+    return dict(budget=None, not_fitting=tried)
+
+
 def device_row(name: str, tmp: Path, steps: int = 3) -> dict:
     """Instructions per step in QEMU for the last 2 layers (the linker's RAM within 256 KB)."""
     from mcutrain.targets.cortex_m import build_device, qemu_available
@@ -185,7 +214,7 @@ def ae_row(tmp: Path, epochs: int = 3, update: str = "last:2", lr: float = 0.01)
 
 def print_table(res: dict) -> None:
     print(f"\n{'model':22} {'import':>9} {'bias:1 KB':>9} {'last:2 KB':>9} {'full KB':>8} "
-          f"{'M instr/step':>12} {'MAC/2 M':>8} {'adaptation':>30}")
+          f"{'auto KB (budget)':>16} {'M instr/step':>12} {'MAC/2 M':>8} {'adaptation':>30}")
     for name, r in res["models"].items():
         ram = {row["scheme"]: row["ram_bytes"] / 1024 for row in r["ram"]}
         dev = r.get("device") or {}
@@ -198,9 +227,11 @@ def print_table(res: dict) -> None:
             ad = f"mse {a['error_before']:.3g} -> {a['error_after']:.3g}"
         else:
             ad = "-"
-        imp = r["import"]
+        imp, au = r["import"], r.get("auto") or {}
+        auto = (f"{au['ram_bytes'] / 1024:.1f} ({au['budget']})" if au.get("budget")
+                else "-")
         print(f"{name:22} {imp['differing']:>3} of {imp['samples']:<3} {ram['bias-only:1']:>9.1f} "
-              f"{ram['last:2']:>9.1f} {ram['full']:>8.1f} {ins:>12} {mac:>8} {ad:>30}")
+              f"{ram['last:2']:>9.1f} {ram['full']:>8.1f} {auto:>16} {ins:>12} {mac:>8} {ad:>30}")
 
 
 def main(argv=None) -> int:
@@ -219,6 +250,7 @@ def main(argv=None) -> int:
             if not a.skip_device:
                 r["device"] = device_row(name, tmp)
             if not a.skip_adapt and name in ADAPT and FLOWERS.exists():
+                r["auto"] = auto_row(name, tmp)
                 r["adapt"] = adapt_row(name, tmp, a.epochs)
             elif not a.skip_adapt and name == "ad_autoencoder_int8":
                 r["adapt"] = ae_row(tmp, a.epochs)
