@@ -54,3 +54,13 @@ def test_loss_flag(tmp_path, capsys):
     rc = main(["compile", _ae(), "--loss", "mse", "--classes", "3", "-o", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "--classes" in err, err
+
+
+def test_auto_refuses_an_autoencoder_in_one_line(tmp_path, capsys):
+    data = str(tmp_path / "d.npz")
+    _data(data)
+    rc = main(["compile", _ae(), "-o", str(tmp_path / "o"), "--update", "auto", "--data", data,
+               "--ram", "64KB"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "classifiers" in err, err
+    assert not (tmp_path / "o").exists()
