@@ -131,7 +131,7 @@ def _cmd_compile(a) -> int:
         data_x = load_dataset(a.data)["x_train"]
     common = dict(classes=a.classes, storage=a.storage, ram=a.ram, flash=a.flash, lr=a.lr,
                   momentum=a.momentum, weight_decay=a.weight_decay, qas=not a.no_qas,
-                  seed=a.seed, data_x=data_x, input_shape=a.input_shape)
+                  seed=a.seed, data_x=data_x, input_shape=a.input_shape, loss=a.loss)
     if a.update == "auto":  # plan the scheme on --data first (mcutrain plan), then compile
         if not a.data or not a.ram:
             raise UsageError("--update auto needs --data (it fine-tunes on it) and a --ram "
@@ -325,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full, none, bias-only:K, last:K, a JSON scheme file, or auto "
                         "(plan it on --data under --ram first, as `mcutrain plan` does)")
     c.add_argument("--classes", type=CLASSES, help="new float head of N classes")
+    c.add_argument("--loss", choices=["ce", "mse"],
+                   help="cross-entropy (classifiers) or the mean squared error of a "
+                        "reconstruction of the input (default: mse when the model's output has "
+                        "its input's size, as an autoencoder's, else ce)")
     c.add_argument("--storage", choices=["int8", "fp32"], default="int8",
                    help="trained weights stored int8 (stochastic rounding) or as fp32 masters")
     c.add_argument("--ram", type=_memory, help="SRAM budget, e.g. 256KB")

@@ -150,7 +150,7 @@ def largest_consumers(report: dict, gen, k: int = 8) -> list:
 def compile_model(model, out_dir, update="full", classes=None, storage="int8", ram=None,
                   flash=None, lr=0.01, momentum=0.0, weight_decay=0.0, qas=True, seed=0,
                   data_x=None, input_shape=None, passes=None, name=None,
-                  report_extra=None) -> dict:
+                  report_extra=None, loss=None) -> dict:
     """Compile `model` into out_dir (model.c, model.h, arena.h, weights.inc, runtime/, Makefile,
     report.json).
 
@@ -161,9 +161,8 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                      kinds=("compile",))
     g = load_model(model, data_x=data_x, input_shape=input_shape)
     cfg = TrainConfig(scheme=update, storage=storage, lr=lr, momentum=momentum,
-                      weight_decay=weight_decay, qas=qas, seed=seed, classes=classes)
+                      weight_decay=weight_decay, qas=qas, seed=seed, classes=classes, loss=loss)
     tg = build_training_graph(g, cfg, passes)
-    check_tflm_rounding(tg)
     mp = plan_training(tg)
     gen = generate(tg, mp)
     mem = memory_report(mp, gen)
@@ -175,7 +174,7 @@ def compile_model(model, out_dir, update="full", classes=None, storage="int8", r
                   layers=t["layers"], params=[dict(name=n, symbol=s, dtype=d, shape=list(sh))
                                               for n, s, d, sh in gen.cgen.trained_params()],
                   input=input_report(tg.values[t["input"]]),
-                  classes=int(tg.values[t["logits"]].size),
+                  classes=int(tg.values[t["logits"]].size), loss=t.get("loss_kind", "ce"),
                   passes=[p.__name__ for p in (PIPELINE if passes is None else passes)],
                   io=io_report(gen, tg), plan=plan_table(gen))
     report.update(report_extra or {})
@@ -207,22 +206,6 @@ def check_budgets(report: dict, mem: dict, gen, flash: bool = True) -> None:
                           + ", ".join(f"{what} {n} B" for what, n in top[:3])
                           + " (--debug lists more)",
                           details=[f"{n:>9} B  {what}" for what, n in top])
-
-
-def check_tflm_rounding(tg: Graph):
-    """A graph read from a .tflite requantizes as TFLite Micro does (attrs rounding="tflm"):
-    the C kernels round once, so until they can round the same way, refuse rather than emit
-    C that differs from the reference by one here and there."""
-    def tflm(attrs) -> bool:  # nested too: a fused node keeps its parts' attrs
-        return attrs.get("rounding") == "tflm" or any(
-            isinstance(v, dict) and tflm(v) for v in attrs.values())
-
-    ops = sorted({n.op for n in tg.nodes if tflm(n.attrs)})
-    if ops:
-        from .codegen.c import CodegenError
-
-        raise CodegenError(f"no C kernel yet for TFLite Micro's requantization (rounding='tflm', "
-                           f"a .tflite model) in {', '.join(ops)}")
 
 
 def macs_per_step(tg: Graph) -> int:

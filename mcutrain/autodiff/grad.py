@@ -11,7 +11,7 @@ from ..ir.graph import Graph
 from ..ops.builder import GraphBuilder
 from ..ops.registry import get_op
 
-LOSS_OPS = ("softmax_ce",)
+LOSS_OPS = ("softmax_ce", "mse")
 
 
 class GradBuilder(GraphBuilder):

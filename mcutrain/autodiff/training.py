@@ -27,6 +27,7 @@ from .prune import TRAINING_PASSES, run_passes
 from .scheme import Scheme, find_layers, parse_scheme, resolve_scheme
 
 STORAGES = ("int8", "fp32")
+LOSSES = ("ce", "mse")
 MAX_CLASSES = 1 << 16  # as the CLI's --classes
 
 
@@ -40,6 +41,7 @@ class TrainConfig:
     qas: bool = True
     seed: int = 0  # head init and stochastic-rounding stream
     classes: int | None = None  # new float head of this many outputs
+    loss: str | None = None  # "ce" | "mse"; None: loss_of (mse for an autoencoder)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -48,6 +50,31 @@ class TrainConfig:
         elif not isinstance(self.scheme, (str, dict)):
             d["scheme"] = str(self.scheme)
         return d
+
+
+def loss_of(g: Graph, cfg: TrainConfig) -> str:
+    """The loss: cfg.loss, else MSE reconstruction for a model whose output has its input's
+    size (an autoencoder, like MLPerf Tiny's) and no new head, else cross-entropy."""
+    if cfg.loss:
+        if cfg.loss == "mse" and cfg.classes:
+            raise UsageError("--loss mse reconstructs the input: it takes no new head (--classes)")
+        if cfg.loss == "mse" and g.values[g.outputs[0]].size != g.values[g.inputs[0]].size:
+            raise UsageError(f"--loss mse reconstructs the input: the output "
+                             f"{list(g.values[g.outputs[0]].shape)} must have the input's size "
+                             f"{list(g.values[g.inputs[0]].shape)}")
+        return cfg.loss
+    same = g.values[g.outputs[0]].size == g.values[g.inputs[0]].size
+    return "mse" if same and not cfg.classes else "ce"
+
+
+def _flat_float(b: GraphBuilder, v: str, name: str) -> str:
+    """v as float32 [1, size]: dequantized when int8, flattened when of another rank."""
+    val = b.value(v)
+    if val.dtype == "i8":
+        v = b.emit1("dequantize", [v], dict(scale=val.q.s, zero=val.q.zero_point), name=f"{name}.f")
+    if len(val.shape) != 2:
+        v = b.emit1("reshape", [v], dict(shape=(int(np.prod(val.shape[1:])),)), name=f"{name}.flat")
+    return v
 
 
 def _node_index(b: GraphBuilder, out_name: str) -> int:
@@ -125,6 +152,8 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
         if isinstance(v, bool) or not isinstance(v, int):  # 3.0 is not a count
             raise UsageError(f"{name} must be an integer, got {v!r}")
         check_range(name, v, lo, hi, integer=True)
+    if cfg.loss is not None and cfg.loss not in LOSSES:
+        raise UsageError(f"loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
     if not isinstance(_plain(cfg.qas), bool):
         raise UsageError(f"qas must be True or False, got {cfg.qas!r}")
     return cfg
@@ -149,12 +178,12 @@ def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
     label = b.input("label", (1,), "i32")
     lr = b.input("lr", (), "f32")
     step = b.input("step", (), "i32")
-    z = logits
-    if lv.dtype == "i8":
-        z = b.emit1("dequantize", [z], dict(scale=lv.q.s, zero=lv.q.zero_point), name="logits.f")
-    if len(lv.shape) != 2:
-        z = b.emit1("reshape", [z], dict(shape=(int(np.prod(lv.shape[1:])),)), name="logits.flat")
-    loss = b.emit1("softmax_ce", [z, label], name="loss")
+    kind = loss_of(g, cfg)
+    z = _flat_float(b, logits, "logits")
+    if kind == "mse":  # a reconstruction: the target is the model's (dequantized) input
+        loss = b.emit1("mse", [z, _flat_float(b, g.inputs[0], "target")], name="loss")
+    else:
+        loss = b.emit1("softmax_ce", [z, label], name="loss")
     fwd = b.build([loss, logits])
 
     g2, grads = append_backward(fwd, loss, subsets)
@@ -183,6 +212,6 @@ def make_training_graph(g: Graph, cfg: TrainConfig = TrainConfig()) -> Graph:
         loss=loss, logits=logits, label=label, lr=lr, step=step, input=g.inputs[0],
         entries=[{k: v for k, v in e.items() if k != "qas"} for e in entries],
         layers=[_layer_info(L, plan.get(L.index)) for L in layers],
-        scheme=scheme.to_json(), config=cfg.to_json()))
+        scheme=scheme.to_json(), config=cfg.to_json(), **({"loss_kind": kind} if kind != "ce" else {})))
     tg = b2.build(outputs).replace(meta=meta)
     return verify(run_passes(tg, TRAINING_PASSES))

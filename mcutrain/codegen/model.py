@@ -85,6 +85,8 @@ def _model_h(tg: Graph, cg: CGen, arena: int, train: FuncGen, infer: FuncGen) ->
         f"#define MCT_INPUT_H {ih}", f"#define MCT_INPUT_W {iw}", f"#define MCT_INPUT_C {ic}",
         f"#define MCT_INPUT_BYTES {ih * iw * ic}", f"#define MCT_NUM_CLASSES {classes}",
         f"#define MCT_ARENA_BYTES {arena}", f"#define MCT_PARAMS_BYTES {pbytes}",
+        *(["#define MCT_LOSS_MSE 1 /* the loss: mean squared error of a reconstruction */"]
+          if t.get("loss_kind") == "mse" else []),
         "/* Arena offsets where mct_train_step / mct_forward read their input: a caller that",
         "   writes the sample there saves the copy (report.json io.input). */",
         f"#define MCT_TRAIN_INPUT_OFFSET {train.arena_offset(t['input'])}",

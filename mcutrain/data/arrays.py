@@ -91,13 +91,18 @@ def check_labels(y: np.ndarray, n: int, name: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def load_npz(path) -> dict:
+def load_npz(path, labels: bool = True) -> dict:
     """Load and check a dataset file; returns x_train, y_train and (if present) x_test, y_test.
-    Any bad file raises DataError naming it (UsageError when the path does not exist)."""
+    Any bad file raises DataError naming it (UsageError when the path does not exist).
+    labels=False (a reconstruction loss): y_train / y_test may be absent; they are then zeros."""
     shown = f"dataset {path}"
     data = read_npz(path, "dataset", keys=SPLIT_KEYS + ("__format__",))
     if "__format__" in data:
         raise DataError(f"{shown} is a saved model graph, not a dataset (x_train, y_train)")
+    if not labels:
+        for split in ("train", "test"):
+            if f"x_{split}" in data and f"y_{split}" not in data:
+                data = dict(data, **{f"y_{split}": np.zeros(len(data[f"x_{split}"]), np.int64)})
     for k in ("x_train", "y_train"):
         if k not in data:
             raise DataError(f"{shown} has no {k!r} (needs x_train, y_train[, x_test, y_test])")

@@ -94,15 +94,16 @@ def _read_image(Image, f: Path) -> np.ndarray:
     return img
 
 
-def load_dataset(path, input_hwc=None, input_q=None) -> dict:
+def load_dataset(path, input_hwc=None, input_q=None, labels: bool = True) -> dict:
     """Load a dataset and bring it to the model's input, H x W x C: uint8 images resized
     (still uint8: pixel - 128 is to_int8_hwc's), int8 model inputs as they are, float
-    inputs quantized with input_q = (scale, zero_point), the model's input quantization."""
+    inputs quantized with input_q = (scale, zero_point), the model's input quantization.
+    labels=False: a .npz may lack y_train / y_test (a reconstruction loss; zeros then)."""
     p = Path(path)
     if p.is_dir():
         data = _load_folder(p)
     elif p.suffix.lower() == ".npz":
-        data = load_npz(p)
+        data = load_npz(p, labels)
     elif not p.exists():
         raise UsageError(f"dataset {path}: no such file or folder")
     else:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import gemmlowp as gl
-from .common import check, f32, float_type, out_q, pair
+from .common import check, f32, float_type, hwc, out_q, pair
 from .pad import pads4
 from .registry import OpDef, register
 
@@ -78,9 +78,31 @@ def _ap_grad(gb, node, gys):
         in_hw=tuple(xv.shape[2:])))]
 
 
+def _pool_geom(ctx, n, x, y) -> str:
+    """The mct_pool_geom of a pool (x: the input side, y: the output side)."""
+    (ih, iw, c), (oh, ow, _) = hwc(ctx.values[x].shape), hwc(ctx.values[y].shape)
+    a = n.attrs
+    return ctx.struct(ctx.sym(n.outputs[0], "PL_"), "mct_pool_geom",
+                      [ih, iw, c, oh, ow, *pair(a["kernel"]), *pair(a["stride"]), *pads4(a)])
+
+
+def _ap_emit(ctx, i, n):
+    x, y = n.inputs[0], n.outputs[0]
+    a = n.attrs
+    return [f"st |= mct_avgpool2d_s8(&{_pool_geom(ctx, n, x, y)}, {a.get('act_min', -128)}, "
+            f"{a.get('act_max', 127)}, {ctx.ref(x)}, {ctx.ref(y)});"]
+
+
+def _int_only(ctx, n):
+    if ctx.values[n.inputs[0]].dtype != "i8":
+        return f"float {n.op} is not compiled to C"
+    return None
+
+
 register(OpDef("avgpool2d", _ap_infer, _ap_ref, _ap_grad,
                lambda ins, outs, a: int(np.prod(outs[0].shape)) * int(np.prod(pair(a["kernel"]))),
-               "average over the in-bounds cells of kh x kw windows (TFLite rounding in int8)"))
+               "average over the in-bounds cells of kh x kw windows (TFLite rounding in int8)",
+               emit=_ap_emit, c_check=_int_only))
 
 
 def _apg_infer(ins, a):
@@ -102,8 +124,15 @@ def _apg_ref(ins, a):
     return [f32(gxp[:, :, t:t + h, l:l + w])]
 
 
+def _apg_emit(ctx, i, n):
+    gy, gx = n.inputs[0], n.outputs[0]
+    return [f"st |= mct_avgpool2d_grad_f32(&{_pool_geom(ctx, n, gx, gy)}, {ctx.ref(gy)}, "
+            f"{ctx.ref(gx)});"]
+
+
 register(OpDef("avgpool2d_grad", _apg_infer, _apg_ref, None, None,
-               "gx[cell] = sum over the windows holding it of gy / (in-bounds cells of the window)"))
+               "gx[cell] = sum over the windows holding it of gy / (in-bounds cells of the window)",
+               emit=_apg_emit))
 
 
 # ---- mean over H and W ---------------------------------------------------------------------
@@ -145,6 +174,14 @@ def _mean_grad(gb, node, gys):
                      dict(in_hw=tuple(gb.value(node.inputs[0]).shape[2:])))]
 
 
+def _mean_emit(ctx, i, n):
+    h, w, c = hwc(ctx.values[n.inputs[0]].shape)
+    a = n.attrs
+    return [f"st |= mct_mean_hw_s8({h * w}, {c}, {a['x_zero']}, {a['y_zero']}, {a['mult']}, "
+            f"{a['shift']}, {ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("mean_hw", _mean_infer, _mean_ref, _mean_grad,
                lambda ins, outs, a: int(np.prod(ins[0].shape)),
-               "mean over H x W with requantization (TFLite Micro's MEAN)"))
+               "mean over H x W with requantization (TFLite Micro's MEAN)",
+               emit=_mean_emit, c_check=_int_only))

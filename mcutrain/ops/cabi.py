@@ -22,6 +22,13 @@ STRUCTS = {
         ("lr", "float"), ("momentum", "float"), ("weight_decay", "float"),
         ("qas", "const float *"), ("row_len", "int32_t"), ("seed", "uint32_t"),
         ("param_id", "uint32_t"), ("step", "uint32_t")),
+    "mct_pad_geom": tuple((f, "int32_t") for f in (
+        "in_h", "in_w", "c", "top", "bottom", "left", "right")),
+    "mct_pool_geom": tuple((f, "int32_t") for f in (
+        "in_h", "in_w", "c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "top",
+        "bottom", "left", "right")),
+    "mct_softmax_params": tuple((f, "int32_t") for f in (
+        "input_multiplier", "input_left_shift", "diff_min")),
 }
 
 

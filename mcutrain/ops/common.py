@@ -57,6 +57,13 @@ def requant_output(acc: np.ndarray, bias: np.ndarray, attrs: dict, axis: int = 1
     return fp.clamp(y, attrs["act_min"], attrs["act_max"]).astype(np.int8)
 
 
+def tflm(attrs) -> str:
+    """The C kernel-name suffix of an int8 op's requantization: "_tflm" for TFLite Micro's
+    (attrs rounding="tflm", a .tflite graph; the twins in runtime/include/mct_tflm.h take
+    their originals' arguments), else ""."""
+    return "_tflm" if attrs.get("rounding") == "tflm" else ""
+
+
 def real_of(x: np.ndarray, zero: int, scale: float) -> np.ndarray:
     """r = s * (q - z) in float64."""
     return (x.astype(np.float64) - zero) * scale

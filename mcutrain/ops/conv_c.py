@@ -4,7 +4,7 @@ cannot run (c_check). ctx: registry.py's module docstring. The kernels: runtime/
 conv_grad.c, inplace*.c, stream.c; their contracts: runtime/include/mct.h."""
 from __future__ import annotations
 
-from .common import hwc
+from .common import hwc, tflm
 
 
 def _mode(ctx, i, n):
@@ -21,13 +21,14 @@ def emit_conv2d(ctx, i, n):
     rq, y = ctx.requant(n.outputs[0], n.attrs), ctx.ref(n.outputs[0])
     mode = _mode(ctx, i, n)
     tmp = ctx.scratch(i, "int8_t") if mode else None
+    tf = tflm(n.attrs)
     if mode in ("pointwise", "depthwise"):
-        call = f"mct_{mode}_s8_inplace(&{geo}, &{rq}, {y}, {wexpr}, {ws}, {ctx.ref(b)}, {tmp})"
+        call = f"mct_{mode}_s8_inplace{tf}(&{geo}, &{rq}, {y}, {wexpr}, {ws}, {ctx.ref(b)}, {tmp})"
     elif mode == "rows":
-        call = (f"mct_conv2d_s8_rows(&{geo}, &{rq}, {ctx.ref(x)}, {wexpr}, {ws}, {ctx.ref(b)}, "
+        call = (f"mct_conv2d_s8_rows{tf}(&{geo}, &{rq}, {ctx.ref(x)}, {wexpr}, {ws}, {ctx.ref(b)}, "
                 f"{y}, {tmp})")
     else:
-        call = f"mct_conv2d_s8(&{geo}, &{rq}, {ctx.ref(x)}, {wexpr}, {ws}, {ctx.ref(b)}, {y})"
+        call = f"mct_conv2d_s8{tf}(&{geo}, &{rq}, {ctx.ref(x)}, {wexpr}, {ws}, {ctx.ref(b)}, {y})"
     return ctx.block(pre, call)
 
 
@@ -79,9 +80,9 @@ def emit_expand_depthwise(ctx, i, n):
             f"{ctx.ref(b2)}, {ctx.ref(x)}, {ctx.ref(y)}")
     if ctx.mode(i) == "inplace":  # streamed by rows over its consumed input
         ring = ctx.scratch(i, "int8_t")
-        return [f"st |= mct_expand_dw_s8_rows({args}, {ring}, "
+        return [f"st |= mct_expand_dw_s8_rows{tflm(a2)}({args}, {ring}, "
                 f"{ring} + {_expand_row_ring(k2[0], iw, oc1)});"]
-    return [f"st |= mct_expand_dw_s8({args}, {ctx.scratch(i, 'int8_t')});"]
+    return [f"st |= mct_expand_dw_s8{tflm(a2)}({args}, {ctx.scratch(i, 'int8_t')});"]
 
 
 def scratch_expand_depthwise(ctx, i, n) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir.dtype import QParams
 from . import fixedpoint as fp
-from .common import check, f32, float_type, is_int, out_q
+from .common import check, f32, float_type, is_int, out_q, tflm
 from .registry import OpDef, register
 
 
@@ -65,7 +65,8 @@ def _emit_add(ctx, i, n):
             at.get("act_max", 127), p["left_shift"], p["x_mult"], p["x_shift"],
             p["y_mult"], p["y_shift"], p["out_mult"], p["out_shift"]]
     sym = ctx.struct(ctx.sym(y, "A_"), "mct_add_params", vals)
-    return [f"st |= mct_add_s8(&{sym}, {ctx.n(y)}, {ctx.ref(a)}, {ctx.ref(b)}, {ctx.ref(y)});"]
+    return [f"st |= mct_add_s8{tflm(at)}(&{sym}, {ctx.n(y)}, {ctx.ref(a)}, {ctx.ref(b)}, "
+            f"{ctx.ref(y)});"]
 
 
 register(OpDef("add", _add_infer, _add_ref, _add_grad,

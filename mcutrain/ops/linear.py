@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import check, f32, float_type, is_int, out_q, requant_output
+from .common import check, f32, float_type, is_int, out_q, requant_output, tflm
 from .conv import _scale_along0
 from .conv_c import grad_weight_rows
 from .registry import OpDef, register
@@ -69,7 +69,8 @@ def _emit_linear(ctx, i, n):
         return [f"st |= mct_linear_f32({wv.shape[1]}, {wv.shape[0]}, {ctx.ref(x)}, "
                 f"{ctx.ref(w)}, {ctx.ref(b)}, {ctx.ref(y)});"]
     wexpr, pre, ws = ctx.weights(w)
-    call = (f"mct_linear_s8({wv.shape[1]}, {wv.shape[0]}, &{ctx.requant(n.outputs[0], n.attrs)}, {ctx.ref(x)}, "
+    rq = ctx.requant(n.outputs[0], n.attrs)
+    call = (f"mct_linear_s8{tflm(n.attrs)}({wv.shape[1]}, {wv.shape[0]}, &{rq}, {ctx.ref(x)}, "
             f"{wexpr}, {ws}, {ctx.ref(b)}, {ctx.ref(y)})")
     return ctx.block(pre, call)
 

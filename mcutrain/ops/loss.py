@@ -1,6 +1,8 @@
-"""Softmax cross-entropy on float logits (dequantized when the classifier is int8).
+"""The losses, on float outputs (dequantized when the model's output is int8).
 
-loss = mean_n ( logsumexp(z_n) - z_n[label_n] );  dL/dz = (softmax(z) - onehot) / N.
+softmax_ce: loss = mean_n ( logsumexp(z_n) - z_n[label_n] );  dL/dz = (softmax(z) - onehot) / N.
+mse:        loss = mean over all elements of (z - t)^2;         dL/dz = 2 (z - t) / size
+            (t: the target, for a reconstruction the dequantized input; no gradient to it).
 """
 from __future__ import annotations
 
@@ -69,3 +71,43 @@ def _emit_softmax_ce_grad(ctx, i, n):
 
 register(OpDef("softmax_ce_grad", _g_infer, _g_ref, None, None, "(softmax(z) - onehot) / N",
                emit=_emit_softmax_ce_grad))
+
+
+def _mse_infer(ins, a):
+    z, t = ins
+    check(z.dtype == "f32" and t.dtype == "f32", "mse expects float32 output and target "
+          "(dequantize int8 ones first)")
+    check(z.shape == t.shape, f"mse: output {list(z.shape)} and target {list(t.shape)} differ")
+    return [float_type(())]
+
+
+def _mse_ref(ins, a):
+    z, t = (v.astype(np.float64) for v in ins)
+    return [f32(((z - t) ** 2).mean())]
+
+
+def _mse_grad(gb, node, gys):
+    return [gb.emit1("mse_grad", list(node.inputs)), None]
+
+
+def _emit_mse(ctx, i, n):
+    z, t = n.inputs
+    return [f"loss = mct_mse_f32({ctx.n(z)}, {ctx.ref(z)}, {ctx.ref(t)}, NULL);"]
+
+
+register(OpDef("mse", _mse_infer, _mse_ref, _mse_grad, None,
+               "mean squared error against a target (a reconstruction's input)", emit=_emit_mse))
+
+
+def _mse_g_ref(ins, a):
+    z, t = (v.astype(np.float64) for v in ins)
+    return [f32(2.0 * (z - t) / z.size)]
+
+
+def _emit_mse_grad(ctx, i, n):
+    z, t = n.inputs
+    return [f"(void)mct_mse_f32({ctx.n(z)}, {ctx.ref(z)}, {ctx.ref(t)}, {ctx.ref(n.outputs[0])});"]
+
+
+register(OpDef("mse_grad", _g_infer, _mse_g_ref, None, None, "2 (z - t) / size",
+             emit=_emit_mse_grad))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import check, f32, float_type
+from .common import check, f32, float_type, hwc
 from .registry import OpDef, register
 
 
@@ -41,8 +41,28 @@ def _grad(gb, node, gys):
     return [gb.emit1("pad_grad", [gys[0]], dict(pads=tuple(node.attrs["pads"])))]
 
 
+def pad_geom(ctx, n, x) -> str:
+    """The mct_pad_geom of a pad (x: the unpadded side, the input of pad, the output of
+    pad_grad)."""
+    h, w, c = hwc(ctx.values[x].shape)
+    return ctx.struct(ctx.sym(n.outputs[0], "P_"), "mct_pad_geom", [h, w, c, *pads4(n.attrs)])
+
+
+def _emit(ctx, i, n):
+    x, y = n.inputs[0], n.outputs[0]
+    return [f"st |= mct_pad_s8(&{pad_geom(ctx, n, x)}, {int(n.attrs.get('value', 0))}, "
+            f"{ctx.ref(x)}, {ctx.ref(y)});"]
+
+
+def _check(ctx, n):
+    if ctx.values[n.inputs[0]].dtype != "i8":
+        return "float pad is not compiled to C"
+    return None
+
+
 register(OpDef("pad", _infer, _ref, _grad, None,
-               "constant padding of H and W: pads=(top, bottom, left, right), value"))
+               "constant padding of H and W: pads=(top, bottom, left, right), value",
+               emit=_emit, c_check=_check))
 
 
 def _g_infer(ins, a):
@@ -57,5 +77,10 @@ def _g_ref(ins, a):
     return [f32(g[:, :, t:g.shape[2] - b, l:g.shape[3] - r])]
 
 
+def _g_emit(ctx, i, n):
+    gy, gx = n.inputs[0], n.outputs[0]
+    return [f"st |= mct_pad_grad_f32(&{pad_geom(ctx, n, gx)}, {ctx.ref(gy)}, {ctx.ref(gx)});"]
+
+
 register(OpDef("pad_grad", _g_infer, _g_ref, None, None,
-               "gx = gy without the padded border"))
+               "gx = gy without the padded border", emit=_g_emit))

@@ -28,6 +28,15 @@ def _ref(ins, a):
     return [gl.softmax_int8(ins[0], a["input_multiplier"], a["input_left_shift"], a["diff_min"])]
 
 
+def _emit(ctx, i, n):
+    a, x = n.attrs, ctx.values[n.inputs[0]]
+    sym = ctx.struct(ctx.sym(n.outputs[0], "SM_"), "mct_softmax_params",
+                     [a["input_multiplier"], a["input_left_shift"], a["diff_min"]])
+    k = x.shape[-1]
+    return [f"st |= mct_softmax_s8(&{sym}, {ctx.n(n.inputs[0]) // k}, {k}, "
+            f"{ctx.ref(n.inputs[0])}, {ctx.ref(n.outputs[0])});"]
+
+
 register(OpDef("softmax_s8", _infer, _ref, None,
                lambda ins, outs, a: 0,
-               "int8 softmax (TFLite Micro's fixed point), inference only"))
+               "int8 softmax (TFLite Micro's fixed point), inference only", emit=_emit))

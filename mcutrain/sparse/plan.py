@@ -282,6 +282,11 @@ def plan_and_compile(model, out_dir, data, ram, flash=None, classes=None, storag
     check_output_dir(out_dir, inputs=[i for i in (model, data) if isinstance(i, (str, Path))],
                      kinds=("compile",))
     g = load_model(model, data_x=data_x, input_shape=input_shape)
+    from ..autodiff.training import TrainConfig, loss_of
+
+    if loss_of(g, TrainConfig(classes=classes, loss=compile_kw.get("loss"))) != "ce":
+        raise UsageError("--update auto plans classifiers (it compares accuracies): give an "
+                         "autoencoder (--loss mse) a scheme, e.g. --update last:2")
     opts = dict(plan_options or {})
     opts.setdefault("protocol", Protocol(storage=storage, qas=qas, seed=seed))
     plan = plan_scheme(g, data, ram=ram, flash=flash, classes=classes, **opts)

@@ -90,8 +90,9 @@ class CompiledModel:
 
     def guard(self) -> "Guard":
         """The divergence guard of a training run (runtime guard.c) for this model."""
+        classes = 0 if self.report.get("loss") == "mse" else self.classes  # 0: no prior level
         return Guard(self.lib if hasattr(self.lib, "mct_guard_step") else runtime_library(),
-                     self.classes)
+                     classes)
 
     def logits(self):
         np = self._np

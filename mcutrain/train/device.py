@@ -57,14 +57,17 @@ def train_device(out_dir, data, target: str = "qemu-m7", epochs: int = 1, lr: fl
     cpu_of(target)
     rep = read_report(out)  # the data is checked before anything is built
     classes = int(rep["classes"])
-    ds = load_dataset(data, input_hwc(rep), input_q(rep))
+    mse = rep.get("loss") == "mse"  # a reconstruction: no labels (zeros), the input is the target
+    ds = load_dataset(data, input_hwc(rep), input_q(rep), labels=not mse)
     x, y = ds["x_train"], np.asarray(ds["y_train"])
     if limit:
         x, y = x[:limit], y[:limit]
-    check_labels(y, classes, "y_train", data)
+    if not mse:
+        check_labels(y, classes, "y_train", data)
     test = None
     if "x_test" in ds:
-        check_labels(ds["y_test"], classes, "y_test", data)
+        if not mse:
+            check_labels(ds["y_test"], classes, "y_test", data)
         test = (to_int8_hwc(ds["x_test"]), np.asarray(ds["y_test"]))
     runner = DeviceRunner(out, target)
     xi = to_int8_hwc(x)

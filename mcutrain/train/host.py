@@ -36,6 +36,29 @@ def evaluate(cm: CompiledModel, x_u8: np.ndarray, y: np.ndarray) -> float:
     return correct / max(1, len(xi))
 
 
+def is_mse(cm: CompiledModel) -> bool:
+    """Compiled with the reconstruction loss (--loss mse, an autoencoder): no labels, and the
+    figure of merit is the reconstruction error, not an accuracy."""
+    return cm.report.get("loss") == "mse"
+
+
+def reconstruction_errors(cm: CompiledModel, x: np.ndarray) -> np.ndarray:
+    """Per sample: mean over the outputs of (output - input)^2, both as real values (the
+    output dequantized by the C, the input (q - z) s), the quantity --loss mse trains."""
+    xi = to_int8_hwc(x)
+    s, z = input_q(cm.report)
+    real = (xi.reshape(len(xi), -1).astype(np.float64) - z) * s
+    return np.array([np.mean((cm.forward(xi[i]).astype(np.float64) - real[i]) ** 2)
+                     for i in range(len(xi))])
+
+
+def _score(cm, x, y) -> dict:
+    """test_acc, or test_error (mean reconstruction error) for an MSE model."""
+    if is_mse(cm):
+        return {"test_error": float(np.mean(reconstruction_errors(cm, x)))}
+    return {"test_acc": evaluate(cm, x, y)}
+
+
 def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: int = 0,
                 progress: bool = True, echo=print, limit: int | None = None) -> dict:
     """Train the compiled model on DATA; saves params.npz and train_log.json into out_dir.
@@ -44,14 +67,16 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
     non-finite or explodes, training stops, the parameters of the last complete epoch (or
     those it started from) are kept and saved, and DivergedError says so."""
     cm = open_model(out_dir)
-    ds = load_dataset(data, cm.input_hwc, input_q(cm.report))
+    mse = is_mse(cm)
+    ds = load_dataset(data, cm.input_hwc, input_q(cm.report), labels=not mse)
     x, y = ds["x_train"], ds["y_train"]
     if limit:
         x, y = x[:limit], y[:limit]
-    check_labels(y, cm.classes, "y_train", data)
     has_test = "x_test" in ds
-    if has_test:
-        check_labels(ds["y_test"], cm.classes, "y_test", data)
+    if not mse:
+        check_labels(y, cm.classes, "y_train", data)
+        if has_test:
+            check_labels(ds["y_test"], cm.classes, "y_test", data)
     if lr is not None:
         cm.lr = check_range("--lr", lr, 0, lo_open=True)
     xi = to_int8_hwc(x)
@@ -68,11 +93,13 @@ def train_model(out_dir, data, epochs: int = 1, lr: float | None = None, seed: i
             cm.step = good[1]
             return _stop_diverged(out_dir, cm, log, diverged, good[2], echo)
         if has_test:
-            rec["test_acc"] = evaluate(cm, ds["x_test"], ds["y_test"])
+            rec.update(_score(cm, ds["x_test"], ds["y_test"]))
+        if mse:
+            del rec["train_acc"]
         log["epochs"].append(rec)
-        extra = f"  test acc {rec['test_acc']:.3f}" if has_test else ""
-        echo(f"epoch {ep}: loss {rec['loss']:.4f}  train acc {rec['train_acc']:.3f}{extra}  "
-             f"({rec['steps_per_second']} steps/s)")
+        echo(f"epoch {ep}: loss {rec['loss']:.4f}" + "".join(
+            f"  {k.replace('_', ' ')} {rec[k]:.4g}" for k in ("train_acc", "test_acc", "test_error")
+            if k in rec) + f"  ({rec['steps_per_second']} steps/s)")
         good = (cm.get_params(), cm.step, ep)
     save_params(cm, out_dir)
     atomic_write_text(Path(out_dir) / "train_log.json", json.dumps(log, indent=1))
@@ -111,11 +138,20 @@ def _stop_diverged(out_dir, cm, log, d: dict, good_epoch: int, echo):
 
 
 def eval_model(out_dir, data, echo=print) -> dict:
-    """Accuracy of the (trained) compiled model on DATA's test split, or all of DATA."""
+    """Accuracy of the (trained) compiled model on DATA's test split, or all of DATA; for an
+    MSE model the reconstruction error, its mean and per sample."""
     cm = open_model(out_dir)
-    ds = load_dataset(data, cm.input_hwc, input_q(cm.report))
+    ds = load_dataset(data, cm.input_hwc, input_q(cm.report), labels=not is_mse(cm))
     split = "test" if "x_test" in ds else "train"
     x, y = ds[f"x_{split}"], ds[f"y_{split}"]
+    if is_mse(cm):
+        err = reconstruction_errors(cm, x)
+        res = dict(reconstruction_error=float(np.mean(err)), errors=[float(e) for e in err],
+                   split=split, samples=int(len(x)), step=cm.step)
+        atomic_write_text(Path(out_dir) / "eval.json", json.dumps(res, indent=1))
+        echo(f"reconstruction error (mean squared, per sample) on {len(x)} {split} samples: "
+             f"mean {np.mean(err):.4g}, median {np.median(err):.4g}, max {np.max(err):.4g}")
+        return res
     check_labels(y, cm.classes, f"y_{split}", data)
     acc = evaluate(cm, x, y)
     res = dict(accuracy=acc, split=split, samples=int(len(x)), step=cm.step)

@@ -9,6 +9,8 @@ predictions.npz holds one row per sample:
              ending in DEQUANTIZE: that output as float32, (q - z) * s
     logits   float32, the last layer before any softmax (int8 logits as s (q - z))
     label    int64, argmax of the logits (what `eval` scores)
+    error    float64, for a model compiled with --loss mse (an autoencoder): the reconstruction
+             error of each sample, mean over the outputs of (output - input)^2 in real values
 and `split` ("test" or "train": which part of DATA was run).
 
 The logits come from the generated C built for the host (the deployed code), or, for a graph
@@ -101,7 +103,7 @@ def load_training_graph(out: Path):
 def predict_model(out_dir, data, dest=None, echo=print) -> dict:
     """Write predictions.npz (default OUT/predictions.npz) for DATA's test split, or all of DATA
     when it has none; returns the arrays and where they went."""
-    from .host import open_model
+    from .host import is_mse, open_model, reconstruction_errors
 
     out = check_our_output(out_dir)
     dest = Path(dest) if dest is not None else out / "predictions.npz"
@@ -109,13 +111,15 @@ def predict_model(out_dir, data, dest=None, echo=print) -> dict:
         check_output_file(dest, "predictions file", is_our_predictions)
     tg = load_training_graph(out)
     cm = open_model(out)
-    ds = load_dataset(data, cm.input_hwc, input_q(cm.report))
+    ds = load_dataset(data, cm.input_hwc, input_q(cm.report), labels=not is_mse(cm))
     split = "test" if "x_test" in ds else "train"
     x = to_int8_hwc(ds[f"x_{split}"])
     if len(x) == 0:
         raise UsageError(f"dataset {data}: x_{split} holds no samples")
     logits = np.stack([cm.forward(x[i]) for i in range(len(x))])
     res = outputs_from_logits(tg, logits)
+    if is_mse(cm):
+        res["error"] = reconstruction_errors(cm, x)
     arrays = dict(res, split=np.array(split), __format__=np.array(FORMAT))
 
     def write(tmp):
@@ -124,5 +128,5 @@ def predict_model(out_dir, data, dest=None, echo=print) -> dict:
 
     atomic_write(dest, write)
     echo(f"wrote {dest}: {len(x)} {split} samples (output {res['output'].dtype} "
-         f"{list(res['output'].shape[1:])}, logits, label)")
+         f"{list(res['output'].shape[1:])}, logits, label{', error' if 'error' in res else ''})")
     return dict(res, split=split, path=str(dest))

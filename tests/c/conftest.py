@@ -51,6 +51,7 @@ SIGNATURES = {
     "mct_gather_channels_s8": (i32, [i32, i32, vp, i32, vp, vp]),
     "mct_linear_f32": (i32, [i32, i32, vp, vp, vp, vp]),
     "mct_softmax_ce_f32": (f32, [i32, vp, i32, vp]),
+    "mct_mse_f32": (f32, [i32, vp, vp, vp]),
     "mct_clamp_grad_f32": (i32, [i32, i32, i32, vp, vp]),
     "mct_conv2d_grad_input_f32": (i32, [G, vp, vp, W, vp, vp]),
     "mct_conv2d_grad_weight_row_f32": (i32, [G, vp, i32, i32, f32, vp, i32, i32, f32, vp]),

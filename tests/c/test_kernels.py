@@ -380,6 +380,19 @@ def test_softmax_ce_f32(lib, case):
     assert lib.mct_softmax_ce_f32(n, ptr(z[0].copy()), n, None) == -1.0
 
 
+@pytest.mark.parametrize("n", [1, 7, 640])
+def test_mse_f32(lib, n):
+    rng = np.random.default_rng(n)
+    z, t = (rng.standard_normal((1, n)).astype(np.float32) * 20 for _ in range(2))
+    loss_ref = float(ref("mse", [z, t], {})[0])
+    dz_ref = ref("mse_grad", [z, t], {})[0][0]
+    dz = np.empty(n, np.float32)
+    loss = lib.mct_mse_f32(n, ptr(z[0].copy()), ptr(t[0].copy()), ptr(dz))
+    assert abs(loss - loss_ref) <= 1e-6 * loss_ref
+    np.testing.assert_array_equal(dz, dz_ref)  # one rounding of the float64 value, both
+    assert lib.mct_mse_f32(n, ptr(z[0].copy()), ptr(t[0].copy()), None) == loss
+
+
 @pytest.mark.parametrize("kind", ["int8", "int8_noscale", "float"])
 @pytest.mark.parametrize("seed", (0, 1, 2))
 def test_linear_grad_input_f32(lib, kind, seed):

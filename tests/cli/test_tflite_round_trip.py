@@ -1,7 +1,5 @@
 """A .tflite through the whole CLI: compile, train, predict, export, and TFLite Micro running the
-exported file returns predict's `output` bit for bit. Compile refuses a .tflite until the C
-runtime has TFLite Micro's requantization (compile.check_tflm_rounding): the round trip is
-skipped while it does, and runs as soon as the kernels land."""
+exported file returns predict's `output` bit for bit."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,31 +32,23 @@ def _data(path, n=24):
     np.savez(path, x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:])
 
 
-def test_compile_keeps_the_source_tflite(tmp_path, monkeypatch):
-    """compile copies the .tflite into OUT (what export edits); the rounding check is lifted
-    here only to reach the end of compile."""
+def test_compile_keeps_the_source_tflite(tmp_path):
+    """compile copies the .tflite into OUT (what export edits)."""
     import mcutrain.compile as C
 
     src = tmp_path / "m.tflite"
     src.write_bytes(small_classifier())
-    monkeypatch.setattr(C, "check_tflm_rounding", lambda tg: None)
     C.compile_model(str(src), tmp_path / "out", update="last:1")
     assert (tmp_path / "out" / "source.tflite").read_bytes() == src.read_bytes()
 
 
 def test_cli_round_trip(tmp_path):
-    from mcutrain.codegen.c import CodegenError
     from mcutrain.compile import compile_model
     from tests.frontend.tflite_models import run_tflm
 
     src = tmp_path / "m.tflite"
     src.write_bytes(small_classifier())
-    try:
-        compile_model(str(src), tmp_path / "out", update="full", lr=0.05)
-    except CodegenError as e:
-        if "tflm" in str(e):
-            pytest.skip("compile of a .tflite is pending the TFLite Micro C kernels")
-        raise
+    compile_model(str(src), tmp_path / "out", update="full", lr=0.05)
     out, data = str(tmp_path / "out"), str(tmp_path / "d.npz")
     _data(data)
     assert main(["train", out, "--data", data, "--quiet"]) == 0

@@ -1,9 +1,5 @@
 """The generated C of the MLPerf Tiny .tflite models against the reference: the forward bit for
-bit and training in lockstep (TFLite Micro's arithmetic, runtime/include/mct_tflm.h).
-
-Until the code generator calls the mct_tflm.h kernels, `compile` refuses these graphs
-(compile.check_tflm_rounding, or the planner's list of ops with a C kernel): the tests then
-xfail with that message, and pass as they are once the hookup is in."""
+bit and training in lockstep (TFLite Micro's arithmetic, runtime/include/mct_tflm.h)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +8,6 @@ import pytest
 from mcutrain.autodiff import TrainConfig
 from mcutrain.codegen.layout import to_hwc
 from mcutrain.compile import build_training_graph, compile_model
-from mcutrain.errors import McuError
 from mcutrain.ops.optim import take_slice
 from mcutrain.targets.host import CompiledModel
 
@@ -30,12 +25,7 @@ def _load(model):
 
 
 def _compile(g, out, **kw):
-    try:
-        compile_model(g, out, **kw)
-    except McuError as e:
-        if "no C kernel yet" in str(e):
-            pytest.xfail(f"the code generator does not call the TFLite kernels yet: {e}")
-        raise
+    compile_model(g, out, **kw)
     return CompiledModel(out)
 
 
@@ -55,20 +45,26 @@ def test_tflite_forward_bit_exact(tmp_path, model):
                                                   ("kws_dscnn_int8", "last:3", 5),
                                                   ("vww_mobilenetv1_int8", "bias-only:4", None)])
 def test_tflite_training_in_lockstep(tmp_path, model, update, classes):
-    g = _load(model)
-    cm = _compile(g, tmp_path / "out", update=update, classes=classes, lr=0.01)
-    tg = build_training_graph(g, TrainConfig(scheme=update, classes=classes, lr=0.01))
+    lockstep(_load(model), tmp_path / "out", update, classes, steps=3)
+
+
+def lockstep(g, out, update, classes=None, steps=3, lr=0.01):
+    """Compile g with `update`, then train `steps` steps of the C and the reference side by
+    side on random inputs: the loss and every trained parameter agree at each step."""
+    cm = _compile(g, out, update=update, classes=classes, lr=lr)
+    tg = build_training_graph(g, TrainConfig(scheme=update, classes=classes, lr=lr))
     t = tg.meta["train"]
     entries = {e["param"]: e for e in t["entries"]}
     updates = _updates(tg)
     state = {k: tg.consts[k].copy() for k in entries}
     rng = np.random.default_rng(7)
     shape, n_cls = g.values[g.inputs[0]].shape[1:], tg.values[t["logits"]].size
-    for step in range(3):
+    for step in range(steps):
         x = rng.integers(-128, 128, (1,) + shape).astype(np.int8)
         y = int(rng.integers(n_cls))
-        env = _ref_step(tg, state, x, y, 0.01, step)
-        loss_c, loss_r = cm.train_step(to_hwc(x)[0], y), float(env[t["loss"]])
+        env = _ref_step(tg, state, x, y, lr, step)
+        loss_c = cm.train_step(to_hwc(x)[0].reshape(cm.input_hwc), y)
+        loss_r = float(env[t["loss"]])
         assert abs(loss_c - loss_r) <= 1e-4 * max(1.0, abs(loss_r)), (step, loss_c, loss_r)
         got = cm.get_params()
         for name, e in entries.items():
@@ -83,3 +79,4 @@ def test_tflite_training_in_lockstep(tmp_path, model, update, classes):
                                          entries[name]["axis"])
                               if name in entries and entries[name]["channels"] else state[name])
                        for name, _, _ in cm.params_layout})
+    return cm

@@ -211,17 +211,18 @@ def test_training_graph_builds_and_keeps_the_forward(graphs, name, scheme):
 
 
 @pytest.mark.shared
-def test_compile_refuses_in_one_line_until_the_c_kernels_exist(tmp_path, capsys):
-    """`mcutrain compile X.tflite` loads the model and builds the training graph; the C has no
-    TFLite Micro rounding yet, so it stops with one line naming the ops (and writes nothing)."""
+def test_cli_compiles_a_tflite(tmp_path):
+    """`mcutrain compile X.tflite` writes the C (the mct_tflm.h kernels: TFLite Micro's
+    rounding) and the source file export edits."""
     from mcutrain.cli import main
 
     out = tmp_path / "out"
-    rc = main(["compile", str(model_path("ic_resnet8_int8.tflite")), "--update", "bias-only:2",
-               "-o", str(out)])
-    assert rc == 1 and not out.exists()
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "no C kernel yet" in err and "conv2d" in err, err
+    src = model_path("ic_resnet8_int8.tflite")
+    rc = main(["compile", str(src), "--update", "bias-only:2", "-o", str(out)])
+    assert rc == 0
+    c = (out / "model.c").read_text()
+    assert "mct_conv2d_s8_tflm(" in c and "mct_conv2d_s8(" not in c
+    assert (out / "source.tflite").read_bytes() == src.read_bytes()
 
 
 @pytest.mark.shared

@@ -329,6 +329,20 @@ def test_softmax_ce_forward_backward(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_mse_forward_backward(seed):
+    rng = np.random.default_rng(seed)
+    shape = (1, int(rng.integers(1, 700)))
+    z, t = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    (loss,), (gz, gt) = run_with_grad("mse", [inp("z", z), inp("t", t)], {}, np.float32(1.0))
+    assert gt is None and loss.shape == ()  # the target (the input) takes no gradient
+    zt = t64(z)
+    lt = F.mse_loss(zt, t64(t, False))
+    lt.backward()
+    assert_rel(loss, np64(lt), what="mse loss")
+    assert_rel(gz, np64(zt.grad), what="mse dz")
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_dequantize_forward_backward(seed):
     rng = np.random.default_rng(seed)
     shape = rand_shape(rng)

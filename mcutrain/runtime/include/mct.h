@@ -136,6 +136,11 @@ int mct_linear_f32(int32_t in_c, int32_t out_c, const float *x, const float *w, 
  * NULL writes dz = softmax(z) - onehot(label). */
 float mct_softmax_ce_f32(int32_t n, const float *z, int32_t label, float *dz);
 
+/* Mean squared error of z[n] against the target t[n] (a reconstruction: t is the model's
+ * input): returns sum_k (z[k] - t[k])^2 / n, accumulated in double in order k = 0..n-1; when
+ * dz is not NULL writes dz[k] = 2 (z[k] - t[k]) / n. (loss_mse.c) */
+float mct_mse_f32(int32_t n, const float *z, const float *t, float *dz);
+
 /* ---- backward ----------------------------------------------------------------------------- */
 
 /* g[i] = (lo < y[i] < hi) ? g[i] : 0, in place (gradient through the int8 output clamp). */
@@ -227,7 +232,8 @@ int mct_round_master_s32(int32_t n, const float *m, int32_t *w);
  * MCT_GUARD_WINDOW steps: the reference is ln(classes) (a uniform guess) during the first
  * window, then max(that, the first window's mean loss); a window whose loss sum exceeds
  * MCT_GUARD_FACTOR * reference * MCT_GUARD_WINDOW exploded (checked at every step, so one
- * absurd step is caught at once). */
+ * absurd step is caught at once). classes <= 0 (a loss with no uniform-guess level, as the
+ * MSE of a reconstruction): no prior, the first window's mean is the reference. */
 #define MCT_GUARD_WINDOW 32
 #define MCT_GUARD_FACTOR 10.0f
 #define MCT_GUARD_OK 0

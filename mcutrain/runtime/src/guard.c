@@ -12,7 +12,7 @@
 #include <math.h>
 
 void mct_guard_init(mct_guard *g, int32_t classes) {
-  g->ref = logf((float)(classes > 2 ? classes : 2));
+  g->ref = classes > 0 ? logf((float)(classes > 2 ? classes : 2)) : 0.0f; /* 0: no prior */
   g->sum = 0.0f;
   g->n = 0;
   g->first = 1;
@@ -22,10 +22,12 @@ int mct_guard_step(mct_guard *g, float loss) {
   if (!isfinite(loss)) return MCT_GUARD_NONFINITE;
   g->sum += loss;
   g->n += 1;
-  if (g->sum > MCT_GUARD_FACTOR * g->ref * (float)MCT_GUARD_WINDOW) return MCT_GUARD_EXPLODED;
+  if (g->ref > 0.0f && g->sum > MCT_GUARD_FACTOR * g->ref * (float)MCT_GUARD_WINDOW)
+    return MCT_GUARD_EXPLODED;
   if (g->n == MCT_GUARD_WINDOW) {
     const float mean = g->sum / (float)MCT_GUARD_WINDOW;
     if (g->first && mean > g->ref) g->ref = mean;
+    if (g->first && g->ref <= 0.0f) g->ref = 1e-6f; /* a perfect first window */
     g->first = 0;
     g->sum = 0.0f;
     g->n = 0;
