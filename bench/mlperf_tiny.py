@@ -123,7 +123,7 @@ def auto_row(name: str, tmp: Path, n_train: int = 200) -> dict:
                                    ram=budget, classes=5, plan_options=dict(
                                        seeds=1, folds=1, progress=False,
                                        echo=lambda *a, **k: None))
-        except McuError as e:
+        except (McuError, ValueError) as e:  # ValueError: not even the head fits (analyze)
             tried.append(dict(budget=budget, refused=str(e)[:200]))
             continue
         return dict(budget=budget, ram_bytes=rep["ram_bytes"], scheme=rep["scheme"],

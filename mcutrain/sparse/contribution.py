@@ -547,8 +547,10 @@ def analyze(engine: Engine, ram=None, flash=None, ratios=RATIOS, layers=None,
     skipped, keep = [], []
     for k in ks:
         why = _fits(mems[k], ram, flash)
-        if why and k == 0:
-            raise ValueError(f"the budget does not even fit training the head alone: {why}")
+        if why and k == 0:  # BudgetError: a ValueError too, and one line in the CLI
+            from ..compile import BudgetError
+
+            raise BudgetError(f"the budget does not even fit training the head alone: {why}")
         (skipped.append((f"bias_last={k}", why)) if why else keep.append(k))
     runs = engine.finetune_seeds([{"bias_last": k, "weights": {}} for k in keep], seeds,
                                  desc=f"runs: bias-only ({seeds} seeds)")

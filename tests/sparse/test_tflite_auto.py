@@ -30,3 +30,17 @@ def test_auto_scheme_of_resnet8_under_64kb_trains(tmp_path):
     assert main(["train", str(out), "--data", str(data), "--quiet"]) == 0
     log = json.loads((out / "train_log.json").read_text())
     assert np.isfinite(log["epochs"][0]["loss"])
+
+
+def test_auto_under_a_budget_below_the_head_alone_is_one_line(tmp_path, capsys):
+    """The VWW MobileNet with a new head needs 80 KB even for the head alone: 64 KB is refused
+    in one line naming the figure, before any training."""
+    pytest.importorskip("tflite_micro")
+    x = np.random.default_rng(0).integers(0, 256, (20, 96, 96, 3)).astype(np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=np.arange(20) % 2)
+    model = shared_path("models", "mlperf_tiny", "vww_mobilenetv1_int8.tflite")
+    rc = main(["compile", str(model), "-o", str(tmp_path / "out"), "--classes", "2",
+               "--update", "auto", "--data", str(data), "--ram", "64KB", "--seeds", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "head alone" in err[0] and "internal" not in err[0], err
