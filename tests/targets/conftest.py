@@ -70,3 +70,32 @@ def quadrant_data(n=90, hw=12, seed=0):
         r0, c0 = [(0, 0), (0, h), (h, 0)][c]
         x[i, r0:r0 + h, c0:c0 + h] += 150
     return x, y
+
+
+def check_device_like_portable_host(out, tmp_path):
+    """Two training steps and a forward of compile output `out` on the Cortex-M7 in QEMU give
+    the portable host C's results: integers exact, floats within 1e-5 relative (libm's expf
+    may differ; the host's SIMD paths sum some float gradients in another order, so the host
+    is built with -DMCT_PORTABLE). Returns the device runner."""
+    import shutil
+
+    from mcutrain.targets.host import CompiledModel
+    from mcutrain.targets.qemu import JOB_DUMP, JOB_LOGITS, DeviceRunner, random_samples
+
+    r = DeviceRunner(out, "cortex-m7", measure=2)
+    x, y = random_samples(r, 3, seed=4)
+    res = r.run(r.job(train=(x[:2], y[:2]), evals=x[2:], flags=JOB_LOGITS | JOB_DUMP),
+                timeout=600)
+    shutil.copytree(out, tmp_path / "host", ignore=shutil.ignore_patterns("cortex-m*"))
+    cm = CompiledModel(tmp_path / "host", opt="-O2 -DMCT_PORTABLE")
+    for i in range(2):
+        np.testing.assert_allclose(res.train[i]["loss"], cm.train_step(x[i], int(y[i])), rtol=1e-5)
+        np.testing.assert_allclose(res.train[i]["logits"], cm.logits(), rtol=1e-5, atol=1e-6)
+    host, dev = cm.get_params(), res.params_dict()
+    for k in host:
+        if host[k].dtype == np.float32:
+            np.testing.assert_allclose(dev[k], host[k], rtol=1e-5, atol=1e-7, err_msg=k)
+        else:
+            assert np.array_equal(host[k], dev[k]), k
+    np.testing.assert_allclose(res.evals[0]["logits"], cm.forward(x[2]), rtol=1e-5, atol=1e-6)
+    return r
